@@ -1,0 +1,25 @@
+"""Every error a user can cause is a GlassError: one sentence, what is wrong and what to do.
+
+The CLI prints ``error: <message>`` and exits with status 2 for any of these; library
+callers can catch the precise subclass.
+"""
+
+
+class GlassError(Exception):
+    """Base class: a problem with the user's input, files or settings (never a bug)."""
+
+
+class ConfigError(GlassError):
+    """An unknown key, preset or an impossible value in the configuration."""
+
+
+class DataError(GlassError):
+    """Missing, empty, binary or non-UTF-8 text, or a corpus too short to train on."""
+
+
+class TokenizerError(GlassError):
+    """Text or ids the tokenizer cannot handle, or a broken tokenizer file."""
+
+
+class RunDirError(GlassError):
+    """A run directory that is missing, partial, corrupted, or holds a different run."""

@@ -1,0 +1,14 @@
+"""Tokenizers: text <-> integer ids.  All share the interface of ``base.Tokenizer``."""
+
+from .base import Tokenizer, from_dict, load
+from .byte import ByteTokenizer
+from .char import CharTokenizer
+from .word import WordTokenizer
+
+REGISTRY: dict[str, type[Tokenizer]] = {
+    "char": CharTokenizer,
+    "byte": ByteTokenizer,
+    "word": WordTokenizer,
+}
+
+__all__ = ["Tokenizer", "CharTokenizer", "ByteTokenizer", "WordTokenizer", "REGISTRY", "load", "from_dict"]

@@ -1,0 +1,42 @@
+"""Build the tokenizer a run asks for from its spec string.
+
+Specs: ``char`` (vocabulary from the training text), ``byte`` (256 bytes), ``word``
+(whitespace-split words, lines end with ``<END>``), ``bpe:FILE`` (a trained BPE
+tokenizer file) and ``bpe`` (train a BPE tokenizer of ``vocab_size`` on the text).
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import Tokenizer
+
+SPECS = ("char", "byte", "word", "bpe", "bpe:FILE")
+
+
+def build_tokenizer(spec: str, text: str, vocab_size: int | None = None) -> Tokenizer:
+    """Return the tokenizer for ``spec``, trained on ``text`` where the spec needs training."""
+    from . import ByteTokenizer, CharTokenizer, WordTokenizer
+
+    if spec == "char":
+        return CharTokenizer.train(text)
+    if spec == "byte":
+        return ByteTokenizer()
+    if spec == "word":
+        return WordTokenizer.train(text)
+    if spec == "bpe" or spec.startswith("bpe:"):
+        return _build_bpe(spec, text, vocab_size)
+    raise ConfigError(f"unknown tokenizer {spec!r}; choose one of {', '.join(SPECS)}.")
+
+
+def _build_bpe(spec: str, text: str, vocab_size: int | None) -> Tokenizer:
+    try:
+        from .bpe import BPETokenizer
+    except ImportError:
+        raise ConfigError("the BPE tokenizer is not available in this build of glassgpt.") from None
+    if spec.startswith("bpe:"):
+        from .base import load
+
+        return load(spec[4:])
+    if not vocab_size:
+        raise ConfigError("--tokenizer bpe needs --vocab-size N (at least 256).")
+    return BPETokenizer.train(text, vocab_size=vocab_size)
