@@ -1,0 +1,97 @@
+"""``glassgpt train``: train a GPT into a run directory, then print a short sample."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    from . import HelpFormatter
+
+    p = sub.add_parser(
+        "train", help="train a GPT (default: char-level on the built-in Shakespeare, a few minutes on CPU)",
+        formatter_class=HelpFormatter,
+        description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json, "
+                    "metrics.jsonl, state/ ...).\nSettings resolve in order: defaults < --preset < --config "
+                    "< --set < the named options below.\nKeys for --set: model.* (block_size, n_layer, n_head, "
+                    "n_embd, d_ff, dropout, bias, qkv_bias, activation, tie_weights, head_bias, pad_vocab_to), "
+                    "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
+                    "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
+                    "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
+                    "sample_every, diagnostics_every, seed, device, dtype, compile, engine).",
+    )
+    p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
+    p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [data], [train] tables")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    p.add_argument("--corpus", help="built-in corpus: shakespeare | poem | nursery | names (default from preset)")
+    p.add_argument("--data", metavar="PATH", help="your own UTF-8 text file or folder of .txt files")
+    p.add_argument("--tokenizer", help="char | byte | word | bpe | bpe:FILE (default from preset)")
+    p.add_argument("--vocab-size", type=int, help="vocabulary size when training a BPE tokenizer")
+    p.add_argument("--engine", choices=["torch", "glass"], help="torch, or glass: the NumPy engine with hand-written gradients")
+    p.add_argument("--max-steps", type=int, help="total optimizer steps of the run, counted across resumes")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long, then evaluate and save")
+    p.add_argument("--save-every", type=int, metavar="N", help="checkpoint interval in steps")
+    p.add_argument("--diagnostics-every", type=int, metavar="N", help="record gradient/activation diagnostics every N steps")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
+    p.add_argument("--device", help="auto | cpu | cuda | mps")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no sample at the end")
+    p.add_argument("--json", action="store_true", help="print the final result as JSON")
+    p.set_defaults(func=run)
+
+
+#: named options -> configuration keys
+OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.tokenizer",
+               "vocab_size": "data.vocab_size", "engine": "train.engine", "max_steps": "train.max_steps",
+               "time_budget": "train.time_budget", "save_every": "train.save_every",
+               "diagnostics_every": "train.diagnostics_every", "seed": "train.seed", "device": "train.device",
+               "dtype": "train.dtype", "compile": "train.compile"}
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    from ..config import parse_override
+
+    items = dict(parse_override(s) for s in args.set)
+    for option, key in OPTION_KEYS.items():
+        value = getattr(args, option)
+        if value is not None:
+            items[key] = value
+    if args.data and "data.corpus" not in items:
+        items["data.corpus"] = ""
+    return items
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import resolve
+    from ..training import rundir
+    from ..training.trainer import train
+
+    overrides = overrides_from(args)
+    if args.resume:
+        if not args.out:
+            from ..errors import ConfigError
+
+            raise ConfigError("--resume needs --out DIR naming the run to continue.")
+        result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet)
+    else:
+        cfg = resolve(args.preset, args.config, overrides)
+        source = "data" if cfg.data.path else cfg.data.corpus
+        out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
+        result = train(out, config=cfg, overwrite=args.overwrite, progress=not args.quiet)
+    final = result.final
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir), "steps": result.steps, "stopped_by": result.stopped_by,
+                          **final, "sample": result.sample}))
+        return 0
+    print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
+    print(f"{final['split']} loss {final['val_loss']:.4f}  perplexity {final['perplexity']:.2f}  "
+          f"bits/byte {final['bits_per_byte']:.4f}")
+    if not args.quiet:
+        print("--- sample ---")
+        print(result.sample)
+    return 0

@@ -1,0 +1,297 @@
+"""Run configuration: three dataclasses (model, data, train), presets, TOML files and
+``--set section.key=value`` overrides, resolved in that order and validated once.
+
+The fully resolved configuration is what a run writes to ``config.json``; loading it
+back gives an equal ``RunConfig``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the GPT.  ``vocab_size`` is filled in from the tokenizer."""
+
+    vocab_size: int = 0
+    block_size: int = 64          # context length: the most tokens the model sees at once
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    d_ff: int = 0                 # MLP hidden width; 0 means 4 * n_embd
+    dropout: float = 0.0
+    bias: bool = True             # biases in LayerNorms, attention output and MLP
+    qkv_bias: bool = True         # bias in the fused q/k/v projection
+    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2) or "relu"
+    tie_weights: bool = True      # LM head shares the token embedding matrix
+    head_bias: bool = False       # bias on the LM head (only when untied)
+    pad_vocab_to: int = 1         # round the embedding rows up to a multiple (64 for GPT-2 speed)
+
+    @property
+    def ffn_width(self) -> int:
+        return self.d_ff or 4 * self.n_embd
+
+    @property
+    def padded_vocab_size(self) -> int:
+        m = max(1, self.pad_vocab_to)
+        return (self.vocab_size + m - 1) // m * m
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "shakespeare"   # a built-in corpus, used when ``path`` is empty
+    path: str = ""                # the user's UTF-8 text file or folder of .txt files
+    tokenizer: str = "char"       # char | byte | word | bpe | bpe:FILE
+    vocab_size: int = 0           # for ``tokenizer = "bpe"``: size of the vocabulary to train
+    val_fraction: float = 0.1     # the last fraction of the tokens is the validation split
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 32          # sequences per micro-batch
+    seq_len: int = 0              # tokens per training sequence; 0 means block_size
+    grad_accum: int = 1           # micro-batches per optimizer step
+    max_steps: int = 2000         # total optimizer steps of the run (counted across resumes)
+    time_budget: float = 0.0      # seconds; stop cleanly when spent (0: no limit)
+    lr: float = 1e-3              # peak learning rate
+    min_lr_ratio: float = 0.1     # floor of the decay, as a fraction of lr
+    warmup_steps: int = 100
+    decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
+    schedule: str = "cosine"      # cosine | linear | constant (after warmup)
+    weight_decay: float = 0.1     # applied to weights with >= 2 dims only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    grad_clip: float = 1.0        # clip the global gradient norm (0: off); the norm is logged before
+    eval_every: int = 250         # steps between validation estimates (0: only at the end)
+    eval_batches: int = 20        # fixed validation batches per estimate
+    log_every: int = 10           # steps between metrics.jsonl lines
+    save_every: int = 500         # steps between checkpoints (always saved at the end)
+    sample_every: int = 0         # steps between samples recorded in samples.jsonl (0: only at the end)
+    diagnostics_every: int = 0    # steps between diagnostics records (0: off)
+    seed: int = 1337
+    device: str = "auto"          # auto | cpu | cuda | mps
+    dtype: str = "float32"        # float32 | bfloat16 (autocast)
+    compile: bool = False         # torch.compile the model
+    engine: str = "torch"         # torch | glass (the NumPy engine)
+
+
+@dataclass
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        cfg = cls()
+        apply_dict(cfg, data, source="config")
+        return cfg
+
+
+SECTIONS = ("model", "data", "train")
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "baby": {
+        "model": dict(n_layer=4, n_head=4, n_embd=128, block_size=64),
+        "train": dict(batch_size=32, lr=2e-3, max_steps=1500, warmup_steps=100, eval_every=250),
+    },
+    "small": {
+        "model": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2),
+        "train": dict(batch_size=64, lr=1e-3, max_steps=5000, warmup_steps=100),
+    },
+    "gpt2": {
+        "model": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, pad_vocab_to=64),
+        "data": dict(tokenizer="bpe", vocab_size=50257),
+        "train": dict(batch_size=16, grad_accum=32, lr=6e-4, beta2=0.95, warmup_steps=715,
+                      max_steps=19073, weight_decay=0.1, eval_every=250),
+    },
+    # SEEDS.md B2: exactly 27,747 parameters on the 35-word nursery vocabulary.
+    "nursery": {
+        "model": dict(n_layer=2, n_head=2, n_embd=32, block_size=6, d_ff=128, activation="relu",
+                      qkv_bias=False, bias=True, tie_weights=False, head_bias=True),
+        "data": dict(corpus="nursery", tokenizer="word", val_fraction=0.0),
+        "train": dict(batch_size=16, lr=1e-3, beta2=0.999, weight_decay=0.01, max_steps=1500,
+                      warmup_steps=0, schedule="constant", grad_clip=0.0, eval_every=0, save_every=500),
+    },
+    # SEEDS.md A9: the byte-level poem model, about 241k parameters.
+    "poem": {
+        "model": dict(n_layer=4, n_head=4, n_embd=64, block_size=128, tie_weights=False, head_bias=False),
+        "data": dict(corpus="poem", tokenizer="byte", val_fraction=0.0),
+        "train": dict(batch_size=16, seq_len=64, lr=3e-4, beta2=0.999, weight_decay=0.01, max_steps=1500,
+                      warmup_steps=0, schedule="constant", grad_clip=0.0, log_every=10, eval_every=0),
+    },
+}
+
+
+def _coerce(value: Any, current: Any, key: str) -> Any:
+    """Turn ``value`` (maybe a string from --set) into the type of the field's default."""
+    kind = type(current)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{key} must be true or false, not {value!r}.")
+        try:
+            return kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
+        except ValueError:
+            raise ConfigError(f"{key} must be a {kind.__name__}, not {value!r}.") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind is not type(value) and not (kind is str and value is None):
+        raise ConfigError(f"{key} must be a {kind.__name__}, not {value!r}.")
+    return value
+
+
+def set_value(cfg: RunConfig, key: str, value: Any) -> None:
+    """Set ``section.name`` (or a bare ``name`` that only one section has) to ``value``."""
+    if key == "preset":
+        cfg.preset = str(value)
+        return
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown config section {section!r} in {key!r}; sections are {', '.join(SECTIONS)}.")
+    else:
+        owners = [s for s in SECTIONS if name_in(s, key)]
+        if len(owners) != 1:
+            raise ConfigError(_unknown_key_message(key) if not owners else
+                              f"{key!r} is ambiguous; write {' or '.join(o + '.' + key for o in owners)}.")
+        section, name = owners[0], key
+    target = getattr(cfg, section)
+    if not name_in(section, name):
+        raise ConfigError(_unknown_key_message(f"{section}.{name}"))
+    setattr(target, name, _coerce(value, getattr(target, name), f"{section}.{name}"))
+
+
+def name_in(section: str, name: str) -> bool:
+    return name in {f.name for f in fields(getattr(RunConfig(), section))}
+
+
+def _unknown_key_message(key: str) -> str:
+    import difflib
+
+    known = [f"{s}.{f.name}" for s in SECTIONS for f in fields(getattr(RunConfig(), s))]
+    near = difflib.get_close_matches(key, known, n=1) or difflib.get_close_matches(
+        key.split(".")[-1], [k.split(".")[1] for k in known], n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"unknown config key {key!r}{hint}; see `glassgpt train --help` for the keys."
+
+
+def apply_dict(cfg: RunConfig, data: dict, source: str) -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must be a table of settings.")
+    for key, value in data.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] in {source} must be a table.")
+            for name, v in value.items():
+                set_value(cfg, f"{key}.{name}", v)
+        else:
+            set_value(cfg, key, value)
+
+
+def apply_preset(cfg: RunConfig, name: str) -> None:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    cfg.preset = name
+    apply_dict(cfg, PRESETS[name], source=f"preset {name}")
+
+
+def load_toml(path: str | Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist.")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML ({exc}).") from None
+
+
+def resolve(preset: str | None = None, config_file: str | Path | None = None,
+            overrides: list[str] | dict[str, Any] | None = None) -> RunConfig:
+    """Defaults, then the preset, then the TOML file, then each override, then validation."""
+    cfg = RunConfig()
+    file_data = load_toml(config_file) if config_file else {}
+    preset = preset or file_data.pop("preset", None) or "baby"
+    apply_preset(cfg, preset)
+    if file_data:
+        apply_dict(cfg, file_data, source=str(config_file))
+    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides or []]
+    for key, value in items:
+        set_value(cfg, key, value)
+    validate(cfg)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ConfigError(f"--set expects key=value, got {text!r}.")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def validate(cfg: RunConfig) -> None:
+    """Refuse impossible settings with one sentence each."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    positive = {"model.block_size": m.block_size, "model.n_layer": m.n_layer, "model.n_head": m.n_head,
+                "model.n_embd": m.n_embd, "train.batch_size": t.batch_size, "train.grad_accum": t.grad_accum,
+                "train.max_steps": t.max_steps, "train.eval_batches": t.eval_batches,
+                "train.log_every": t.log_every, "train.save_every": t.save_every}
+    for key, v in positive.items():
+        if v <= 0:
+            raise ConfigError(f"{key} must be positive, got {v}.")
+    nonneg = {"model.d_ff": m.d_ff, "train.seq_len": t.seq_len, "train.warmup_steps": t.warmup_steps,
+              "train.decay_steps": t.decay_steps, "train.eval_every": t.eval_every,
+              "train.time_budget": t.time_budget, "train.weight_decay": t.weight_decay,
+              "train.grad_clip": t.grad_clip, "train.sample_every": t.sample_every,
+              "train.diagnostics_every": t.diagnostics_every, "data.vocab_size": d.vocab_size}
+    for key, v in nonneg.items():
+        if v < 0:
+            raise ConfigError(f"{key} must not be negative, got {v}.")
+    if m.n_embd % m.n_head:
+        raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
+    if m.activation not in ("gelu", "relu"):
+        raise ConfigError(f"model.activation must be gelu or relu, got {m.activation!r}.")
+    if not (t.lr > 0 and math.isfinite(t.lr)):
+        raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
+    if not 0.0 <= t.min_lr_ratio <= 1.0:
+        raise ConfigError(f"train.min_lr_ratio must be in [0, 1], got {t.min_lr_ratio}.")
+    if not (0.0 <= t.beta1 < 1.0 and 0.0 <= t.beta2 < 1.0) or t.eps <= 0:
+        raise ConfigError("train.beta1 and train.beta2 must be in [0, 1) and train.eps positive.")
+    if t.seq_len > m.block_size:
+        raise ConfigError(f"train.seq_len ({t.seq_len}) cannot exceed model.block_size ({m.block_size}).")
+    if t.schedule not in ("cosine", "linear", "constant"):
+        raise ConfigError(f"train.schedule must be cosine, linear or constant, got {t.schedule!r}.")
+    if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
+        raise ConfigError(f"train.device must be auto, cpu, cuda or mps, got {t.device!r}.")
+    if t.dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"train.dtype must be float32 or bfloat16, got {t.dtype!r}.")
+    if t.engine not in ("torch", "glass"):
+        raise ConfigError(f"train.engine must be torch or glass, got {t.engine!r}.")
+    if not 0.0 <= d.val_fraction < 1.0:
+        raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
+    if m.tie_weights and m.head_bias:
+        raise ConfigError("model.head_bias needs an untied head; set model.tie_weights=false.")

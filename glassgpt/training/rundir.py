@@ -1,0 +1,115 @@
+"""The run directory contract (DESIGN.md): what a run writes, and safe ways to claim or read one.
+
+A new run claims a folder only if it is new, empty, or (with ``overwrite``) holds an
+earlier glassgpt run; a folder with other files is never touched.  Reading a run checks
+every file it needs and says which one is missing or corrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import RunDirError
+from ..fileio import atomic_write_text, read_json
+from . import checkpoint
+
+CONFIG, MODEL, TOKENIZER, METRICS = "config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl"
+SAMPLES, SUMMARY, REPORT = "samples.jsonl", "summary.json", "report.html"
+RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, "diagnostics.jsonl")
+RUN_DIRS = ("state", "state.new", "state.old", "data", "plots")
+
+
+def is_run(path: Path) -> bool:
+    return (path / CONFIG).is_file() or any((path / d).is_dir() for d in RUN_DIRS[:3])
+
+
+def check_writable(path: Path) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError:
+        raise RunDirError(f"the output directory {path} is not writable; choose another --out.") from None
+
+
+def claim(path: str | Path, overwrite: bool = False) -> Path:
+    """Make ``path`` ready for a new run, refusing anything that would lose a user's files."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"--out {path} is a file, not a directory; choose another --out.")
+    if path.is_dir() and any(path.iterdir()):
+        if not is_run(path):
+            raise RunDirError(f"--out {path} is not empty and is not a glassgpt run; choose a new or empty directory.")
+        if not overwrite:
+            raise RunDirError(
+                f"{path} already holds a run; pass --resume to continue it or --overwrite to replace it."
+            )
+        check_writable(path)
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+        for name in RUN_DIRS:
+            shutil.rmtree(path / name, ignore_errors=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create the output directory {path} ({exc.strerror}).") from None
+    check_writable(path)
+    return path
+
+
+def unique_default(base: str | Path) -> Path:
+    """``base`` if free, else ``base-2``, ``base-3`` … (for runs started without --out)."""
+    base = Path(base)
+    if not base.exists():
+        return base
+    i = 2
+    while Path(f"{base}-{i}").exists():
+        i += 1
+    return Path(f"{base}-{i}")
+
+
+def require_run(path: str | Path) -> Path:
+    """Check that ``path`` holds a finished or checkpointed run that can be read."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory {path} does not exist.")
+    if not (path / CONFIG).is_file():
+        raise RunDirError(f"{path} is not a glassgpt run directory (no {CONFIG}).")
+    if not (path / MODEL).is_file():
+        checkpoint.recover(path)
+    if not (path / MODEL).is_file():
+        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing); train it first or wait for a checkpoint.")
+    if not (path / TOKENIZER).is_file():
+        raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing.")
+    return path
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of ``metrics.jsonl``; a torn last line (from a killed process) is skipped."""
+    file = Path(path) / METRICS if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        return []
+    records = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics(run_dir: Path, last_step: int) -> None:
+    """Keep only the records up to ``last_step`` (a resume repeats the steps after it)."""
+    for name in (METRICS, "diagnostics.jsonl", SAMPLES):
+        file = run_dir / name
+        if file.is_file():
+            kept = [r for r in read_metrics(file) if r.get("step", 0) <= last_step]
+            atomic_write_text(file, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def read_config_dict(path: Path) -> dict:
+    return read_json(path / CONFIG, "run configuration")

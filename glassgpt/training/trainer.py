@@ -1,0 +1,277 @@
+"""The training loop: data → engine steps → metrics, evaluation, checkpoints, a final sample.
+
+Everything a run needs is checked before the run directory is touched, so bad input
+never costs a user an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig, parse_override, resolve, set_value, validate
+from ..data.loader import BatchLoader, fixed_batches
+from ..data.tokens import encode_splits, open_split, write_splits
+from ..errors import ConfigError, RunDirError
+from ..evaluate import evaluate_tokens, token_byte_lengths
+from ..fileio import write_json
+from ..tokenizers import Tokenizer
+from ..tokenizers import load as load_tokenizer
+from ..tokenizers.spec import build_tokenizer
+from . import checkpoint, rundir
+from .progress import Progress
+from .schedule import learning_rate
+
+#: sections a resumed run may not change (its weights and data depend on them)
+FROZEN_ON_RESUME = ("model", "data")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    stopped_by: str
+    final: dict = field(default_factory=dict)
+    sample: str = ""
+
+
+def read_source_text(data_cfg) -> str:
+    from ..data import load_corpus, read_text
+
+    return read_text(data_cfg.path) if data_cfg.path else load_corpus(data_cfg.corpus)
+
+
+def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
+    """The stored configuration of ``run_dir`` with ``overrides`` applied; refuses any
+    change to the model shape or the data."""
+    stored = RunConfig.from_dict(rundir.read_config_dict(run_dir))
+    cfg = RunConfig.from_dict(stored.to_dict())
+    for key, value in (overrides or {}).items():
+        set_value(cfg, key, value)
+    validate(cfg)
+    for section in FROZEN_ON_RESUME:
+        old, new = getattr(stored, section).__dict__, getattr(cfg, section).__dict__
+        changed = [k for k in old if old[k] != new[k]]
+        if changed:
+            k = changed[0]
+            raise ConfigError(
+                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}); the checkpoint was trained "
+                "with the old value. Start a new run with --out to use it."
+            )
+    return cfg
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True, text: str | None = None):
+        self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        self.progress_enabled = progress
+        self.stop_requested = False
+        if resume:
+            rundir.require_run(self.run_dir)
+            self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
+        else:
+            # everything that can fail on bad input happens before the directory is claimed
+            text = read_source_text(cfg.data) if text is None else text
+            self.tokenizer = self._make_tokenizer(text)
+            cfg.model.vocab_size = self.tokenizer.vocab_size
+            validate(cfg)
+            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+            rundir.claim(self.run_dir, overwrite=overwrite)
+            self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
+            write_splits(self.run_dir / "data", *splits)
+            write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
+        self.train_tokens = open_split(self.run_dir / "data", "train")
+        self.val_tokens = open_split(self.run_dir / "data", "val")
+        self.engine = self._make_engine()
+        self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        if resume:
+            self._restore()
+
+    @property
+    def seq_len(self) -> int:
+        return self.cfg.train.seq_len or self.cfg.model.block_size
+
+    def _make_tokenizer(self, text: str) -> Tokenizer:
+        d = self.cfg.data
+        if d.tokenizer == "bpe":  # trained on the training split only
+            text = text[: len(text) - int(len(text) * d.val_fraction)]
+        return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
+
+    def _make_engine(self):
+        if self.cfg.train.engine == "glass":
+            from ..glass.engine import GlassEngine
+
+            return GlassEngine(self.cfg)
+        from .engine import TorchEngine
+
+        return TorchEngine(self.cfg)
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def _restore(self) -> None:
+        weights, optim, rng, state = checkpoint.load(self.run_dir)
+        self.engine.load_weights(weights)
+        self.engine.load_optimizer_state(optim)
+        self.engine.set_rng_state(rng)
+        self.loader.set_state(state["loader_rng"])
+        self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
+        rundir.truncate_metrics(self.run_dir, self.step)
+
+    def save(self) -> None:
+        checkpoint.save(self.run_dir, self.engine.weights(), self.engine.optimizer_state(), self.engine.rng_state(),
+                        {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
+                         "loader_rng": self.loader.state()})
+
+    # ---- evaluation ----------------------------------------------------------------------
+    def _eval_split(self) -> tuple[np.ndarray, str]:
+        return (self.val_tokens, "val") if len(self.val_tokens) > self.seq_len else (self.train_tokens, "train")
+
+    def estimate_loss(self) -> float:
+        """Mean loss on a fixed set of batches (the same ones at every evaluation)."""
+        tokens, _ = self._eval_split()
+        t = self.cfg.train
+        total, count = 0.0, 0
+        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
+            s, n = self.engine.eval_sums(x, y)
+            total, count = total + s, count + n
+        return total / count
+
+    def final_evaluation(self) -> dict:
+        tokens, split = self._eval_split()
+        result = evaluate_tokens(self.engine.eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
+                                 token_byte_lengths(self.tokenizer))
+        return {"split": split, **result}
+
+    # ---- the loop --------------------------------------------------------------------------
+    def _log(self, record: dict) -> None:
+        with open(self.run_dir / rundir.METRICS, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _request_stop(self, signum, frame) -> None:
+        if self.stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def run(self) -> TrainResult:
+        t = self.cfg.train
+        decay_steps = t.decay_steps or t.max_steps
+        tokens_per_step = t.batch_size * t.grad_accum * self.seq_len
+        start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
+        last_log_time, last_log_tokens = time.perf_counter(), self.tokens
+        stopped_by = "max_steps"
+        old_handler = _install_sigint(self._request_stop)
+        bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
+        try:
+            while self.step < t.max_steps:
+                step_start = time.perf_counter()
+                lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule)
+                x, y = self.loader.next(t.batch_size * t.grad_accum)
+                micro = [(x[i:i + t.batch_size], y[i:i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
+                loss, grad_norm = self.engine.train_step(micro, lr)
+                self.step += 1
+                self.tokens += tokens_per_step
+                now = time.perf_counter()
+                self.elapsed = now - start_time
+                out_of_time = bool(t.time_budget) and now - session_start >= t.time_budget
+                last = self.step == t.max_steps or out_of_time or self.stop_requested
+                record = None
+                if self.step % t.log_every == 0 or last:
+                    record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
+                              "grad_norm": grad_norm,
+                              "tokens_per_sec": (self.tokens - last_log_tokens) / max(now - last_log_time, 1e-9),
+                              "elapsed_s": self.elapsed}
+                    last_log_time, last_log_tokens = now, self.tokens
+                if t.eval_every and self.step % t.eval_every == 0:
+                    record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
+                    record["val_loss"] = self.estimate_loss()
+                    bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
+                if record:
+                    self._log(record)
+                bar.update(self.step, loss, tokens_per_step / max(now - step_start, 1e-9))
+                if self.step % t.save_every == 0 and not last:
+                    self.save()
+                if out_of_time:
+                    stopped_by = "time_budget"
+                    break
+                if self.stop_requested:
+                    stopped_by = "interrupted"
+                    break
+        finally:
+            bar.close()
+            _restore_sigint(old_handler)
+        self.save()
+        final = self.final_evaluation()
+        sample = self.sample_text()
+        summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
+                   "final": final, "sample": sample}
+        write_json(self.run_dir / rundir.SUMMARY, summary)
+        self._record_sample(sample)
+        return TrainResult(self.run_dir, self.step, stopped_by, final, sample)
+
+    def sample_text(self, max_new_tokens: int = 200, temperature: float = 0.8) -> str:
+        from ..sample import generate
+
+        model = self.engine.torch_model() if hasattr(self.engine, "torch_model") else self.engine.model
+        start = default_prompt_ids(self.tokenizer)
+        ids = generate(model, start, max_new_tokens, temperature=temperature, seed=self.cfg.train.seed)[0]
+        return self.tokenizer.decode(start + ids)
+
+    def _record_sample(self, text: str) -> None:
+        with open(self.run_dir / rundir.SAMPLES, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": self.step, "text": text}) + "\n")
+
+
+def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
+    """A neutral start: a newline (or the end-of-line word) when the vocabulary has one, else id 0."""
+    for probe in ("\n", "<END>", "<|endoftext|>"):
+        try:
+            ids = tokenizer.encode(probe) if probe == "\n" else [tokenizer.special_tokens[probe]]
+            if len(ids) == 1:
+                return ids
+        except Exception:
+            continue
+    return [0]
+
+
+def _install_sigint(handler):
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigint(old) -> None:
+    if old is not None:
+        try:
+            signal.signal(signal.SIGINT, old)
+        except ValueError:
+            pass
+
+
+def train(out: str | Path, preset: str | None = None, config_file: str | Path | None = None,
+          overrides: dict | list | None = None, config: RunConfig | None = None, resume: bool = False,
+          overwrite: bool = False, progress: bool = False, text: str | None = None) -> TrainResult:
+    """Train a GPT into the run directory ``out`` and return its result.
+
+    New run: the configuration is ``config`` or is resolved from ``preset``, ``config_file``
+    and ``overrides`` ({"train.lr": 3e-4, ...} or ["train.lr=3e-4", ...]).  ``text``
+    replaces the configured corpus.  Resume: the stored configuration with ``overrides``
+    (training settings such as ``train.max_steps`` only)."""
+    out = Path(out)
+    if resume:
+        if preset or config_file or config:
+            raise ConfigError("--resume continues the stored configuration; use --set to change training settings.")
+        if not (out / rundir.CONFIG).is_file():
+            raise RunDirError(f"nothing to resume in {out}: it holds no run (start one without --resume).")
+        items = overrides if isinstance(overrides, dict) else dict(parse_override(o) for o in overrides or [])
+        cfg = resume_config(out, items)
+    else:
+        cfg = config if config is not None else resolve(preset, config_file, overrides)
+    return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text).run()
+
