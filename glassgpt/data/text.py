@@ -1,0 +1,130 @@
+"""Read the user's own text safely: ``read_text(path) -> str`` and ``describe_text(text)``.
+
+``path`` is either
+
+* one file of UTF-8 text (any name), or
+* a folder: every ``*.txt`` file below it (recursively; the suffix in any letter case;
+  files and folders whose name starts with "." are skipped, symlinked folders are not
+  followed), in the order of their relative paths (``a/x.txt`` < ``b.txt`` compares
+  "a/x.txt" with "b.txt"), each with its trailing line breaks removed, joined with one
+  blank line (``"\\n\\n"``), the whole ending with ``"\\n"``.  Empty or whitespace-only
+  files in a folder are skipped.
+
+Normalisation, the same for every file: a leading UTF-8 byte-order mark is removed and
+line ends become ``"\\n"`` (``"\\r\\n"`` and a lone ``"\\r"`` both).  Nothing else changes.
+Files are only opened for reading.
+
+Every problem is a ``DataError`` with one sentence that names the path: missing path,
+something that is neither a regular file nor a folder, a file that cannot be read
+(permissions), a binary file (it contains NUL bytes), bytes that are not UTF-8 (with the
+byte offset), an empty or whitespace-only file, a folder without usable ``.txt`` files.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+from pathlib import Path
+
+from ..errors import DataError
+
+__all__ = ["read_text", "describe_text", "decode_text"]
+
+
+def decode_text(data: bytes, name: str = "the text") -> str:
+    """UTF-8 bytes → normalised str (BOM removed, line ends ``"\\n"``); DataError if the bytes
+    are binary or not UTF-8.  ``name`` is used in the message."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DataError(
+            f"{name} looks like a binary file (it contains a NUL byte at byte offset {nul}); "
+            "give a plain UTF-8 text file."
+        )
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = skip + e.start
+        raise DataError(
+            f"{name} is not valid UTF-8 (byte 0x{data[offset]:02x} at byte offset {offset}); "
+            "convert it to UTF-8 first, e.g. with: iconv -f latin1 -t utf-8 IN > OUT."
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_file(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except PermissionError:
+        raise DataError(f"cannot read {path}: permission denied; check the file's permissions.") from None
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check that it is a readable text file.") from None
+    return decode_text(data, str(path))
+
+
+def _is_blank(text: str) -> bool:
+    return not text.strip()
+
+
+def _txt_files(root: Path) -> list[Path]:
+    """Every non-hidden ``*.txt`` file under ``root``, sorted by relative POSIX path."""
+
+    def fail(err: OSError) -> None:
+        raise DataError(f"cannot read the folder {err.filename or root}: {err.strerror or err}; check its permissions.")
+
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in filenames:
+            if fn.startswith(".") or not fn.lower().endswith(".txt"):
+                continue
+            p = Path(dirpath) / fn
+            if p.is_file():
+                found.append((p.relative_to(root).as_posix(), p))
+    found.sort(key=lambda item: item[0])
+    return [p for _, p in found]
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a UTF-8 file, or of all ``.txt`` files in a folder (see the module doc)."""
+    p = Path(os.path.expanduser(os.fspath(path)))
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{p} does not exist; give the path of a UTF-8 text file or of a folder of .txt files.") from None
+    except PermissionError:
+        raise DataError(f"cannot reach {p}: permission denied; check the permissions of its folders.") from None
+    except OSError as e:
+        raise DataError(f"cannot open {p}: {e.strerror or e}; give the path of a UTF-8 text file.") from None
+
+    if stat.S_ISREG(mode):
+        text = _read_file(p)
+        if _is_blank(text):
+            what = "empty" if not text else "only whitespace"
+            raise DataError(f"{p} is {what}; give a text file with some text in it.")
+        return text
+
+    if stat.S_ISDIR(mode):
+        files = _txt_files(p)
+        if not files:
+            raise DataError(f"the folder {p} contains no .txt files; put your text in files ending in .txt.")
+        texts = [t for t in (_read_file(f) for f in files) if not _is_blank(t)]
+        if not texts:
+            raise DataError(f"every .txt file in the folder {p} is empty; add some text to them.")
+        return "\n\n".join(t.rstrip("\n") for t in texts) + "\n"
+
+    raise DataError(f"{p} is not a regular file or a folder; give the path of a UTF-8 text file.")
+
+
+def describe_text(text: str) -> dict[str, int]:
+    """Sizes for summaries: ``characters``, ``distinct_characters``, ``lines`` (line breaks,
+    plus one if the text does not end with one), ``utf8_bytes``."""
+    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+    return {
+        "characters": len(text),
+        "distinct_characters": len(set(text)),
+        "lines": lines,
+        "utf8_bytes": len(text.encode("utf-8")),
+    }
