@@ -31,9 +31,9 @@ def load(run_dir: str | Path, device: str = "cpu"):
                           f"was built for {cfg.model.vocab_size}.")
     model = GPT(cfg.model)
     try:
-        model.load_weights(load_tensors(path / rundir.MODEL))
+        model.load_weights(load_tensors(rundir.weights_path(path)))
     except RunDirError:
         raise
     except GlassError as exc:
-        raise RunDirError(f"{path / rundir.MODEL} does not match {rundir.CONFIG}: {exc}") from None
+        raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}") from None
     return model.to(pick_device(device)).eval(), tokenizer

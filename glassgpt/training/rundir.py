@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..errors import RunDirError
 from ..fileio import atomic_write_text, read_json
-from . import checkpoint
 
 CONFIG, MODEL, TOKENIZER, METRICS = "config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl"
 SAMPLES, SUMMARY, REPORT = "samples.jsonl", "summary.json", "report.html"
@@ -79,13 +78,22 @@ def require_run(path: str | Path) -> Path:
         raise RunDirError(f"run directory {path} does not exist.")
     if not (path / CONFIG).is_file():
         raise RunDirError(f"{path} is not a glassgpt run directory (no {CONFIG}).")
-    if not (path / MODEL).is_file():
-        checkpoint.recover(path)
-    if not (path / MODEL).is_file():
+    if weights_path(path) is None:
         raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing); train it first or wait for a checkpoint.")
     if not (path / TOKENIZER).is_file():
         raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing.")
     return path
+
+
+def weights_path(path: Path) -> Path | None:
+    """The run's weights: ``model.safetensors``, or the last complete checkpoint's copy when a
+    process died between writing the checkpoint and linking it (read-only: nothing is moved)."""
+    if (path / MODEL).is_file():
+        return path / MODEL
+    for folder in ("state", "state.new", "state.old"):
+        if (path / folder / "trainer.json").is_file() and (path / folder / MODEL).is_file():
+            return path / folder / MODEL
+    return None
 
 
 def read_metrics(path: str | Path) -> list[dict]:
