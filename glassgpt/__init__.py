@@ -25,6 +25,6 @@ def __getattr__(name):  # lazy, so `import glassgpt` and `glassgpt --help` stay 
         from .sample import sample_text
         return sample_text
     if name == "evaluate":
-        from .evaluate import evaluate_run
+        from .evaluation import evaluate_run
         return evaluate_run
     raise AttributeError(name)

@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..evaluate import evaluate_run
+    from ..evaluation import evaluate_run
 
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1.")

@@ -58,7 +58,7 @@ class WordTokenizer(Tokenizer):
 
     def encode(self, text: str) -> list[int]:
         eol = next(iter(self.line_breaks), None)
-        words = self._split(text, eol) if "\n" in text.strip() else text.split()
+        words = self._split(text, eol) if "\n" in text else text.split()
         ids = []
         for w in words:
             idx = self.stoi.get(w)

@@ -18,7 +18,7 @@ from ..config import RunConfig, parse_override, resolve, set_value, validate
 from ..data.loader import BatchLoader, fixed_batches
 from ..data.tokens import encode_splits, open_split, write_splits
 from ..errors import ConfigError, RunDirError
-from ..evaluate import evaluate_tokens, token_byte_lengths
+from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
@@ -70,6 +70,9 @@ class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, text: str | None = None):
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        if cfg.train.diagnostics_every and cfg.train.engine == "glass":
+            raise ConfigError("diagnostics (train.diagnostics_every) need the torch engine; "
+                              "use --engine torch or --diagnostics-every 0.")
         self.progress_enabled = progress
         self.stop_requested = False
         if resume:
@@ -149,8 +152,8 @@ class Trainer:
         return {"split": split, **result}
 
     # ---- the loop --------------------------------------------------------------------------
-    def _log(self, record: dict) -> None:
-        with open(self.run_dir / rundir.METRICS, "a", encoding="utf-8") as f:
+    def _log(self, record: dict, name: str = rundir.METRICS) -> None:
+        with open(self.run_dir / name, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
     def _request_stop(self, signum, frame) -> None:
@@ -173,7 +176,9 @@ class Trainer:
                 lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule)
                 x, y = self.loader.next(t.batch_size * t.grad_accum)
                 micro = [(x[i:i + t.batch_size], y[i:i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
-                loss, grad_norm = self.engine.train_step(micro, lr)
+                capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
+                loss, grad_norm = (self.engine.train_step(micro, lr, capture=True) if capture
+                                   else self.engine.train_step(micro, lr))
                 self.step += 1
                 self.tokens += tokens_per_step
                 now = time.perf_counter()
@@ -193,6 +198,8 @@ class Trainer:
                     bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
                 if record:
                     self._log(record)
+                if capture:
+                    self._log(self.engine.probe.record(self.step, grad_norm), "diagnostics.jsonl")
                 bar.update(self.step, loss, tokens_per_step / max(now - step_start, 1e-9))
                 if self.step % t.save_every == 0 and not last:
                     self.save()

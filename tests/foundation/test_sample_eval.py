@@ -1,0 +1,69 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from glassgpt.config import ModelConfig
+from glassgpt.data.loader import all_windows
+from glassgpt.evaluation import evaluate_tokens, model_nll_sum
+from glassgpt.models import GPT
+from glassgpt.sample import cut_at_stop, filter_logits, generate
+
+
+def test_top_k_and_top_p_filters():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    k2 = filter_logits(logits, 1.0, 2, None).softmax(-1)[0]
+    assert torch.allclose(k2, torch.tensor([0.625, 0.375, 0, 0]), atol=1e-6)
+    p = filter_logits(logits, 1.0, None, 0.8).softmax(-1)[0]  # 0.5 + 0.3 reaches 0.8: two tokens kept
+    assert torch.allclose(p, torch.tensor([0.625, 0.375, 0, 0]), atol=1e-6)
+    p = filter_logits(logits, 1.0, None, 0.81).softmax(-1)[0]
+    assert (p > 0).sum() == 3
+    hot = filter_logits(logits, 0.5, None, None).softmax(-1)[0]  # temperature sharpens
+    assert hot[0] > 0.5
+
+
+def test_greedy_is_deterministic_and_stop_ids_end_early():
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16)).eval()
+    a = generate(model, [1, 2], 12, temperature=0)
+    assert a == generate(model, [1, 2], 12, temperature=0)
+    with torch.no_grad():  # make token 7 the certain next token everywhere
+        model.lm_head.weight.zero_()
+        model.transformer.ln_f.bias.zero_()
+        model.transformer.ln_f.bias[0] = 1.0
+        model.lm_head.weight[7, 0] = 50.0
+    out = generate(model, [1], 10, temperature=1.0, seed=0, stop_ids=(7,), num_samples=3)
+    assert out == [[7], [7], [7]]
+    assert cut_at_stop("abc\n\nxyz", ["\n\n"]) == "abc"
+
+
+def test_all_windows_visit_every_target_once():
+    tokens = np.arange(103)
+    targets = np.concatenate([y.ravel() for _, y in all_windows(tokens, 10, 4)])
+    assert np.array_equal(np.sort(targets), np.arange(1, 103))
+
+
+def test_bits_per_byte_counts_utf8_bytes():
+    torch.manual_seed(0)
+    model = GPT(ModelConfig(vocab_size=4, block_size=8, n_layer=1, n_head=1, n_embd=8)).eval()
+    tokens = np.array([0, 1, 2, 3] * 10)
+    byte_lengths = np.array([1, 2, 3, 1])  # e.g. 'a', 'é', '€', 'b'
+    r = evaluate_tokens(model_nll_sum(model), tokens, 8, 4, byte_lengths)
+    n_bytes = byte_lengths[tokens[1:]].sum()
+    assert r["tokens"] == 39 and r["bytes"] == n_bytes
+    assert r["bits_per_byte"] == pytest.approx(r["val_loss"] * 39 / math.log(2) / n_bytes)
+    assert r["perplexity"] == pytest.approx(math.exp(r["val_loss"]))
+
+
+def test_eval_api_matches_the_final_evaluation(tmp_path, tiny_text):
+    import glassgpt
+
+    result = glassgpt.train(tmp_path / "r", config=tiny_config(max_steps=5), text=tiny_text)
+    again = glassgpt.evaluate(tmp_path / "r")
+    assert again["val_loss"] == pytest.approx(result.final["val_loss"], rel=1e-5)
+    model, tok = glassgpt.load(tmp_path / "r")
+    texts = glassgpt.generate(model, tok, "the ", max_new_tokens=20, seed=1, num_samples=2)
+    assert len(texts) == 2 and all(t.startswith("the ") and len(t) == 24 for t in texts)
+    assert texts == glassgpt.generate(model, tok, "the ", max_new_tokens=20, seed=1, num_samples=2)
