@@ -67,3 +67,12 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code])
     assert proc.returncode == -signal.SIGKILL
     assert target.read_bytes() == b"old contents"
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+
+    atomic_write_bytes(tmp_path / "g.bin", b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "g.bin").stat().st_mode & 0o777 == 0o666 & ~mask
