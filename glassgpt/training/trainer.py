@@ -219,6 +219,7 @@ class Trainer:
                    "final": final, "sample": sample}
         write_json(self.run_dir / rundir.SUMMARY, summary)
         self._record_sample(sample)
+        write_report(self.run_dir)
         return TrainResult(self.run_dir, self.step, stopped_by, final, sample)
 
     def sample_text(self, max_new_tokens: int = 200, temperature: float = 0.8) -> str:
@@ -232,6 +233,24 @@ class Trainer:
     def _record_sample(self, text: str) -> None:
         with open(self.run_dir / rundir.SAMPLES, "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": self.step, "text": text}) + "\n")
+
+
+def write_report(run_dir: Path) -> None:
+    """Figures (``plots/``) and ``report.html`` at the end of a run; the environment variable
+    ``GLASSGPT_REPORT=0`` turns them off.  The run is already saved, so a failure here
+    costs one line on stderr, never the run."""
+    import os
+    import sys
+
+    if os.environ.get("GLASSGPT_REPORT", "1").strip() == "0":
+        return
+    try:
+        from ..report import finish_run
+
+        finish_run(run_dir)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
+        print(f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
+              file=sys.stderr)
 
 
 def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:

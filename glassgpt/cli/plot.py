@@ -1,0 +1,58 @@
+"""``glassgpt plot``: draw a run's figures into DIR/plots/."""
+
+from __future__ import annotations
+
+import argparse
+
+FIGURE_NAMES = ["overview", "loss", "grad-norm", "lr-finder", "grad-components", "grad-flow", "update-ratio",
+                "histograms", "attention", "embeddings"]
+
+
+def register(sub) -> None:
+    from . import HelpFormatter
+
+    p = sub.add_parser(
+        "plot", help="draw a run's figures (loss, gradients, attention, embeddings, ...) as PNG files",
+        formatter_class=HelpFormatter,
+        description="Draw one figure, or all of them, into DIR/plots/<name>.png.\n"
+                    "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
+                    "update-ratio, histograms (these three need a run trained with --diagnostics-every N),\n"
+                    "attention (for --prompt), embeddings.\n"
+                    "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"
+                    "with the run's model, data and optimizer settings and writes that file.\n"
+                    "With 'all', figures whose data the run lacks are skipped with a note.",
+    )
+    p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
+    p.add_argument("what", metavar="WHAT", nargs="?", default="all", choices=FIGURE_NAMES + ["all"],
+                   help="one figure name, or all")
+    p.add_argument("--prompt", help="text whose attention the attention figure shows; None: the start of the "
+                                    "validation text")
+    p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files; None: DIR/plots")
+    p.add_argument("--run", action="store_true", help="lr-finder only: run the learning-rate sweep first")
+    p.add_argument("--lr-start", type=float, default=1e-4, help="lr-finder --run: first learning rate")
+    p.add_argument("--lr-end", type=float, default=1.0, help="lr-finder --run: last learning rate")
+    p.add_argument("--lr-steps", type=int, default=100, help="lr-finder --run: learning rates in the sweep")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..report import RunData, render
+
+    data = RunData(args.run_dir).require()
+    if args.run:
+        if args.what != "lr-finder":
+            raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")
+        from ..report.figures import require_matplotlib
+        from ..training.lr_finder import find_lr
+
+        require_matplotlib()  # before spending time on the sweep
+        result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps)
+        print(f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "
+              f"suggested lr {result['suggested_lr']:.3g} (written to {data.dir / 'lr_finder.json'})")
+    results = render(data, args.what, prompt=args.prompt, out_dir=args.out)
+    if args.what != "all" and results[0].path is None:
+        raise ConfigError(f"cannot draw {args.what}: {results[0].note.removeprefix('skipped: ')}.")
+    for r in results:
+        print(f"wrote {r.path}" if r.path else f"{r.name}: {r.note}")
+    return 0

@@ -1,0 +1,537 @@
+"""The figures of a run: one function per figure, each saving ``plots/<name>.png`` and
+returning its path.
+
+Every function takes a run directory (or a ``RunData``) and an optional output folder.
+A figure whose data the run does not have (no diagnostics were recorded, no learning-rate
+sweep was run, ...) raises ``MissingData`` with a short reason; ``render`` turns that into
+a note and carries on.  matplotlib is imported only when a figure is drawn, through its
+object-oriented API on the Agg canvas (no pyplot, no global state), under one style
+(``theme.py``).  A figure is exactly ``figsize × DPI`` pixels.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError, GlassError
+from ..fileio import atomic_write
+from . import theme
+from .rundata import COMPONENTS, MissingData, RunData, latest_components
+
+
+@dataclass
+class FigureSpec:
+    name: str
+    draw: Callable
+    caption: str
+
+
+@dataclass
+class Rendered:
+    name: str
+    path: Path | None
+    note: str = ""
+
+
+FIGURES: dict[str, FigureSpec] = {}
+
+
+def require_matplotlib():
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    except ImportError:
+        raise GlassError("plots need matplotlib, which is not installed; run `pip install matplotlib` "
+                         "(or `pip install glassgpt[plots]`).") from None
+    return matplotlib
+
+
+def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
+    """A Figure on an Agg canvas and its axes (``squeeze`` as in ``plt.subplots``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=theme.DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def save_png(fig, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=theme.DPI))
+    return path
+
+
+def figure(name: str, caption: str):
+    """Register ``draw(run, **kw) -> Figure`` as the figure ``name``; the registered function
+    is ``(run_dir_or_RunData, out_dir=None, **kw) -> path``."""
+
+    def wrap(draw):
+        @functools.wraps(draw)
+        def make(run, out_dir: str | Path | None = None, **kw) -> Path:
+            run = run if isinstance(run, RunData) else RunData(run)
+            matplotlib = require_matplotlib()
+            with matplotlib.rc_context(theme.style()):
+                fig = draw(run, **kw)
+                return save_png(fig, Path(out_dir or run.plots_dir) / f"{name}.png")
+
+        FIGURES[name] = FigureSpec(name, make, caption)
+        return make
+
+    return wrap
+
+
+def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str | None = None,
+           out_dir: str | Path | None = None) -> list[Rendered]:
+    """Draw one figure (``which``) or all of them; figures without data become notes."""
+    run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
+    if which in (None, "all"):
+        names = list(FIGURES)
+    elif which in FIGURES:
+        names = [which]
+    else:
+        raise ConfigError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)} or all.")
+    require_matplotlib()
+    out = []
+    for name in names:
+        kw = {"prompt": prompt} if name == "attention" and prompt is not None else {}
+        try:
+            out.append(Rendered(name, FIGURES[name].draw(run, out_dir, **kw)))
+        except MissingData as exc:
+            out.append(Rendered(name, None, f"skipped: {exc}"))
+        except GlassError:
+            raise
+        except Exception as exc:  # one broken figure must not cost the others
+            out.append(Rendered(name, None, f"could not be drawn ({exc.__class__.__name__}: {exc})"))
+    return out
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def window_mean(steps: np.ndarray, values: np.ndarray, span: float = 50) -> np.ndarray:
+    """Trailing mean over the records of the last ``span`` steps (inclusive)."""
+    if not len(values):
+        return values
+    start = np.searchsorted(steps, steps - span, side="right")
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    idx = np.arange(len(values))
+    return (csum[idx + 1] - csum[start]) / (idx + 1 - start)
+
+
+def _uniform_line(ax, vocab: int) -> None:
+    if vocab > 1:
+        ax.axhline(math.log(vocab), color=theme.MUTED, ls="--", lw=1.2,
+                   label=f"uniform guess  ln {vocab} = {math.log(vocab):.3f}")
+
+
+def _draw_loss(ax, run: RunData, with_val: bool = True) -> None:
+    steps, train = run.series("train_loss")
+    if len(steps):
+        ax.plot(steps, train, color=theme.BLUE, alpha=0.3, lw=1, label="train loss (raw)")
+        ax.plot(steps, window_mean(steps, train), color=theme.BLUE, lw=2, label="train loss, 50-step mean")
+    vsteps, val = run.series("val_loss")
+    if with_val and len(vsteps):
+        ax.plot(vsteps, val, "o-", color=theme.ORANGE, ms=4, lw=1.2, label="validation estimate")
+    final = run.summary.get("final") or {}
+    if with_val and isinstance(final.get("val_loss"), (int, float)) and run.summary.get("steps"):
+        ax.plot([run.summary["steps"]], [final["val_loss"]], "*", color=theme.RED, ms=11,
+                label=f"final {final.get('split', 'val')} loss {final['val_loss']:.3f}")
+    _uniform_line(ax, run.vocab_size)
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy loss (nats)")
+    ax.legend(loc="best")
+
+
+def _draw_grad_norm(ax, run: RunData) -> None:
+    steps, g = run.series("grad_norm")
+    ax.plot(steps, g, color=theme.PURPLE, alpha=0.3, lw=1, label="global grad norm (raw)")
+    ax.plot(steps, window_mean(steps, g), color=theme.PURPLE, lw=2, label="50-step mean")
+    clip = float(run.config.get("train", {}).get("grad_clip") or 0)
+    if clip > 0:
+        ax.axhline(clip, color=theme.RED, ls="--", lw=1.2, label=f"clip threshold {clip:g}")
+    positive = g[g > 0]
+    if len(positive) and positive.max() / positive.min() > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("‖∇L‖ before clipping")
+    ax.legend(loc="upper right")
+
+
+def _draw_components(ax, stats: dict, source: str) -> None:
+    names = [c for c in COMPONENTS if c in stats] + [c for c in stats if c not in COMPONENTS]
+    means = [float(stats[c]["mean"]) for c in names]
+    x = np.arange(len(names))
+    ax.bar(x, means, color=[theme.CYCLE[i % len(theme.CYCLE)] for i in range(len(names))], width=0.62,
+           label="mean |grad|")
+    maxes = [float(stats[c].get("max", float("nan"))) for c in names]
+    if all(math.isfinite(m) for m in maxes):
+        ax.plot(x, maxes, "_", color=theme.INK, ms=18, mew=2, label="max |grad|")
+    for xi, m in zip(x, means):
+        ax.annotate(f"{m:.1e}", (xi, m), ha="center", va="bottom", fontsize=8, color=theme.INK,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x, names)
+    if min(means) > 0:
+        ax.set_yscale("log")
+    ax.grid(axis="x", visible=False)
+    ax.set_ylabel("|∂L/∂θ|")
+    ax.set_xlabel(source, color=theme.MUTED)
+    ax.legend(loc="upper right")
+
+
+def _floats(values) -> np.ndarray:
+    """A JSON list of numbers (null for a diverged value) as floats (nan)."""
+    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _step_ticks(ax, steps: list, axis: str = "x", n: int = 8) -> None:
+    idx = np.unique(np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int))
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(idx, [str(steps[i]) for i in idx])
+
+
+def _token_label(tokenizer, idx: int) -> str:
+    s = tokenizer.token_str(idx)
+    return s.replace(" ", "␣") if s.strip() or not s else "␣" * len(s)
+
+
+# ---- the figures -------------------------------------------------------------------------------
+@figure("overview", "How it learned, at a glance: the loss against the uniform-guess baseline, the gradient "
+                    "norm, the spread of per-step training losses early vs late (first and last 20% of the "
+                    "logged steps), and the mean gradient magnitude of each part of the model.")
+def overview(run: RunData):
+    steps, train = run.series("train_loss")
+    if not len(steps):
+        raise MissingData("metrics.jsonl has no training losses yet")
+    fig, axes = new_figure(11, 7.6, 2, 2)
+    (a, b), (c, d) = axes
+    _draw_loss(a, run, with_val=False)
+    a.set_title("loss")
+    if len(run.series("grad_norm")[0]):
+        _draw_grad_norm(b, run)
+    b.set_title("gradient norm")
+    n = max(1, round(len(train) * 0.2))
+    early, late = train[:n], train[-n:]
+    bins = np.histogram_bin_edges(np.concatenate([early, late]), bins=30)
+    c.hist(early, bins=bins, color=theme.ORANGE, alpha=0.65,
+           label=f"early: steps {steps[0]:.0f}–{steps[n - 1]:.0f} (first 20%)")
+    c.hist(late, bins=bins, color=theme.GREEN, alpha=0.65,
+           label=f"late: steps {steps[-n]:.0f}–{steps[-1]:.0f} (last 20%)")
+    c.set_xlabel("training loss of a logged step (nats)")
+    c.set_ylabel("logged steps")
+    c.set_title("loss distribution, early vs late")
+    c.legend(loc="upper center")
+    try:
+        stats, source = latest_components(run)
+        _draw_components(d, stats, source)
+    except MissingData as exc:
+        d.text(0.5, 0.5, f"no gradient statistics:\n{exc}", ha="center", va="center", color=theme.MUTED,
+               transform=d.transAxes, wrap=True)
+        d.set_axis_off()
+    d.set_title("mean |grad| per component")
+    fig.suptitle(f"{run.title}: how it learned")
+    return fig
+
+
+@figure("loss", "Training loss at every logged step (thin), its 50-step trailing mean (bold), the periodic "
+                "validation estimates and the final evaluation. The dashed line is ln V, the loss of a "
+                "model that guesses uniformly over the V tokens: where every run starts.")
+def loss(run: RunData):
+    if not len(run.series("train_loss")[0]) and not len(run.series("val_loss")[0]):
+        raise MissingData("metrics.jsonl has no losses yet")
+    fig, ax = new_figure(8, 4.4)
+    _draw_loss(ax, run)
+    ax.set_title("loss")
+    return fig
+
+
+@figure("grad-norm", "Global gradient norm ‖∇L‖ at each logged step, measured before clipping. Spikes "
+                     "mean a step met an unusual batch or a too-large learning rate.")
+def grad_norm(run: RunData):
+    if not len(run.series("grad_norm")[0]):
+        raise MissingData("metrics.jsonl has no gradient norms yet")
+    fig, ax = new_figure(8, 4)
+    _draw_grad_norm(ax, run)
+    ax.set_title("gradient norm")
+    return fig
+
+
+@figure("lr-finder", "Learning-rate finder: one step at each of a log-spaced sweep of learning rates, on "
+                     "fresh weights. The loss falls fastest a little below the minimum; the marked "
+                     "suggestion is the minimum's learning rate divided by 10.")
+def lr_finder(run: RunData):
+    data = run.lr_finder
+    if not data.get("lrs") or not data.get("losses"):
+        raise MissingData("no learning-rate sweep (lr_finder.json); run `glassgpt plot DIR lr-finder --run`")
+    lrs, losses = _floats(data["lrs"]), _floats(data["losses"])
+    fig, ax = new_figure(8, 4.2)
+    ax.plot(lrs, losses, color=theme.BLUE, alpha=0.35, lw=1, label="loss after one step at this lr")
+    if data.get("smoothed"):
+        ax.plot(lrs, _floats(data["smoothed"]), color=theme.BLUE, lw=2, label="smoothed (EMA 0.9)")
+    if data.get("suggested_lr"):
+        ax.axvline(data["suggested_lr"], color=theme.GREEN, ls="--", lw=1.4,
+                   label=f"suggested lr {data['suggested_lr']:.2g}")
+    if data.get("min_loss_lr"):
+        ax.axvline(data["min_loss_lr"], color=theme.RED, ls=":", lw=1.4,
+                   label=f"lowest smoothed loss at {data['min_loss_lr']:.2g}")
+    ax.set_xscale("log")
+    finite = losses[np.isfinite(losses)]
+    if len(finite):
+        ax.set_ylim(finite.min() - 0.05 * abs(finite.min()), min(finite.max(), finite[0] * 1.6) + 0.05)
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title("learning-rate finder")
+    ax.legend(loc="upper left")
+    return fig
+
+
+@figure("grad-components", "Mean |gradient| of each part of the model (bars, log scale) and the largest "
+                           "single |gradient| (ticks): which parts are learning fastest.")
+def grad_components(run: RunData):
+    stats, source = latest_components(run)
+    if not stats:
+        raise MissingData("no gradient statistics")
+    fig, ax = new_figure(7, 4)
+    _draw_components(ax, stats, source)
+    ax.set_title("mean |grad| per component")
+    return fig
+
+
+@figure("grad-flow", "Gradient flow: the gradient norm of every layer (rows, input at the top) at every "
+                     "diagnostics step (columns), log10 colour scale. A dark band means a layer whose "
+                     "gradient vanishes; a bright one, a layer whose gradient explodes.")
+def grad_flow(run: RunData):
+    records = run.diagnostics_with("layer_grad_norm")
+    if not records:
+        raise MissingData("no diagnostics.jsonl records (train with --diagnostics-every N)")
+    rows: list[tuple[str, list]] = []
+    if all(isinstance(r.get("embedding_grad_norm"), (int, float)) for r in records):
+        rows.append(("embeddings", [r["embedding_grad_norm"] for r in records]))
+    n_layers = max(len(r["layer_grad_norm"]) for r in records)
+    for i in range(n_layers):
+        rows.append((f"block {i}", [r["layer_grad_norm"][i] if i < len(r["layer_grad_norm"]) else np.nan
+                                    for r in records]))
+    if all(isinstance(r.get("head_grad_norm"), (int, float)) for r in records):
+        rows.append(("head", [r["head_grad_norm"] for r in records]))
+    values = np.asarray([v for _, v in rows], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logv = np.where(values > 0, np.log10(values), np.nan)
+    fig, ax = new_figure(8, 1.6 + 0.38 * len(rows))
+    im = ax.imshow(logv, aspect="auto", cmap="magma", interpolation="nearest")
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+    _step_ticks(ax, [r.get("step", i) for i, r in enumerate(records)])
+    ax.grid(False)
+    ax.set_xlabel("step")
+    ax.set_title("gradient flow: log10 ‖grad‖ per layer")
+    fig.colorbar(im, ax=ax, label="log10 ‖grad‖", shrink=0.9)
+    return fig
+
+
+@figure("update-ratio", "Update-to-data ratio log10(|update| / |weight|) of each parameter group over "
+                        "time. Around −3 (one thousandth per step) is healthy; far below, that group "
+                        "barely learns; far above, the learning rate is too high for it.")
+def update_ratio(run: RunData):
+    records = run.diagnostics_with("update_ratio")
+    if not records:
+        raise MissingData("no update ratios in diagnostics.jsonl (train with --diagnostics-every N)")
+    groups: list[str] = []
+    for r in records:
+        groups += [g for g in r["update_ratio"] if g not in groups]
+    fig, ax = new_figure(8, 4.2)
+    for i, g in enumerate(groups):
+        pts = [(r["step"], r["update_ratio"][g]) for r in records
+               if isinstance(r["update_ratio"].get(g), (int, float)) and math.isfinite(r["update_ratio"][g])]
+        if pts:
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, "-", marker="o" if len(xs) < 30 else None, ms=3, label=g,
+                    color=theme.CYCLE[i % len(theme.CYCLE)] if len(groups) <= len(theme.CYCLE) else None)
+    ax.axhline(-3, color=theme.INK, ls="--", lw=1.2, label="−3 (healthy)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("log10(update / data)")
+    ax.set_title("update-to-data ratio")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    return fig
+
+
+def histogram_sets(h) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Normalise a diagnostics ``histograms`` entry to {kind: [(layer, counts, edges)]}.
+
+    The diagnostics format is a list with one ``{"activation": {counts, edges},
+    "gradient": {...}}`` per block; {kind: [per layer]} and {layer: {kind: ...}} layouts
+    are accepted too.  Missing histograms (null) are left out."""
+
+    def one(x):
+        if isinstance(x, dict) and "counts" in x and "edges" in x and len(x["edges"]) == len(x["counts"]) + 1:
+            return np.asarray(x["counts"], float), np.asarray(x["edges"], float)
+        return None
+
+    def kind_of(key) -> str | None:
+        k = str(key).lower()
+        return "gradients" if "grad" in k else "activations" if "act" in k else None
+
+    def label(layer) -> str:
+        return f"block {layer}" if str(layer).isdigit() else str(layer)
+
+    sets: dict[str, list] = {}
+
+    def add(kind, layer, x) -> None:
+        got = one(x)
+        if kind and got:
+            sets.setdefault(kind, []).append((label(layer), *got))
+
+    items = list(enumerate(h)) if isinstance(h, list) else list((h or {}).items())
+    for key, value in items:
+        if kind_of(key) and isinstance(value, (list, dict)):  # {kind: per layer}
+            inner = enumerate(value) if isinstance(value, list) else value.items()
+            for layer, x in inner:
+                add(kind_of(key), layer, x)
+        elif isinstance(value, dict):  # per layer: {kind: hist}
+            for sub, x in value.items():
+                add(kind_of(sub), key, x)
+    return sets
+
+
+def _saturation(record: dict) -> list:
+    """Per block: the share of saturated MLP units in a diagnostics record (or None)."""
+    out = []
+    for a in record.get("activations") or []:
+        sat = (a.get("mlp") or {}).get("saturated") if isinstance(a, dict) else None
+        out.append(sat if isinstance(sat, (int, float)) else None)
+    return out
+
+
+@figure("histograms", "Distributions of each block's output activations and of the gradients flowing "
+                      "into it, at the latest diagnostics step. Healthy layers have similar, "
+                      "well-spread distributions; a layer whose histogram collapses to a spike at 0 "
+                      "(or piles up at the saturation limits) is a problem.")
+def histograms(run: RunData):
+    records = run.diagnostics_with("histograms")
+    sets = histogram_sets(records[-1]["histograms"]) if records else {}
+    if not sets:
+        raise MissingData("no histograms in diagnostics.jsonl (train with --diagnostics-every N)")
+    import matplotlib
+
+    kinds = [k for k in ("activations", "gradients") if k in sets]
+    sat = _saturation(records[-1])
+    fig, axes = new_figure(5.2 * len(kinds) + 0.6, 4.2, 1, len(kinds), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        layers = sets[kind]
+        cmap = matplotlib.colormaps["viridis"]
+        for i, (label, counts, edges) in enumerate(layers):
+            centers = (edges[:-1] + edges[1:]) / 2
+            total = counts.sum() or 1.0
+            if kind == "activations" and i < len(sat) and sat[i] is not None:
+                label = f"{label} ({sat[i]:.1%} saturated)"
+            ax.plot(centers, counts / total, lw=1.6, label=label,
+                    color=cmap(i / max(1, len(layers) - 1) * 0.85))
+        ax.set_title("MLP activations" if kind == "activations" else "gradients w.r.t. MLP activations")
+        ax.set_xlabel("value")
+        ax.set_ylabel("fraction of values")
+        ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"histograms at step {records[-1].get('step', '?')}")
+    return fig
+
+
+@figure("attention", "Attention weights of every head (columns) in every layer (rows) on a prompt: row t "
+                     "shows how much position t (the query) looks at each earlier position (keys). The "
+                     "upper triangle is empty because a GPT never looks ahead.")
+def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
+    import matplotlib
+    import torch
+
+    model, tok = run.model()
+    if prompt is not None:
+        if not prompt:
+            raise ConfigError("--prompt is empty; give some text to look at.")
+        ids = tok.encode(prompt)[-min(max_tokens, model.config.block_size):]  # the model's view of it
+    else:
+        ids, _ = run.snippet_ids(min(24, model.config.block_size))
+    if not ids:
+        raise MissingData("the prompt has no tokens")
+    blocks = list(model.transformer.h)
+    for b in blocks:
+        b.attn.record_attention = True
+    try:
+        with torch.no_grad():
+            model(torch.tensor([ids], dtype=torch.long))
+        maps = [b.attn.attention[0].float().numpy() for b in blocks]
+    finally:
+        for b in blocks:
+            b.attn.record_attention, b.attn.attention = False, None
+    L, H, T = len(maps), maps[0].shape[0], len(ids)
+    big = L * H > 16
+    panel = 1.7 if big else (2.6 if T <= 24 else 3.2)
+    fig, axes = new_figure(H * panel + 0.9, L * panel + 0.7, L, H, squeeze=False)
+    labels = [_token_label(tok, i) for i in ids]
+    cmap = matplotlib.colormaps["Blues"].with_extremes(bad="white")
+    show_labels = not big and T <= 32
+    for l in range(L):
+        for h in range(H):
+            ax = axes[l][h]
+            future = np.triu(np.ones((T, T), dtype=bool), k=1)  # never attended: drawn blank
+            im = ax.imshow(np.ma.masked_array(maps[l][h], future), cmap=cmap, vmin=0, vmax=1,
+                           interpolation="nearest")
+            ax.grid(False)
+            ax.set_title(f"layer {l} · head {h}", fontsize=8.5 if not big else 7)
+            # token labels on the outer panels only (they are the same everywhere)
+            ax.set_xticks(range(T), labels if show_labels and l == L - 1 else [], fontsize=6.5, rotation=90)
+            ax.set_yticks(range(T), labels if show_labels and h == 0 else [], fontsize=6.5)
+            ax.tick_params(length=0)
+            if l == L - 1 and show_labels:
+                ax.set_xlabel("key (attended to)", fontsize=8)
+            if h == 0 and show_labels:
+                ax.set_ylabel("query", fontsize=8)
+    shown = tok.decode(ids).replace("\n", "⏎")
+    shown = shown if len(shown) <= 60 else shown[:57] + "…"
+    fig.suptitle(f"attention on “{shown}”", fontsize=11)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="attention weight")
+    return fig
+
+
+@figure("embeddings", "The token embedding table projected onto its first two principal components (PCA by "
+                      "SVD). Tokens the model uses alike end up close together, e.g. vowels, digits or "
+                      "punctuation.")
+def embeddings(run: RunData, max_labels: int = 120):
+    model, tok = run.model()
+    V = tok.vocab_size
+    W = model.transformer.wte.weight.detach()[:V].double().numpy()
+    if V < 3:
+        raise MissingData("a vocabulary of fewer than 3 tokens has nothing to project")
+    Wc = W - W.mean(axis=0)
+    U, S, _ = np.linalg.svd(Wc.T @ Wc)  # PCA: principal axes of the C×C scatter matrix
+    P = Wc @ U[:, :2]
+    share = S[:2] / max(S.sum(), 1e-30)
+    if V <= max_labels:
+        labelled = np.arange(V)
+    else:  # the most frequent tokens of the training text (unused ids stay unlabelled)
+        counts = np.bincount(np.asarray(run.tokens("train"), dtype=np.int64), minlength=V)[:V]
+        order = np.argsort(-counts, kind="stable")
+        labelled = order[counts[order] > 0][:max_labels] if counts.any() else order[:max_labels]
+    fig, ax = new_figure(8, 6.4)
+    ax.scatter(P[:, 0], P[:, 1], s=10, color=theme.MUTED, alpha=0.35, linewidths=0)
+
+    def colour(s: str) -> str:
+        if len(s) != 1:
+            return theme.BLUE
+        return (theme.BLUE if s.isalpha() and s.lower() not in "aeiou" else theme.RED if s.isalpha()
+                else theme.GREEN if s.isdigit() else theme.MUTED if s.isspace() else theme.ORANGE)
+
+    for i in labelled:
+        raw = tok.token_bytes(int(i)).decode("utf-8", errors="replace")
+        ax.annotate(_token_label(tok, int(i)), (P[i, 0], P[i, 1]), ha="center", va="center",
+                    fontsize=9 if V <= max_labels else 7, color=colour(raw), fontweight="bold")
+    ax.set_xlabel(f"PC1 ({share[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC2 ({share[1]:.0%} of variance)")
+    what = "all tokens" if V <= max_labels else f"{len(labelled)} most frequent of {V} tokens labelled"
+    ax.set_title(f"token embeddings, 2-D PCA ({what})")
+    single = sum(len(tok.token_bytes(int(i))) == 1 for i in labelled)
+    if single >= 0.8 * len(labelled):
+        from matplotlib.lines import Line2D
+
+        keys = [("consonant", theme.BLUE), ("vowel", theme.RED), ("digit", theme.GREEN),
+                ("punctuation", theme.ORANGE), ("whitespace", theme.MUTED)]
+        ax.legend(handles=[Line2D([], [], ls="", marker="s", color=c, label=k) for k, c in keys],
+                  loc="best", fontsize=8)
+    return fig

@@ -1,0 +1,173 @@
+"""Everything a figure or the report reads from a run directory, read once and cached.
+
+``RunData(run_dir)`` tolerates a run that is still going or was stopped early: every
+accessor returns an empty value for a missing file (a torn last JSONL line is skipped),
+and figures decide from that whether to draw or to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GlassError, RunDirError
+from ..training import rundir
+
+DIAGNOSTICS = "diagnostics.jsonl"
+LR_FINDER = "lr_finder.json"
+PLOTS = "plots"
+
+
+class MissingData(GlassError):
+    """The data a figure (or report section) needs is not in the run; it is skipped."""
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a torn line from a killed process
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class RunData:
+    """Lazy, cached views of one run directory."""
+
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+        self._model = None
+
+    def require(self) -> "RunData":
+        """Check the directory holds a readable run (config, weights, tokenizer)."""
+        rundir.require_run(self.dir)
+        return self
+
+    @cached_property
+    def config(self) -> dict:
+        return _read_json(self.dir / rundir.CONFIG)
+
+    @cached_property
+    def metrics(self) -> list[dict]:
+        return rundir.read_metrics(self.dir)
+
+    @cached_property
+    def diagnostics(self) -> list[dict]:
+        return read_jsonl(self.dir / DIAGNOSTICS)
+
+    @cached_property
+    def samples(self) -> list[dict]:
+        return read_jsonl(self.dir / rundir.SAMPLES)
+
+    @cached_property
+    def summary(self) -> dict:
+        return _read_json(self.dir / rundir.SUMMARY)
+
+    @cached_property
+    def lr_finder(self) -> dict:
+        return _read_json(self.dir / LR_FINDER)
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.dir / PLOTS
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.config.get("model", {}).get("vocab_size") or 0)
+
+    @property
+    def title(self) -> str:
+        preset = self.config.get("preset") or "custom"
+        return f"{self.dir.name} ({preset})"
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of every metrics record that has a finite ``key``."""
+        pts = [(r["step"], r[key]) for r in self.metrics
+               if isinstance(r.get(key), (int, float)) and math.isfinite(r[key]) and "step" in r]
+        if not pts:
+            return np.zeros(0), np.zeros(0)
+        steps, values = zip(*pts)
+        return np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+
+    def diagnostics_with(self, key: str) -> list[dict]:
+        return [r for r in self.diagnostics if r.get(key) not in (None, {}, [])]
+
+    # ---- the model, for figures that look inside it -----------------------------------------
+    def model(self):
+        """``(model, tokenizer)`` on the CPU, loaded once."""
+        if self._model is None:
+            from ..runs import load
+
+            try:
+                self._model = load(self.dir, "cpu")
+            except RunDirError as exc:
+                raise MissingData(f"the model cannot be loaded ({exc})") from None
+        return self._model
+
+    def tokens(self, split: str) -> np.ndarray:
+        from ..data.tokens import open_split
+
+        try:
+            return open_split(self.dir / "data", split)
+        except GlassError:
+            return np.zeros(0, dtype=np.int64)
+
+    def snippet_ids(self, n: int) -> tuple[list[int], str]:
+        """The first ``n`` token ids of the validation split (the training split when there
+        is no validation text) and the split's name."""
+        for split in ("val", "train"):
+            toks = self.tokens(split)
+            if len(toks) >= 2:
+                return [int(t) for t in toks[:n]], split
+        raise MissingData("the run has no token data (data/*.bin)")
+
+
+# ---- gradient statistics per component (SEEDS A8) ---------------------------------------------
+#: the parameter groups of ``training.diagnostics``, in display order
+COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head")
+
+
+def final_gradient_components(run: RunData, batch_size: int = 16) -> tuple[dict, str]:
+    """Gradient statistics of the final weights on a fixed batch of training windows,
+    for runs trained without diagnostics.  Returns (stats, description)."""
+    from ..data.loader import fixed_batches
+
+    model, _ = run.model()
+    cfg = run.config
+    seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
+    toks = run.tokens("train")
+    if len(toks) < seq_len + 1:
+        raise MissingData("the training split is too short for a gradient batch")
+    seed = int(cfg.get("train", {}).get("seed", 0)) + 2
+    (x, y), = fixed_batches(toks, seq_len, batch_size, 1, seed)
+    from ..training.diagnostics import analyze_gradients
+
+    model.train(False)
+    stats = analyze_gradients(model, x, y)
+    return stats, f"final weights, one batch of {batch_size}×{seq_len} training tokens"
+
+
+def latest_components(run: RunData) -> tuple[dict, str]:
+    """Mean |grad| per component: the latest diagnostics record, else the final weights."""
+    records = run.diagnostics_with("components")
+    if records:
+        rec = records[-1]
+        return rec["components"], f"diagnostics at step {rec.get('step', '?')}"
+    return final_gradient_components(run)

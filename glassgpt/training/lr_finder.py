@@ -1,0 +1,118 @@
+"""The learning-rate finder (SEEDS C2): one optimizer step at each of a log-spaced sweep
+of learning rates, on fresh weights, recording the loss of every step.
+
+The loss falls slowly while the learning rate is too small, fastest in a useful range,
+and blows up once it is too large.  A common rule of thumb — used for the suggestion
+here — is a tenth of the learning rate where the smoothed loss was lowest.
+
+The sweep uses the run's own model, data and optimizer settings (batch size, betas,
+weight decay, clipping) with the weights initialised from the run's seed, so it never
+touches the trained weights.  It stops early once the smoothed loss exceeds
+``diverge`` × its minimum (or is not finite): beyond that point nothing more is learnt.
+
+``find_lr(run_dir)`` writes ``lr_finder.json`` into the run directory, where the
+``lr-finder`` figure and the report find it; ``find_lr(cfg, text=...)`` sweeps a
+configuration that has no run directory yet and only returns the result.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig, validate
+from ..errors import ConfigError, DataError
+from ..fileio import write_json
+
+LR_FINDER = "lr_finder.json"
+
+
+def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray]:
+    from ..data.tokens import open_split
+    from ..runs import load_config
+    from . import rundir
+
+    if not (run_dir / rundir.CONFIG).is_file():
+        from ..errors import RunDirError
+
+        raise RunDirError(f"{run_dir} is not a glassgpt run directory (no {rundir.CONFIG}).")
+    return load_config(run_dir), open_split(run_dir / "data", "train")
+
+
+def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndarray]:
+    from ..tokenizers.spec import build_tokenizer
+    from .trainer import read_source_text
+
+    cfg = copy.deepcopy(cfg)
+    text = read_source_text(cfg.data) if text is None else text
+    d = cfg.data
+    train_text = text[: len(text) - int(len(text) * d.val_fraction)]
+    tokenizer = build_tokenizer(d.tokenizer, train_text if d.tokenizer == "bpe" else text, d.vocab_size or None)
+    cfg.model.vocab_size = tokenizer.vocab_size
+    validate(cfg)
+    ids = np.asarray(tokenizer.encode_corpus(text), dtype=np.int64)
+    return cfg, ids[: len(ids) - int(len(ids) * d.val_fraction)]
+
+
+def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.0, steps: int = 100, *,
+            text: str | None = None, diverge: float = 4.0, beta: float = 0.9, write: bool = True) -> dict:
+    """Sweep ``steps`` learning rates from ``start`` to ``end`` (log-spaced), one optimizer
+    step each, on fresh weights.  ``source`` is a run directory (its config and training
+    tokens; the result is also written to ``DIR/lr_finder.json`` unless ``write=False``)
+    or a ``RunConfig`` (its corpus, or ``text``; nothing is written).
+
+    Returns ``{"lrs", "losses", "smoothed", "suggested_lr", "min_loss_lr", "stopped_early",
+    "start", "end", "steps", "batch_size", "seq_len"}``; ``smoothed`` is the bias-corrected
+    exponential moving average (``beta``) of the losses."""
+    if not (0 < start < end and math.isfinite(end)):
+        raise ConfigError(f"the learning-rate sweep needs 0 < start < end, got start={start:g}, end={end:g}.")
+    if steps < 2:
+        raise ConfigError(f"the learning-rate sweep needs at least 2 steps, got {steps}.")
+    if isinstance(source, RunConfig):
+        cfg, tokens, run_dir = (*_config_tokens(source, text), None)
+    else:
+        run_dir = Path(source)
+        cfg, tokens = _run_tokens(run_dir)
+    t = cfg.train
+    seq_len = t.seq_len or cfg.model.block_size
+    if len(tokens) < seq_len + 1:
+        raise DataError(f"the training text has {len(tokens)} tokens, too few for one sequence of {seq_len}.")
+
+    from ..data.loader import BatchLoader
+    from .engine import TorchEngine
+
+    engine = TorchEngine(cfg)  # fresh weights from the run's seed
+    loader = BatchLoader(tokens, seq_len, t.seed)
+    lrs = np.logspace(math.log10(start), math.log10(end), steps)
+    done, losses, smoothed = [], [], []
+    avg, best, stopped_early = 0.0, math.inf, False
+    for i, lr in enumerate(lrs):
+        x, y = loader.next(t.batch_size * t.grad_accum)
+        micro = [(x[j:j + t.batch_size], y[j:j + t.batch_size]) for j in range(0, len(x), t.batch_size)]
+        loss, _ = engine.train_step(micro, float(lr))
+        avg = beta * avg + (1 - beta) * loss
+        smooth = avg / (1 - beta ** (i + 1))
+        done.append(float(lr))
+        losses.append(float(loss))
+        smoothed.append(float(smooth))
+        best = min(best, smooth)
+        if not math.isfinite(smooth) or smooth > diverge * best:
+            stopped_early = i < steps - 1
+            break
+    finite = [(s, lr) for s, lr in zip(smoothed, done) if math.isfinite(s)]
+    min_loss_lr = min(finite)[1] if finite else done[0]
+    result = {"start": start, "end": end, "steps": steps, "batch_size": t.batch_size * t.grad_accum,
+              "seq_len": seq_len, "lrs": done, "losses": [_finite(v) for v in losses],
+              "smoothed": [_finite(v) for v in smoothed], "min_loss_lr": min_loss_lr,
+              "suggested_lr": min_loss_lr / 10, "stopped_early": stopped_early}
+    if run_dir is not None and write:
+        write_json(run_dir / LR_FINDER, result)
+    return result
+
+
+def _finite(v: float) -> float | None:
+    """JSON has no inf/nan: a diverged loss is stored as null."""
+    return v if math.isfinite(v) else None
