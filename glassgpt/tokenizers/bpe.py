@@ -37,6 +37,7 @@ from .bpe_train import learn_merges
 
 Pair = tuple[int, int]
 _CACHE_MAX = 200_000
+_SURROGATE = regex.compile(r"[\ud800-\udfff]")
 
 
 class BPETokenizer(Tokenizer):
@@ -114,7 +115,7 @@ class BPETokenizer(Tokenizer):
             raise TokenizerError("cannot train a BPE tokenizer on empty text; give it some text.")
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
             raise TokenizerError(f"vocab_size must be a whole number, not {vocab_size!r}.")
-        specials = list(special_tokens)
+        specials = [special_tokens] if isinstance(special_tokens, str) else list(special_tokens)
         if vocab_size < 256 + len(specials):
             raise TokenizerError(
                 f"a vocabulary of {vocab_size} is too small: byte-level BPE needs the 256 byte tokens"
@@ -188,7 +189,7 @@ class BPETokenizer(Tokenizer):
         try:
             return chunk.encode("utf-8")
         except UnicodeEncodeError:
-            bad = regex.search(r"[\ud800-\udfff]", text)
+            bad = _SURROGATE.search(text)
             where = f" at character {bad.start()}" if bad else ""
             char = f"U+{ord(bad.group()):04X} " if bad else ""
             raise TokenizerError(
@@ -233,7 +234,8 @@ class BPETokenizer(Tokenizer):
 
     def encode_batch(self, texts: list[str], *, allowed_special: Literal["all"] | Collection[str] = frozenset(),
                      disallowed_special="all", processes: int | None = None) -> list[list[int]]:
-        """``[encode(t) for t in texts]``, in several processes (default: one per CPU, at most 8)."""
+        """``[encode(t) for t in texts]``, in several processes (default: one per CPU, at most 8,
+        for inputs over 256k characters)."""
         from .bpe_parallel import encode_many
 
         texts = list(texts)
@@ -265,16 +267,13 @@ class BPETokenizer(Tokenizer):
         tiktoken fast path when tiktoken is installed; the ids equal ``encode``'s."""
         import numpy as np
 
-        self._utf8(text, text)  # refuse lone surrogates exactly like encode
+        if _SURROGATE.search(text):  # refuse lone surrogates exactly like encode
+            self._utf8(text, text)
         try:
             enc = self.to_tiktoken()
         except ImportError:
             return np.asarray(self._encode_large(text, "all", None, 1 << 22), dtype=np.uint32)
-        from .bpe_parallel import cut_points, split_text
-
-        pieces = split_text(text, cut_points(text, self.pattern_name, self._specials, 1 << 22))
-        arrays = [np.asarray(ids, dtype=np.uint32) for ids in enc.encode_batch(pieces, allowed_special="all")]
-        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint32)
+        return np.array(enc.encode(text, allowed_special="all"), dtype=np.uint32)
 
     # ----------------------------------------------------------------- decoding
     def decode_bytes(self, ids: Iterable[int]) -> bytes:

