@@ -1,0 +1,74 @@
+"""How many threads NumPy's matrix products use (the BLAS library inside the numpy wheel).
+
+On a machine whose cores are busy with other work, a multi-threaded BLAS spins waiting
+for its helper threads and a small matmul can become 100x slower; tests and benchmarks
+pin the count.  Uses ``threadpoolctl`` when it is installed, otherwise calls OpenBLAS's
+own ``*_set_num_threads`` through ctypes; does nothing (returns None) for other BLAS
+libraries.  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is imported works too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+from pathlib import Path
+
+import numpy as np
+
+_PREFIXES = ("scipy_openblas_", "openblas_", "scipy_openblas64_", "openblas64_")
+
+
+@functools.lru_cache(maxsize=1)
+def _openblas():
+    """(get, set) functions of the OpenBLAS that NumPy loaded, or None."""
+    libs = Path(np.__file__).parent.parent / "numpy.libs"
+    for path in sorted(libs.glob("*openblas*")) if libs.is_dir() else []:
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:
+            continue
+        for prefix in _PREFIXES:
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    get.restype = ctypes.c_int
+                    put.argtypes = [ctypes.c_int]
+                    return get, put
+    return None
+
+
+def get_blas_threads() -> int | None:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        fns = _openblas()
+        return fns[0]() if fns else None
+    counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    return counts[0] if counts else None
+
+
+def set_blas_threads(n: int) -> int | None:
+    """Use ``n`` BLAS threads from now on; returns the previous count (None if unknown)."""
+    old = get_blas_threads()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        fns = _openblas()
+        if fns:
+            fns[1](int(n))
+        return old
+    threadpool_limits(limits=int(n), user_api="blas")
+    return old
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """``with blas_threads(1): ...`` then back to the previous count."""
+    old = set_blas_threads(n)
+    try:
+        yield
+    finally:
+        if old is not None:
+            set_blas_threads(old)

@@ -1,0 +1,116 @@
+"""The glass engine: the trainer's engine interface, done in NumPy with hand-written gradients.
+
+``GlassEngine(cfg)`` stands in for ``glassgpt.training.engine.TorchEngine`` (selected by
+``train.engine = "glass"``): the same methods, the same run directory, metrics and
+checkpoints, so a run can even resume from one engine into the other.
+
+- Initial weights: seeded exactly like the torch engine (``torch.manual_seed(seed)``, build
+  the torch GPT, copy its weights), so with the same seed both engines start from the same
+  numbers, and the trainer feeds them the same batches.
+- ``train_step``: each micro-batch's loss divided by their number, gradients summed,
+  global-norm clipping (``train.grad_clip``; 0 = off, the norm before clipping is returned),
+  one AdamW step.
+- State: weights and AdamW moments under the torch names; the RNG state holds the torch
+  generator (as the torch engine saves it) and the glass dropout generator.
+
+Always NumPy on the CPU in float32: ``train.device`` and ``train.compile`` do not apply.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from .model import GPT
+from .optim import AdamW
+
+DROPOUT_RNG = "glass_dropout"
+
+
+class GlassEngine:
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        t = cfg.train
+        if t.dtype != "float32":
+            raise ConfigError(f"the glass engine computes in float32 only; drop train.dtype={t.dtype} "
+                              "or use --engine torch.")
+        from ..models import GPT as TorchGPT
+
+        torch.manual_seed(t.seed)  # same initial weights as TorchEngine with the same seed
+        self.model = GPT.from_torch(TorchGPT(cfg.model), dtype=np.float32)
+        self.optimizer = AdamW(self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
+                               weight_decay=t.weight_decay)
+        self.rng = np.random.Generator(np.random.PCG64(t.seed))  # dropout masks
+        self.probe = None
+
+    # ---- training ---------------------------------------------------------------------------
+    def train_step(self, micro_batches, lr: float, capture: bool = False) -> tuple[float, float]:
+        """Accumulate the gradient of the mean loss over the micro-batches, clip it, take one
+        AdamW step.  Returns (mean loss, global gradient norm before clipping).
+
+        ``capture`` (the torch engine's diagnostics probe) is accepted for the same call
+        signature; the glass engine records no probe (``self.probe`` stays None)."""
+        self.probe = None
+        n = len(micro_batches)
+        total, grads = 0.0, None
+        for x, y in micro_batches:
+            loss, g = self.model.loss_and_grads(np.asarray(x), np.asarray(y), training=True, rng=self.rng,
+                                                dloss=1.0 / n)
+            total += float(loss) / n
+            if grads is None:
+                grads = g
+            else:
+                for name, gi in g.items():
+                    grads[name] += gi
+        norm = global_norm(grads)
+        clip = self.cfg.train.grad_clip
+        if clip > 0:
+            coef = clip / (norm + 1e-6)  # as torch.nn.utils.clip_grad_norm_
+            if coef < 1.0:
+                for gi in grads.values():
+                    gi *= np.float32(coef)
+        self.optimizer.step(grads, lr)
+        return total, norm
+
+    def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """Sum of per-token losses (nats) and the number of tokens, dropout off."""
+        return self.model.nll_sum(np.asarray(x), np.asarray(y)), int(np.asarray(y).size)
+
+    # ---- state in and out (torch tensors, for safetensors) ------------------------------------
+    def weights(self) -> dict[str, torch.Tensor]:
+        return {name: torch.from_numpy(a.copy()) for name, a in self.model.params.items()}
+
+    def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.model.load_weights(tensors)
+
+    def optimizer_state(self) -> dict[str, torch.Tensor]:
+        return {key: torch.from_numpy(np.array(a, copy=True)) for key, a in self.optimizer.state_arrays().items()}
+
+    def load_optimizer_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.optimizer.load_state_arrays(tensors)
+
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """The torch generator (so the torch engine can resume this run) and the dropout
+        generator's state as UTF-8 JSON bytes."""
+        state = json.dumps(self.rng.bit_generator.state).encode("utf-8")
+        return {"torch_cpu": torch.get_rng_state(),
+                DROPOUT_RNG: torch.frombuffer(bytearray(state), dtype=torch.uint8)}
+
+    def set_rng_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        if "torch_cpu" in tensors:
+            torch.set_rng_state(tensors["torch_cpu"])
+        if DROPOUT_RNG in tensors:  # absent when resuming a torch-engine run: keep the seeded generator
+            self.rng.bit_generator.state = json.loads(bytes(tensors[DROPOUT_RNG].tolist()).decode("utf-8"))
+
+    def torch_model(self):
+        """A torch GPT (eval mode, CPU) with the current weights, e.g. for sampling."""
+        return self.model.to_torch()
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """sqrt of the sum of squares of every gradient entry (each tensor's sum in its dtype, the total in float64)."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
