@@ -7,12 +7,13 @@ rebuild any of them from a run directory's ``tokenizer.json``.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import TokenizerError
-from ..fileio import read_json, write_json
+from ..fileio import write_json
 
 
 class Tokenizer(ABC):
@@ -81,7 +82,15 @@ class Tokenizer(ABC):
 
 def load(path: str | Path) -> Tokenizer:
     """Load any glassgpt tokenizer JSON file."""
-    return from_dict(read_json(path, "tokenizer file"), source=str(path))
+    path = Path(path)
+    if not path.is_file():
+        raise TokenizerError(f"tokenizer file {path} does not exist.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TokenizerError(f"tokenizer file {path} is corrupted ({exc.__class__.__name__}); "
+                             "train or copy it again.") from None
+    return from_dict(data, source=str(path))
 
 
 def from_dict(data: dict, source: str = "tokenizer data") -> Tokenizer:

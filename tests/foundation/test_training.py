@@ -121,3 +121,23 @@ def test_loader_resumes_exactly():
     got = b.next(4)
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
     assert np.array_equal(got[1][:, :-1], got[0][:, 1:])  # targets are inputs shifted by one
+
+
+def test_training_with_a_bpe_tokenizer_trained_on_the_train_split(tmp_path, tiny_text):
+    from glassgpt.tokenizers import load
+
+    cfg = tiny_config(max_steps=5)
+    cfg.data.tokenizer, cfg.data.vocab_size = "bpe", 300
+    result = train(tmp_path / "b", config=cfg, text=tiny_text)
+    tok = load(tmp_path / "b" / "tokenizer.json")
+    assert tok.type == "bpe" and tok.vocab_size == 300
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["model"]["vocab_size"] == 300
+    # bits per byte stays comparable: it counts the UTF-8 bytes of the predicted tokens
+    meta = json.loads((tmp_path / "b" / "data" / "meta.json").read_text())
+    assert meta["train_bytes"] + meta["val_bytes"] == len(tiny_text.encode())
+    assert result.final["bits_per_byte"] > 0
+    tok.save(tmp_path / "t.json")
+    cfg2 = tiny_config(max_steps=2)
+    cfg2.data.tokenizer = f"bpe:{tmp_path / 't.json'}"
+    train(tmp_path / "c", config=cfg2, text=tiny_text)
+    assert load(tmp_path / "c" / "tokenizer.json") == tok
