@@ -4,86 +4,24 @@ returning its path.
 Every function takes a run directory (or a ``RunData``) and an optional output folder.
 A figure whose data the run does not have (no diagnostics were recorded, no learning-rate
 sweep was run, ...) raises ``MissingData`` with a short reason; ``render`` turns that into
-a note and carries on.  matplotlib is imported only when a figure is drawn, through its
-object-oriented API on the Agg canvas (no pyplot, no global state), under one style
-(``theme.py``).  A figure is exactly ``figsize × DPI`` pixels.
+a note and carries on.  The registry, the canvas and the style live in ``canvas.py`` and
+``theme.py``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from ..errors import ConfigError, GlassError
-from ..fileio import atomic_write
 from . import theme
+from .canvas import (FIGURES, Rendered, figure, floats, new_figure, require_matplotlib, step_ticks, token_label,
+                     uniform_line, window_mean)
 from .rundata import COMPONENTS, MissingData, RunData, latest_components
 
-
-@dataclass
-class FigureSpec:
-    name: str
-    draw: Callable
-    caption: str
-
-
-@dataclass
-class Rendered:
-    name: str
-    path: Path | None
-    note: str = ""
-
-
-FIGURES: dict[str, FigureSpec] = {}
-
-
-def require_matplotlib():
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    except ImportError:
-        raise GlassError("plots need matplotlib, which is not installed; run `pip install matplotlib` "
-                         "(or `pip install glassgpt[plots]`).") from None
-    return matplotlib
-
-
-def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
-    """A Figure on an Agg canvas and its axes (``squeeze`` as in ``plt.subplots``)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=theme.DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, **kw)
-
-
-def save_png(fig, path: Path) -> Path:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=theme.DPI))
-    return path
-
-
-def figure(name: str, caption: str):
-    """Register ``draw(run, **kw) -> Figure`` as the figure ``name``; the registered function
-    is ``(run_dir_or_RunData, out_dir=None, **kw) -> path``."""
-
-    def wrap(draw):
-        @functools.wraps(draw)
-        def make(run, out_dir: str | Path | None = None, **kw) -> Path:
-            run = run if isinstance(run, RunData) else RunData(run)
-            matplotlib = require_matplotlib()
-            with matplotlib.rc_context(theme.style()):
-                fig = draw(run, **kw)
-                return save_png(fig, Path(out_dir or run.plots_dir) / f"{name}.png")
-
-        FIGURES[name] = FigureSpec(name, make, caption)
-        return make
-
-    return wrap
+__all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets"]
 
 
 def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str | None = None,
@@ -111,23 +49,7 @@ def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str
     return out
 
 
-# ---- helpers ---------------------------------------------------------------------------------
-def window_mean(steps: np.ndarray, values: np.ndarray, span: float = 50) -> np.ndarray:
-    """Trailing mean over the records of the last ``span`` steps (inclusive)."""
-    if not len(values):
-        return values
-    start = np.searchsorted(steps, steps - span, side="right")
-    csum = np.concatenate([[0.0], np.cumsum(values)])
-    idx = np.arange(len(values))
-    return (csum[idx + 1] - csum[start]) / (idx + 1 - start)
-
-
-def _uniform_line(ax, vocab: int) -> None:
-    if vocab > 1:
-        ax.axhline(math.log(vocab), color=theme.MUTED, ls="--", lw=1.2,
-                   label=f"uniform guess  ln {vocab} = {math.log(vocab):.3f}")
-
-
+# ---- shared panels ---------------------------------------------------------------------------
 def _draw_loss(ax, run: RunData, with_val: bool = True) -> None:
     steps, train = run.series("train_loss")
     if len(steps):
@@ -140,7 +62,7 @@ def _draw_loss(ax, run: RunData, with_val: bool = True) -> None:
     if with_val and isinstance(final.get("val_loss"), (int, float)) and run.summary.get("steps"):
         ax.plot([run.summary["steps"]], [final["val_loss"]], "*", color=theme.RED, ms=11,
                 label=f"final {final.get('split', 'val')} loss {final['val_loss']:.3f}")
-    _uniform_line(ax, run.vocab_size)
+    uniform_line(ax, run.vocab_size)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy loss (nats)")
     ax.legend(loc="best")
@@ -182,21 +104,6 @@ def _draw_components(ax, stats: dict, source: str) -> None:
     ax.legend(loc="upper right")
 
 
-def _floats(values) -> np.ndarray:
-    """A JSON list of numbers (null for a diverged value) as floats (nan)."""
-    return np.asarray([np.nan if v is None else v for v in values], dtype=float)
-
-
-def _step_ticks(ax, steps: list, axis: str = "x", n: int = 8) -> None:
-    idx = np.unique(np.linspace(0, len(steps) - 1, min(n, len(steps))).round().astype(int))
-    (ax.set_xticks if axis == "x" else ax.set_yticks)(idx, [str(steps[i]) for i in idx])
-
-
-def _token_label(tokenizer, idx: int) -> str:
-    s = tokenizer.token_str(idx)
-    return s.replace(" ", "␣") if s.strip() or not s else "␣" * len(s)
-
-
 # ---- the figures -------------------------------------------------------------------------------
 @figure("overview", "How it learned, at a glance: the loss against the uniform-guess baseline, the gradient "
                     "norm, the spread of per-step training losses early vs late (first and last 20% of the "
@@ -214,12 +121,16 @@ def overview(run: RunData):
     b.set_title("gradient norm")
     n = max(1, round(len(train) * 0.2))
     early, late = train[:n], train[-n:]
-    bins = np.histogram_bin_edges(np.concatenate([early, late]), bins=30)
+    both = np.concatenate([early, late])
+    wide = both.min() > 0 and both.max() / both.min() > 20  # e.g. 5 nats early, 0.05 late
+    bins = np.geomspace(both.min(), both.max(), 40) if wide else np.histogram_bin_edges(both, bins=30)
     c.hist(early, bins=bins, color=theme.ORANGE, alpha=0.65,
            label=f"early: steps {steps[0]:.0f}–{steps[n - 1]:.0f} (first 20%)")
     c.hist(late, bins=bins, color=theme.GREEN, alpha=0.65,
            label=f"late: steps {steps[-n]:.0f}–{steps[-1]:.0f} (last 20%)")
-    c.set_xlabel("training loss of a logged step (nats)")
+    if wide:
+        c.set_xscale("log")
+    c.set_xlabel("training loss of a logged step (nats" + (", log scale)" if wide else ")"))
     c.set_ylabel("logged steps")
     c.set_title("loss distribution, early vs late")
     c.legend(loc="upper center")
@@ -265,11 +176,11 @@ def lr_finder(run: RunData):
     data = run.lr_finder
     if not data.get("lrs") or not data.get("losses"):
         raise MissingData("no learning-rate sweep (lr_finder.json); run `glassgpt plot DIR lr-finder --run`")
-    lrs, losses = _floats(data["lrs"]), _floats(data["losses"])
+    lrs, losses = floats(data["lrs"]), floats(data["losses"])
     fig, ax = new_figure(8, 4.2)
     ax.plot(lrs, losses, color=theme.BLUE, alpha=0.35, lw=1, label="loss after one step at this lr")
     if data.get("smoothed"):
-        ax.plot(lrs, _floats(data["smoothed"]), color=theme.BLUE, lw=2, label="smoothed (EMA 0.9)")
+        ax.plot(lrs, floats(data["smoothed"]), color=theme.BLUE, lw=2, label="smoothed (EMA 0.9)")
     if data.get("suggested_lr"):
         ax.axvline(data["suggested_lr"], color=theme.GREEN, ls="--", lw=1.4,
                    label=f"suggested lr {data['suggested_lr']:.2g}")
@@ -321,7 +232,7 @@ def grad_flow(run: RunData):
     fig, ax = new_figure(8, 1.6 + 0.38 * len(rows))
     im = ax.imshow(logv, aspect="auto", cmap="magma", interpolation="nearest")
     ax.set_yticks(range(len(rows)), [name for name, _ in rows])
-    _step_ticks(ax, [r.get("step", i) for i, r in enumerate(records)])
+    step_ticks(ax, [r.get("step", i) for i, r in enumerate(records)])
     ax.grid(False)
     ax.set_xlabel("step")
     ax.set_title("gradient flow: log10 ‖grad‖ per layer")
@@ -464,7 +375,7 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     big = L * H > 16
     panel = 1.7 if big else (2.6 if T <= 24 else 3.2)
     fig, axes = new_figure(H * panel + 0.9, L * panel + 0.7, L, H, squeeze=False)
-    labels = [_token_label(tok, i) for i in ids]
+    labels = [token_label(tok, i) for i in ids]
     cmap = matplotlib.colormaps["Blues"].with_extremes(bad="white")
     show_labels = not big and T <= 32
     for l in range(L):
@@ -520,7 +431,7 @@ def embeddings(run: RunData, max_labels: int = 120):
 
     for i in labelled:
         raw = tok.token_bytes(int(i)).decode("utf-8", errors="replace")
-        ax.annotate(_token_label(tok, int(i)), (P[i, 0], P[i, 1]), ha="center", va="center",
+        ax.annotate(token_label(tok, int(i)), (P[i, 0], P[i, 1]), ha="center", va="center",
                     fontsize=9 if V <= max_labels else 7, color=colour(raw), fontweight="bold")
     ax.set_xlabel(f"PC1 ({share[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({share[1]:.0%} of variance)")

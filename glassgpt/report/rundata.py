@@ -144,14 +144,16 @@ class RunData:
 COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head")
 
 
-def final_gradient_components(run: RunData, batch_size: int = 16) -> tuple[dict, str]:
-    """Gradient statistics of the final weights on a fixed batch of training windows,
-    for runs trained without diagnostics.  Returns (stats, description)."""
+def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 128) -> tuple[dict, str]:
+    """Gradient statistics of the final weights on a fixed batch of training windows (at
+    most ``max_len`` tokens each, so a big model stays cheap on a CPU), for runs trained
+    without diagnostics.  Returns (stats, description)."""
     from ..data.loader import fixed_batches
 
     model, _ = run.model()
     cfg = run.config
     seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
+    seq_len = min(seq_len, max_len)
     toks = run.tokens("train")
     if len(toks) < seq_len + 1:
         raise MissingData("the training split is too short for a gradient batch")

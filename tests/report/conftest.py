@@ -70,3 +70,11 @@ def make_config():
 @pytest.fixture
 def report_text() -> str:
     return REPORT_TEXT
+
+
+@pytest.fixture(scope="session")
+def full_report(report_run):
+    """report.html rewritten after the sweep, so every figure is on the page; its path."""
+    from glassgpt.report import write_report
+
+    return write_report(report_run).path

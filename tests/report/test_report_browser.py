@@ -21,8 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from glassgpt.report import write_report
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -106,9 +104,8 @@ def browser(tmp_path):
     driver.close()
 
 
-def test_report_in_headless_chromium(report_run, browser):
-    write_report(report_run)  # with the learning-rate sweep, so every figure is on the page
-    browser.cmd("POST", "/url", {"url": (report_run / "report.html").resolve().as_uri()}, timeout=120)
+def test_report_in_headless_chromium(full_report, browser):
+    browser.cmd("POST", "/url", {"url": full_report.resolve().as_uri()}, timeout=120)
     state = browser.script("return document.readyState")
     assert state == "complete"
 
