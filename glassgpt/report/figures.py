@@ -178,7 +178,7 @@ def lr_finder(run: RunData):
         raise MissingData("no learning-rate sweep (lr_finder.json); run `glassgpt plot DIR lr-finder --run`")
     lrs, losses = floats(data["lrs"]), floats(data["losses"])
     fig, ax = new_figure(8, 4.2)
-    ax.plot(lrs, losses, color=theme.BLUE, alpha=0.35, lw=1, label="loss after one step at this lr")
+    ax.plot(lrs, losses, color=theme.BLUE, alpha=0.35, lw=1, label="batch loss at this step (raw)")
     if data.get("smoothed"):
         ax.plot(lrs, floats(data["smoothed"]), color=theme.BLUE, lw=2, label="smoothed (EMA 0.9)")
     if data.get("suggested_lr"):

@@ -269,8 +269,8 @@ def explain_section(run: RunData) -> str:
         text = tok.decode(ids)
         result = explain(model, tok, text, top_k=5)
         ids = tok.encode(text)
-    except MissingData as exc:
-        return note(f"Explain view unavailable: {exc}.")
+    except GlassError as exc:  # MissingData, or text the tokenizer cannot take back
+        return note(f"Explain view unavailable: {exc}")
     rows = result["tokens"]
     pieces = _pieces(tok, ids)
     worst = math.log(tok.vocab_size) if tok.vocab_size > 1 else 1.0
@@ -298,19 +298,31 @@ def explain_section(run: RunData) -> str:
             + table(["position", "context → target", "P(target)", "loss", "rank", "top 5"], hard_rows, num={0, 2, 3, 4}))
 
 
+def safe(build, *args) -> str:
+    """A section's HTML, or a note saying why it could not be built (the rest of the
+    report is still written)."""
+    try:
+        return build(*args)
+    except Exception as exc:  # noqa: BLE001
+        return note(f"This section could not be built ({exc.__class__.__name__}: {exc}).")
+
+
 def build_html(run: RunData, rendered: list[Rendered], notes: list[str]) -> str:
-    params_body, n_params = params_section(run)
+    try:
+        params_body, n_params = params_section(run)
+    except Exception as exc:  # noqa: BLE001
+        params_body, n_params = note(f"The parameter table could not be built ({exc})."), None
     status = (f"finished: {run.summary.get('steps', '?')} steps, stopped by {run.summary.get('stopped_by', '?')}"
               if run.summary else "in progress or interrupted (no summary.json yet)")
     cfg = run.config
     title = f"glassgpt run report: {run.dir.name}"
     sections = [
-        section("summary", "Summary", summary_cards(run, n_params)),
-        section("figures", "Figures", figures_section(rendered, notes)),
-        section("explain", "What the model predicts, token by token", explain_section(run)),
-        section("samples", "Samples taken during training", samples_section(run)),
-        section("evaluation", "Final evaluation", evaluation_section(run)),
-        section("config", "Configuration", config_section(run)),
+        section("summary", "Summary", safe(summary_cards, run, n_params)),
+        section("figures", "Figures", safe(figures_section, rendered, notes)),
+        section("explain", "What the model predicts, token by token", safe(explain_section, run)),
+        section("samples", "Samples taken during training", safe(samples_section, run)),
+        section("evaluation", "Final evaluation", safe(evaluation_section, run)),
+        section("config", "Configuration", safe(config_section, run)),
         section("params", "Parameters", params_body),
     ]
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in (

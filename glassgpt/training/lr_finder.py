@@ -1,5 +1,6 @@
 """The learning-rate finder (SEEDS C2): one optimizer step at each of a log-spaced sweep
-of learning rates, on fresh weights, recording the loss of every step.
+of learning rates, on fresh weights, recording the loss of every step (the loss of the
+step's batch, measured before that step's update: the effect of everything learnt so far).
 
 The loss falls slowly while the learning rate is too small, fastest in a useful range,
 and blows up once it is too large.  A common rule of thumb — used for the suggestion

@@ -171,3 +171,10 @@ def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys, m
     monkeypatch.setenv("GLASSGPT_REPORT", "0")
     train(tmp_path / "quiet", config=make_config(max_steps=2, diagnostics_every=0, eval_every=0), text=report_text)
     assert not (tmp_path / "quiet" / "report.html").exists()
+
+
+def test_a_broken_section_becomes_a_note_not_a_crash(run_copy):
+    (run_copy / "summary.json").write_text(json.dumps({"steps": 3, "final": "garbage"}))
+    html = write_report(run_copy, figures=False).path.read_text(encoding="utf-8")
+    assert "could not be built" in html and "Configuration" in html
+    parse(html)
