@@ -24,8 +24,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
+def _few_threads(monkeypatch):
     torch.set_num_threads(1)  # same results and less contention on small CPU runners
+    # the end-of-run figures and report cost seconds per run; tests/report turns them back on
+    monkeypatch.setenv("GLASSGPT_REPORT", "0")
     yield
 
 

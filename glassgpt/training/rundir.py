@@ -18,7 +18,7 @@ from ..fileio import atomic_write_text, read_json
 
 CONFIG, MODEL, TOKENIZER, METRICS = "config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl"
 SAMPLES, SUMMARY, REPORT = "samples.jsonl", "summary.json", "report.html"
-RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, "diagnostics.jsonl")
+RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, "diagnostics.jsonl", "lr_finder.json")
 RUN_DIRS = ("state", "state.new", "state.old", "data", "plots")
 
 
