@@ -75,23 +75,40 @@ class TorchEngine:
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, non_blocking=True)
 
-    def train_step(self, micro_batches, lr: float) -> tuple[float, float]:
+    def train_step(self, micro_batches, lr: float, capture: bool = False) -> tuple[float, float]:
         """Accumulate gradients over the micro-batches (each loss divided by their number,
         so the gradient is that of the mean loss), clip, step.  Returns the mean loss and
-        the global gradient norm before clipping."""
+        the global gradient norm before clipping.
+
+        ``capture=True`` also watches this step with a ``diagnostics.Probe`` (hooks on the
+        first micro-batch, raw gradients, the weights before and after the step), left in
+        ``self.probe`` for the trainer.  Capturing only reads: the step's numbers and the
+        random-number streams are the same as without it.  Off, it costs nothing."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        probe = None
+        if capture:
+            from .diagnostics import Probe
+
+            probe = Probe(self.model)
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
-        for x, y in micro_batches:
-            with self.autocast():
-                _, loss = self.forward(self._tensor(x), self._tensor(y))
+        for i, (x, y) in enumerate(micro_batches):
+            watch = probe is not None and i == 0
+            with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
+                # hooks need the eager module: a compiled one would recompile for them
+                _, loss = (self.model if watch else self.forward)(self._tensor(x), self._tensor(y))
             (loss / n).backward()
             total += loss.detach() / n
+        if probe is not None:
+            probe.grads_ready()
         clip = self.cfg.train.grad_clip or float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
+        if probe is not None:
+            probe.stepped()
+        self.probe = probe
         self.optimizer.zero_grad(set_to_none=True)
         return float(total), float(norm)
 

@@ -1,0 +1,53 @@
+"""``glassgpt explain``: a per-token table of probabilities, losses, ranks and dL/dlogits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    from . import HelpFormatter
+
+    p = sub.add_parser(
+        "explain", help="show, token by token, what a trained model predicted and how wrong it was",
+        formatter_class=HelpFormatter,
+        description="For every position of TEXT: the context token, the target (next) token, P(target),\n"
+                    "the loss -ln P, the target's rank (1 = most likely), the top-k alternatives, and the\n"
+                    "gradient of the loss with respect to the logits, p - onehot(target): the target's entry\n"
+                    "is P-1, every other entry is that token's probability, and the row sums to 0.\n"
+                    "Totals: mean loss, perplexity, bits per byte (loss in bits / UTF-8 bytes predicted).\n"
+                    "Texts longer than the model's context slide: every target is predicted from the\n"
+                    "longest context available, up to block_size tokens.",
+    )
+    p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
+    p.add_argument("text", metavar="TEXT", nargs="?", help="the text to explain (or use --file)")
+    p.add_argument("--file", metavar="PATH", help="read the text from this UTF-8 file instead")
+    p.add_argument("--top-k", type=int, default=5, metavar="K", help="alternatives shown per position")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object instead of a table")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..explain import explain, render
+    from ..runs import load
+
+    if (args.text is None) == (args.file is None):
+        raise ConfigError("give the text to explain either as TEXT or with --file PATH (exactly one of them).")
+    if args.top_k < 0:
+        raise ConfigError("--top-k must not be negative.")
+    if args.file is not None:
+        from ..data import read_text
+
+        text = read_text(args.file)
+    else:
+        text = args.text
+    model, tokenizer = load(args.run_dir, args.device)
+    result = explain(model, tokenizer, text, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        render(result, vocab_size=tokenizer.vocab_size)
+    return 0

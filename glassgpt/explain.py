@@ -1,0 +1,190 @@
+"""Per-token explanations: what the model predicted at every position, and how wrong it was.
+
+``explain(model, tokenizer, text, top_k=5)`` returns a JSON-ready dict::
+
+    {"tokens": [{"position": 0,            # index of the context token in the text's ids
+                 "context": "T",           # that token, rendered (tokenizer.token_str)
+                 "target": "h",            # the next token: what the model had to predict
+                 "p_target": 0.41,         # P(target | everything up to position)
+                 "loss": 0.89,             # −ln p_target (nats)
+                 "rank": 1,                # 1 = the model's most likely token
+                 "top_k": [["h", 0.41], ["o", 0.2], ...],   # the k most likely tokens
+                 "grad_target": -0.59,     # d loss / d logit[target] = p_target − 1
+                 "grad_row_sum": 0.0},     # Σ_j (p_j − onehot_j): must be 0
+                ...],
+     "mean_loss": 1.93, "perplexity": 6.9, "bits_per_byte": 2.78}
+
+The gradient is that of the *per-position* loss −ln p_target with respect to the
+position's logits: p − onehot(target), not divided by the number of positions (divide
+by N for the gradient of the mean loss).  Every entry except the target's equals the
+token's probability, so the largest positive entries are the most likely wrong tokens,
+and the row sums to zero (its sum is reported as a check; probabilities are computed
+in float64, so it is ~1e−16).  Bits per byte = total loss in bits / UTF-8 bytes of the
+predicted tokens.
+
+Texts longer than the model's context (``block_size``) slide: the first window scores
+the first ``block_size`` targets, each with all the tokens before it; every later target
+is scored in its own window of the ``block_size`` tokens before it (batched).  So every
+target gets the longest context available up to ``block_size`` — the same numbers a
+model with an unlimited context would give if it only ever looked back ``block_size``
+tokens.  ``render(result)`` prints the coloured table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .errors import DataError
+from .evaluation import perplexity
+
+#: most logits (rows × vocabulary) one forward pass of sliding windows may produce
+LOGITS_BUDGET = 1 << 24
+#: most rows turned into float64 statistics at once
+ROWS_PER_CHUNK = 256
+
+
+@torch.no_grad()
+def _logit_chunks(model, ids: list[int]):
+    """Yield logits (rows, V) predicting ids[1], ids[2], … in order, each row from the
+    longest context available up to the model's block size; memory stays bounded."""
+    device = next(model.parameters()).device
+    block = model.config.block_size
+    t = torch.tensor(ids, dtype=torch.long, device=device)
+    first = min(len(ids) - 1, block)
+    logits, _ = model(t[:first].unsqueeze(0))
+    yield from logits[0].split(ROWS_PER_CHUNK)
+    # target j (j > block) gets its own window ids[j-block : j]; only its last row is used
+    per_pass = max(1, min(ROWS_PER_CHUNK, LOGITS_BUDGET // (block * logits.size(-1))))
+    ends = list(range(block + 1, len(ids)))
+    for i in range(0, len(ends), per_pass):
+        windows = torch.stack([t[j - block:j] for j in ends[i:i + per_pass]])
+        out, _ = model(windows)
+        yield out[:, -1]
+
+
+def _row_stats(logits: torch.Tensor, targets: list[int], k: int) -> dict[str, list]:
+    """Per-row p_target, loss, rank, top-k and gradient row sum, in float64 on the CPU."""
+    logp = torch.log_softmax(logits.float().cpu().double(), dim=-1)
+    probs = logp.exp()
+    tgt = torch.tensor(targets, dtype=torch.long)
+    rows = torch.arange(len(targets))
+    p_target = probs[rows, tgt]
+    top_p, top_i = probs.topk(k, dim=-1)
+    grad = probs.clone()  # d(−ln p_target)/d logits = p − onehot(target)
+    grad[rows, tgt] -= 1.0
+    return {"p": p_target.tolist(), "loss": (-logp[rows, tgt]).tolist(),
+            "rank": ((probs > p_target[:, None]).sum(-1) + 1).tolist(),
+            "top_p": top_p.tolist(), "top_i": top_i.tolist(), "row_sum": grad.sum(-1).tolist()}
+
+
+def explain(model, tokenizer, text: str, top_k: int = 5) -> dict:
+    """Per-token probabilities, losses, ranks, top-k alternatives and logit gradients of
+    ``text`` under ``model`` (see the module docstring for the returned dict).
+
+    Raises the tokenizer's TokenizerError for text it cannot encode, and DataError when
+    the text has fewer than two tokens (nothing to predict)."""
+    ids = [int(i) for i in tokenizer.encode(text)]
+    if len(ids) < 2:
+        raise DataError(f"the text encodes to {len(ids)} token{'s' if len(ids) != 1 else ''}; explain needs at "
+                        "least two (a context and a token to predict), so give a longer text.")
+    names: dict[int, str] = {}
+
+    def name(i: int) -> str:
+        if i not in names:
+            names[i] = tokenizer.token_str(i)
+        return names[i]
+
+    tokens: list[dict] = []
+    was_training = model.training
+    model.eval()
+    try:
+        for logits in _logit_chunks(model, ids):
+            k = max(0, min(int(top_k), logits.size(-1)))
+            start = len(tokens)
+            s = _row_stats(logits, ids[start + 1:start + 1 + logits.size(0)], k)
+            for r in range(logits.size(0)):
+                pos = start + r
+                tokens.append({
+                    "position": pos,
+                    "context": name(ids[pos]),
+                    "target": name(ids[pos + 1]),
+                    "p_target": s["p"][r],
+                    "loss": s["loss"][r],
+                    "rank": int(s["rank"][r]),
+                    "top_k": [[name(i), p] for i, p in zip(s["top_i"][r], s["top_p"][r])],
+                    "grad_target": s["p"][r] - 1.0,
+                    "grad_row_sum": s["row_sum"][r],
+                })
+    finally:
+        model.train(was_training)
+    total = math.fsum(row["loss"] for row in tokens)
+    n_bytes = sum(len(tokenizer.token_bytes(i)) for i in ids[1:])
+    mean = total / len(tokens)
+    return {"tokens": tokens, "mean_loss": mean, "perplexity": perplexity(mean),
+            "bits_per_byte": total / math.log(2) / max(n_bytes, 1)}
+
+
+# ---- the terminal table ----------------------------------------------------------------------
+#: loss as a fraction of ln(V) (uniform guessing) -> style; the last one is "worse than guessing"
+LOSS_STYLES = ((0.1, "green"), (0.35, "yellow"), (0.7, "dark_orange"), (1.0, "red"), (math.inf, "bold red"))
+ROW_SUM_TOL = 1e-6
+
+
+def loss_style(loss: float, vocab_size: int | None = None) -> str:
+    """Colour of a loss: relative to ln(V) when the vocabulary size is known, else to ln(65)."""
+    scale = math.log(vocab_size) if vocab_size and vocab_size > 1 else math.log(65)
+    for limit, style in LOSS_STYLES:
+        if loss <= limit * scale:
+            return style
+    return LOSS_STYLES[-1][1]
+
+
+def render(result: dict, vocab_size: int | None = None, console=None, grad_top: int = 2) -> None:
+    """Print ``result`` of ``explain`` as a rich table, one row per predicted token, rows
+    coloured by loss (green: confident and right … bold red: worse than uniform guessing)."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="What the model predicted at each position",
+                  title_justify="left", caption_justify="left",
+                  caption="␣ = space · loss = −ln P(target) · rank 1 = most likely · ∂L/∂z = p − onehot(target): "
+                          "∂L/∂z_t = P − 1 for the target, +∂L/∂z = the largest positive entries (the likeliest wrong "
+                          "tokens), Σ = 0 checked · colour = loss vs ln V: green < 0.1, yellow < 0.35, orange < 0.7, "
+                          "red < 1, bold red worse than guessing")
+    table.add_column("pos", justify="right", style="dim")
+    table.add_column("ctx", no_wrap=True)
+    table.add_column("target", no_wrap=True)
+    table.add_column("P", justify="right", no_wrap=True)
+    table.add_column("loss", justify="right", no_wrap=True)
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("∂L/∂z_t", justify="right", no_wrap=True)
+    table.add_column("+∂L/∂z", min_width=8)
+    table.add_column("Σ", justify="center", no_wrap=True)
+    table.add_column("top-k", min_width=8)
+    for row in result["tokens"]:
+        style = loss_style(row["loss"], vocab_size)
+        alts = " ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"])
+        wrong = [(t, p) for t, p in row["top_k"] if t != row["target"]][:grad_top]
+        grads = " ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong)
+        ok = "[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL else f"[red]{row['grad_row_sum']:.0e}[/]"
+        table.add_row(str(row["position"]), escape(_q(row["context"])), f"[{style}]{escape(_q(row['target']))}[/]",
+                      _p(row["p_target"]), f"[{style}]{row['loss']:.3f}[/]", str(row["rank"]),
+                      f"{row['grad_target']:+.3f}", grads, ok, alts)
+    console.print(table)
+    console.print(f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
+                  f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions")
+
+
+def _p(p: float) -> str:
+    """A probability in 4 characters: .042, 1.00"""
+    return f"{p:.3f}"[1:] if p < 0.9995 else "1.00"
+
+
+def _q(token: str) -> str:
+    """A token for the table: spaces shown as ␣ (so they are visible and never wrap), empty as ∅."""
+    return token.replace(" ", "␣") if token else "∅"
