@@ -36,4 +36,5 @@ def load(run_dir: str | Path, device: str = "cpu"):
         raise
     except GlassError as exc:
         raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}") from None
+    model.trained_context = cfg.train.seq_len or cfg.model.block_size  # generation crops to it
     return model.to(pick_device(device)).eval(), tokenizer

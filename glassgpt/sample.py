@@ -4,9 +4,16 @@ The model runs in eval mode.  Until the context fills the model's block size eac
 token costs one position's work (keys and values of earlier positions are cached);
 after that the context is cropped to the last ``block_size`` tokens and recomputed,
 exactly as without a cache — the cache changes speed, never results.
+
+A model trained on sequences shorter than its block size (the ``poem`` preset trains
+windows of 64 in a context of 128) never learned the later position embeddings, so the
+context is cropped to the trained length: ``max_context``, else the model's
+``trained_context`` attribute (``glassgpt.load`` sets it from the run's configuration).
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +71,8 @@ def _forward_cached(model, idx: torch.Tensor, caches: list | None) -> tuple[torc
 @torch.no_grad()
 def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, num_samples: int = 1,
-             seed: int | None = None, stop_ids: tuple[int, ...] = (), use_cache: bool = True) -> list[list[int]]:
+             seed: int | None = None, stop_ids: tuple[int, ...] = (), use_cache: bool = True,
+             max_context: int | None = None) -> list[list[int]]:
     """Sample ``num_samples`` continuations of ``prompt_ids``; returns the new ids of each.
 
     ``temperature=0`` is greedy decoding.  A sequence ends early at any id in ``stop_ids``
@@ -82,8 +90,9 @@ def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: flo
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else torch.seed())
-    block = model.config.block_size
+    gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+    block = min(max_context or getattr(model, "trained_context", None) or model.config.block_size,
+                model.config.block_size)
     seqs = torch.tensor([prompt_ids] * num_samples, dtype=torch.long, device=device)
     out = torch.empty(num_samples, 0, dtype=torch.long, device=device)
     done = torch.zeros(num_samples, dtype=torch.bool, device=device)

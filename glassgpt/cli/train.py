@@ -33,7 +33,8 @@ def register(sub) -> None:
     p.add_argument("--max-steps", type=int, help="total optimizer steps of the run, counted across resumes")
     p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long, then evaluate and save")
     p.add_argument("--save-every", type=int, metavar="N", help="checkpoint interval in steps")
-    p.add_argument("--diagnostics-every", type=int, metavar="N", help="record gradient/activation diagnostics every N steps")
+    p.add_argument("--diagnostics-every", type=int, metavar="N", nargs="?", const=100,
+                   help="record gradient/activation diagnostics every N steps (a bare flag means 100)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
     p.add_argument("--device", help="auto | cpu | cuda | mps")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")

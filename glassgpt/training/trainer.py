@@ -201,6 +201,8 @@ class Trainer:
                 if capture:
                     self._log(self.engine.probe.record(self.step, grad_norm), "diagnostics.jsonl")
                 bar.update(self.step, loss, tokens_per_step / max(now - step_start, 1e-9))
+                if t.sample_every and self.step % t.sample_every == 0 and not last:
+                    self._record_sample(self.sample_text())  # its own generator: training RNG untouched
                 if self.step % t.save_every == 0 and not last:
                     self.save()
                 if out_of_time:
@@ -227,7 +229,8 @@ class Trainer:
 
         model = self.engine.torch_model() if hasattr(self.engine, "torch_model") else self.engine.model
         start = default_prompt_ids(self.tokenizer)
-        ids = generate(model, start, max_new_tokens, temperature=temperature, seed=self.cfg.train.seed)[0]
+        ids = generate(model, start, max_new_tokens, temperature=temperature, seed=self.cfg.train.seed,
+                       max_context=self.seq_len)[0]
         return self.tokenizer.decode(start + ids)
 
     def _record_sample(self, text: str) -> None:

@@ -109,3 +109,16 @@ def test_kv_cache_gives_the_same_tokens_as_full_recompute():
     s1 = generate(model, prompt, 15, temperature=1.0, seed=5, use_cache=True)
     s2 = generate(model, prompt, 15, temperature=1.0, seed=5, use_cache=False)
     assert s1 == s2
+
+
+def test_generation_crops_to_the_trained_context():
+    model = small_model()
+    prompt = [1, 2, 3, 4, 5]
+    out = generate(model, prompt, 6, temperature=0, max_context=4)[0]
+    seq = list(prompt)
+    for _ in range(6):  # the same thing by hand: only the last 4 tokens are ever seen
+        logits = model(torch.tensor([seq[-4:]]))[0][0, -1]
+        seq.append(int(logits.argmax()))
+    assert out == seq[len(prompt):]
+    model.trained_context = 4  # what glassgpt.load sets from train.seq_len
+    assert generate(model, prompt, 6, temperature=0) == [out]

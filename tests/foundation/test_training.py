@@ -53,7 +53,7 @@ def test_same_seed_same_metrics(tmp_path, tiny_text):
 def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
     """200 steps in one go == 100 steps + resume + 100 more (dropout on, so RNG state matters)."""
     def cfg(steps):
-        c = tiny_config(max_steps=steps, decay_steps=200, save_every=50, eval_every=50, log_every=10)
+        c = tiny_config(max_steps=steps, decay_steps=200, save_every=50, eval_every=50, log_every=10, sample_every=40)
         c.model.dropout = 0.1
         return c
 
@@ -67,6 +67,9 @@ def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "one" / "model.safetensors").read_bytes() == (tmp_path / "two" / "model.safetensors").read_bytes()
     assert strip_timing(read_metrics(tmp_path / "one")) == strip_timing(read_metrics(tmp_path / "two"))
+    samples = read_metrics(tmp_path / "one" / "samples.jsonl")
+    assert [s["step"] for s in samples] == [40, 80, 120, 160, 200]  # sample_every, then the final one
+    assert [s["step"] for s in read_metrics(tmp_path / "two" / "samples.jsonl")] == [40, 80, 100, 120, 160, 200]
 
 
 def test_resume_max_steps_counts_total_steps(tmp_path, tiny_text):
