@@ -45,17 +45,18 @@ class GlassEngine:
         self.optimizer = AdamW(self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
                                weight_decay=t.weight_decay)
         self.rng = np.random.Generator(np.random.PCG64(t.seed))  # dropout masks
-        self.probe = None
+        self.probe = None  # a diagnostics Probe after a train_step(capture=True)
 
     # ---- training ---------------------------------------------------------------------------
     def train_step(self, micro_batches, lr: float, capture: bool = False) -> tuple[float, float]:
         """Accumulate the gradient of the mean loss over the micro-batches, clip it, take one
         AdamW step.  Returns (mean loss, global gradient norm before clipping).
 
-        ``capture`` (the torch engine's diagnostics probe) is accepted for the same call
-        signature; the glass engine records no probe (``self.probe`` stays None)."""
+        ``capture=True`` also fills ``self.probe`` with a ``training.diagnostics.Probe`` record
+        of this step, as the torch engine does (see ``_start_probe``)."""
         self.probe = None
         n = len(micro_batches)
+        watched = self._start_probe(micro_batches[0], n) if capture else None
         total, grads = 0.0, None
         for x, y in micro_batches:
             loss, g = self.model.loss_and_grads(np.asarray(x), np.asarray(y), training=True, rng=self.rng,
@@ -67,6 +68,11 @@ class GlassEngine:
                 for name, gi in g.items():
                     grads[name] += gi
         norm = global_norm(grads)
+        if watched is not None:
+            probe, replica = watched
+            for name, p in replica.named_parameters():  # the probe reads the raw glass gradients
+                p.grad = torch.from_numpy(grads[name].copy())
+            probe.grads_ready()
         clip = self.cfg.train.grad_clip
         if clip > 0:
             coef = clip / (norm + 1e-6)  # as torch.nn.utils.clip_grad_norm_
@@ -74,7 +80,29 @@ class GlassEngine:
                 for gi in grads.values():
                     gi *= np.float32(coef)
         self.optimizer.step(grads, lr)
+        if watched is not None:
+            with torch.no_grad():
+                for name, p in replica.named_parameters():
+                    p.copy_(torch.from_numpy(self.model.params[name]))
+            probe.stepped()
+            self.probe = probe
         return total, norm
+
+    def _start_probe(self, first_batch, n: int):
+        """Diagnostics for one step, in the exact record format of the torch engine: a torch
+        replica of the current weights runs the first micro-batch under ``Probe.watch()``
+        (activations, attention entropy, activation-gradient histograms); the probe then
+        reads the GLASS gradients and the GLASS update.  The replica's forward runs on a
+        forked torch RNG, so the saved random state is the same with or without capture."""
+        from ..training.diagnostics import Probe
+
+        replica = self.model.to_torch().train()
+        probe = Probe(replica)
+        x, y = (torch.from_numpy(np.ascontiguousarray(a)) for a in first_batch)
+        with torch.random.fork_rng(devices=[]), probe.watch():
+            _, loss = replica(x, y)
+            (loss / n).backward()
+        return probe, replica
 
     def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         """Sum of per-token losses (nats) and the number of tokens, dropout off."""

@@ -1,0 +1,82 @@
+"""``glassgpt gradcheck``: the table, exit 0 when every tensor agrees, 1 on any failure, 2 on bad input."""
+
+import pytest
+import torch
+
+import glassgpt
+from glassgpt.cli import main
+from glassgpt.config import RunConfig
+from glassgpt.glass import model as glass_model
+from glassgpt.glass.blas import blas_threads
+from glassgpt.glass.gradcheck import run_gradcheck, tolerance
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with blas_threads(1):
+        yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_preset_check_passes_and_prints_every_tensor(capsys, dtype):
+    assert main(["gradcheck", "--preset", "nursery", "--dtype", dtype, "--batch-size", "3"]) == 0
+    out = capsys.readouterr().out
+    for name in ("logits", "loss", "transformer.wte.weight", "transformer.h.1.mlp.c_proj.bias", "lm_head.bias"):
+        assert name in out
+    assert "27,747 parameters" in out and "vocabulary 35" in out
+    assert "all 30 tensors agree" in out and "FAIL" not in out
+
+
+def test_a_wrong_backward_fails_with_exit_1(capsys, monkeypatch):
+    real = glass_model.layernorm_backward
+
+    def forgets_the_variance_term(dy, cache):  # a classic bug: drop the xhat * mean(dxhat * xhat) term
+        xhat, rstd, g, has_bias = cache
+        dx, dg, db = real(dy, cache)
+        dxhat = dy * g
+        return dx + rstd * xhat * (dxhat * xhat).mean(-1, keepdims=True), dg, db
+
+    monkeypatch.setattr(glass_model, "layernorm_backward", forgets_the_variance_term)
+    assert main(["gradcheck", "--preset", "nursery", "--dtype", "float32"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "tensors FAILED" in out
+    # the gradients after the first LayerNorm's backward are wrong; the head's are still right
+    result = run_gradcheck(preset="nursery")
+    bad = {r.name for r in result.failures}
+    assert "transformer.wte.weight" in bad and "lm_head.weight" not in bad
+
+
+def test_a_trained_run_checks_on_its_own_text(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GLASSGPT_REPORT", "0")
+    cfg = RunConfig()
+    cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.block_size = 1, 2, 16, 8
+    cfg.train.batch_size, cfg.train.max_steps, cfg.train.engine = 4, 10, "glass"
+    cfg.data.corpus, cfg.data.val_fraction = "", 0.1
+    glassgpt.train(tmp_path / "run", config=cfg, text="abcabcabd " * 50)
+    assert main(["gradcheck", str(tmp_path / "run"), "--dtype", "float32", "--seq-len", "8"]) == 0
+    assert "run " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "nursery", "--seq-len", "7"], "between 1 and the model's context 6"),
+    (["--preset", "nursery", "--batch-size", "0"], "at least 1"),
+    (["--preset", "nope"], "unknown preset"),
+    (["RUNDIR", "--preset", "nursery"], "not both"),
+    (["RUNDIR"], "does not exist"),
+    (["--preset", "baby", "--vocab-size", "0"], "at least 1"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys, argv, message):
+    argv = [str(tmp_path / "missing") if a == "RUNDIR" else a for a in argv]
+    assert main(["gradcheck", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_tolerances_are_per_tensor_and_per_dtype():
+    assert tolerance("loss", "float32")[0] < tolerance("transformer.h.0.attn.c_attn.weight", "float32")[0]
+    assert tolerance("transformer.h.0.ln_1.weight", "float64")[0] <= 1e-9
+    tol, why = tolerance("transformer.wte.weight", "float32")
+    assert tol == 3e-5 and why.startswith("embedding")
