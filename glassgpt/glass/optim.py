@@ -47,18 +47,23 @@ class AdamW:
             st["step"] += 1
             t = st["step"]
             m, v = st["exp_avg"], st["exp_avg_sq"]
+            tmp, denom = np.empty_like(p), np.empty_like(p)   # scratch: every line below is one pass
             if self.weight_decay and decays(p):
                 p *= 1 - lr * self.weight_decay
-            m += (1 - beta1) * (g - m)
+            np.subtract(g, m, out=tmp)
+            tmp *= 1 - beta1
+            m += tmp                                          # m += (1 - beta1) (g - m)
             v *= beta2
-            v += ((1 - beta2) * g) * g
+            np.multiply(g, 1 - beta2, out=tmp)
+            tmp *= g
+            v += tmp                                          # v = beta2 v + (1 - beta2) g g
             step_size = lr / (1 - beta1 ** t)
-            denom = np.sqrt(v)
+            np.sqrt(v, out=denom)
             denom /= (1 - beta2 ** t) ** 0.5
-            denom += self.eps
-            upd = -step_size * m
-            upd /= denom
-            p += upd
+            denom += self.eps                                 # sqrt(v / (1 - beta2^t)) + eps
+            np.multiply(m, -step_size, out=tmp)
+            tmp /= denom
+            p += tmp                                          # p -= step_size m / denom
 
     # ---- state by name ----------------------------------------------------------------------
     def state_arrays(self) -> dict[str, np.ndarray]:

@@ -33,9 +33,11 @@ def single_threads():
     torch.set_num_threads(old)
 
 
-def check(actual, expected, tol, what=""):
+def check(actual, expected, tol, what="", atol=0.0):
+    """rel <= tol, or (with ``atol``) max|diff| <= tol * max|expected| + atol for tensors that may be ~0."""
     diff, rel = relative_error(actual, expected)
-    assert rel <= tol, f"{what}: max|diff| {diff:.3e}, relative {rel:.3e} > {tol:.0e}"
+    scale = float(np.max(np.abs(expected))) if np.size(expected) else 0.0
+    assert rel <= tol or diff <= tol * scale + atol, f"{what}: max|diff| {diff:.3e}, relative {rel:.3e} > {tol:.0e}"
 
 
 def t(a, grad=True):
@@ -447,3 +449,46 @@ def test_batchnorm_finite_differences(training):
 
     dx, dg, db = BN.batchnorm_backward(dy, fwd()[1])
     fd_check(lambda: fwd()[0], {"x": dx, "gamma": dg, "beta": db}, {"x": x, "gamma": gamma, "beta": beta}, dy)
+
+
+# ---------------------------------------------------------------------------------------
+# random shapes (hypothesis), float64 against torch autograd: formulas, not roundoff
+# ---------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(B=st.integers(1, 3), H=st.integers(1, 4), T=st.integers(1, 9), D=st.integers(1, 6), seed=st.integers(0, 10**6))
+def test_attention_core_any_shape_float64(B, H, T, D, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v, dy = (rng.standard_normal((B, H, T, D)) for _ in range(4))
+    y, cache = A.causal_attention_forward(q, k, v)
+    dq, dk, dv = A.causal_attention_backward(dy, cache)
+    qt, kt, vt = t(q), t(k), t(v)
+    ref = F.scaled_dot_product_attention(qt, kt, vt, is_causal=True)
+    ref.backward(torch.from_numpy(dy))
+    for got, want in ((y, ref), (dq, qt.grad), (dk, kt.grad), (dv, vt.grad)):
+        # atol: with T = 1 the softmax of a single score is 1, so dq = dk = 0 up to roundoff
+        check(got, want.detach().numpy(), 1e-12, "float64: only roundoff differs", atol=1e-14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(N=st.integers(1, 12), C=st.integers(2, 9), seed=st.integers(0, 10**6))
+def test_layernorm_and_cross_entropy_any_shape_float64(N, C, seed):
+    rng = np.random.default_rng(seed)
+    x, dy, g, b = rng.standard_normal((N, C)) * 3, rng.standard_normal((N, C)), rng.standard_normal(C), rng.standard_normal(C)
+    y, cache = L.layernorm_forward(x, g, b)
+    dx, dg, db = L.layernorm_backward(dy, cache)
+    xt, gt, bt = t(x), t(g), t(b)
+    F.layer_norm(xt, (C,), gt, bt, eps=1e-5).backward(torch.from_numpy(dy))
+    for got, want in ((dx, xt.grad), (dg, gt.grad), (db, bt.grad)):
+        # with C = 2 the normalised row is always (-1, 1), so dx is ~0: an absolute floor of 1e-13
+        check(got, want.numpy(), 1e-11, "float64 layernorm: only roundoff differs", atol=1e-13)
+    targets = rng.integers(-1, C, N)  # some ignored
+    if (targets >= 0).any():
+        loss, c = CE.softmax_cross_entropy_forward(x, targets)
+        lt = t(x)
+        F.cross_entropy(lt, torch.from_numpy(targets), ignore_index=-1).backward()
+        check(CE.softmax_cross_entropy_backward(1.0, c), lt.grad.numpy(), 1e-12, "float64 dlogits")
