@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TINY_TEXT
+from tinyrun import TINY_TEXT
 from glassgpt.fileio import atomic_write_bytes
 from glassgpt.runs import load
 from glassgpt.training import checkpoint

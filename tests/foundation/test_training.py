@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import tiny_config
+from tinyrun import tiny_config
 from glassgpt.data.loader import BatchLoader
 from glassgpt.training.engine import TorchEngine
 from glassgpt.training.rundir import read_metrics

@@ -9,27 +9,14 @@ import pytest
 import torch
 
 from glassgpt.config import RunConfig
+from tinyrun import TINY_TEXT, tiny_config
 
-REPORT_TEXT = (
-    "the quick brown fox jumps over the lazy dog.\n"
-    "pack my box with five dozen liquor jugs!\n"
-    "how vexingly quick daft zebras jump.\n"
-) * 40
+REPORT_TEXT = TINY_TEXT
 
 
 def report_config(**train) -> RunConfig:
-    """Two layers, two heads, width 32: trains in a second or two."""
-    cfg = RunConfig()
-    cfg.preset = "test"
-    m, t = cfg.model, cfg.train
-    m.n_layer, m.n_head, m.n_embd, m.block_size = 2, 2, 32, 16
-    t.batch_size, t.max_steps, t.lr, t.warmup_steps = 8, 40, 3e-3, 5
-    t.eval_every, t.eval_batches, t.log_every, t.save_every = 20, 2, 5, 20
-    t.diagnostics_every = 10
-    cfg.data.corpus, cfg.data.tokenizer, cfg.data.val_fraction = "", "char", 0.1
-    for k, v in train.items():
-        setattr(t, k, v)
-    return cfg
+    """The shared tiny config (two layers, width 32) with diagnostics every 10 steps."""
+    return tiny_config(**{"diagnostics_every": 10, **train})
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from conftest import TINY_TEXT, tiny_config
+from tinyrun import TINY_TEXT, tiny_config
 from glassgpt.config import RunConfig
 from glassgpt.errors import ConfigError
 from glassgpt.models import GPT
