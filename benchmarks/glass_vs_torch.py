@@ -5,8 +5,9 @@ tokens, on the 65-symbol character vocabulary of Tiny Shakespeare, read from
 ``../shared/data/tinyshakespeare.txt`` relative to the repository root (``--synthetic``:
 random tokens over 65 symbols instead, for machines without that file).  One step =
 forward + backward + gradient clipping + AdamW, through each engine's ``train_step``, both
-engines starting from the same weights and fed the same batches, steps interleaved so a
-change in machine load hits both alike.  Single process, ``--threads`` threads (default 2)
+engines starting from the same weights and fed the same batches, in blocks A B A B (each
+block: ``--warmup`` untimed steps, then half of the timed ones) so a change in machine load
+hits both alike and neither engine's idle thread pool spins during the other's steps.  Single process, ``--threads`` threads (default 2)
 for both torch and NumPy's BLAS.
 
 Prints ONE JSON line:
@@ -175,14 +176,20 @@ def main(argv=None) -> None:
     data = batches(tokens, args, args.warmup + args.steps)
     times = {"glass": [], "torch": []}
     losses = {"glass": [], "torch": []}
-    for i, (x, y) in enumerate(data):
+    # blocks A B A B: each engine runs alone for a while (a BLAS or OpenMP pool keeps spinning
+    # for a moment after its work, which would slow the other engine if steps alternated),
+    # and a drift in machine load still hits both
+    half = (args.steps + 1) // 2
+    for block in range(2):
+        timed = data[args.warmup + block * half: args.warmup + (block + 1) * half]
         for name, engine in (("glass", glass), ("torch", eager)):
-            t0 = time.perf_counter()
-            loss, _ = engine.train_step([(x, y)], 1e-3)
-            dt = time.perf_counter() - t0
-            if i >= args.warmup:
-                times[name].append(dt)
-            losses[name].append(loss)
+            for i, (x, y) in enumerate(data[: args.warmup] + timed):  # both engines: the same batch sequence
+                t0 = time.perf_counter()
+                loss, _ = engine.train_step([(x, y)], 1e-3)
+                dt = time.perf_counter() - t0
+                if i >= args.warmup:
+                    times[name].append(dt)
+                losses[name].append(loss)
 
     # where the glass time goes: np.matmul vs everything else
     matmul, spent = [0.0], 0.0

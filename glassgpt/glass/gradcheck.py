@@ -170,7 +170,8 @@ def preset_vocab_size(cfg) -> tuple[int, str]:
         from ..data import load_corpus
         from ..tokenizers.spec import build_tokenizer
 
-        return build_tokenizer(d.tokenizer, load_corpus(d.corpus)).vocab_size, f"{d.tokenizer} vocabulary of the {d.corpus} corpus"
+        size = build_tokenizer(d.tokenizer, load_corpus(d.corpus)).vocab_size
+        return size, f"{d.tokenizer} vocabulary of the {d.corpus} corpus"
     return DEFAULT_CHAR_VOCAB, "65 characters, as Tiny Shakespeare"
 
 
