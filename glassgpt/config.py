@@ -77,6 +77,7 @@ class TrainConfig:
     sample_every: int = 0         # steps between samples recorded in samples.jsonl (0: only at the end)
     diagnostics_every: int = 0    # steps between diagnostics records (0: off)
     seed: int = 1337
+    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: default
     device: str = "auto"          # auto | cpu | cuda | mps
     dtype: str = "float32"        # float32 | bfloat16 (autocast)
     compile: bool = False         # torch.compile the model
@@ -266,7 +267,8 @@ def validate(cfg: RunConfig) -> None:
               "train.decay_steps": t.decay_steps, "train.eval_every": t.eval_every,
               "train.time_budget": t.time_budget, "train.weight_decay": t.weight_decay,
               "train.grad_clip": t.grad_clip, "train.sample_every": t.sample_every,
-              "train.diagnostics_every": t.diagnostics_every, "data.vocab_size": d.vocab_size}
+              "train.diagnostics_every": t.diagnostics_every, "data.vocab_size": d.vocab_size,
+              "train.threads": t.threads}
     for key, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}.")
@@ -292,6 +294,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"train.dtype must be float32 or bfloat16, got {t.dtype!r}.")
     if t.engine not in ("torch", "glass"):
         raise ConfigError(f"train.engine must be torch or glass, got {t.engine!r}.")
+    if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
+        raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
+                          "or use --engine torch.")
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if m.tie_weights and m.head_bias:

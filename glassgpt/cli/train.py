@@ -19,7 +19,7 @@ def register(sub) -> None:
                     "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
                     "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
                     "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
-                    "sample_every, diagnostics_every, seed, device, dtype, compile, engine).",
+                    "sample_every, diagnostics_every, seed, threads, device, dtype, compile, engine).",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
@@ -37,6 +37,7 @@ def register(sub) -> None:
                    help="record gradient/activation diagnostics every N steps (a bare flag means 100)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
     p.add_argument("--device", help="auto | cpu | cuda | mps")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores; 1 is faster for tiny models on a busy machine)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -51,6 +52,7 @@ OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.
                "vocab_size": "data.vocab_size", "engine": "train.engine", "max_steps": "train.max_steps",
                "time_budget": "train.time_budget", "save_every": "train.save_every",
                "diagnostics_every": "train.diagnostics_every", "seed": "train.seed", "device": "train.device",
+               "threads": "train.threads",
                "dtype": "train.dtype", "compile": "train.compile"}
 
 

@@ -70,9 +70,6 @@ class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, text: str | None = None):
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
-        if cfg.train.diagnostics_every and cfg.train.engine == "glass":
-            raise ConfigError("diagnostics (train.diagnostics_every) need the torch engine; "
-                              "use --engine torch or --diagnostics-every 0.")
         self.progress_enabled = progress
         self.stop_requested = False
         if resume:
@@ -85,13 +82,15 @@ class Trainer:
             cfg.model.vocab_size = self.tokenizer.vocab_size
             validate(cfg)
             splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+            self.engine = self._make_engine()
             rundir.claim(self.run_dir, overwrite=overwrite)
             self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
             write_splits(self.run_dir / "data", *splits)
             write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
         self.train_tokens = open_split(self.run_dir / "data", "train")
         self.val_tokens = open_split(self.run_dir / "data", "val")
-        self.engine = self._make_engine()
+        if resume:
+            self.engine = self._make_engine()
         self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
@@ -108,6 +107,14 @@ class Trainer:
         return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
 
     def _make_engine(self):
+        if self.cfg.train.threads:
+            import torch
+
+            torch.set_num_threads(self.cfg.train.threads)
+            if self.cfg.train.engine == "glass":
+                from ..glass.blas import set_blas_threads
+
+                set_blas_threads(self.cfg.train.threads)
         if self.cfg.train.engine == "glass":
             from ..glass.engine import GlassEngine
 

@@ -125,8 +125,7 @@ def test_glassgpt_sample_works_on_a_glass_trained_run(tmp_path, capsys):
 def test_glass_engine_captures_diagnostics_in_the_torch_format():
     """``train_step(capture=True)`` leaves a ``training.diagnostics.Probe`` in ``engine.probe``
     whose record has the torch engine's keys and nearly its numbers, and capturing changes
-    nothing about the step.  (The trainer currently refuses diagnostics with --engine glass;
-    this is the engine side, ready for it.)"""
+    nothing about the step."""
     from glassgpt.glass.engine import GlassEngine
     from glassgpt.training.engine import TorchEngine
 

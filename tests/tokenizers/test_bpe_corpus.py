@@ -46,7 +46,7 @@ def corpus(with_specials: bool = False) -> list[str]:
     """Every sample; with ``with_specials`` some also contain ``<|endoftext|>``."""
     texts = SCRIPTS + EMOJI + CODE + SPACING + DIGITS + CONTRACTIONS
     if with_specials:
-        texts = texts + [f"doc one{SPECIAL}doc two", f"{SPECIAL}\n{SPECIAL}{SPECIAL} x", f"a <|endoftext| b"]
+        texts = texts + [f"doc one{SPECIAL}doc two", f"{SPECIAL}\n{SPECIAL}{SPECIAL} x", "a <|endoftext| b"]
     return texts
 
 

@@ -17,7 +17,6 @@ from safetensors.torch import load_file
 
 from tinyrun import TINY_TEXT, tiny_config
 from glassgpt.config import RunConfig
-from glassgpt.errors import ConfigError
 from glassgpt.models import GPT
 from glassgpt.training.diagnostics import analyze_gradients, training_step
 from glassgpt.training.engine import TorchEngine
@@ -292,9 +291,22 @@ def test_diagnostics_jsonl_fields_resume_and_update_ratio(tmp_path):
     assert not (off / "diagnostics.jsonl").exists()
 
 
-def test_glass_engine_refuses_diagnostics(tmp_path):
-    cfg = run_cfg(2)
-    cfg.train.engine = "glass"
-    with pytest.raises(ConfigError, match="torch engine"):
-        train(tmp_path / "g", config=cfg, text=TINY_TEXT)
-    assert not (tmp_path / "g").exists()  # refused before the directory was claimed
+def test_glass_engine_records_diagnostics_too(tmp_path):
+    """--engine glass with diagnostics: the torch engine's record format, and capturing does not
+    change the run (the same losses as with diagnostics off)."""
+    def cfg(every, engine):
+        c = run_cfg(4, diagnostics_every=every)
+        c.train.engine = engine
+        return c
+
+    train(tmp_path / "g", config=cfg(2, "glass"), text=TINY_TEXT)
+    train(tmp_path / "t", config=cfg(2, "torch"), text=TINY_TEXT)
+    train(tmp_path / "o", config=cfg(0, "glass"), text=TINY_TEXT)
+    g, t = records(tmp_path / "g"), records(tmp_path / "t")
+    assert [r["step"] for r in g] == [r["step"] for r in t] == [2, 4]
+    assert g[0].keys() == t[0].keys()
+
+    def losses(run):
+        return [json.loads(line)["train_loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    assert losses(tmp_path / "o") == losses(tmp_path / "g")
