@@ -107,7 +107,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
         "model": dict(n_layer=4, n_head=4, n_embd=128, block_size=64),
         # `glassgpt train` with no arguments: at most ~4 minutes on 2 CPU cores, final evaluation included
-        "train": dict(batch_size=32, lr=2e-3, max_steps=1500, warmup_steps=100, eval_every=250, time_budget=210.0),
+        "train": dict(batch_size=32, lr=2e-3, max_steps=900, warmup_steps=100, eval_every=250, time_budget=210.0),
     },
     "small": {
         "model": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2),

@@ -8,20 +8,11 @@ from glassgpt.config import ModelConfig, RunConfig
 from glassgpt.data.corpora import POEM
 from glassgpt.data.loader import BatchLoader
 from glassgpt.errors import ConfigError
-from glassgpt.glass.blas import blas_threads
 from glassgpt.glass.engine import GlassEngine
 from glassgpt.training.engine import TorchEngine
 from glassgpt.training.schedule import learning_rate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threads():
-    """Small matmuls on a shared 2-core machine: extra threads only spin (100x slower)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with blas_threads(1):
-        yield
-    torch.set_num_threads(old)
 
 
 TEXT = POEM[:3000]

@@ -1,23 +1,14 @@
 """``glassgpt gradcheck``: the table, exit 0 when every tensor agrees, 1 on any failure, 2 on bad input."""
 
 import pytest
-import torch
 
 import glassgpt
 from glassgpt.cli import main
 from glassgpt.config import RunConfig
 from glassgpt.glass import model as glass_model
-from glassgpt.glass.blas import blas_threads
 from glassgpt.glass.gradcheck import run_gradcheck, tolerance
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with blas_threads(1):
-        yield
-    torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

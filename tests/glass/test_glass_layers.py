@@ -17,20 +17,11 @@ from glassgpt.glass import attention as A
 from glassgpt.glass import batchnorm as BN
 from glassgpt.glass import layers as L
 from glassgpt.glass import loss as CE
-from glassgpt.glass.blas import blas_threads
 from glassgpt.glass.gradcheck import numerical_gradient, relative_error
 
 FD_TOL = 1e-7
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threads():
-    """Tiny ops on a shared machine: extra torch/BLAS threads only spin."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with blas_threads(1):
-        yield
-    torch.set_num_threads(old)
 
 
 def check(actual, expected, tol, what="", atol=0.0):

@@ -14,19 +14,10 @@ import torch
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import GlassError
 from glassgpt.glass import GPT, parameter_shapes
-from glassgpt.glass.blas import blas_threads
 from glassgpt.glass.gradcheck import check_model, numerical_gradient, relative_error
 from glassgpt.models import GPT as TorchGPT
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threads():
-    """Tiny ops on a shared machine: extra torch/BLAS threads only spin."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with blas_threads(1):
-        yield
-    torch.set_num_threads(old)
 
 
 def small(**kw) -> ModelConfig:

@@ -6,31 +6,20 @@ Bounds for the presets were measured on this code (numbers in each test's docstr
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
-import torch
 
 import glassgpt
+from tinyrun import TINY_TEXT, tiny_config
 from glassgpt.cli import main
 from glassgpt.config import RunConfig
-from glassgpt.glass.blas import blas_threads
 from glassgpt.training.rundir import read_metrics
 
-TEXT = ("the quick brown fox jumps over the lazy dog.\n"
-        "pack my box with five dozen liquor jugs!\n"
-        "how vexingly quick daft zebras jump.\n") * 40
+TEXT = TINY_TEXT
 TIMING = ("tokens_per_sec", "elapsed_s")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with blas_threads(1):
-        yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(autouse=True)
@@ -39,17 +28,8 @@ def no_report(monkeypatch):
 
 
 def tiny(engine="glass", **train) -> RunConfig:
-    cfg = RunConfig()
-    cfg.preset = "test"
-    m, t = cfg.model, cfg.train
-    m.n_layer, m.n_head, m.n_embd, m.block_size = 2, 2, 32, 16
-    t.batch_size, t.max_steps, t.lr, t.warmup_steps = 8, 40, 3e-3, 5
-    t.eval_every, t.eval_batches, t.log_every, t.save_every = 20, 2, 5, 20
-    t.engine = engine
-    cfg.data.corpus, cfg.data.tokenizer, cfg.data.val_fraction = "", "char", 0.1
-    for k, v in train.items():
-        setattr(t, k, v)
-    return cfg
+    """The suite's tiny char model (tests/tinyrun.py) on the given engine."""
+    return tiny_config(engine=engine, **train)
 
 
 def losses(run_dir):
@@ -184,8 +164,6 @@ def test_poem_preset_on_glass_starts_learning(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("GLASSGPT_LONG_RUNS") != "1",
-                    reason="the full poem run takes ~3-5 minutes on 2 cores; set GLASSGPT_LONG_RUNS=1")
 def test_poem_preset_full_run_on_glass(tmp_path):
     """SEEDS A9, 1500 steps: measured mean of the last 10 logs 0.059 on glass (torch: see the
     report), against ln 256 = 5.545 for uniform guessing."""
