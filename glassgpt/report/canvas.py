@@ -43,8 +43,7 @@ def require_matplotlib():
         import matplotlib
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
     except ImportError:
-        raise GlassError("plots need matplotlib, which is not installed; run `pip install matplotlib` "
-                         "(or `pip install glassgpt[plots]`).") from None
+        raise GlassError("plots need matplotlib, which is not installed; run `pip install matplotlib`.") from None
     return matplotlib
 
 
