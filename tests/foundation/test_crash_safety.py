@@ -72,7 +72,13 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):
 def test_atomic_files_get_normal_permissions(tmp_path):
     import os
 
+    import torch
+
+    from glassgpt.fileio import save_tensors
+
     atomic_write_bytes(tmp_path / "g.bin", b"x")
+    save_tensors(tmp_path / "w.safetensors", {"a": torch.zeros(2)})
     mask = os.umask(0)
     os.umask(mask)
-    assert (tmp_path / "g.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+    for name in ("g.bin", "w.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
