@@ -75,6 +75,9 @@ class TrainConfig:
     log_every: int = 10           # steps between metrics.jsonl lines
     save_every: int = 500         # steps between checkpoints (always saved at the end)
     sample_every: int = 0         # steps between samples recorded in samples.jsonl (0: only at the end)
+    sample_prompts: list = field(default_factory=list)  # prompts sampled at the end ("|"-separated in --set)
+    sample_temperature: float = 0.8
+    sample_tokens: int = 200      # new tokens per sample
     diagnostics_every: int = 0    # steps between diagnostics records (0: off)
     seed: int = 1337
     threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: default
@@ -132,7 +135,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": dict(n_layer=4, n_head=4, n_embd=64, block_size=128, tie_weights=False, head_bias=False),
         "data": dict(corpus="poem", tokenizer="byte", val_fraction=0.0),
         "train": dict(batch_size=16, seq_len=64, lr=3e-4, beta2=0.999, weight_decay=0.01, max_steps=1500,
-                      warmup_steps=0, schedule="constant", grad_clip=0.0, log_every=10, eval_every=0),
+                      warmup_steps=0, schedule="constant", grad_clip=0.0, log_every=10, eval_every=0,
+                      sample_prompts=["All that ", "Young in ", "Gilded "], sample_tokens=80),
     },
 }
 
@@ -140,6 +144,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 def _coerce(value: Any, current: Any, key: str) -> Any:
     """Turn ``value`` (maybe a string from --set) into the type of the field's default."""
     kind = type(current)
+    if kind is list:
+        if isinstance(value, str):
+            return [v for v in value.split("|") if v]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ConfigError(f"{key} must be a list of strings, not {value!r}.")
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         if kind is bool:
@@ -268,7 +278,8 @@ def validate(cfg: RunConfig) -> None:
               "train.time_budget": t.time_budget, "train.weight_decay": t.weight_decay,
               "train.grad_clip": t.grad_clip, "train.sample_every": t.sample_every,
               "train.diagnostics_every": t.diagnostics_every, "data.vocab_size": d.vocab_size,
-              "train.threads": t.threads}
+              "train.threads": t.threads, "train.sample_tokens": t.sample_tokens,
+              "train.sample_temperature": t.sample_temperature}
     for key, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}.")

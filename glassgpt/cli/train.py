@@ -19,7 +19,8 @@ def register(sub) -> None:
                     "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
                     "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
                     "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
-                    "sample_every, diagnostics_every, seed, threads, device, dtype, compile, engine).",
+                    "sample_every, sample_prompts (a|b|c), sample_temperature, sample_tokens, diagnostics_every, seed, "
+                    "threads, device, dtype, compile, engine).",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
@@ -89,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
     final = result.final
     if args.json:
         print(json.dumps({"run_dir": str(result.run_dir), "steps": result.steps, "stopped_by": result.stopped_by,
-                          **final, "sample": result.sample}))
+                          **final, "samples": result.samples}))
         return 0
     print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
     print(f"{final['split']} loss {final['val_loss']:.4f}  perplexity {final['perplexity']:.2f}  "
           f"bits/byte {final['bits_per_byte']:.4f}")
     if not args.quiet:
-        print("--- sample ---")
-        print(result.sample)
+        for text in result.samples:
+            print("--- sample ---")
+            print(text)
     return 0

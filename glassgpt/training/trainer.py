@@ -37,7 +37,8 @@ class TrainResult:
     steps: int
     stopped_by: str
     final: dict = field(default_factory=dict)
-    sample: str = ""
+    sample: str = ""                                   # the first of ``samples``
+    samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
 
 
 def read_source_text(data_cfg) -> str:
@@ -81,6 +82,8 @@ class Trainer:
             self.tokenizer = self._make_tokenizer(text)
             cfg.model.vocab_size = self.tokenizer.vocab_size
             validate(cfg)
+            for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
+                self.tokenizer.encode(prompt)
             splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
             self.engine = self._make_engine()
             rundir.claim(self.run_dir, overwrite=overwrite)
@@ -209,7 +212,7 @@ class Trainer:
                     self._log(self.engine.probe.record(self.step, grad_norm), "diagnostics.jsonl")
                 bar.update(self.step, loss, tokens_per_step / max(now - step_start, 1e-9))
                 if t.sample_every and self.step % t.sample_every == 0 and not last:
-                    self._record_sample(self.sample_text())  # its own generator: training RNG untouched
+                    self._record_samples()  # their own generator: the training RNG is untouched
                 if self.step % t.save_every == 0 and not last:
                     self.save()
                 if out_of_time:
@@ -223,26 +226,31 @@ class Trainer:
             _restore_sigint(old_handler)
         self.save()
         final = self.final_evaluation()
-        sample = self.sample_text()
+        samples = self._record_samples()
         summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
-                   "final": final, "sample": sample}
+                   "final": final, "sample": samples[0], "samples": samples}
         write_json(self.run_dir / rundir.SUMMARY, summary)
-        self._record_sample(sample)
         write_report(self.run_dir)
-        return TrainResult(self.run_dir, self.step, stopped_by, final, sample)
+        return TrainResult(self.run_dir, self.step, stopped_by, final, samples[0], samples)
 
-    def sample_text(self, max_new_tokens: int = 200, temperature: float = 0.8) -> str:
+    def sample_texts(self) -> list[str]:
+        """One sample per ``train.sample_prompts`` entry (or one from a neutral start), each
+        the prompt followed by its continuation, drawn with a generator seeded from the run's seed."""
         from ..sample import generate
 
+        t = self.cfg.train
         model = self.engine.torch_model() if hasattr(self.engine, "torch_model") else self.engine.model
-        start = default_prompt_ids(self.tokenizer)
-        ids = generate(model, start, max_new_tokens, temperature=temperature, seed=self.cfg.train.seed,
-                       max_context=self.seq_len)[0]
-        return self.tokenizer.decode(start + ids)
+        starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
+        return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
+                                                     seed=t.seed + i, max_context=self.seq_len)[0])
+                for i, ids in enumerate(starts)]
 
-    def _record_sample(self, text: str) -> None:
-        with open(self.run_dir / rundir.SAMPLES, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": self.step, "text": text}) + "\n")
+    def _record_samples(self) -> list[str]:
+        texts = self.sample_texts()
+        prompts = self.cfg.train.sample_prompts or [""]
+        for prompt, text in zip(prompts, texts):
+            self._log({"step": self.step, "prompt": prompt, "text": text}, rundir.SAMPLES)
+        return texts
 
 
 def write_report(run_dir: Path) -> None:

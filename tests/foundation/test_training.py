@@ -144,3 +144,21 @@ def test_training_with_a_bpe_tokenizer_trained_on_the_train_split(tmp_path, tiny
     cfg2.data.tokenizer = f"bpe:{tmp_path / 't.json'}"
     train(tmp_path / "c", config=cfg2, text=tiny_text)
     assert load(tmp_path / "c" / "tokenizer.json") == tok
+
+
+def test_poem_preset_samples_the_three_prompts_of_seeds_a9(tmp_path):
+    result = train(tmp_path / "p", preset="poem", overrides={"train.max_steps": 3, "train.sample_tokens": 10})
+    assert [s[:len(p)] for s, p in zip(result.samples, ["All that ", "Young in ", "Gilded "])] == \
+        ["All that ", "Young in ", "Gilded "]
+    records = read_metrics(tmp_path / "p" / "samples.jsonl")
+    assert [r["prompt"] for r in records] == ["All that ", "Young in ", "Gilded "]
+    assert all(r["step"] == 3 for r in records)
+
+
+def test_a_sample_prompt_the_vocabulary_cannot_encode_is_refused_before_training(tmp_path, tiny_text):
+    from glassgpt.errors import TokenizerError
+
+    cfg = tiny_config(sample_prompts=["Zebra \u00e9"])
+    with pytest.raises(TokenizerError, match="not in this model's vocabulary"):
+        train(tmp_path / "z", config=cfg, text=tiny_text)
+    assert not (tmp_path / "z").exists()
