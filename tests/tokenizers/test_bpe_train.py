@@ -15,33 +15,9 @@ from test_bpe_corpus import big_text
 
 
 def reference_merges(text: str, num_merges: int, pattern: str | None) -> list[tuple[int, int]]:
-    """The textbook algorithm: split, then after every merge recount every pair of every
-    chunk (no deduplication, no incremental counts).  Ties: smallest (left, right)."""
+    """The textbook algorithm on a text: split with the pattern, then ``_reference_on_chunks``."""
     chunks = regex.findall(pattern, text) if pattern else [text]
-    words = [list(c.encode("utf-8")) for c in chunks]
-    merges = []
-    for k in range(num_merges):
-        stats = Counter()
-        for w in words:
-            for pair in zip(w, w[1:]):
-                stats[pair] += 1
-        if not stats:
-            break
-        best = max(stats, key=lambda p: (stats[p], -p[0], -p[1]))
-        merges.append(best)
-        new_words = []
-        for w in words:
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(256 + k)
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            new_words.append(out)
-        words = new_words
-    return merges
+    return _reference_on_chunks([list(c.encode("utf-8")) for c in chunks], num_merges)
 
 
 small_text = st.text(alphabet=st.sampled_from(list("aab ba\n.é1")), min_size=1, max_size=60)
@@ -64,6 +40,8 @@ def test_learn_merges_with_overlapping_pairs(chunks, n):
 
 
 def _reference_on_chunks(words, n):
+    """After every merge, recount every pair of every chunk (no deduplication, no incremental
+    counts).  Ties: smallest (left, right)."""
     merges = []
     words = [list(w) for w in words]
     for k in range(n):
