@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     from glassgpt.config import resolve
     from glassgpt.data.loader import BatchLoader
     from glassgpt.tokenizers import CharTokenizer
-    from glassgpt.training.engine import TorchEngine
+    from glassgpt.training.engines import TorchEngine
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,9 +80,9 @@ def main(argv=None) -> int:
         """(wall, process CPU) seconds of one training step, as the trainer runs it."""
         start, cpu = time.perf_counter(), time.process_time()
         x, y = loader.next(t.batch_size)
-        _, norm = engine.train_step([(x, y)], t.lr, capture=capture)
+        result = engine.train_step([(x, y)], t.lr, capture=capture)
         if capture:  # what the trainer does with a captured step
-            out.write(json.dumps(engine.probe.record(0, norm)) + "\n")
+            out.write(json.dumps(result.probe.record(0, result.grad_norm)) + "\n")
         sync()
         return time.perf_counter() - start, time.process_time() - cpu
 

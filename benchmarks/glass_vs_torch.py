@@ -95,8 +95,7 @@ def memory_child(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from glassgpt.glass.engine import GlassEngine
-    from glassgpt.training.engine import TorchEngine
+    from glassgpt.training.engines import GlassEngine, TorchEngine
 
     tokens, vocab, _ = load_tokens(args.synthetic)
     cfg = make_config(vocab, args)
@@ -167,8 +166,7 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from glassgpt.glass.engine import GlassEngine
-    from glassgpt.training.engine import TorchEngine
+    from glassgpt.training.engines import GlassEngine, TorchEngine
 
     tokens, vocab, source = load_tokens(args.synthetic)
     cfg = make_config(vocab, args)
@@ -185,7 +183,7 @@ def main(argv=None) -> None:
         for name, engine in (("glass", glass), ("torch", eager)):
             for i, (x, y) in enumerate(data[: args.warmup] + timed):  # both engines: the same batch sequence
                 t0 = time.perf_counter()
-                loss, _ = engine.train_step([(x, y)], 1e-3)
+                loss = engine.train_step([(x, y)], 1e-3).loss
                 dt = time.perf_counter() - t0
                 if i >= args.warmup:
                     times[name].append(dt)

@@ -9,22 +9,17 @@ The Python API in four calls::
     print(glassgpt.evaluate("runs/poem"))                          # val_loss, perplexity, bits_per_byte
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["train", "load", "generate", "evaluate", "__version__"]
 
 
-def __getattr__(name):  # lazy, so `import glassgpt` and `glassgpt --help` stay fast
-    if name == "train":
-        from .training.trainer import train
-        return train
-    if name == "load":
-        from .runs import load
-        return load
-    if name == "generate":
-        from .sample import sample_text
-        return sample_text
-    if name == "evaluate":
-        from .evaluation import evaluate_run
-        return evaluate_run
-    raise AttributeError(name)
+def __getattr__(name):
+    """The API functions are loaded on first use (they need torch), so ``import glassgpt`` and
+    ``glassgpt --help`` stay fast.  This and the command dispatcher in ``glassgpt.cli`` are the
+    only deferred imports of the package."""
+    if name in __all__ and name != "__version__":
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'glassgpt' has no attribute {name!r}")

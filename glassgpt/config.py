@@ -8,6 +8,7 @@ back gives an equal ``RunConfig``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -197,8 +198,6 @@ def name_in(section: str, name: str) -> bool:
 
 
 def _unknown_key_message(key: str) -> str:
-    import difflib
-
     known = [f"{s}.{f.name}" for s in SECTIONS for f in fields(getattr(RunConfig(), s))]
     near = difflib.get_close_matches(key, known, n=1) or difflib.get_close_matches(
         key.split(".")[-1], [k.split(".")[1] for k in known], n=1)

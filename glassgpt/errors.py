@@ -21,5 +21,9 @@ class TokenizerError(GlassError):
     """Text or ids the tokenizer cannot handle, or a broken tokenizer file."""
 
 
+class FileError(GlassError):
+    """A file that is missing, unreadable or corrupted (raised by ``glassgpt.fileio``)."""
+
+
 class RunDirError(GlassError):
     """A run directory that is missing, partial, corrupted, or holds a different run."""

@@ -8,12 +8,19 @@ fairly even though they predict different numbers of tokens.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from . import rundir
+from .data import read_text
 from .data.loader import all_windows
+from .data.tokens import open_split
+from .errors import DataError
+from .runs import load, load_config
 
 
 def perplexity(mean_loss: float) -> float:
@@ -45,6 +52,13 @@ def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int
     }
 
 
+def summed_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The summed cross-entropy (nats) of logits (..., V) against targets (...), in float32;
+    targets of -1 are skipped."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           reduction="sum", ignore_index=-1)
+
+
 def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
     """``nll_sum`` for a torch GPT (eval mode, no gradients)."""
     device = next(model.parameters()).device
@@ -53,9 +67,7 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
     def nll_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         model.eval()
         logits, _ = model(torch.from_numpy(x).to(device))
-        loss = torch.nn.functional.cross_entropy(
-            logits.float().reshape(-1, logits.size(-1)), torch.from_numpy(y).to(device).reshape(-1), reduction="sum")
-        return float(loss), int(y.size)
+        return float(summed_nll(logits, torch.from_numpy(y).to(device))), int(y.size)
 
     return nll_sum
 
@@ -63,23 +75,15 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
 def evaluate_run(run_dir, data: str | None = None, device: str = "cpu", batch_size: int = 32) -> dict:
     """Evaluate a run on its validation split (or training split when it has none), or on
     the UTF-8 text at ``data`` encoded with the run's tokenizer."""
-    from .data.tokens import open_split
-    from .errors import DataError
-    from .runs import load, load_config
-
     model, tokenizer = load(run_dir, device)
     cfg = load_config(run_dir)
     seq_len = cfg.train.seq_len or cfg.model.block_size
     if data:
-        from .data import read_text
-
         tokens, split = np.asarray(tokenizer.encode(read_text(data)), dtype=np.int64), str(data)
         if len(tokens) < 2:
             raise DataError(f"{data} has fewer than two tokens; there is nothing to predict.")
     else:
-        from pathlib import Path
-
-        data_dir = Path(run_dir) / "data"
+        data_dir = Path(run_dir) / rundir.DATA_DIR
         tokens, split = open_split(data_dir, "val"), "val"
         if len(tokens) < 2:
             tokens, split = open_split(data_dir, "train"), "train"

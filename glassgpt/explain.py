@@ -35,6 +35,10 @@ from __future__ import annotations
 import math
 
 import torch
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from .errors import DataError
 from .evaluation import perplexity
@@ -144,11 +148,6 @@ def loss_style(loss: float, vocab_size: int | None = None) -> str:
 def render(result: dict, vocab_size: int | None = None, console=None, grad_top: int = 2) -> None:
     """Print ``result`` of ``explain`` as a rich table, one row per predicted token, rows
     coloured by loss (green: confident and right … bold red: worse than uniform guessing)."""
-    from rich import box
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     console = console or Console()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="What the model predicted at each position",
                   title_justify="left", caption_justify="left",

@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import RunDirError
+from safetensors.torch import load_file, save_file
+
+from .errors import FileError
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -77,29 +79,25 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
     """Read a JSON file, turning a missing or corrupted file into one clear sentence."""
     path = Path(path)
     if not path.is_file():
-        raise RunDirError(f"{what} {path} is missing.")
+        raise FileError(f"{what} {path} is missing.")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{what} {path} is corrupted ({exc.__class__.__name__}); restore it or start a new run.") from None
+        raise FileError(f"{what} {path} is corrupted ({exc.__class__.__name__}); restore or recreate it.") from None
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
     """Atomically write a dict of torch tensors as safetensors."""
-    from safetensors.torch import save_file
-
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_tensors(path: str | os.PathLike, what: str = "weights file") -> dict:
     """Load safetensors into CPU torch tensors, with a clear error when missing or corrupt."""
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
-        raise RunDirError(f"{what} {path} is missing.")
+        raise FileError(f"{what} {path} is missing.")
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises several types for a damaged header/body
-        raise RunDirError(f"{what} {path} is corrupted or not a safetensors file ({exc}).") from None
+        raise FileError(f"{what} {path} is corrupted or not a safetensors file ({exc}).") from None

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
+from . import rundir
 from .config import RunConfig
-from .errors import ConfigError, GlassError, RunDirError
+from .device import pick_device
+from .errors import ConfigError, FileError, GlassError, RunDirError
 from .fileio import load_tensors
+from .models import GPT
+from .tokenizers import Tokenizer
 from .tokenizers import load as load_tokenizer
-from .training import rundir
 
 
 def load_config(run_dir: str | Path) -> RunConfig:
@@ -18,20 +23,31 @@ def load_config(run_dir: str | Path) -> RunConfig:
         raise RunDirError(f"{Path(run_dir) / rundir.CONFIG} is not a valid run configuration ({exc})") from None
 
 
-def load(run_dir: str | Path, device: str = "cpu"):
-    """Return ``(model, tokenizer)`` of a run directory, the model in eval mode on ``device``."""
-    from .models import GPT
-    from .training.engine import pick_device
+def load_weights(run_dir: str | Path) -> dict[str, torch.Tensor]:
+    """The run's weights (``model.safetensors``, or the last complete checkpoint's copy)."""
+    path = rundir.require_run(run_dir)
+    try:
+        return load_tensors(rundir.weights_path(path))
+    except FileError as exc:
+        raise RunDirError(str(exc)) from None
 
+
+def load_run_tokenizer(run_dir: str | Path) -> Tokenizer:
+    return load_tokenizer(Path(run_dir) / rundir.TOKENIZER)
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, Tokenizer]:
+    """Return ``(model, tokenizer)`` of a run directory, the model in eval mode on ``device``."""
     path = rundir.require_run(run_dir)
     cfg = load_config(path)
-    tokenizer = load_tokenizer(path / rundir.TOKENIZER)
+    tokenizer = load_run_tokenizer(path)
     if tokenizer.vocab_size != cfg.model.vocab_size:
         raise RunDirError(f"{path} is inconsistent: the tokenizer has {tokenizer.vocab_size} ids but the model "
                           f"was built for {cfg.model.vocab_size}.")
-    model = GPT(cfg.model)
+    with torch.random.fork_rng(devices=[]):  # the weights are overwritten: their init draws must not leak
+        model = GPT(cfg.model)
     try:
-        model.load_weights(load_tensors(rundir.weights_path(path)))
+        model.load_weights(load_weights(path))
     except RunDirError:
         raise
     except GlassError as exc:

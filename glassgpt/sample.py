@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import GlassError
+from .tokenizers import Tokenizer
 
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -128,11 +129,22 @@ def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: flo
     return result
 
 
+def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
+    """A neutral start: a newline (or the end-of-line word) when the vocabulary has one, else id 0."""
+    for probe in ("\n", "<END>", "<|endoftext|>"):
+        try:
+            ids = tokenizer.encode(probe) if probe == "\n" else [tokenizer.special_tokens[probe]]
+            if len(ids) == 1:
+                return ids
+        except Exception:
+            continue
+    return [0]
+
+
 def cut_at_stop(text: str, stops: list[str]) -> str:
     """Text up to (not including) the first occurrence of any stop string."""
     cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
     return text[:cut]
-
 
 
 def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, temperature: float = 1.0,
@@ -143,8 +155,6 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, t
     An empty prompt starts from a neutral token (a newline where the vocabulary has one).
     ``stop`` strings cut the continuation before their first occurrence; a stop string
     that is a single token also ends generation early."""
-    from .training.trainer import default_prompt_ids
-
     ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:

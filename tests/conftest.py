@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import RunConfig
-from tinyrun import TINY_TEXT, tiny_config
 
 
 def pytest_collection_modifyitems(config, items):

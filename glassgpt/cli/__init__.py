@@ -2,7 +2,10 @@
 
 Each subcommand lives in its own module here with two functions: ``register(subparsers)``
 adds its parser (every option has a help text that shows its default) and ``run(args)``
-calls the library and prints.  Library imports happen inside ``run`` so ``--help`` is fast.
+calls the library and prints.  Command modules import the library at their top, and the
+library imports torch; so ``main`` imports only the module of the command being run (the
+one deferred import of the CLI), and ``glassgpt --help`` lists the commands from the table
+below without importing any of them.
 """
 
 from __future__ import annotations
@@ -11,18 +14,29 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
+from ..version import __version__
 from ..errors import GlassError
 
-#: subcommand modules, in the order ``--help`` lists them
-COMMANDS = ["train", "sample", "eval", "tokenizer", "explain", "gradcheck", "plot", "report", "demo"]
+#: subcommand -> one-line help, in the order ``--help`` lists them; each is the module ``glassgpt.cli.<name>``
+COMMANDS = {
+    "train": "train a GPT (default: char-level on the built-in Shakespeare, a few minutes on CPU)",
+    "sample": "generate text from a trained run",
+    "eval": "evaluate a run: val_loss, perplexity, bits_per_byte (JSON)",
+    "tokenizer": "train, inspect and use byte-level BPE tokenizers",
+    "explain": "show, token by token, what a trained model predicted and how wrong it was",
+    "gradcheck": "check the NumPy engine's hand-written gradients against PyTorch autograd",
+    "plot": "draw a run's figures (loss, gradients, attention, embeddings, ...) as PNG files",
+    "report": "write DIR/report.html: config, parameters, figures, samples, evaluation, explain view",
+    "demo": "run a worked example (softmax, chain rule, attention, ...)",
+}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows each option's default and keeps the description's line breaks."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser for ``command`` (its module imported); the others are listed by name only."""
     parser = argparse.ArgumentParser(
         prog="glassgpt",
         description="Train GPT-style language models from scratch and see exactly how they learn.",
@@ -31,19 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"glassgpt {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    for name, help_text in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"{__name__}.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if a in COMMANDS), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..demos import list_demos, run_demo
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
-    p = sub.add_parser("demo", help="run a worked example (softmax, chain rule, attention, ...)", formatter_class=HelpFormatter,
+    p = sub.add_parser(
+        "demo", help=COMMANDS["demo"], formatter_class=HelpFormatter,
                        description="Run one worked example: every number is computed, printed as a table, and "
                                    "checked by the test suite.  Without NAME, list the demos.")
     p.add_argument("name", nargs="?", metavar="NAME", help="the demo to run; leave out to list them")
@@ -18,8 +20,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demos import list_demos, run_demo
-
     if not args.name:
         demos = list_demos()
         width = max((len(name) for name, _ in demos), default=0)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..errors import ConfigError
+from ..evaluation import evaluate_run
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
-    p = sub.add_parser("eval", help="evaluate a run: val_loss, perplexity, bits_per_byte (JSON)",
+    p = sub.add_parser(
+        "eval", help=COMMANDS["eval"],
                        formatter_class=HelpFormatter,
                        description="Evaluate every token of the run's validation split (or of --data) once. "
                                    "Bits per byte counts the UTF-8 bytes of the evaluated text, so models with "
@@ -22,9 +25,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..evaluation import evaluate_run
-
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1.")
     print(json.dumps(evaluate_run(args.run_dir, args.data, args.device, args.batch_size)))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..data import read_text
+from ..errors import ConfigError
+from ..explain import explain, render
+from ..runs import load
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
     p = sub.add_parser(
-        "explain", help="show, token by token, what a trained model predicted and how wrong it was",
+        "explain", help=COMMANDS["explain"],
         formatter_class=HelpFormatter,
         description="For every position of TEXT: the context token, the target (next) token, P(target),\n"
                     "the loss -ln P, the target's rank (1 = most likely), the top-k alternatives, and the\n"
@@ -30,17 +34,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..explain import explain, render
-    from ..runs import load
-
     if (args.text is None) == (args.file is None):
         raise ConfigError("give the text to explain either as TEXT or with --file PATH (exactly one of them).")
     if args.top_k < 0:
         raise ConfigError("--top-k must not be negative.")
     if args.file is not None:
-        from ..data import read_text
-
         text = read_text(args.file)
     else:
         text = args.text

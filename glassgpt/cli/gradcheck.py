@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from rich.console import Console
+from rich.table import Table
+
+from ..training.gradcheck import run_gradcheck
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
     p = sub.add_parser(
-        "gradcheck", help="check the NumPy engine's hand-written gradients against PyTorch autograd",
+        "gradcheck", help=COMMANDS["gradcheck"],
         formatter_class=HelpFormatter,
         description="Run one batch through the glass (NumPy) GPT and the PyTorch GPT from the same weights and\n"
                     "compare the logits, the loss and the gradient of every parameter. Error = max|glass - torch|\n"
@@ -36,11 +40,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from ..glass.gradcheck import run_gradcheck
-
     get = lambda name: getattr(args, name, None)  # noqa: E731
     result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
                            get("vocab_size"))

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
+from ..report import RunData, render
+from ..report.figures import require_matplotlib
+from ..training.lr_finder import find_lr
+from . import COMMANDS, HelpFormatter
+
 FIGURE_NAMES = ["overview", "loss", "grad-norm", "lr-finder", "grad-components", "grad-flow", "update-ratio",
                 "histograms", "attention", "embeddings"]
 
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
     p = sub.add_parser(
-        "plot", help="draw a run's figures (loss, gradients, attention, embeddings, ...) as PNG files",
+        "plot", help=COMMANDS["plot"],
         formatter_class=HelpFormatter,
         description="Draw one figure, or all of them, into DIR/plots/<name>.png.\n"
                     "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
@@ -36,16 +40,10 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError
-    from ..report import RunData, render
-
     data = RunData(args.run_dir).require()
     if args.run:
         if args.what != "lr-finder":
             raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")
-        from ..report.figures import require_matplotlib
-        from ..training.lr_finder import find_lr
-
         require_matplotlib()  # before spending time on the sweep
         result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps)
         print(f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..report import write_report
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
     p = sub.add_parser(
-        "report", help="write DIR/report.html: config, parameters, figures, samples, evaluation, explain view",
+        "report", help=COMMANDS["report"],
         formatter_class=HelpFormatter,
         description="Redraw the figures into DIR/plots/ and write DIR/report.html, one self-contained page\n"
                     "(figures inline, no network needed) with the configuration, the parameter table, the\n"
@@ -23,8 +24,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import write_report
-
     result = write_report(args.run_dir, figures=not args.no_plots, prompt=args.prompt)
     drawn = [r for r in result.figures if r.path]
     skipped = [r for r in result.figures if not r.path]

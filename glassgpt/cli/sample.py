@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..runs import load
+from ..sample import sample_text
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
-    p = sub.add_parser("sample", help="generate text from a trained run", formatter_class=HelpFormatter,
+    p = sub.add_parser(
+        "sample", help=COMMANDS["sample"], formatter_class=HelpFormatter,
                        description="Generate text from a run directory. Temperature 0 is greedy decoding; the "
                                    "context is cropped to the model's block size.")
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
@@ -27,9 +30,6 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runs import load
-    from ..sample import sample_text
-
     model, tokenizer = load(args.run_dir, args.device)
     texts = sample_text(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
                         args.top_p, args.num_samples, args.seed, args.stop)

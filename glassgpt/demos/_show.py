@@ -1,13 +1,13 @@
 """Printing and figure helpers shared by the demos (tables, headings, saving a PNG).
 
 Tables go through ``rich``: colours and box lines in a terminal, plain aligned text
-when the output is piped (rich notices by itself).  Matplotlib is imported only inside
-:func:`new_figure`, with the Agg backend, so a demo without ``--plot`` never loads it.
+when the output is piped (rich notices by itself).  Figures come from ``glassgpt.plotting``
+(matplotlib's object-oriented API on an Agg canvas), so a demo without ``--plot`` never
+loads matplotlib.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,6 +16,9 @@ from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+
+from .. import plotting
+from ..threads import thread_scope
 
 
 def console() -> Console:
@@ -85,38 +88,19 @@ def num(x: float, digits: int = 4, sign: bool = False) -> str:
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (7.0, 4.5)):
-    """(pyplot, figure, axes) with the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize)
-    return plt, fig, axes
+    """(matplotlib module, figure, axes) on an Agg canvas."""
+    fig, axes = plotting.new_figure(figsize[0], figsize[1], nrows, ncols)
+    return plotting.matplotlib(), fig, axes
 
 
 def save_figure(fig, out_dir: str | os.PathLike, name: str) -> str:
-    """Write ``fig`` atomically as ``out_dir/name.png``, close it, and return the path."""
-    from ..fileio import atomic_write
-
-    path = Path(out_dir) / f"{name}.png"
+    """Write ``fig`` atomically as ``out_dir/name.png`` and return the path."""
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    path = plotting.save_png(fig, Path(out_dir) / f"{name}.png", dpi=110)
     say(f"figure written to {path}")
     return str(path)
 
 
-@contextlib.contextmanager
 def one_torch_thread():
     """Run tiny torch models on one thread (faster than fighting over cores), then restore."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return thread_scope(1)

@@ -20,7 +20,13 @@ import math
 import re
 
 import numpy as np
+import torch
 
+from ..config import resolve
+from ..data.corpora import load_corpus
+from ..data.loader import BatchLoader
+from ..tokenizers import WordTokenizer
+from ..training.engines import TorchEngine
 from ._show import heading, new_figure, one_torch_thread, save_figure, say, table
 
 NAME = "attention"
@@ -34,12 +40,6 @@ TRAIN_STEPS = 500
 
 def build(steps: int = TRAIN_STEPS):
     """(model, tokenizer, token ids, [loss at each step], RunConfig): the nursery GPT after ``steps`` AdamW steps."""
-    from ..config import resolve
-    from ..data.corpora import load_corpus
-    from ..data.loader import BatchLoader
-    from ..tokenizers import WordTokenizer
-    from ..training.engine import TorchEngine
-
     text = load_corpus("nursery")
     tokenizer = WordTokenizer.train(text)
     ids = np.array(tokenizer.encode(text), dtype=np.int64)
@@ -48,7 +48,7 @@ def build(steps: int = TRAIN_STEPS):
     with one_torch_thread():
         engine = TorchEngine(cfg)
         loader = BatchLoader(ids, seq, cfg.train.seed)
-        losses = [engine.train_step([loader.next(cfg.train.batch_size)], cfg.train.lr)[0] for _ in range(steps)]
+        losses = [engine.train_step([loader.next(cfg.train.batch_size)], cfg.train.lr).loss for _ in range(steps)]
     model = engine.model.eval()
     return model, tokenizer, ids, losses, cfg
 
@@ -133,8 +133,6 @@ def _gelu_tanh(x):
 def model_block_outputs(model, ids: list[int]):
     """(n_layer, T, C) outputs of the model's blocks (forward hooks), the model's own recorded
     attention (n_layer, n_head, T, T) or None if it cannot record, and the logits (T, V)."""
-    import torch
-
     outs, hooks = [], []
     blocks = model.transformer.h
     for block in blocks:

@@ -15,6 +15,7 @@ that switches the second ReLU off, whose weights then get exactly zero gradient.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ._show import heading, say, table
 
@@ -48,8 +49,6 @@ def by_hand(x, w1=W1, w2=W2, target=TARGET) -> dict[str, np.ndarray]:
 
 def by_autograd(x, w1=W1, w2=W2, target=TARGET) -> dict[str, np.ndarray]:
     """The same quantities from torch autograd (float64, retain_grad on the intermediates)."""
-    import torch
-
     x, w1, w2 = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, w1, w2))
     h_pre = x @ w1
     h = torch.relu(h_pre)

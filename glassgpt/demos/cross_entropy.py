@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ._show import heading, new_figure, num, save_figure, say, table
 
@@ -49,9 +51,6 @@ def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def compare_with_torch(shapes=SHAPES, seed: int = SEED) -> list[dict]:
     """Ours (NumPy, float64) vs PyTorch (float32 and float64) on seeded random (N, C) inputs."""
-    import torch
-    import torch.nn.functional as F
-
     rng = np.random.default_rng(seed)
     rows = []
     for n, c in shapes:

@@ -8,6 +8,8 @@ the minimum and back forever, and any lr > 1 overshoots further each time (diver
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "gradient-descent"
@@ -105,8 +107,6 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
 
 
 def _plot(rows, out_dir) -> str:
-    import numpy as np
-
     plt, fig, (a1, a2) = new_figure(1, 2, figsize=(14, 4.5))
     w = np.linspace(-0.5, 6.5, 300)
     a1.plot(w, (w - MINIMUM) ** 2, color="tab:blue", label="L(w) = (w - 3)^2")

@@ -142,7 +142,7 @@ def _plot(p, grad, targets, out_dir) -> str:
                 ax.text(j, i, f"{data[i, j]:+.3f}" if cmap == "RdBu_r" else f"{data[i, j]:.3f}", ha="center", va="center", fontsize=8,
                         color="white" if (abs(data[i, j]) > lim / 2) != (cmap == "viridis") else "black")
         for i, t in enumerate(targets):
-            ax.add_patch(plt.Rectangle((t - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="orange", lw=2))
+            ax.add_patch(plt.patches.Rectangle((t - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="orange", lw=2))
         ax.set_title(title)
         fig.colorbar(im, ax=ax, shrink=0.8)
     return save_figure(fig, out_dir, NAME)

@@ -10,6 +10,8 @@ against autograd, and followed by a 10-epoch PyTorch run of the same shape.
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn as nn
 
 from ._show import heading, new_figure, num, save_figure, say, table
 
@@ -54,8 +56,6 @@ def _params() -> dict:
 
 
 def _autograd_grads() -> dict:
-    import torch
-
     p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in _params().items()}
     h = torch.relu(p["hidden_w"] @ torch.tensor(X, dtype=torch.float64) + p["hidden_b"])
     out = p["out_w"] @ h + p["out_b"]
@@ -65,9 +65,6 @@ def _autograd_grads() -> dict:
 
 def train_torch(seed: int = SEED, epochs: int = EPOCHS, lr: float = LR) -> dict:
     """nn.Linear(2,2) -> ReLU -> nn.Linear(2,1), default init under manual_seed(seed), SGD on MSE."""
-    import torch
-    import torch.nn as nn
-
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
     init = {name: p.detach().tolist() for name, p in model.named_parameters()}

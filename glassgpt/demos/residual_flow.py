@@ -19,6 +19,9 @@ after a short training run, measured on a held-out batch.
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from ._show import heading, new_figure, one_torch_thread, save_figure, say, table
 
@@ -50,8 +53,6 @@ def simulate(n: int = N_SIM, layers: int = LAYERS, seed: int = SEED) -> dict[str
 
 
 def _build(norm: bool, residual: bool):
-    import torch.nn as nn
-
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
@@ -79,8 +80,6 @@ def _build(norm: bool, residual: bool):
 
 def measure(seed: int = SEED) -> dict[str, dict]:
     """Per-block weight-gradient norms (block 1 = next to the input) at init and after training."""
-    import torch
-
     g = torch.Generator().manual_seed(seed)
     teacher = torch.randn(WIDTH, 1, generator=g) / WIDTH**0.5
     batches = []
@@ -92,8 +91,6 @@ def measure(seed: int = SEED) -> dict[str, dict]:
 
 
 def _grad_norms(model, x, y) -> tuple[float, list[float]]:
-    import torch.nn.functional as F
-
     model.zero_grad()
     loss = F.mse_loss(model(x), y)
     loss.backward()
@@ -101,9 +98,6 @@ def _grad_norms(model, x, y) -> tuple[float, list[float]]:
 
 
 def _train_one(norm: bool, residual: bool, train, held_out, seed: int) -> dict:
-    import torch
-    import torch.nn.functional as F
-
     torch.manual_seed(seed)
     model = _build(norm, residual)
     loss0, init = _grad_norms(model, *held_out)

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models import GPT as TorchGPT
+from .model import GPT
 
 # (kind, matches(name), float32 tolerance, float64 tolerance, why)
 # float32 roundoff is ~6e-8 per operation; the two engines add the same numbers in different
@@ -95,12 +100,6 @@ def check_model(cfg, weights: dict | None, x: np.ndarray, y: np.ndarray, dtype: 
     """Compare the glass GPT with the torch GPT on one batch: logits, loss and every gradient.
 
     ``weights`` (name -> torch tensor) or None for a fresh initialisation from ``seed``."""
-    import torch
-    import torch.nn.functional as F
-
-    from ..models import GPT as TorchGPT
-    from .model import GPT
-
     tdtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -129,111 +128,3 @@ def check_model(cfg, weights: dict | None, x: np.ndarray, y: np.ndarray, dtype: 
     for name, p in tm.named_parameters():
         add(name, grads[name], p.grad.numpy())
     return rows
-
-
-# ---------------------------------------------------------------------------------------
-# The whole check, as ``glassgpt gradcheck`` runs it
-# ---------------------------------------------------------------------------------------
-
-#: vocabulary used for ``--preset`` when the preset's corpus is not a small built-in one
-#: (the character set of Tiny Shakespeare)
-DEFAULT_CHAR_VOCAB = 65
-
-
-@dataclass
-class GradcheckResult:
-    rows: list
-    source: str          # what was checked, in words
-    dtype: str
-    shape: tuple         # (batch, seq_len)
-    n_params: int
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    @property
-    def failures(self) -> list:
-        return [r for r in self.rows if not r.ok]
-
-
-def preset_vocab_size(cfg) -> tuple[int, str]:
-    """A vocabulary size for a preset checked without a run: the tokenizer's own size where it
-    is fixed or cheap to build (byte: 256; the small nursery/poem corpora), else the 65
-    characters of Tiny Shakespeare (or data.vocab_size for BPE)."""
-    d = cfg.data
-    if d.tokenizer == "byte":
-        return 256, "byte vocabulary"
-    if d.tokenizer == "bpe":
-        return (d.vocab_size or 50257), "BPE vocabulary size"
-    if d.corpus in ("nursery", "poem") and not d.path and d.tokenizer in ("char", "word"):
-        from ..data import load_corpus
-        from ..tokenizers.spec import build_tokenizer
-
-        size = build_tokenizer(d.tokenizer, load_corpus(d.corpus)).vocab_size
-        return size, f"{d.tokenizer} vocabulary of the {d.corpus} corpus"
-    return DEFAULT_CHAR_VOCAB, "65 characters, as Tiny Shakespeare"
-
-
-def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64", batch_size: int = 2,
-                  seq_len: int | None = None, seed: int = 0, vocab_size: int | None = None) -> GradcheckResult:
-    """Load the model of ``run_dir`` (or initialise ``preset``, default "baby"), take one batch
-    (from the run's training tokens when there are enough, else random ids) and compare the
-    glass engine with PyTorch autograd: ``check_model``."""
-    from ..config import resolve
-    from ..errors import ConfigError
-
-    if run_dir is not None and preset:
-        raise ConfigError("give either a run directory or --preset, not both.")
-    if dtype not in ("float32", "float64"):
-        raise ConfigError(f"--dtype must be float32 or float64, not {dtype!r}.")
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}.")
-    tokens = None
-    if run_dir is not None:
-        from pathlib import Path
-
-        from ..fileio import load_tensors
-        from ..runs import load_config
-        from ..training import rundir
-
-        path = rundir.require_run(run_dir)
-        cfg = load_config(path).model
-        weights = load_tensors(path / rundir.MODEL)
-        tokens = _run_tokens(Path(path))
-        source = f"run {path}"
-    else:
-        run_cfg = resolve(preset or "baby")
-        cfg = run_cfg.model
-        if vocab_size is not None and vocab_size < 1:
-            raise ConfigError(f"--vocab-size must be at least 1, got {vocab_size}.")
-        cfg.vocab_size, how = (vocab_size, "--vocab-size") if vocab_size else preset_vocab_size(run_cfg)
-        weights = None
-        source = f"preset {run_cfg.preset} (fresh weights, seed {seed}; vocabulary {cfg.vocab_size}: {how})"
-    T = seq_len if seq_len is not None else min(cfg.block_size, 64)
-    if not 1 <= T <= cfg.block_size:
-        raise ConfigError(f"--seq-len must be between 1 and the model's context {cfg.block_size}, got {T}.")
-    rng = np.random.default_rng(seed)
-    if tokens is not None and len(tokens) > T + 1:
-        starts = rng.integers(0, len(tokens) - T, size=batch_size)
-        window = np.asarray(tokens)[starts[:, None] + np.arange(T + 1)].astype(np.int64)
-        x, y = window[:, :-1], window[:, 1:]
-    else:
-        x = rng.integers(0, cfg.vocab_size, (batch_size, T))
-        y = rng.integers(0, cfg.vocab_size, (batch_size, T))
-    rows = check_model(cfg, weights, x, y, dtype, seed)
-    from .model import parameter_shapes
-
-    n_params = int(sum(np.prod(s) for s in parameter_shapes(cfg).values()))
-    return GradcheckResult(rows, source, dtype, (batch_size, T), n_params)
-
-
-def _run_tokens(path):
-    """The run's training tokens, or None when its data cache is missing or unreadable."""
-    from ..data.tokens import open_split
-    from ..errors import GlassError
-
-    try:
-        return open_split(path / "data", "train")
-    except (GlassError, OSError, KeyError, ValueError):
-        return None

@@ -3,7 +3,7 @@
 Both update a ``dict[str, np.ndarray]`` of parameters IN PLACE from a dict of gradients
 with the same names.  Weight decay applies only to parameters with at least two
 dimensions (linear weights, embeddings), never to biases or LayerNorm gains: the rule of
-``glassgpt.training.engine.decay_groups``.
+``glassgpt.training.engines.decay_groups``.
 
 AdamW, for each parameter p with gradient g at step t (as ``torch.optim.AdamW``):
     p     = p * (1 - lr * weight_decay)                 decoupled decay, before the update

@@ -15,8 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import GlassError
-from ..fileio import atomic_write
+from .. import plotting
+from ..plotting import matplotlib as require_matplotlib
 from . import theme
 from .rundata import RunData
 
@@ -38,28 +38,18 @@ class Rendered:
 FIGURES: dict[str, FigureSpec] = {}
 
 
-def require_matplotlib():
-    try:
-        import matplotlib
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    except ImportError:
-        raise GlassError("plots need matplotlib, which is not installed; run `pip install matplotlib`.") from None
-    return matplotlib
+def style() -> dict:
+    """The matplotlib rc settings of ``theme`` with its colour cycle (use inside ``rc_context``)."""
+    return {**theme.MPL_STYLE, "axes.prop_cycle": require_matplotlib().cycler(color=theme.CYCLE)}
 
 
 def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, **kw):
-    """A Figure on an Agg canvas and its axes (``squeeze`` as in ``plt.subplots``)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=theme.DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, **kw)
+    """A report figure (the theme's resolution, constrained layout) and its axes."""
+    return plotting.new_figure(width, height, nrows, ncols, dpi=theme.DPI, layout="constrained", **kw)
 
 
 def save_png(fig, path: Path) -> Path:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=theme.DPI))
-    return path
+    return plotting.save_png(fig, path, dpi=theme.DPI)
 
 
 def figure(name: str, caption: str):
@@ -71,7 +61,7 @@ def figure(name: str, caption: str):
         def make(run, out_dir: str | Path | None = None, **kw) -> Path:
             run = run if isinstance(run, RunData) else RunData(run)
             matplotlib = require_matplotlib()
-            with matplotlib.rc_context(theme.style()):
+            with matplotlib.rc_context(style()):
                 fig = draw(run, **kw)
                 return save_png(fig, Path(out_dir or run.plots_dir) / f"{name}.png")
 

@@ -14,11 +14,22 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import ConfigError, GlassError
 from . import theme
-from .canvas import (FIGURES, Rendered, figure, floats, new_figure, require_matplotlib, step_ticks, token_label,
-                     uniform_line, window_mean)
+from .canvas import (
+    FIGURES,
+    Rendered,
+    figure,
+    floats,
+    new_figure,
+    require_matplotlib,
+    step_ticks,
+    token_label,
+    uniform_line,
+    window_mean,
+)
 from .rundata import COMPONENTS, MissingData, RunData, latest_components
 
 __all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets"]
@@ -322,8 +333,7 @@ def histograms(run: RunData):
     sets = histogram_sets(records[-1]["histograms"]) if records else {}
     if not sets:
         raise MissingData("no histograms in diagnostics.jsonl (train with --diagnostics-every N)")
-    import matplotlib
-
+    matplotlib = require_matplotlib()
     kinds = [k for k in ("activations", "gradients") if k in sets]
     sat = _saturation(records[-1])
     fig, axes = new_figure(5.2 * len(kinds) + 0.6, 4.2, 1, len(kinds), squeeze=False)
@@ -349,9 +359,7 @@ def histograms(run: RunData):
                      "shows how much position t (the query) looks at each earlier position (keys). The "
                      "upper triangle is empty because a GPT never looks ahead.")
 def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
-    import matplotlib
-    import torch
-
+    matplotlib = require_matplotlib()
     model, tok = run.model()
     if prompt is not None:
         if not prompt:
@@ -439,8 +447,7 @@ def embeddings(run: RunData, max_labels: int = 120):
     ax.set_title(f"token embeddings, 2-D PCA ({what})")
     single = sum(len(tok.token_bytes(int(i))) == 1 for i in labelled)
     if single >= 0.8 * len(labelled):
-        from matplotlib.lines import Line2D
-
+        Line2D = require_matplotlib().lines.Line2D
         keys = [("consonant", theme.BLUE), ("vowel", theme.RED), ("digit", theme.GREEN),
                 ("punctuation", theme.ORANGE), ("whitespace", theme.MUTED)]
         ax.legend(handles=[Line2D([], [], ls="", marker="s", color=c, label=k) for k, c in keys],

@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .. import rundir
+from ..version import __version__
 from ..errors import GlassError
+from ..explain import explain
 from ..fileio import atomic_write_text
-from ..training import rundir
+from ..training.diagnostics import param_group
 from . import theme
 from .figures import FIGURES, Rendered, render
 from .rundata import MissingData, RunData
@@ -164,8 +166,6 @@ def figures_section(rendered: list[Rendered], notes: list[str]) -> str:
 def param_rows(model) -> tuple[list[list[str]], dict[str, int], int]:
     """Rows (part, tensors, count, share) grouped by block and component, the totals by
     diagnostics group, and the total (``model.num_params()``; a tied matrix counts once)."""
-    from ..training.diagnostics import param_group
-
     groups: dict[str, list] = {}
     kinds: dict[str, int] = {}
     for name, shape, count in model.param_table():
@@ -258,10 +258,6 @@ def _show(piece: str) -> str:
 
 
 def explain_section(run: RunData) -> str:
-    try:
-        from ..explain import explain
-    except ImportError:
-        return note("The explain view needs glassgpt.explain, which this installation lacks.")
     try:
         model, tok = run.model()
         n = min(EXPLAIN_TOKENS, model.config.block_size)

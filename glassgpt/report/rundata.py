@@ -14,30 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
+from ..data.loader import fixed_batches
+from ..data.tokens import open_split
 from ..errors import GlassError, RunDirError
-from ..training import rundir
-
-DIAGNOSTICS = "diagnostics.jsonl"
-LR_FINDER = "lr_finder.json"
-PLOTS = "plots"
+from ..runs import load
+from ..training.diagnostics import analyze_gradients
 
 
 class MissingData(GlassError):
     """The data a figure (or report section) needs is not in the run; it is skipped."""
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a torn line from a killed process
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def _read_json(path: Path) -> dict:
@@ -66,15 +52,15 @@ class RunData:
 
     @cached_property
     def metrics(self) -> list[dict]:
-        return rundir.read_metrics(self.dir)
+        return rundir.read_records(self.dir / rundir.METRICS)
 
     @cached_property
     def diagnostics(self) -> list[dict]:
-        return read_jsonl(self.dir / DIAGNOSTICS)
+        return rundir.read_records(self.dir / rundir.DIAGNOSTICS)
 
     @cached_property
     def samples(self) -> list[dict]:
-        return read_jsonl(self.dir / rundir.SAMPLES)
+        return rundir.read_records(self.dir / rundir.SAMPLES)
 
     @cached_property
     def summary(self) -> dict:
@@ -82,11 +68,11 @@ class RunData:
 
     @cached_property
     def lr_finder(self) -> dict:
-        return _read_json(self.dir / LR_FINDER)
+        return _read_json(self.dir / rundir.LR_FINDER)
 
     @property
     def plots_dir(self) -> Path:
-        return self.dir / PLOTS
+        return self.dir / rundir.PLOTS_DIR
 
     @property
     def vocab_size(self) -> int:
@@ -113,8 +99,6 @@ class RunData:
     def model(self):
         """``(model, tokenizer)`` on the CPU, loaded once."""
         if self._model is None:
-            from ..runs import load
-
             try:
                 self._model = load(self.dir, "cpu")
             except RunDirError as exc:
@@ -122,10 +106,8 @@ class RunData:
         return self._model
 
     def tokens(self, split: str) -> np.ndarray:
-        from ..data.tokens import open_split
-
         try:
-            return open_split(self.dir / "data", split)
+            return open_split(self.dir / rundir.DATA_DIR, split)
         except GlassError:
             return np.zeros(0, dtype=np.int64)
 
@@ -148,8 +130,6 @@ def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 
     """Gradient statistics of the final weights on a fixed batch of training windows (at
     most ``max_len`` tokens each, so a big model stays cheap on a CPU), for runs trained
     without diagnostics.  Returns (stats, description)."""
-    from ..data.loader import fixed_batches
-
     model, _ = run.model()
     cfg = run.config
     seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
@@ -159,8 +139,6 @@ def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 
         raise MissingData("the training split is too short for a gradient batch")
     seed = int(cfg.get("train", {}).get("seed", 0)) + 2
     (x, y), = fixed_batches(toks, seq_len, batch_size, 1, seed)
-    from ..training.diagnostics import analyze_gradients
-
     model.train(False)
     stats = analyze_gradients(model, x, y)
     return stats, f"final weights, one batch of {batch_size}×{seq_len} training tokens"

@@ -29,7 +29,6 @@ MPL_STYLE = {
     "axes.spines.right": False,
     "axes.grid": True,
     "axes.axisbelow": True,
-    "axes.prop_cycle": None,  # filled in by style() (a cycler needs matplotlib)
     "grid.color": GRID,
     "grid.linewidth": 0.8,
     "xtick.color": MUTED,
@@ -45,13 +44,6 @@ MPL_STYLE = {
     "figure.titleweight": "bold",
     "savefig.facecolor": "white",
 }
-
-
-def style() -> dict:
-    """The matplotlib rc settings (use inside ``matplotlib.rc_context``)."""
-    from cycler import cycler
-
-    return {**MPL_STYLE, "axes.prop_cycle": cycler(color=CYCLE)}
 
 
 def loss_colour(loss: float, worst: float) -> str:

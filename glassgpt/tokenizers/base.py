@@ -2,12 +2,11 @@
 
 A tokenizer turns text into a list of integer ids and back.  It is saved as a JSON
 object whose ``"type"`` field names the class, so ``glassgpt.tokenizers.load`` can
-rebuild any of them from a run directory's ``tokenizer.json``.
+rebuild any of them from a run directory's ``tokenizer.json`` (see ``loading``).
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterable
@@ -78,32 +77,3 @@ class Tokenizer(ABC):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(vocab_size={self.vocab_size})"
-
-
-def load(path: str | Path) -> Tokenizer:
-    """Load any glassgpt tokenizer JSON file."""
-    path = Path(path)
-    if not path.is_file():
-        raise TokenizerError(f"tokenizer file {path} does not exist.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TokenizerError(f"tokenizer file {path} is corrupted ({exc.__class__.__name__}); "
-                             "train or copy it again.") from None
-    return from_dict(data, source=str(path))
-
-
-def from_dict(data: dict, source: str = "tokenizer data") -> Tokenizer:
-    from . import REGISTRY
-
-    if not isinstance(data, dict) or data.get("type") not in REGISTRY:
-        kind = data.get("type") if isinstance(data, dict) else None
-        raise TokenizerError(
-            f"{source} is not a glassgpt tokenizer (type {kind!r}; expected one of {', '.join(sorted(REGISTRY))})."
-        )
-    try:
-        return REGISTRY[data["type"]].from_dict(data)
-    except TokenizerError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TokenizerError(f"{source} is corrupted ({exc.__class__.__name__}: {exc}).") from None

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import Tokenizer
+from .bpe import BPETokenizer
+from .byte import ByteTokenizer
+from .char import CharTokenizer
+from .loading import load
+from .word import WordTokenizer
 
 SPECS = ("char", "byte", "word", "bpe", "bpe:FILE")
 
 
 def build_tokenizer(spec: str, text: str, vocab_size: int | None = None) -> Tokenizer:
     """Return the tokenizer for ``spec``, trained on ``text`` where the spec needs training."""
-    from . import ByteTokenizer, CharTokenizer, WordTokenizer
-
     if spec == "char":
         return CharTokenizer.train(text)
     if spec == "byte":
@@ -29,13 +32,7 @@ def build_tokenizer(spec: str, text: str, vocab_size: int | None = None) -> Toke
 
 
 def _build_bpe(spec: str, text: str, vocab_size: int | None) -> Tokenizer:
-    try:
-        from .bpe import BPETokenizer
-    except ImportError:
-        raise ConfigError("the BPE tokenizer is not available in this build of glassgpt.") from None
     if spec.startswith("bpe:"):
-        from .base import load
-
         return load(spec[4:])
     if not vocab_size:
         raise ConfigError("--tokenizer bpe needs --vocab-size N (at least 256).")

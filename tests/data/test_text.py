@@ -10,7 +10,6 @@ from glassgpt.data.text import decode_text
 from glassgpt.errors import DataError, GlassError
 
 
-
 def _one_sentence(err: DataError, path=None) -> str:
     msg = str(err)
     assert "\n" not in msg and msg.endswith(".")

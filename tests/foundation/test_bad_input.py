@@ -3,8 +3,8 @@
 import hashlib
 
 import pytest
-
 from tinyrun import TINY_TEXT
+
 from glassgpt.cli import main
 
 TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",

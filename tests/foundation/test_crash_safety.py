@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
-
 from tinyrun import TINY_TEXT
+
 from glassgpt.fileio import atomic_write_bytes
+from glassgpt.rundir import checkpoint
 from glassgpt.runs import load
-from glassgpt.training import checkpoint
 
 TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
         "--set", "model.block_size=16", "--set", "train.batch_size=4", "--set", "train.eval_every=0",

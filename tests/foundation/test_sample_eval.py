@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from tinyrun import tiny_config
+
 from glassgpt.config import ModelConfig
 from glassgpt.data.loader import all_windows
 from glassgpt.evaluation import evaluate_tokens, model_nll_sum

@@ -4,7 +4,7 @@ spin on these small matmuls (up to 100x slower)."""
 import pytest
 import torch
 
-from glassgpt.glass.blas import blas_threads
+from glassgpt.threads import blas_threads
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,12 +8,8 @@ from glassgpt.config import ModelConfig, RunConfig
 from glassgpt.data.corpora import POEM
 from glassgpt.data.loader import BatchLoader
 from glassgpt.errors import ConfigError
-from glassgpt.glass.engine import GlassEngine
-from glassgpt.training.engine import TorchEngine
+from glassgpt.training.engines import GlassEngine, TorchEngine
 from glassgpt.training.schedule import learning_rate
-
-
-
 
 TEXT = POEM[:3000]
 CHARS = sorted(set(TEXT))
@@ -40,13 +36,13 @@ def steps(cfg: RunConfig, engines, n: int, start: int = 0, loader=None):
         lr = learning_rate(s, t.lr, t.warmup_steps, t.max_steps, t.min_lr_ratio, t.schedule)
         x, y = loader.next(t.batch_size * t.grad_accum)
         micro = [(x[i:i + t.batch_size], y[i:i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
-        out.append([e.train_step(micro, lr) for e in engines])
+        out.append([(r.loss, r.grad_norm) for r in (e.train_step(micro, lr) for e in engines)])
     return out
 
 
 def test_same_seed_same_initial_weights():
     cfg = run_config()
-    tw, gw = TorchEngine(cfg).weights(), GlassEngine(cfg).weights()
+    tw, gw = TorchEngine(cfg).state_dict()["model"], GlassEngine(cfg).state_dict()["model"]
     assert tw.keys() == gw.keys()
     for n in tw:
         assert torch.equal(tw[n], gw[n]), n
@@ -80,7 +76,7 @@ def test_optimizer_state_uses_the_torch_engine_names_and_values():
     cfg = run_config()
     torch_e, glass_e = TorchEngine(cfg), GlassEngine(cfg)
     steps(cfg, [torch_e, glass_e], 3)
-    ts, gs = torch_e.optimizer_state(), glass_e.optimizer_state()
+    ts, gs = torch_e.state_dict()["optimizer"], glass_e.state_dict()["optimizer"]
     assert ts.keys() == gs.keys()
     for k in ts:
         assert ts[k].shape == gs[k].shape and ts[k].dtype == gs[k].dtype, k
@@ -96,11 +92,9 @@ def test_a_run_resumes_across_engines(first, second):
     a = first(cfg)
     loader = BatchLoader(TOKENS, 16, cfg.train.seed)
     steps(cfg, [a], 5, loader=loader)
-    w, o, r = a.weights(), a.optimizer_state(), a.rng_state()
+    state = a.state_dict()
     b = second(cfg)
-    b.load_weights(w)
-    b.load_optimizer_state(o)
-    b.set_rng_state(r)
+    b.load_state_dict(state)
     for (la, _), (lb, _) in steps(cfg, [a, b], 5, start=5, loader=loader):
         assert abs(la - lb) <= 1e-4
 
@@ -111,26 +105,24 @@ def test_rng_state_round_trip_reproduces_dropout():
     a = GlassEngine(cfg)
     loader = BatchLoader(TOKENS, 16, 5)
     steps(cfg, [a], 2, loader=loader)
-    saved_w, saved_o, saved_r = a.weights(), a.optimizer_state(), a.rng_state()
-    assert saved_r["glass_dropout"].dtype == torch.uint8 and "torch_cpu" in saved_r
+    saved = a.state_dict()
+    assert saved["rng"]["glass_dropout"].dtype == torch.uint8 and "torch_cpu" in saved["rng"]
     state = loader.state()
     first = [h[0] for h in steps(cfg, [a], 3, start=2, loader=loader)]
     b = GlassEngine(cfg)
-    b.load_weights(saved_w)
-    b.load_optimizer_state(saved_o)
-    b.set_rng_state(saved_r)
+    b.load_state_dict(saved)
     loader.set_state(state)
     second = [h[0] for h in steps(cfg, [b], 3, start=2, loader=loader)]
     assert first == second  # bit-identical: same masks, same arithmetic
 
 
-def test_torch_model_carries_the_current_weights():
+def test_sampling_model_carries_the_current_weights():
     cfg = run_config()
     g = GlassEngine(cfg)
     steps(cfg, [g], 2)
-    tm = g.torch_model()
+    tm = g.sampling_model()
     assert not tm.training
-    for n, t in g.weights().items():
+    for n, t in g.state_dict()["model"].items():
         assert torch.equal(tm.state_dict()[n], t)
 
 

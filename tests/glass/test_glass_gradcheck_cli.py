@@ -6,9 +6,8 @@ import glassgpt
 from glassgpt.cli import main
 from glassgpt.config import RunConfig
 from glassgpt.glass import model as glass_model
-from glassgpt.glass.gradcheck import run_gradcheck, tolerance
-
-
+from glassgpt.glass.gradcheck import tolerance
+from glassgpt.training.gradcheck import run_gradcheck
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

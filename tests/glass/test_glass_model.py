@@ -18,8 +18,6 @@ from glassgpt.glass.gradcheck import check_model, numerical_gradient, relative_e
 from glassgpt.models import GPT as TorchGPT
 
 
-
-
 def small(**kw) -> ModelConfig:
     base = dict(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=16, d_ff=24)
     base.update(kw)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from glassgpt.glass.optim import SGD, AdamW
-from glassgpt.training.engine import decay_groups
+from glassgpt.training.engines import decay_groups
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 import torch
+from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import RunConfig
-from tinyrun import TINY_TEXT, tiny_config
 
 REPORT_TEXT = TINY_TEXT
 
@@ -23,7 +23,7 @@ def report_config(**train) -> RunConfig:
 def report_run(tmp_path_factory):
     """A finished run whose end-of-training hook wrote plots/ and report.html, plus lr_finder.json."""
     from glassgpt.training.lr_finder import find_lr
-    from glassgpt.training.trainer import train
+    from glassgpt.api import train
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("report") / "run"

@@ -155,7 +155,7 @@ def test_report_cli(run_copy, capsys):
 
 def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys, make_config, report_text):
     import glassgpt.report
-    from glassgpt.training.trainer import train
+    from glassgpt.api import train
 
     def broken(run_dir):
         raise RuntimeError("disk on fire")

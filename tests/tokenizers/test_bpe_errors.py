@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pytest
+from test_bpe_corpus import big_text
 
 from glassgpt.cli import main
 from glassgpt.errors import TokenizerError
 from glassgpt.tokenizers import BPETokenizer, load
-from test_bpe_corpus import big_text
 
 
 @pytest.fixture(scope="module")

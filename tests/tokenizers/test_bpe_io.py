@@ -4,10 +4,10 @@
 import json
 
 import pytest
+from test_bpe_corpus import big_text, corpus
 
 from glassgpt.tokenizers import BPETokenizer, from_dict, load
 from glassgpt.tokenizers.spec import build_tokenizer
-from test_bpe_corpus import big_text, corpus
 
 PATTERNS = ["gpt4", "gpt2", "none", r"\p{L}+| ?\p{N}"]
 

@@ -3,12 +3,11 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_bpe_corpus import big_text, corpus
 
 from glassgpt.errors import TokenizerError
-from glassgpt.tokenizers import BPETokenizer
-from glassgpt.tokenizers import bpe_encode
+from glassgpt.tokenizers import BPETokenizer, bpe_encode
 from glassgpt.tokenizers.bpe_parallel import cut_points, split_text
-from test_bpe_corpus import big_text, corpus
 
 PATTERNS = ["gpt4", "gpt2", "none", r"\p{L}+"]  # the custom one leaves gaps: they become 1-char chunks
 

@@ -2,10 +2,10 @@
 plain text when asked."""
 
 import pytest
+from test_bpe_corpus import big_text
 
 from glassgpt.errors import TokenizerError
 from glassgpt.tokenizers import BPETokenizer
-from test_bpe_corpus import big_text
 
 EOT, SEP = "<|endoftext|>", "<|sep|>"
 

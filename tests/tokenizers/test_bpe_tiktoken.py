@@ -8,10 +8,11 @@ from hypothesis import strategies as st
 
 tiktoken = pytest.importorskip("tiktoken")
 
+from test_bpe_corpus import big_text, corpus  # noqa: E402
+
 from glassgpt.errors import TokenizerError  # noqa: E402
 from glassgpt.tokenizers import BPETokenizer  # noqa: E402
 from glassgpt.tokenizers.tiktoken_io import derive_merges  # noqa: E402
-from test_bpe_corpus import big_text, corpus  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_bpe_corpus import big_text
 
 from glassgpt.tokenizers import BPETokenizer
 from glassgpt.tokenizers.bpe_train import learn_merges
 from glassgpt.tokenizers.patterns import GPT2, GPT4
-from test_bpe_corpus import big_text
 
 
 def reference_merges(text: str, num_merges: int, pattern: str | None) -> list[tuple[int, int]]:

@@ -14,13 +14,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-
 from tinyrun import TINY_TEXT, tiny_config
+
 from glassgpt.config import RunConfig
 from glassgpt.models import GPT
 from glassgpt.training.diagnostics import analyze_gradients, training_step
-from glassgpt.training.engine import TorchEngine
+from glassgpt.training.engines import TorchEngine
 from glassgpt.training.trainer import train
+
 
 @pytest.fixture(autouse=True)
 def _no_report(monkeypatch):
@@ -148,8 +149,8 @@ def test_capture_matches_independent_computations(activation, tied):
             blk.mlp.c_fc.weight.mul_(100.0)
     ref = copy.deepcopy(eng.model)  # the weights before the step
     x, y = batch()
-    loss, norm = eng.train_step([(x.numpy(), y.numpy())], 1e-2, capture=True)
-    rec = eng.probe.record(1, norm)
+    result = eng.train_step([(x.numpy(), y.numpy())], 1e-2, capture=True)
+    rec = result.probe.record(1, result.grad_norm)
     assert list(rec)[0] == "step" and rec["step"] == 1
 
     # gradients (raw: before clipping) by autograd on the copy, through a hand-written forward
@@ -220,9 +221,10 @@ def test_capture_changes_nothing_and_draws_no_random_numbers():
     results = []
     for capture in (False, True):
         eng = engine_for(dropout=0.2)
-        losses = [eng.train_step(micro, 1e-2, capture=capture)]
-        losses.append(eng.train_step(micro, 1e-2))  # dropout masks drawn after the captured step
-        results.append((losses, {k: v.clone() for k, v in eng.weights().items()}, torch.get_rng_state()))
+        losses = [eng.train_step(micro, 1e-2, capture=capture).loss]
+        losses.append(eng.train_step(micro, 1e-2).loss)  # dropout masks drawn after the captured step
+        results.append((losses, {k: v.clone() for k, v in eng.state_dict()["model"].items()},
+                        eng.state_dict()["rng"]["torch_cpu"]))
     (l0, w0, r0), (l1, w1, r1) = results
     assert l0 == l1 and torch.equal(r0, r1)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)

@@ -21,14 +21,15 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import RunDirError
+from ..errors import FileError, RunDirError
 from ..fileio import fsync_dir, load_tensors, read_json, save_tensors, write_json
+from .layout import MODEL, STATE_DIR, STATE_MODEL, STATE_NEW, STATE_OLD, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER
 
-STATE, NEW, OLD = "state", "state.new", "state.old"
+STATE, NEW, OLD = STATE_DIR, STATE_NEW, STATE_OLD
 
 
 def _complete(folder: Path) -> bool:
-    return (folder / "trainer.json").is_file()
+    return (folder / STATE_TRAINER).is_file()
 
 
 def recover(run_dir: str | Path) -> Path | None:
@@ -51,7 +52,7 @@ def recover(run_dir: str | Path) -> Path | None:
 
 def _link_model(run_dir: Path) -> None:
     """Point the top-level model.safetensors at the checkpoint's weights (atomic rename of a hard link)."""
-    src, dst = run_dir / STATE / "model.safetensors", run_dir / "model.safetensors"
+    src, dst = run_dir / STATE / STATE_MODEL, run_dir / MODEL
     tmp = run_dir / ".model.safetensors.link"
     if tmp.exists():
         tmp.unlink()
@@ -68,10 +69,10 @@ def save(run_dir: str | Path, weights: dict, optimizer: dict, rng: dict, trainer
     new = run_dir / NEW
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir(parents=True)
-    save_tensors(new / "model.safetensors", weights)
-    save_tensors(new / "optimizer.safetensors", optimizer)
-    save_tensors(new / "rng.safetensors", rng)
-    write_json(new / "trainer.json", trainer)  # last: marks the checkpoint complete
+    save_tensors(new / STATE_MODEL, weights)
+    save_tensors(new / STATE_OPTIMIZER, optimizer)
+    save_tensors(new / STATE_RNG, rng)
+    write_json(new / STATE_TRAINER, trainer)  # last: marks the checkpoint complete
     fsync_dir(new)
     state, old = run_dir / STATE, run_dir / OLD
     if state.exists():
@@ -88,5 +89,8 @@ def load(run_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     state = recover(run_dir)
     if state is None:
         raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again without --resume.")
-    return (load_tensors(state / "model.safetensors"), load_tensors(state / "optimizer.safetensors", "optimizer state"),
-            load_tensors(state / "rng.safetensors", "RNG state"), read_json(state / "trainer.json", "trainer state"))
+    try:
+        return (load_tensors(state / STATE_MODEL), load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
+                load_tensors(state / STATE_RNG, "RNG state"), read_json(state / STATE_TRAINER, "trainer state"))
+    except FileError as exc:
+        raise RunDirError(str(exc)) from None

@@ -1,17 +1,17 @@
-"""The glass engine: the trainer's engine interface, done in NumPy with hand-written gradients.
+"""The glass engine: the ``Engine`` protocol done in NumPy with hand-written gradients.
 
-``GlassEngine(cfg)`` stands in for ``glassgpt.training.engine.TorchEngine`` (selected by
-``train.engine = "glass"``): the same methods, the same run directory, metrics and
-checkpoints, so a run can even resume from one engine into the other.
+``GlassEngine(cfg)`` stands in for ``TorchEngine`` (selected by ``train.engine = "glass"``):
+the same methods, the same run directory, metrics and checkpoints, so a run can even resume
+from one engine into the other.
 
-- Initial weights: seeded exactly like the torch engine (``torch.manual_seed(seed)``, build
-  the torch GPT, copy its weights), so with the same seed both engines start from the same
-  numbers, and the trainer feeds them the same batches.
+- Initial weights: drawn exactly like the torch engine's (its own torch stream seeded with
+  the run's seed builds the torch GPT, whose weights are copied), so with the same seed both
+  engines start from the same numbers, and the trainer feeds them the same batches.
 - ``train_step``: each micro-batch's loss divided by their number, gradients summed,
   global-norm clipping (``train.grad_clip``; 0 = off, the norm before clipping is returned),
   one AdamW step.
 - State: weights and AdamW moments under the torch names; the RNG state holds the torch
-  generator (as the torch engine saves it) and the glass dropout generator.
+  stream (as the torch engine saves it) and the glass dropout generator.
 
 Always NumPy on the CPU in float32: ``train.device`` and ``train.compile`` do not apply.
 """
@@ -23,10 +23,12 @@ import json
 import numpy as np
 import torch
 
-from ..config import RunConfig
-from ..errors import ConfigError
-from .model import GPT
-from .optim import AdamW
+from ...config import RunConfig
+from ...errors import ConfigError
+from ...glass import GPT, AdamW
+from ...models import GPT as TorchGPT
+from ..diagnostics import Probe
+from .base import StepResult, TorchRNG
 
 DROPOUT_RNG = "glass_dropout"
 
@@ -38,23 +40,21 @@ class GlassEngine:
         if t.dtype != "float32":
             raise ConfigError(f"the glass engine computes in float32 only; drop train.dtype={t.dtype} "
                               "or use --engine torch.")
-        from ..models import GPT as TorchGPT
-
-        torch.manual_seed(t.seed)  # same initial weights as TorchEngine with the same seed
-        self.model = GPT.from_torch(TorchGPT(cfg.model), dtype=np.float32)
+        self.torch_rng = TorchRNG(t.seed, torch.device("cpu"))
+        with self.torch_rng.active():  # same initial weights as TorchEngine with the same seed
+            self.model = GPT.from_torch(TorchGPT(cfg.model), dtype=np.float32)
         self.optimizer = AdamW(self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
                                weight_decay=t.weight_decay)
         self.rng = np.random.Generator(np.random.PCG64(t.seed))  # dropout masks
-        self.probe = None  # a diagnostics Probe after a train_step(capture=True)
 
     # ---- training ---------------------------------------------------------------------------
-    def train_step(self, micro_batches, lr: float, capture: bool = False) -> tuple[float, float]:
+    def train_step(self, micro_batches, lr: float, capture: bool = False) -> StepResult:
         """Accumulate the gradient of the mean loss over the micro-batches, clip it, take one
-        AdamW step.  Returns (mean loss, global gradient norm before clipping).
+        AdamW step.
 
-        ``capture=True`` also fills ``self.probe`` with a ``training.diagnostics.Probe`` record
-        of this step, as the torch engine does (see ``_start_probe``)."""
-        self.probe = None
+        ``capture=True`` also returns a ``diagnostics.Probe`` of this step, as the torch engine
+        does (see ``_start_probe``)."""
+        probe = None
         n = len(micro_batches)
         watched = self._start_probe(micro_batches[0], n) if capture else None
         total, grads = 0.0, None
@@ -85,21 +85,20 @@ class GlassEngine:
                 for name, p in replica.named_parameters():
                     p.copy_(torch.from_numpy(self.model.params[name]))
             probe.stepped()
-            self.probe = probe
-        return total, norm
+        return StepResult(total, norm, probe)
 
     def _start_probe(self, first_batch, n: int):
         """Diagnostics for one step, in the exact record format of the torch engine: a torch
         replica of the current weights runs the first micro-batch under ``Probe.watch()``
         (activations, attention entropy, activation-gradient histograms); the probe then
         reads the GLASS gradients and the GLASS update.  The replica's forward runs on a
-        forked torch RNG, so the saved random state is the same with or without capture."""
-        from ..training.diagnostics import Probe
-
+        forked copy of the engine's torch stream, so the random state is the same with or
+        without capture."""
         replica = self.model.to_torch().train()
         probe = Probe(replica)
         x, y = (torch.from_numpy(np.ascontiguousarray(a)) for a in first_batch)
         with torch.random.fork_rng(devices=[]), probe.watch():
+            torch.set_rng_state(self.torch_rng.cpu.get_state())
             _, loss = replica(x, y)
             (loss / n).backward()
         return probe, replica
@@ -108,35 +107,29 @@ class GlassEngine:
         """Sum of per-token losses (nats) and the number of tokens, dropout off."""
         return self.model.nll_sum(np.asarray(x), np.asarray(y)), int(np.asarray(y).size)
 
-    # ---- state in and out (torch tensors, for safetensors) ------------------------------------
-    def weights(self) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(a.copy()) for name, a in self.model.params.items()}
-
-    def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.model.load_weights(tensors)
-
-    def optimizer_state(self) -> dict[str, torch.Tensor]:
-        return {key: torch.from_numpy(np.array(a, copy=True)) for key, a in self.optimizer.state_arrays().items()}
-
-    def load_optimizer_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.optimizer.load_state_arrays(tensors)
-
-    def rng_state(self) -> dict[str, torch.Tensor]:
-        """The torch generator (so the torch engine can resume this run) and the dropout
-        generator's state as UTF-8 JSON bytes."""
-        state = json.dumps(self.rng.bit_generator.state).encode("utf-8")
-        return {"torch_cpu": torch.get_rng_state(),
-                DROPOUT_RNG: torch.frombuffer(bytearray(state), dtype=torch.uint8)}
-
-    def set_rng_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        if "torch_cpu" in tensors:
-            torch.set_rng_state(tensors["torch_cpu"])
-        if DROPOUT_RNG in tensors:  # absent when resuming a torch-engine run: keep the seeded generator
-            self.rng.bit_generator.state = json.loads(bytes(tensors[DROPOUT_RNG].tolist()).decode("utf-8"))
-
-    def torch_model(self):
-        """A torch GPT (eval mode, CPU) with the current weights, e.g. for sampling."""
+    def sampling_model(self) -> torch.nn.Module:
+        """A torch GPT (eval mode, CPU) with the current weights."""
         return self.model.to_torch()
+
+    # ---- state in and out (torch tensors, for safetensors) ------------------------------------
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Weights and AdamW moments under the torch names; the RNG part holds the torch stream
+        (so the torch engine can resume this run) and the dropout generator's state as UTF-8
+        JSON bytes."""
+        dropout = json.dumps(self.rng.bit_generator.state).encode("utf-8")
+        return {"model": {name: torch.from_numpy(a.copy()) for name, a in self.model.params.items()},
+                "optimizer": {k: torch.from_numpy(np.array(a, copy=True))
+                              for k, a in self.optimizer.state_arrays().items()},
+                "rng": {**self.torch_rng.state(), DROPOUT_RNG: torch.frombuffer(bytearray(dropout), dtype=torch.uint8)}}
+
+    def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        self.model.load_weights(state["model"])
+        if state.get("optimizer"):
+            self.optimizer.load_state_arrays(state["optimizer"])
+        rng = state.get("rng", {})
+        self.torch_rng.load_state(rng)
+        if DROPOUT_RNG in rng:  # absent when resuming a torch-engine run: keep the seeded generator
+            self.rng.bit_generator.state = json.loads(bytes(rng[DROPOUT_RNG].tolist()).decode("utf-8"))
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:

@@ -1,29 +1,23 @@
-"""The run directory contract (DESIGN.md): what a run writes, and safe ways to claim or read one.
+"""Claiming a folder for a new run, and checking that a folder holds a readable run.
 
 A new run claims a folder only if it is new, empty, or (with ``overwrite``) holds an
 earlier glassgpt run; a folder with other files is never touched.  Reading a run checks
-every file it needs and says which one is missing or corrupted.
+every file it needs and says which one is missing.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from ..errors import RunDirError
-from ..fileio import atomic_write_text, read_json
-
-CONFIG, MODEL, TOKENIZER, METRICS = "config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl"
-SAMPLES, SUMMARY, REPORT = "samples.jsonl", "summary.json", "report.html"
-RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, "diagnostics.jsonl", "lr_finder.json")
-RUN_DIRS = ("state", "state.new", "state.old", "data", "plots")
+from .layout import CONFIG, MODEL, RUN_DIRS, RUN_FILES, STATE_DIR, STATE_NEW, STATE_OLD, STATE_TRAINER, TOKENIZER
 
 
 def is_run(path: Path) -> bool:
-    return (path / CONFIG).is_file() or any((path / d).is_dir() for d in RUN_DIRS[:3])
+    return (path / CONFIG).is_file() or any((path / d).is_dir() for d in (STATE_DIR, STATE_NEW, STATE_OLD))
 
 
 def check_writable(path: Path) -> None:
@@ -90,34 +84,7 @@ def weights_path(path: Path) -> Path | None:
     process died between writing the checkpoint and linking it (read-only: nothing is moved)."""
     if (path / MODEL).is_file():
         return path / MODEL
-    for folder in ("state", "state.new", "state.old"):
-        if (path / folder / "trainer.json").is_file() and (path / folder / MODEL).is_file():
+    for folder in (STATE_DIR, STATE_NEW, STATE_OLD):
+        if (path / folder / STATE_TRAINER).is_file() and (path / folder / MODEL).is_file():
             return path / folder / MODEL
     return None
-
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """The records of ``metrics.jsonl``; a torn last line (from a killed process) is skipped."""
-    file = Path(path) / METRICS if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        return []
-    records = []
-    for line in file.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def truncate_metrics(run_dir: Path, last_step: int) -> None:
-    """Keep only the records up to ``last_step`` (a resume repeats the steps after it)."""
-    for name in (METRICS, "diagnostics.jsonl", SAMPLES):
-        file = run_dir / name
-        if file.is_file():
-            kept = [r for r in read_metrics(file) if r.get("step", 0) <= last_step]
-            atomic_write_text(file, "".join(json.dumps(r) + "\n" for r in kept))
-
-
-def read_config_dict(path: Path) -> dict:
-    return read_json(path / CONFIG, "run configuration")

@@ -1,10 +1,15 @@
-"""How many threads NumPy's matrix products use (the BLAS library inside the numpy wheel).
+"""How many CPU threads torch and NumPy's BLAS use, set for a scope and restored after it.
+
+``with thread_scope(n): ...`` runs its body with ``n`` torch threads and ``n`` BLAS threads
+(NumPy's matrix products, which the glass engine uses), then puts both counts back, so
+nothing a training run does to the thread settings outlives it.
 
 On a machine whose cores are busy with other work, a multi-threaded BLAS spins waiting
 for its helper threads and a small matmul can become 100x slower; tests and benchmarks
-pin the count.  Uses ``threadpoolctl`` when it is installed, otherwise calls OpenBLAS's
-own ``*_set_num_threads`` through ctypes; does nothing (returns None) for other BLAS
-libraries.  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is imported works too.
+pin the count.  BLAS threads are set with ``threadpoolctl`` when it is installed, otherwise
+through OpenBLAS's own ``*_set_num_threads`` via ctypes; other BLAS libraries are left
+alone (the functions return None).  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is
+imported works too.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import torch
 
 _PREFIXES = ("scipy_openblas_", "openblas_", "scipy_openblas64_", "openblas64_")
 
@@ -72,3 +78,19 @@ def blas_threads(n: int):
     finally:
         if old is not None:
             set_blas_threads(old)
+
+
+@contextlib.contextmanager
+def thread_scope(n: int | None):
+    """Use ``n`` torch threads and ``n`` BLAS threads inside the ``with`` block, then restore
+    both.  ``n`` of 0 or None changes nothing."""
+    if not n:
+        yield
+        return
+    old_torch = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        with blas_threads(int(n)):
+            yield
+    finally:
+        torch.set_num_threads(old_torch)

@@ -1,0 +1,48 @@
+"""The public Python API: what ``import glassgpt`` offers, one call per thing the CLI does.
+
+    import glassgpt
+    result = glassgpt.train("runs/poem", preset="poem")   # -> TrainResult (and plots/ + report.html)
+    model, tokenizer = glassgpt.load("runs/poem")           # a torch GPT in eval mode + its tokenizer
+    glassgpt.generate(model, tokenizer, "All that ", max_new_tokens=60, seed=0)
+    glassgpt.evaluate("runs/poem")                          # val_loss, perplexity, bits_per_byte
+
+``train`` is the trainer's ``train`` plus the end-of-run figures and report; the report sits
+above training in the layers, so the trainer itself never draws.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from . import report
+from .evaluation import evaluate_run as evaluate
+from .runs import load
+from .sample import sample_text as generate
+from .training.trainer import TrainResult
+from .training.trainer import train as train_run
+
+__all__ = ["train", "load", "generate", "evaluate", "TrainResult", "write_run_report"]
+
+
+def write_run_report(run_dir: str | Path) -> None:
+    """Figures (``plots/``) and ``report.html`` at the end of a run; the environment variable
+    ``GLASSGPT_REPORT=0`` turns them off.  The run is already saved, so a failure here
+    costs one line on stderr, never the run."""
+    if os.environ.get("GLASSGPT_REPORT", "1").strip() == "0":
+        return
+    try:
+        report.finish_run(run_dir)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
+        print(f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
+              file=sys.stderr)
+
+
+def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
+    """Train a GPT into the run directory ``out`` (see ``glassgpt.training.trainer.train`` for the
+    arguments), then write its figures and report unless ``report=False``."""
+    result = train_run(out, *args, **kwargs)
+    if report:
+        write_run_report(result.run_dir)
+    return result

@@ -1,0 +1,44 @@
+"""Every file name of a run directory, in one place.
+
+A run directory is what ``glassgpt train --out DIR`` writes and everything else reads:
+
+=====================  ==================================================================
+``config.json``        the fully resolved model / data / train configuration
+``model.safetensors``  the weights (Hugging Face names; a tied head is stored once)
+``tokenizer.json``     the tokenizer
+``metrics.jsonl``      one JSON object per logged step
+``summary.json``       steps, why training stopped, the final evaluation and samples
+``samples.jsonl``      samples with the step they were taken at
+``diagnostics.jsonl``  gradient / update / activation diagnostics (``--diagnostics-every``)
+``lr_finder.json``     the learning-rate sweep (``glassgpt plot DIR lr-finder --run``)
+``report.html``        the run report; its figures live in ``plots/``
+``state/``             the last complete checkpoint (see ``checkpoint``)
+``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``)
+=====================  ==================================================================
+"""
+
+from __future__ import annotations
+
+CONFIG = "config.json"
+MODEL = "model.safetensors"
+TOKENIZER = "tokenizer.json"
+METRICS = "metrics.jsonl"
+SAMPLES = "samples.jsonl"
+SUMMARY = "summary.json"
+DIAGNOSTICS = "diagnostics.jsonl"
+LR_FINDER = "lr_finder.json"
+REPORT = "report.html"
+
+DATA_DIR = "data"
+PLOTS_DIR = "plots"
+STATE_DIR, STATE_NEW, STATE_OLD = "state", "state.new", "state.old"
+
+#: the files of the checkpoint folder; ``trainer.json`` is written last and marks it complete
+STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
+    "model.safetensors", "optimizer.safetensors", "rng.safetensors", "trainer.json")
+
+#: every file and folder a run writes (``--overwrite`` removes exactly these)
+RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER)
+RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR)
+#: the JSON-lines logs whose records carry a ``step`` (a resume truncates them to its step)
+STEP_LOGS = (METRICS, DIAGNOSTICS, SAMPLES)

@@ -1,0 +1,131 @@
+"""The torch engine: a PyTorch GPT, its AdamW optimizer and its random streams; one training step at a time.
+
+See ``base.Engine`` for the protocol the trainer uses.  Weight decay applies to matrices
+(≥ 2-D: linear weights, embeddings) and never to biases or LayerNorm gains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from ...config import RunConfig
+from ...device import pick_device
+from ...evaluation import summed_nll
+from ...models import GPT
+from ..diagnostics import Probe
+from .base import StepResult, TorchRNG
+
+
+def decay_groups(named_params) -> tuple[list, list]:
+    """(decayed, not decayed) lists of (name, parameter): matrices decay, vectors do not."""
+    decay, no_decay = [], []
+    for name, p in named_params:
+        if p.requires_grad:
+            (decay if p.dim() >= 2 else no_decay).append((name, p))
+    return decay, no_decay
+
+
+class TorchEngine:
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        t = cfg.train
+        self.device = pick_device(t.device)
+        self.rng = TorchRNG(t.seed, self.device)
+        with self.rng.active():
+            self.model = GPT(cfg.model).to(self.device)
+        self.forward = torch.compile(self.model) if t.compile else self.model
+        decay, no_decay = decay_groups(self.model.named_parameters())
+        self.param_names = {id(p): n for n, p in decay + no_decay}
+        self.optimizer = torch.optim.AdamW(
+            [{"params": [p for _, p in decay], "weight_decay": t.weight_decay},
+             {"params": [p for _, p in no_decay], "weight_decay": 0.0}],
+            lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
+            fused=self.device.type == "cuda",
+        )
+
+    def autocast(self):
+        if self.cfg.train.dtype == "bfloat16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, non_blocking=True)
+
+    def train_step(self, micro_batches, lr: float, capture: bool = False) -> StepResult:
+        """Accumulate gradients over the micro-batches (each loss divided by their number,
+        so the gradient is that of the mean loss), clip, step.
+
+        ``capture=True`` also watches this step with a ``diagnostics.Probe`` (hooks on the
+        first micro-batch, raw gradients, the weights before and after the step), returned
+        in the result.  Capturing only reads: the step's numbers and the random streams are
+        the same as without it.  Off, it costs nothing."""
+        self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        probe = Probe(self.model) if capture else None
+        n = len(micro_batches)
+        total = torch.zeros((), device=self.device)
+        with self.rng.active():
+            for i, (x, y) in enumerate(micro_batches):
+                watch = probe is not None and i == 0
+                with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
+                    # hooks need the eager module: a compiled one would recompile for them
+                    _, loss = (self.model if watch else self.forward)(self._tensor(x), self._tensor(y))
+                (loss / n).backward()
+                total += loss.detach() / n
+        if probe is not None:
+            probe.grads_ready()
+        clip = self.cfg.train.grad_clip or float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        if probe is not None:
+            probe.stepped()
+        self.optimizer.zero_grad(set_to_none=True)
+        return StepResult(float(total), float(norm), probe)
+
+    @torch.no_grad()
+    def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        self.model.eval()
+        with self.autocast():
+            logits, _ = self.forward(self._tensor(x))
+        return float(summed_nll(logits, self._tensor(y))), int(y.size)
+
+    def sampling_model(self) -> torch.nn.Module:
+        return self.model
+
+    # ---- state in and out ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {"model": self.model.weights(), "optimizer": self._optimizer_state(), "rng": self.rng.state()}
+
+    def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        self.model.load_weights(state["model"])
+        self._load_optimizer_state(state.get("optimizer", {}))
+        self.rng.load_state(state.get("rng", {}))
+
+    def _optimizer_state(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for p, state in self.optimizer.state.items():
+            name = self.param_names[id(p)]
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                out[f"{name}.{key}"] = torch.as_tensor(state[key]).detach().reshape(-1 if key == "step" else state[key].shape)
+        return out
+
+    def _load_optimizer_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                name = self.param_names[id(p)]
+                if f"{name}.exp_avg" not in tensors:
+                    continue
+                self.optimizer.state[p] = {
+                    "step": tensors[f"{name}.step"].reshape(()).to(self._step_device, torch.float32).clone(),
+                    "exp_avg": tensors[f"{name}.exp_avg"].to(self.device, p.dtype).clone(),
+                    "exp_avg_sq": tensors[f"{name}.exp_avg_sq"].to(self.device, p.dtype).clone(),
+                }
+
+    @property
+    def _step_device(self) -> torch.device:
+        # the fused CUDA AdamW keeps its step counter on the GPU, the plain one on the CPU
+        return self.device if self.device.type == "cuda" else torch.device("cpu")

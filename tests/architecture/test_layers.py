@@ -1,0 +1,58 @@
+"""The package's layering holds: imports only go down (import-linter's contract in pyproject.toml),
+and no import hides inside a function except the few that must (listed here, with the reason)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "glassgpt"
+
+#: the only deferred imports: optional dependencies, and the two documented lazy entry points
+ALLOWED_DEFERRED = {
+    "glassgpt/__init__.py": "the API is loaded on first use so `import glassgpt` stays fast",
+    "glassgpt/cli/__init__.py": "only the command being run is imported, so `glassgpt --help` stays fast",
+    "glassgpt/plotting.py": "matplotlib is imported only when a figure is drawn",
+}
+OPTIONAL_MODULES = {"tiktoken", "tokenizers", "threadpoolctl", "tomllib", "tomli", "transformers", "fastapi",
+                    "uvicorn", "matplotlib", "cycler", "importlinter"}
+
+
+def test_the_layers_contract_is_kept():
+    importlinter_cli = pytest.importorskip("importlinter.cli", reason="import-linter is a dev dependency")
+    assert importlinter_cli.lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0
+
+
+def deferred_imports(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node.col_offset > 0:
+            top = (node.names[0].name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and top in OPTIONAL_MODULES:
+                continue
+            if isinstance(node, ast.Import) and top in OPTIONAL_MODULES:
+                continue
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def test_no_imports_hide_inside_functions():
+    hidden = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in ALLOWED_DEFERRED:
+            continue
+        found = deferred_imports(path)
+        if found:
+            hidden[rel] = found
+    assert not hidden, f"imports inside functions hide dependency edges: {hidden}"
+
+
+def test_the_scan_sees_a_hidden_import(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("import os\n\ndef f():\n    from glassgpt import rundir\n    import tiktoken\n    return rundir\n")
+    assert deferred_imports(f) == [(4, "from glassgpt import rundir")]
