@@ -33,7 +33,7 @@ def load_weights(run_dir: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_run_tokenizer(run_dir: str | Path) -> Tokenizer:
-    return load_tokenizer(Path(run_dir) / rundir.TOKENIZER)
+    return load_tokenizer(run_dir)  # a run directory is a tokenizer spec: its tokenizer.json
 
 
 def load(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, Tokenizer]:

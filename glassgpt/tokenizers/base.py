@@ -1,18 +1,23 @@
-"""The interface every tokenizer implements (char, byte, word, bpe).
+"""The interface every tokenizer implements (char, byte, word, bpe), and reading one back.
 
 A tokenizer turns text into a list of integer ids and back.  It is saved as a JSON
-object whose ``"type"`` field names the class, so ``glassgpt.tokenizers.load`` can
-rebuild any of them from a run directory's ``tokenizer.json`` (see ``loading``).
+object whose ``"type"`` field names the class.  ``read_tokenizer_file`` and ``rebuild``
+are the two steps of reading such a file, each failing with one sentence;
+``glassgpt.tokenizers.load`` (see ``loading``) uses them for every kind of tokenizer,
+``CharTokenizer.load(path)`` and friends for a file that must hold their own type.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 from ..errors import TokenizerError
 from ..fileio import write_json
+
+T = TypeVar("T", bound="Tokenizer")
 
 
 class Tokenizer(ABC):
@@ -63,6 +68,18 @@ class Tokenizer(ABC):
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
 
+    @classmethod
+    def load(cls: type[T], path: str | Path) -> T:
+        """Read a file written by ``save`` of this class (``glassgpt.tokenizers.load`` reads any kind)."""
+        if not cls.type:
+            raise TypeError("call load on a tokenizer class such as BPETokenizer, or use glassgpt.tokenizers.load.")
+        data = read_tokenizer_file(path)
+        source = f"tokenizer file {path}"
+        if data.get("type") != cls.type:
+            raise TokenizerError(f"{source} holds a {data.get('type')!r} tokenizer, not a {cls.type!r} one; "
+                                 "load it with glassgpt.tokenizers.load.")
+        return rebuild(cls, data, source)
+
     def check_ids(self, ids: Iterable[int]) -> list[int]:
         ids = [int(i) for i in ids]
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
@@ -77,3 +94,35 @@ class Tokenizer(ABC):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(vocab_size={self.vocab_size})"
+
+
+def read_tokenizer_file(path: str | Path) -> dict:
+    """The JSON object of a saved tokenizer; a missing, empty, binary or non-JSON file is one sentence."""
+    path = Path(path)
+    if not path.is_file():
+        raise TokenizerError(f"tokenizer file {path} does not exist.")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TokenizerError(f"cannot read the tokenizer file {path} ({exc.strerror}).") from None
+    if not raw.strip():
+        raise TokenizerError(f"tokenizer file {path} is empty; train or copy it again.")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TokenizerError(f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}); "
+                             "train or copy it again.") from None
+    if not isinstance(data, dict):
+        raise TokenizerError(f"tokenizer file {path} is not a glassgpt tokenizer (its JSON is a "
+                             f"{type(data).__name__}, not an object with a \"type\" field).")
+    return data
+
+
+def rebuild(cls: type[T], data: dict, source: str) -> T:
+    """``cls.from_dict(data)``, with any problem in ``data`` reported as ``source`` being corrupted."""
+    try:
+        return cls.from_dict(data)
+    except TokenizerError as exc:
+        raise TokenizerError(f"{source} is corrupted: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TokenizerError(f"{source} is corrupted ({exc.__class__.__name__}: {exc}).") from None

@@ -348,22 +348,6 @@ class BPETokenizer(Tokenizer):
         body = "[\n    " + ",\n    ".join(lines) + "\n  ]" if lines else "[]"
         atomic_write_text(path, f'{head},\n  "merges": {body}\n}}\n')
 
-    @classmethod
-    def load(cls, path: str | Path) -> "BPETokenizer":
-        """Load a file written by ``save``; a broken file is one clear TokenizerError."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise TokenizerError(f"tokenizer file {path} does not exist.") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TokenizerError(f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}).") from None
-        if not isinstance(data, dict) or data.get("type") != cls.type:
-            raise TokenizerError(f"{path} is not a glassgpt BPE tokenizer file.")
-        try:
-            return cls.from_dict(data)
-        except TokenizerError as exc:
-            raise TokenizerError(f"tokenizer file {path} is corrupted: {exc}") from None
-
     def save_tiktoken(self, path: str | Path) -> None:
         """Write the ranks as a tiktoken rank file (pattern and specials are not part of that format)."""
         tiktoken_io.write_ranks(path, self._tokens)

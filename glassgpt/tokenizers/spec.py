@@ -1,8 +1,10 @@
 """Build the tokenizer a run asks for from its spec string.
 
 Specs: ``char`` (vocabulary from the training text), ``byte`` (256 bytes), ``word``
-(whitespace-split words, lines end with ``<END>``), ``bpe:FILE`` (a trained BPE
-tokenizer file) and ``bpe`` (train a BPE tokenizer of ``vocab_size`` on the text).
+(whitespace-split words, lines end with ``<END>``), ``bpe:FILE`` (a ready tokenizer:
+whatever ``glassgpt.tokenizers.load`` accepts, e.g. a trained BPE file, a run directory,
+a ``.tiktoken`` rank file or ``cl100k_base``) and ``bpe`` (train a BPE tokenizer of
+``vocab_size`` on the text).
 """
 
 from __future__ import annotations
