@@ -123,7 +123,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": dict(batch_size=16, grad_accum=32, lr=6e-4, beta2=0.95, warmup_steps=715,
                       max_steps=19073, weight_decay=0.1, eval_every=250),
     },
-    # SEEDS.md B2: exactly 27,747 parameters on the 35-word nursery vocabulary.
+    # docs/curriculum.md, B2: exactly 27,747 parameters on the 35-word nursery vocabulary.
     "nursery": {
         "model": dict(n_layer=2, n_head=2, n_embd=32, block_size=6, d_ff=128, activation="relu",
                       qkv_bias=False, bias=True, tie_weights=False, head_bias=True),
@@ -131,7 +131,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "train": dict(batch_size=16, lr=1e-3, beta2=0.999, weight_decay=0.01, max_steps=1500,
                       warmup_steps=0, schedule="constant", grad_clip=0.0, eval_every=0, save_every=500),
     },
-    # SEEDS.md A9: the byte-level poem model, about 241k parameters.
+    # docs/curriculum.md, A9: the byte-level poem model, about 241k parameters.
     "poem": {
         "model": dict(n_layer=4, n_head=4, n_embd=64, block_size=128, tie_weights=False, head_bias=False),
         "data": dict(corpus="poem", tokenizer="byte", val_fraction=0.0),

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny configurations and texts so tests never need the network or ../shared."""
+"""Shared fixtures: tiny configurations and texts so tests never need the network or files outside the repository."""
 
 from __future__ import annotations
 

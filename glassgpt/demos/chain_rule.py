@@ -1,4 +1,4 @@
-"""The chain rule through a tiny 2-2-1 ReLU network, by hand and by autograd (SEEDS A4).
+"""The chain rule through a tiny 2-2-1 ReLU network, by hand and by autograd (docs/curriculum.md, A4).
 
 Forward:  h_pre = x @ W1,  h = relu(h_pre),  out = h @ W2,  loss = (out - t)^2.
 Backward, one local derivative at a time, each multiplied by the gradient from above:

@@ -1,4 +1,4 @@
-"""Cross-entropy written from scratch, checked against PyTorch, and its gradient (SEEDS A3).
+"""Cross-entropy written from scratch, checked against PyTorch, and its gradient (docs/curriculum.md, A3).
 
 From scratch means four NumPy steps: subtract each row's max (so ``exp`` cannot
 overflow), softmax, pick the probability of the target, ``-log`` and mean.  The same

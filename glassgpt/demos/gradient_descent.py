@@ -1,4 +1,4 @@
-"""Gradient descent by hand on L(w) = (w - 3)^2 (SEEDS A6).
+"""Gradient descent by hand on L(w) = (w - 3)^2 (docs/curriculum.md, A6).
 
 The gradient 2(w - 3) points uphill, so the update ``w <- w - lr * grad`` walks
 downhill.  On this parabola each step shrinks the distance to the minimum by the

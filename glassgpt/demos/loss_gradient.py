@@ -1,4 +1,4 @@
-"""The loss gradient dL/dlogits = p - onehot on a given 4x6 probability table (SEEDS A2).
+"""The loss gradient dL/dlogits = p - onehot on a given 4x6 probability table (docs/curriculum.md, A2).
 
 A tiny transformer (vocabulary ``<PAD> <BOS> <EOS> I like transformers``) reads
 ``<BOS> I like transformers`` and must predict ``I like transformers <EOS>``.  The

@@ -1,4 +1,4 @@
-"""One neuron, a 2-2-1 network by hand, and the same network trained in PyTorch (SEEDS A7).
+"""One neuron, a 2-2-1 network by hand, and the same network trained in PyTorch (docs/curriculum.md, A7).
 
 A neuron computes ``relu(w . x + b)``.  Two of them feeding a third make a 2-2-1
 network; with squared error against a target, backprop gives every weight's

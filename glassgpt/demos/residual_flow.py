@@ -1,4 +1,4 @@
-"""How gradients flow back through a deep stack, with and without residual connections (SEEDS A5).
+"""How gradients flow back through a deep stack, with and without residual connections (docs/curriculum.md, A5).
 
 Part 1, a simulation.  Backprop through a layer multiplies the gradient by that
 layer's local derivative.  Model each one as a random factor f ~ U(0.3, 0.9):

@@ -1,4 +1,4 @@
-"""Softmax, loss and perplexity, one prediction at a time, on "we love deep learning" (SEEDS A1).
+"""Softmax, loss and perplexity, one prediction at a time, on "we love deep learning" (docs/curriculum.md, A1).
 
 A model reads ``<BOS> we love deep learning`` and at each step scores the next word
 with a logit.  Softmax turns the logits into probabilities, the loss of a step is

@@ -1,4 +1,4 @@
-"""BatchNorm1d as a forward/backward pair (SEEDS C2: the makemore MLP and WaveNet).
+"""BatchNorm1d as a forward/backward pair (docs/curriculum.md, C2: the makemore MLP and WaveNet).
 
 Each feature (the LAST axis) is normalised with statistics taken over every other axis:
 x (N, C) over N, or x (N, L, C) over N and L (the WaveNet fix, where torch's own

@@ -1,7 +1,7 @@
 """Softmax and cross-entropy fused into one forward/backward pair.
 
 For one row of logits z and its target y:  loss = logsumexp(z) - z[y] = -log softmax(z)[y].
-Its gradient is the famous  dloss/dz = softmax(z) - onehot(y)  (SEEDS A2/A3).  Fusing the
+Its gradient is the famous  dloss/dz = softmax(z) - onehot(y)  (docs/curriculum.md, A2 and A3).  Fusing the
 two layers matters: computed separately, the softmax backward would need a (V, V) Jacobian
 per row; fused, it is one subtraction.
 

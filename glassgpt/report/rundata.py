@@ -121,7 +121,7 @@ class RunData:
         raise MissingData("the run has no token data (data/*.bin)")
 
 
-# ---- gradient statistics per component (SEEDS A8) ---------------------------------------------
+# ---- gradient statistics per component (docs/curriculum.md, A8) -------------------------------
 #: the parameter groups of ``training.diagnostics``, in display order
 COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head")
 

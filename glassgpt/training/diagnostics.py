@@ -1,6 +1,6 @@
 """Training diagnostics: what the gradients, updates, activations and attention look like.
 
-Public functions (SEEDS A8)::
+Public functions (docs/curriculum.md, A8)::
 
     analyze_gradients(model, x, y) -> {group: {"mean", "max", "std"}}   # of |grad|
     training_step(model, x, y, optimizer) -> {"loss_before", "loss_after"}

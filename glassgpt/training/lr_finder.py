@@ -1,4 +1,4 @@
-"""The learning-rate finder (SEEDS C2): one optimizer step at each of a log-spaced sweep
+"""The learning-rate finder (docs/curriculum.md, C2): one optimizer step at each of a log-spaced sweep
 of learning rates, on fresh weights, recording the loss of every step (the loss of the
 step's batch, measured before that step's update: the effect of everything learnt so far).
 

@@ -50,7 +50,7 @@ def test_names_are_case_and_space_insensitive():
     assert load_corpus(" Poem ") == load_corpus("poem")
 
 
-# --- poem (SEEDS A9) --------------------------------------------------------------------
+# --- poem (docs/curriculum.md, A9) ------------------------------------------------------
 def test_poem_has_12100_characters_and_30_distinct():
     text = load_corpus("poem")
     assert len(text) == 12_100
@@ -67,7 +67,7 @@ def test_poem_has_12100_characters_and_30_distinct():
     assert text.startswith("All that ")
 
 
-# --- nursery rhyme (SEEDS B1) ------------------------------------------------------------
+# --- nursery rhyme (docs/curriculum.md, B1) ----------------------------------------------
 def test_nursery_gives_106_word_tokens_and_a_35_word_vocabulary():
     text = load_corpus("nursery")
     lines = text.splitlines()

@@ -1,4 +1,4 @@
-"""SEEDS B4: the nursery GPT's parameter count by component, causal mask, and attention by hand."""
+"""docs/curriculum.md, B4: the nursery GPT's parameter count by component, causal mask, and attention by hand."""
 
 import math
 

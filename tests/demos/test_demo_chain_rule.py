@@ -1,4 +1,4 @@
-"""SEEDS A4: every intermediate of the tiny net by hand, equal to autograd; an inactive ReLU too."""
+"""docs/curriculum.md, A4: every intermediate of the tiny net by hand, equal to autograd; an inactive ReLU too."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""SEEDS A3: cross-entropy from scratch equals PyTorch's; worked values and pictures."""
+"""docs/curriculum.md, A3: cross-entropy from scratch equals PyTorch's; worked values and pictures."""
 
 import numpy as np
 import pytest

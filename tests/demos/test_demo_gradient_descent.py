@@ -1,4 +1,4 @@
-"""SEEDS A6: gradient descent on (w - 3)^2, ascent vs descent, the learning-rate table."""
+"""docs/curriculum.md, A6: gradient descent on (w - 3)^2, ascent vs descent, the learning-rate table."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""SEEDS A2: p - onehot on the given 4x6 table, the row-sum tolerance, and the /N decision."""
+"""docs/curriculum.md, A2: p - onehot on the given 4x6 table, the row-sum tolerance, and the /N decision."""
 
 import math
 

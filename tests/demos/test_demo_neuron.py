@@ -1,4 +1,4 @@
-"""SEEDS A7: a neuron, a 2-2-1 net by hand (computed gradient, one SGD step), and the PyTorch run."""
+"""docs/curriculum.md, A7: a neuron, a 2-2-1 net by hand (computed gradient, one SGD step), and the PyTorch run."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def test_network_forward(r):
 
 
 def test_gradient_is_computed_not_copied(r):
-    # -2 (1 - 0.442) 0.56 = -0.62496: the correction SEEDS asks for
+    # -2 (1 - 0.442) 0.56 = -0.62496: the corrected value (docs/curriculum.md, A7)
     assert round(r["grad_w_h1_out"], 5) == -0.62496
     assert r["grads"]["out_w"][1] == 0  # h2 is inactive
     for k, hand in r["grads"].items():

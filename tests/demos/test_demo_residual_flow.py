@@ -1,4 +1,4 @@
-"""SEEDS A5: without residuals the gradient vanishes; with x + F(x) it grows in the toy, and a real
+"""docs/curriculum.md, A5: without residuals the gradient vanishes; with x + F(x) it grows in the toy, and a real
 stack keeps its first-layer gradient."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""SEEDS A1: the softmax walk-through on 'we love deep learning', to the printed digits."""
+"""docs/curriculum.md, A1: the softmax walk-through on 'we love deep learning', to the printed digits."""
 
 from glassgpt.demos import softmax
 

@@ -360,7 +360,7 @@ def test_softmax_cross_entropy_finite_differences():
 
 
 def test_seeds_a2_loss_gradient_table():
-    """SEEDS A2: dL/dlogit = p - onehot at the target cells (per-row gradient, before /N)."""
+    """docs/curriculum.md, A2: dL/dlogit = p - onehot at the target cells (per-row gradient, before /N)."""
     probs = np.array([[0.1785, 0.2007, 0.1759, 0.1254, 0.1563, 0.1632],
                       [0.1836, 0.1969, 0.1805, 0.1233, 0.1500, 0.1657],
                       [0.1795, 0.2050, 0.1782, 0.1207, 0.1437, 0.1728],

@@ -1,5 +1,5 @@
 """``glassgpt train --engine glass`` end to end through the library: run directory, metrics,
-exact resume, sampling a glass-trained run, diagnostics, and the SEEDS presets.
+exact resume, sampling a glass-trained run, diagnostics, and the curriculum presets (docs/curriculum.md, A9 and B2).
 
 Bounds for the presets were measured on this code (numbers in each test's docstring).
 """
@@ -135,7 +135,7 @@ def _mean_last(run_dir, n):
 
 
 def test_nursery_preset_on_glass_learns_the_rhyme_quickly(tmp_path):
-    """SEEDS B2, first 300 of its 1500 steps (~2 s): from ~3.2 at step 10 (ln 35 = 3.56) to
+    """docs/curriculum.md, B2, first 300 of its 1500 steps (~2 s): from ~3.2 at step 10 (ln 35 = 3.56) to
     a mean of 0.415 over the logs at steps 260-300 (the torch engine: 0.413)."""
     glassgpt.train(tmp_path / "n", preset="nursery", overrides={"train.engine": "glass", "train.max_steps": 300})
     ls = losses(tmp_path / "n")
@@ -145,7 +145,7 @@ def test_nursery_preset_on_glass_learns_the_rhyme_quickly(tmp_path):
 
 @pytest.mark.slow
 def test_nursery_preset_full_run_reaches_seeds_loss_on_both_engines(tmp_path):
-    """SEEDS B2: 1500 steps fall to ~0.22.  Measured: mean of the last 10 logs (steps
+    """docs/curriculum.md, B2: 1500 steps fall to ~0.22.  Measured: mean of the last 10 logs (steps
     1410-1500) 0.225 on glass (12 s) and 0.223 on torch (34 s, 1 thread)."""
     for engine in ("glass", "torch"):
         glassgpt.train(tmp_path / engine, preset="nursery", overrides={"train.engine": engine})
@@ -155,7 +155,7 @@ def test_nursery_preset_full_run_reaches_seeds_loss_on_both_engines(tmp_path):
 
 
 def test_poem_preset_on_glass_starts_learning(tmp_path):
-    """SEEDS A9 (byte vocabulary 256: ln 256 = 5.545), first 60 steps (~8 s): measured
+    """docs/curriculum.md, A9 (byte vocabulary 256: ln 256 = 5.545), first 60 steps (~8 s): measured
     4.95 at step 10 and 3.56 at step 60."""
     glassgpt.train(tmp_path / "p", preset="poem", overrides={"train.engine": "glass", "train.max_steps": 60})
     ls = losses(tmp_path / "p")
@@ -164,7 +164,7 @@ def test_poem_preset_on_glass_starts_learning(tmp_path):
 
 @pytest.mark.slow
 def test_poem_preset_full_run_on_glass(tmp_path):
-    """SEEDS A9, 1500 steps: measured mean of the last 10 logs 0.059 on glass (torch: see the
+    """docs/curriculum.md, A9, 1500 steps: measured mean of the last 10 logs 0.059 on glass (torch: see the
     report), against ln 256 = 5.545 for uniform guessing."""
     glassgpt.train(tmp_path / "p", preset="poem", overrides={"train.engine": "glass"})
     assert _mean_last(tmp_path / "p", 10) < 0.15
