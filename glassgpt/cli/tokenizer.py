@@ -169,6 +169,8 @@ def _print_stats(stats: TokenizerStats, source: str) -> None:
     if stats.first_merges:
         shown = [f"'{m.left.text}'+'{m.right.text}'→{m.id}" for m in stats.first_merges]
         console.print("first merges: " + "  ".join(shown), markup=False, soft_wrap=True)
+    if stats.merges_problem:
+        console.print(f"first merges: none to show ({stats.merges_problem})", markup=False, soft_wrap=True)
 
     sample = stats.sample
     if sample is None:

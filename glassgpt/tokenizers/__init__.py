@@ -1,4 +1,8 @@
-"""Tokenizers: text <-> integer ids.  All share the interface of ``base.Tokenizer``."""
+"""Tokenizers: text <-> integer ids.  All share the interface of ``base.Tokenizer``.
+
+``load(spec)`` is the one way to get a ready tokenizer: a tokenizer JSON file, a run
+directory, a ``.tiktoken`` rank file or ``cl100k_base`` (see ``loading``).
+"""
 
 from .base import Tokenizer
 from .bpe import BPETokenizer

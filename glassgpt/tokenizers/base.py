@@ -99,6 +99,8 @@ class Tokenizer(ABC):
 def read_tokenizer_file(path: str | Path) -> dict:
     """The JSON object of a saved tokenizer; a missing, empty, binary or non-JSON file is one sentence."""
     path = Path(path)
+    if path.is_dir():
+        raise TokenizerError(f"{path} is a directory, not a tokenizer file.")
     if not path.is_file():
         raise TokenizerError(f"tokenizer file {path} does not exist.")
     try:

@@ -56,6 +56,7 @@ class TokenizerStats:
     specials: list[tuple[str, int]]  # (text, id), by id
     longest: list[Token]  # most bytes first, lower id first on ties
     first_merges: list[Merge]  # BPE only
+    merges_problem: str | None  # why ``first_merges`` is empty although there are merges
     sample: TextSplit | None  # None when the tokenizer cannot encode the built-in sample
     sample_problem: str | None  # why ``sample`` is None
 
@@ -81,9 +82,13 @@ def describe(tok: Tokenizer, text: str | None = None, top: int = 10) -> Tokenize
     special_ids = {i for _, i in specials}
     regular = (i for i in range(tok.vocab_size) if i not in special_ids and _has_token(tok, i))
     longest = [_token(tok, i) for i in heapq.nsmallest(top, regular, key=lambda i: (-len(tok.token_bytes(i)), i))]
-    first_merges = []
+    first_merges, merges_problem = [], None
     if bpe and top and n_regular > 256:
-        first_merges = [Merge(_token(tok, a), _token(tok, b), 256 + k) for k, (a, b) in enumerate(tok.merges[:top])]
+        try:  # ranks read from a tiktoken file: their merges are derived here, and a few ranks have none
+            pairs = tok.merges[:top]
+        except TokenizerError as exc:
+            pairs, merges_problem = [], str(exc)
+        first_merges = [Merge(_token(tok, a), _token(tok, b), 256 + k) for k, (a, b) in enumerate(pairs)]
     sample, problem = None, None
     if text is not None:
         sample = split_text(tok, text)
@@ -95,7 +100,8 @@ def describe(tok: Tokenizer, text: str | None = None, top: int = 10) -> Tokenize
     return TokenizerStats(
         name=type(tok).__name__, type=tok.type, vocab_size=tok.vocab_size, n_regular=n_regular,
         n_merges=n_regular - 256 if bpe else None, pattern_name=tok.pattern_name if bpe else None,
-        specials=specials, longest=longest, first_merges=first_merges, sample=sample, sample_problem=problem,
+        specials=specials, longest=longest, first_merges=first_merges, merges_problem=merges_problem,
+        sample=sample, sample_problem=problem,
     )
 
 

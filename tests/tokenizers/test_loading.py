@@ -144,6 +144,9 @@ def test_a_class_loader_refuses_another_type(tmp_path):
     with pytest.raises(TokenizerError, match="holds a 'char' tokenizer, not a 'bpe' one") as info:
         BPETokenizer.load(tmp_path / "c.json")
     assert one_sentence(str(info.value))
+    with pytest.raises(TokenizerError, match="is a directory, not a tokenizer file") as info:
+        CharTokenizer.load(tmp_path)  # only glassgpt.tokenizers.load reads run directories
+    assert one_sentence(str(info.value))
 
 
 # ---- the CLI takes every kind of spec -------------------------------------------------------

@@ -2,9 +2,11 @@
 
 import pytest
 
+from glassgpt.cli import main
 from glassgpt.errors import TokenizerError
 from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, WordTokenizer, load
 from glassgpt.tokenizers.stats import SAMPLE_TEXT, Merge, Token, describe, split_text
+from glassgpt.tokenizers.tiktoken_io import write_ranks
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +94,16 @@ def _known(enc, i):
         return True
     except KeyError:
         return False
+
+
+def test_ranks_without_merges_still_describe(tmp_path, capsys):
+    """A rank file whose token 256 ('abc') is not the merge of two lower ranks loads and encodes;
+    describe lists no merges and says why, and `show` still prints everything else."""
+    path = tmp_path / "odd.tiktoken"
+    write_ranks(path, [bytes([b]) for b in range(256)] + [b"abc"])
+    s = describe(load(path), "abc", top=2)
+    assert s.n_merges == 1 and s.first_merges == [] and "not the merge of two lower-ranked tokens" in s.merges_problem
+    # a whole chunk that is itself a token encodes as that token (as in tiktoken)
+    assert s.longest == [Token(256, 3, "abc"), Token(0, 1, "\\x00")] and s.sample.ids == [256]
+    assert main(["tokenizer", "show", str(path), "--text", "abc"]) == 0
+    assert "first merges: none to show" in capsys.readouterr().out
