@@ -20,6 +20,7 @@ from ..data.corpora import load_corpus
 from ..data.text import read_text
 from ..errors import ConfigError, TokenizerError
 from ..tokenizers import BPETokenizer, load
+from ..tokenizers.loading import SPEC_KINDS
 from ..tokenizers.stats import TokenizerStats, describe
 from . import COMMANDS, HelpFormatter
 
@@ -30,7 +31,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "tokenizer", help=COMMANDS["tokenizer"], formatter_class=HelpFormatter,
                        description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
-                                   "FILE is a tokenizer JSON file, a run directory, a .tiktoken rank file or cl100k_base.")
+                                   f"FILE is {SPEC_KINDS}.")
     tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
     t = tsub.add_parser("train", help="learn BPE merges from a corpus", formatter_class=HelpFormatter,
@@ -50,14 +51,14 @@ def register(sub) -> None:
     t.set_defaults(func=run)
 
     e = tsub.add_parser("encode", help="print the ids of a text", formatter_class=HelpFormatter)
-    e.add_argument("file", metavar="FILE", help="the tokenizer")
+    e.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     e.add_argument("--text", help="the text to encode (default: read standard input)")
     e.add_argument("--specials", choices=["refuse", "allow", "text"], default="refuse",
                    help="special-token text in the input: refuse it, encode it as special ids, or as plain text")
     e.set_defaults(func=run)
 
     d = tsub.add_parser("decode", help="print the text of some ids", formatter_class=HelpFormatter)
-    d.add_argument("file", metavar="FILE", help="the tokenizer")
+    d.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
     d.add_argument("--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD")
     d.set_defaults(func=run)
@@ -65,7 +66,7 @@ def register(sub) -> None:
     s = tsub.add_parser("show", help="look inside a tokenizer", formatter_class=HelpFormatter,
                         description="Vocabulary size, longest tokens, first merges, and a coloured split of a sample text "
                                     "with its compression in bytes per token.")
-    s.add_argument("file", metavar="FILE", help="the tokenizer")
+    s.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     s.add_argument("--text", help="the sample text to split (default: a short built-in sample)")
     s.add_argument("--top", type=int, default=10, metavar="K", help="how many longest tokens and first merges to list")
     s.set_defaults(func=run)
