@@ -22,8 +22,8 @@ one sample); the CLI and ``glassgpt.generate`` both read them from ``DEFAULTS``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
