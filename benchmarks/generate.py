@@ -9,7 +9,7 @@ Greedy decoding of one row from a 16-token prompt, ``--lengths`` new tokens each
 - ``uncached``: ``generate(use_cache=False)`` (the whole context recomputed per token);
 - ``hf``: when ``transformers`` is installed, ``GPT2LMHeadModel.generate(use_cache=True)`` on
   the same weights (copied over: Hugging Face's Conv1D stores Linear weights transposed),
-  greedy, forced to the same number of tokens.  ``hf_same_tokens`` says whether its tokens
+  greedy, without an end-of-text token so it makes the same number of tokens.  ``hf_same_tokens`` says whether its tokens
   equal ours.
 
 Printed, as ONE JSON line: tokens/s of each (best of ``--rounds``; the uncached path is
@@ -44,7 +44,8 @@ def hf_copy(model: GPT):
     cfg = model.config
     hf_cfg = GPT2Config(vocab_size=cfg.vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd,
                         n_layer=cfg.n_layer, n_head=cfg.n_head, activation_function="gelu_new",
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True)
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
+                        bos_token_id=None, eos_token_id=None)  # no end token: exactly n tokens, no logit suppressed
     hf = GPT2LMHeadModel(hf_cfg).eval()
     ours = model.weights()
     transposed = (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight")
@@ -87,8 +88,8 @@ def main(argv=None) -> int:
 
         def run():
             with torch.inference_mode():
-                out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
-                                  do_sample=False, use_cache=True, pad_token_id=0)
+                out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                                  use_cache=True, pad_token_id=0)
             return out[0, len(PROMPT):].tolist()
         return run
 
