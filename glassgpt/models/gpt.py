@@ -94,7 +94,9 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
     def project(self, x: torch.Tensor, positions: torch.Tensor | None = None):
-        """q, k, v, each (B, H, T, C/H), of the input (B, T, C)."""
+        """q, k, v, each (B, H, T, C/H), of the input (B, T, C).  The one place where q and k are
+        made, so a QK-norm (normalising q and k) or rotary embeddings (rotating them by
+        ``positions``) go here; with learned absolute positions ``positions`` is not read."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
