@@ -1,17 +1,18 @@
 """glassgpt: train GPT-style language models from scratch and see exactly how they learn.
 
-The Python API in four calls::
+The Python API in a few calls::
 
     import glassgpt
     result = glassgpt.train("runs/poem", preset="poem")          # -> TrainResult
     model, tokenizer = glassgpt.load("runs/poem")                  # torch GPT + tokenizer
     print(glassgpt.generate(model, tokenizer, "All that ", max_new_tokens=60, seed=0)[0])
     print(glassgpt.evaluate("runs/poem"))                          # val_loss, perplexity, bits_per_byte
+    run = glassgpt.load_run("runs/poem")     # config, model, tokenizer, trained_context (generate's max_context)
 """
 
 from .version import __version__
 
-__all__ = ["train", "load", "generate", "evaluate", "__version__"]
+__all__ = ["train", "load", "load_run", "generate", "evaluate", "__version__"]
 
 
 def __getattr__(name):

@@ -4,6 +4,8 @@
     result = glassgpt.train("runs/poem", preset="poem")   # -> TrainResult (and plots/ + report.html)
     model, tokenizer = glassgpt.load("runs/poem")           # a torch GPT in eval mode + its tokenizer
     glassgpt.generate(model, tokenizer, "All that ", max_new_tokens=60, seed=0)
+    run = glassgpt.load_run("runs/poem")                    # + config and trained context (64 for poem)
+    glassgpt.generate(run.model, run.tokenizer, "All that ", max_context=run.trained_context)
     glassgpt.evaluate("runs/poem")                          # val_loss, perplexity, bits_per_byte
 
 ``train`` is the trainer's ``train`` plus the end-of-run figures and report; the report sits
@@ -18,12 +20,12 @@ from pathlib import Path
 
 from . import report
 from .evaluation import evaluate_run as evaluate
-from .runs import load
+from .runs import load, load_run
 from .sample import sample_text as generate
 from .training.trainer import TrainResult
 from .training.trainer import train as train_run
 
-__all__ = ["train", "load", "generate", "evaluate", "TrainResult", "write_run_report"]
+__all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
 
 
 def write_run_report(run_dir: str | Path) -> None:

@@ -22,11 +22,11 @@ and the row sums to zero (its sum is reported as a check; probabilities are comp
 in float64, so it is ~1e−16).  Bits per byte = total loss in bits / UTF-8 bytes of the
 predicted tokens.
 
-Texts longer than the model's context (``block_size``) slide: the first window scores
-the first ``block_size`` targets, each with all the tokens before it; every later target
-is scored in its own window of the ``block_size`` tokens before it (batched).  So every
-target gets the longest context available up to ``block_size`` — the same numbers a
-model with an unlimited context would give if it only ever looked back ``block_size``
+Texts longer than the model's context (``max_context``, by default ``block_size``) slide:
+the first window scores the first ``max_context`` targets, each with all the tokens before
+it; every later target is scored in its own window of the ``max_context`` tokens before it
+(batched).  So every target gets the longest context available up to ``max_context`` — the
+same numbers a model with an unlimited context would give if it only ever looked back ``max_context``
 tokens.  ``render(result)`` prints the coloured table.
 """
 
@@ -50,11 +50,10 @@ ROWS_PER_CHUNK = 256
 
 
 @torch.no_grad()
-def _logit_chunks(model, ids: list[int]):
+def _logit_chunks(model, ids: list[int], block: int):
     """Yield logits (rows, V) predicting ids[1], ids[2], … in order, each row from the
-    longest context available up to the model's block size; memory stays bounded."""
+    longest context available up to ``block`` tokens; memory stays bounded."""
     device = next(model.parameters()).device
-    block = model.config.block_size
     t = torch.tensor(ids, dtype=torch.long, device=device)
     first = min(len(ids) - 1, block)
     logits, _ = model(t[:first].unsqueeze(0))
@@ -83,9 +82,12 @@ def _row_stats(logits: torch.Tensor, targets: list[int], k: int) -> dict[str, li
             "top_p": top_p.tolist(), "top_i": top_i.tolist(), "row_sum": grad.sum(-1).tolist()}
 
 
-def explain(model, tokenizer, text: str, top_k: int = 5) -> dict:
+def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None = None) -> dict:
     """Per-token probabilities, losses, ranks, top-k alternatives and logit gradients of
-    ``text`` under ``model`` (see the module docstring for the returned dict).
+    ``text`` under ``model`` (see the module docstring for the returned dict).  Contexts
+    are at most ``max_context`` tokens (default and upper bound: the block size; pass the
+    trained context, ``runs.load_run(dir).trained_context``, for a model trained on shorter
+    windows).
 
     Raises the tokenizer's TokenizerError for text it cannot encode, and DataError when
     the text has fewer than two tokens (nothing to predict)."""
@@ -104,7 +106,8 @@ def explain(model, tokenizer, text: str, top_k: int = 5) -> dict:
     was_training = model.training
     model.eval()
     try:
-        for logits in _logit_chunks(model, ids):
+        block = min(max_context or model.config.block_size, model.config.block_size)
+        for logits in _logit_chunks(model, ids, block):
             k = max(0, min(int(top_k), logits.size(-1)))
             start = len(tokens)
             s = _row_stats(logits, ids[start + 1:start + 1 + logits.size(0)], k)

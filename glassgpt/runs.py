@@ -1,7 +1,9 @@
-"""Open a finished (or checkpointed) run directory: its configuration, model and tokenizer."""
+"""Open a finished (or checkpointed) run directory: its configuration, model, tokenizer and
+trained context (``load_run``), or just the model and tokenizer (``load``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -36,8 +38,22 @@ def load_run_tokenizer(run_dir: str | Path) -> Tokenizer:
     return load_tokenizer(run_dir)  # a run directory is a tokenizer spec: its tokenizer.json
 
 
-def load(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, Tokenizer]:
-    """Return ``(model, tokenizer)`` of a run directory, the model in eval mode on ``device``."""
+@dataclass(frozen=True)
+class LoadedRun:
+    """A run opened as a model.  ``trained_context``: the length of the training windows
+    (``train.seq_len``, else the block size); generation and explanations crop their
+    context to it, since later position embeddings were never trained."""
+
+    run_dir: Path
+    config: RunConfig
+    model: GPT
+    tokenizer: Tokenizer
+    trained_context: int
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+    """Open a run directory: its configuration, the model (eval mode, on ``device``), the
+    tokenizer and the trained context, with one clear error for anything inconsistent."""
     path = rundir.require_run(run_dir)
     cfg = load_config(path)
     tokenizer = load_run_tokenizer(path)
@@ -52,5 +68,12 @@ def load(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, Tokenizer]:
         raise
     except GlassError as exc:
         raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}") from None
-    model.trained_context = cfg.train.seq_len or cfg.model.block_size  # generation crops to it
-    return model.to(pick_device(device)).eval(), tokenizer
+    trained = min(cfg.train.seq_len or cfg.model.block_size, cfg.model.block_size)
+    return LoadedRun(path, cfg, model.to(pick_device(device)).eval(), tokenizer, trained)
+
+
+def load(run_dir: str | Path, device: str = "cpu") -> tuple[GPT, Tokenizer]:
+    """Return ``(model, tokenizer)`` of a run directory, the model in eval mode on ``device``
+    (``load_run`` also gives the configuration and the trained context)."""
+    run = load_run(run_dir, device)
+    return run.model, run.tokenizer

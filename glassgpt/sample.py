@@ -1,26 +1,60 @@
-"""Generation: temperature, top-k, top-p (nucleus), stop tokens/strings, and a KV cache.
+"""Generation: temperature, top-k, top-p (nucleus), stop tokens/strings, batches, a KV cache.
 
 The model runs in eval mode.  Until the context fills the model's block size each new
-token costs one position's work (keys and values of earlier positions are cached);
-after that the context is cropped to the last ``block_size`` tokens and recomputed,
-exactly as without a cache — the cache changes speed, never results.
+token costs one position's work: ``GPT.forward`` keeps the keys and values of earlier
+positions in a preallocated ``KVCache``.  After that the context is cropped to the last
+``block_size`` tokens and recomputed, exactly as without a cache — the cache changes
+speed, never results.
+
+A batch of prompts of different lengths is left-padded: padding is a segment of its own
+that no prompt token reads, and each row's positions start at 0 with its first token, so
+every row generates what its prompt would generate alone.
 
 A model trained on sequences shorter than its block size (the ``poem`` preset trains
-windows of 64 in a context of 128) never learned the later position embeddings, so the
-context is cropped to the trained length: ``max_context``, else the model's
-``trained_context`` attribute (``glassgpt.load`` sets it from the run's configuration).
+windows of 64 in a context of 128) never learned the later position embeddings, so pass
+``max_context`` = the trained length (``runs.load_run(dir).trained_context``): the context
+is then cropped to it.
+
+Defaults live in ``SamplingSettings`` (temperature 0.8, 300 new tokens, no top-k/top-p,
+one sample); the CLI and ``glassgpt.generate`` both read them from ``DEFAULTS``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .errors import GlassError
 from .tokenizers import Tokenizer
 
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How text is sampled.  The defaults are what ``glassgpt sample`` and ``glassgpt.generate``
+    use: temperature 0.8 (a little sharper than the model's distribution: fewer odd tokens,
+    still varied), 300 new tokens, no top-k / top-p cut, one sample."""
+
+    max_new_tokens: int = 300
+    temperature: float = 0.8
+    top_k: int | None = None
+    top_p: float | None = None
+    num_samples: int = 1
+
+    def check(self) -> None:
+        """One clear sentence for a setting that cannot work."""
+        if self.max_new_tokens < 0 or self.num_samples < 1 or self.temperature < 0:
+            raise GlassError("max_new_tokens must be ≥ 0, num_samples ≥ 1 and temperature ≥ 0.")
+        if self.top_k is not None and self.top_k < 1:
+            raise GlassError("top_k must be at least 1.")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise GlassError("top_p must be in (0, 1].")
+
+
+#: the sampling defaults, the one place they are written
+DEFAULTS = SamplingSettings()
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
     """Scale by temperature, keep the ``top_k`` largest and the smallest set whose
@@ -38,95 +72,104 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, t
     return logits
 
 
-def _attend(block, x: torch.Tensor, cache: dict | None, start: int) -> tuple[torch.Tensor, dict]:
-    """One block on new positions ``x`` (B, t, C), appending their keys/values to ``cache``."""
-    attn = block.attn
-    B, t, C = x.shape
-    h = block.ln_1(x)
-    q, k, v = attn.c_attn(h).split(C, dim=2)
-    q, k, v = (z.view(B, t, attn.n_head, C // attn.n_head).transpose(1, 2) for z in (q, k, v))
-    if cache is not None:
-        k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
-    # new query i (absolute position start+i) may see keys 0..start+i
-    mask = torch.ones(t, start + t, dtype=torch.bool, device=x.device).tril(diagonal=start)
-    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    x = x + attn.c_proj(y.transpose(1, 2).reshape(B, t, C))
-    x = x + block.mlp(block.ln_2(x))
-    return x, {"k": k, "v": v}
+@torch.inference_mode()
+def generate_batch(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
+                   temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
+                   top_p: float | None = DEFAULTS.top_p, seed: int | None = None,
+                   stop_ids: tuple[int, ...] = (), use_cache: bool = True,
+                   max_context: int | None = None) -> list[list[int]]:
+    """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``; returns
+    the new ids of each row.  Greedy rows equal what each prompt gives alone.
 
-
-def _forward_cached(model, idx: torch.Tensor, caches: list | None) -> tuple[torch.Tensor, list]:
-    """Logits of the last position for new tokens ``idx`` (B, t) after ``caches``."""
-    start = 0 if caches is None else caches[0]["k"].size(2)
-    tr = model.transformer
-    pos = torch.arange(start, start + idx.size(1), device=idx.device)
-    x = tr.wte(idx) + tr.wpe(pos)
-    new = []
-    for i, block in enumerate(tr.h):
-        x, c = _attend(block, x, None if caches is None else caches[i], start)
-        new.append(c)
-    logits = model.lm_head(tr.ln_f(x[:, -1:, :]))[:, -1, : model.config.vocab_size]
-    return logits, new
-
-
-@torch.no_grad()
-def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: float = 1.0,
-             top_k: int | None = None, top_p: float | None = None, num_samples: int = 1,
-             seed: int | None = None, stop_ids: tuple[int, ...] = (), use_cache: bool = True,
-             max_context: int | None = None) -> list[list[int]]:
-    """Sample ``num_samples`` continuations of ``prompt_ids``; returns the new ids of each.
-
-    ``temperature=0`` is greedy decoding.  A sequence ends early at any id in ``stop_ids``
-    (the stop id is kept).  ``seed`` makes sampling reproducible without touching the
-    global random state."""
-    if not prompt_ids:
+    ``temperature=0`` is greedy decoding.  A row ends early at any id in ``stop_ids`` (the
+    stop id is kept).  ``seed`` makes sampling reproducible without touching the global
+    random state (all rows draw from one generator).  ``max_context`` crops the context
+    (default and upper bound: the block size)."""
+    SamplingSettings(max_new_tokens, temperature, top_k, top_p).check()
+    if not prompts or any(len(p) == 0 for p in prompts):
         raise GlassError("the prompt is empty; give at least one token to start from.")
-    if max_new_tokens < 0 or num_samples < 1 or temperature < 0:
-        raise GlassError("max_new_tokens must be ≥ 0, num_samples ≥ 1 and temperature ≥ 0.")
-    if top_k is not None and top_k < 1:
-        raise GlassError("top_k must be at least 1.")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise GlassError("top_p must be in (0, 1].")
+    if max_context is not None and max_context < 1:
+        raise GlassError("max_context must be at least 1.")
     was_training = model.training
     model.eval()
+    try:
+        return _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache,
+                       min(max_context or model.config.block_size, model.config.block_size))
+    finally:
+        model.train(was_training)
+
+
+def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block):
     device = next(model.parameters()).device
     gen = torch.Generator(device=device)
     gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
-    block = min(max_context or getattr(model, "trained_context", None) or model.config.block_size,
-                model.config.block_size)
-    seqs = torch.tensor([prompt_ids] * num_samples, dtype=torch.long, device=device)
-    out = torch.empty(num_samples, 0, dtype=torch.long, device=device)
-    done = torch.zeros(num_samples, dtype=torch.bool, device=device)
-    caches = None
-    try:
-        for _ in range(max_new_tokens):
-            if use_cache and seqs.size(1) <= block:
-                fresh = seqs if caches is None else seqs[:, -1:]
-                logits, caches = _forward_cached(model, fresh, caches)
-            else:
-                caches = None
-                logits = model(seqs[:, -block:])[0][:, -1, :]
-            if temperature == 0:
-                nxt = logits.argmax(-1, keepdim=True)
-            else:
-                probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
-                nxt = torch.multinomial(probs, 1, generator=gen)
-            seqs = torch.cat([seqs, nxt], dim=1)
-            out = torch.cat([out, nxt], dim=1)
-            if stop_ids:
-                done |= torch.isin(nxt.squeeze(1), torch.tensor(stop_ids, device=device))
-                if bool(done.all()):
-                    break
-    finally:
-        model.train(was_training)
+    B, P = len(prompts), max(len(p) for p in prompts)
+    total = P + max_new_tokens
+    tokens = torch.zeros(B, total, dtype=torch.long)  # left-padded prompts, then the new tokens
+    for i, p in enumerate(prompts):
+        tokens[i, P - len(p):P] = torch.tensor(p, dtype=torch.long)
+    tokens = tokens.to(device)
+    pads = torch.tensor([P - len(p) for p in prompts], device=device).unsqueeze(1)  # (B, 1)
+    padded = bool(pads.any())
+    columns = torch.arange(total, device=device).unsqueeze(0)
+    stops = torch.tensor(stop_ids, dtype=torch.long, device=device) if stop_ids else None
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    cache, n = None, P
+    for _ in range(max_new_tokens):
+        if use_cache and n <= block:
+            if cache is None:  # the prompt, all at once
+                cache = model.new_kv_cache(B, min(total, block))
+                logits = _step(model, tokens, columns, pads, padded, 0, n, cache)
+            else:  # one new token per row
+                logits = _step(model, tokens, columns, pads, padded, n - 1, n, cache)
+        else:  # the last `block` tokens, recomputed (positions shift, so nothing can be reused)
+            logits = _step(model, tokens, columns, pads, padded, max(0, n - block), n, None)
+        if temperature == 0:
+            nxt = logits.argmax(-1)
+        else:
+            probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+        tokens[:, n] = nxt
+        n += 1
+        if stops is not None:
+            done |= torch.isin(nxt, stops)
+            if bool(done.all()):
+                break
     result = []
-    for row in out.tolist():
+    for row in tokens[:, P:n].tolist():
         for j, tok in enumerate(row):
             if tok in stop_ids:
                 row = row[: j + 1]
                 break
         result.append(row)
     return result
+
+
+def _step(model, tokens, columns, pads, padded, lo, hi, cache):
+    """Logits (B, V) after running columns [lo, hi) of ``tokens``, appending to ``cache`` if given.
+
+    Unpadded, positions and segments are the model's defaults.  Left-padded, every row's
+    positions count from its first real token within the window that starts at column
+    ``w0`` (0 with a cache): position = column − max(pad, w0); padding is segment 0."""
+    if not padded:
+        return model(tokens[:, lo:hi], kv_cache=cache, last_only=True)[0][:, -1]
+    w0 = 0 if cache is not None else lo
+    positions = (columns[:, lo:hi] - pads.clamp(min=w0)).clamp(min=0)
+    segments = None
+    if cache is None or cache.length == 0:
+        segments = (columns[:, lo:hi] >= pads).long()
+    return model(tokens[:, lo:hi], kv_cache=cache, positions=positions, segments=segments, last_only=True)[0][:, -1]
+
+
+def generate(model, prompt_ids: Sequence[int], max_new_tokens: int, temperature: float = DEFAULTS.temperature,
+             top_k: int | None = DEFAULTS.top_k, top_p: float | None = DEFAULTS.top_p,
+             num_samples: int = DEFAULTS.num_samples, seed: int | None = None, stop_ids: tuple[int, ...] = (),
+             use_cache: bool = True, max_context: int | None = None) -> list[list[int]]:
+    """Sample ``num_samples`` continuations of one prompt; returns the new ids of each (see
+    ``generate_batch`` for the arguments)."""
+    SamplingSettings(max_new_tokens, temperature, top_k, top_p, num_samples).check()
+    return generate_batch(model, [list(prompt_ids)] * num_samples, max_new_tokens, temperature, top_k, top_p,
+                          seed, stop_ids, use_cache, max_context)
 
 
 def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
@@ -147,14 +190,17 @@ def cut_at_stop(text: str, stops: list[str]) -> str:
     return text[:cut]
 
 
-def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, temperature: float = 1.0,
-                top_k: int | None = None, top_p: float | None = None, num_samples: int = 1,
-                seed: int | None = None, stop: list[str] | None = None) -> list[str]:
+def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = DEFAULTS.max_new_tokens,
+                temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
+                top_p: float | None = DEFAULTS.top_p, num_samples: int = DEFAULTS.num_samples,
+                seed: int | None = None, stop: list[str] | None = None,
+                max_context: int | None = None) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
     An empty prompt starts from a neutral token (a newline where the vocabulary has one).
     ``stop`` strings cut the continuation before their first occurrence; a stop string
-    that is a single token also ends generation early."""
+    that is a single token also ends generation early.  ``max_context``: the trained
+    context to crop to (``runs.load_run(dir).trained_context``; default the block size)."""
     ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:
@@ -164,7 +210,8 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, t
             continue
         if len(enc) == 1:
             stop_ids.append(enc[0])
-    outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids))
+    outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids),
+                    max_context=max_context)
     start = tokenizer.decode(ids) if prompt else ""
     results = []
     for new in outs:

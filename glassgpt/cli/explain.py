@@ -8,7 +8,7 @@ import json
 from ..data import read_text
 from ..errors import ConfigError
 from ..explain import explain, render
-from ..runs import load
+from ..runs import load_run
 from . import COMMANDS, HelpFormatter
 
 
@@ -22,7 +22,7 @@ def register(sub) -> None:
                     "is P-1, every other entry is that token's probability, and the row sums to 0.\n"
                     "Totals: mean loss, perplexity, bits per byte (loss in bits / UTF-8 bytes predicted).\n"
                     "Texts longer than the model's context slide: every target is predicted from the\n"
-                    "longest context available, up to block_size tokens.",
+                    "longest context available, up to the context the model was trained on.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("text", metavar="TEXT", nargs="?", help="the text to explain (or use --file)")
@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
         text = read_text(args.file)
     else:
         text = args.text
-    model, tokenizer = load(args.run_dir, args.device)
-    result = explain(model, tokenizer, text, top_k=args.top_k)
+    loaded = load_run(args.run_dir, args.device)
+    result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k, max_context=loaded.trained_context)
     if args.json:
         print(json.dumps(result))
     else:
-        render(result, vocab_size=tokenizer.vocab_size)
+        render(result, vocab_size=loaded.tokenizer.vocab_size)
     return 0

@@ -6,6 +6,12 @@ glass engine and ``transformers``.  Linear weights are stored as ``(out, in)`` l
 ``torch.nn.Linear``; Hugging Face's Conv1D stores the transpose, which interop handles.
 
 Shapes: B batch, T time (≤ block_size), C = n_embd, H heads of size C/H, V vocabulary.
+
+One forward pass serves everything: training (``model(idx, targets)``), cached generation
+(``model(idx, kv_cache=cache)``, see ``kv_cache.py``), left-padded batches and packed
+documents (``positions=``, ``segments=``), and diagnostics and figures, which read the
+attention weights (``model.attention_maps(idx)``, ``CausalSelfAttention.weights``).
+Attention itself is written once, in ``attend``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,66 @@ import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..errors import GlassError
+from .kv_cache import KVCache
+
+
+def causal_mask(t: int, s: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(t, s) booleans for ``t`` queries that are the last ``t`` of ``s`` positions: query i
+    (position s-t+i) may read keys 0 … s-t+i.  With t == s this is the lower triangle."""
+    return torch.ones(t, s, dtype=torch.bool, device=device).tril(s - t)
+
+
+def segment_mask(q_segments: torch.Tensor, k_segments: torch.Tensor) -> torch.Tensor:
+    """(B, 1, t, s) booleans: causal as ``causal_mask``, and only within a segment.
+
+    ``q_segments`` (B, t) and ``k_segments`` (B, s) are integer ids (a document in a packed
+    window, or padding vs text); a query reads a key only when both ids agree, so the mask
+    is block-diagonal causal.  Every query still reads itself, so no row is empty."""
+    same = q_segments.unsqueeze(-1) == k_segments.unsqueeze(-2)
+    return (same & causal_mask(q_segments.size(-1), k_segments.size(-1), q_segments.device)).unsqueeze(1)
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q kᵀ / √D) over the keys each query may read: (B, H, t, s), exact zeros where
+    masked.  q (B, H, t, D) are the last t of the s positions of k (B, H, s, D); ``mask`` is
+    a boolean (B or 1, 1, t, s) "may read" tensor, or None for plain causal attention."""
+    allowed = causal_mask(q.size(-2), k.size(-2), q.device) if mask is None else mask
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+    return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+           dropout_p: float = 0.0, return_weights: bool = False):
+    """Causal attention, the one implementation: softmax(q kᵀ / √D, masked) v -> (B, H, t, D).
+
+    Shapes and ``mask`` as in ``attention_weights``.  The fast path is
+    ``F.scaled_dot_product_attention`` (``is_causal`` when t == s; no mask at all for a single
+    new query, which reads every cached key).  ``return_weights=True`` computes the weights
+    explicitly and returns ``(y, weights)``; dropout applies to the weights used for y, the
+    returned weights are those before dropout."""
+    t, s = q.size(-2), k.size(-2)
+    if return_weights:
+        weights = attention_weights(q, k, mask)
+        return (F.dropout(weights, dropout_p) if dropout_p else weights) @ v, weights
+    if mask is None and t == s:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+    if mask is None and t == 1:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    if mask is None:
+        mask = causal_mask(t, s, q.device)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention where position t only sees positions ≤ t."""
+    """Multi-head self-attention where a position only sees earlier positions (and itself).
+
+    ``forward(x, kv_cache=None, return_weights=False, *, positions=None, mask=None)``:
+    x (B, T, C) -> (B, T, C), or ``(y, weights)`` with the (B, H, T, S) weights when asked.
+    ``kv_cache`` is one layer's ``LayerKV``: the new keys and values are appended and the
+    queries read all S cached positions.  ``positions`` (B or 1, T) are the tokens' position
+    ids: the learned absolute position embeddings are added to the input by ``GPT``, so this
+    module does not read them, but rotary embeddings would rotate q and k by them in
+    ``project``.  ``mask``: see ``attention_weights`` (None = plain causal)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -30,25 +92,35 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
-        self.record_attention = False  # when True, keep the (B, H, T, T) weights in .attention
-        self.attention: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def project(self, x: torch.Tensor, positions: torch.Tensor | None = None):
+        """q, k, v, each (B, H, T, C/H), of the input (B, T, C).  The one place where q and k are
+        made, so a QK-norm (normalising q and k) or rotary embeddings (rotating them by
+        ``positions``) go here; with learned absolute positions ``positions`` is not read."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        # (B, T, C) -> (B, H, T, C/H)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
+                positions: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        B, T, C = x.shape
+        q, k, v = self.project(x, positions)
+        if kv_cache is not None:
+            k, v = kv_cache.append(k, v)
         p = self.dropout if self.training else 0.0
-        if self.record_attention:
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
-            mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-            weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-            self.attention = weights.detach()
-            y = F.dropout(weights, p) @ v
+        if return_weights:
+            y, weights = attend(q, k, v, mask, p, return_weights=True)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+            y = attend(q, k, v, mask, p)
+        y = self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+        return (y, weights) if return_weights else y
+
+    def weights(self, x: torch.Tensor, *, positions: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention weights (B, H, T, T) that ``forward(x)`` uses, before dropout; computes
+        nothing else and draws no random numbers (the diagnostics read them this way)."""
+        q, k, _ = self.project(x, positions)
+        return attention_weights(q, k, mask)
 
 
 class MLP(nn.Module):
@@ -73,9 +145,14 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
+    def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
+                positions: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        """x (B, T, C) -> (B, T, C), or ``(x, attention weights)``; arguments as in the attention."""
+        a = self.attn(self.ln_1(x), kv_cache=kv_cache, return_weights=return_weights, positions=positions, mask=mask)
+        a, weights = a if return_weights else (a, None)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return (x, weights) if return_weights else x
 
 
 class GPT(nn.Module):
@@ -111,23 +188,74 @@ class GPT(nn.Module):
             else:
                 nn.init.normal_(p, 0.0, 0.02)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """idx (B, T) int64 -> logits (B, T, V); loss = mean cross-entropy over targets != -1."""
-        B, T = idx.shape
-        if T > self.config.block_size:
-            raise GlassError(f"a sequence of {T} tokens is longer than the model's context of {self.config.block_size}.")
-        pos = torch.arange(T, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for block in self.transformer.h:
-            x = block(x)
-        x = self.transformer.ln_f(x)
-        logits = self.lm_head(x)
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None, *,
+                positions: torch.Tensor | None = None, segments: torch.Tensor | None = None,
+                last_only: bool = False):
+        """idx (B, T) int64 -> (logits (B, T, V), loss); loss = mean cross-entropy over
+        targets != -1 (None without targets).
+
+        ``kv_cache``: run ``idx`` as the next T positions after those cached (see
+        ``new_kv_cache``); the cache is extended by T.  ``positions`` (B or 1, T): position
+        ids, by default the cache's length + 0 … T-1 (each row of a left-padded batch passes
+        its own, starting at 0 with its first real token).  ``segments`` (B, T): integer ids;
+        a token attends only to earlier tokens with the same id (documents packed in one
+        window, or padding vs text); None means one segment.  ``last_only``: logits of the
+        last position only, (B, 1, V) — all generation needs."""
+        x, _ = self._trunk(idx, kv_cache, positions, segments, return_weights=False)
+        logits = self.lm_head(x[:, -1:] if last_only else x)
         if self.config.padded_vocab_size != self.config.vocab_size:
             logits = logits[..., : self.config.vocab_size]  # padded rows exist for speed only
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss
+
+    def attention_maps(self, idx: torch.Tensor, *, positions: torch.Tensor | None = None,
+                       segments: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The attention weights of every layer for the tokens ``idx`` (B, T): a list of
+        n_layer tensors (B, H, T, T), row t = how much query t reads each key (rows sum to
+        1, zeros above the diagonal).  The same forward pass as ``forward``, on the path that
+        computes the weights explicitly; call it under ``torch.no_grad()`` to only look."""
+        return self._trunk(idx, None, positions, segments, return_weights=True)[1]
+
+    def new_kv_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
+        """An empty ``KVCache`` for ``batch_size`` rows and ``max_len`` positions (at most, and
+        by default, the block size), on the model's device, in its dtype."""
+        cfg, w = self.config, self.transformer.wte.weight
+        length = min(max_len or cfg.block_size, cfg.block_size)
+        return KVCache(cfg.n_layer, batch_size, cfg.n_head, cfg.n_embd // cfg.n_head, length, w.device, w.dtype)
+
+    def _trunk(self, idx: torch.Tensor, kv_cache: KVCache | None, positions: torch.Tensor | None,
+               segments: torch.Tensor | None, return_weights: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Embeddings, the blocks and the final LayerNorm: (B, T, C), and the per-layer
+        weights when ``return_weights``.  The attention mask is built once, for all layers."""
+        B, T = idx.shape
+        start = 0 if kv_cache is None else kv_cache.length
+        if start + T > self.config.block_size:
+            raise GlassError(f"a sequence of {start + T} tokens is longer than the model's context of "
+                             f"{self.config.block_size}.")
+        mask = None
+        if kv_cache is not None:
+            kv_cache.check_room(B, T)
+            pair = kv_cache.add_segments(segments, T)
+            if pair is not None:
+                mask = segment_mask(*pair)
+        elif segments is not None:
+            mask = segment_mask(segments, segments)
+        if positions is None:
+            positions = torch.arange(start, start + T, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(positions))
+        weights = []
+        for i, block in enumerate(self.transformer.h):
+            layer_cache = None if kv_cache is None else kv_cache.layers[i]
+            if return_weights:
+                x, w = block(x, layer_cache, True, positions=positions, mask=mask)
+                weights.append(w)
+            else:
+                x = block(x, layer_cache, positions=positions, mask=mask)
+        if kv_cache is not None:
+            kv_cache.advance(T)
+        return self.transformer.ln_f(x), weights
 
     # ---- weights in and out (safetensors-friendly: no shared tensors) -------------------
     def weights(self) -> dict[str, torch.Tensor]:

@@ -360,25 +360,18 @@ def histograms(run: RunData):
                      "upper triangle is empty because a GPT never looks ahead.")
 def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     matplotlib = require_matplotlib()
-    model, tok = run.model()
+    loaded = run.loaded()
+    model, tok, context = loaded.model, loaded.tokenizer, loaded.trained_context
     if prompt is not None:
         if not prompt:
             raise ConfigError("--prompt is empty; give some text to look at.")
-        ids = tok.encode(prompt)[-min(max_tokens, model.config.block_size):]  # the model's view of it
+        ids = tok.encode(prompt)[-min(max_tokens, context):]  # the model's view of it
     else:
-        ids, _ = run.snippet_ids(min(24, model.config.block_size))
+        ids, _ = run.snippet_ids(min(24, context))
     if not ids:
         raise MissingData("the prompt has no tokens")
-    blocks = list(model.transformer.h)
-    for b in blocks:
-        b.attn.record_attention = True
-    try:
-        with torch.no_grad():
-            model(torch.tensor([ids], dtype=torch.long))
-        maps = [b.attn.attention[0].float().numpy() for b in blocks]
-    finally:
-        for b in blocks:
-            b.attn.record_attention, b.attn.attention = False, None
+    with torch.no_grad():
+        maps = [w[0].float().numpy() for w in model.attention_maps(torch.tensor([ids], dtype=torch.long))]
     L, H, T = len(maps), maps[0].shape[0], len(ids)
     big = L * H > 16
     panel = 1.7 if big else (2.6 if T <= 24 else 3.2)

@@ -259,11 +259,12 @@ def _show(piece: str) -> str:
 
 def explain_section(run: RunData) -> str:
     try:
-        model, tok = run.model()
-        n = min(EXPLAIN_TOKENS, model.config.block_size)
+        loaded = run.loaded()
+        model, tok = loaded.model, loaded.tokenizer
+        n = min(EXPLAIN_TOKENS, loaded.trained_context)
         ids, split = run.snippet_ids(n + 1)
         text = tok.decode(ids)
-        result = explain(model, tok, text, top_k=5)
+        result = explain(model, tok, text, top_k=5, max_context=loaded.trained_context)
         ids = tok.encode(text)
     except GlassError as exc:  # MissingData, or text the tokenizer cannot take back
         return note(f"Explain view unavailable: {exc}")

@@ -18,7 +18,7 @@ from .. import rundir
 from ..data.loader import fixed_batches
 from ..data.tokens import open_split
 from ..errors import GlassError, RunDirError
-from ..runs import load
+from ..runs import LoadedRun, load_run
 from ..training.diagnostics import analyze_gradients
 
 
@@ -39,7 +39,7 @@ class RunData:
 
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
-        self._model = None
+        self._loaded = None
 
     def require(self) -> "RunData":
         """Check the directory holds a readable run (config, weights, tokenizer)."""
@@ -96,14 +96,18 @@ class RunData:
         return [r for r in self.diagnostics if r.get(key) not in (None, {}, [])]
 
     # ---- the model, for figures that look inside it -----------------------------------------
-    def model(self):
-        """``(model, tokenizer)`` on the CPU, loaded once."""
-        if self._model is None:
+    def loaded(self) -> LoadedRun:
+        """The run opened as a model on the CPU (``runs.load_run``), loaded once."""
+        if self._loaded is None:
             try:
-                self._model = load(self.dir, "cpu")
+                self._loaded = load_run(self.dir, "cpu")
             except RunDirError as exc:
                 raise MissingData(f"the model cannot be loaded ({exc})") from None
-        return self._model
+        return self._loaded
+
+    def model(self):
+        """``(model, tokenizer)`` on the CPU, loaded once."""
+        return self.loaded().model, self.loaded().tokenizer
 
     def tokens(self, split: str) -> np.ndarray:
         try:

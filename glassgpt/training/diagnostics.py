@@ -201,7 +201,7 @@ class Probe:
                 for i, block in enumerate(probe.model.transformer.h):
                     probe._handles += [block.mlp.act.register_forward_hook(probe._act_hook(i)),
                                        block.register_forward_hook(probe._resid_hook(i)),
-                                       block.attn.register_forward_hook(probe._attn_hook(i))]
+                                       block.attn.register_forward_hook(probe._attn_hook(i), with_kwargs=True)]
 
             def __exit__(self, *exc):
                 for h in probe._handles:
@@ -231,18 +231,11 @@ class Probe:
         return hook
 
     def _attn_hook(self, i: int):
-        def hook(module, inputs, output):
-            # recompute the attention weights from the module's input (ln_1 of the stream):
-            # the training forward itself is left on its fast path, untouched
+        def hook(module, args, kwargs, output):
+            # the weights come from the attention module itself, from the same input and mask;
+            # its training forward stays on the fast path and no random numbers are drawn
             with torch.no_grad():
-                x = inputs[0].detach()
-                B, T, C = x.shape
-                H = module.n_head
-                q, k, _ = module.c_attn(x).float().split(C, dim=2)
-                q, k = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k))
-                scores = (q @ k.transpose(-2, -1)) / math.sqrt(C // H)
-                mask = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-                weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+                weights = module.weights(args[0].detach(), positions=kwargs.get("positions"), mask=kwargs.get("mask"))
                 self.entropy[i] = attention_entropy(weights)
         return hook
 

@@ -57,6 +57,22 @@ def test_probabilities_are_a_softmax_of_the_models_logits(block_size):
         assert row["context"] == tok.token_str(ids[j - 1]) and row["target"] == tok.token_str(ids[j])
 
 
+def test_max_context_crops_every_window():
+    """A model with context 32 explained with max_context=4 scores each target from its last
+    4 tokens only (what a run trained on windows of 4 needs)."""
+    model, tok, _ = tiny(block_size=32)
+    ids = tok.encode(TEXT)
+    out = explain(model, tok, TEXT, top_k=3, max_context=4)
+    whole = explain(model, tok, TEXT, top_k=3)
+    assert [r["p_target"] for r in out["tokens"]] != [r["p_target"] for r in whole["tokens"]]
+    for row in out["tokens"]:
+        j = row["position"] + 1
+        with torch.no_grad():
+            logits = model(torch.tensor([ids[max(0, j - 4):j]]))[0][0, -1].double()
+        p = torch.softmax(logits, -1)
+        assert row["p_target"] == pytest.approx(float(p[ids[j]]), rel=1e-6, abs=1e-9)
+
+
 def test_small_chunks_give_the_same_result(monkeypatch):
     """Long texts are processed in bounded chunks; the chunking must not change a number."""
     import glassgpt.explain as ex

@@ -193,12 +193,10 @@ def test_capture_matches_independent_computations(activation, tied):
             assert np.abs(counts - np.array(h["counts"])).sum() <= 2
 
     # attention entropy, from the weights the model itself records
-    for blk in ref.transformer.h:
-        blk.attn.record_attention = True
     with torch.no_grad():
-        ref(x)
-    for i, blk in enumerate(ref.transformer.h):
-        w = blk.attn.attention.double().numpy()  # (B, H, T, T), zeros above the diagonal
+        maps = ref.attention_maps(x)
+    for i in range(len(ref.transformer.h)):
+        w = maps[i].double().numpy()  # (B, H, T, T), zeros above the diagonal
         plogp = np.where(w > 0, w * np.log(np.where(w > 0, w, 1.0)), 0.0)
         want = -plogp.sum(-1).mean(axis=(0, 2))
         assert rec["attention_entropy"][i] == pytest.approx(want.tolist(), abs=1e-5)
