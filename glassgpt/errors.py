@@ -23,3 +23,7 @@ class TokenizerError(GlassError):
 
 class RunDirError(GlassError):
     """A run directory that is missing, partial, corrupted, or holds a different run."""
+
+
+class InteropError(GlassError):
+    """A model or tokenizer another library cannot represent, or a broken model folder."""

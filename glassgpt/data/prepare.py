@@ -64,6 +64,14 @@ def _check_settings(shard_tokens, workers, val_fraction, seed, jsonl, piece_byte
     _whole(piece_bytes, "piece_bytes", 1, 1 << 34)
 
 
+def _tokenizer_sha(tok) -> str:
+    """A fingerprint of the tokenizer's ranks, pattern and specials (no merge derivation)."""
+    h = hashlib.sha256(json.dumps([tok.pattern, sorted(tok.special_tokens.items())]).encode())
+    for token in tok._state()["tokens"]:
+        h.update(len(token).to_bytes(4, "little") + token)
+    return h.hexdigest()[:16]
+
+
 def _claim(out: Path, fp: dict, overwrite: bool) -> dict | None:
     """None for a fresh start, the progress record to resume, or the finished index."""
     if out.exists() and not out.is_dir():
@@ -174,7 +182,7 @@ def prepare(inputs, tokenizer: str, out: str | os.PathLike, *, shard_tokens: int
     files = resolve_inputs(inputs, jsonl)
     settings = {"tokenizer": tokenizer, "shard_tokens": shard_tokens, "val_fraction": val_fraction, "seed": seed,
                 "jsonl": jsonl, "piece_bytes": piece_bytes}
-    tok_sha = hashlib.sha256(json.dumps(tok.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    tok_sha = _tokenizer_sha(tok)
     fp = {"settings": settings, "tokenizer_sha256_16": tok_sha, "inputs": fingerprint(files)}
     out = Path(out)
     record = _claim(out, fp, overwrite)

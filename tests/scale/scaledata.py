@@ -18,3 +18,32 @@ def make_docs(n: int, seed: int = 0, words: tuple[int, int] = (5, 80)) -> list[s
             lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(*words))).capitalize() + ".")
         docs.append(f"Doc {i}.\n" + "\n".join(lines) + "\n")
     return docs
+
+
+def make_run(path, tokenizer, seed: int = 0, noise: float = 0.1, **model):
+    """A run directory (config.json, model.safetensors, tokenizer.json) holding a small random
+    GPT, written the way a run is (no training).  Weights get extra noise so biases and gains
+    are not all 0/1.  Returns the folder."""
+    import torch
+
+    from glassgpt.config import RunConfig
+    from glassgpt.fileio import save_tensors, write_json
+    from glassgpt.models import GPT
+    from glassgpt.training import rundir
+
+    cfg = RunConfig()
+    m = cfg.model
+    m.n_layer, m.n_head, m.n_embd, m.block_size = 2, 2, 32, 32
+    for k, v in model.items():
+        setattr(m, k, v)
+    m.vocab_size = tokenizer.vocab_size
+    torch.manual_seed(seed)
+    gpt = GPT(m)
+    with torch.no_grad():
+        for p in gpt.parameters():
+            p.add_(torch.randn_like(p) * noise)
+    out = rundir.claim(path)
+    tokenizer.save(out / rundir.TOKENIZER)
+    save_tensors(out / rundir.MODEL, gpt.weights())
+    write_json(out / rundir.CONFIG, cfg.to_dict())
+    return out
