@@ -267,3 +267,46 @@ def test_the_folder_is_created_with_permissions_like_other_writes(tmp_path, bpe_
     prepare(src, f"bpe:{bpe_file}", tmp_path / "deep" / "out", workers=1, progress=False, val_fraction=0)
     mode = (tmp_path / "deep" / "out" / "train_000000.bin").stat().st_mode & 0o777
     assert mode & 0o444 == 0o444 and os.path.isdir(tmp_path / "deep" / "out")
+
+
+CHILD = """
+import sys, time
+from glassgpt.data import prepare as prep
+real = prep.prepare_worker.encode_task
+prep.prepare_worker.encode_task = lambda task: time.sleep(0.03) or real(task)
+prep.prepare(sys.argv[1], sys.argv[2], sys.argv[3], shard_tokens=400, val_fraction=0.1, piece_bytes=600,
+             workers=1, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume_gives_the_same_bytes(tmp_path, bpe_file):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = write_docs(tmp_path / "in", make_docs(60, seed=12))
+    kw = dict(shard_tokens=400, val_fraction=0.1, piece_bytes=600, workers=1, progress=False)
+    prepare(src, f"bpe:{bpe_file}", tmp_path / "whole", **kw)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(src), f"bpe:{bpe_file}", str(out)])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if json.loads((out / "progress.json").read_text())["next_task"] >= 8:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not (out / "index.json").exists()
+    index = prepare(src, f"bpe:{bpe_file}", out, **kw)
+    for p in (tmp_path / "whole").iterdir():
+        if p.suffix == ".bin":
+            assert p.read_bytes() == (out / p.name).read_bytes(), p.name
+    assert index["splits"] == json.loads((tmp_path / "whole" / "index.json").read_text())["splits"]
