@@ -15,7 +15,6 @@ and each detail carries its record's index, so the ranks' details merge back in 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import DataError, TokenizerError
+from .fileio import json_object_line
 
 
 @dataclass
@@ -79,14 +79,7 @@ def _record(raw: bytes, number: int, path: Path) -> MCRecord:
         return DataError(f"line {number} of {path} {what}; each line must be "
                          '{"context": "...", "endings": ["...", "..."], "label": N}.')
 
-    try:
-        data = json.loads(raw)
-    except UnicodeDecodeError:
-        raise bad("is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise bad(f"is not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise bad("is not a JSON object")
+    data = json_object_line(raw, bad)
     missing = [k for k in ("context", "endings", "label") if k not in data]
     if missing:
         raise bad(f"has no {missing[0]!r}")

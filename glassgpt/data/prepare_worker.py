@@ -8,7 +8,6 @@ encoded as plain text: only the separators are end-of-text ids.
 
 from __future__ import annotations
 
-import json
 import os
 from array import array
 
@@ -16,6 +15,7 @@ import numpy as np
 import regex
 
 from ..errors import DataError
+from ..fileio import json_object_line
 from ..tokenizers.bpe import BPETokenizer
 from .text import decode_text
 
@@ -67,13 +67,8 @@ def _jsonl_text(data: bytes, path: str, start: int) -> str | None:
         return DataError(f"line {_line_number(path, start)} of {path} {what}; every line must be a JSON object "
                          f"with a text field {field!r}.")
 
-    try:
-        record = json.loads(data)
-    except UnicodeDecodeError:
-        raise fail("is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise fail(f"is not valid JSON ({exc.msg})") from None
-    if not isinstance(record, dict) or field not in record:
+    record = json_object_line(data, fail)
+    if field not in record:
         raise fail(f"has no field {field!r}")
     text = record[field]
     if not isinstance(text, str):
