@@ -310,3 +310,23 @@ def test_kill_9_mid_run_then_resume_gives_the_same_bytes(tmp_path, bpe_file):
         if p.suffix == ".bin":
             assert p.read_bytes() == (out / p.name).read_bytes(), p.name
     assert index["splits"] == json.loads((tmp_path / "whole" / "index.json").read_text())["splits"]
+
+
+def test_progress_bar_on_a_terminal_shows_megabytes_speed_and_eta():
+    import io
+    import time
+
+    from glassgpt.data.progress import ByteProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    bar = ByteProgress("prepare", 5_000_000, stream=screen)
+    for _ in range(2):
+        time.sleep(0.05)
+        bar.advance(2_500_000)
+    bar.close()
+    last = screen.getvalue().split("\r")[-1]
+    assert "prepare" in last and "5.0/5.0 MB" in last and "MB/s" in last and "0:00:00" in last
