@@ -5,10 +5,10 @@ temporary directory by repeating a source text with variation: document ``i`` st
 a different line of the source (a rotation) and every speaker name and every tenth word
 carries the document number, so no two documents are alike.  Each size is prepared in a
 fresh child process (cl100k, ``--workers``), which reports its wall time and peak RSS and
-that of its largest worker.  In the same run, tiktoken's raw encode speed is measured on
-the first 10 MB: one thread (``encode_ordinary``) and ``--workers`` threads
-(``encode_ordinary_batch``).  Printed: ONE JSON line with MB/s, tokens, peak RSS per size,
-the tiktoken figures, and each size's MB/s as a ratio to both.
+that of its largest worker.  Right before each, tiktoken's raw encode speed is measured on
+the first 10 MB of the same documents: one thread (``encode_ordinary``) and ``--workers``
+threads (``encode_ordinary_batch``), so both see the same machine load.  Printed: ONE JSON
+line with, per size, MB/s, tokens, peak RSS, the tiktoken figures and the ratios to them.
 
     python benchmarks/data_prepare.py --source tinyshakespeare.txt [--sizes 10,100,400] [--workers 2]
 
@@ -115,27 +115,25 @@ def main(argv=None) -> int:
         child(args)
         return 0
     text = source_text(args.source)
-    results, tk = [], None
+    results = []
     with tempfile.TemporaryDirectory(prefix="glassgpt-bench-") as tmp:
         for mb in (int(s) for s in args.sizes.split(",")):
             folder, out = Path(tmp) / f"in{mb}", Path(tmp) / f"out{mb}"
             size = generate(folder, text, mb)
-            if tk is None:
-                tk = tiktoken_speed(folder, args.workers)
+            tk = tiktoken_speed(folder, args.workers)  # right before: both see the same machine load
             proc = subprocess.run([sys.executable, __file__, "--workers", str(args.workers), "--child", str(folder), str(out)],
                                   capture_output=True, text=True, check=True)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            r.update(mb=round(size / MB, 1), mb_per_s=round(size / MB / r["seconds"], 2),
-                     vs_tiktoken_1_thread=round(size / MB / r["seconds"] / tk[0], 2),
-                     vs_tiktoken_threads=round(size / MB / r["seconds"] / tk[1], 2))
-            r["seconds"] = round(r["seconds"], 1)
-            r["peak_rss_main_mb"], r["peak_rss_worker_mb"] = round(r["peak_rss_main_mb"]), round(r["peak_rss_worker_mb"])
+            speed = size / MB / r["seconds"]
+            r.update(mb=round(size / MB, 1), seconds=round(r["seconds"], 1), mb_per_s=round(speed, 2),
+                     peak_rss_main_mb=round(r["peak_rss_main_mb"]), peak_rss_worker_mb=round(r["peak_rss_worker_mb"]),
+                     tiktoken_mb_per_s_1_thread=round(tk[0], 2), tiktoken_mb_per_s_threads=round(tk[1], 2),
+                     vs_tiktoken_1_thread=round(speed / tk[0], 2), vs_tiktoken_threads=round(speed / tk[1], 2))
             results.append(r)
             shutil.rmtree(folder)
             shutil.rmtree(out)
     print(json.dumps({"benchmark": "data_prepare", "tokenizer": "cl100k", "workers": args.workers,
-                      "cpus": os.cpu_count(), "tiktoken_mb_per_s_1_thread": round(tk[0], 2),
-                      f"tiktoken_mb_per_s_{args.workers}_threads": round(tk[1], 2), "sizes": results}))
+                      "cpus": os.cpu_count(), "sizes": results}))
     return 0
 
 
