@@ -179,12 +179,14 @@ def prepare(inputs, tokenizer: str, out: str | os.PathLike, *, shard_tokens: int
     written so far stay, and a run with fixed inputs needs ``overwrite``."""
     _check_settings(shard_tokens, workers, val_fraction, seed, jsonl, piece_bytes)
     tok = corpus_tokenizer(tokenizer)
-    files = resolve_inputs(inputs, jsonl)
+    out = Path(out)
+    files = [f for f in resolve_inputs(inputs, jsonl) if out.resolve() not in f.resolve().parents]
+    if not files:
+        raise DataError(f"every input file is inside --out {out}; give inputs outside the output folder.")
     settings = {"tokenizer": tokenizer, "shard_tokens": shard_tokens, "val_fraction": val_fraction, "seed": seed,
                 "jsonl": jsonl, "piece_bytes": piece_bytes}
     tok_sha = _tokenizer_sha(tok)
     fp = {"settings": settings, "tokenizer_sha256_16": tok_sha, "inputs": fingerprint(files)}
-    out = Path(out)
     record = _claim(out, fp, overwrite)
     if record is not None and "splits" in record:
         return record  # already prepared with these inputs and settings

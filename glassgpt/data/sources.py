@@ -6,8 +6,9 @@ patterns would cut anyway (after ``"x\\n"`` before a letter, see
 ``tokenizers.bpe_parallel``), so pieces encode exactly like the whole file.  With
 ``jsonl=FIELD`` every non-empty line is a unit and a document.
 
-Documents are shuffled with the seed by permuting an array of document numbers (8
-bytes per document, never their text); a document's pieces stay together and in order.
+Documents are shuffled with the seed by permuting an array of document numbers, never
+their text; a document's pieces stay together and in order.  The plan costs about 100
+bytes per unit while it is made and 21 bytes per unit (file, start, end, first) after.
 The validation split is the shuffled stream up to the first document boundary at or
 after ``val_fraction`` of its bytes (a piece boundary when the input is one document).  Units are grouped into *tasks* of about ``piece_bytes`` that never
 cross the split boundary; a task is what one worker process encodes at a time.
@@ -37,7 +38,7 @@ def resolve_inputs(inputs: str | os.PathLike | list, jsonl: str | None) -> list[
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     if not items:
         raise DataError("no input given; pass --input with a file, a folder or a glob pattern.")
-    suffixes = (".jsonl", ".json") if jsonl else (".txt",)
+    suffixes = (".jsonl",) if jsonl else (".txt",)
     files: list[Path] = []
     for item in items:
         text = os.path.expanduser(os.fspath(item))
@@ -200,10 +201,18 @@ def make_plan(files: list[Path], jsonl: str | None, can_cut: bool, seed: int, va
         raise DataError(f"{what} is empty; give files with some text in them.")
     f_all, s_all, e_all, d_all = (np.concatenate(x) for x in (file_idx, starts, ends, docs))
     rank = np.random.Generator(np.random.PCG64(seed)).permutation(n_docs)
-    order = np.argsort(rank[d_all], kind="stable")  # documents shuffled, pieces kept in order
-    f_all, s_all, e_all, d_all = f_all[order], s_all[order], e_all[order], d_all[order]
-    first = np.ones(len(d_all), bool)
-    first[1:] = d_all[1:] != d_all[:-1]
+    if len(d_all) == n_docs:  # one unit per document: invert the permutation, no sort needed
+        order = np.empty_like(rank)
+        order[rank] = np.arange(n_docs)
+        first = np.ones(n_docs, bool)
+    else:
+        order = np.argsort(rank[d_all], kind="stable")  # documents shuffled, pieces kept in order
+        d_all = d_all[order]
+        first = np.ones(len(d_all), bool)
+        first[1:] = d_all[1:] != d_all[:-1]
+    del rank, d_all
+    f_all, s_all, e_all = f_all[order], s_all[order], e_all[order]
+    del order
     sizes_u = e_all - s_all
     cum = np.cumsum(sizes_u)
     n_val = 0
