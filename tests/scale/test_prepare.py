@@ -330,3 +330,13 @@ def test_progress_bar_on_a_terminal_shows_megabytes_speed_and_eta():
     bar.close()
     last = screen.getvalue().split("\r")[-1]
     assert "prepare" in last and "5.0/5.0 MB" in last and "MB/s" in last and "0:00:00" in last
+
+
+def test_files_inside_out_are_never_inputs(tmp_path, bpe_file):
+    src = write_docs(tmp_path / "in", make_docs(6))
+    pattern = str(src / "**" / "*")  # matches everything below, the output folder included
+    first = prepare(pattern, f"bpe:{bpe_file}", src / "out", workers=1, progress=False, val_fraction=0)
+    assert first["inputs"]["files"] == 6
+    assert prepare(pattern, f"bpe:{bpe_file}", src / "out", workers=1, progress=False, val_fraction=0) == first
+    with pytest.raises(prep.DataError, match="every input file is inside --out"):
+        prepare(str(src / "out" / "*.bin"), f"bpe:{bpe_file}", src / "out", workers=1, progress=False)
