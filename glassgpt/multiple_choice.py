@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from .errors import DataError, TokenizerError
 from .fileio import json_object_line
+from .runs import load
 
 
 @dataclass
@@ -166,8 +167,6 @@ def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, worl
 def evaluate_multiple_choice(run_dir, path, device: str = "cpu", rank: int = 0, world_size: int = 1,
                              separator: str = " ") -> MCResult:
     """Load a run and score the records of ``path`` (this rank's share of them)."""
-    from .runs import load
-
     records = read_records(path)  # bad records are found before the model is loaded
     model, tokenizer = load(run_dir, device)
     return score_records(model, tokenizer, records, rank, world_size, separator)

@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 import time
 
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+
 
 class ByteProgress:
     def __init__(self, label: str, total: int, done: int = 0, enabled: bool | None = None, stream=None):
@@ -16,10 +20,6 @@ class ByteProgress:
         self._last = self.start
         self._bar = None
         if self.enabled and self.stream.isatty():
-            from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                                       TransferSpeedColumn)
-
             self._bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                                  TimeRemainingColumn(), console=Console(file=self.stream))
             self._task = self._bar.add_task(label, total=total, completed=done)

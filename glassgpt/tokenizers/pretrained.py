@@ -16,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError, TokenizerError
+from .base import load
 from .bpe import BPETokenizer
+from .tiktoken_io import read_ranks
 
 EOT = "<|endoftext|>"
 CORPUS_SPECS = ("cl100k", "gpt2:FILE", "bpe:FILE")
@@ -38,13 +40,9 @@ def corpus_tokenizer(spec: str) -> BPETokenizer:
         path = Path(spec[5:])
         if not path.is_file():
             raise ConfigError(f"the GPT-2 rank file {path} does not exist; give the path of r50k_base.tiktoken.")
-        from .tiktoken_io import read_ranks
-
         n = len(read_ranks(path))
         tok = BPETokenizer.from_tiktoken(path, pattern="gpt2", special_tokens={EOT: n})
     elif spec.startswith("bpe:"):
-        from .base import load
-
         tok = load(spec[4:])
         if not isinstance(tok, BPETokenizer):
             raise ConfigError(f"{spec[4:]} is a {tok.type} tokenizer; corpus preparation needs a BPE tokenizer file.")
