@@ -27,3 +27,7 @@ class FileError(GlassError):
 
 class RunDirError(GlassError):
     """A run directory that is missing, partial, corrupted, or holds a different run."""
+
+
+class InteropError(GlassError):
+    """A model or tokenizer another library cannot represent, or a broken model folder."""

@@ -86,6 +86,20 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
         raise FileError(f"{what} {path} is corrupted ({exc.__class__.__name__}); restore or recreate it.") from None
 
 
+def json_object_line(raw: bytes, fail: Callable[[str], Exception]) -> dict:
+    """Parse one JSONL line that must hold a JSON object; ``fail(what)`` builds the error
+    raised otherwise (``what`` is e.g. "is not valid JSON (…)")."""
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise fail("is not valid UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise fail("is not a JSON object")
+    return data
+
+
 def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
     """Atomically write a dict of torch tensors as safetensors."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}

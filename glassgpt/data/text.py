@@ -29,25 +29,26 @@ from pathlib import Path
 
 from ..errors import DataError
 
-__all__ = ["read_text", "describe_text", "decode_text"]
+__all__ = ["read_text", "describe_text", "decode_text", "find_files"]
 
 
-def decode_text(data: bytes, name: str = "the text") -> str:
+def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
     """UTF-8 bytes → normalised str (BOM removed, line ends ``"\\n"``); DataError if the bytes
-    are binary or not UTF-8.  ``name`` is used in the message."""
+    are binary or not UTF-8.  ``name`` is used in the message.  ``offset`` is where ``data``
+    starts inside a larger file: messages give file offsets, and a BOM is only removed at 0."""
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DataError(
-            f"{name} looks like a binary file (it contains a NUL byte at byte offset {nul}); "
+            f"{name} looks like a binary file (it contains a NUL byte at byte offset {offset + nul}); "
             "give a plain UTF-8 text file."
         )
-    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    skip = len(codecs.BOM_UTF8) if offset == 0 and data.startswith(codecs.BOM_UTF8) else 0
     try:
         text = data[skip:].decode("utf-8")
     except UnicodeDecodeError as e:
-        offset = skip + e.start
+        bad = skip + e.start
         raise DataError(
-            f"{name} is not valid UTF-8 (byte 0x{data[offset]:02x} at byte offset {offset}); "
+            f"{name} is not valid UTF-8 (byte 0x{data[bad]:02x} at byte offset {offset + bad}); "
             "convert it to UTF-8 first, e.g. with: iconv -f latin1 -t utf-8 IN > OUT."
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -68,8 +69,9 @@ def _is_blank(text: str) -> bool:
     return not text.strip()
 
 
-def _txt_files(root: Path) -> list[Path]:
-    """Every non-hidden ``*.txt`` file under ``root``, sorted by relative POSIX path."""
+def find_files(root: Path, suffixes: tuple[str, ...] = (".txt",)) -> list[Path]:
+    """Every non-hidden file under ``root`` whose name ends in one of ``suffixes`` (any
+    letter case), sorted by relative POSIX path."""
 
     def fail(err: OSError) -> None:
         raise DataError(f"cannot read the folder {err.filename or root}: {err.strerror or err}; check its permissions.")
@@ -78,7 +80,7 @@ def _txt_files(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=False):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for fn in filenames:
-            if fn.startswith(".") or not fn.lower().endswith(".txt"):
+            if fn.startswith(".") or not fn.lower().endswith(suffixes):
                 continue
             p = Path(dirpath) / fn
             if p.is_file():
@@ -107,7 +109,7 @@ def read_text(path: str | os.PathLike) -> str:
         return text
 
     if stat.S_ISDIR(mode):
-        files = _txt_files(p)
+        files = find_files(p)
         if not files:
             raise DataError(f"the folder {p} contains no .txt files; put your text in files ending in .txt.")
         texts = [t for t in (_read_file(f) for f in files) if not _is_blank(t)]

@@ -17,7 +17,8 @@ from typing import Iterable
 
 import regex
 
-_SAFE_CUT = regex.compile(r"(?<=\S\n)(?=\p{L})")
+#: a place where a text may be cut (see the module docstring)
+SAFE_CUT = regex.compile(r"(?<=\S\n)(?=\p{L})")
 
 #: below this many characters in all, encoding stays in this process unless asked
 SMALL_INPUT = 1 << 18
@@ -34,7 +35,7 @@ def cut_points(text: str, pattern_name: str, specials: Iterable[str], piece_char
     cuts = []
     target = piece_chars
     while target < len(text):
-        match = _SAFE_CUT.search(text, target)
+        match = SAFE_CUT.search(text, target)
         if match is None:
             break
         cuts.append(match.start())

@@ -1,0 +1,22 @@
+"""A small BPE tokenizer with <|endoftext|>, built on the spot (no network)."""
+
+from __future__ import annotations
+
+import pytest
+from scaledata import make_docs
+
+from glassgpt.tokenizers import BPETokenizer
+
+
+@pytest.fixture(scope="session")
+def bpe_file(tmp_path_factory):
+    """A 400-token gpt4-pattern BPE tokenizer file with <|endoftext|>."""
+    tok = BPETokenizer.train("".join(make_docs(60, seed=99)), vocab_size=400, special_tokens=["<|endoftext|>"])
+    path = tmp_path_factory.mktemp("tok") / "bpe.json"
+    tok.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bpe(bpe_file):
+    return BPETokenizer.load(bpe_file)
