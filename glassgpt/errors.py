@@ -27,3 +27,14 @@ class FileError(GlassError):
 
 class RunDirError(GlassError):
     """A run directory that is missing, partial, corrupted, or holds a different run."""
+
+
+class DiskError(FileError):
+    """A write the file system refused for lack of room or permission to change anything:
+    the disk is full (ENOSPC), the user's quota is spent (EDQUOT) or the file system is
+    read-only (EROFS).  ``path`` is the file being written, ``reason`` one of
+    ``"full"``, ``"quota"``, ``"read-only"``."""
+
+    def __init__(self, message: str, path: str = "", reason: str = "full"):
+        super().__init__(message)
+        self.path, self.reason = path, reason
