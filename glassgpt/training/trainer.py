@@ -79,6 +79,10 @@ class Trainer:
     The configuration is copied: the caller's ``cfg`` is never changed (the copy gets the
     tokenizer's vocabulary size)."""
 
+    #: how the processes of one run agree when to stop (``stopping.StopSignals``' ``agree``):
+    #: None for a single process; a distributed run sets a function every rank calls once per step
+    stop_agreement = None
+
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, text: str | None = None, accept_truncated_logs: bool = False):
         cfg = copy.deepcopy(cfg)
@@ -231,7 +235,7 @@ class Trainer:
         Torch and BLAS use ``train.threads`` threads during the run and their earlier counts
         after it; the run directory's writer lock is released when it returns."""
         try:
-            with thread_scope(self.cfg.train.threads), StopSignals() as stop:
+            with thread_scope(self.cfg.train.threads), StopSignals(self.stop_agreement) as stop:
                 return self._run(stop)
         finally:
             self.close()
