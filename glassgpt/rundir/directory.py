@@ -126,16 +126,16 @@ class NewRun:
         except OSError as exc:
             raise RunDirError(f"cannot create the output directory {self.path} ({exc.strerror}).") from None
         try:
-            check_writable(self.path)
             self._made_lock = not (self.path / LOCK).exists()
-            self.lock = acquire(self.path, self.command)
-        except BaseException:
+            self.lock = acquire(self.path, self.command)  # the first file: it marks the folder as glassgpt's
+        except Exception:
             self._undo()
             raise
         try:
             check_new(self.path, self.overwrite)  # again, now that no other writer can change it
+            check_writable(self.path)
             _clear(self.path)
-        except BaseException:
+        except Exception:  # a kill-like interruption (BaseException) leaves an unfinished setup instead
             self._undo()
             raise
         return self.lock

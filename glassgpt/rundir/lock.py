@@ -104,6 +104,9 @@ def acquire(run_dir: str | Path, command: str = "train") -> WriterLock:
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
     except OSError:
         pass
+    except BaseException:  # interrupted before the caller got the lock: do not leave it held
+        os.close(fd)
+        raise
     return WriterLock(run_dir, fd)
 
 
