@@ -55,7 +55,10 @@ def hard_exit(op: str) -> BaseException:
 
 
 def _mutates(name: str, args: tuple, kwargs: dict) -> bool:
-    """Reads are not operations: ``open`` for reading, ``os.open`` read-only."""
+    """Reads are not operations (``open`` for reading, ``os.open`` read-only), nor is creating
+    a folder that exists (``Path.mkdir(exist_ok=True)`` tries it)."""
+    if name in ("os.mkdir", "os.makedirs"):
+        return not (args and os.path.isdir(args[0]))
     if name == "builtins.open":
         mode = args[1] if len(args) > 1 else kwargs.get("mode", "r")
         return any(c in mode for c in "wax+")

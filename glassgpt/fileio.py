@@ -31,17 +31,33 @@ DISK_ERRNOS = {errno.ENOSPC: ("full", "the disk is full"),
 
 
 def error_number(exc: BaseException) -> int | None:
-    """The errno behind an exception: ``OSError.errno``, or the ``code: N`` that safetensors'
-    Rust writer puts in its message (it raises ``SafetensorError``, not ``OSError``)."""
+    """The errno behind an exception: ``OSError.errno``, or the one safetensors' Rust writer
+    names in its message (it raises ``SafetensorError``, not ``OSError``: "... (os error 28)",
+    "Os { code: 28, ... }", or just the system's text for it)."""
     if isinstance(exc, OSError) and exc.errno is not None:
         return exc.errno
-    found = re.search(r"\bcode: (\d+)", str(exc))
-    return int(found.group(1)) if found else None
+    text = str(exc)
+    found = re.search(r"\(os error (\d+)\)|\bcode: (\d+)", text)
+    if found:
+        return int(found.group(1) or found.group(2))
+    return next((number for number in DISK_ERRNOS if os.strerror(number) in text), None)
+
+
+def _no_room_left(path: str | os.PathLike) -> bool:
+    folder = Path(path).parent
+    try:
+        return shutil.disk_usage(folder).free == 0
+    except OSError:
+        return False
 
 
 def disk_error(exc: BaseException, path: str | os.PathLike) -> DiskError | None:
-    """``exc`` as a ``DiskError`` when it says the disk is full, over quota or read-only, else None."""
+    """``exc`` as a ``DiskError`` when it says the disk is full, over quota or read-only, else None.
+    A short write reported without an errno (NumPy's "N requested and M written") counts as a
+    full disk when the disk has no room left."""
     number = error_number(exc)
+    if number is None and isinstance(exc, OSError) and _no_room_left(path):
+        number = errno.ENOSPC
     if number not in DISK_ERRNOS:
         return None
     reason, text = DISK_ERRNOS[number]

@@ -15,6 +15,7 @@ import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import main
+from glassgpt.rundir import LOCK
 from glassgpt.training.trainer import train
 
 #: a one-layer model for CLI runs (fast to start, fast to step)
@@ -50,7 +51,9 @@ def fails(capsys, *args, match: str) -> str:
 
 
 def snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    """Every file's hash (but the lock file's: it names its latest holder)."""
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*")
+            if p.is_file() and p.name != LOCK}
 
 
 class Processes:
