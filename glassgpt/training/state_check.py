@@ -88,9 +88,9 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
     """One sentence per problem of one checkpoint file's tensors."""
     where = f"{STATE_DIR}/{file}"
     if not tensors and required:
-        return [f"{where} holds no tensors (it should hold {len(required)}: {_names(sorted(required))})."]
+        return [f"{where} holds no tensors (it should hold {len(required)}: {_names(list(required))})."]
     out = []
-    missing = sorted(set(required) - set(tensors))
+    missing = [name for name in required if name not in tensors]  # in the model's order
     if missing:
         out.append(f"{where} lacks {len(missing)} of its {len(required)} tensors ({_names(missing)}).")
     extra = sorted(set(tensors) - set(required) - set(optional))
