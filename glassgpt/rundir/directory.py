@@ -50,6 +50,18 @@ def foreign_entries(path: Path) -> list[str]:
     return sorted(e.name for e in path.iterdir() if not _ours(e.name))
 
 
+def own_bytes(path: Path) -> int:
+    """The bytes of the files a run wrote in ``path`` (what ``--overwrite`` frees)."""
+    if not path.is_dir():
+        return 0
+    total = 0
+    for entry in path.iterdir():
+        if _ours(entry.name):
+            files = entry.rglob("*") if entry.is_dir() and not entry.is_symlink() else [entry]
+            total += sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
+    return total
+
+
 def unfinished_setup(path: Path) -> bool:
     """A folder whose new-run setup was cut short: marked by the lock file, but without a
     configuration or a checkpoint (so it holds nothing but a rebuildable token cache)."""

@@ -46,12 +46,14 @@ def free_bytes(path: str | Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def require_room(path: str | Path, needed: int, what: str, then: str) -> None:
-    """Refuse with one sentence when the disk holding ``path`` has less than ``needed`` bytes free."""
-    free = free_bytes(path)
+def require_room(path: str | Path, needed: int, what: str, then: str, freed: int = 0) -> None:
+    """Refuse with one sentence when the disk holding ``path`` has less than ``needed`` bytes
+    free, counting ``freed`` bytes that are removed first (the run ``--overwrite`` replaces)."""
+    free = free_bytes(path) + freed
     if free < needed:
-        raise DiskError(f"the disk holding {path} has {megabytes(free)} free but {what} needs ~{megabytes(needed)}; "
-                        f"free space and {then}.", str(path), "full")
+        counting = " (counting the run it replaces)" if freed else ""
+        raise DiskError(f"the disk holding {path} has {megabytes(free)} free{counting} but {what} needs "
+                        f"~{megabytes(needed)}; free space and {then}.", str(path), "full")
 
 
 def disk_message(exc: DiskError, run_dir: str | Path, needed: int, what: str, then: str) -> DiskError:

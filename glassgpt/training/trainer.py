@@ -128,7 +128,8 @@ class Trainer:
         needed = space.new_run_bytes(self._weight_bytes(), cache)
         rundir.check_new(self.run_dir, overwrite)
         what, then = "the token cache and two checkpoints", "run the same command again"
-        space.require_room(self.run_dir, needed, what, then)
+        space.require_room(self.run_dir, needed, what, then,
+                           freed=rundir.directory.own_bytes(self.run_dir) if overwrite else 0)
         setup = rundir.NewRun(self.run_dir, overwrite, "train --overwrite" if overwrite else "train")
         try:
             with setup:

@@ -16,7 +16,7 @@ from tinyrun import TINY_TEXT
 
 from glassgpt import faults, fileio
 from glassgpt.errors import DiskError
-from glassgpt.rundir import append_record, checkpoint, space
+from glassgpt.rundir import append_record, checkpoint, directory, space
 from glassgpt.training.trainer import Trainer, resume_config, train
 
 FULL_SENTENCE = "is full (needs ~"
@@ -111,6 +111,18 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tmp_path, m
     assert snapshot(run) == before
 
 
+def test_overwrite_counts_the_room_of_the_run_it_replaces(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    make_run(run, steps=1)
+    (run / "notes.txt").write_text("x" * 10_000)
+    ours = directory.own_bytes(run)
+    assert ours == sum(p.stat().st_size for p in run.rglob("*") if p.is_file() and p.name != "notes.txt")
+    monkeypatch.setattr(space.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 1000))
+    space.require_room(run, ours + 1000, "a new run", "go on", freed=ours)  # fits once the old run is gone
+    with pytest.raises(DiskError, match="counting the run it replaces"):
+        space.require_room(run, ours + 1001, "a new run", "go on", freed=ours)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 3 MiB tmpfs (needs root); skipped cleanly where it cannot be mounted."""
@@ -143,7 +155,7 @@ def test_a_real_full_disk(small_disk, capsys, text_file, monkeypatch):
     make_run(run, steps=2)
     kept = snapshot(run / "state")
     filler = fill(small_disk, leave=12_000)
-    monkeypatch.setattr(space, "require_room", lambda *args: None)  # let it start: the disk fills mid-save
+    monkeypatch.setattr(space, "require_room", lambda *args, **kwargs: None)  # let it start: the disk fills mid-save
     err = fails(capsys, "train", "--out", run, "--resume", "--max-steps", 4, "--quiet", match=FULL_SENTENCE)
     assert err.endswith("free space and run the same command with --resume.")
     assert leftovers(run) == [] and snapshot(run / "state") == kept
