@@ -43,8 +43,9 @@ def write_run_report(run_dir: str | Path) -> None:
 
 def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
     """Train a GPT into the run directory ``out`` (see ``glassgpt.training.trainer.train`` for the
-    arguments), then write its figures and report unless ``report=False``."""
+    arguments), then write its figures and report unless ``report=False`` or the run was
+    stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved)."""
     result = train_run(out, *args, **kwargs)
-    if report:
+    if report and result.stopped_by != "terminated":
         write_run_report(result.run_dir)
     return result

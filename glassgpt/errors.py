@@ -31,3 +31,14 @@ class RunDirError(GlassError):
 
 class InteropError(GlassError):
     """A model or tokenizer another library cannot represent, or a broken model folder."""
+
+
+class DiskError(FileError):
+    """A write the file system refused for lack of room or permission to change anything:
+    the disk is full (ENOSPC), the user's quota is spent (EDQUOT) or the file system is
+    read-only (EROFS).  ``path`` is the file being written, ``reason`` one of
+    ``"full"``, ``"quota"``, ``"read-only"``."""
+
+    def __init__(self, message: str, path: str = "", reason: str = "full"):
+        super().__init__(message)
+        self.path, self.reason = path, reason

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from .errors import DataError, TokenizerError
 from .fileio import json_object_line
-from .runs import load
+from .runs import load_run
 
 
 @dataclass
@@ -143,13 +143,15 @@ def _score(model, tokenizer, record: MCRecord, separator: str, context_len: int,
 
 
 def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, world_size: int = 1,
-                  separator: str = " ") -> MCResult:
-    """Score records ``rank::world_size`` with a torch GPT (as ``glassgpt.load`` returns)."""
+                  separator: str = " ", max_context: int | None = None) -> MCResult:
+    """Score records ``rank::world_size`` with a torch GPT (as ``glassgpt.load`` returns), each
+    context cropped to ``max_context`` tokens (default the block size; a run's trained context
+    is ``runs.load_run(dir).trained_context``)."""
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is outside a world of {world_size}")
     model.eval()
     device = next(model.parameters()).device
-    context_len = min(model.config.block_size, getattr(model, "trained_context", None) or model.config.block_size)
+    context_len = min(model.config.block_size, max_context or model.config.block_size)
     result = MCResult()
     for index in range(rank, len(records), world_size):
         record = records[index]
@@ -168,5 +170,5 @@ def evaluate_multiple_choice(run_dir, path, device: str = "cpu", rank: int = 0, 
                              separator: str = " ") -> MCResult:
     """Load a run and score the records of ``path`` (this rank's share of them)."""
     records = read_records(path)  # bad records are found before the model is loaded
-    model, tokenizer = load(run_dir, device)
-    return score_records(model, tokenizer, records, rank, world_size, separator)
+    run = load_run(run_dir, device)
+    return score_records(run.model, run.tokenizer, records, rank, world_size, separator, run.trained_context)

@@ -14,6 +14,7 @@ from .device import pick_device
 from .errors import ConfigError, FileError, GlassError, RunDirError
 from .fileio import load_tensors
 from .models import GPT
+from .rundir.layout import STATE_DIR, STATE_MODEL
 from .tokenizers import Tokenizer
 from .tokenizers import load as load_tokenizer
 
@@ -25,13 +26,22 @@ def load_config(run_dir: str | Path) -> RunConfig:
         raise RunDirError(f"{Path(run_dir) / rundir.CONFIG} is not a valid run configuration ({exc})") from None
 
 
+def _restore_hint(path: Path) -> str:
+    """What to do when the top-level weights file is damaged but the checkpoint's copy is not."""
+    copy = path / STATE_DIR / STATE_MODEL
+    if rundir.weights_path(path) != path / rundir.MODEL or not copy.is_file():
+        return ""
+    return (f" The run's checkpoint keeps its own copy of the weights: cp {copy} {path / rundir.MODEL} "
+            "puts it back.")
+
+
 def load_weights(run_dir: str | Path) -> dict[str, torch.Tensor]:
     """The run's weights (``model.safetensors``, or the last complete checkpoint's copy)."""
     path = rundir.require_run(run_dir)
     try:
         return load_tensors(rundir.weights_path(path))
     except FileError as exc:
-        raise RunDirError(str(exc)) from None
+        raise RunDirError(str(exc) + _restore_hint(path)) from None
 
 
 def load_run_tokenizer(run_dir: str | Path) -> Tokenizer:
@@ -67,7 +77,8 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     except RunDirError:
         raise
     except GlassError as exc:
-        raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}") from None
+        raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}"
+                          + _restore_hint(path)) from None
     trained = min(cfg.train.seq_len or cfg.model.block_size, cfg.model.block_size)
     return LoadedRun(path, cfg, model.to(pick_device(device)).eval(), tokenizer, trained)
 

@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    p.add_argument("--accept-truncated-logs", action="store_true",
+                   help="with --resume: continue even though metrics.jsonl (or another step log) lost records")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no sample at the end")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
     p.set_defaults(func=run)
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.out:
             raise ConfigError("--resume needs --out DIR naming the run to continue.")
-        result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet)
+        result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet,
+                       accept_truncated_logs=args.accept_truncated_logs)
     else:
         cfg = resolve(args.preset, args.config, overrides)
         source = "data" if cfg.data.path else cfg.data.corpus
@@ -89,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
                           **final, "samples": result.samples}))
         return 0
     print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
+    if not final:  # stopped by SIGTERM/SIGUSR1: saved, nothing evaluated
+        print(f"saved; continue with: glassgpt train --out {result.run_dir} --resume")
+        return 0
     print(f"{final['split']} loss {final['val_loss']:.4f}  perplexity {final['perplexity']:.2f}  "
           f"bits/byte {final['bits_per_byte']:.4f}")
     if not args.quiet:

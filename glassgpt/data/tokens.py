@@ -61,8 +61,15 @@ def write_splits(out_dir: str | Path, train: np.ndarray, val: np.ndarray, meta: 
     out_dir = Path(out_dir)
     dtype = np.dtype(meta["dtype"])
     for name, split in (("train", train), ("val", val)):
-        atomic_write(out_dir / f"{name}.bin", lambda tmp, s=split: s.astype(dtype).tofile(tmp))
+        atomic_write(out_dir / f"{name}.bin", lambda tmp, s=split: _write_array(tmp, s.astype(dtype)))
     write_json(out_dir / "meta.json", meta)
+
+
+def _write_array(path: str, array: np.ndarray) -> None:
+    """The raw bytes of ``array`` (through Python's file object: a full disk raises ``OSError``
+    with its errno, where ``ndarray.tofile`` loses it)."""
+    with open(path, "wb") as f:
+        f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 
 def open_split(data_dir: str | Path, split: str) -> np.ndarray:

@@ -4,16 +4,21 @@
 - ``directory``   claiming a folder for a new run, checking that a folder holds a readable run
 - ``records``     the JSON files and JSON-lines logs (config, metrics, samples, diagnostics …)
 - ``checkpoint``  ``state/``: weights, optimizer, RNG and trainer state that survive ``kill -9``
+- ``lock``        the writer lock: one process at a time changes a run directory
+- ``space``       the room a run needs, and the sentence for a full or read-only disk
 
 Everything above this layer (training, sampling, evaluation, the report) names run files
 only through these modules.
 """
 
-from .directory import claim, is_run, require_run, unique_default, weights_path
+from . import lock, space
+from .directory import (NewRun, check_new, claim, has_checkpoint, is_run, require_resumable, require_run,
+                        unfinished_setup, unique_default, weights_path)
 from .layout import (
                      CONFIG,
                      DATA_DIR,
                      DIAGNOSTICS,
+                     LOCK,
                      LR_FINDER,
                      METRICS,
                      MODEL,
@@ -25,6 +30,7 @@ from .layout import (
 )
 from .records import append_record, read_config_dict, read_metrics, read_records, truncate_logs
 
-__all__ = ["CONFIG", "DATA_DIR", "DIAGNOSTICS", "LR_FINDER", "METRICS", "MODEL", "PLOTS_DIR", "REPORT", "SAMPLES",
-           "SUMMARY", "TOKENIZER", "append_record", "claim", "is_run", "read_config_dict", "read_metrics", "read_records",
-           "require_run", "truncate_logs", "unique_default", "weights_path"]
+__all__ = ["CONFIG", "DATA_DIR", "DIAGNOSTICS", "LOCK", "LR_FINDER", "METRICS", "MODEL", "PLOTS_DIR", "REPORT",
+           "SAMPLES", "SUMMARY", "TOKENIZER", "NewRun", "append_record", "check_new", "claim", "has_checkpoint", "is_run",
+           "lock", "read_config_dict", "read_metrics", "read_records", "require_resumable", "require_run", "space",
+           "truncate_logs", "unfinished_setup", "unique_default", "weights_path"]

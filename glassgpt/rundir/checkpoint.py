@@ -2,8 +2,7 @@
 
 A checkpoint is the folder ``state/`` of the run directory:
 
-- ``model.safetensors``    the weights (the run's top-level ``model.safetensors`` is a
-                           hard link to it, for ``sample``/``eval``)
+- ``model.safetensors``    the weights
 - ``optimizer.safetensors`` AdamW moments and step counts, by parameter name
 - ``rng.safetensors``      torch random-generator states
 - ``trainer.json``         step, tokens seen, elapsed time, data-loader RNG state.
@@ -12,7 +11,12 @@ A checkpoint is the folder ``state/`` of the run directory:
 Saving writes a fresh ``state.new/``, fsyncs it, then swaps it in with renames
 (``state`` → ``state.old``, ``state.new`` → ``state``) and deletes ``state.old``.
 Whatever instant a process dies, one complete checkpoint remains; ``recover`` puts it
-back under the name ``state/``.
+back under the name ``state/``.  A save that fails (a full disk) removes its ``state.new/``
+and leaves the previous checkpoint as it was.
+
+The run's top-level ``model.safetensors`` (what ``sample`` and ``eval`` read, and what users
+copy, edit or replace) is a separate copy, written atomically after each swap.  Resuming
+reads ``state/`` only, so nothing done to the top-level file can reach the checkpoint.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import FileError, RunDirError
-from ..fileio import fsync_dir, load_tensors, read_json, save_tensors, write_json
+from ..fileio import atomic_copy, disk_error, fsync_dir, load_tensors, read_json, save_tensors, write_json
 from .layout import MODEL, STATE_DIR, STATE_MODEL, STATE_NEW, STATE_OLD, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER
 
 STATE, NEW, OLD = STATE_DIR, STATE_NEW, STATE_OLD
@@ -45,35 +49,36 @@ def recover(run_dir: str | Path) -> Path | None:
             shutil.rmtree(state, ignore_errors=True)
             os.replace(candidate, state)
             fsync_dir(run_dir)
-            _link_model(run_dir)
+            publish_weights(run_dir)
             return recover(run_dir)
     return None
 
 
-def _link_model(run_dir: Path) -> None:
-    """Point the top-level model.safetensors at the checkpoint's weights (atomic rename of a hard link)."""
-    src, dst = run_dir / STATE / STATE_MODEL, run_dir / MODEL
-    tmp = run_dir / ".model.safetensors.link"
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(src, tmp)
-    except OSError:  # file systems without hard links
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-    fsync_dir(run_dir)
+def publish_weights(run_dir: str | Path) -> None:
+    """Copy the checkpoint's weights to the run's top-level ``model.safetensors`` (atomically,
+    as an independent file: editing one never changes the other)."""
+    run_dir = Path(run_dir)
+    atomic_copy(run_dir / STATE / STATE_MODEL, run_dir / MODEL)
 
 
 def save(run_dir: str | Path, weights: dict, optimizer: dict, rng: dict, trainer: dict) -> None:
+    """Write a complete new checkpoint, swap it in, then refresh the top-level weights.
+
+    An error while writing (``DiskError`` for a full disk) removes the half-written
+    ``state.new/``; the previous checkpoint is untouched."""
     run_dir = Path(run_dir)
     new = run_dir / NEW
-    shutil.rmtree(new, ignore_errors=True)
-    new.mkdir(parents=True)
-    save_tensors(new / STATE_MODEL, weights)
-    save_tensors(new / STATE_OPTIMIZER, optimizer)
-    save_tensors(new / STATE_RNG, rng)
-    write_json(new / STATE_TRAINER, trainer)  # last: marks the checkpoint complete
-    fsync_dir(new)
+    try:
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
+        save_tensors(new / STATE_MODEL, weights)
+        save_tensors(new / STATE_OPTIMIZER, optimizer)
+        save_tensors(new / STATE_RNG, rng)
+        write_json(new / STATE_TRAINER, trainer)  # last: marks the checkpoint complete
+        fsync_dir(new)
+    except Exception as exc:
+        shutil.rmtree(new, ignore_errors=True)
+        raise (disk_error(exc, new) or exc) from None
     state, old = run_dir / STATE, run_dir / OLD
     if state.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -81,14 +86,14 @@ def save(run_dir: str | Path, weights: dict, optimizer: dict, rng: dict, trainer
     os.replace(new, state)
     fsync_dir(run_dir)
     shutil.rmtree(old, ignore_errors=True)
-    _link_model(run_dir)
+    publish_weights(run_dir)
 
 
 def load(run_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     """(weights, optimizer, rng, trainer) of the run's last complete checkpoint."""
     state = recover(run_dir)
     if state is None:
-        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again without --resume.")
+        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start it again with --overwrite.")
     try:
         return (load_tensors(state / STATE_MODEL), load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
                 load_tensors(state / STATE_RNG, "RNG state"), read_json(state / STATE_TRAINER, "trainer state"))

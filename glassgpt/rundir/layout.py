@@ -14,6 +14,9 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``report.html``        the run report; its figures live in ``plots/``
 ``state/``             the last complete checkpoint (see ``checkpoint``)
 ``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``)
+``.glassgpt.lock``     the writer lock (see ``lock``); created before any other file of a
+                       new run, so it also marks a folder whose setup was cut short as
+                       glassgpt's own
 =====================  ==================================================================
 """
 
@@ -29,6 +32,8 @@ DIAGNOSTICS = "diagnostics.jsonl"
 LR_FINDER = "lr_finder.json"
 REPORT = "report.html"
 
+LOCK = ".glassgpt.lock"
+
 DATA_DIR = "data"
 PLOTS_DIR = "plots"
 STATE_DIR, STATE_NEW, STATE_OLD = "state", "state.new", "state.old"
@@ -40,5 +45,8 @@ STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
 #: every file and folder a run writes (``--overwrite`` removes exactly these)
 RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER)
 RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR)
+#: the hidden scratch files a killed writer may leave: atomic writes' ``.<name>.<random>.tmp``,
+#: the writability probe's ``.write-test-<random>``, the hard link older versions made (glob patterns)
+SCRATCH = (".*.tmp", ".write-test-*", ".model.safetensors.link")
 #: the JSON-lines logs whose records carry a ``step`` (a resume truncates them to its step)
 STEP_LOGS = (METRICS, DIAGNOSTICS, SAMPLES)

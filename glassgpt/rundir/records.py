@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import FileError, RunDirError
-from ..fileio import atomic_write_text, read_json
+from ..fileio import append_text, atomic_write_text, read_json
 from .layout import CONFIG, METRICS, STEP_LOGS
 
 
@@ -42,8 +42,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 def append_record(path: str | Path, record: dict) -> None:
     """Add one JSON object as a line at the end of a JSON-lines file."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+    append_text(path, json.dumps(record) + "\n")
 
 
 def truncate_logs(run_dir: str | Path, last_step: int) -> None:

@@ -1,13 +1,18 @@
 """The training loop: data → engine steps → metrics, evaluation, checkpoints, a final sample.
 
 Everything a run needs is checked before the run directory is touched, so bad input
-never costs a user an earlier run.
+never costs a user an earlier run.  One process at a time writes a run directory (its
+writer lock is held from before the first write until the run returns); a new run is
+absent or complete (``rundir.NewRun``); a resume checks the checkpoint against what this
+configuration's engine holds (``state_check``); a full disk gets one sentence and leaves
+the last checkpoint intact; Ctrl-C, SIGTERM and SIGUSR1 stop after a step and save
+(``stopping``).
 """
 
 from __future__ import annotations
 
 import copy
-import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +24,20 @@ from ..config import RunConfig, parse_override, resolve, set_value, validate
 from ..data import read_source
 from ..data.loader import BatchLoader, fixed_batches
 from ..data.tokens import encode_splits, open_split, write_splits
-from ..errors import ConfigError, RunDirError
+from ..errors import ConfigError, DiskError, RunDirError
 from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
-from ..rundir import checkpoint
+from ..rundir import checkpoint, lock, space
 from ..sample import default_prompt_ids, generate
 from ..threads import thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
 from .engines import make_engine, split_micro_batches
+from . import state_check
 from .progress import Progress
 from .schedule import learning_rate
+from .stopping import StopSignals, Terminated
 
 #: sections a resumed run may not change (its weights and data depend on them)
 FROZEN_ON_RESUME = ("model", "data")
@@ -72,37 +79,73 @@ class Trainer:
     The configuration is copied: the caller's ``cfg`` is never changed (the copy gets the
     tokenizer's vocabulary size)."""
 
+    #: how the processes of one run agree when to stop (``stopping.StopSignals``' ``agree``):
+    #: None for a single process; a distributed run sets a function every rank calls once per step
+    stop_agreement = None
+
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                 progress: bool = True, text: str | None = None):
+                 progress: bool = True, text: str | None = None, accept_truncated_logs: bool = False):
         cfg = copy.deepcopy(cfg)
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.progress_enabled = progress
-        self.stop_requested = False
+        self.log_counts = dict.fromkeys(rundir.layout.STEP_LOGS, 0)
         if resume:
-            rundir.require_run(self.run_dir)
-            self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
+            rundir.require_resumable(self.run_dir)
+            self.lock = lock.acquire(self.run_dir, "train --resume")  # before anything is read or changed
         else:
-            # everything that can fail on bad input happens before the directory is claimed
-            text = read_source(cfg.data) if text is None else text
-            self.tokenizer = self._make_tokenizer(text)
-            cfg.model.vocab_size = self.tokenizer.vocab_size
-            validate(cfg)
-            for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
-                self.tokenizer.encode(prompt)
-            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
-            self.engine = make_engine(cfg)
-            rundir.claim(self.run_dir, overwrite=overwrite)
-            self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
-            write_splits(self.run_dir / rundir.DATA_DIR, *splits)
-            write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
-        self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
-        self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
-        if resume:
-            self.engine = make_engine(cfg)
-        self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
-        self.step, self.tokens, self.elapsed = 0, 0, 0.0
-        if resume:
-            self._restore()
+            self.lock = self._build(text, overwrite)
+        try:
+            if resume:
+                rundir.require_resumable(self.run_dir)
+                self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
+            self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
+            self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
+            if resume:
+                self.engine = make_engine(cfg)
+            self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+            self.step, self.tokens, self.elapsed = 0, 0, 0.0
+            if resume:
+                space.require_room(self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint",
+                                   "run the same command again")
+                self._restore(accept_truncated_logs)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, text: str | None, overwrite: bool) -> lock.WriterLock:
+        """Check everything, then write the new run (absent or complete); returns its writer lock."""
+        cfg = self.cfg
+        # everything that can fail on bad input happens before the directory is claimed
+        text = read_source(cfg.data) if text is None else text
+        self.tokenizer = self._make_tokenizer(text)
+        cfg.model.vocab_size = self.tokenizer.vocab_size
+        validate(cfg)
+        for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
+            self.tokenizer.encode(prompt)
+        splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+        self.engine = make_engine(cfg)
+        cache = sum(len(split) for split in splits[:2]) * np.dtype(splits[2]["dtype"]).itemsize
+        needed = space.new_run_bytes(self._weight_bytes(), cache)
+        rundir.check_new(self.run_dir, overwrite)
+        what, then = "the token cache and two checkpoints", "run the same command again"
+        space.require_room(self.run_dir, needed, what, then,
+                           freed=rundir.directory.own_bytes(self.run_dir) if overwrite else 0)
+        setup = rundir.NewRun(self.run_dir, overwrite, "train --overwrite" if overwrite else "train")
+        try:
+            with setup:
+                self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
+                write_splits(self.run_dir / rundir.DATA_DIR, *splits)
+                write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())  # last: the run is complete
+        except DiskError as exc:
+            raise space.disk_message(exc, self.run_dir, needed, what, then) from None
+        return setup.lock
+
+    def close(self) -> None:
+        """Release the run directory's writer lock (``run()`` does it when it returns)."""
+        self.lock.release()
+
+    def _weight_bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.engine.state_dict()["model"].values())
 
     @property
     def seq_len(self) -> int:
@@ -115,18 +158,42 @@ class Trainer:
         return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
 
     # ---- checkpoints ---------------------------------------------------------------------
-    def _restore(self) -> None:
+    def _restore(self, accept_truncated_logs: bool = False) -> None:
         weights, optim, rng, state = checkpoint.load(self.run_dir)
-        self.engine.load_state_dict({"model": weights, "optimizer": optim, "rng": rng})
+        problems = state_check.problems(state_check.expected_state(self.engine), weights, optim, rng, state)
+        if problems:
+            raise RunDirError(f"cannot resume {self.run_dir}: its checkpoint does not fit this run. " + " ".join(problems)
+                              + " Restore state/ from a backup, or start again with --overwrite.")
+        lost = state_check.lost_records(self.run_dir, state)
+        if lost:
+            text = "; ".join(lost)
+            if not accept_truncated_logs:
+                raise RunDirError(f"the logs of {self.run_dir} lost records ({text}); pass --accept-truncated-logs "
+                                  "to resume anyway (the lost records stay lost).")
+            print(f"note: resuming although the logs lost records ({text}).", file=sys.stderr)
+        try:
+            self.engine.load_state_dict({"model": weights, "optimizer": optim, "rng": rng})
+        except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what the schema cannot see
+            raise RunDirError(f"cannot resume {self.run_dir}: its checkpoint could not be loaded ({exc}); "
+                              "restore state/ from a backup, or start again with --overwrite.") from None
         self.loader.set_state(state["loader_rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
         rundir.truncate_logs(self.run_dir, self.step)
+        self.log_counts = state_check.count_records(self.run_dir, self.step)
 
     def save(self) -> None:
         state = self.engine.state_dict()
-        checkpoint.save(self.run_dir, state["model"], state["optimizer"], state["rng"],
-                        {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
-                         "loader_rng": self.loader.state()})
+        try:
+            checkpoint.save(self.run_dir, state["model"], state["optimizer"], state["rng"],
+                            {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
+                             "loader_rng": self.loader.state(), state_check.LOG_RECORDS: dict(self.log_counts)})
+        except DiskError as exc:
+            raise self._disk_full(exc) from None
+
+    def _disk_full(self, exc: DiskError) -> DiskError:
+        """The sentence for a write the disk refused during training: the last checkpoint is intact."""
+        needed = space.checkpoint_bytes(self._weight_bytes())
+        return space.disk_message(exc, self.run_dir, needed, "a checkpoint", "run the same command with --resume")
 
     # ---- evaluation ----------------------------------------------------------------------
     def _eval_split(self) -> tuple[np.ndarray, str]:
@@ -142,35 +209,45 @@ class Trainer:
             total, count = total + s, count + n
         return total / count
 
-    def final_evaluation(self) -> dict:
+    def final_evaluation(self, stop: StopSignals | None = None) -> dict:
+        """Every token of the validation split; with ``stop``, a SIGTERM cuts it short (``Terminated``)."""
         tokens, split = self._eval_split()
-        result = evaluate_tokens(self.engine.eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
+
+        def sums(x, y):
+            if stop is not None:
+                stop.raise_if_terminated()
+            return self.engine.eval_sums(x, y)
+
+        result = evaluate_tokens(sums, tokens, self.seq_len, self.cfg.train.batch_size,
                                  token_byte_lengths(self.tokenizer))
         return {"split": split, **result}
 
     # ---- the loop --------------------------------------------------------------------------
     def _log(self, record: dict, name: str = rundir.METRICS) -> None:
-        rundir.append_record(self.run_dir / name, record)
-
-    def _request_stop(self, signum, frame) -> None:
-        if self.stop_requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.stop_requested = True
+        try:
+            rundir.append_record(self.run_dir / name, record)
+        except DiskError as exc:
+            raise self._disk_full(exc) from None
+        self.log_counts[name] += 1
 
     def run(self) -> TrainResult:
-        """Train until ``max_steps``, the time budget or Ctrl-C, then save, evaluate and sample.
-        Torch and BLAS use ``train.threads`` threads during the run and their earlier counts after it."""
-        with thread_scope(self.cfg.train.threads):
-            return self._run()
+        """Train until ``max_steps``, the time budget, Ctrl-C, SIGTERM or SIGUSR1, then save,
+        evaluate and sample (after SIGTERM/SIGUSR1: save and return; see ``stopping``).
+        Torch and BLAS use ``train.threads`` threads during the run and their earlier counts
+        after it; the run directory's writer lock is released when it returns."""
+        try:
+            with thread_scope(self.cfg.train.threads), StopSignals(self.stop_agreement) as stop:
+                return self._run(stop)
+        finally:
+            self.close()
 
-    def _run(self) -> TrainResult:
+    def _run(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
         tokens_per_step = t.batch_size * t.grad_accum * self.seq_len
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
-        old_handler = _install_sigint(self._request_stop)
         bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
         try:
             while self.step < t.max_steps:
@@ -185,7 +262,8 @@ class Trainer:
                 now = time.perf_counter()
                 self.elapsed = now - start_time
                 out_of_time = bool(t.time_budget) and now - session_start >= t.time_budget
-                last = self.step == t.max_steps or out_of_time or self.stop_requested
+                reason = stop.check()  # read once per step (the point where distributed ranks would agree)
+                last = self.step == t.max_steps or out_of_time or reason is not None
                 record = None
                 if self.step % t.log_every == 0 or last:
                     record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
@@ -209,19 +287,28 @@ class Trainer:
                 if out_of_time:
                     stopped_by = "time_budget"
                     break
-                if self.stop_requested:
-                    stopped_by = "interrupted"
+                if reason is not None:
+                    stopped_by = reason
                     break
         finally:
             bar.close()
-            _restore_sigint(old_handler)
-        self.save()
-        final = self.final_evaluation()
-        samples = self._record_samples()
+        self.save()  # first: whatever comes after may be cut short
+        final, samples = {}, []
+        try:  # after SIGTERM/SIGUSR1 the full evaluation and the samples are skipped
+            stop.raise_if_terminated()
+            final = self.final_evaluation(stop)
+            stop.raise_if_terminated()
+            samples = self._record_samples()
+        except Terminated:
+            pass
+        sample = samples[0] if samples else ""
         summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
-                   "final": final, "sample": samples[0], "samples": samples}
-        write_json(self.run_dir / rundir.SUMMARY, summary)
-        return TrainResult(self.run_dir, self.step, stopped_by, final, samples[0], samples)
+                   "final": final, "sample": sample, "samples": samples}
+        try:
+            write_json(self.run_dir / rundir.SUMMARY, summary)
+        except DiskError as exc:
+            raise self._disk_full(exc) from None
+        return TrainResult(self.run_dir, self.step, stopped_by, final, sample, samples)
 
     def sample_texts(self) -> list[str]:
         """One sample per ``train.sample_prompts`` entry (or one from a neutral start), each
@@ -241,39 +328,27 @@ class Trainer:
         return texts
 
 
-def _install_sigint(handler):
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigint(old) -> None:
-    if old is not None:
-        try:
-            signal.signal(signal.SIGINT, old)
-        except ValueError:
-            pass
-
-
 def train(out: str | Path, preset: str | None = None, config_file: str | Path | None = None,
           overrides: dict | list | None = None, config: RunConfig | None = None, resume: bool = False,
-          overwrite: bool = False, progress: bool = False, text: str | None = None) -> TrainResult:
+          overwrite: bool = False, progress: bool = False, text: str | None = None,
+          accept_truncated_logs: bool = False) -> TrainResult:
     """Train a GPT into the run directory ``out`` and return its result.
 
     New run: the configuration is ``config`` or is resolved from ``preset``, ``config_file``
     and ``overrides`` ({"train.lr": 3e-4, ...} or ["train.lr=3e-4", ...]).  ``text``
     replaces the configured corpus.  Resume: the stored configuration with ``overrides``
-    (training settings such as ``train.max_steps`` only)."""
+    (training settings such as ``train.max_steps`` only); ``accept_truncated_logs`` resumes
+    even when a step log lost records.  Another process writing ``out`` raises
+    ``rundir.lock.RunInUseError``."""
     out = Path(out)
     if resume:
         if preset or config_file or config:
             raise ConfigError("--resume continues the stored configuration; use --set to change training settings.")
-        if not (out / rundir.CONFIG).is_file():
-            raise RunDirError(f"nothing to resume in {out}: it holds no run (start one without --resume).")
+        rundir.require_resumable(out)
         items = overrides if isinstance(overrides, dict) else dict(parse_override(o) for o in overrides or [])
         cfg = resume_config(out, items)
     else:
         cfg = config if config is not None else resolve(preset, config_file, overrides)
-    return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text).run()
+    return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text,
+                   accept_truncated_logs=accept_truncated_logs).run()
 

@@ -1,0 +1,83 @@
+"""Stopping a run cleanly when asked to: Ctrl-C, SIGTERM and SIGUSR1.
+
+- **SIGINT** (Ctrl-C): finish the current step, save, evaluate, sample, write
+  ``summary.json`` with ``stopped_by: "interrupted"``.  A second Ctrl-C stops at once
+  (``KeyboardInterrupt``; the last checkpoint stays as it was).
+- **SIGTERM** (what ``docker stop``, ``systemd``, Kubernetes and schedulers send before they
+  kill) and **SIGUSR1** (what clusters such as SLURM can send ahead of a preemption): finish
+  the current step, save, write ``summary.json`` with ``stopped_by: "terminated"`` and return
+  at once.  The full validation pass and the end-of-run samples are skipped: the grace
+  period before the hard kill is often 10–30 seconds, and the checkpoint matters more.
+  A resumed run that finishes writes them.  Repeated SIGTERMs change nothing.
+
+The handlers are installed only for the duration of a run (``with StopSignals() as stop:``)
+and the previous ones are put back afterwards.  Outside the main thread, where Python cannot
+install handlers, a run simply has none.
+
+The loop reads ``stop.check()`` exactly once per step, after the step and before deciding
+whether to log, save and stop.  That one reading is the hook for distributed training: a
+torchrun version passes ``agree``, a function every rank calls at that point with its own
+reason (e.g. an all-reduce MAX of ``REASON_CODES``), so that a signal that reached one rank
+stops every rank after the same step and all of them save the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Callable
+
+INTERRUPTED, TERMINATED = "interrupted", "terminated"
+#: the signals a run stops on, and the ``stopped_by`` each one records
+REASONS = {signal.SIGINT: INTERRUPTED, signal.SIGTERM: TERMINATED}
+if hasattr(signal, "SIGUSR1"):
+    REASONS[signal.SIGUSR1] = TERMINATED
+#: reasons as numbers for an all-reduce (a larger one wins: a termination outranks a Ctrl-C)
+REASON_CODES = {None: 0, INTERRUPTED: 1, TERMINATED: 2}
+
+
+class Terminated(Exception):
+    """Raised by ``StopSignals.raise_if_terminated`` to cut work after a save short."""
+
+
+class StopSignals:
+    """Turns the stop signals into a reason the training loop reads once per step."""
+
+    def __init__(self, agree: Callable[[str | None], str | None] | None = None):
+        self.agree = agree
+        self.reason: str | None = None
+        self.interrupts = 0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for signum in REASONS:
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: no handlers
+                break
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        reason = REASONS[signum]
+        if reason == INTERRUPTED:
+            self.interrupts += 1
+            if self.interrupts > 1:  # the second Ctrl-C stops at once
+                raise KeyboardInterrupt
+        if REASON_CODES[reason] > REASON_CODES[self.reason]:
+            self.reason = reason
+
+    def check(self) -> str | None:
+        """The reason to stop after this step (None: go on), agreed by every process when ``agree`` is set."""
+        return self.agree(self.reason) if self.agree is not None else self.reason
+
+    @property
+    def terminated(self) -> bool:
+        return self.reason == TERMINATED
+
+    def raise_if_terminated(self) -> None:
+        if self.terminated:
+            raise Terminated
