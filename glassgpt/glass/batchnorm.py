@@ -10,11 +10,25 @@ running statistics toward the batch ones:
 where the running variance uses the UNBIASED batch variance (divide by n - 1), exactly like
 ``torch.nn.BatchNorm1d``.  Inference: normalise with the running statistics, so one
 example at a time gives the same answer as it would inside any batch.
+
+``batchnorm_reference`` is the readable version beside the fast one: training-mode
+forward and backward derived one step at a time.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from .layers import normalize_reference
+
+
+class BatchNormCache(NamedTuple):
+    xhat: np.ndarray                # like x: the normalised input
+    rstd: np.ndarray                # (C,) 1 / sqrt(var + eps) of each feature
+    gamma: np.ndarray               # (C,) the gain
+    training: bool                  # batch statistics (True) or running ones (False)
 
 
 def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
@@ -39,10 +53,10 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, runnin
     rstd = 1.0 / np.sqrt(var + eps)
     xhat = xc * rstd
     y = xhat * gamma + beta
-    return y, (xhat, rstd, gamma, training)
+    return y, BatchNormCache(xhat, rstd, gamma, training)
 
 
-def batchnorm_backward(dy: np.ndarray, cache):
+def batchnorm_backward(dy: np.ndarray, cache: BatchNormCache):
     """dy like x -> (dx, dgamma (C,), dbeta (C,)).
 
     Training, in one formula (n = number of rows each statistic averaged over):
@@ -50,11 +64,11 @@ def batchnorm_backward(dy: np.ndarray, cache):
     The last two terms are the gradient through the batch mean and batch variance: every
     example of the batch influences every other one's output.  Inference statistics are
     constants, so there dx = gamma * rstd * dy."""
-    xhat, rstd, gamma, training = cache
+    xhat, rstd, gamma = cache.xhat, cache.rstd, cache.gamma
     axes = tuple(range(dy.ndim - 1))
     dbeta = dy.sum(axis=axes)
     dgamma = np.sum(dy * xhat, axis=axes)
-    if not training:
+    if not cache.training:
         return dy * (gamma * rstd), dgamma, dbeta
     n = dy.size // dy.shape[-1]
     dx = n * dy
@@ -62,3 +76,12 @@ def batchnorm_backward(dy: np.ndarray, cache):
     dx -= xhat * dgamma
     dx *= gamma * rstd / n
     return dx, dgamma, dbeta
+
+
+def batchnorm_reference(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, dy: np.ndarray, eps: float = 1e-5):
+    """Training-mode BatchNorm the textbook way, forward and backward in one: (y, dx, dgamma,
+    dbeta) as ``batchnorm_forward(training=True)`` then ``batchnorm_backward`` give them (the
+    running statistics are left out: no gradient flows through them)."""
+    axes = tuple(range(x.ndim - 1))
+    xhat, dx = normalize_reference(x, axes, eps, dy * gamma)
+    return xhat * gamma + beta, dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes)

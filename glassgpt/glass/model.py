@@ -7,7 +7,9 @@ and an MLP, final LayerNorm, LM head), and EXACTLY the same parameter names and 
 ``gpt.to_torch()``, and a checkpoint written by either engine loads in the other.
 
 ``forward`` returns ``(logits, loss, cache)``; ``backward(cache)`` walks the same path in
-reverse and returns a gradient for every parameter, under the parameter's name.
+reverse and returns a gradient for every parameter, under the parameter's name.  The
+caches are named records (``GPTCache``, ``BlockCache``, ``MLPCache``) whose fields carry
+the names of the layers they belong to.
 
 Float32 by default (training), float64 for gradient checks.
 """
@@ -15,17 +17,18 @@ Float32 by default (training), float64 for gradient checks.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..config import ModelConfig
 from ..errors import GlassError
-from .attention import self_attention_backward, self_attention_forward
-from .layers import (ACTIVATIONS, dropout_backward, dropout_forward, embedding_backward, embedding_forward,
-                     layernorm_backward, layernorm_forward, linear_backward, linear_forward,
-                     position_embedding_backward, position_embedding_forward, residual_backward,
-                     residual_forward, tied_weight_backward)
-from .loss import cross_entropy_sum, softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .attention import SelfAttentionCache, self_attention_backward, self_attention_forward
+from .layers import (ACTIVATIONS, EmbeddingCache, LayerNormCache, LinearCache, PositionCache, dropout_backward,
+                     dropout_forward, embedding_backward, embedding_forward, layernorm_backward, layernorm_forward,
+                     linear_backward, linear_forward, position_embedding_backward, position_embedding_forward,
+                     residual_backward, residual_forward, tied_weight_backward)
+from .loss import CrossEntropyCache, cross_entropy_sum, softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 WTE, WPE = "transformer.wte.weight", "transformer.wpe.weight"
 LNF = "transformer.ln_f."
@@ -83,6 +86,32 @@ def init_params(cfg: ModelConfig, seed: int = 0, dtype=np.float32) -> dict[str, 
 # ---------------------------------------------------------------------------------------
 
 
+class MLPCache(NamedTuple):
+    c_fc: LinearCache               # the projection up to the hidden width
+    act: Any                        # the activation's cache (its own record or array)
+    c_proj: LinearCache             # the projection back down
+    drop: np.ndarray | None         # the residual dropout mask, or None
+    activation: str                 # "gelu", "relu" or "tanh"
+
+
+class BlockCache(NamedTuple):
+    ln_1: LayerNormCache
+    attn: SelfAttentionCache
+    ln_2: LayerNormCache
+    mlp: MLPCache
+
+
+class GPTCache(NamedTuple):
+    wte: EmbeddingCache             # token embedding lookup
+    wpe: PositionCache              # position embedding
+    drop: np.ndarray | None         # embedding dropout mask, or None
+    blocks: list[BlockCache]        # one per layer, bottom first
+    ln_f: LayerNormCache            # final LayerNorm
+    lm_head: LinearCache            # the head (tied or not)
+    loss: CrossEntropyCache | None  # None when forward had no targets
+    logits_shape: tuple[int, int, int]
+
+
 def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, activation: str, p_drop: float, rng, training: bool):
     """x (B, T, C) -> (B, T, C): linear up to F, activation, linear down to C, dropout."""
     act_forward = ACTIVATIONS[activation][0]
@@ -90,15 +119,14 @@ def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, activation: str, p_drop: float, r
     a, c_act = act_forward(h)
     y, c_proj = linear_forward(a, w_proj, b_proj)
     y, drop = dropout_forward(y, p_drop, rng, training)
-    return y, (c_fc, c_act, c_proj, drop, activation)
+    return y, MLPCache(c_fc, c_act, c_proj, drop, activation)
 
 
-def mlp_backward(dy, cache):
+def mlp_backward(dy, cache: MLPCache):
     """dy (B, T, C) -> (dx, dw_fc, db_fc, dw_proj, db_proj)."""
-    c_fc, c_act, c_proj, drop, activation = cache
-    da, dw_proj, db_proj = linear_backward(dropout_backward(dy, drop), c_proj)
-    dh = ACTIVATIONS[activation][1](da, c_act)
-    dx, dw_fc, db_fc = linear_backward(dh, c_fc)
+    da, dw_proj, db_proj = linear_backward(dropout_backward(dy, cache.drop), cache.c_proj)
+    dh = ACTIVATIONS[cache.activation][1](da, cache.act)
+    dx, dw_fc, db_fc = linear_backward(dh, cache.c_fc)
     return dx, dw_fc, db_fc, dw_proj, db_proj
 
 
@@ -114,7 +142,7 @@ def block_forward(x, P: dict, h: str, cfg: ModelConfig, rng, training: bool):
     m, c_mlp = mlp_forward(n2, P[h + "mlp.c_fc.weight"], P.get(h + "mlp.c_fc.bias"), P[h + "mlp.c_proj.weight"],
                            P.get(h + "mlp.c_proj.bias"), cfg.activation, p, rng, training)
     x, _ = residual_forward(x, m)
-    return x, (c_ln1, c_attn, c_ln2, c_mlp)
+    return x, BlockCache(c_ln1, c_attn, c_ln2, c_mlp)
 
 
 def _put(grads: dict, name: str, g) -> None:
@@ -122,23 +150,22 @@ def _put(grads: dict, name: str, g) -> None:
         grads[name] = g
 
 
-def block_backward(dx, cache, h: str, grads: dict):
+def block_backward(dx, cache: BlockCache, h: str, grads: dict):
     """dx (B, T, C) -> dx of the block input; parameter gradients go into ``grads`` by name.
     Each residual sends the gradient both ways: straight down the stream and into the branch."""
-    c_ln1, c_attn, c_ln2, c_mlp = cache
     d_stream, d_branch = residual_backward(dx)
-    dn2, *g = mlp_backward(d_branch, c_mlp)
+    dn2, *g = mlp_backward(d_branch, cache.mlp)
     for name, gi in zip(("mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"), g):
         _put(grads, h + name, gi)
-    dn, dg, db = layernorm_backward(dn2, c_ln2)
+    dn, dg, db = layernorm_backward(dn2, cache.ln_2)
     _put(grads, h + "ln_2.weight", dg)
     _put(grads, h + "ln_2.bias", db)
     dx = d_stream + dn
     d_stream, d_branch = residual_backward(dx)
-    dn1, *g = self_attention_backward(d_branch, c_attn)
+    dn1, *g = self_attention_backward(d_branch, cache.attn)
     for name, gi in zip(("attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias"), g):
         _put(grads, h + name, gi)
-    dn, dg, db = layernorm_backward(dn1, c_ln1)
+    dn, dg, db = layernorm_backward(dn1, cache.ln_1)
     _put(grads, h + "ln_1.weight", dg)
     _put(grads, h + "ln_1.bias", db)
     return d_stream + dn
@@ -243,32 +270,31 @@ class GPT:
         loss = c_loss = None
         if targets is not None:
             loss, c_loss = softmax_cross_entropy_forward(logits.reshape(B * T, -1), targets.reshape(-1))
-        return logits, loss, (c_tok, c_pos, c_drop, c_blocks, c_lnf, c_head, c_loss, logits.shape)
+        return logits, loss, GPTCache(c_tok, c_pos, c_drop, c_blocks, c_lnf, c_head, c_loss, logits.shape)
 
-    def backward(self, cache, dloss: float = 1.0, dlogits: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def backward(self, cache: GPTCache, dloss: float = 1.0, dlogits: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Gradients of ``dloss * loss`` (or of sum(logits * dlogits) when ``dlogits`` is given)
         with respect to every parameter, by name."""
         cfg = self.config
-        c_tok, c_pos, c_drop, c_blocks, c_lnf, c_head, c_loss, logits_shape = cache
         if dlogits is None:
-            if c_loss is None:
+            if cache.loss is None:
                 raise ValueError("backward needs the loss: call forward with targets, or pass dlogits")
-            dlogits = softmax_cross_entropy_backward(dloss, c_loss).reshape(logits_shape)
+            dlogits = softmax_cross_entropy_backward(dloss, cache.loss).reshape(cache.logits_shape)
         grads: dict[str, np.ndarray] = {}
-        dx, dw_head, db_head = linear_backward(dlogits, c_head)
+        dx, dw_head, db_head = linear_backward(dlogits, cache.lm_head)
         dw_head, db_head = self._pad_rows(dw_head), self._pad_rows(db_head)
         if not cfg.tie_weights:
             grads["lm_head.weight"] = dw_head
             _put(grads, "lm_head.bias", db_head)
-        dx, dg, db = layernorm_backward(dx, c_lnf)
+        dx, dg, db = layernorm_backward(dx, cache.ln_f)
         _put(grads, LNF + "weight", dg)
         _put(grads, LNF + "bias", db)
         for i in reversed(range(cfg.n_layer)):
-            dx = block_backward(dx, c_blocks[i], f"transformer.h.{i}.", grads)
-        dx = dropout_backward(dx, c_drop)
-        d_wte = embedding_backward(dx, c_tok)
+            dx = block_backward(dx, cache.blocks[i], f"transformer.h.{i}.", grads)
+        dx = dropout_backward(dx, cache.drop)
+        d_wte = embedding_backward(dx, cache.wte)
         grads[WTE] = tied_weight_backward(d_wte, dw_head) if cfg.tie_weights else d_wte
-        grads[WPE] = position_embedding_backward(dx, c_pos)
+        grads[WPE] = position_embedding_backward(dx, cache.wpe)
         return {name: grads[name] for name in self.shapes}
 
     def _pad_rows(self, g: np.ndarray | None) -> np.ndarray | None:

@@ -11,7 +11,9 @@ AdamW, for each parameter p with gradient g at step t (as ``torch.optim.AdamW``)
     v     = v * beta2 + (1 - beta2) * g * g             second moment
     p     = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 The bias corrections undo the moments' start at zero; eps sits OUTSIDE the corrected
-square root, as in torch.
+square root, as in torch.  ``AdamW.step`` does this in place with two scratch buffers, one
+pass over memory per line; ``adamw_reference`` beside it is the textbook update in plain
+formulas, returning new arrays.
 
 Optimizer state is saved under the same names as the torch engine's
 (``<param>.exp_avg``, ``<param>.exp_avg_sq``, ``<param>.step``).
@@ -25,6 +27,20 @@ import numpy as np
 def decays(array: np.ndarray) -> bool:
     """Weight decay for matrices (>= 2-D) only."""
     return array.ndim >= 2
+
+
+def adamw_reference(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, t: int, lr: float,
+                    betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    """One AdamW step of one parameter as the paper writes it (Loshchilov & Hutter, "Decoupled
+    Weight Decay Regularization"): returns the new (p, m, v) and changes nothing in place.
+    ``t`` counts steps from 1; ``weight_decay`` is 0 for parameters that do not decay."""
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * g                # running mean of the gradient
+    v = beta2 * v + (1 - beta2) * g * g            # running mean of its square
+    m_hat = m / (1 - beta1 ** t)                   # bias corrections: both started at zero
+    v_hat = v / (1 - beta2 ** t)
+    p = p - lr * weight_decay * p - lr * m_hat / (np.sqrt(v_hat) + eps)  # decay is not scaled by Adam
+    return p, m, v
 
 
 class AdamW:

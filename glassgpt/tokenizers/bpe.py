@@ -29,10 +29,12 @@ from typing import Collection, Iterable, Literal
 import regex
 
 from ..errors import TokenizerError
-from . import patterns, tiktoken_io
+from ..fileio import atomic_write_text, write_json
+from . import bpe_hf, patterns, tiktoken_io
 from .base import Tokenizer
 from .bpe_encode import bpe_chunk
-from .bpe_specials import check_specials, special_policy
+from .bpe_parallel import cut_points, encode_many, split_text
+from .bpe_specials import check_file, check_specials, special_policy
 from .bpe_train import learn_merges
 
 Pair = tuple[int, int]
@@ -236,8 +238,6 @@ class BPETokenizer(Tokenizer):
                      disallowed_special="all", processes: int | None = None) -> list[list[int]]:
         """``[encode(t) for t in texts]``, in several processes (default: one per CPU, at most 8,
         for inputs over 256k characters)."""
-        from .bpe_parallel import encode_many
-
         texts = list(texts)
         allowed = set()
         for text in texts:
@@ -256,8 +256,6 @@ class BPETokenizer(Tokenizer):
         return self._encode_large(text, allowed_special, processes, piece_chars)
 
     def _encode_large(self, text, allowed_special, processes, piece_chars) -> list[int]:
-        from .bpe_parallel import cut_points, encode_many, split_text
-
         allowed = special_policy(self._specials, text, allowed_special, "all")
         pieces = split_text(text, cut_points(text, self.pattern_name, self._specials, piece_chars))
         return [i for ids in encode_many(self, pieces, frozenset(allowed), processes) for i in ids]
@@ -329,8 +327,6 @@ class BPETokenizer(Tokenizer):
 
     @classmethod
     def from_dict(cls, data: dict) -> "BPETokenizer":
-        from .bpe_specials import check_file
-
         check_file(data)
         merges = [m[:2] if isinstance(m, list) and len(m) == 3 and isinstance(m[2], str) else m for m in data["merges"]]
         return cls(merges, data["pattern"], data["special_tokens"], data.get("byte_order"))
@@ -338,8 +334,6 @@ class BPETokenizer(Tokenizer):
     def save(self, path: str | Path) -> None:
         """Readable JSON: settings first, then one merge per line as ``[left, right, "token"]``
         (the third item shows the new token and is ignored when loading)."""
-        from ..fileio import atomic_write_text
-
         data = self.to_dict()
         merges = data.pop("merges")
         head = json.dumps(data, indent=2, ensure_ascii=False)[:-2]
@@ -361,13 +355,9 @@ class BPETokenizer(Tokenizer):
 
     def to_hf_dict(self) -> dict:
         """The Hugging Face ``tokenizers`` JSON object (see ``bpe_hf``)."""
-        from .bpe_hf import to_hf_dict
-
-        return to_hf_dict(self._tokens, self.merges, patterns.effective(self.pattern_name, self.pattern), self._specials)
+        return bpe_hf.to_hf_dict(self._tokens, self.merges, patterns.effective(self.pattern_name, self.pattern), self._specials)
 
     def save_hf(self, path: str | Path) -> None:
-        from ..fileio import write_json
-
         write_json(path, self.to_hf_dict())
 
     def to_hf(self):

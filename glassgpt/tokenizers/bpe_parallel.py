@@ -7,13 +7,18 @@ non-space character and precedes a letter (``"x\\nb"``): both patterns end a chu
 that newline and start one at the letter, and none of their lookaheads
 (``(?!\\S)``, ``$``) can tell the cut from the letter.  Custom patterns and ``none``
 are never cut: they are encoded in one piece.
+
+This module knows nothing of the tokenizer class: ``encode_many`` is handed a tokenizer,
+and each worker process rebuilds it through the same class's ``_from_state``.  So imports
+go one way, ``bpe`` -> ``bpe_parallel``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures  # ProcessPoolExecutor loads multiprocessing on first use
 import os
 from array import array
-from typing import Iterable
+from typing import Callable, Iterable
 
 import regex
 
@@ -52,11 +57,9 @@ def default_processes() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _init_worker(state: dict) -> None:
+def _init_worker(rebuild: Callable[[dict], object], state: dict) -> None:
     global _worker
-    from .bpe import BPETokenizer
-
-    _worker = BPETokenizer._from_state(state)
+    _worker = rebuild(state)
 
 
 def _encode_in_worker(job: tuple[str, object]) -> bytes:
@@ -67,13 +70,16 @@ def _encode_in_worker(job: tuple[str, object]) -> bytes:
 def encode_many(tokenizer, texts: list[str], allowed_special, processes: int | None) -> list[list[int]]:
     """Encode each text (specials in ``allowed_special`` as specials, others as text) in
     a pool of ``processes`` worker processes; one process means no pool at all.  The
-    default is one per CPU (at most 8) for large inputs and no pool for small ones."""
+    default is one per CPU (at most 8) for large inputs and no pool for small ones.
+
+    Workers rebuild the tokenizer with ``type(tokenizer)._from_state(tokenizer._state())``:
+    a small state instead of the whole object with its caches."""
     if processes is None:  # a pool costs more than it saves on small inputs
         processes = default_processes() if sum(map(len, texts)) >= SMALL_INPUT else 1
     if processes <= 1 or len(texts) <= 1:
         return [tokenizer.encode(t, allowed_special=allowed_special, disallowed_special=()) for t in texts]
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = [(t, allowed_special) for t in texts]
-    with ProcessPoolExecutor(max_workers=min(processes, len(texts)), initializer=_init_worker, initargs=(tokenizer._state(),)) as pool:
+    rebuild = (type(tokenizer)._from_state, tokenizer._state())
+    with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(texts)), initializer=_init_worker,
+                                                initargs=rebuild) as pool:
         return [array("I", raw).tolist() for raw in pool.map(_encode_in_worker, jobs)]

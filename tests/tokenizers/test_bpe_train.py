@@ -1,5 +1,5 @@
 """BPE training: the fast incremental trainer learns exactly the merges of the naive
-recount-everything algorithm, written out here as the reference."""
+recount-everything algorithm (``learn_merges_by_recount``, in the library beside it)."""
 
 from collections import Counter
 
@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from test_bpe_corpus import big_text
 
 from glassgpt.tokenizers import BPETokenizer
-from glassgpt.tokenizers.bpe_train import learn_merges
+from glassgpt.tokenizers.bpe_train import learn_merges, learn_merges_by_recount
 from glassgpt.tokenizers.patterns import GPT2, GPT4
 
 
 def reference_merges(text: str, num_merges: int, pattern: str | None) -> list[tuple[int, int]]:
-    """The textbook algorithm on a text: split with the pattern, then ``_reference_on_chunks``."""
+    """The textbook algorithm on a text: split with the pattern, then ``learn_merges_by_recount``."""
     chunks = regex.findall(pattern, text) if pattern else [text]
-    return _reference_on_chunks([list(c.encode("utf-8")) for c in chunks], num_merges)
+    return learn_merges_by_recount([c.encode("utf-8") for c in chunks], num_merges)
 
 
 small_text = st.text(alphabet=st.sampled_from(list("aab ba\n.é1")), min_size=1, max_size=60)
@@ -36,35 +36,36 @@ def test_merges_equal_the_brute_force_reference(text, n, pattern):
        n=st.integers(1, 30))
 def test_learn_merges_with_overlapping_pairs(chunks, n):
     """Runs like ``a a a`` (overlapping pairs) are where incremental counting goes wrong."""
-    assert learn_merges(Counter(chunks), n) == _reference_on_chunks([list(c) for c in chunks], n)
+    assert learn_merges(Counter(chunks), n) == learn_merges_by_recount([list(c) for c in chunks], n)
 
 
-def _reference_on_chunks(words, n):
-    """After every merge, recount every pair of every chunk (no deduplication, no incremental
-    counts).  Ties: smallest (left, right)."""
-    merges = []
-    words = [list(w) for w in words]
-    for k in range(n):
-        stats = Counter(p for w in words for p in zip(w, w[1:]))
-        if not stats:
-            break
-        best = max(stats, key=lambda p: (stats[p], -p[0], -p[1]))
-        merges.append(best)
-        for j, w in enumerate(words):
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(256 + k)
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            words[j] = out
-    return merges
+varied_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=120)  # any valid Unicode
+words_and_spaces = st.lists(st.sampled_from(["the", " the", " cat", "  ", "\n", "héllo", " 42", "!!", "日本", "🙂"]),
+                            min_size=1, max_size=40).map("".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.one_of(varied_text, words_and_spaces), n=st.integers(1, 40),
+       pattern=st.sampled_from(["gpt4", "gpt2", "none"]))
+def test_merges_equal_the_recount_on_varied_texts(text, n, pattern):
+    """Multi-byte characters, emoji, runs of spaces and digits: the heap trainer and the
+    recount trainer learn the same merges, in the same order."""
+    regex_text = {"gpt4": GPT4, "gpt2": GPT2, "none": None}[pattern]
+    assert BPETokenizer.train(text, vocab_size=256 + n, pattern=pattern).merges == reference_merges(text, n, regex_text)
+
+
+def test_recount_trainer_on_a_worked_example():
+    """"aaabdaaabac" by hand: (a, a) occurs 4 times (overlaps count); then (a, b) and (256, a)
+    tie at 2 and the smaller pair wins; then (256, 257) at 2; then four pairs tie at 1 and
+    (a, c) = (97, 99) is the smallest."""
+    expected = [(97, 97), (97, 98), (256, 257), (97, 99)]
+    assert learn_merges_by_recount([b"aaabdaaabac"], 4) == expected
+    assert learn_merges(Counter([b"aaabdaaabac"]), 4) == expected
+    assert learn_merges_by_recount([b"ab", b"ab", b"c"], 10) == [(97, 98)]  # then nothing is left to merge
 
 
 def test_overlapping_runs_exactly():
-    assert learn_merges(Counter([b"aaaa", b"aaa"]), 3) == _reference_on_chunks([list(b"aaaa"), list(b"aaa")], 3)
+    assert learn_merges(Counter([b"aaaa", b"aaa"]), 3) == learn_merges_by_recount([list(b"aaaa"), list(b"aaa")], 3)
 
 
 def test_ties_go_to_the_smallest_pair():
