@@ -20,14 +20,33 @@ import math
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 from ..config import ModelConfig
 from ..errors import GlassError
+from ..models import GPT as TorchGPT
+from ..models.weights import check_weights
 from .attention import SelfAttentionCache, self_attention_backward, self_attention_forward
-from .layers import (ACTIVATIONS, EmbeddingCache, LayerNormCache, LinearCache, PositionCache, dropout_backward,
-                     dropout_forward, embedding_backward, embedding_forward, layernorm_backward, layernorm_forward,
-                     linear_backward, linear_forward, position_embedding_backward, position_embedding_forward,
-                     residual_backward, residual_forward, tied_weight_backward)
+from .layers import (
+    ACTIVATIONS,
+    EmbeddingCache,
+    LayerNormCache,
+    LinearCache,
+    PositionCache,
+    dropout_backward,
+    dropout_forward,
+    embedding_backward,
+    embedding_forward,
+    layernorm_backward,
+    layernorm_forward,
+    linear_backward,
+    linear_forward,
+    position_embedding_backward,
+    position_embedding_forward,
+    residual_backward,
+    residual_forward,
+    tied_weight_backward,
+)
 from .loss import CrossEntropyCache, cross_entropy_sum, softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 WTE, WPE = "transformer.wte.weight", "transformer.wpe.weight"
@@ -194,18 +213,10 @@ class GPT:
     def load_weights(self, arrays: dict) -> None:
         """Copy ``arrays`` (name -> array-like, e.g. numpy arrays or torch tensors) into the
         model, with one clear error for any mismatch."""
-        missing = sorted(set(self.shapes) - set(arrays))
-        extra = sorted(set(arrays) - set(self.shapes))
-        if missing or extra:
-            raise GlassError(
-                f"the weights do not fit this model (missing {missing[:3]}, unexpected {extra[:3]}); "
-                "the checkpoint was made for a different configuration."
-            )
-        for name, shape in self.shapes.items():
+        check_weights(self.shapes, arrays)
+        for name in self.shapes:
             a = arrays[name]
-            a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-            if tuple(a.shape) != shape:
-                raise GlassError(f"weight {name} has shape {tuple(a.shape)} but the model expects {shape}.")
+            a = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
             self.params[name] = np.array(a, dtype=self.dtype, copy=True, order="C")
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -219,10 +230,6 @@ class GPT:
 
     def to_torch(self):
         """A torch GPT (float32, eval mode) holding a copy of these weights."""
-        import torch
-
-        from ..models import GPT as TorchGPT
-
         with torch.random.fork_rng(devices=[]):  # building one draws an init; keep the global RNG as it was
             model = TorchGPT(self.config)
         with torch.no_grad():

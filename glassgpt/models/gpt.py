@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from ..config import ModelConfig
 from ..errors import GlassError
 from .kv_cache import KVCache
+from .weights import check_weights
 
 
 def causal_mask(t: int, s: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -267,17 +268,7 @@ class GPT(nn.Module):
 
     def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:
         """Load ``weights()``-style tensors, with one clear error for any mismatch."""
-        own = self.weights()
-        missing = sorted(set(own) - set(tensors))
-        extra = sorted(set(tensors) - set(own))
-        if missing or extra:
-            raise GlassError(
-                f"the weights do not fit this model (missing {missing[:3]}, unexpected {extra[:3]}); "
-                "the checkpoint was made for a different configuration."
-            )
-        for name, t in tensors.items():
-            if tuple(t.shape) != tuple(own[name].shape):
-                raise GlassError(f"weight {name} has shape {tuple(t.shape)} but the model expects {tuple(own[name].shape)}.")
+        check_weights({name: t.shape for name, t in self.weights().items()}, tensors)
         self.load_state_dict(tensors, strict=False)
 
     def num_params(self) -> int:

@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Collection, Iterable, Literal
 
+import numpy as np
 import regex
 
 from ..errors import TokenizerError
@@ -263,8 +264,6 @@ class BPETokenizer(Tokenizer):
     def encode_corpus(self, text: str):
         """Encode a training corpus (specials allowed) as a uint32 numpy array.  Uses the
         tiktoken fast path when tiktoken is installed; the ids equal ``encode``'s."""
-        import numpy as np
-
         if _SURROGATE.search(text):  # refuse lone surrogates exactly like encode
             self._utf8(text, text)
         try:

@@ -27,6 +27,8 @@ from collections import Counter
 from heapq import heapify, heappop, heappush
 from typing import Iterable, Mapping, Sequence
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 Pair = tuple[int, int]
 
 
@@ -159,8 +161,6 @@ class _Progress:
     """A rich progress bar, refreshed every 64 merges so it costs nothing measurable."""
 
     def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
         self.progress = Progress(
             TextColumn("learning merges"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
         )
