@@ -65,8 +65,9 @@ def _autograd_grads() -> dict:
 
 def train_torch(seed: int = SEED, epochs: int = EPOCHS, lr: float = LR) -> dict:
     """nn.Linear(2,2) -> ReLU -> nn.Linear(2,1), default init under manual_seed(seed), SGD on MSE."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    with torch.random.fork_rng(devices=[]):  # the source's seeded init, without touching the global generator
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
     init = {name: p.detach().tolist() for name, p in model.named_parameters()}
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     x, y = torch.tensor([X]), torch.tensor([[TARGET]])

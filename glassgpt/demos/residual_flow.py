@@ -98,8 +98,9 @@ def _grad_norms(model, x, y) -> tuple[float, list[float]]:
 
 
 def _train_one(norm: bool, residual: bool, train, held_out, seed: int) -> dict:
-    torch.manual_seed(seed)
-    model = _build(norm, residual)
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the global generator
+        torch.manual_seed(seed)
+        model = _build(norm, residual)
     loss0, init = _grad_norms(model, *held_out)
     opt = torch.optim.AdamW(model.parameters(), lr=LR, foreach=True)
     for x, y in train:
