@@ -27,3 +27,8 @@ class FileError(GlassError):
 
 class RunDirError(GlassError):
     """A run directory that is missing, partial, corrupted, or holds a different run."""
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun, singular or plural, for messages: "1 token", "2 tokens", "1,024 tokens"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -13,12 +13,16 @@ context is cropped to the trained length: ``max_context``, else the model's
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from .config import check_seed
 from .errors import GlassError
+from .models.footprint import inference_bytes, require_fits
 from .tokenizers import Tokenizer
 
 
@@ -73,23 +77,20 @@ def _forward_cached(model, idx: torch.Tensor, caches: list | None) -> tuple[torc
 def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, num_samples: int = 1,
              seed: int | None = None, stop_ids: tuple[int, ...] = (), use_cache: bool = True,
-             max_context: int | None = None) -> list[list[int]]:
+             max_context: int | None = None, on_token: Callable[[], None] | None = None) -> list[list[int]]:
     """Sample ``num_samples`` continuations of ``prompt_ids``; returns the new ids of each.
 
     ``temperature=0`` is greedy decoding.  A sequence ends early at any id in ``stop_ids``
     (the stop id is kept).  ``seed`` makes sampling reproducible without touching the
-    global random state."""
+    global random state.  ``on_token()`` is called after each generated position (progress)."""
     if not prompt_ids:
         raise GlassError("the prompt is empty; give at least one token to start from.")
-    if max_new_tokens < 0 or num_samples < 1 or temperature < 0:
-        raise GlassError("max_new_tokens must be ≥ 0, num_samples ≥ 1 and temperature ≥ 0.")
-    if top_k is not None and top_k < 1:
-        raise GlassError("top_k must be at least 1.")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise GlassError("top_p must be in (0, 1].")
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
+    device = next(model.parameters()).device
+    require_fits(inference_bytes(model.config, num_samples, len(prompt_ids), max_new_tokens), device,
+                 f"sampling {num_samples:,} × {max_new_tokens:,} tokens", "ask for fewer samples or tokens")
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     gen = torch.Generator(device=device)
     gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
     block = min(max_context or getattr(model, "trained_context", None) or model.config.block_size,
@@ -113,6 +114,8 @@ def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: flo
                 nxt = torch.multinomial(probs, 1, generator=gen)
             seqs = torch.cat([seqs, nxt], dim=1)
             out = torch.cat([out, nxt], dim=1)
+            if on_token is not None:
+                on_token()
             if stop_ids:
                 done |= torch.isin(nxt.squeeze(1), torch.tensor(stop_ids, device=device))
                 if bool(done.all()):
@@ -127,6 +130,22 @@ def generate(model, prompt_ids: list[int], max_new_tokens: int, temperature: flo
                 break
         result.append(row)
     return result
+
+
+def check_sampling(max_new_tokens: int = 0, temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float | None = None, num_samples: int = 1, seed: int | None = None) -> None:
+    """Refuse impossible sampling settings, one sentence naming the value."""
+    if max_new_tokens < 0:
+        raise GlassError(f"max_new_tokens must be 0 or more, got {max_new_tokens}.")
+    if num_samples < 1:
+        raise GlassError(f"num_samples must be at least 1, got {num_samples}.")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise GlassError(f"temperature must be a finite number, 0 or more (0 is greedy), got {temperature}.")
+    if top_k is not None and top_k < 1:
+        raise GlassError(f"top_k must be at least 1, got {top_k}.")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise GlassError(f"top_p must be in (0, 1], got {top_p}.")
+    check_seed(seed, "the sampling seed")
 
 
 def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
@@ -149,12 +168,14 @@ def cut_at_stop(text: str, stops: list[str]) -> str:
 
 def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, temperature: float = 1.0,
                 top_k: int | None = None, top_p: float | None = None, num_samples: int = 1,
-                seed: int | None = None, stop: list[str] | None = None) -> list[str]:
+                seed: int | None = None, stop: list[str] | None = None,
+                on_token: Callable[[], None] | None = None) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
     An empty prompt starts from a neutral token (a newline where the vocabulary has one).
     ``stop`` strings cut the continuation before their first occurrence; a stop string
-    that is a single token also ends generation early."""
+    that is a single token also ends generation early.  ``on_token`` as in ``generate``."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
     ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:
@@ -164,7 +185,8 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200, t
             continue
         if len(enc) == 1:
             stop_ids.append(enc[0])
-    outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids))
+    outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids),
+                    on_token=on_token)
     start = tokenizer.decode(ids) if prompt else ""
     results = []
     for new in outs:

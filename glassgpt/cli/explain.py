@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from rich.console import Console
+
 from ..data import read_text
 from ..errors import ConfigError
 from ..explain import explain, render
 from ..runs import load
+from ..terminal import width
+from ..threads import thread_scope
 from . import COMMANDS, HelpFormatter
 
 
@@ -29,7 +33,11 @@ def register(sub) -> None:
     p.add_argument("--file", metavar="PATH", help="read the text from this UTF-8 file instead")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="alternatives shown per position")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object instead of a table")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--wide", action="store_true",
+                   help="every column, one line per row, however wide (default: fit the terminal, or 80 columns)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -42,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
         text = read_text(args.file)
     else:
         text = args.text
-    model, tokenizer = load(args.run_dir, args.device)
-    result = explain(model, tokenizer, text, top_k=args.top_k)
+    with thread_scope(args.threads):
+        model, tokenizer = load(args.run_dir, args.device)
+        result = explain(model, tokenizer, text, top_k=args.top_k, progress=not args.quiet)
     if args.json:
         print(json.dumps(result))
     else:
-        render(result, vocab_size=tokenizer.vocab_size)
+        render(result, vocab_size=tokenizer.vocab_size, console=Console(width=width()), wide=args.wide)
     return 0

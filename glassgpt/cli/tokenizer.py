@@ -19,7 +19,9 @@ from rich.text import Text
 
 from ..data.corpora import load_corpus
 from ..data.text import read_text
-from ..errors import ConfigError, TokenizerError
+from ..errors import ConfigError, FileError, TokenizerError
+from ..fileio import check_writable
+from ..terminal import for_stream, printable
 from ..tokenizers import from_dict
 from ..tokenizers.bpe import BPETokenizer
 from ..tokenizers.tiktoken_io import BUNDLED
@@ -63,6 +65,7 @@ def register(sub) -> None:
     d.add_argument("file", metavar="FILE", help="the tokenizer")
     d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
     d.add_argument("--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD")
+    d.add_argument("--raw", action="store_true", help="print control characters as they are, even on a terminal")
     d.set_defaults(func=run)
 
     s = tsub.add_parser("show", help="look inside a tokenizer", formatter_class=HelpFormatter,
@@ -104,6 +107,7 @@ def _train(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ConfigError(f"{out} already exists; choose another --out or pass --force to overwrite it.")
+    check_writable(out, "--out", "choose another --out", folder=False)  # before the training, not after
     if args.corpus:
         text, source = load_corpus(args.corpus), f"corpus {args.corpus}"
     else:
@@ -112,7 +116,10 @@ def _train(args) -> int:
     tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
                              progress=None if not args.quiet else False)
     seconds = time.perf_counter() - start
-    tok.save(out)
+    try:
+        tok.save(out)
+    except OSError as exc:
+        raise FileError(f"cannot write --out {out} ({exc.strerror or exc}); choose another --out.") from None
     n_bytes = len(text.encode("utf-8"))
     n_tokens = len(tok.encode_corpus(text))
     merges = len(tok.merges)
@@ -163,11 +170,14 @@ def _decode(args) -> int:
         text = tok.decode(ids, errors="strict" if args.strict else "replace")
     else:
         text = tok.decode(ids)
+    text = for_stream(text, sys.stdout, args.raw)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 
 def _show(args) -> int:
+    if args.top < 0:
+        raise ConfigError(f"--top must be 0 or more, got {args.top}.")
     tok = load_any(args.file)
     console = Console(highlight=False)
     specials = tok.special_tokens
@@ -204,7 +214,7 @@ def _show(args) -> int:
     coloured = Text()
     plain = not console.is_terminal or console.color_system is None
     for k, i in enumerate(ids):
-        piece = tok.token_str(i)
+        piece = printable(tok.token_str(i))
         coloured.append(piece + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
     console.print(coloured, soft_wrap=True)
     console.print("ids: " + " ".join(map(str, ids)), markup=False, soft_wrap=True)

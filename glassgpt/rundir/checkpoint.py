@@ -88,7 +88,8 @@ def load(run_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     """(weights, optimizer, rng, trainer) of the run's last complete checkpoint."""
     state = recover(run_dir)
     if state is None:
-        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again without --resume.")
+        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again with --overwrite "
+                          "(instead of --resume).")
     try:
         return (load_tensors(state / STATE_MODEL), load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
                 load_tensors(state / STATE_RNG, "RNG state"), read_json(state / STATE_TRAINER, "trainer state"))

@@ -39,7 +39,8 @@ def claim(path: str | Path, overwrite: bool = False) -> Path:
             raise RunDirError(f"--out {path} is not empty and is not a glassgpt run; choose a new or empty directory.")
         if not overwrite:
             raise RunDirError(
-                f"{path} already holds a run; pass --resume to continue it or --overwrite to replace it."
+                f"{path} already holds a run; pass --resume to continue it (if it has saved a checkpoint) "
+                "or --overwrite to replace it."
             )
         check_writable(path)
         for name in RUN_FILES:
@@ -73,7 +74,8 @@ def require_run(path: str | Path) -> Path:
     if not (path / CONFIG).is_file():
         raise RunDirError(f"{path} is not a glassgpt run directory (no {CONFIG}).")
     if weights_path(path) is None:
-        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing); train it first or wait for a checkpoint.")
+        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing): it is still training, or it stopped "
+                          "before its first checkpoint; wait for a checkpoint, or start it again with --overwrite.")
     if not (path / TOKENIZER).is_file():
         raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing.")
     return path

@@ -25,6 +25,8 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 from typing import Mapping
 
+from ..progress import Task
+
 Pair = tuple[int, int]
 
 
@@ -119,21 +121,15 @@ def _merge_everywhere(pair, new, words, freqs, counts, where, indices) -> set[Pa
 
 
 class _Progress:
-    """A rich progress bar, refreshed every 64 merges so it costs nothing measurable."""
+    """The merge count on ``glassgpt.progress``, updated every 64 merges so it costs nothing measurable."""
 
     def __init__(self, total: int):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("learning merges"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        )
-        self.task = self.progress.add_task("merges", total=total)
-        self.progress.start()
+        self.task = Task("learning merges", total)
 
     def step(self, done: int) -> None:
         if done % 64 == 0:
-            self.progress.update(self.task, completed=done)
+            self.task.update(done)
 
     def close(self, done: int) -> None:
-        self.progress.update(self.task, completed=done)
-        self.progress.stop()
+        self.task.update(done)
+        self.task.close()

@@ -29,7 +29,7 @@ from ..config import RunConfig, validate
 from ..data import read_source
 from ..data.loader import BatchLoader
 from ..data.tokens import open_split
-from ..errors import ConfigError, DataError, RunDirError
+from ..errors import ConfigError, DataError, RunDirError, count
 from ..fileio import write_json
 from ..runs import load_config
 from ..tokenizers.spec import build_tokenizer
@@ -76,7 +76,8 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
     t = cfg.train
     seq_len = t.seq_len or cfg.model.block_size
     if len(tokens) < seq_len + 1:
-        raise DataError(f"the training text has {len(tokens)} tokens, too few for one sequence of {seq_len}.")
+        raise DataError(f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
+                        f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len.")
 
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
     loader = BatchLoader(tokens, seq_len, t.seed)

@@ -7,28 +7,34 @@ never costs a user an earlier run.
 from __future__ import annotations
 
 import copy
+import datetime
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import rundir
-from ..config import RunConfig, parse_override, resolve, set_value, validate
+from ..config import SECTIONS, RunConfig, parse_override, resolve, set_value, validate
 from ..data import read_source
 from ..data.loader import BatchLoader, fixed_batches
-from ..data.tokens import encode_splits, open_split, write_splits
-from ..errors import ConfigError, RunDirError
-from ..evaluation import evaluate_tokens, token_byte_lengths
-from ..fileio import write_json
+from ..data.tokens import encode_splits, open_split, read_meta, text_fingerprint, write_splits
+from ..device import pick_device
+from ..errors import ConfigError, FileError, RunDirError
+from ..evaluation import evaluate_tokens, named, token_byte_lengths
+from ..fileio import check_writable, write_json
+from ..models.footprint import inference_bytes, parameter_count, require_fits, training_bytes
+from ..progress import duration, message, task
 from ..rundir import checkpoint
 from ..sample import default_prompt_ids, generate
-from ..threads import thread_scope
+from ..threads import check_thread_count, thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
 from .engines import make_engine, split_micro_batches
+from .header import header_lines, plan_warnings
 from .progress import Progress
 from .schedule import learning_rate
 
@@ -47,8 +53,14 @@ class TrainResult:
 
 
 def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
-    """The stored configuration of ``run_dir`` with ``overrides`` applied; refuses any
-    change to the model shape or the data."""
+    """The stored configuration of ``run_dir`` with ``overrides`` applied.
+
+    Refuses any change to the model shape or the data; the data is compared by the text's
+    fingerprint, so ``./notes.txt`` and the same file by its absolute path are the same
+    data.  A longer run (a larger ``train.max_steps``) keeps the learning-rate decay it was
+    planned with: when ``train.decay_steps`` was 0 ("decay until max_steps"), it becomes the
+    original ``max_steps``, so no step already planned changes its rate; set
+    ``train.decay_steps`` to re-plan the decay."""
     stored = RunConfig.from_dict(rundir.read_config_dict(run_dir))
     cfg = RunConfig.from_dict(stored.to_dict())
     for key, value in (overrides or {}).items():
@@ -57,13 +69,36 @@ def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
     for section in FROZEN_ON_RESUME:
         old, new = getattr(stored, section).__dict__, getattr(cfg, section).__dict__
         changed = [k for k in old if old[k] != new[k]]
+        if changed and section == "data" and set(changed) <= {"path", "corpus"} and _same_text(run_dir, cfg):
+            cfg.data = copy.deepcopy(stored.data)  # the same text under another name
+            continue
         if changed:
             k = changed[0]
+            why = ("the text differs from the one it was trained on" if section == "data" and k in ("path", "corpus")
+                   else "the checkpoint was trained with the old value")
             raise ConfigError(
-                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}); the checkpoint was trained "
-                "with the old value. Start a new run with --out to use it."
+                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}): {why}. "
+                "Start a new run with --out to use it."
             )
+    old_t, new_t = stored.train, cfg.train
+    if not old_t.decay_steps and not new_t.decay_steps and new_t.max_steps != old_t.max_steps:
+        new_t.decay_steps = old_t.max_steps  # keep the decay the run was planned with
     return cfg
+
+
+def _same_text(run_dir: Path, cfg: RunConfig) -> bool:
+    """Whether the text ``cfg.data`` names is the text the run's data cache was made from."""
+    fingerprint = read_meta(Path(run_dir) / rundir.DATA_DIR).get("text_sha256_16")
+    return bool(fingerprint) and text_fingerprint(read_source(cfg.data)) == fingerprint
+
+
+def changed_settings(old: RunConfig, new: RunConfig) -> dict:
+    """``{"section.key": [old, new]}`` for every setting that differs."""
+    out = {}
+    for section in SECTIONS:
+        a, b = getattr(old, section).__dict__, getattr(new, section).__dict__
+        out.update({f"{section}.{k}": [a[k], b[k]] for k in a if a[k] != b[k]})
+    return out
 
 
 class Trainer:
@@ -78,18 +113,33 @@ class Trainer:
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.progress_enabled = progress
         self.stop_requested = False
+        check_thread_count(cfg.train.threads)
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
+            # nothing is written until every check has passed
             rundir.require_run(self.run_dir)
+            try:
+                check_writable(self.run_dir, "the run directory", "make it writable, or copy the run and resume the copy")
+            except FileError as exc:
+                raise RunDirError(f"cannot resume: {exc}") from None
             self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
+            self._check_memory()
+            weights, optim, rng, state = checkpoint.load(self.run_dir)
+            if state["step"] >= cfg.train.max_steps:
+                raise ConfigError(f"{self.run_dir} is already at step {state['step']:,} and train.max_steps is "
+                                  f"{cfg.train.max_steps:,}; pass a larger --max-steps to train further.")
+            self.engine = make_engine(cfg)
         else:
             # everything that can fail on bad input happens before the directory is claimed
-            text = read_source(cfg.data) if text is None else text
-            self.tokenizer = self._make_tokenizer(text)
-            cfg.model.vocab_size = self.tokenizer.vocab_size
-            validate(cfg)
-            for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
-                self.tokenizer.encode(prompt)
-            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+            with task("preparing data", enabled=progress):
+                text = read_source(cfg.data) if text is None else text
+                self.tokenizer = self._make_tokenizer(text)
+                cfg.model.vocab_size = self.tokenizer.vocab_size
+                validate(cfg)
+                for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now
+                    self.tokenizer.encode(prompt)
+                self._check_memory()
+                splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
             self.engine = make_engine(cfg)
             rundir.claim(self.run_dir, overwrite=overwrite)
             self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
@@ -97,16 +147,31 @@ class Trainer:
             write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
         self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
         self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
-        if resume:
-            self.engine = make_engine(cfg)
         self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
-        self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
-            self._restore()
+            self._restore(weights, optim, rng, state)
+            self._record_resume()
 
     @property
     def seq_len(self) -> int:
         return self.cfg.train.seq_len or self.cfg.model.block_size
+
+    def device(self) -> torch.device:
+        t = self.cfg.train
+        return pick_device(t.device) if t.engine == "torch" else torch.device("cpu")
+
+    def _check_memory(self) -> None:
+        """Refuse a model, batch or sample length that cannot fit in memory, before allocating it."""
+        m, t = self.cfg.model, self.cfg.train
+        device = self.device()
+        require_fits(training_bytes(self.cfg, self.seq_len)["total"], device,
+                     f"training this model ({parameter_count(m):,} parameters, batches of "
+                     f"{t.batch_size:,}×{self.seq_len:,} tokens)",
+                     "use a smaller model (model.n_layer, model.n_embd, model.d_ff) or batch (train.batch_size)")
+        samples = max(1, len(t.sample_prompts))
+        require_fits(inference_bytes(m, samples, self.seq_len, t.sample_tokens), device,
+                     f"sampling {samples} × {t.sample_tokens:,} tokens at the end of the run",
+                     "use a smaller train.sample_tokens")
 
     def _make_tokenizer(self, text: str) -> Tokenizer:
         d = self.cfg.data
@@ -115,12 +180,22 @@ class Trainer:
         return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
 
     # ---- checkpoints ---------------------------------------------------------------------
-    def _restore(self) -> None:
-        weights, optim, rng, state = checkpoint.load(self.run_dir)
+    def _restore(self, weights: dict, optim: dict, rng: dict, state: dict) -> None:
         self.engine.load_state_dict({"model": weights, "optimizer": optim, "rng": rng})
         self.loader.set_state(state["loader_rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
         rundir.truncate_logs(self.run_dir, self.step)
+
+    def _record_resume(self) -> None:
+        """Rewrite config.json with the settings this resume runs with, and append to its
+        ``resumes`` list the step it resumed at and what it changed."""
+        stored = RunConfig.from_dict(rundir.read_config_dict(self.run_dir))
+        self.cfg.resumes = list(stored.resumes) + [{
+            "step": self.step,
+            "changed": changed_settings(stored, self.cfg),
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }]
+        write_json(self.run_dir / rundir.CONFIG, self.cfg.to_dict())
 
     def save(self) -> None:
         state = self.engine.state_dict()
@@ -134,19 +209,24 @@ class Trainer:
 
     def estimate_loss(self) -> float:
         """Mean loss on a fixed set of batches (the same ones at every evaluation)."""
-        tokens, _ = self._eval_split()
+        tokens, split = self._eval_split()
         t = self.cfg.train
         total, count = 0.0, 0
-        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
-            s, n = self.engine.eval_sums(x, y)
-            total, count = total + s, count + n
+        with task(f"estimating the {split} loss", t.eval_batches, enabled=self.progress_enabled) as bar:
+            for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
+                s, n = self.engine.eval_sums(x, y)
+                total, count = total + s, count + n
+                bar.advance()
         return total / count
 
     def final_evaluation(self) -> dict:
+        """Every token of the validation split (of the training split when there is none),
+        the loss named after the split it measured."""
         tokens, split = self._eval_split()
         result = evaluate_tokens(self.engine.eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
-                                 token_byte_lengths(self.tokenizer))
-        return {"split": split, **result}
+                                 token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
+                                 label=f"final evaluation ({split} split)")
+        return named(split, result)
 
     # ---- the loop --------------------------------------------------------------------------
     def _log(self, record: dict, name: str = rundir.METRICS) -> None:
@@ -161,7 +241,18 @@ class Trainer:
         """Train until ``max_steps``, the time budget or Ctrl-C, then save, evaluate and sample.
         Torch and BLAS use ``train.threads`` threads during the run and their earlier counts after it."""
         with thread_scope(self.cfg.train.threads):
+            if self.progress_enabled:
+                self.print_header()
             return self._run()
+
+    def print_header(self) -> None:
+        """The start-up header and the plan's warnings, on stderr (see ``training.header``)."""
+        device = "cpu (NumPy)" if self.cfg.train.engine == "glass" else str(self.device())
+        meta = read_meta(self.run_dir / rundir.DATA_DIR)
+        lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
+                             self.step, self.resume)
+        for line in lines + plan_warnings(self.cfg, self.step):
+            message(line)
 
     def _run(self) -> TrainResult:
         t = self.cfg.train
@@ -171,7 +262,7 @@ class Trainer:
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
         old_handler = _install_sigint(self._request_stop)
-        bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
+        bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled, time_budget=t.time_budget)
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
@@ -195,8 +286,10 @@ class Trainer:
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
-                    record["val_loss"] = self.estimate_loss()
-                    bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
+                    split = self._eval_split()[1]
+                    key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
+                    record[key] = self.estimate_loss()
+                    bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")
                 if record:
                     self._log(record)
                 if result.probe is not None:
@@ -215,6 +308,9 @@ class Trainer:
         finally:
             bar.close()
             _restore_sigint(old_handler)
+        if self.progress_enabled:
+            message(f"trained to step {self.step:,} in {duration(time.perf_counter() - session_start)} "
+                    f"({stopped_by.replace('_', ' ')})")
         self.save()
         final = self.final_evaluation()
         samples = self._record_samples()
@@ -229,9 +325,11 @@ class Trainer:
         t = self.cfg.train
         model = self.engine.sampling_model()
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
-        return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
-                                                     seed=t.seed + i, max_context=self.seq_len)[0])
-                for i, ids in enumerate(starts)]
+        with task("sampling", len(starts) * t.sample_tokens, enabled=self.progress_enabled) as bar:
+            return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
+                                                         seed=t.seed + i, max_context=self.seq_len,
+                                                         on_token=bar.advance)[0])
+                    for i, ids in enumerate(starts)]
 
     def _record_samples(self) -> list[str]:
         texts = self.sample_texts()
