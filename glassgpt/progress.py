@@ -28,13 +28,14 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn
 from rich.progress import Progress as RichProgress
+from rich.table import Column
 from rich.text import Text
 
 PLAIN_FIRST = 2.0   # seconds before a plain-text task prints its first line
 PLAIN_EVERY = 10.0  # seconds between plain-text lines
 SLOW = 2.0          # a task that took longer says when it is done
 
-__all__ = ["Task", "task", "message", "duration"]
+__all__ = ["Task", "task", "message", "duration", "rate"]
 
 
 def duration(seconds: float) -> str:
@@ -46,6 +47,14 @@ def duration(seconds: float) -> str:
     s = int(round(seconds))
     h, rest = divmod(s, 3600)
     return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def rate(x: float) -> str:
+    """A rate in at most 5 characters: 950, 17.8k, 1.2M."""
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.0f}"
 
 
 def _stderr_console() -> Console:
@@ -68,9 +77,15 @@ class _Display:
 
     def __init__(self):
         self.console = _stderr_console()
-        self.rich = RichProgress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
-                                 TextColumn("{task.fields[count]}"), TextColumn("{task.fields[detail]}"),
-                                 _TimeColumn(), console=self.console, transient=True)
+        # one line per task however narrow the terminal: cells are cut short ("…"), never wrapped
+        def cell(**kw) -> Column:
+            return Column(no_wrap=True, overflow="ellipsis", **kw)
+
+        self.rich = RichProgress(SpinnerColumn(), TextColumn("[bold]{task.description}", table_column=cell(max_width=20)),
+                                 BarColumn(bar_width=10), TextColumn("{task.fields[count]}", table_column=cell()),
+                                 TextColumn("{task.fields[detail]}", table_column=cell(ratio=1)),
+                                 _TimeColumn(table_column=cell()), console=self.console, transient=True,
+                                 expand=True)
         self.rows = 0
 
     @classmethod
@@ -116,6 +131,7 @@ class Task:
         self.completed = 0
         self.detail = ""
         self.eta: float | None = None     # seconds left, when the caller knows better than the rate
+        self.eta_note = ""                # why it ends then, e.g. "budget"
         self.start = time.monotonic()
         self._next_plain = self.start + PLAIN_FIRST
         self._display: _Display | None = None
@@ -141,13 +157,13 @@ class Task:
         left = self.remaining()
         if left is None:
             return duration(time.monotonic() - self.start)
-        return f"{duration(left)} left"
+        return f"{duration(left)} left" + (f" ({self.eta_note})" if self.eta_note else "")
 
     # ---- the caller's side ---------------------------------------------------------------
     def update(self, completed: int | None = None, *, advance: int = 0, total: int | None = None,
-               detail: str | None = None, eta: float | None = None) -> None:
+               detail: str | None = None, eta: float | None = None, eta_note: str | None = None) -> None:
         """Set or advance the count; ``detail`` is free text after it; ``eta`` overrides the
-        time-left estimate (seconds)."""
+        time-left estimate (seconds) and ``eta_note`` says why, e.g. "budget"."""
         if completed is not None:
             self.completed = completed
         self.completed += advance
@@ -157,6 +173,8 @@ class Task:
             self.detail = detail
         if eta is not None:
             self.eta = eta
+        if eta_note is not None:
+            self.eta_note = eta_note
         if not self.enabled:
             return
         if self._display is not None:

@@ -16,6 +16,7 @@ decay it was planned with trains its extra steps at the floor rate.
 from __future__ import annotations
 
 from ..config import RunConfig
+from ..errors import count
 from ..models.footprint import parameter_count, size_text, training_bytes
 from ..progress import duration
 
@@ -49,7 +50,7 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
     seq_len = t.seq_len or m.block_size
     source = d.path or d.corpus or "the given text"
     state = f"resuming at step {start_step:,}" if resumed else "new run"
-    shape = f"{m.n_layer} layers, {m.n_head} heads, width {m.n_embd}, context {m.block_size}"
+    shape = f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, context {m.block_size}"
     if seq_len != m.block_size:
         shape += f" (trained on {seq_len})"
     need = training_bytes(cfg, seq_len)["total"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from ..progress import Task, duration
+from ..progress import Task, duration, rate
 
 
 class Progress:
@@ -18,7 +18,6 @@ class Progress:
         self.first_step = done
         self.start = time.monotonic()
         self.speed = None           # tokens/s, smoothed
-        self.step_rate = None       # steps/s over this session
         self.warned_budget = False
         self.task = Task("train", total, enabled=enabled, done_message=False)
         self.task.update(done)
@@ -38,15 +37,15 @@ class Progress:
     def update(self, step: int, loss: float, tokens_per_sec: float) -> None:
         self.speed = tokens_per_sec if self.speed is None else 0.9 * self.speed + 0.1 * tokens_per_sec
         left, budget_ends = self.time_left(step)
-        detail = f"loss {loss:.4f} · {self.speed:,.0f} tok/s" + (" · budget" if budget_ends else "")
-        self.task.update(step, detail=detail, eta=left)
+        detail = f"loss {loss:.4f} · {rate(self.speed)} tok/s"
+        self.task.update(step, detail=detail, eta=left, eta_note="budget" if budget_ends else "")
         elapsed = time.monotonic() - self.start
         if budget_ends and not self.warned_budget and step - self.first_step >= 10 and elapsed > 2:
             self.warned_budget = True
-            rate = (step - self.first_step) / elapsed
-            reach = min(self.total, int(self.first_step + rate * self.budget))
+            steps_per_s = (step - self.first_step) / elapsed
+            reach = min(self.total, int(self.first_step + steps_per_s * self.budget))
             self.task.note(f"the {duration(self.budget)} time budget will end this run near step {reach:,} "
-                           f"of {self.total:,} ({rate:.2f} steps/s)")
+                           f"of {self.total:,} ({steps_per_s:.2f} steps/s)")
 
     def note(self, text: str) -> None:
         self.task.note(text)

@@ -212,7 +212,7 @@ class Trainer:
         tokens, split = self._eval_split()
         t = self.cfg.train
         total, count = 0.0, 0
-        with task(f"estimating the {split} loss", t.eval_batches, enabled=self.progress_enabled) as bar:
+        with task(f"{split} estimate", t.eval_batches, enabled=self.progress_enabled) as bar:
             for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
                 s, n = self.engine.eval_sums(x, y)
                 total, count = total + s, count + n
@@ -225,7 +225,7 @@ class Trainer:
         tokens, split = self._eval_split()
         result = evaluate_tokens(self.engine.eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
                                  token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
-                                 label=f"final evaluation ({split} split)")
+                                 label=f"final {split} evaluation")
         return named(split, result)
 
     # ---- the loop --------------------------------------------------------------------------
