@@ -250,8 +250,8 @@ def _unknown_key_message(key: str) -> str:
 def settings_help(width: int = 80) -> str:
     """The keys ``--set`` accepts, grouped by section and wrapped to ``width`` columns
     (generated from the dataclasses, so the list never goes stale)."""
-    lines = ["Keys for --set SECTION.KEY=VALUE (a bare KEY works when only one section has it;",
-             "list settings take values separated by |, e.g. train.sample_prompts='To be|Once'):"]
+    lines = ["Keys for --set SECTION.KEY=VALUE (a bare KEY works when one section has it;",
+             "lists take values separated by |, e.g. train.sample_prompts='To be|Once'):"]
     for section in SECTIONS:
         names = [f.name for f in fields(getattr(RunConfig(), section)) if f"{section}.{f.name}" not in DERIVED]
         lines.append(textwrap.fill(" ".join(names), width, initial_indent=f"  {section + ':':<7}",

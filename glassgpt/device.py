@@ -61,13 +61,13 @@ def host_memory() -> tuple[int | None, str]:
         pass
     cgroup = _cgroup_limit()
     if cgroup:
-        limits.append((cgroup, "this container may use"))
+        limits.append((cgroup, "this container is limited to"))
     for name in ("RLIMIT_AS", "RLIMIT_DATA"):
         if resource is None:
             break
         soft = resource.getrlimit(getattr(resource, name))[0]
         if soft != resource.RLIM_INFINITY:
-            limits.append((soft, "this process may use (ulimit)"))
+            limits.append((soft, "this process is limited (ulimit) to"))
     return min(limits) if limits else (None, "")
 
 

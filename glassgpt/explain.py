@@ -36,13 +36,13 @@ import math
 
 import torch
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import DataError
 from .evaluation import perplexity
 from .progress import task
+from .terminal import console as stdout_console
 from .terminal import printable
 
 #: most logits (rows × vocabulary) one forward pass of sliding windows may produce
@@ -161,7 +161,7 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
     coloured by loss (green: confident and right … bold red: worse than uniform guessing).
     The table fits the console's width by leaving out columns (see ``FULL_WIDTH``); ``wide``
     shows every column on one line each, however wide."""
-    console = console or Console()
+    console = console or stdout_console()
     if wide:
         console.width = max(console.width, 200)
     width = console.width

@@ -20,6 +20,7 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 
 from ..errors import GlassError
 from ..version import __version__
@@ -42,9 +43,27 @@ EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 2, 130, 141
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the description's line breaks and adds ``(default: X)`` to an option's help
-    only when X says something: never for None, False, an empty list or a suppressed
-    default, and never when the help text already states its default."""
+    """Fills the description's paragraphs to the terminal's width but keeps indented lines
+    (lists, tables) as written, and adds ``(default: X)`` to an option's help only when X
+    says something: never for None, False, an empty list or a suppressed default, and never
+    when the help text already states its default."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out, paragraph = [], []
+
+        def flush() -> None:
+            if paragraph:
+                out.append(textwrap.fill(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent))
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                paragraph.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line else "")
+        flush()
+        return "\n".join(out)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -114,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_ERROR
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            sys.stdout.flush()
+            return EXIT_ERROR
+    except BrokenPipeError:  # `glassgpt train --help | head -1`
+        _quiet_stdout()
+        return EXIT_PIPE
     try:
         code = args.func(args) or 0
         sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit

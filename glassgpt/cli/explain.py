@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
-
 from ..data import read_text
 from ..errors import ConfigError
 from ..explain import explain, render
 from ..runs import load
-from ..terminal import width
 from ..threads import thread_scope
 from . import COMMANDS, HelpFormatter
 
@@ -56,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        render(result, vocab_size=tokenizer.vocab_size, console=Console(width=width()), wide=args.wide)
+        render(result, vocab_size=tokenizer.vocab_size, wide=args.wide)
     return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from ..terminal import console as stdout_console
 from ..terminal import width
 from ..threads import thread_scope
 from ..training.gradcheck import run_gradcheck
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     with thread_scope(args.threads):
         result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
                                get("vocab_size"))
-    console = Console(width=max(width(), 160) if args.wide else width(), highlight=False)
+    console = stdout_console(max(width(), 160) if args.wide else None)
     B, T = result.shape
     table = Table(title=f"glass vs torch autograd — {result.source}; batch {B}×{T}, {result.dtype}, "
                         f"{result.n_params:,} parameters", box=box.SIMPLE_HEAD, title_justify="left",

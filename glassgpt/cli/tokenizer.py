@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +20,7 @@ from ..data.corpora import load_corpus
 from ..data.text import read_text
 from ..errors import ConfigError, FileError, TokenizerError
 from ..fileio import check_writable
+from ..terminal import console as stdout_console
 from ..terminal import for_stream, printable
 from ..tokenizers import from_dict
 from ..tokenizers.bpe import BPETokenizer
@@ -179,7 +179,7 @@ def _show(args) -> int:
     if args.top < 0:
         raise ConfigError(f"--top must be 0 or more, got {args.top}.")
     tok = load_any(args.file)
-    console = Console(highlight=False)
+    console = stdout_console()
     specials = tok.special_tokens
     n_regular = len(tok.mergeable_ranks) if tok.type == "bpe" else tok.vocab_size - len(specials)
     console.print(f"[bold]{type(tok).__name__}[/bold] from {args.file}")

@@ -21,7 +21,7 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
         description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json,\n"
                     "metrics.jsonl, state/ ...). Settings resolve in this order: defaults < --preset <\n"
-                    "--config < --set < the named options below. Every run writes them all to config.json.\n\n"
+                    "--config < --set < the named options below; config.json records them all.\n\n"
                     + settings_help(),
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
@@ -64,11 +64,19 @@ OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
+    """The settings the command line gives: each --set, then each named option.  A key given
+    both ways (``--set train.max_steps=5 --max-steps 3``) is refused rather than silently
+    won by one of them."""
     items = dict(parse_override(s) for s in args.set)
     for option, key in OPTION_KEYS.items():
         value = getattr(args, option)
-        if value is not None:
-            items[key] = value
+        if value is None:
+            continue
+        given = next((s for s in args.set if parse_override(s)[0] in (key, key.split(".", 1)[1])), None)
+        if given is not None:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"--set {given} and {flag} {value} both set {key}; give one of them.")
+        items[key] = value
     if args.data and "data.corpus" not in items:
         items["data.corpus"] = ""
     return items

@@ -23,7 +23,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from .. import plotting
-from ..terminal import width
+from ..terminal import console as console_for
 from ..threads import thread_scope
 
 #: no width limit (``glassgpt demo --wide``): set for the duration of ``wide()``
@@ -45,8 +45,8 @@ def console() -> Console:
     """A console bound to the current ``sys.stdout`` (so pytest's capture sees it), as wide as
     the terminal (``$COLUMNS`` or 80 when piped), or unlimited inside ``wide()``."""
     if _WIDE.get():
-        return Console(highlight=False, soft_wrap=True, width=WIDE_COLUMNS)
-    return Console(highlight=False, width=width())
+        return console_for(WIDE_COLUMNS, soft_wrap=True)
+    return console_for()
 
 
 def heading(text: str) -> None:
