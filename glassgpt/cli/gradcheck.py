@@ -7,6 +7,7 @@ import argparse
 from rich import box
 from rich.table import Table
 
+from ..progress import task
 from ..terminal import console as stdout_console
 from ..terminal import width
 from ..threads import thread_scope
@@ -46,7 +47,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     get = lambda name: getattr(args, name, None)  # noqa: E731
-    with thread_scope(args.threads):
+    with thread_scope(args.threads), task("checking gradients"):
         result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
                                get("vocab_size"))
     console = stdout_console(max(width(), 160) if args.wide else None)

@@ -20,6 +20,7 @@ from ..data.corpora import load_corpus
 from ..data.text import read_text
 from ..errors import ConfigError, FileError, TokenizerError
 from ..fileio import check_writable
+from ..progress import task
 from ..terminal import console as stdout_console
 from ..terminal import for_stream, printable
 from ..tokenizers import from_dict
@@ -121,7 +122,8 @@ def _train(args) -> int:
     except OSError as exc:
         raise FileError(f"cannot write --out {out} ({exc.strerror or exc}); choose another --out.") from None
     n_bytes = len(text.encode("utf-8"))
-    n_tokens = len(tok.encode_corpus(text))
+    with task("measuring the compression", enabled=not args.quiet):
+        n_tokens = len(tok.encode_corpus(text))
     merges = len(tok.merges)
     print(f"learned {merges:,} merges from {source} ({n_bytes:,} bytes) in {seconds:.1f} s; "
           f"vocabulary {tok.vocab_size:,}, pattern {tok.pattern_name}")

@@ -161,6 +161,10 @@ CASES = [
     Case("lr sweep 1e11 steps", ["plot", "{run}", "lr-finder", "--run", "--lr-steps", "100000000000"],
          "needs 2 to 100,000 steps"),
     Case("tokenizer top -1", ["tokenizer", "show", "{tok}", "--top", "-1"], "--top must be 0 or more"),
+    Case("eval utf-16 data", ["eval", "{run}", "--data", "{utf16}"], "looks like UTF-16 text"),
+    Case("explain utf-16 file", ["explain", "{run}", "--file", "{utf16}"], "looks like UTF-16 text"),
+    Case("tokenizer utf-16 data", ["tokenizer", "train", "--data", "{utf16}", "--vocab-size", "300", "--out",
+                                   "{new}"], "looks like UTF-16 text"),
     Case("tokenizer id", ["tokenizer", "decode", "{tok}", "--ids", "99999999999999999999"], "outside this tokenizer"),
 ]
 
