@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.file is None):
         raise ConfigError("give the text to explain either as TEXT or with --file PATH (exactly one of them).")
     if args.top_k < 0:
-        raise ConfigError("--top-k must not be negative.")
+        raise ConfigError(f"--top-k must not be negative, got {args.top_k}.")
     if args.file is not None:
         text = read_text(args.file)
     else:

@@ -115,7 +115,7 @@ def _train(args) -> int:
         text, source = read_text(args.data), args.data
     start = time.perf_counter()
     tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
-                             progress=None if not args.quiet else False)
+                             progress=not args.quiet)
     seconds = time.perf_counter() - start
     try:
         tok.save(out)
@@ -191,7 +191,7 @@ def _show(args) -> int:
         console.print(f"  pattern     {tok.pattern_name}")
     if specials:
         listed = ", ".join(f"{s}={i}" for s, i in sorted(specials.items(), key=lambda kv: kv[1]))
-        console.print(f"  specials    {listed}", markup=False, soft_wrap=True)
+        console.print(f"  specials    {listed}", markup=False)
 
     special_ids = set(specials.values())
     regular = [i for i in range(tok.vocab_size) if i not in special_ids and _has_token(tok, i)]
@@ -206,7 +206,7 @@ def _show(args) -> int:
     if tok.type == "bpe" and n_regular > 256:
         merges = tok.merges[: args.top]
         shown = [f"{tok.token_str(a)!r}+{tok.token_str(b)!r}→{256 + k}" for k, (a, b) in enumerate(merges)]
-        console.print("first merges: " + "  ".join(shown), markup=False, soft_wrap=True)
+        console.print("first merges: " + "  ".join(shown), markup=False)
 
     text = args.text if args.text is not None else SAMPLE
     ids = tok.encode(text, disallowed_special=()) if tok.type == "bpe" else tok.encode(text)
@@ -218,8 +218,8 @@ def _show(args) -> int:
     for k, i in enumerate(ids):
         piece = printable(tok.token_str(i))
         coloured.append(piece + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
-    console.print(coloured, soft_wrap=True)
-    console.print("ids: " + " ".join(map(str, ids)), markup=False, soft_wrap=True)
+    console.print(coloured)
+    console.print("ids: " + " ".join(map(str, ids)), markup=False)
     return 0
 
 

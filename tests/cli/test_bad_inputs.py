@@ -284,7 +284,6 @@ def test_case_names_are_unique():
     assert len({c.name for c in CASES}) == len(CASES)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input(outcomes, case):
     result = outcomes[case.name]
