@@ -12,7 +12,8 @@ On a terminal (stderr), every running task is one row of a single rich live disp
 tasks may nest (the training bar, then an evaluation inside it).  Elsewhere (a log file,
 a pipe, CI) a task prints one plain line after ``PLAIN_FIRST`` seconds and then every
 ``PLAIN_EVERY`` seconds, so a log shows that something is happening without a line per
-step.  A task that took longer than ``SLOW`` seconds says when it is done.  Nothing is
+step; a small background thread keeps that promise for a task that is waiting on one long
+call and never updates.  A task that took longer than ``SLOW`` seconds says when it is done.  Nothing is
 printed when ``enabled`` is false (the library's default; the CLI turns it on).
 
 Everything goes to stderr: standard output stays clean for results and ``--json``.
@@ -34,6 +35,7 @@ from rich.text import Text
 PLAIN_FIRST = 2.0   # seconds before a plain-text task prints its first line
 PLAIN_EVERY = 10.0  # seconds between plain-text lines
 SLOW = 2.0          # a task that took longer says when it is done
+HEARTBEAT = 0.5     # how often a plain-text task checks whether a line is due
 
 __all__ = ["Task", "task", "message", "duration", "rate"]
 
@@ -136,10 +138,14 @@ class Task:
         self._next_plain = self.start + PLAIN_FIRST
         self._display: _Display | None = None
         self._row = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         if enabled and live():
             self._display = _Display.join()
             self._row = self._display.rich.add_task(label, total=total, completed=0, count=self._count(),
                                                     detail="", owner=self)
+        elif enabled:
+            threading.Thread(target=self._heartbeat, name=f"progress: {label}", daemon=True).start()
 
     # ---- what the row shows ----------------------------------------------------------
     def _count(self) -> str:
@@ -181,17 +187,23 @@ class Task:
             self._display.rich.update(self._row, completed=self.completed, total=self.total,
                                       count=self._count(), detail=self.detail)
             return
-        now = time.monotonic()
-        if now >= self._next_plain:
-            self._next_plain = now + PLAIN_EVERY
-            self._plain_line()
+        self._plain_line_if_due()
 
     def advance(self, n: int = 1, **kwargs) -> None:
         self.update(advance=n, **kwargs)
 
-    def _plain_line(self) -> None:
+    def _plain_line_if_due(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not self.enabled or now < self._next_plain:
+                return
+            self._next_plain = now + PLAIN_EVERY
         parts = [p for p in (self._count(), self.detail, self.time_text()) if p]
         print(f"{self.label}: " + " · ".join(parts), file=sys.stderr, flush=True)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT):
+            self._plain_line_if_due()
 
     def note(self, text: str) -> None:
         """A line above the bars (or a plain line)."""
@@ -199,15 +211,17 @@ class Task:
 
     def close(self, failed: bool = False) -> None:
         """Remove the row; a slow task that succeeded says how long it took."""
+        self._stop.set()
         if self._display is not None:
             self._display.rich.remove_task(self._row)
             self._display.leave()
             self._display = None
         elapsed = time.monotonic() - self.start
-        if self.enabled and self.done_message and not failed and elapsed >= SLOW:
+        with self._lock:
+            was_enabled, self.enabled = self.enabled, False
+        if was_enabled and self.done_message and not failed and elapsed >= SLOW:
             detail = f" ({self.detail})" if self.detail else ""
             message(f"{self.label}: done in {duration(elapsed)}{detail}")
-        self.enabled = False
 
     def __enter__(self) -> "Task":
         return self

@@ -139,3 +139,15 @@ def test_width_follows_columns_when_not_on_a_terminal(monkeypatch):
     assert terminal.width(io.StringIO()) == 123
     monkeypatch.delenv("COLUMNS")
     assert terminal.width(io.StringIO()) == 80
+
+
+def test_a_task_waiting_on_one_long_call_still_prints_in_a_log(monkeypatch, capsys):
+    import time as real_time
+
+    monkeypatch.setattr(progress, "PLAIN_FIRST", 0.05)
+    monkeypatch.setattr(progress, "PLAIN_EVERY", 10.0)
+    monkeypatch.setattr(progress, "HEARTBEAT", 0.01)
+    with task("preparing data", done_message=False):
+        real_time.sleep(0.5)                                    # one long call, no update
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("preparing data: ") and lines[0].endswith(" s"), lines
