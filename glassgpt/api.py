@@ -28,14 +28,14 @@ from .training.trainer import train as train_run
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
 
 
-def write_run_report(run_dir: str | Path) -> None:
+def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
     """Figures (``plots/``) and ``report.html`` at the end of a run; the environment variable
     ``GLASSGPT_REPORT=0`` turns them off.  The run is already saved, so a failure here
-    costs one line on stderr, never the run."""
+    costs one line on stderr, never the run.  ``progress`` shows what is being drawn."""
     if os.environ.get("GLASSGPT_REPORT", "1").strip() == "0":
         return
     try:
-        report.finish_run(run_dir)
+        report.finish_run(run_dir, progress=progress)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
         print(f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
               file=sys.stderr)
@@ -47,5 +47,5 @@ def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
     stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved)."""
     result = train_run(out, *args, **kwargs)
     if report and result.stopped_by != "terminated":
-        write_run_report(result.run_dir)
+        write_run_report(result.run_dir, progress=kwargs.get("progress", False))
     return result

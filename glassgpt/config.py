@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import textwrap
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = ""
+    #: one record per ``--resume``: the step it resumed at and the settings it changed
+    resumes: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -106,6 +109,25 @@ class RunConfig:
 
 
 SECTIONS = ("model", "data", "train")
+
+#: the largest seed (seeds are 32-bit, as in NumPy's legacy seeding; every RNG here takes them)
+SEED_MAX = 2**32 - 1
+#: no integer setting may exceed this (2**53: exact in JSON readers that use doubles)
+INT_MAX = 2**53
+
+#: settings a run fills in itself (listed nowhere as something to set)
+DERIVED = {"model.vocab_size"}
+
+#: names people reach for from other trainers -> this project's key
+ALIASES = {"learning_rate": "lr", "max_lr": "lr", "min_lr": "min_lr_ratio", "max_iters": "max_steps",
+           "iters": "max_steps", "steps": "max_steps", "num_steps": "max_steps", "warmup": "warmup_steps",
+           "warmup_iters": "warmup_steps", "lr_decay_iters": "decay_steps", "context": "block_size",
+           "context_length": "block_size", "ctx_len": "block_size", "n_ctx": "block_size",
+           "n_positions": "block_size", "seq_length": "seq_len", "batch": "batch_size",
+           "gradient_accumulation_steps": "grad_accum", "wd": "weight_decay", "n_embed": "n_embd",
+           "d_model": "n_embd", "hidden_size": "n_embd", "n_heads": "n_head", "num_heads": "n_head",
+           "n_layers": "n_layer", "num_layers": "n_layer", "vocab": "vocab_size", "eval_interval": "eval_every",
+           "eval_iters": "eval_batches", "log_interval": "log_every", "clip": "grad_clip", "val_split": "val_fraction"}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
@@ -160,22 +182,36 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
                 return False
             raise ConfigError(f"{key} must be true or false, not {value!r}.")
         try:
-            return kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
-        except ValueError:
-            raise ConfigError(f"{key} must be a {kind.__name__}, not {value!r}.") from None
+            if kind is int and "e" in text.lower():  # 1e6
+                number = float(text)
+                if number.is_integer():
+                    return int(number)
+                raise ValueError
+            return kind(text)
+        except (ValueError, OverflowError):
+            raise ConfigError(f"{key} must be {KIND_WORDS[kind]}, not {value!r}.") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if kind is not type(value) and not (kind is str and value is None):
-        raise ConfigError(f"{key} must be a {kind.__name__}, not {value!r}.")
+        raise ConfigError(f"{key} must be {KIND_WORDS.get(kind, 'a ' + kind.__name__)}, not {value!r}.")
     return value
+
+
+#: how a setting's type is named in messages
+KIND_WORDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false", list: "a list of strings"}
 
 
 def set_value(cfg: RunConfig, key: str, value: Any) -> None:
     """Set ``section.name`` (or a bare ``name`` that only one section has) to ``value``."""
     if key == "preset":
         cfg.preset = str(value)
+        return
+    if key == "resumes":
+        if not (isinstance(value, list) and all(isinstance(r, dict) for r in value)):
+            raise ConfigError("resumes must be a list of records, one per resume.")
+        cfg.resumes = [dict(r) for r in value]
         return
     if "." in key:
         section, name = key.split(".", 1)
@@ -199,10 +235,28 @@ def name_in(section: str, name: str) -> bool:
 
 def _unknown_key_message(key: str) -> str:
     known = [f"{s}.{f.name}" for s in SECTIONS for f in fields(getattr(RunConfig(), s))]
-    near = difflib.get_close_matches(key, known, n=1) or difflib.get_close_matches(
-        key.split(".")[-1], [k.split(".")[1] for k in known], n=1)
+    section, _, name = key.rpartition(".")
+    alias = ALIASES.get(name.lower())
+    if alias:
+        owners = [s for s in SECTIONS if name_in(s, alias)]
+        near = [f"{section if section in owners else owners[0]}.{alias}"]
+    else:
+        near = difflib.get_close_matches(key, known, n=1) or difflib.get_close_matches(
+            name, [k.split(".")[1] for k in known], n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     return f"unknown config key {key!r}{hint}; see `glassgpt train --help` for the keys."
+
+
+def settings_help(width: int = 80) -> str:
+    """The keys ``--set`` accepts, grouped by section and wrapped to ``width`` columns
+    (generated from the dataclasses, so the list never goes stale)."""
+    lines = ["Keys for --set SECTION.KEY=VALUE (a bare KEY works when one section has it;",
+             "lists take values separated by |, e.g. train.sample_prompts='To be|Once'):"]
+    for section in SECTIONS:
+        names = [f.name for f in fields(getattr(RunConfig(), section)) if f"{section}.{f.name}" not in DERIVED]
+        lines.append(textwrap.fill(" ".join(names), width, initial_indent=f"  {section + ':':<7}",
+                                   subsequent_indent=" " * 9, break_on_hyphens=False))
+    return "\n".join(lines)
 
 
 def apply_dict(cfg: RunConfig, data: dict, source: str) -> None:
@@ -265,6 +319,8 @@ def parse_override(text: str) -> tuple[str, str]:
 def validate(cfg: RunConfig) -> None:
     """Refuse impossible settings with one sentence each."""
     m, d, t = cfg.model, cfg.data, cfg.train
+    check_seed(t.seed, "train.seed")
+    _check_types(cfg)
     positive = {"model.block_size": m.block_size, "model.n_layer": m.n_layer, "model.n_head": m.n_head,
                 "model.n_embd": m.n_embd, "train.batch_size": t.batch_size, "train.grad_accum": t.grad_accum,
                 "train.max_steps": t.max_steps, "train.eval_batches": t.eval_batches,
@@ -292,8 +348,12 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
         raise ConfigError(f"train.min_lr_ratio must be in [0, 1], got {t.min_lr_ratio}.")
-    if not (0.0 <= t.beta1 < 1.0 and 0.0 <= t.beta2 < 1.0) or t.eps <= 0:
-        raise ConfigError("train.beta1 and train.beta2 must be in [0, 1) and train.eps positive.")
+    for key, beta in (("train.beta1", t.beta1), ("train.beta2", t.beta2)):
+        if not 0.0 <= beta < 1.0:
+            raise ConfigError(f"{key} must be in [0, 1), got {beta}.")
+    if t.eps <= 0:
+        raise ConfigError(f"train.eps must be positive, got {t.eps}.")
+
     if t.seq_len > m.block_size:
         raise ConfigError(f"train.seq_len ({t.seq_len}) cannot exceed model.block_size ({m.block_size}).")
     if t.schedule not in ("cosine", "linear", "constant"):
@@ -311,3 +371,24 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if m.tie_weights and m.head_bias:
         raise ConfigError("model.head_bias needs an untied head; set model.tie_weights=false.")
+    if m.pad_vocab_to < 0:
+        raise ConfigError(f"model.pad_vocab_to must not be negative, got {m.pad_vocab_to}.")
+
+
+def _check_types(cfg: RunConfig) -> None:
+    """Every number is finite and every whole number within ``INT_MAX``; names the key and value."""
+    for section in SECTIONS:
+        part = getattr(cfg, section)
+        for f in fields(part):
+            v, key = getattr(part, f.name), f"{section}.{f.name}"
+            if isinstance(v, float) and not math.isfinite(v):
+                hint = " (0 means no limit)" if key == "train.time_budget" else ""
+                raise ConfigError(f"{key} must be a finite number{hint}, got {v}.")
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > INT_MAX:
+                raise ConfigError(f"{key} is too large ({v:.3g}); it must be at most {INT_MAX:,}.")
+
+
+def check_seed(seed: int | None, name: str = "--seed") -> None:
+    """Refuse a seed outside 0..SEED_MAX (None: no seed, allowed)."""
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed <= SEED_MAX):
+        raise ConfigError(f"{name} must be a whole number from 0 to {SEED_MAX}, got {seed}.")

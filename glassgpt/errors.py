@@ -42,3 +42,8 @@ class DiskError(FileError):
     def __init__(self, message: str, path: str = "", reason: str = "full"):
         super().__init__(message)
         self.path, self.reason = path, reason
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and its noun, singular or plural, for messages: "1 token", "2 tokens", "1,024 tokens"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -3,6 +3,12 @@
 Bits per byte divides the total loss (converted to bits) by the UTF-8 bytes of the
 predicted tokens, so a char model and a BPE model evaluated on the same text compare
 fairly even though they predict different numbers of tokens.
+
+A result names its loss after what was evaluated: ``val_loss`` for the validation split
+(or other text given with ``--data``), ``train_loss`` for a run without a validation
+split (the ``nursery`` and ``poem`` presets), and always ``loss``.  Runs written before
+this naming stored a training-split loss as ``val_loss`` with ``"split": "train"``;
+``final_loss`` reads both.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from .data import read_text
 from .data.loader import all_windows
 from .data.tokens import open_split
 from .errors import DataError
+from .models.footprint import inference_bytes, require_fits
+from .progress import task
 from .runs import load, load_config
+from .threads import thread_scope
 
 
 def perplexity(mean_loss: float) -> float:
@@ -32,24 +41,52 @@ def token_byte_lengths(tokenizer) -> np.ndarray:
     return np.array([len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)], dtype=np.int64)
 
 
-def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], tokens: np.ndarray,
-                    seq_len: int, batch_size: int, byte_lengths: np.ndarray) -> dict:
-    """Evaluate every target of ``tokens`` once, in consecutive windows of ``seq_len``.
+def window_batches(n_tokens: int, seq_len: int, batch_size: int) -> tuple[int, int]:
+    """(windows, batches) that ``all_windows`` yields for a split of ``n_tokens`` tokens."""
+    n = max(0, n_tokens - 1)
+    full, rest = n // seq_len, n % seq_len
+    return full + (1 if rest else 0), -(-full // batch_size) + (1 if rest else 0)
 
-    ``nll_sum(x, y)`` returns the summed loss in nats of the batch and its token count."""
+
+def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], tokens: np.ndarray,
+                    seq_len: int, batch_size: int, byte_lengths: np.ndarray, progress: bool = False,
+                    label: str = "evaluating") -> dict:
+    """Evaluate every target of ``tokens`` once, in consecutive windows of ``seq_len``;
+    returns ``{"loss", "perplexity", "bits_per_byte", "tokens", "bytes"}`` (see ``named``).
+
+    ``nll_sum(x, y)`` returns the summed loss in nats of the batch and its token count.
+    ``progress`` shows a bar labelled ``label``."""
     total, count = 0.0, 0
-    for x, y in all_windows(tokens, seq_len, batch_size):
-        s, n = nll_sum(x, y)
-        total, count = total + s, count + n
+    with task(label, window_batches(len(tokens), seq_len, batch_size)[1], enabled=progress) as bar:
+        for x, y in all_windows(tokens, seq_len, batch_size):
+            s, n = nll_sum(x, y)
+            total, count = total + s, count + n
+            bar.advance()
     n_bytes = int(byte_lengths[np.asarray(tokens[1:], dtype=np.int64)].sum())
     mean = total / max(count, 1)
     return {
-        "val_loss": mean,
+        "loss": mean,
         "perplexity": perplexity(mean),
         "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
         "tokens": count,
         "bytes": n_bytes,
     }
+
+
+def named(split: str, result: dict, held_out: bool = False) -> dict:
+    """``result`` of ``evaluate_tokens`` with the split it measured and its loss named after
+    it: ``train_loss`` for the training split, ``val_loss`` for the validation split or
+    ``held_out`` text."""
+    name = "val_loss" if held_out or split != "train" else "train_loss"
+    return {"split": split, name: result["loss"], **result}
+
+
+def final_loss(final: dict) -> tuple[str, float | None]:
+    """(name, value) of an evaluation's loss, e.g. ("val", 1.87), for this version's results
+    and for older runs that stored every loss as ``val_loss``."""
+    split = str(final.get("split", "val"))
+    value = final.get("loss", final.get(f"{split}_loss", final.get("val_loss")))
+    return split, value if isinstance(value, (int, float)) else None
 
 
 def summed_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -72,9 +109,18 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
     return nll_sum
 
 
-def evaluate_run(run_dir, data: str | None = None, device: str = "cpu", batch_size: int = 32) -> dict:
+def evaluate_run(run_dir, data: str | None = None, device: str = "auto", batch_size: int = 32, threads: int = 0,
+                 progress: bool = False) -> dict:
     """Evaluate a run on its validation split (or training split when it has none), or on
-    the UTF-8 text at ``data`` encoded with the run's tokenizer."""
+    the UTF-8 text at ``data`` encoded with the run's tokenizer; ``threads`` CPU threads
+    (0: torch's default); ``progress`` shows a bar."""
+    if batch_size < 1:
+        raise DataError(f"the evaluation batch size must be at least 1, got {batch_size}.")
+    with thread_scope(threads):
+        return _evaluate_run(run_dir, data, device, batch_size, progress)
+
+
+def _evaluate_run(run_dir, data: str | None, device: str, batch_size: int, progress: bool) -> dict:
     model, tokenizer = load(run_dir, device)
     cfg = load_config(run_dir)
     seq_len = cfg.train.seq_len or cfg.model.block_size
@@ -87,5 +133,10 @@ def evaluate_run(run_dir, data: str | None = None, device: str = "cpu", batch_si
         tokens, split = open_split(data_dir, "val"), "val"
         if len(tokens) < 2:
             tokens, split = open_split(data_dir, "train"), "train"
-    result = evaluate_tokens(model_nll_sum(model), tokens, seq_len, batch_size, token_byte_lengths(tokenizer))
-    return {"split": split, **result}
+    windows = window_batches(len(tokens), seq_len, batch_size)[0]
+    need = inference_bytes(cfg.model, min(batch_size, max(windows, 1)), seq_len)
+    require_fits(need, next(model.parameters()).device, f"evaluating batches of {batch_size:,} windows",
+                 "use a smaller --batch-size")
+    result = evaluate_tokens(model_nll_sum(model), tokens, seq_len, batch_size, token_byte_lengths(tokenizer),
+                             progress=progress, label=f"evaluating the {split} split" if not data else "evaluating")
+    return named(split, result, held_out=bool(data))

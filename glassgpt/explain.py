@@ -36,12 +36,14 @@ import math
 
 import torch
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .errors import DataError
 from .evaluation import perplexity
+from .progress import task
+from .terminal import console as stdout_console
+from .terminal import printable
 
 #: most logits (rows × vocabulary) one forward pass of sliding windows may produce
 LOGITS_BUDGET = 1 << 24
@@ -82,12 +84,13 @@ def _row_stats(logits: torch.Tensor, targets: list[int], k: int) -> dict[str, li
             "top_p": top_p.tolist(), "top_i": top_i.tolist(), "row_sum": grad.sum(-1).tolist()}
 
 
-def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None = None) -> dict:
+def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None = None,
+            progress: bool = False) -> dict:
     """Per-token probabilities, losses, ranks, top-k alternatives and logit gradients of
     ``text`` under ``model`` (see the module docstring for the returned dict).  Contexts
     are at most ``max_context`` tokens (default and upper bound: the block size; pass the
     trained context, ``runs.load_run(dir).trained_context``, for a model trained on shorter
-    windows).
+    windows).  ``progress`` shows a bar for long texts.
 
     Raises the tokenizer's TokenizerError for text it cannot encode, and DataError when
     the text has fewer than two tokens (nothing to predict)."""
@@ -105,9 +108,11 @@ def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None
     tokens: list[dict] = []
     was_training = model.training
     model.eval()
+    bar = task("explaining", len(ids) - 1, enabled=progress)
     try:
         block = min(max_context or model.config.block_size, model.config.block_size)
         for logits in _logit_chunks(model, ids, block):
+            bar.advance(logits.size(0))
             k = max(0, min(int(top_k), logits.size(-1)))
             start = len(tokens)
             s = _row_stats(logits, ids[start + 1:start + 1 + logits.size(0)], k)
@@ -125,6 +130,7 @@ def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None
                     "grad_row_sum": s["row_sum"][r],
                 })
     finally:
+        bar.close()
         model.train(was_training)
     total = math.fsum(row["loss"] for row in tokens)
     n_bytes = sum(len(tokenizer.token_bytes(i)) for i in ids[1:])
@@ -148,38 +154,61 @@ def loss_style(loss: float, vocab_size: int | None = None) -> str:
     return LOSS_STYLES[-1][1]
 
 
-def render(result: dict, vocab_size: int | None = None, console=None, grad_top: int = 2) -> None:
+#: console widths below which the table drops columns, widest first: the wrong-token gradients
+#: and the row-sum check below 80 columns, the top-k list and the target's gradient below 60
+FULL_WIDTH, NARROW_WIDTH = 80, 60
+
+
+def render(result: dict, vocab_size: int | None = None, console=None, grad_top: int = 2, wide: bool = False) -> None:
     """Print ``result`` of ``explain`` as a rich table, one row per predicted token, rows
-    coloured by loss (green: confident and right … bold red: worse than uniform guessing)."""
-    console = console or Console()
+    coloured by loss (green: confident and right … bold red: worse than uniform guessing).
+    The table fits the console's width by leaving out columns (see ``FULL_WIDTH``); ``wide``
+    shows every column on one line each, however wide."""
+    console = console or stdout_console()
+    if wide:
+        console.width = max(console.width, 200)
+    width = console.width
+    full, some = width >= FULL_WIDTH, width >= NARROW_WIDTH
+    sums_ok = all(abs(row["grad_row_sum"]) < ROW_SUM_TOL for row in result["tokens"])
+    caption = ("␣ = space · loss = −ln P(target) · rank 1 = most likely"
+               + (" · ∂L/∂z = p − onehot(target): ∂L/∂z_t = P − 1 for the target" if some else "")
+               + (", +∂L/∂z = the largest positive entries (the likeliest wrong tokens), Σ = 0 checked" if full else "")
+               + " · colour = loss vs ln V: green < 0.1, yellow < 0.35, orange < 0.7, red < 1, bold red worse "
+                 "than guessing")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="What the model predicted at each position",
-                  title_justify="left", caption_justify="left",
-                  caption="␣ = space · loss = −ln P(target) · rank 1 = most likely · ∂L/∂z = p − onehot(target): "
-                          "∂L/∂z_t = P − 1 for the target, +∂L/∂z = the largest positive entries (the likeliest wrong "
-                          "tokens), Σ = 0 checked · colour = loss vs ln V: green < 0.1, yellow < 0.35, orange < 0.7, "
-                          "red < 1, bold red worse than guessing")
-    table.add_column("pos", justify="right", style="dim")
+                  title_justify="left", caption_justify="left", caption=caption)
+    table.add_column("pos", justify="right", style="dim", no_wrap=True)
     table.add_column("ctx", no_wrap=True)
     table.add_column("target", no_wrap=True)
-    table.add_column("P", justify="right", no_wrap=True)
+    table.add_column("P", justify="right", no_wrap=True, min_width=4)
     table.add_column("loss", justify="right", no_wrap=True)
     table.add_column("rank", justify="right", no_wrap=True)
-    table.add_column("∂L/∂z_t", justify="right", no_wrap=True)
-    table.add_column("+∂L/∂z", min_width=8)
-    table.add_column("Σ", justify="center", no_wrap=True)
-    table.add_column("top-k", min_width=8)
+    if some:
+        table.add_column("∂L/∂z_t", justify="right", no_wrap=True)
+    if full:
+        table.add_column("+∂L/∂z", min_width=8, no_wrap=wide)
+        table.add_column("Σ", justify="center", no_wrap=True)
+    if some:
+        table.add_column("top-k", min_width=8, no_wrap=wide)
     for row in result["tokens"]:
         style = loss_style(row["loss"], vocab_size)
-        alts = " ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"])
-        wrong = [(t, p) for t, p in row["top_k"] if t != row["target"]][:grad_top]
-        grads = " ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong)
-        ok = "[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL else f"[red]{row['grad_row_sum']:.0e}[/]"
-        table.add_row(str(row["position"]), escape(_q(row["context"])), f"[{style}]{escape(_q(row['target']))}[/]",
-                      _p(row["p_target"]), f"[{style}]{row['loss']:.3f}[/]", str(row["rank"]),
-                      f"{row['grad_target']:+.3f}", grads, ok, alts)
+        cells = [str(row["position"]), escape(_q(row["context"])), f"[{style}]{escape(_q(row['target']))}[/]",
+                 _p(row["p_target"]), f"[{style}]{row['loss']:.3f}[/]", str(row["rank"])]
+        if some:
+            cells.append(f"{row['grad_target']:+.3f}")
+        if full:
+            wrong = [(t, p) for t, p in row["top_k"] if t != row["target"]][:grad_top]
+            cells.append(" ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong))
+            cells.append("[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL
+                         else f"[red]{row['grad_row_sum']:.0e}[/]")
+        if some:
+            cells.append(" ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"]))
+        table.add_row(*cells)
     console.print(table)
+    check = "" if full else (" · every ∂L/∂z row sums to 0 ✓" if sums_ok else " · [red]a ∂L/∂z row does not sum to 0[/]")
     console.print(f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
-                  f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions")
+                  f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions"
+                  + check)
 
 
 def _p(p: float) -> str:
@@ -189,4 +218,4 @@ def _p(p: float) -> str:
 
 def _q(token: str) -> str:
     """A token for the table: spaces shown as ␣ (so they are visible and never wrap), empty as ∅."""
-    return token.replace(" ", "␣") if token else "∅"
+    return printable(token).replace(" ", "␣") if token else "∅"

@@ -198,3 +198,25 @@ def load_tensors(path: str | os.PathLike, what: str = "weights file") -> dict:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # safetensors raises several types for a damaged header/body
         raise FileError(f"{what} {path} is corrupted or not a safetensors file ({exc}).") from None
+
+
+def check_writable(path: str | os.PathLike, what: str, advice: str, folder: bool = True) -> None:
+    """Refuse, before any work is done, a destination that cannot be written: ``path`` itself
+    (a folder, or a file with ``folder=False``), or where it does not exist yet the nearest
+    existing folder above it.  Nothing is created.  Raises one sentence:
+    "WHAT PATH cannot be written: REASON; ADVICE."."""
+    path = Path(path)
+    if path.exists():
+        if folder != path.is_dir():
+            kind = "a file, not a folder" if folder else "a folder, not a file"
+            raise FileError(f"{what} {path} is {kind}; {advice}.")
+        target = path if folder else path.parent
+    else:
+        target = path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    if not target.is_dir():
+        raise FileError(f"{what} {path} cannot be created: {target} is a file, not a folder; {advice}.")
+    kwargs = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+    if not os.access(target, os.W_OK | os.X_OK, **kwargs):
+        raise FileError(f"{what} {path} cannot be written: {target} is read-only; {advice}.")

@@ -21,13 +21,17 @@ one sample); the CLI and ``glassgpt.generate`` both read them from ``DEFAULTS``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
+from .config import check_seed
 from .errors import GlassError
+from .models.footprint import inference_bytes, require_fits
 from .tokenizers import Tokenizer
 
 
@@ -45,16 +49,12 @@ class SamplingSettings:
 
     def check(self) -> None:
         """One clear sentence for a setting that cannot work."""
-        if self.max_new_tokens < 0 or self.num_samples < 1 or self.temperature < 0:
-            raise GlassError("max_new_tokens must be ≥ 0, num_samples ≥ 1 and temperature ≥ 0.")
-        if self.top_k is not None and self.top_k < 1:
-            raise GlassError("top_k must be at least 1.")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise GlassError("top_p must be in (0, 1].")
+        check_sampling(self.max_new_tokens, self.temperature, self.top_k, self.top_p, self.num_samples)
 
 
 #: the sampling defaults, the one place they are written
 DEFAULTS = SamplingSettings()
+
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
     """Scale by temperature, keep the ``top_k`` largest and the smallest set whose
@@ -77,29 +77,30 @@ def generate_batch(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                    temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
                    top_p: float | None = DEFAULTS.top_p, seed: int | None = None,
                    stop_ids: tuple[int, ...] = (), use_cache: bool = True,
-                   max_context: int | None = None) -> list[list[int]]:
+                   max_context: int | None = None, on_token: Callable[[], None] | None = None) -> list[list[int]]:
     """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``; returns
     the new ids of each row.  Greedy rows equal what each prompt gives alone.
 
     ``temperature=0`` is greedy decoding.  A row ends early at any id in ``stop_ids`` (the
     stop id is kept).  ``seed`` makes sampling reproducible without touching the global
     random state (all rows draw from one generator).  ``max_context`` crops the context
-    (default and upper bound: the block size)."""
-    SamplingSettings(max_new_tokens, temperature, top_k, top_p).check()
+    (default and upper bound: the block size).  ``on_token()`` is called after each generated
+    position (for a progress bar)."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise GlassError("the prompt is empty; give at least one token to start from.")
     if max_context is not None and max_context < 1:
         raise GlassError("max_context must be at least 1.")
+    check_request(model, len(prompts), max(len(p) for p in prompts), max_new_tokens, temperature, top_k, top_p, seed)
     was_training = model.training
     model.eval()
     try:
         return _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache,
-                       min(max_context or model.config.block_size, model.config.block_size))
+                       min(max_context or model.config.block_size, model.config.block_size), on_token)
     finally:
         model.train(was_training)
 
 
-def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block):
+def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token):
     device = next(model.parameters()).device
     gen = torch.Generator(device=device)
     gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
@@ -131,6 +132,8 @@ def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, sto
             nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
         tokens[:, n] = nxt
         n += 1
+        if on_token is not None:
+            on_token()
         if stops is not None:
             done |= torch.isin(nxt, stops)
             if bool(done.all()):
@@ -164,12 +167,39 @@ def _step(model, tokens, columns, pads, padded, lo, hi, cache):
 def generate(model, prompt_ids: Sequence[int], max_new_tokens: int, temperature: float = DEFAULTS.temperature,
              top_k: int | None = DEFAULTS.top_k, top_p: float | None = DEFAULTS.top_p,
              num_samples: int = DEFAULTS.num_samples, seed: int | None = None, stop_ids: tuple[int, ...] = (),
-             use_cache: bool = True, max_context: int | None = None) -> list[list[int]]:
+             use_cache: bool = True, max_context: int | None = None,
+             on_token: Callable[[], None] | None = None) -> list[list[int]]:
     """Sample ``num_samples`` continuations of one prompt; returns the new ids of each (see
     ``generate_batch`` for the arguments)."""
-    SamplingSettings(max_new_tokens, temperature, top_k, top_p, num_samples).check()
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
     return generate_batch(model, [list(prompt_ids)] * num_samples, max_new_tokens, temperature, top_k, top_p,
-                          seed, stop_ids, use_cache, max_context)
+                          seed, stop_ids, use_cache, max_context, on_token)
+
+
+def check_request(model, rows: int, prompt_len: int, max_new_tokens: int, temperature: float = 1.0,
+                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> None:
+    """Refuse, before any work, settings that cannot work and a request that cannot fit in
+    memory: ``rows`` sequences of ``prompt_len`` + ``max_new_tokens`` tokens on ``model``."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, max(1, rows), seed)
+    device = next(model.parameters()).device
+    require_fits(inference_bytes(model.config, rows, prompt_len, max_new_tokens), device,
+                 f"sampling {rows:,} × {max_new_tokens:,} tokens", "ask for fewer samples or tokens")
+
+
+def check_sampling(max_new_tokens: int = 0, temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float | None = None, num_samples: int = 1, seed: int | None = None) -> None:
+    """Refuse impossible sampling settings, one sentence naming the value."""
+    if max_new_tokens < 0:
+        raise GlassError(f"max_new_tokens must be 0 or more, got {max_new_tokens}.")
+    if num_samples < 1:
+        raise GlassError(f"num_samples must be at least 1, got {num_samples}.")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise GlassError(f"temperature must be a finite number, 0 or more (0 is greedy), got {temperature}.")
+    if top_k is not None and top_k < 1:
+        raise GlassError(f"top_k must be at least 1, got {top_k}.")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise GlassError(f"top_p must be in (0, 1], got {top_p}.")
+    check_seed(seed, "the sampling seed")
 
 
 def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
@@ -194,13 +224,15 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = DEFAUL
                 temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
                 top_p: float | None = DEFAULTS.top_p, num_samples: int = DEFAULTS.num_samples,
                 seed: int | None = None, stop: list[str] | None = None,
-                max_context: int | None = None) -> list[str]:
+                max_context: int | None = None, on_token: Callable[[], None] | None = None) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
     An empty prompt starts from a neutral token (a newline where the vocabulary has one).
     ``stop`` strings cut the continuation before their first occurrence; a stop string
     that is a single token also ends generation early.  ``max_context``: the trained
-    context to crop to (``runs.load_run(dir).trained_context``; default the block size)."""
+    context to crop to (``runs.load_run(dir).trained_context``; default the block size).
+    ``on_token`` as in ``generate_batch``."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
     ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:
@@ -211,7 +243,7 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = DEFAUL
         if len(enc) == 1:
             stop_ids.append(enc[0])
     outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids),
-                    max_context=max_context)
+                    max_context=max_context, on_token=on_token)
     start = tokenizer.decode(ids) if prompt else ""
     results = []
     for new in outs:

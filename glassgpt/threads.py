@@ -17,10 +17,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .errors import ConfigError
+
+#: more threads than this many per usable core only adds waiting (5,000 hung; 100,000 crashed torch)
+THREADS_PER_CPU = 4
 
 _PREFIXES = ("scipy_openblas_", "openblas_", "scipy_openblas64_", "openblas64_")
 
@@ -80,10 +86,29 @@ def blas_threads(n: int):
             set_blas_threads(old)
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_thread_count(n: int | None, name: str = "--threads") -> None:
+    """Refuse a negative count, or more than ``THREADS_PER_CPU`` threads per usable core."""
+    if n is None or n == 0:
+        return
+    limit = THREADS_PER_CPU * usable_cpus()
+    if n < 0 or n > limit:
+        raise ConfigError(f"{name} {n} is not a usable thread count: this machine offers {usable_cpus()} CPU "
+                          f"core(s), so use 1 to {limit} (or 0 for torch's default).")
+
+
 @contextlib.contextmanager
 def thread_scope(n: int | None):
     """Use ``n`` torch threads and ``n`` BLAS threads inside the ``with`` block, then restore
-    both.  ``n`` of 0 or None changes nothing."""
+    both.  ``n`` of 0 or None changes nothing; an absurd ``n`` is refused (``check_thread_count``)."""
+    check_thread_count(n)
     if not n:
         yield
         return

@@ -1,28 +1,36 @@
 """The ``glassgpt`` command: a thin layer that parses arguments and calls the library.
 
 Each subcommand lives in its own module here with two functions: ``register(subparsers)``
-adds its parser (every option has a help text that shows its default) and ``run(args)``
-calls the library and prints.  Command modules import the library at their top, and the
-library imports torch; so ``main`` imports only the module of the command being run (the
-one deferred import of the CLI), and ``glassgpt --help`` lists the commands from the table
-below without importing any of them.
+adds its parser (every option has a help text; a default worth knowing is shown once)
+and ``run(args)`` calls the library and prints.  Command modules import the library at
+their top, and the library imports torch; so ``main`` imports only the module of the
+command being run (the one deferred import of the CLI), and ``glassgpt --help`` lists the
+commands from the table below without importing any of them.
+
+``main`` is where every command's failures become what a person should see: a
+``GlassError`` is one line ``error: <sentence>`` and exit status 2 (``--debug``, before or
+after the command name, shows the traceback instead); running out of memory is one
+sentence too; Ctrl-C exits 130; and a reader that goes away (``glassgpt sample … | head``)
+ends the command quietly with status 141, as the shell reports for tools that SIGPIPE stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
+import textwrap
 
-from ..version import __version__
 from ..errors import GlassError
+from ..version import __version__
 
 #: subcommand -> one-line help, in the order ``--help`` lists them; each is the module ``glassgpt.cli.<name>``
 COMMANDS = {
     "train": "train a GPT (default: char-level on the built-in Shakespeare, a few minutes on CPU)",
     "sample": "generate text from a trained run",
-    "eval": "evaluate a run: val_loss, perplexity, bits_per_byte (JSON)",
+    "eval": "evaluate a run: loss, perplexity, bits_per_byte (JSON)",
     "tokenizer": "train, inspect and use byte-level BPE tokenizers",
     "explain": "show, token by token, what a trained model predicted and how wrong it was",
     "gradcheck": "check the NumPy engine's hand-written gradients against PyTorch autograd",
@@ -31,16 +39,67 @@ COMMANDS = {
     "demo": "run a worked example (softmax, chain rule, attention, ...)",
 }
 
+#: exit statuses
+EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 2, 130, 141
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default and keeps the description's line breaks."""
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Fills the description's paragraphs to the terminal's width but keeps indented lines
+    (lists, tables) as written, and adds ``(default: X)`` to an option's help only when X
+    says something: never for None, False, an empty list or a suppressed default, and never
+    when the help text already states its default."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out, paragraph = [], []
+
+        def flush() -> None:
+            if paragraph:
+                out.append(textwrap.fill(" ".join(paragraph), width, initial_indent=indent, subsequent_indent=indent))
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line and not line[0].isspace():
+                paragraph.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line else "")
+        flush()
+        return "\n".join(out)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or "default:" in text or default is argparse.SUPPRESS
+                or default is None or default is False or default == [] or default == ""):
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text + " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with a one-line error: ``error: <what>; see `glassgpt CMD --help`.``"""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"error: {message}; see `{self.prog} --help`.\n")
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` on ``parser`` and every parser below it, so it works after the command name."""
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_debug(child)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser for ``command`` (its module imported); the others are listed by name only."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="glassgpt",
         description="Train GPT-style language models from scratch and see exactly how they learn.",
+        epilog="Run `glassgpt COMMAND --help` for a command's options.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"glassgpt {__version__}")
@@ -49,9 +108,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         if name == command:
             importlib.import_module(f"{__name__}.{name}").register(sub)
+            _add_debug(sub.choices[name])
         else:
             sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so nothing more (not even the exit-time flush) hits the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """MemoryError, or torch's allocator failures (RuntimeError on the CPU, OutOfMemoryError on a GPU)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,17 +148,33 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command)
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
-        return args.func(args) or 0
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            sys.stdout.flush()
+            return EXIT_ERROR
+    except BrokenPipeError:  # `glassgpt train --help | head -1`
+        _quiet_stdout()
+        return EXIT_PIPE
+    try:
+        code = args.func(args) or 0
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return code
     except GlassError as exc:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
+    except (MemoryError, RuntimeError) as exc:
+        if args.debug or not _out_of_memory(exc):
+            raise
+        print("error: ran out of memory; use a smaller model, batch or sample (files already saved are intact).",
+              file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from ..demos import list_demos, run_demo
+from ..errors import ConfigError
+from ..terminal import width
 from . import COMMANDS, HelpFormatter
 
 
@@ -15,17 +18,23 @@ def register(sub) -> None:
                                    "checked by the test suite.  Without NAME, list the demos.")
     p.add_argument("name", nargs="?", metavar="NAME", help="the demo to run; leave out to list them")
     p.add_argument("--plot", action="store_true", help="also save the demo's figure as NAME.png")
-    p.add_argument("--out", default=".", metavar="DIR", help="folder for the figure (created if missing)")
+    p.add_argument("--out", metavar="DIR", help="folder for the --plot figure, created if missing (default: .)")
+    p.add_argument("--wide", action="store_true",
+                   help="print tables and text at full width (default: fit the terminal, or 80 columns)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is not None and not args.plot:
+        raise ConfigError("--out is the folder for the figure that --plot saves; add --plot (or drop --out).")
     if not args.name:
         demos = list_demos()
-        width = max((len(name) for name, _ in demos), default=0)
+        pad = max((len(name) for name, _ in demos), default=0)
+        columns = 10_000 if args.wide else width()
         print("Demos (run one with `glassgpt demo NAME`, add --plot for its figure):")
         for name, summary in demos:
-            print(f"  {name:<{width}}  {summary}")
+            print(textwrap.fill(summary, max(columns, pad + 24), initial_indent=f"  {name:<{pad}}  ",
+                                subsequent_indent=" " * (pad + 4)))
         return 0
-    run_demo(args.name, plot=args.plot, out_dir=args.out)
+    run_demo(args.name, plot=args.plot, out_dir=args.out or ".", wide=args.wide)
     return 0

@@ -9,6 +9,7 @@ from ..data import read_text
 from ..errors import ConfigError
 from ..explain import explain, render
 from ..runs import load_run
+from ..threads import thread_scope
 from . import COMMANDS, HelpFormatter
 
 
@@ -29,7 +30,11 @@ def register(sub) -> None:
     p.add_argument("--file", metavar="PATH", help="read the text from this UTF-8 file instead")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="alternatives shown per position")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object instead of a table")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--wide", action="store_true",
+                   help="every column, one line per row, however wide (default: fit the terminal, or 80 columns)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -37,15 +42,17 @@ def run(args: argparse.Namespace) -> int:
     if (args.text is None) == (args.file is None):
         raise ConfigError("give the text to explain either as TEXT or with --file PATH (exactly one of them).")
     if args.top_k < 0:
-        raise ConfigError("--top-k must not be negative.")
+        raise ConfigError(f"--top-k must not be negative, got {args.top_k}.")
     if args.file is not None:
         text = read_text(args.file)
     else:
         text = args.text
-    loaded = load_run(args.run_dir, args.device)
-    result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k, max_context=loaded.trained_context)
+    with thread_scope(args.threads):
+        loaded = load_run(args.run_dir, args.device)
+        result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k, max_context=loaded.trained_context,
+                         progress=not args.quiet)
     if args.json:
         print(json.dumps(result))
     else:
-        render(result, vocab_size=loaded.tokenizer.vocab_size)
+        render(result, vocab_size=loaded.tokenizer.vocab_size, wide=args.wide)
     return 0

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
+from rich import box
 from rich.table import Table
 
+from ..progress import task
+from ..terminal import console as stdout_console
+from ..terminal import width
+from ..threads import thread_scope
 from ..training.gradcheck import run_gradcheck
 from . import COMMANDS, HelpFormatter
 
@@ -36,25 +40,28 @@ def register(sub) -> None:
     p.add_argument("--seq-len", type=int, metavar="T", default=none,
                    help="tokens per sequence (default: min(context, 64))")
     p.add_argument("--seed", type=int, default=0, help="seed for the batch (and the weights, with --preset)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: the libraries' default)")
+    p.add_argument("--wide", action="store_true", help="full parameter names on one line, however wide")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     get = lambda name: getattr(args, name, None)  # noqa: E731
-    result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
-                           get("vocab_size"))
-    console = Console()
-    if not console.is_terminal:  # piped or captured: wide enough for full parameter names
-        console = Console(width=120)
+    with thread_scope(args.threads), task("checking gradients"):
+        result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
+                               get("vocab_size"))
+    console = stdout_console(max(width(), 160) if args.wide else None)
     B, T = result.shape
     table = Table(title=f"glass vs torch autograd — {result.source}; batch {B}×{T}, {result.dtype}, "
-                        f"{result.n_params:,} parameters")
+                        f"{result.n_params:,} parameters", box=box.SIMPLE_HEAD, title_justify="left",
+                  caption=None if args.wide else "tensor names without their leading 'transformer.'",
+                  caption_justify="left")
     table.add_column("tensor", no_wrap=True)
     for col, justify in ( ("shape", "left"), ("max |Δ|", "right"), ("rel. error", "right"),
                          ("tolerance", "right"), ("", "center")):
         table.add_column(col, justify=justify)
     for r in result.rows:
-        table.add_row(r.name, "×".join(map(str, r.shape)) or "scalar", f"{r.max_abs:.2e}", f"{r.rel:.2e}",
+        table.add_row(r.name if args.wide else r.name.removeprefix("transformer."), "×".join(map(str, r.shape)) or "scalar", f"{r.max_abs:.2e}", f"{r.rel:.2e}",
                       f"{r.tol:.0e}", "[green]ok[/green]" if r.ok else "[bold red]FAIL[/bold red]")
     console.print(table)
     if result.ok:

@@ -29,13 +29,14 @@ def register(sub) -> None:
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("what", metavar="WHAT", nargs="?", default="all", choices=FIGURE_NAMES + ["all"],
                    help="one figure name, or all")
-    p.add_argument("--prompt", help="text whose attention the attention figure shows; None: the start of the "
-                                    "validation text")
-    p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files; None: DIR/plots")
+    p.add_argument("--prompt", help="text whose attention the attention figure shows (default: the start of the "
+                                    "validation text)")
+    p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files (default: DIR/plots)")
     p.add_argument("--run", action="store_true", help="lr-finder only: run the learning-rate sweep first")
     p.add_argument("--lr-start", type=float, default=1e-4, help="lr-finder --run: first learning rate")
     p.add_argument("--lr-end", type=float, default=1.0, help="lr-finder --run: last learning rate")
     p.add_argument("--lr-steps", type=int, default=100, help="lr-finder --run: learning rates in the sweep")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -45,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
         if args.what != "lr-finder":
             raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")
         require_matplotlib()  # before spending time on the sweep
-        result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps)
+        result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps, progress=not args.quiet)
         print(f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "
               f"suggested lr {result['suggested_lr']:.3g} (written to {data.dir / 'lr_finder.json'})")
-    results = render(data, args.what, prompt=args.prompt, out_dir=args.out)
+    results = render(data, args.what, prompt=args.prompt, out_dir=args.out, progress=not args.quiet)
     if args.what != "all" and results[0].path is None:
         raise ConfigError(f"cannot draw {args.what}: {results[0].note.removeprefix('skipped: ')}.")
     for r in results:

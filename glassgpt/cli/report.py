@@ -18,13 +18,14 @@ def register(sub) -> None:
                     "of the validation text. Training writes it automatically at the end of every run.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
-    p.add_argument("--prompt", help="text for the attention figure; None: the start of the validation text")
+    p.add_argument("--prompt", help="text for the attention figure (default: the start of the validation text)")
     p.add_argument("--no-plots", action="store_true", help="leave the figures out (faster; no matplotlib needed)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    result = write_report(args.run_dir, figures=not args.no_plots, prompt=args.prompt)
+    result = write_report(args.run_dir, figures=not args.no_plots, prompt=args.prompt, progress=not args.quiet)
     drawn = [r for r in result.figures if r.path]
     skipped = [r for r in result.figures if not r.path]
     for line in result.notes:

@@ -12,13 +12,16 @@ import sys
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..data.corpora import load_corpus
 from ..data.text import read_text
-from ..errors import ConfigError, TokenizerError
+from ..errors import ConfigError, FileError, TokenizerError
+from ..fileio import check_writable
+from ..progress import task
+from ..terminal import console as stdout_console
+from ..terminal import for_stream, printable
 from ..tokenizers import BPETokenizer, load
 from ..tokenizers.loading import SPEC_KINDS
 from ..tokenizers.stats import TokenizerStats, describe
@@ -61,6 +64,7 @@ def register(sub) -> None:
     d.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
     d.add_argument("--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD")
+    d.add_argument("--raw", action="store_true", help="print control characters as they are, even on a terminal")
     d.set_defaults(func=run)
 
     s = tsub.add_parser("show", help="look inside a tokenizer", formatter_class=HelpFormatter,
@@ -80,17 +84,22 @@ def _train(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ConfigError(f"{out} already exists; choose another --out or pass --force to overwrite it.")
+    check_writable(out, "--out", "choose another --out", folder=False)  # before the training, not after
     if args.corpus:
         text, source = load_corpus(args.corpus), f"corpus {args.corpus}"
     else:
         text, source = read_text(args.data), args.data
     start = time.perf_counter()
     tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
-                             progress=None if not args.quiet else False)
+                             progress=not args.quiet)
     seconds = time.perf_counter() - start
-    tok.save(out)
+    try:
+        tok.save(out)
+    except OSError as exc:
+        raise FileError(f"cannot write --out {out} ({exc.strerror or exc}); choose another --out.") from None
     n_bytes = len(text.encode("utf-8"))
-    n_tokens = len(tok.encode_corpus(text))
+    with task("measuring the compression", enabled=not args.quiet):
+        n_tokens = len(tok.encode_corpus(text))
     merges = len(tok.merges)
     print(f"learned {merges:,} merges from {source} ({n_bytes:,} bytes) in {seconds:.1f} s; "
           f"vocabulary {tok.vocab_size:,}, pattern {tok.pattern_name}")
@@ -139,17 +148,20 @@ def _decode(args) -> int:
         text = tok.decode(ids, errors="strict" if args.strict else "replace")
     else:
         text = tok.decode(ids)
+    text = for_stream(text, sys.stdout, args.raw)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 
 def _show(args) -> int:
+    if args.top < 0:
+        raise ConfigError(f"--top must be 0 or more, got {args.top}.")
     _print_stats(describe(load(args.file), args.text, args.top), args.file)
     return 0
 
 
 def _print_stats(stats: TokenizerStats, source: str) -> None:
-    console = Console(highlight=False)
+    console = stdout_console()
     console.print(Text.assemble((stats.name, "bold"), f" from {source}"))
     detail = (f" (256 bytes + {stats.n_merges:,} merges + {len(stats.specials)} specials)"
               if stats.n_merges is not None else "")
@@ -183,6 +195,6 @@ def _print_stats(stats: TokenizerStats, source: str) -> None:
     coloured = Text()
     plain = not console.is_terminal or console.color_system is None
     for k, piece in enumerate(sample.pieces):
-        coloured.append(piece + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
+        coloured.append(printable(piece) + ("|" if plain else ""), style=None if plain else COLOURS[k % len(COLOURS)])
     console.print(coloured, soft_wrap=True)
     console.print("ids: " + " ".join(map(str, sample.ids)), markup=False, soft_wrap=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from ..config import parse_override, resolve
-from ..errors import ConfigError
 from .. import rundir
 from ..api import train
+from ..config import parse_override, resolve, settings_help
+from ..errors import ConfigError
+from ..evaluation import final_loss
+from ..terminal import for_stream
 from . import COMMANDS, HelpFormatter
 
 
@@ -16,15 +19,10 @@ def register(sub) -> None:
     p = sub.add_parser(
         "train", help=COMMANDS["train"],
         formatter_class=HelpFormatter,
-        description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json, "
-                    "metrics.jsonl, state/ ...).\nSettings resolve in order: defaults < --preset < --config "
-                    "< --set < the named options below.\nKeys for --set: model.* (block_size, n_layer, n_head, "
-                    "n_embd, d_ff, dropout, bias, qkv_bias, activation, tie_weights, head_bias, pad_vocab_to), "
-                    "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
-                    "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
-                    "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
-                    "sample_every, sample_prompts (a|b|c), sample_temperature, sample_tokens, diagnostics_every, seed, "
-                    "threads, device, dtype, compile, engine).",
+        description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json,\n"
+                    "metrics.jsonl, state/ ...). Settings resolve in this order: defaults < --preset <\n"
+                    "--config < --set < the named options below; config.json records them all.\n\n"
+                    + settings_help(),
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
@@ -45,12 +43,16 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores; 1 is faster for tiny models on a busy machine)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint; a larger --max-steps keeps the "
+                        "learning-rate decay the run started with (--set train.decay_steps=N re-plans it)")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--accept-truncated-logs", action="store_true",
                    help="with --resume: continue even though metrics.jsonl (or another step log) lost records")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no sample at the end")
+    p.add_argument("--quiet", action="store_true", help="no header, progress bars or sample, only the result")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
+    p.add_argument("--raw", action="store_true",
+                   help="print the sample's control characters as they are (a terminal gets them escaped)")
     p.set_defaults(func=run)
 
 
@@ -64,41 +66,73 @@ OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
+    """The settings the command line gives: each --set, then each named option.  A key given
+    both ways (``--set train.max_steps=5 --max-steps 3``) is refused rather than silently
+    won by one of them."""
     items = dict(parse_override(s) for s in args.set)
     for option, key in OPTION_KEYS.items():
         value = getattr(args, option)
-        if value is not None:
-            items[key] = value
+        if value is None:
+            continue
+        given = next((s for s in args.set if parse_override(s)[0] in (key, key.split(".", 1)[1])), None)
+        if given is not None:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"--set {given} and {flag} {value} both set {key}; give one of them.")
+        items[key] = value
     if args.data and "data.corpus" not in items:
         items["data.corpus"] = ""
     return items
 
 
+def check_conflicts(args: argparse.Namespace) -> None:
+    """Refuse options that contradict each other, saying which to drop."""
+    if args.corpus and args.data:
+        raise ConfigError(f"--corpus {args.corpus} and --data {args.data} both name the training text; give one.")
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite replaces it; give one of them.")
+    if args.resume and (args.preset or args.config):
+        raise ConfigError("--resume continues the stored configuration, so --preset and --config do not apply; "
+                          "change training settings with --set or the named options.")
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out DIR naming the run to continue.")
+
+
+def check_vocab_size(args: argparse.Namespace, tokenizer: str) -> None:
+    """``--vocab-size`` sizes a BPE tokenizer trained for the run; any other tokenizer has its own size."""
+    if args.vocab_size is not None and tokenizer != "bpe":
+        raise ConfigError(f"--vocab-size only applies to --tokenizer bpe (the BPE vocabulary to train); the "
+                          f"{tokenizer} tokenizer's vocabulary comes from its own definition, so drop --vocab-size.")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_conflicts(args)
     overrides = overrides_from(args)
+    progress = not args.quiet
     if args.resume:
-        if not args.out:
-            raise ConfigError("--resume needs --out DIR naming the run to continue.")
-        result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet,
+        if args.vocab_size is not None:
+            check_vocab_size(args, rundir.read_config_dict(args.out).get("data", {}).get("tokenizer", "char"))
+        result = train(args.out, overrides=overrides, resume=True, progress=progress,
                        accept_truncated_logs=args.accept_truncated_logs)
     else:
         cfg = resolve(args.preset, args.config, overrides)
+        check_vocab_size(args, cfg.data.tokenizer)
         source = "data" if cfg.data.path else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
-        result = train(out, config=cfg, overwrite=args.overwrite, progress=not args.quiet)
+        result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)
     final = result.final
     if args.json:
         print(json.dumps({"run_dir": str(result.run_dir), "steps": result.steps, "stopped_by": result.stopped_by,
                           **final, "samples": result.samples}))
         return 0
-    print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
+    print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by.replace('_', ' ')})")
     if not final:  # stopped by SIGTERM/SIGUSR1: saved, nothing evaluated
         print(f"saved; continue with: glassgpt train --out {result.run_dir} --resume")
         return 0
-    print(f"{final['split']} loss {final['val_loss']:.4f}  perplexity {final['perplexity']:.2f}  "
-          f"bits/byte {final['bits_per_byte']:.4f}")
+    split, loss = final_loss(final)
+    print(f"{split} loss {loss:.4f}{'' if split == 'val' else ' (no validation split)'}  "
+          f"perplexity {final['perplexity']:.2f}  bits/byte {final['bits_per_byte']:.4f}")
     if not args.quiet:
         for text in result.samples:
             print("--- sample ---")
-            print(text)
+            print(for_stream(text, sys.stdout, args.raw))
     return 0

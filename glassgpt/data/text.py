@@ -16,8 +16,8 @@ Files are only opened for reading.
 
 Every problem is a ``DataError`` with one sentence that names the path: missing path,
 something that is neither a regular file nor a folder, a file that cannot be read
-(permissions), a binary file (it contains NUL bytes), bytes that are not UTF-8 (with the
-byte offset), an empty or whitespace-only file, a folder without usable ``.txt`` files.
+(permissions), UTF-16/UTF-32 text (a byte-order mark, or NUL in every other byte), a binary
+file (it contains NUL bytes), bytes that are not UTF-8 (with the byte offset), an empty or whitespace-only file, a folder without usable ``.txt`` files.
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
     """UTF-8 bytes → normalised str (BOM removed, line ends ``"\\n"``); DataError if the bytes
     are binary or not UTF-8.  ``name`` is used in the message.  ``offset`` is where ``data``
     starts inside a larger file: messages give file offsets, and a BOM is only removed at 0."""
+    wide = _wide_encoding(data)
+    if wide:
+        encoding, reason = wide
+        raise DataError(
+            f"{name} looks like {encoding} text ({reason}), not UTF-8; convert it first, e.g. with: "
+            f"iconv -f {encoding} -t UTF-8 IN > OUT."
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DataError(
@@ -52,6 +59,22 @@ def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
             "convert it to UTF-8 first, e.g. with: iconv -f latin1 -t utf-8 IN > OUT."
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _wide_encoding(data: bytes) -> tuple[str, str] | None:
+    """(encoding, reason) for UTF-32/UTF-16 text: a byte-order mark, or (without one) a NUL
+    in every other byte of the start, as ASCII text saved as UTF-16 has; else None."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32", "it starts with a UTF-32 byte-order mark"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16", "it starts with a UTF-16 byte-order mark"
+    head = data[:4096]
+    half = len(head) // 2
+    if half >= 2:
+        even, odd = head[0:2 * half:2].count(0), head[1:2 * half:2].count(0)
+        if max(even, odd) >= 0.9 * half and min(even, odd) <= 0.1 * half:
+            return "UTF-16", "every other byte is NUL"
+    return None
 
 
 def _read_file(path: Path) -> str:

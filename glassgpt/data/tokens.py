@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, FileError
+from ..errors import DataError, FileError, count
 from ..fileio import atomic_write, read_json, write_json
 
 
@@ -34,12 +34,13 @@ def encode_splits(text: str, tokenizer, val_fraction: float, min_tokens: int) ->
     train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
     if len(train) < min_tokens:
         raise DataError(
-            f"the text has only {len(ids)} tokens, too few for one training sequence of {min_tokens - 1} "
-            "tokens; use more text or a smaller model.block_size / train.seq_len."
+            f"the text has only {count(len(ids), 'token')}, too few for one training sequence of "
+            f"{count(min_tokens - 1, 'token')}; use more text or a smaller model.block_size / train.seq_len."
         )
     if val_fraction > 0 and len(val) < min_tokens:
         raise DataError(
-            f"the validation split has only {len(val)} tokens, fewer than one sequence of {min_tokens - 1}; "
+            f"the validation split has only {count(len(val), 'token')}, fewer than one sequence of "
+            f"{count(min_tokens - 1, 'token')}; "
             "use more text, a larger data.val_fraction, or data.val_fraction=0."
         )
     nbytes = np.array([len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)], dtype=np.int64)
@@ -72,13 +73,21 @@ def _write_array(path: str, array: np.ndarray) -> None:
         f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 
+def read_meta(data_dir: str | Path) -> dict:
+    """The data cache's ``meta.json`` (dtype, split sizes, the text's fingerprint)."""
+    try:
+        meta = read_json(Path(data_dir) / "meta.json", "data cache meta file")
+    except FileError as exc:
+        raise DataError(f"{exc} Start a new run to rebuild the data cache.") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"data cache meta file {Path(data_dir) / 'meta.json'} is corrupted; start a new run.")
+    return meta
+
+
 def open_split(data_dir: str | Path, split: str) -> np.ndarray:
     """Memory-map one split's token file (read-only)."""
     data_dir = Path(data_dir)
-    try:
-        meta = read_json(data_dir / "meta.json", "data cache meta file")
-    except FileError as exc:
-        raise DataError(f"{exc} Start a new run to rebuild the data cache.") from None
+    meta = read_meta(data_dir)
     path = data_dir / f"{split}.bin"
     if not path.is_file():
         raise DataError(f"token file {path} is missing; start a new run to rebuild the data cache.")

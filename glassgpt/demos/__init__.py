@@ -13,6 +13,8 @@ import pkgutil
 from types import ModuleType
 
 from ..errors import ConfigError
+from ..fileio import check_writable
+from ._show import wide as wide_output
 
 
 def _modules() -> dict[str, ModuleType]:
@@ -31,8 +33,13 @@ def list_demos() -> list[tuple[str, str]]:
     return [(name, m.SUMMARY) for name, m in _modules().items()]
 
 
-def run_demo(name: str, plot: bool = False, out_dir: str = ".") -> dict:
+def run_demo(name: str, plot: bool = False, out_dir: str = ".", wide: bool = False) -> dict:
+    """Run one demo; with ``plot`` its figure goes to ``out_dir`` (checked before the demo
+    runs); ``wide`` prints tables and paragraphs at any width instead of fitting the terminal."""
     modules = _modules()
     if name not in modules:
         raise ConfigError(f"unknown demo {name!r}; choose one of: {', '.join(modules)}.")
-    return modules[name].run(plot=plot, out_dir=out_dir)
+    if plot:
+        check_writable(out_dir, "--out", "choose a folder you can write to")
+    with wide_output(wide):
+        return modules[name].run(plot=plot, out_dir=out_dir)

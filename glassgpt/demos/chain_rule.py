@@ -92,8 +92,8 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     active = _walk(f"Both ReLUs active: x = {X_ACTIVE}", X_ACTIVE)
     say("Each backward line is (local derivative) x (gradient from above): the chain rule, applied right to left.")
     inactive = _walk(f"Second ReLU inactive: x = {X_INACTIVE}", X_INACTIVE)
-    say("h_pre[1] < 0, so ReLU outputs 0 and its derivative is 0: dL/dh_pre[1] = 0, the second column of")
-    say("dL/dW1 is zero, and so is dL/dW2[1] (it multiplies h[1] = 0).  Autograd agrees: a dead unit learns nothing.")
+    say("h_pre[1] < 0, so ReLU outputs 0 and its derivative is 0: dL/dh_pre[1] = 0, the second column of "
+        "dL/dW1 is zero, and so is dL/dW2[1] (it multiplies h[1] = 0).  Autograd agrees: a dead unit learns nothing.")
     if plot:
         say("(this demo has no figure: the tables are the picture)")
     return {"active": active, "inactive": inactive}

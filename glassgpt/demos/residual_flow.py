@@ -126,9 +126,9 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         align="rrrrr",
     )
     say(f"Without residual the gradient VANISHES: {m_without[-1]:.4f} after {LAYERS} layers.")
-    say(f"With residual it GROWS to {m_with[-1]:.0f}: x + F(x) has derivative 1 + f, not 1.  The residual does not")
-    say("'preserve' the gradient; it guarantees an identity path so it cannot vanish.  Normalisation and small")
-    say("initial weights on the residual branch (GPT-2 scales them by 1/sqrt(2 n_layer)) keep f small in practice.")
+    say(f"With residual it GROWS to {m_with[-1]:.0f}: x + F(x) has derivative 1 + f, not 1.  The residual does not "
+        "'preserve' the gradient; it guarantees an identity path so it cannot vanish.  Normalisation and small "
+        "initial weights on the residual branch (GPT-2 scales them by 1/sqrt(2 n_layer)) keep f small in practice.")
 
     say()
     say(f"Measurement: {LAYERS} blocks of width {WIDTH} in PyTorch, regression on tanh(x.w), batch {BATCH}; "
@@ -152,9 +152,9 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     say(f"At initialisation the plain stack's first block gets {ratio['plain']:.3f} of the last block's gradient "
         f"(it vanishes on the way down); with residual connections the ratio is {ratio['plain + residual']:.2f}.  "
         f"LayerNorm alone already helps ({ratio['pre-norm']:.2f}); pre-norm + residual, GPT's recipe, is {ratio['pre-norm + residual']:.2f}.")
-    say("After training the picture changes: AdamW divides each update by that parameter's own gradient scale, so even")
-    say("the plain stack's tiny early gradients move its weights, and it trains here.  With plain SGD (update = lr x grad)")
-    say(f"its first block would start out learning {1 / ratio['plain']:.0f}x slower than its last.")
+    say("After training the picture changes: AdamW divides each update by that parameter's own gradient scale, so even "
+        "the plain stack's tiny early gradients move its weights, and it trains here.  With plain SGD (update = lr x grad) "
+        f"its first block would start out learning {1 / ratio['plain']:.0f}x slower than its last.")
 
     result = {
         "mean_without": m_without.tolist(),

@@ -79,8 +79,8 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         [[w, num(p, 4), int(o), num(g, 4, sign=True)] for w, p, o, g in zip(words, probs, onehot, grad)],
         title="Gradient of step 1's loss (target 'we')",
     )
-    say("Only the correct word gets a negative gradient (gradient descent raises its logit);")
-    say(f"every other logit is pushed down by its own probability.  Row sum = {grad.sum():+.1e}.")
+    say("Only the correct word gets a negative gradient (gradient descent raises its logit); "
+        f"every other logit is pushed down by its own probability.  Row sum = {grad.sum():+.1e}.")
 
     # ---- the -ln p table and the toy example
     ps = [0.90, 0.50, 0.10, 0.01]

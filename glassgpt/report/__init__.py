@@ -22,10 +22,10 @@ from .rundata import MissingData, RunData
 __all__ = ["FIGURES", "MissingData", "Rendered", "ReportResult", "RunData", "finish_run", "render", "write_report"]
 
 
-def finish_run(run_dir: str | Path) -> ReportResult:
+def finish_run(run_dir: str | Path, progress: bool = False) -> ReportResult:
     """Write ``plots/`` and ``report.html`` for a run that just ended.  A missing
     matplotlib costs the figures and one line on stderr, never the report."""
-    result = write_report(run_dir)
+    result = write_report(run_dir, progress=progress)
     for line in result.notes:
         print(f"note: {line}", file=sys.stderr)
     return result

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, GlassError
+from ..evaluation import final_loss
+from ..fileio import check_writable
+from ..progress import task
 from . import theme
 from .canvas import (
     FIGURES,
@@ -36,8 +39,9 @@ __all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets"]
 
 
 def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str | None = None,
-           out_dir: str | Path | None = None) -> list[Rendered]:
-    """Draw one figure (``which``) or all of them; figures without data become notes."""
+           out_dir: str | Path | None = None, progress: bool = False) -> list[Rendered]:
+    """Draw one figure (``which``) or all of them; figures without data become notes.  The
+    folder is checked before anything is drawn; ``progress`` shows a bar."""
     run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
     if which in (None, "all"):
         names = list(FIGURES)
@@ -46,17 +50,21 @@ def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str
     else:
         raise ConfigError(f"unknown figure {which!r}; choose one of {', '.join(FIGURES)} or all.")
     require_matplotlib()
+    check_writable(out_dir or run.plots_dir, "the figure folder", "choose another --out or make the run writable")
     out = []
-    for name in names:
-        kw = {"prompt": prompt} if name == "attention" and prompt is not None else {}
-        try:
-            out.append(Rendered(name, FIGURES[name].draw(run, out_dir, **kw)))
-        except MissingData as exc:
-            out.append(Rendered(name, None, f"skipped: {exc}"))
-        except GlassError:
-            raise
-        except Exception as exc:  # one broken figure must not cost the others
-            out.append(Rendered(name, None, f"could not be drawn ({exc.__class__.__name__}: {exc})"))
+    with task("drawing figures", len(names), enabled=progress) as bar:
+        for name in names:
+            bar.update(detail=name)
+            kw = {"prompt": prompt} if name == "attention" and prompt is not None else {}
+            try:
+                out.append(Rendered(name, FIGURES[name].draw(run, out_dir, **kw)))
+            except MissingData as exc:
+                out.append(Rendered(name, None, f"skipped: {exc}"))
+            except GlassError:
+                raise
+            except Exception as exc:  # one broken figure must not cost the others
+                out.append(Rendered(name, None, f"could not be drawn ({exc.__class__.__name__}: {exc})"))
+            bar.advance(detail="")
     return out
 
 
@@ -69,10 +77,12 @@ def _draw_loss(ax, run: RunData, with_val: bool = True) -> None:
     vsteps, val = run.series("val_loss")
     if with_val and len(vsteps):
         ax.plot(vsteps, val, "o-", color=theme.ORANGE, ms=4, lw=1.2, label="validation estimate")
-    final = run.summary.get("final") or {}
-    if with_val and isinstance(final.get("val_loss"), (int, float)) and run.summary.get("steps"):
-        ax.plot([run.summary["steps"]], [final["val_loss"]], "*", color=theme.RED, ms=11,
-                label=f"final {final.get('split', 'val')} loss {final['val_loss']:.3f}")
+    esteps, est = run.series("train_eval_loss")  # a run without a validation split estimates its training loss
+    if with_val and len(esteps):
+        ax.plot(esteps, est, "o-", color=theme.ORANGE, ms=4, lw=1.2, label="training estimate (fixed batches)")
+    split, final = final_loss(run.summary.get("final") or {})
+    if with_val and final is not None and run.summary.get("steps"):
+        ax.plot([run.summary["steps"]], [final], "*", color=theme.RED, ms=11, label=f"final {split} loss {final:.3f}")
     uniform_line(ax, run.vocab_size)
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy loss (nats)")
@@ -161,7 +171,7 @@ def overview(run: RunData):
                 "validation estimates and the final evaluation. The dashed line is ln V, the loss of a "
                 "model that guesses uniformly over the V tokens: where every run starts.")
 def loss(run: RunData):
-    if not len(run.series("train_loss")[0]) and not len(run.series("val_loss")[0]):
+    if not any(len(run.series(k)[0]) for k in ("train_loss", "val_loss", "train_eval_loss")):
         raise MissingData("metrics.jsonl has no losses yet")
     fig, ax = new_figure(8, 4.4)
     _draw_loss(ax, run)

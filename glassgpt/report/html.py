@@ -19,9 +19,11 @@ from pathlib import Path
 
 from .. import rundir
 from ..version import __version__
-from ..errors import GlassError
+from ..errors import FileError, GlassError, RunDirError
+from ..evaluation import final_loss
 from ..explain import explain
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, check_writable
+from ..progress import task
 from ..training.diagnostics import param_group
 from . import theme
 from .figures import FIGURES, Rendered, render
@@ -44,17 +46,25 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def write_report(run_dir: str | Path, figures: bool = True, prompt: str | None = None) -> ReportResult:
+def write_report(run_dir: str | Path, figures: bool = True, prompt: str | None = None,
+                 progress: bool = False) -> ReportResult:
     """Draw the figures into ``DIR/plots/`` and write ``DIR/report.html``.  Without
-    matplotlib the report is written without figures and the reason is in ``notes``."""
+    matplotlib the report is written without figures and the reason is in ``notes``.
+    A run directory that cannot be written is refused before any work; ``progress`` shows
+    what is being done."""
     run = RunData(run_dir).require()
+    try:
+        check_writable(run.dir, "the run directory", "make it writable, or copy the run and report on the copy")
+    except FileError as exc:
+        raise RunDirError(f"cannot write the report: {exc}") from None
     rendered, notes = [], []
     if figures:
         try:
-            rendered = render(run, "all", prompt=prompt)
+            rendered = render(run, "all", prompt=prompt, progress=progress)
         except GlassError as exc:
             notes.append(f"figures skipped: {exc}")
-    page = build_html(run, rendered, notes)
+    with task("writing the report", enabled=progress):
+        page = build_html(run, rendered, notes)
     path = run.dir / rundir.REPORT
     atomic_write_text(path, page)
     return ReportResult(path, rendered, notes)
@@ -120,8 +130,9 @@ def note(text: str) -> str:
 def summary_cards(run: RunData, n_params: int | None) -> str:
     s, final = run.summary, run.summary.get("final") or {}
     cards = []
-    if isinstance(final.get("val_loss"), (int, float)):
-        cards.append(card(f"final {final.get('split', 'val')} loss", f"{final['val_loss']:.4f}"))
+    split, loss = final_loss(final)
+    if loss is not None:
+        cards.append(card(f"final {split} loss", f"{loss:.4f}"))
     if isinstance(final.get("perplexity"), (int, float)):
         cards.append(card("perplexity", f"{final['perplexity']:.3f}"))
     if isinstance(final.get("bits_per_byte"), (int, float)):
@@ -233,9 +244,11 @@ def evaluation_section(run: RunData) -> str:
     if not s:
         return note("The run has not finished yet (no summary.json): there is no final evaluation.")
     final = s.get("final") or {}
-    names = {"split": "evaluated split", "val_loss": "mean loss (nats / token)", "perplexity": "perplexity",
+    split, loss = final_loss(final)
+    names = {"split": "evaluated split", "loss": f"mean {split} loss (nats / token)", "perplexity": "perplexity",
              "bits_per_byte": "bits per byte", "tokens": "tokens evaluated", "bytes": "UTF-8 bytes evaluated"}
-    rows = [[names.get(k, k), fmt(v)] for k, v in final.items()]
+    rows = [["evaluated split", fmt(split)], [names["loss"], fmt(loss)]]
+    rows += [[names.get(k, k), fmt(v)] for k, v in final.items() if k in names and k not in ("split", "loss")]
     rows += [["steps", fmt(s.get("steps"))], ["stopped by", fmt(s.get("stopped_by"))],
              ["training time", duration(s.get("elapsed_s", 0))]]
     vocab = run.vocab_size

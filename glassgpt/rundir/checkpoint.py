@@ -89,11 +89,26 @@ def save(run_dir: str | Path, weights: dict, optimizer: dict, rng: dict, trainer
     publish_weights(run_dir)
 
 
+def saved_step(run_dir: str | Path) -> int | None:
+    """The step of the newest complete checkpoint, read without changing anything (None when
+    there is none or its trainer state cannot be read)."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir / NEW, run_dir / STATE, run_dir / OLD):  # the order recover() prefers
+        if _complete(folder) and (folder is not run_dir / NEW or not _complete(run_dir / STATE)):
+            try:
+                step = read_json(folder / STATE_TRAINER, "trainer state").get("step")
+            except (FileError, AttributeError):
+                return None
+            return step if isinstance(step, int) else None
+    return None
+
+
 def load(run_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     """(weights, optimizer, rng, trainer) of the run's last complete checkpoint."""
     state = recover(run_dir)
     if state is None:
-        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start it again with --overwrite.")
+        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again with --overwrite "
+                          "(instead of --resume).")
     try:
         return (load_tensors(state / STATE_MODEL), load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
                 load_tensors(state / STATE_RNG, "RNG state"), read_json(state / STATE_TRAINER, "trainer state"))

@@ -17,12 +17,11 @@ command says so.
 from __future__ import annotations
 
 import fnmatch
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from ..errors import RunDirError
+from .. import fileio
+from ..errors import FileError, RunDirError
 from .layout import (CONFIG, LOCK, MODEL, RUN_DIRS, RUN_FILES, SCRATCH, STATE_DIR, STATE_NEW, STATE_OLD, STATE_TRAINER,
                      TOKENIZER)
 from .lock import WriterLock, acquire
@@ -69,12 +68,11 @@ def unfinished_setup(path: Path) -> bool:
 
 
 def check_writable(path: Path) -> None:
+    """The output folder can be written (nothing is created to find out)."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=".write-test-")
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise RunDirError(f"the output directory {path} is not writable ({exc.strerror}); choose another --out.") from None
+        fileio.check_writable(path, "the output directory", "choose another --out")
+    except FileError as exc:
+        raise RunDirError(str(exc)) from None
 
 
 def check_new(path: str | Path, overwrite: bool = False) -> None:
@@ -201,8 +199,8 @@ def require_run(path: str | Path) -> Path:
                               f"with glassgpt train --out {path} --overwrite.")
         raise RunDirError(f"{path} is not a glassgpt run directory (no {CONFIG}).")
     if weights_path(path) is None:
-        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing); train it first, wait for a checkpoint, "
-                          "or, if its training stopped before the first checkpoint, start it again with --overwrite.")
+        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing): it is still training, or it stopped "
+                          "before its first checkpoint; wait for a checkpoint, or start it again with --overwrite.")
     if not (path / TOKENIZER).is_file():
         raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing.")
     return path

@@ -27,7 +27,8 @@ from collections import Counter
 from heapq import heapify, heappop, heappush
 from typing import Iterable, Mapping, Sequence
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..progress import Task
 
 Pair = tuple[int, int]
 
@@ -158,19 +159,15 @@ def _merge_pair(word: list[int], pair: Pair, new: int) -> list[int]:
 
 
 class _Progress:
-    """A rich progress bar, refreshed every 64 merges so it costs nothing measurable."""
+    """The merge count on ``glassgpt.progress``, updated every 64 merges so it costs nothing measurable."""
 
     def __init__(self, total: int):
-        self.progress = Progress(
-            TextColumn("learning merges"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        )
-        self.task = self.progress.add_task("merges", total=total)
-        self.progress.start()
+        self.task = Task("learning merges", total)
 
     def step(self, done: int) -> None:
         if done % 64 == 0:
-            self.progress.update(self.task, completed=done)
+            self.task.update(done)
 
     def close(self, done: int) -> None:
-        self.progress.update(self.task, completed=done)
-        self.progress.stop()
+        self.task.update(done)
+        self.task.close()

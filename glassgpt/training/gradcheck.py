@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import rundir
-from ..config import resolve
+import torch
+
+from ..config import check_seed, resolve
 from ..data import load_corpus
 from ..data.tokens import open_split
 from ..errors import ConfigError, GlassError
 from ..glass import parameter_shapes
 from ..glass.gradcheck import check_model
+from ..models.footprint import activation_floats, parameter_count, require_fits
 from ..runs import load_config, load_weights
 from ..tokenizers.spec import build_tokenizer
 
@@ -70,6 +73,9 @@ def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64
     glass engine with PyTorch autograd: ``check_model``."""
     if run_dir is not None and preset:
         raise ConfigError("give either a run directory or --preset, not both.")
+    if run_dir is not None and vocab_size is not None:
+        raise ConfigError("--vocab-size only applies with --preset; a run directory's model has its own vocabulary.")
+    check_seed(seed)
     if dtype not in ("float32", "float64"):
         raise ConfigError(f"--dtype must be float32 or float64, not {dtype!r}.")
     if batch_size < 1:
@@ -92,6 +98,7 @@ def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64
     T = seq_len if seq_len is not None else min(cfg.block_size, 64)
     if not 1 <= T <= cfg.block_size:
         raise ConfigError(f"--seq-len must be between 1 and the model's context {cfg.block_size}, got {T}.")
+    _check_memory(cfg, batch_size, T, dtype)
     rng = np.random.default_rng(seed)
     if tokens is not None and len(tokens) > T + 1:
         starts = rng.integers(0, len(tokens) - T, size=batch_size)
@@ -103,6 +110,15 @@ def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64
     rows = check_model(cfg, weights, x, y, dtype, seed)
     n_params = int(sum(np.prod(s) for s in parameter_shapes(cfg).values()))
     return GradcheckResult(rows, source, dtype, (batch_size, T), n_params)
+
+
+def _check_memory(cfg, batch_size: int, seq_len: int, dtype: str) -> None:
+    """Both engines hold their weights, gradients and activations (the glass engine its
+    attention maps too) in ``dtype``: refuse a batch that cannot fit before building either."""
+    size = 8 if dtype == "float64" else 4
+    need = size * (2 * 3 * parameter_count(cfg) + 2 * activation_floats(cfg, batch_size, seq_len, attention_maps=True))
+    require_fits(need, torch.device("cpu"), f"checking a batch of {batch_size:,}×{seq_len:,} tokens in {dtype}",
+                 "use a smaller --batch-size, --seq-len, --vocab-size or preset")
 
 
 def _run_tokens(path):

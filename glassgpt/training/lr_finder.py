@@ -29,8 +29,9 @@ from ..config import RunConfig, validate
 from ..data import read_source
 from ..data.loader import BatchLoader
 from ..data.tokens import open_split
-from ..errors import ConfigError, DataError, RunDirError
-from ..fileio import write_json
+from ..errors import ConfigError, DataError, FileError, RunDirError, count
+from ..fileio import check_writable, write_json
+from ..progress import task
 from ..runs import load_config
 from ..tokenizers.spec import build_tokenizer
 from .engines import TorchEngine, split_micro_batches
@@ -54,8 +55,13 @@ def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndar
     return cfg, ids[: len(ids) - int(len(ids) * d.val_fraction)]
 
 
+#: the most learning rates one sweep may try (each is one optimizer step)
+MAX_SWEEP_STEPS = 100_000
+
+
 def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.0, steps: int = 100, *,
-            text: str | None = None, diverge: float = 4.0, beta: float = 0.9, write: bool = True) -> dict:
+            text: str | None = None, diverge: float = 4.0, beta: float = 0.9, write: bool = True,
+            progress: bool = False) -> dict:
     """Sweep ``steps`` learning rates from ``start`` to ``end`` (log-spaced), one optimizer
     step each, on fresh weights.  ``source`` is a run directory (its config and training
     tokens; the result is also written to ``DIR/lr_finder.json`` unless ``write=False``)
@@ -66,35 +72,43 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
     exponential moving average (``beta``) of the losses."""
     if not (0 < start < end and math.isfinite(end)):
         raise ConfigError(f"the learning-rate sweep needs 0 < start < end, got start={start:g}, end={end:g}.")
-    if steps < 2:
-        raise ConfigError(f"the learning-rate sweep needs at least 2 steps, got {steps}.")
+    if not 2 <= steps <= MAX_SWEEP_STEPS:
+        raise ConfigError(f"the learning-rate sweep needs 2 to {MAX_SWEEP_STEPS:,} steps, got {steps:,}.")
     if isinstance(source, RunConfig):
         cfg, tokens, run_dir = (*_config_tokens(source, text), None)
     else:
         run_dir = Path(source)
         cfg, tokens = _run_tokens(run_dir)
+        if write:
+            try:  # before the sweep, not after it
+                check_writable(run_dir, "the run directory", "make it writable, or copy the run and sweep the copy")
+            except FileError as exc:
+                raise RunDirError(f"cannot write {rundir.LR_FINDER}: {exc}") from None
     t = cfg.train
     seq_len = t.seq_len or cfg.model.block_size
     if len(tokens) < seq_len + 1:
-        raise DataError(f"the training text has {len(tokens)} tokens, too few for one sequence of {seq_len}.")
+        raise DataError(f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
+                        f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len.")
 
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
     loader = BatchLoader(tokens, seq_len, t.seed)
     lrs = np.logspace(math.log10(start), math.log10(end), steps)
     done, losses, smoothed = [], [], []
     avg, best, stopped_early = 0.0, math.inf, False
-    for i, lr in enumerate(lrs):
-        micro = split_micro_batches(*loader.next(t.batch_size * t.grad_accum), t.batch_size)
-        loss = engine.train_step(micro, float(lr)).loss
-        avg = beta * avg + (1 - beta) * loss
-        smooth = avg / (1 - beta ** (i + 1))
-        done.append(float(lr))
-        losses.append(float(loss))
-        smoothed.append(float(smooth))
-        best = min(best, smooth)
-        if not math.isfinite(smooth) or smooth > diverge * best:
-            stopped_early = i < steps - 1
-            break
+    with task("learning-rate sweep", steps, enabled=progress) as bar:
+        for i, lr in enumerate(lrs):
+            micro = split_micro_batches(*loader.next(t.batch_size * t.grad_accum), t.batch_size)
+            loss = engine.train_step(micro, float(lr)).loss
+            avg = beta * avg + (1 - beta) * loss
+            smooth = avg / (1 - beta ** (i + 1))
+            done.append(float(lr))
+            losses.append(float(loss))
+            smoothed.append(float(smooth))
+            best = min(best, smooth)
+            bar.advance(detail=f"lr {lr:.2e} · loss {smooth:.3f}")
+            if not math.isfinite(smooth) or smooth > diverge * best:
+                stopped_early = i < steps - 1
+                break
     finite = [(s, lr) for s, lr in zip(smoothed, done) if math.isfinite(s)]
     min_loss_lr = min(finite)[1] if finite else done[0]
     result = {"start": start, "end": end, "steps": steps, "batch_size": t.batch_size * t.grad_accum,

@@ -1,44 +1,54 @@
-"""A live progress bar (rich) with loss, tokens/s and ETA; plain lines when not on a terminal."""
+"""The training bar: steps, loss, tokens/s and the time left, on ``glassgpt.progress``.
+
+The time left is whichever ends the run first: the steps still to go at the measured
+speed, or what remains of the time budget.  When the budget will end the run before
+``max_steps``, the bar says so, and one line says it once, with the step it will reach.
+"""
 
 from __future__ import annotations
 
-import sys
 import time
 
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
+from ..progress import Task, duration, rate
 
 
 class Progress:
-    def __init__(self, total: int, done: int, enabled: bool = True):
-        self.total, self.enabled = total, enabled
-        self.live = enabled and sys.stderr.isatty()
-        self.speed = None
-        self._bar = None
-        self._last_print = 0.0
-        if self.live:
-            self._bar = RichProgress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss [cyan]{task.fields[loss]}"), TextColumn("{task.fields[speed]} tok/s"),
-                TimeRemainingColumn(), transient=False,
-            )
-            self._task = self._bar.add_task("train", total=total, completed=done, loss="-", speed="-")
-            self._bar.start()
+    def __init__(self, total: int, done: int, enabled: bool = True, time_budget: float = 0.0):
+        self.total, self.enabled, self.budget = total, enabled, time_budget
+        self.first_step = done
+        self.start = time.monotonic()
+        self.speed = None           # tokens/s, smoothed
+        self.warned_budget = False
+        self.task = Task("train", total, enabled=enabled, done_message=False)
+        self.task.update(done)
+
+    def time_left(self, step: int) -> tuple[float | None, bool]:
+        """(seconds left, whether the budget is what ends the run)."""
+        elapsed = time.monotonic() - self.start
+        steps_done = step - self.first_step
+        by_steps = (self.total - step) * elapsed / steps_done if steps_done > 0 else None
+        if not self.budget:
+            return by_steps, False
+        by_budget = max(0.0, self.budget - elapsed)
+        if by_steps is None or by_budget < by_steps:
+            return by_budget, True
+        return by_steps, False
 
     def update(self, step: int, loss: float, tokens_per_sec: float) -> None:
         self.speed = tokens_per_sec if self.speed is None else 0.9 * self.speed + 0.1 * tokens_per_sec
-        if self._bar is not None:
-            self._bar.update(self._task, completed=step, loss=f"{loss:.4f}", speed=f"{self.speed:,.0f}")
-        elif self.enabled and (time.monotonic() - self._last_print > 10 or step == self.total):
-            self._last_print = time.monotonic()
-            print(f"step {step}/{self.total}  loss {loss:.4f}  {self.speed:,.0f} tok/s", file=sys.stderr, flush=True)
+        left, budget_ends = self.time_left(step)
+        detail = f"loss {loss:.4f} · {rate(self.speed)} tok/s"
+        self.task.update(step, detail=detail, eta=left, eta_note="budget" if budget_ends else "")
+        elapsed = time.monotonic() - self.start
+        if budget_ends and not self.warned_budget and step - self.first_step >= 10 and elapsed > 2:
+            self.warned_budget = True
+            steps_per_s = (step - self.first_step) / elapsed
+            reach = min(self.total, int(self.first_step + steps_per_s * self.budget))
+            self.task.note(f"the {duration(self.budget)} time budget will end this run near step {reach:,} "
+                           f"of {self.total:,} ({steps_per_s:.2f} steps/s)")
 
     def note(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.console.print(text)
-        elif self.enabled:
-            print(text, file=sys.stderr, flush=True)
+        self.task.note(text)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self.task.close()

@@ -12,29 +12,35 @@ the last checkpoint intact; Ctrl-C, SIGTERM and SIGUSR1 stop after a step and sa
 from __future__ import annotations
 
 import copy
+import datetime
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import rundir
-from ..config import RunConfig, parse_override, resolve, set_value, validate
+from ..config import SECTIONS, RunConfig, parse_override, resolve, set_value, validate
 from ..data import read_source
 from ..data.loader import BatchLoader, fixed_batches
-from ..data.tokens import encode_splits, open_split, write_splits
-from ..errors import ConfigError, DiskError, RunDirError
-from ..evaluation import evaluate_tokens, token_byte_lengths
-from ..fileio import write_json
+from ..data.tokens import encode_splits, open_split, read_meta, text_fingerprint, write_splits
+from ..device import pick_device
+from ..errors import ConfigError, DiskError, FileError, RunDirError
+from ..evaluation import evaluate_tokens, named, token_byte_lengths
+from ..fileio import check_writable, write_json
+from ..models.footprint import inference_bytes, parameter_count, require_fits, training_bytes
+from ..progress import duration, message, task
 from ..rundir import checkpoint, lock, space
 from ..sample import default_prompt_ids, generate
-from ..threads import thread_scope
+from ..threads import check_thread_count, thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
-from .engines import make_engine, split_micro_batches
 from . import state_check
+from .engines import make_engine, split_micro_batches
+from .header import header_lines, plan_warnings
 from .progress import Progress
 from .schedule import learning_rate
 from .stopping import StopSignals, Terminated
@@ -54,8 +60,14 @@ class TrainResult:
 
 
 def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
-    """The stored configuration of ``run_dir`` with ``overrides`` applied; refuses any
-    change to the model shape or the data."""
+    """The stored configuration of ``run_dir`` with ``overrides`` applied.
+
+    Refuses any change to the model shape or the data; the data is compared by the text's
+    fingerprint, so ``./notes.txt`` and the same file by its absolute path are the same
+    data.  A longer run (a larger ``train.max_steps``) keeps the learning-rate decay it was
+    planned with: when ``train.decay_steps`` was 0 ("decay until max_steps"), it becomes the
+    original ``max_steps``, so no step already planned changes its rate; set
+    ``train.decay_steps`` to re-plan the decay."""
     stored = RunConfig.from_dict(rundir.read_config_dict(run_dir))
     cfg = RunConfig.from_dict(stored.to_dict())
     for key, value in (overrides or {}).items():
@@ -64,13 +76,36 @@ def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
     for section in FROZEN_ON_RESUME:
         old, new = getattr(stored, section).__dict__, getattr(cfg, section).__dict__
         changed = [k for k in old if old[k] != new[k]]
+        if changed and section == "data" and set(changed) <= {"path", "corpus"} and _same_text(run_dir, cfg):
+            cfg.data = copy.deepcopy(stored.data)  # the same text under another name
+            continue
         if changed:
             k = changed[0]
+            why = ("the text differs from the one it was trained on" if section == "data" and k in ("path", "corpus")
+                   else "the checkpoint was trained with the old value")
             raise ConfigError(
-                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}); the checkpoint was trained "
-                "with the old value. Start a new run with --out to use it."
+                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}): {why}. "
+                "Start a new run with --out to use it."
             )
+    old_t, new_t = stored.train, cfg.train
+    if not old_t.decay_steps and not new_t.decay_steps and new_t.max_steps != old_t.max_steps:
+        new_t.decay_steps = old_t.max_steps  # keep the decay the run was planned with
     return cfg
+
+
+def _same_text(run_dir: Path, cfg: RunConfig) -> bool:
+    """Whether the text ``cfg.data`` names is the text the run's data cache was made from."""
+    fingerprint = read_meta(Path(run_dir) / rundir.DATA_DIR).get("text_sha256_16")
+    return bool(fingerprint) and text_fingerprint(read_source(cfg.data)) == fingerprint
+
+
+def changed_settings(old: RunConfig, new: RunConfig) -> dict:
+    """``{"section.key": [old, new]}`` for every setting that differs."""
+    out = {}
+    for section in SECTIONS:
+        a, b = getattr(old, section).__dict__, getattr(new, section).__dict__
+        out.update({f"{section}.{k}": [a[k], b[k]] for k in a if a[k] != b[k]})
+    return out
 
 
 class Trainer:
@@ -89,8 +124,18 @@ class Trainer:
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.progress_enabled = progress
         self.log_counts = dict.fromkeys(rundir.layout.STEP_LOGS, 0)
+        check_thread_count(cfg.train.threads)
+        self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
             rundir.require_resumable(self.run_dir)
+            try:  # nothing is written until every check has passed
+                check_writable(self.run_dir, "the run directory", "make it writable, or copy the run and resume the copy")
+            except FileError as exc:
+                raise RunDirError(f"cannot resume: {exc}") from None
+            step = checkpoint.saved_step(self.run_dir)
+            if step is not None and step >= cfg.train.max_steps:
+                raise ConfigError(f"{self.run_dir} is already at step {step:,} and train.max_steps is "
+                                  f"{cfg.train.max_steps:,}; pass a larger --max-steps to train further.")
             self.lock = lock.acquire(self.run_dir, "train --resume")  # before anything is read or changed
         else:
             self.lock = self._build(text, overwrite)
@@ -98,16 +143,17 @@ class Trainer:
             if resume:
                 rundir.require_resumable(self.run_dir)
                 self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
+                self._check_memory()
+                saved = checkpoint.load(self.run_dir)
+                self.engine = make_engine(cfg)
             self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
             self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
-            if resume:
-                self.engine = make_engine(cfg)
             self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
-            self.step, self.tokens, self.elapsed = 0, 0, 0.0
             if resume:
                 space.require_room(self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint",
                                    "run the same command again")
-                self._restore(accept_truncated_logs)
+                self._restore(*saved, accept_truncated_logs=accept_truncated_logs)
+                self._record_resume()
         except BaseException:
             self.close()
             raise
@@ -116,13 +162,15 @@ class Trainer:
         """Check everything, then write the new run (absent or complete); returns its writer lock."""
         cfg = self.cfg
         # everything that can fail on bad input happens before the directory is claimed
-        text = read_source(cfg.data) if text is None else text
-        self.tokenizer = self._make_tokenizer(text)
-        cfg.model.vocab_size = self.tokenizer.vocab_size
-        validate(cfg)
-        for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
-            self.tokenizer.encode(prompt)
-        splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+        with task("preparing data", enabled=self.progress_enabled):
+            text = read_source(cfg.data) if text is None else text
+            self.tokenizer = self._make_tokenizer(text)
+            cfg.model.vocab_size = self.tokenizer.vocab_size
+            validate(cfg)
+            for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now
+                self.tokenizer.encode(prompt)
+            self._check_memory()
+            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
         self.engine = make_engine(cfg)
         cache = sum(len(split) for split in splits[:2]) * np.dtype(splits[2]["dtype"]).itemsize
         needed = space.new_run_bytes(self._weight_bytes(), cache)
@@ -151,6 +199,23 @@ class Trainer:
     def seq_len(self) -> int:
         return self.cfg.train.seq_len or self.cfg.model.block_size
 
+    def device(self) -> torch.device:
+        t = self.cfg.train
+        return pick_device(t.device) if t.engine == "torch" else torch.device("cpu")
+
+    def _check_memory(self) -> None:
+        """Refuse a model, batch or sample length that cannot fit in memory, before allocating it."""
+        m, t = self.cfg.model, self.cfg.train
+        device = self.device()
+        require_fits(training_bytes(self.cfg, self.seq_len)["total"], device,
+                     f"training this model ({parameter_count(m):,} parameters, batches of "
+                     f"{t.batch_size:,}×{self.seq_len:,} tokens)",
+                     "use a smaller model (model.n_layer, model.n_embd, model.d_ff) or batch (train.batch_size)")
+        samples = max(1, len(t.sample_prompts))
+        require_fits(inference_bytes(m, samples, self.seq_len, t.sample_tokens), device,
+                     f"sampling {samples} × {t.sample_tokens:,} tokens at the end of the run",
+                     "use a smaller train.sample_tokens")
+
     def _make_tokenizer(self, text: str) -> Tokenizer:
         d = self.cfg.data
         if d.tokenizer == "bpe":  # trained on the training split only
@@ -158,8 +223,7 @@ class Trainer:
         return build_tokenizer(d.tokenizer, text, d.vocab_size or None)
 
     # ---- checkpoints ---------------------------------------------------------------------
-    def _restore(self, accept_truncated_logs: bool = False) -> None:
-        weights, optim, rng, state = checkpoint.load(self.run_dir)
+    def _restore(self, weights: dict, optim: dict, rng: dict, state: dict, accept_truncated_logs: bool = False) -> None:
         problems = state_check.problems(state_check.expected_state(self.engine), weights, optim, rng, state)
         if problems:
             raise RunDirError(f"cannot resume {self.run_dir}: its checkpoint does not fit this run. " + " ".join(problems)
@@ -181,6 +245,17 @@ class Trainer:
         rundir.truncate_logs(self.run_dir, self.step)
         self.log_counts = state_check.count_records(self.run_dir, self.step)
 
+    def _record_resume(self) -> None:
+        """Rewrite config.json with the settings this resume runs with, and append to its
+        ``resumes`` list the step it resumed at and what it changed."""
+        stored = RunConfig.from_dict(rundir.read_config_dict(self.run_dir))
+        self.cfg.resumes = list(stored.resumes) + [{
+            "step": self.step,
+            "changed": changed_settings(stored, self.cfg),
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }]
+        write_json(self.run_dir / rundir.CONFIG, self.cfg.to_dict())
+
     def save(self) -> None:
         state = self.engine.state_dict()
         try:
@@ -201,16 +276,19 @@ class Trainer:
 
     def estimate_loss(self) -> float:
         """Mean loss on a fixed set of batches (the same ones at every evaluation)."""
-        tokens, _ = self._eval_split()
+        tokens, split = self._eval_split()
         t = self.cfg.train
         total, count = 0.0, 0
-        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
-            s, n = self.engine.eval_sums(x, y)
-            total, count = total + s, count + n
+        with task(f"{split} estimate", t.eval_batches, enabled=self.progress_enabled) as bar:
+            for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
+                s, n = self.engine.eval_sums(x, y)
+                total, count = total + s, count + n
+                bar.advance()
         return total / count
 
     def final_evaluation(self, stop: StopSignals | None = None) -> dict:
-        """Every token of the validation split; with ``stop``, a SIGTERM cuts it short (``Terminated``)."""
+        """Every token of the validation split (of the training split when there is none), the
+        loss named after the split it measured; with ``stop``, a SIGTERM cuts it short (``Terminated``)."""
         tokens, split = self._eval_split()
 
         def sums(x, y):
@@ -219,8 +297,9 @@ class Trainer:
             return self.engine.eval_sums(x, y)
 
         result = evaluate_tokens(sums, tokens, self.seq_len, self.cfg.train.batch_size,
-                                 token_byte_lengths(self.tokenizer))
-        return {"split": split, **result}
+                                 token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
+                                 label=f"final {split} evaluation")
+        return named(split, result)
 
     # ---- the loop --------------------------------------------------------------------------
     def _log(self, record: dict, name: str = rundir.METRICS) -> None:
@@ -237,9 +316,20 @@ class Trainer:
         after it; the run directory's writer lock is released when it returns."""
         try:
             with thread_scope(self.cfg.train.threads), StopSignals(self.stop_agreement) as stop:
+                if self.progress_enabled:
+                    self.print_header()
                 return self._run(stop)
         finally:
             self.close()
+
+    def print_header(self) -> None:
+        """The start-up header and the plan's warnings, on stderr (see ``training.header``)."""
+        device = "cpu (NumPy)" if self.cfg.train.engine == "glass" else str(self.device())
+        meta = read_meta(self.run_dir / rundir.DATA_DIR)
+        lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
+                             self.step, self.resume)
+        for line in lines + plan_warnings(self.cfg, self.step):
+            message(line)
 
     def _run(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
@@ -248,7 +338,7 @@ class Trainer:
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
-        bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
+        bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled, time_budget=t.time_budget)
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
@@ -273,8 +363,10 @@ class Trainer:
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
-                    record["val_loss"] = self.estimate_loss()
-                    bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
+                    split = self._eval_split()[1]
+                    key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
+                    record[key] = self.estimate_loss()
+                    bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")
                 if record:
                     self._log(record)
                 if result.probe is not None:
@@ -292,6 +384,9 @@ class Trainer:
                     break
         finally:
             bar.close()
+        if self.progress_enabled:
+            message(f"trained to step {self.step:,} in {duration(time.perf_counter() - session_start)} "
+                    f"({stopped_by.replace('_', ' ')})")
         self.save()  # first: whatever comes after may be cut short
         final, samples = {}, []
         try:  # after SIGTERM/SIGUSR1 the full evaluation and the samples are skipped
@@ -316,9 +411,11 @@ class Trainer:
         t = self.cfg.train
         model = self.engine.sampling_model()
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
-        return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
-                                                     seed=t.seed + i, max_context=self.seq_len)[0])
-                for i, ids in enumerate(starts)]
+        with task("sampling", len(starts) * t.sample_tokens, enabled=self.progress_enabled) as bar:
+            return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
+                                                         seed=t.seed + i, max_context=self.seq_len,
+                                                         on_token=bar.advance)[0])
+                    for i, ids in enumerate(starts)]
 
     def _record_samples(self) -> list[str]:
         texts = self.sample_texts()

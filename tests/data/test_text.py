@@ -219,3 +219,32 @@ def test_describe_text_counts():
     assert describe_text("no newline")["lines"] == 1
     assert describe_text("")["lines"] == 0
     assert describe_text("a\n\nb")["lines"] == 3
+
+
+@pytest.mark.parametrize("encoding, reason", [
+    ("utf-16", "it starts with a UTF-16 byte-order mark"),      # Windows Notepad's "Unicode"
+    ("utf-16-le", "every other byte is NUL"),
+    ("utf-16-be", "every other byte is NUL"),
+])
+def test_utf16_text_is_named_as_such_not_binary(tmp_path, encoding, reason):
+    f = tmp_path / "notes.txt"
+    f.write_bytes("Hello, world.\nA second line.\n".encode(encoding))
+    with pytest.raises(DataError) as e:
+        read_text(f)
+    msg = str(e.value)
+    assert f"looks like UTF-16 text ({reason}), not UTF-8" in msg and "iconv -f UTF-16 -t UTF-8" in msg
+    assert "binary" not in msg
+
+
+def test_utf32_with_a_byte_order_mark_is_named(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_bytes("Hello".encode("utf-32"))
+    with pytest.raises(DataError, match="looks like UTF-32 text"):
+        read_text(f)
+
+
+def test_binary_with_scattered_nuls_is_still_binary(tmp_path):
+    f = tmp_path / "blob.txt"
+    f.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match="binary"):
+        read_text(f)

@@ -69,7 +69,7 @@ def test_unknown_names_and_impossible_values(tmp_path, capsys, text_file):
     fails(capsys, "train", "--set", "train.lr=0", *out, match="lr must be a positive")
     fails(capsys, "train", "--set", "train.lr=-1e-3", *out, match="lr must be a positive")
     fails(capsys, "train", "--set", "train.batch_size=-4", *out, match="must be positive")
-    fails(capsys, "train", "--set", "train.lr=fast", *out, match="must be a float")
+    fails(capsys, "train", "--set", "train.lr=fast", *out, match="must be a number")
     fails(capsys, "train", "--max-steps", "0", *out, match="must be positive")
     fails(capsys, "train", "--tokenizer", "morse", *out, match="unknown tokenizer")
     cfg = tmp_path / "bad.toml"

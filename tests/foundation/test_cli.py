@@ -31,8 +31,8 @@ def test_sample_help_states_defaults(capsys):
     assert "(default: 0.8)" in out and "(default: 300)" in out
 
 
-def test_no_arguments_prints_help(capsys):
-    assert main([]) == 0
+def test_no_arguments_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
     assert "COMMAND" in capsys.readouterr().out
 
 

@@ -53,8 +53,8 @@ def test_bits_per_byte_counts_utf8_bytes():
     r = evaluate_tokens(model_nll_sum(model), tokens, 8, 4, byte_lengths)
     n_bytes = byte_lengths[tokens[1:]].sum()
     assert r["tokens"] == 39 and r["bytes"] == n_bytes
-    assert r["bits_per_byte"] == pytest.approx(r["val_loss"] * 39 / math.log(2) / n_bytes)
-    assert r["perplexity"] == pytest.approx(math.exp(r["val_loss"]))
+    assert r["bits_per_byte"] == pytest.approx(r["loss"] * 39 / math.log(2) / n_bytes)
+    assert r["perplexity"] == pytest.approx(math.exp(r["loss"]))
 
 
 def test_eval_api_matches_the_final_evaluation(tmp_path, tiny_text):

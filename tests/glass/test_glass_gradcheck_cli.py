@@ -11,13 +11,20 @@ from glassgpt.training.gradcheck import run_gradcheck
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_preset_check_passes_and_prints_every_tensor(capsys, dtype):
+def test_preset_check_passes_and_prints_every_tensor(capsys, dtype, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     assert main(["gradcheck", "--preset", "nursery", "--dtype", dtype, "--batch-size", "3"]) == 0
     out = capsys.readouterr().out
-    for name in ("logits", "loss", "transformer.wte.weight", "transformer.h.1.mlp.c_proj.bias", "lm_head.bias"):
+    # 80 columns: names lose their common "transformer." prefix (the caption says so)
+    for name in ("logits", "loss", "\n  wte.weight", "h.1.mlp.c_proj.bias", "lm_head.bias", "without their leading"):
         assert name in out
-    assert "27,747 parameters" in out and "vocabulary 35" in out
+    assert "transformer.wte.weight" not in out and max(len(line) for line in out.splitlines()) <= 80
+    words = " ".join(out.split())  # the title wraps at 80 columns
+    assert "27,747 parameters" in words and "vocabulary 35" in words
     assert "all 30 tensors agree" in out and "FAIL" not in out
+    assert main(["gradcheck", "--preset", "nursery", "--dtype", dtype, "--batch-size", "3", "--wide"]) == 0
+    out = capsys.readouterr().out
+    assert "transformer.wte.weight" in out and "transformer.h.1.mlp.c_proj.bias" in out
 
 
 def test_a_wrong_backward_fails_with_exit_1(capsys, monkeypatch):

@@ -124,7 +124,7 @@ def test_a_kill_at_every_file_operation_of_setup_is_survived(tmp_path, monkeypat
             lock.release()
         where = f"killed at {k}: {ops.failed}"
         if (run / "config.json").is_file() and directory.has_checkpoint(run):  # killed before --overwrite cleared it
-            assert train(run, resume=True).steps == 1, where  # it is still there, whole
+            assert train(run, resume=True, overrides={"train.max_steps": 2}).steps == 2, where  # still there, whole
         else:
             with pytest.raises(GlassError) as refused:  # --resume: nothing was trained, and it says what to do
                 train(run, resume=True)

@@ -157,7 +157,7 @@ def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys, m
     import glassgpt.report
     from glassgpt.api import train
 
-    def broken(run_dir):
+    def broken(run_dir, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(glassgpt.report, "finish_run", broken)

@@ -1,0 +1,76 @@
+"""What a run prints before its first step: the start-up header and warnings about the plan.
+
+    glassgpt train → runs/baby-shakespeare (new run)
+      model      baby: 4 layers, 4 heads, width 128, context 64 · 809,856 params
+      device     cpu · 2 threads · float32 · torch engine · about 120 MB to train
+      data       shakespeare: 4,783,056 characters → 4,304,750 train + 478,306 val tokens
+      tokenizer  char · 75 ids
+      schedule   lr 0.002 · warmup 100 steps · cosine decay to 0.0002 at step 900
+      ends       step 900, or the 3:30 time budget if that comes first
+
+The warnings say when a plan cannot do what it looks like it does: a run shorter than
+its warmup never reaches its peak learning rate, and a resumed run longer than the
+decay it was planned with trains its extra steps at the floor rate.
+"""
+
+from __future__ import annotations
+
+from ..config import RunConfig
+from ..errors import count
+from ..models.footprint import parameter_count, size_text, training_bytes
+from ..progress import duration
+
+
+def _lr(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
+    """Sentences about a schedule that does not do what its numbers suggest."""
+    t = cfg.train
+    notes = []
+    if t.warmup_steps and t.max_steps < t.warmup_steps:
+        peak = t.lr * t.max_steps / t.warmup_steps
+        notes.append(f"warning: the run ends at step {t.max_steps:,}, before its {t.warmup_steps:,} warmup steps "
+                     f"are over, so the learning rate peaks at {_lr(peak)} and never reaches train.lr = {_lr(t.lr)} "
+                     "(lower train.warmup_steps to reach it).")
+    decay_end = t.decay_steps or t.max_steps
+    if t.schedule != "constant" and decay_end < t.max_steps:
+        first = max(decay_end, start_step)
+        notes.append(f"note: the learning-rate decay ends at step {decay_end:,}, so steps {first:,}–{t.max_steps:,} "
+                     f"train at the floor rate {_lr(t.lr * t.min_lr_ratio)}; pass --set train.decay_steps="
+                     f"{t.max_steps} to stretch the decay over the whole run instead.")
+    return notes
+
+
+def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, threads: int, start_step: int,
+                 resumed: bool) -> list[str]:
+    """The start-up header (see the module docstring) as lines of text."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    seq_len = t.seq_len or m.block_size
+    source = d.path or d.corpus or "the given text"
+    state = f"resuming at step {start_step:,}" if resumed else "new run"
+    shape = f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, context {m.block_size}"
+    if seq_len != m.block_size:
+        shape += f" (trained on {seq_len})"
+    need = training_bytes(cfg, seq_len)["total"]
+    val = meta.get("val_tokens", 0)
+    split = (f"{meta.get('train_tokens', 0):,} train + {val:,} val tokens" if val
+             else f"{meta.get('train_tokens', 0):,} tokens, no validation split")
+    chars = f"{meta['text_chars']:,} characters → " if "text_chars" in meta else ""
+    decay = (f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} at step {t.decay_steps or t.max_steps:,}"
+             if t.schedule != "constant" else "constant after warmup")
+    schedule = f"lr {_lr(t.lr)} · " + (f"warmup {t.warmup_steps:,} steps · " if t.warmup_steps else "") + decay
+    ends = f"step {t.max_steps:,}"
+    if t.time_budget:
+        ends += f", or the {duration(t.time_budget)} time budget if that comes first"
+    return [
+        f"glassgpt train → {run_dir} ({state})",
+        f"  model      {cfg.preset or 'custom'}: {shape} · {parameter_count(m):,} params",
+        f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {t.dtype} · {t.engine} engine · "
+        f"about {size_text(need)} to train",
+        f"  data       {source}: {chars}{split}",
+        f"  tokenizer  {d.tokenizer} · {tokenizer.vocab_size:,} ids",
+        f"  schedule   {schedule}",
+        f"  ends       {ends}",
+    ]
