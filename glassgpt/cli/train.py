@@ -20,18 +20,22 @@ def register(sub) -> None:
                     "metrics.jsonl, state/ ...).\nSettings resolve in order: defaults < --preset < --config "
                     "< --set < the named options below.\nKeys for --set: model.* (block_size, n_layer, n_head, "
                     "n_embd, d_ff, dropout, bias, qkv_bias, activation, tie_weights, head_bias, pad_vocab_to), "
-                    "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
+                    "data.* (corpus, path, tokenizer, vocab_size, val_fraction, files (a|b), jsonl_field), train.* (batch_size, seq_len, "
                     "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
                     "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
                     "sample_every, sample_prompts (a|b|c), sample_temperature, sample_tokens, diagnostics_every, seed, "
-                    "threads, device, dtype, compile, engine).",
+                    "threads, device, dtype, compile, engine, doc_mask).",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [data], [train] tables")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     p.add_argument("--corpus", help="built-in corpus: shakespeare | poem | nursery | names (default from preset)")
-    p.add_argument("--data", metavar="PATH", help="your own UTF-8 text file or folder of .txt files")
+    p.add_argument("--data", metavar="PATH", nargs="+",
+                   help="your own UTF-8 text file or folder of .txt files; several paths are packed as documents "
+                        "with <|endoftext|> between them (add --set train.doc_mask=true to mask attention at the boundaries)")
+    p.add_argument("--jsonl-field", metavar="FIELD",
+                   help="read --data as JSONL and pack this field of every line as one document")
     p.add_argument("--tokenizer", help="char | byte | word | bpe | bpe:FILE (default from preset)")
     p.add_argument("--vocab-size", type=int, help="vocabulary size when training a BPE tokenizer")
     p.add_argument("--engine", choices=["torch", "glass"], help="torch, or glass: the NumPy engine with hand-written gradients")
@@ -53,7 +57,7 @@ def register(sub) -> None:
 
 
 #: named options -> configuration keys
-OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.tokenizer",
+OPTION_KEYS = {"corpus": "data.corpus", "jsonl_field": "data.jsonl_field", "tokenizer": "data.tokenizer",
                "vocab_size": "data.vocab_size", "engine": "train.engine", "max_steps": "train.max_steps",
                "time_budget": "train.time_budget", "save_every": "train.save_every",
                "diagnostics_every": "train.diagnostics_every", "seed": "train.seed", "device": "train.device",
@@ -67,8 +71,9 @@ def overrides_from(args: argparse.Namespace) -> dict:
         value = getattr(args, option)
         if value is not None:
             items[key] = value
-    if args.data and "data.corpus" not in items:
-        items["data.corpus"] = ""
+    if args.data:  # one path is read as one text; several are packed as documents
+        items["data.path" if len(args.data) == 1 else "data.files"] = args.data[0] if len(args.data) == 1 else args.data
+        items.setdefault("data.corpus", "")
     return items
 
 
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(args.out, overrides=overrides, resume=True, progress=not args.quiet)
     else:
         cfg = resolve(args.preset, args.config, overrides)
-        source = "data" if cfg.data.path else cfg.data.corpus
+        source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
         result = train(out, config=cfg, overwrite=args.overwrite, progress=not args.quiet)
     final = result.final

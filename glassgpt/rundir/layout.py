@@ -11,6 +11,7 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``samples.jsonl``      samples with the step they were taken at
 ``diagnostics.jsonl``  gradient / update / activation diagnostics (``--diagnostics-every``)
 ``lr_finder.json``     the learning-rate sweep (``glassgpt plot DIR lr-finder --run``)
+``finetune.json``     a fine-tuned run's source run, data, counts and losses before and after
 ``report.html``        the run report; its figures live in ``plots/``
 ``state/``             the last complete checkpoint (see ``checkpoint``)
 ``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``)
@@ -28,6 +29,7 @@ SUMMARY = "summary.json"
 DIAGNOSTICS = "diagnostics.jsonl"
 LR_FINDER = "lr_finder.json"
 REPORT = "report.html"
+FINETUNE = "finetune.json"
 
 DATA_DIR = "data"
 PLOTS_DIR = "plots"
@@ -38,7 +40,7 @@ STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
     "model.safetensors", "optimizer.safetensors", "rng.safetensors", "trainer.json")
 
 #: every file and folder a run writes (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER)
+RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER, FINETUNE)
 RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR)
 #: the JSON-lines logs whose records carry a ``step`` (a resume truncates them to its step)
 STEP_LOGS = (METRICS, DIAGNOSTICS, SAMPLES)

@@ -16,19 +16,20 @@ import numpy as np
 
 from .. import rundir
 from ..config import RunConfig, parse_override, resolve, set_value, validate
-from ..data import read_source
+from ..data.documents import DocumentBatches, document_segments, load_training_corpus
 from ..data.loader import BatchLoader, fixed_batches
-from ..data.tokens import encode_splits, open_split, write_splits
+from ..data.tokens import open_split, write_splits
 from ..errors import ConfigError, RunDirError
 from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
 from ..rundir import checkpoint
 from ..sample import default_prompt_ids, generate
 from ..threads import thread_scope
-from ..tokenizers import Tokenizer
+from ..tokenizers import END_OF_TEXT, Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
 from .engines import make_engine, split_micro_batches
+from .prepared import PreparedData
 from .progress import Progress
 from .schedule import learning_rate
 
@@ -70,12 +71,14 @@ class Trainer:
     """One run: prepares data and engine, then ``run()`` trains, evaluates, saves and samples.
 
     The configuration is copied: the caller's ``cfg`` is never changed (the copy gets the
-    tokenizer's vocabulary size)."""
+    tokenizer's vocabulary size).  ``prepared``: data the caller prepared (tokenizer, batch
+    source, evaluation set, starting weights; see ``prepared.PreparedData``) instead of the
+    text ``cfg.data`` names."""
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                 progress: bool = True, text: str | None = None):
+                 progress: bool = True, text: str | None = None, prepared: PreparedData | None = None):
         cfg = copy.deepcopy(cfg)
-        self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        self.cfg, self.run_dir, self.resume, self.prepared = cfg, Path(run_dir), resume, prepared
         self.progress_enabled = progress
         self.stop_requested = False
         if resume:
@@ -83,23 +86,39 @@ class Trainer:
             self.tokenizer = load_tokenizer(self.run_dir / rundir.TOKENIZER)
         else:
             # everything that can fail on bad input happens before the directory is claimed
-            text = read_source(cfg.data) if text is None else text
-            self.tokenizer = self._make_tokenizer(text)
+            splits = None
+            if prepared is not None:
+                self.tokenizer = prepared.tokenizer
+            else:
+                corpus = load_training_corpus(cfg.data, text)  # packed documents get <|endoftext|>
+                self.tokenizer = corpus.adapt(self._make_tokenizer(corpus.text))
             cfg.model.vocab_size = self.tokenizer.vocab_size
             validate(cfg)
             for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now, not at the end
                 self.tokenizer.encode(prompt)
-            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+            if prepared is None:
+                splits = corpus.encode_splits(self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
             self.engine = make_engine(cfg)
+            if prepared is not None and prepared.weights is not None:
+                self.engine.load_state_dict({"model": prepared.weights})
             rundir.claim(self.run_dir, overwrite=overwrite)
             self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
-            write_splits(self.run_dir / rundir.DATA_DIR, *splits)
+            if splits is not None:
+                write_splits(self.run_dir / rundir.DATA_DIR, *splits)
             write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())
-        self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
-        self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
+        if prepared is None:
+            self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
+            self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
         if resume:
             self.engine = make_engine(cfg)
-        self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+        # train.doc_mask: batches carry per-token document ids (segments)
+        self.eot_id = self.tokenizer.special_tokens.get(END_OF_TEXT) if cfg.train.doc_mask else None
+        if prepared is not None:
+            self.loader = prepared.train
+        else:
+            self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+            if self.eot_id is not None:
+                self.loader = DocumentBatches(self.loader, self.eot_id)
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
         if resume:
             self._restore()
@@ -132,19 +151,28 @@ class Trainer:
     def _eval_split(self) -> tuple[np.ndarray, str]:
         return (self.val_tokens, "val") if len(self.val_tokens) > self.seq_len else (self.train_tokens, "train")
 
+    def _eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        if self.eot_id is None:
+            return self.engine.eval_sums(x, y)
+        return self.engine.eval_sums(x, y, document_segments(x, self.eot_id))
+
     def estimate_loss(self) -> float:
         """Mean loss on a fixed set of batches (the same ones at every evaluation)."""
-        tokens, _ = self._eval_split()
         t = self.cfg.train
+        if self.prepared is not None:
+            return self.prepared.eval.evaluate(self.engine.eval_sums, t.eval_batches)["val_loss"]
+        tokens, _ = self._eval_split()
         total, count = 0.0, 0
         for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
-            s, n = self.engine.eval_sums(x, y)
+            s, n = self._eval_sums(x, y)
             total, count = total + s, count + n
         return total / count
 
     def final_evaluation(self) -> dict:
+        if self.prepared is not None:
+            return {"split": self.prepared.split, **self.prepared.eval.evaluate(self.engine.eval_sums)}
         tokens, split = self._eval_split()
-        result = evaluate_tokens(self.engine.eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
+        result = evaluate_tokens(self._eval_sums, tokens, self.seq_len, self.cfg.train.batch_size,
                                  token_byte_lengths(self.tokenizer))
         return {"split": split, **result}
 
