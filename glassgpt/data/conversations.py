@@ -28,8 +28,9 @@ class Conversation:
     line: int = 0
 
 
-def parse_conversation(obj, where: str, line: int = 0) -> Conversation:
-    """Check one decoded JSON value; ``where`` names it in errors ("chat.jsonl line 3")."""
+def parse_conversation(obj, where: str, line: int = 0, require_reply: bool = True) -> Conversation:
+    """Check one decoded JSON value; ``where`` names it in errors ("chat.jsonl line 3").
+    ``require_reply=False`` accepts a conversation without an assistant message (a chat prompt)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
         raise DataError(f"{where} is not a conversation; write one object per line like {EXAMPLE}.")
     messages = obj["messages"]
@@ -45,7 +46,7 @@ def parse_conversation(obj, where: str, line: int = 0) -> Conversation:
         if not isinstance(content, str):
             raise DataError(f"{where}, message {i}: the content must be text, not {type(content).__name__}.")
         clean.append({"role": role, "content": content})
-    if not any(m["role"] == "assistant" for m in clean):
+    if require_reply and not any(m["role"] == "assistant" for m in clean):
         raise DataError(f"{where} has no assistant message; every conversation needs a reply to learn from.")
     return Conversation(tuple(clean), line)
 

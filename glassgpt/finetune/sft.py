@@ -51,7 +51,7 @@ from .batches import OVERFLOW, SFTBatches, encode_conversations, eval_batches
 from .grow import NOISE, grow_vocabulary
 
 #: training settings of a fine-tune unless the caller gives others
-DEFAULTS = {"max_steps": 300, "lr": 5e-4, "warmup_steps": 20, "eval_every": 50, "batch_size": 16,
+DEFAULTS = {"max_steps": 150, "lr": 5e-4, "warmup_steps": 20, "eval_every": 25, "batch_size": 16,
             "val_fraction": 0.1, "transcript": 5}
 
 

@@ -1,0 +1,87 @@
+"""A conversation with a run, shared by the terminal chat and the web playground.
+
+Runs fine-tuned for chat (their tokenizer holds the chat tokens) talk through the chat
+template: the messages so far, then ``<|assistant_start|>``; the reply streams until
+``<|assistant_end|>``.  Other runs *continue text*: what you type is appended to the
+running text and the model writes on from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from ..runs import LoadedRun
+from ..sample import DEFAULTS, SamplingSettings, default_prompt_ids
+from ..streaming import StreamedToken, TextStream, stream_tokens
+from ..tokenizers import Tokenizer
+from ..tokenizers.chat import is_chat_tokenizer, render, role_tokens
+
+
+def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
+    """The prompt ids of a text to continue (a neutral start when it is empty)."""
+    return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
+
+
+def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict]) -> tuple[list[int], int]:
+    """(prompt ids, the ``<|assistant_end|>`` id) for the model's next reply to ``messages``."""
+    return render(tokenizer, messages, add_generation_start=True).ids, role_tokens(tokenizer)["assistant"][1]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One streamed token and the text it adds ("" while a character is incomplete)."""
+
+    token: StreamedToken
+    text: str
+
+
+def stream_text(run: LoadedRun, prompt: list[int], settings: SamplingSettings, seed: int | None = None,
+                stop_id: int | None = None, top: int = 10, lock=None) -> Iterator[Piece]:
+    """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it and adds no text."""
+    text = TextStream(run.tokenizer)
+    for token in stream_tokens(run.model, prompt, settings.max_new_tokens, settings.temperature, settings.top_k,
+                               settings.top_p, seed, () if stop_id is None else (stop_id,),
+                               run.trained_context, top, lock):
+        yield Piece(token, "" if token.id == stop_id else text.push(token.id))
+    tail = text.flush()
+    if tail:
+        yield Piece(StreamedToken(-1, 1.0, 1.0, ()), tail)
+
+
+class ChatSession:
+    """The state of one terminal conversation: the messages (chat runs) or the running text."""
+
+    def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
+        self.run, self.settings, self.system = run, settings, system
+        self.chat = is_chat_tokenizer(run.tokenizer)
+        self.messages: list[dict] = []
+        self.text = ""
+
+    def clear(self) -> None:
+        self.messages, self.text = [], ""
+
+    def update(self, **changes) -> SamplingSettings:
+        """Change sampling settings (checked: a bad value raises and changes nothing)."""
+        settings = replace(self.settings, **changes)
+        settings.check()
+        self.settings = settings
+        return settings
+
+    def reply(self, user_text: str, seed: int | None = None) -> Iterator[Piece]:
+        """Stream the model's answer to ``user_text`` and remember both."""
+        if self.chat:
+            history = ([{"role": "system", "content": self.system}] if self.system and not self.messages else [])
+            messages = self.messages + history + [{"role": "user", "content": user_text}]
+            prompt, stop = chat_prompt(self.run.tokenizer, messages)
+        else:
+            messages, stop = [], None
+            prompt = completion_ids(self.run.tokenizer, self.text + user_text)
+        out = []
+        for piece in stream_text(self.run, prompt, self.settings, seed, stop):
+            out.append(piece.text)
+            yield piece
+        if self.chat:
+            self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
+        else:
+            self.text += user_text + "".join(out)
