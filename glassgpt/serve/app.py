@@ -8,7 +8,7 @@ Routes (every error is JSON ``{"error": "<one sentence>"}`` with a 4xx status):
 ``POST /api/generate`` ``{"prompt", "temperature", "top_k", "top_p", "max_tokens", "seed"}`` -> a stream of
                        server-sent events: ``token`` (``id``, ``text`` it adds, ``token``, ``p`` under the
                        model, ``p_sample`` under the sampling distribution, ``top``: the 10 likeliest
-                       ``[token, p]``), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``)
+                       ``[token, p]``, ``stop``, ``special``: a special token adds no text), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``)
 ``POST /api/chat``     ``{"messages": [...], settings}``: the same stream for the assistant's next reply
                        (runs fine-tuned for chat only: 409 otherwise)
 ``POST /api/explain``  ``{"text"}`` or ``{"messages"}``, ``top_k``: ``glassgpt explain --json``'s numbers
@@ -196,11 +196,11 @@ class Playground:
                     pieces.append(piece.text)
                     if t.id < 0:  # the end of an incomplete character: text only
                         yield sse("token", {"id": None, "text": piece.text, "token": piece.text, "p": None,
-                                            "p_sample": None, "top": []})
+                                            "p_sample": None, "stop": False, "special": False, "top": []})
                         continue
                     count += 1
                     yield sse("token", {"id": t.id, "text": piece.text, "token": name(t.id), "p": t.prob,
-                                        "p_sample": t.sample_prob, "stop": t.id == stop,
+                                        "p_sample": t.sample_prob, "stop": t.id == stop, "special": piece.special,
                                         "top": [[name(i), p] for i, p in t.top]})
             except GlassError as exc:
                 yield sse("error", {"error": str(exc)})

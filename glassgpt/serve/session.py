@@ -30,20 +30,25 @@ def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict]) -> tuple[list[in
 
 @dataclass(frozen=True)
 class Piece:
-    """One streamed token and the text it adds ("" while a character is incomplete)."""
+    """One streamed token and the text it adds: "" while a character is incomplete, and "" for
+    a special token (``special``), which is never part of a message's text."""
 
     token: StreamedToken
     text: str
+    special: bool = False
 
 
 def stream_text(run: LoadedRun, prompt: list[int], settings: SamplingSettings, seed: int | None = None,
                 stop_id: int | None = None, top: int = 10, lock=None) -> Iterator[Piece]:
-    """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it and adds no text."""
+    """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it.  Special tokens
+    (the stop token among them) add no text."""
     text = TextStream(run.tokenizer)
+    specials = set(run.tokenizer.special_tokens.values())
     for token in stream_tokens(run.model, prompt, settings.max_new_tokens, settings.temperature, settings.top_k,
                                settings.top_p, seed, () if stop_id is None else (stop_id,),
                                run.trained_context, top, lock):
-        yield Piece(token, "" if token.id == stop_id else text.push(token.id))
+        special = token.id in specials
+        yield Piece(token, "" if special else text.push(token.id), special)
     tail = text.flush()
     if tail:
         yield Piece(StreamedToken(-1, 1.0, 1.0, ()), tail)
@@ -55,6 +60,7 @@ class ChatSession:
     def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
         self.run, self.settings, self.system = run, settings, system
         self.chat = is_chat_tokenizer(run.tokenizer)
+        self.stop_id = role_tokens(run.tokenizer)["assistant"][1] if self.chat else None
         self.messages: list[dict] = []
         self.text = ""
 
