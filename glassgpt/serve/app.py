@@ -38,7 +38,7 @@ from ..explain import explain, explain_chat
 from ..runs import LoadedRun, load_run
 from ..sample import DEFAULTS, SamplingSettings
 from ..tokenizers.chat import is_chat_tokenizer
-from .session import chat_prompt, completion_ids, stream_text
+from .session import chat_prompt, completion_ids, prompt_budget, stream_text
 
 INSTALL = "glassgpt serve needs FastAPI and uvicorn; install them with: pip install 'glassgpt[serve]'"
 
@@ -156,7 +156,8 @@ class Playground:
             raise RequestError(422, "the last message is the assistant's; end with a user message to get a reply.")
         settings, seed = self.settings(body)
         try:
-            prompt, stop = chat_prompt(self.run.tokenizer, messages)
+            prompt, stop = chat_prompt(self.run.tokenizer, messages,
+                                       prompt_budget(self.run.trained_context, settings.max_new_tokens))
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "conversation")

@@ -23,9 +23,32 @@ def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
 
 
-def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict]) -> tuple[list[int], int]:
-    """(prompt ids, the ``<|assistant_end|>`` id) for the model's next reply to ``messages``."""
-    return render(tokenizer, messages, add_generation_start=True).ids, role_tokens(tokenizer)["assistant"][1]
+def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict], budget: int | None = None) -> tuple[list[int], int]:
+    """(prompt ids, the ``<|assistant_end|>`` id) for the model's next reply to ``messages``.
+
+    ``budget``: the most prompt tokens (leave the rest of the context for the reply).  The
+    oldest turns are left out, whole (the kept part starts at a user message), until the
+    prompt fits (a leading system message is kept while it fits); the last message is always
+    kept.  A model trained on single
+    conversations of at most its context never saw a conversation cut mid-turn, so whole
+    turns are dropped rather than letting the sampler crop the prompt's start."""
+    end = role_tokens(tokenizer)["assistant"][1]
+    ids = render(tokenizer, messages, add_generation_start=True).ids
+    if budget is None or len(ids) <= budget:
+        return ids, end
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    rest = list(messages[len(system):])
+    for start in [i for i in range(1, len(rest)) if rest[i]["role"] != "assistant"]:  # begin at a user turn
+        for head in (system, []):
+            ids = render(tokenizer, head + rest[start:], add_generation_start=True).ids
+            if len(ids) <= budget:
+                return ids, end
+    return render(tokenizer, rest[-1:], add_generation_start=True).ids, end
+
+
+def prompt_budget(context: int, max_new_tokens: int) -> int:
+    """Prompt tokens a chat keeps: the context minus room for the reply (at most half the context)."""
+    return max(1, context - min(max_new_tokens, context // 2))
 
 
 @dataclass(frozen=True)
@@ -79,7 +102,8 @@ class ChatSession:
         if self.chat:
             history = ([{"role": "system", "content": self.system}] if self.system and not self.messages else [])
             messages = self.messages + history + [{"role": "user", "content": user_text}]
-            prompt, stop = chat_prompt(self.run.tokenizer, messages)
+            budget = prompt_budget(self.run.trained_context, self.settings.max_new_tokens)
+            prompt, stop = chat_prompt(self.run.tokenizer, messages, budget)
         else:
             messages, stop = [], None
             prompt = completion_ids(self.run.tokenizer, self.text + user_text)

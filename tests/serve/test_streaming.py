@@ -11,10 +11,11 @@ from chatrun import QA
 
 from glassgpt.runs import load_run
 from glassgpt.sample import SamplingSettings, generate
-from glassgpt.serve.session import chat_prompt, completion_ids
+from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget
 from glassgpt.serve.terminal import chat_loop
 from glassgpt.streaming import TextStream, stream_tokens
 from glassgpt.tokenizers import ByteTokenizer
+from glassgpt.tokenizers.chat import render
 
 SETTINGS = [dict(temperature=0.0), dict(temperature=1.0), dict(temperature=0.7, top_k=5),
             dict(temperature=1.3, top_p=0.8), dict(temperature=0.9, top_k=8, top_p=0.9)]
@@ -97,3 +98,22 @@ def test_terminal_continues_text_for_a_run_without_chat_tokens(base):
     expected = run.tokenizer.decode(generate(run.model, prompt, 12, temperature=0.0,
                                              max_context=run.trained_context)[0])
     assert "bot> " + expected in text
+
+
+def test_a_long_chat_drops_its_oldest_turns_whole(chat):
+    tok = load_run(chat).tokenizer
+    system = {"role": "system", "content": "be brief."}
+    turns = [{"role": r, "content": QA[i // 2][i % 2]} for i, r in enumerate(["user", "assistant"] * 3)]
+    last = {"role": "user", "content": QA[3][0]}
+    full, end = chat_prompt(tok, [system, *turns, last])
+    assert chat_prompt(tok, [system, *turns, last], budget=len(full))[0] == full  # fits: unchanged
+    kept, _ = chat_prompt(tok, [system, *turns, last], budget=len(full) - 1)
+    assert kept == render_ids(tok, [system, *turns[2:], last])  # the first exchange went, the system message stayed
+    tight, _ = chat_prompt(tok, [system, *turns, last], budget=len(render_ids(tok, [system, last])))
+    assert tight == render_ids(tok, [system, last])  # never a reply without the question before it
+    assert chat_prompt(tok, [system, *turns, last], budget=3)[0] == render_ids(tok, [last])  # always the last message
+    assert prompt_budget(64, 300) == 32 and prompt_budget(64, 10) == 54
+
+
+def render_ids(tok, messages):
+    return render(tok, messages, add_generation_start=True).ids
