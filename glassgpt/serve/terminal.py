@@ -57,8 +57,9 @@ def chat_loop(run: LoadedRun, settings: SamplingSettings = DEFAULTS, *, seed: in
         out.write("bot> ")
         try:
             for piece in session.reply(line if session.chat else line + "\n", None if seed is None else seed + replies):
-                special = piece.special and piece.token.id != session.stop_id
-                out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if special else piece.text)
+                if piece.token.id == session.stop_id:  # the end of the reply: nothing to show
+                    continue
+                out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)
                 if probs and piece.token.id >= 0:
                     mark = f"[{piece.token.prob:.2f}]"
                     out.write(f"\x1b[2m{mark}\x1b[0m" if colour else mark)
