@@ -1,14 +1,14 @@
 """A tiny pretrained char run and its chat fine-tune, built once per test session and shared by
-tests/finetune and tests/serve (importable as ``chatrun``, like ``tinyrun``).  Tests that
-change a run work on a copy (``copy_run``)."""
+tests/finetune and tests/serve (importable as ``chatrun``, like ``tinyrun``).  Both runs are
+only read by the tests."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from tinyrun import TINY_TEXT, tiny_config
 
@@ -62,12 +62,19 @@ def chat_run(root: Path) -> Path:
     return _BUILT["chat"]
 
 
-def copy_run(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
-
 def tree_digest(path: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under ``path`` (to prove a run was not touched)."""
     return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def base(tmp_path_factory) -> Path:
+    """The shared pretrained run (only read: tests that change a run copy it)."""
+    return base_run(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def chat(tmp_path_factory) -> Path:
+    """The shared chat fine-tune of ``base``."""
+    return chat_run(tmp_path_factory.getbasetemp())

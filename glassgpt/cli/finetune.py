@@ -22,7 +22,8 @@ def register(sub) -> None:
                     "trained context (best fit, padded); --overflow says what happens to a longer one.",
     )
     p.add_argument("run_dir", metavar="RUN", help="the trained run to start from (only read)")
-    p.add_argument("--sft", required=True, metavar="FILE.jsonl", help="the conversations")
+    p.add_argument("--sft", required=True, metavar="FILE.jsonl",
+                   help="the conversations, or qa: the 214 question-answer pairs that ship with glassgpt")
     p.add_argument("--out", required=True, metavar="NEW_RUN", help="the new run directory")
     p.add_argument("--overflow", choices=["error", "truncate"], default="error",
                    help="a conversation longer than the context: refuse the file, or keep its first context+1 tokens")

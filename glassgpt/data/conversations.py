@@ -1,5 +1,7 @@
 """Conversations for supervised fine-tuning: one JSON object per line (JSONL).
 
+``qa`` names the set that ships with glassgpt (``glassgpt/data/texts/qa.jsonl``: 214 short
+question-answer pairs written for the project, in the characters of the Shakespeare corpus).
 Each non-blank line is ``{"messages": [{"role": "system" | "user" | "assistant", "content":
 "..."}, ...]}`` with at least one assistant message (other keys are ignored).  Every
 problem is one ``DataError`` sentence that names the file and the line: a line that is not
@@ -17,6 +19,8 @@ from ..errors import DataError
 from ..tokenizers.chat import ROLES
 from .text import decode_text
 
+#: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
+BUILTIN = {"qa": "texts/qa.jsonl"}
 EXAMPLE = '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}'
 
 
@@ -61,9 +65,17 @@ def parse_conversation_text(text: str, where: str = "the conversation") -> Conve
     return parse_conversation(obj, where)
 
 
+def conversations_path(spec: str | Path) -> Path:
+    """The file ``spec`` names: a path, or the name of a built-in set (``BUILTIN``) when no such file exists."""
+    path = Path(spec)
+    if not path.exists() and str(spec) in BUILTIN:
+        return Path(__file__).parent / BUILTIN[str(spec)]
+    return path
+
+
 def read_conversations(path: str | Path) -> list[Conversation]:
-    """Every conversation of a JSONL file, in file order (blank lines are skipped)."""
-    path = Path(path)
+    """Every conversation of a JSONL file (or built-in set), in file order (blank lines are skipped)."""
+    path = conversations_path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist or is not a file; give a JSONL file of conversations.")
     try:

@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import rundir
 from ..config import validate
-from ..data.conversations import Conversation, read_conversations
+from ..data.conversations import Conversation, conversations_path, read_conversations
 from ..errors import ConfigError, RunDirError, TokenizerError
 from ..evaluation import token_byte_lengths
 from ..fileio import write_json
@@ -96,6 +96,7 @@ def finetune(source: str | Path, sft_file: str | Path, out: str | Path, *, overf
     """Fine-tune the run ``source`` on the conversations in ``sft_file`` into the new run ``out``
     (see the module docstring).  ``log`` receives progress lines (counts, losses)."""
     log = log or (lambda line: None)
+    sft_file = conversations_path(sft_file)
     src = rundir.require_run(source)
     out = Path(out)
     if out.resolve() == src.resolve():
@@ -119,6 +120,7 @@ def finetune(source: str | Path, sft_file: str | Path, out: str | Path, *, overf
     cfg.model = model_cfg
     validate(cfg)
     byte_lengths = token_byte_lengths(tokenizer)
+    byte_lengths[list(tokenizer.special_tokens.values())] = 0  # bits per byte of the reply text: specials are not text
     train_eval = BatchEvalSet(eval_batches(train_set.examples, context, batch_size), byte_lengths)
     held_out = val_set.examples or train_set.examples
     prepared = PreparedData(tokenizer, SFTBatches(train_set.examples, context, seed),

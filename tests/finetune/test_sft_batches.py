@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from glassgpt.config import ModelConfig
-from glassgpt.data.conversations import Conversation
+from glassgpt.data.conversations import Conversation, conversations_path, read_conversations
 from glassgpt.errors import DataError
 from glassgpt.finetune.batches import SFTBatches, best_fit, encode_conversations, eval_batches, fill_rows
 from glassgpt.finetune.grow import NOISE, grow_vocabulary
@@ -111,3 +111,17 @@ def test_growing_keeps_old_logits_and_starts_new_rows_at_the_mean(tied, pad):
     assert all(torch.equal(again[k], weights[k]) for k in weights)  # seeded
     if not tied:
         assert torch.allclose(weights["lm_head.bias"][30:36], old.lm_head.bias.detach()[:30].mean().expand(6))
+
+
+#: the 75 characters of the built-in Shakespeare corpus (the baby model's vocabulary)
+SHAKESPEARE_CHARS = set("\n !\"$&',-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def test_the_shipped_qa_set_fits_the_shakespeare_baby_model():
+    convs = read_conversations("qa")  # a built-in name when no such file exists
+    assert len(convs) == 214 and conversations_path("qa").name == "qa.jsonl"
+    for c in convs:
+        user, reply = (m["content"] for m in c.messages)
+        assert set(user + reply) <= SHAKESPEARE_CHARS, c.line
+        assert len(user) + len(reply) + 4 - 1 <= 64, c.line  # positions with the four role tokens: the context
+    assert len({c.messages[0]["content"] for c in convs}) == 214  # no question twice
