@@ -9,7 +9,8 @@ Routes (every error is JSON ``{"error": "<one sentence>"}`` with a 4xx status):
                        server-sent events: ``token`` (``id``, ``text`` it adds, ``token``, ``p`` under the
                        model, ``p_sample`` under the sampling distribution, ``top``: the 10 likeliest
                        ``[token, p]``, ``stop``, ``special``: a special token adds no text), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``)
-``POST /api/chat``     ``{"messages": [...], settings}``: the same stream for the assistant's next reply
+``POST /api/chat``     ``{"messages": [...], settings}``: the same stream for the assistant's next reply,
+                       ending at ``<|assistant_end|>`` (or any other chat token)
                        (runs fine-tuned for chat only: 409 otherwise)
 ``POST /api/explain``  ``{"text"}`` or ``{"messages"}``, ``top_k``: ``glassgpt explain --json``'s numbers
 =====================  =============================================================================
@@ -146,7 +147,7 @@ class Playground:
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "prompt")
-        return self._events(prompt, settings, seed, None)
+        return self._events(prompt, settings, seed, ())
 
     def start_chat(self, body: dict):
         if not self.chat:
@@ -180,7 +181,7 @@ class Playground:
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
 
-    def _events(self, prompt: list[int], settings: SamplingSettings, seed: int, stop: int | None):
+    def _events(self, prompt: list[int], settings: SamplingSettings, seed: int, stops: tuple[int, ...]):
         tok = self.run.tokenizer
         names: dict[int, str] = {}
 
@@ -192,7 +193,7 @@ class Playground:
         def events():
             start, pieces, count = time.perf_counter(), [], 0
             try:
-                for piece in stream_text(self.run, prompt, settings, seed, stop, self.limits.top, self.lock):
+                for piece in stream_text(self.run, prompt, settings, seed, stops, self.limits.top, self.lock):
                     t = piece.token
                     pieces.append(piece.text)
                     if t.id < 0:  # the end of an incomplete character: text only
@@ -201,7 +202,7 @@ class Playground:
                         continue
                     count += 1
                     yield sse("token", {"id": t.id, "text": piece.text, "token": name(t.id), "p": t.prob,
-                                        "p_sample": t.sample_prob, "stop": t.id == stop, "special": piece.special,
+                                        "p_sample": t.sample_prob, "stop": t.id in stops, "special": piece.special,
                                         "top": [[name(i), p] for i, p in t.top]})
             except GlassError as exc:
                 yield sse("error", {"error": str(exc)})

@@ -15,7 +15,7 @@ from ..runs import LoadedRun
 from ..sample import DEFAULTS, SamplingSettings, default_prompt_ids
 from ..streaming import StreamedToken, TextStream, stream_tokens
 from ..tokenizers import Tokenizer
-from ..tokenizers.chat import is_chat_tokenizer, render, role_tokens
+from ..tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
 
 
 def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -23,8 +23,10 @@ def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
 
 
-def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict], budget: int | None = None) -> tuple[list[int], int]:
-    """(prompt ids, the ``<|assistant_end|>`` id) for the model's next reply to ``messages``.
+def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict],
+                budget: int | None = None) -> tuple[list[int], tuple[int, ...]]:
+    """(prompt ids, the ids that end the reply: ``tokenizers.chat.reply_stop_ids``) for the
+    model's next reply to ``messages``.
 
     ``budget``: the most prompt tokens (leave the rest of the context for the reply).  The
     oldest turns are left out, whole (the kept part starts at a user message), until the
@@ -32,7 +34,7 @@ def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict], budget: int | No
     kept.  A model trained on single
     conversations of at most its context never saw a conversation cut mid-turn, so whole
     turns are dropped rather than letting the sampler crop the prompt's start."""
-    end = role_tokens(tokenizer)["assistant"][1]
+    end = reply_stop_ids(tokenizer)
     ids = render(tokenizer, messages, add_generation_start=True).ids
     if budget is None or len(ids) <= budget:
         return ids, end
@@ -62,13 +64,13 @@ class Piece:
 
 
 def stream_text(run: LoadedRun, prompt: list[int], settings: SamplingSettings, seed: int | None = None,
-                stop_id: int | None = None, top: int = 10, lock=None) -> Iterator[Piece]:
+                stop_ids: Sequence[int] = (), top: int = 10, lock=None) -> Iterator[Piece]:
     """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it.  Special tokens
-    (the stop token among them) add no text."""
+    (stop tokens among them) add no text."""
     text = TextStream(run.tokenizer)
     specials = set(run.tokenizer.special_tokens.values())
     for token in stream_tokens(run.model, prompt, settings.max_new_tokens, settings.temperature, settings.top_k,
-                               settings.top_p, seed, () if stop_id is None else (stop_id,),
+                               settings.top_p, seed, stop_ids,
                                run.trained_context, top, lock):
         special = token.id in specials
         yield Piece(token, "" if special else text.push(token.id), special)
@@ -83,7 +85,7 @@ class ChatSession:
     def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
         self.run, self.settings, self.system = run, settings, system
         self.chat = is_chat_tokenizer(run.tokenizer)
-        self.stop_id = role_tokens(run.tokenizer)["assistant"][1] if self.chat else None
+        self.stop_ids = reply_stop_ids(run.tokenizer) if self.chat else ()
         self.messages: list[dict] = []
         self.text = ""
 
@@ -105,7 +107,7 @@ class ChatSession:
             budget = prompt_budget(self.run.trained_context, self.settings.max_new_tokens)
             prompt, stop = chat_prompt(self.run.tokenizer, messages, budget)
         else:
-            messages, stop = [], None
+            messages, stop = [], ()
             prompt = completion_ids(self.run.tokenizer, self.text + user_text)
         out = []
         for piece in stream_text(self.run, prompt, self.settings, seed, stop):

@@ -6,7 +6,7 @@ Type a message and press Enter; the reply appears as it is sampled.  Commands:
     /top-k K         sample from the K most likely tokens (off: no cut)
     /top-p P         sample from the smallest set with probability P (off: no cut)
     /max-tokens N    most tokens per reply
-    /probs           show each token's probability inline, after the token: to[.93]
+    /probs           show each token's probability inline, after the token: to[0.93]
     /clear           forget the conversation
     /settings        print the current settings
     /help, /quit     (end of input quits too)
@@ -57,7 +57,7 @@ def chat_loop(run: LoadedRun, settings: SamplingSettings = DEFAULTS, *, seed: in
         out.write("bot> ")
         try:
             for piece in session.reply(line if session.chat else line + "\n", None if seed is None else seed + replies):
-                if piece.token.id == session.stop_id:  # the end of the reply: nothing to show
+                if piece.token.id in session.stop_ids:  # the end of the reply: nothing to show
                     continue
                 out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)
                 if probs and piece.token.id >= 0:

@@ -41,6 +41,13 @@ def role_tokens(tokenizer: Tokenizer) -> dict[str, tuple[int, int]]:
     return {role: (specials[f"<|{role}_start|>"], specials[f"<|{role}_end|>"]) for role in ROLES}
 
 
+def reply_stop_ids(tokenizer: Tokenizer) -> tuple[int, ...]:
+    """The ids that end a generated reply: ``<|assistant_end|>`` first, then every other chat
+    token (a model that writes one of them has left its turn; none belongs inside a reply)."""
+    end = role_tokens(tokenizer)["assistant"][1]
+    return (end, *(tokenizer.special_tokens[s] for s in CHAT_SPECIALS if tokenizer.special_tokens[s] != end))
+
+
 def is_chat_tokenizer(tokenizer: Tokenizer) -> bool:
     """Whether the tokenizer holds every chat token (the run was fine-tuned for chat)."""
     return all(s in tokenizer.special_tokens for s in CHAT_SPECIALS)

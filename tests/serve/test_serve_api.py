@@ -113,8 +113,8 @@ def test_chat_needs_a_fine_tuned_run_and_streams_until_the_end_token(base_app, c
     messages = [{"role": "user", "content": QA[0][0]}]
     evs = events(client.post("/api/chat", json={"messages": messages, "temperature": 0, "max_tokens": 40}).text)
     tokens = [d for e, d in evs if e == "token"]
-    prompt, end = chat_prompt(run.tokenizer, messages)
-    expected = generate(run.model, prompt, 40, 0.0, stop_ids=(end,), max_context=run.trained_context)[0]
+    prompt, stops = chat_prompt(run.tokenizer, messages)
+    expected = generate(run.model, prompt, 40, 0.0, stop_ids=stops, max_context=run.trained_context)[0]
     assert [t["id"] for t in tokens] == expected
     assert tokens[-1]["stop"] is True and tokens[-1]["text"] == ""
     assert evs[-1][1]["text"] == run.tokenizer.decode(expected[:-1])

@@ -107,6 +107,7 @@ def test_playground_generates_hovers_chats_and_explains(server, browser):
 
     # chat with the fine-tuned run
     browser.script("document.getElementById('tab-chat').click();"
+                   "document.getElementById('temperature').value = '0';"  # greedy: the reply the run learned
                    f"document.getElementById('message').value = {json.dumps(QA[0][0])};"
                    "document.getElementById('send').click();")
     wait_for(browser, "return document.getElementById('chat-status').textContent.includes('tokens')")

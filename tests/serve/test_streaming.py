@@ -52,10 +52,11 @@ def test_each_token_carries_its_probability_and_the_top_alternatives(base):
 
 def test_a_stop_token_ends_the_stream(chat):
     run = load_run(chat)
-    prompt, end = chat_prompt(run.tokenizer, [{"role": "user", "content": QA[0][0]}])
-    tokens = list(stream_tokens(run.model, prompt, 40, temperature=0.0, stop_ids=(end,)))
-    assert tokens[-1].id == end and end not in [t.id for t in tokens[:-1]]
-    assert [t.id for t in tokens] == generate(run.model, prompt, 40, temperature=0.0, stop_ids=(end,))[0]
+    prompt, stops = chat_prompt(run.tokenizer, [{"role": "user", "content": QA[0][0]}])
+    assert stops[0] == run.tokenizer.special_tokens["<|assistant_end|>"] and len(stops) == 6
+    tokens = list(stream_tokens(run.model, prompt, 40, temperature=0.0, stop_ids=stops))
+    assert tokens[-1].id in stops and not any(t.id in stops for t in tokens[:-1])
+    assert [t.id for t in tokens] == generate(run.model, prompt, 40, temperature=0.0, stop_ids=stops)[0]
 
 
 def test_text_stream_holds_a_split_character_until_it_is_complete():
@@ -76,9 +77,9 @@ def test_terminal_chat_with_a_scripted_stdin(chat):
     lines = text.split("\n")
     assert "chat template" in lines[0]
     # greedy reply 1 is what the library generates for the same conversation
-    prompt, end = chat_prompt(run.tokenizer, [{"role": "user", "content": QA[0][0]}])
-    first = run.tokenizer.decode([i for i in generate(run.model, prompt, 30, temperature=0.0, stop_ids=(end,))[0]
-                                  if i != end])
+    prompt, stops = chat_prompt(run.tokenizer, [{"role": "user", "content": QA[0][0]}])
+    first = run.tokenizer.decode([i for i in generate(run.model, prompt, 30, temperature=0.0, stop_ids=stops)[0]
+                                  if i not in stops])
     bot = [line.split("bot> ", 1)[1] for line in lines if "bot> " in line]
     assert bot[0] == first
     assert "probabilities on" in text and "[" in bot[1] and "]" in bot[1]  # /probs marks every token
@@ -105,7 +106,7 @@ def test_a_long_chat_drops_its_oldest_turns_whole(chat):
     system = {"role": "system", "content": "be brief."}
     turns = [{"role": r, "content": QA[i // 2][i % 2]} for i, r in enumerate(["user", "assistant"] * 3)]
     last = {"role": "user", "content": QA[3][0]}
-    full, end = chat_prompt(tok, [system, *turns, last])
+    full, _ = chat_prompt(tok, [system, *turns, last])
     assert chat_prompt(tok, [system, *turns, last], budget=len(full))[0] == full  # fits: unchanged
     kept, _ = chat_prompt(tok, [system, *turns, last], budget=len(full) - 1)
     assert kept == render_ids(tok, [system, *turns[2:], last])  # the first exchange went, the system message stayed
