@@ -53,6 +53,8 @@ class DataConfig:
     tokenizer: str = "char"       # char | byte | word | bpe | bpe:FILE
     vocab_size: int = 0           # for ``tokenizer = "bpe"``: size of the vocabulary to train
     val_fraction: float = 0.1     # the last fraction of the tokens is the validation split
+    files: list = field(default_factory=list)  # several files packed as documents, <|endoftext|> between ("|"-separated in --set)
+    jsonl_field: str = ""         # read path (or files) as JSONL; this field of each line is one packed document
 
 
 @dataclass
@@ -87,6 +89,7 @@ class TrainConfig:
     dtype: str = "float32"        # float32 | bfloat16 (autocast)
     compile: bool = False         # torch.compile the model
     engine: str = "torch"         # torch | glass (the NumPy engine)
+    doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|>
 
 
 @dataclass
@@ -369,6 +372,10 @@ def validate(cfg: RunConfig) -> None:
                           "or use --engine torch.")
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
+    if t.doc_mask and not (d.files or d.jsonl_field):
+        raise ConfigError("train.doc_mask needs packed documents: give --data with several files or --jsonl-field.")
+    if t.doc_mask and t.engine != "torch":
+        raise ConfigError("train.doc_mask needs the torch engine; the glass engine has no document masking.")
     if m.tie_weights and m.head_bias:
         raise ConfigError("model.head_bias needs an untied head; set model.tie_weights=false.")
     if m.pad_vocab_to < 0:

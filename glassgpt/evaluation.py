@@ -104,7 +104,7 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
     def nll_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         model.eval()
         logits, _ = model(torch.from_numpy(x).to(device))
-        return float(summed_nll(logits, torch.from_numpy(y).to(device))), int(y.size)
+        return float(summed_nll(logits, torch.from_numpy(y).to(device))), int((y != -1).sum())
 
     return nll_sum
 

@@ -28,6 +28,12 @@ it; every later target is scored in its own window of the ``max_context`` tokens
 (batched).  So every target gets the longest context available up to ``max_context`` — the
 same numbers a model with an unlimited context would give if it only ever looked back ``max_context``
 tokens.  ``render(result)`` prints the coloured table.
+
+``explain_chat(model, tokenizer, messages)`` applies the chat template (``tokenizers.chat``)
+and explains the conversation's ids: every row also says whether its target ``counts`` for
+the fine-tuning loss (assistant content and ``<|assistant_end|>``), and the result adds
+``response_loss`` (the mean loss over the counted targets: what ``glassgpt finetune``
+minimises) and ``counted_targets``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from .evaluation import perplexity
 from .progress import task
 from .terminal import console as stdout_console
 from .terminal import printable
+from .tokenizers.chat import render as render_chat
 
 #: most logits (rows × vocabulary) one forward pass of sliding windows may produce
 LOGITS_BUDGET = 1 << 24
@@ -94,7 +101,22 @@ def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None
 
     Raises the tokenizer's TokenizerError for text it cannot encode, and DataError when
     the text has fewer than two tokens (nothing to predict)."""
-    ids = [int(i) for i in tokenizer.encode(text)]
+    return explain_ids(model, tokenizer, tokenizer.encode(text), top_k, max_context, progress=progress)
+
+
+def explain_chat(model, tokenizer, messages, top_k: int = 5, max_context: int | None = None,
+                 progress: bool = False) -> dict:
+    """``explain`` of a conversation through the chat template, with the loss mask (see the module docstring)."""
+    rendered = render_chat(tokenizer, messages)
+    return explain_ids(model, tokenizer, rendered.ids, top_k, max_context, counted=rendered.counted[1:],
+                       progress=progress)
+
+
+def explain_ids(model, tokenizer, ids, top_k: int = 5, max_context: int | None = None,
+                counted: list[bool] | None = None, progress: bool = False) -> dict:
+    """``explain`` of token ids; ``counted[i]``: whether the target of position i counts (adds
+    ``counts`` to every row and ``response_loss`` / ``counted_targets`` to the totals)."""
+    ids = [int(i) for i in ids]
     if len(ids) < 2:
         raise DataError(f"the text encodes to {len(ids)} token{'s' if len(ids) != 1 else ''}; explain needs at "
                         "least two (a context and a token to predict), so give a longer text.")
@@ -135,8 +157,15 @@ def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None
     total = math.fsum(row["loss"] for row in tokens)
     n_bytes = sum(len(tokenizer.token_bytes(i)) for i in ids[1:])
     mean = total / len(tokens)
-    return {"tokens": tokens, "mean_loss": mean, "perplexity": perplexity(mean),
-            "bits_per_byte": total / math.log(2) / max(n_bytes, 1)}
+    result = {"tokens": tokens, "mean_loss": mean, "perplexity": perplexity(mean),
+              "bits_per_byte": total / math.log(2) / max(n_bytes, 1)}
+    if counted is not None:
+        for row, counts in zip(tokens, counted):
+            row["counts"] = bool(counts)
+        losses = [row["loss"] for row in tokens if row["counts"]]
+        result["response_loss"] = math.fsum(losses) / len(losses) if losses else float("nan")
+        result["counted_targets"] = len(losses)
+    return result
 
 
 # ---- the terminal table ----------------------------------------------------------------------
@@ -190,21 +219,31 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
         table.add_column("Σ", justify="center", no_wrap=True)
     if some:
         table.add_column("top-k", min_width=8, no_wrap=wide)
+    chat = "counted_targets" in result
+    if chat:
+        table.add_column("counts", justify="center", no_wrap=True)
     for row in result["tokens"]:
-        style = loss_style(row["loss"], vocab_size)
+        masked = not row.get("counts", True)  # its target is -1 in training: no loss, no gradient
+        style = "dim" if masked else loss_style(row["loss"], vocab_size)
         cells = [str(row["position"]), escape(_q(row["context"])), f"[{style}]{escape(_q(row['target']))}[/]",
                  _p(row["p_target"]), f"[{style}]{row['loss']:.3f}[/]", str(row["rank"])]
         if some:
-            cells.append(f"{row['grad_target']:+.3f}")
+            cells.append("[dim]masked[/]" if masked else f"{row['grad_target']:+.3f}")
         if full:
             wrong = [(t, p) for t, p in row["top_k"] if t != row["target"]][:grad_top]
-            cells.append(" ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong))
+            cells.append("" if masked else " ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong))
             cells.append("[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL
                          else f"[red]{row['grad_row_sum']:.0e}[/]")
         if some:
             cells.append(" ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"]))
+        if chat:
+            cells.append("[green]✓[/]" if row["counts"] else "[dim]·[/]")
         table.add_row(*cells)
     console.print(table)
+    if chat:
+        console.print(f"response loss [bold]{result['response_loss']:.4f}[/] nats over the "
+                      f"{result['counted_targets']} counted targets (✓: assistant text and <|assistant_end|>; "
+                      "rows marked · are masked: target −1, no loss, no gradient)")
     check = "" if full else (" · every ∂L/∂z row sums to 0 ✓" if sums_ok else " · [red]a ∂L/∂z row does not sum to 0[/]")
     console.print(f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
                   f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions"

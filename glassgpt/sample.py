@@ -100,7 +100,13 @@ def generate_batch(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
         model.train(was_training)
 
 
-def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token):
+def decode_steps(model, prompts, max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None,
+                 seed: int | None, use_cache: bool, block: int):
+    """The decoding loop, one step at a time: yields ``(next ids (B,), logits (B, V))`` for each
+    new position, the logits those ids were drawn from.  The caller has checked the settings,
+    put the model in eval mode and runs under ``torch.inference_mode()``; it may stop early.
+    ``generate_batch`` and ``streaming.stream_tokens`` both decode through here, so a stream
+    gives exactly the tokens ``generate`` gives for the same seed."""
     device = next(model.parameters()).device
     gen = torch.Generator(device=device)
     gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
@@ -113,8 +119,6 @@ def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, sto
     pads = torch.tensor([P - len(p) for p in prompts], device=device).unsqueeze(1)  # (B, 1)
     padded = bool(pads.any())
     columns = torch.arange(total, device=device).unsqueeze(0)
-    stops = torch.tensor(stop_ids, dtype=torch.long, device=device) if stop_ids else None
-    done = torch.zeros(B, dtype=torch.bool, device=device)
     cache, n = None, P
     for _ in range(max_new_tokens):
         if use_cache and n <= block:
@@ -132,6 +136,16 @@ def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, sto
             nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
         tokens[:, n] = nxt
         n += 1
+        yield nxt, logits
+
+
+def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token):
+    device = next(model.parameters()).device
+    stops = torch.tensor(stop_ids, dtype=torch.long, device=device) if stop_ids else None
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+    steps = []
+    for nxt, _ in decode_steps(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, use_cache, block):
+        steps.append(nxt)
         if on_token is not None:
             on_token()
         if stops is not None:
@@ -139,7 +153,7 @@ def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, sto
             if bool(done.all()):
                 break
     result = []
-    for row in tokens[:, P:n].tolist():
+    for row in (torch.stack(steps, 1).tolist() if steps else [[] for _ in prompts]):
         for j, tok in enumerate(row):
             if tok in stop_ids:
                 row = row[: j + 1]

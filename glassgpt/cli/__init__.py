@@ -37,6 +37,9 @@ COMMANDS = {
     "plot": "draw a run's figures (loss, gradients, attention, embeddings, ...) as PNG files",
     "report": "write DIR/report.html: config, parameters, figures, samples, evaluation, explain view",
     "demo": "run a worked example (softmax, chain rule, attention, ...)",
+    "finetune": "fine-tune a run on conversations (SFT, loss on the replies only) into a new run",
+    "chat": "talk to a run in the terminal, token by token, with /probs to see each token's probability",
+    "serve": "a local web playground: streaming, every token's probability and alternatives, explain, chat",
 }
 
 #: exit statuses

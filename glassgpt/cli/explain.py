@@ -6,8 +6,9 @@ import argparse
 import json
 
 from ..data import read_text
+from ..data.conversations import parse_conversation_text
 from ..errors import ConfigError
-from ..explain import explain, render
+from ..explain import explain, explain_chat, render
 from ..runs import load_run
 from ..threads import thread_scope
 from . import COMMANDS, HelpFormatter
@@ -29,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("text", metavar="TEXT", nargs="?", help="the text to explain (or use --file)")
     p.add_argument("--file", metavar="PATH", help="read the text from this UTF-8 file instead")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="alternatives shown per position")
+    p.add_argument("--chat", action="store_true",
+                   help='TEXT / --file is one conversation as JSON, {"messages": [{"role": ..., "content": ...}, ...]} '
+                        "(a line of an SFT file): apply the chat template and mark the targets the fine-tuning loss counts")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object instead of a table")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -49,8 +53,13 @@ def run(args: argparse.Namespace) -> int:
         text = args.text
     with thread_scope(args.threads):
         loaded = load_run(args.run_dir, args.device)
-        result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k, max_context=loaded.trained_context,
-                         progress=not args.quiet)
+        if args.chat:
+            messages = parse_conversation_text(text, args.file or "TEXT").messages
+            result = explain_chat(loaded.model, loaded.tokenizer, messages, top_k=args.top_k,
+                                  max_context=loaded.trained_context)
+        else:
+            result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k,
+                             max_context=loaded.trained_context, progress=not args.quiet)
     if args.json:
         print(json.dumps(result))
     else:

@@ -29,7 +29,11 @@ def register(sub) -> None:
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [data], [train] tables")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     p.add_argument("--corpus", help="built-in corpus: shakespeare | poem | nursery | names (default from preset)")
-    p.add_argument("--data", metavar="PATH", help="your own UTF-8 text file or folder of .txt files")
+    p.add_argument("--data", metavar="PATH", nargs="+",
+                   help="your own UTF-8 text file or folder of .txt files; several paths are packed as documents "
+                        "with <|endoftext|> between them (add --set train.doc_mask=true to mask attention at the boundaries)")
+    p.add_argument("--jsonl-field", metavar="FIELD",
+                   help="read --data as JSONL and pack this field of every line as one document")
     p.add_argument("--tokenizer", help="char | byte | word | bpe | bpe:FILE (default from preset)")
     p.add_argument("--vocab-size", type=int, help="vocabulary size when training a BPE tokenizer")
     p.add_argument("--engine", choices=["torch", "glass"], help="torch, or glass: the NumPy engine with hand-written gradients")
@@ -57,7 +61,7 @@ def register(sub) -> None:
 
 
 #: named options -> configuration keys
-OPTION_KEYS = {"corpus": "data.corpus", "data": "data.path", "tokenizer": "data.tokenizer",
+OPTION_KEYS = {"corpus": "data.corpus", "jsonl_field": "data.jsonl_field", "tokenizer": "data.tokenizer",
                "vocab_size": "data.vocab_size", "engine": "train.engine", "max_steps": "train.max_steps",
                "time_budget": "train.time_budget", "save_every": "train.save_every",
                "diagnostics_every": "train.diagnostics_every", "seed": "train.seed", "device": "train.device",
@@ -79,15 +83,16 @@ def overrides_from(args: argparse.Namespace) -> dict:
             flag = "--" + option.replace("_", "-")
             raise ConfigError(f"--set {given} and {flag} {value} both set {key}; give one of them.")
         items[key] = value
-    if args.data and "data.corpus" not in items:
-        items["data.corpus"] = ""
+    if args.data:  # one path is read as one text; several are packed as documents
+        items["data.path" if len(args.data) == 1 else "data.files"] = args.data[0] if len(args.data) == 1 else args.data
+        items.setdefault("data.corpus", "")
     return items
 
 
 def check_conflicts(args: argparse.Namespace) -> None:
     """Refuse options that contradict each other, saying which to drop."""
     if args.corpus and args.data:
-        raise ConfigError(f"--corpus {args.corpus} and --data {args.data} both name the training text; give one.")
+        raise ConfigError(f"--corpus {args.corpus} and --data {' '.join(args.data)} both name the training text; give one.")
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it; give one of them.")
     if args.resume and (args.preset or args.config):
@@ -116,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = resolve(args.preset, args.config, overrides)
         check_vocab_size(args, cfg.data.tokenizer)
-        source = "data" if cfg.data.path else cfg.data.corpus
+        source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
         result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)
     final = result.final

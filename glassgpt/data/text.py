@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import DataError
 
-__all__ = ["read_text", "describe_text", "decode_text", "find_files"]
+__all__ = ["read_text", "read_folder_texts", "describe_text", "decode_text", "find_files"]
 
 
 def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
@@ -132,15 +132,21 @@ def read_text(path: str | os.PathLike) -> str:
         return text
 
     if stat.S_ISDIR(mode):
-        files = find_files(p)
-        if not files:
-            raise DataError(f"the folder {p} contains no .txt files; put your text in files ending in .txt.")
-        texts = [t for t in (_read_file(f) for f in files) if not _is_blank(t)]
-        if not texts:
-            raise DataError(f"every .txt file in the folder {p} is empty; add some text to them.")
-        return "\n\n".join(t.rstrip("\n") for t in texts) + "\n"
+        return "\n\n".join(t.rstrip("\n") for t in read_folder_texts(p)) + "\n"
 
     raise DataError(f"{p} is not a regular file or a folder; give the path of a UTF-8 text file.")
+
+
+def read_folder_texts(folder: str | os.PathLike) -> list[str]:
+    """The text of every non-blank ``.txt`` file under ``folder``, in the order ``read_text`` joins them."""
+    p = Path(folder)
+    files = find_files(p)
+    if not files:
+        raise DataError(f"the folder {p} contains no .txt files; put your text in files ending in .txt.")
+    texts = [t for t in (_read_file(f) for f in files) if not _is_blank(t)]
+    if not texts:
+        raise DataError(f"every .txt file in the folder {p} is empty; add some text to them.")
+    return texts
 
 
 def describe_text(text: str) -> dict[str, int]:

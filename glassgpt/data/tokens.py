@@ -30,6 +30,12 @@ def encode_splits(text: str, tokenizer, val_fraction: float, min_tokens: int) ->
     ``min_tokens`` is the smallest usable split (one sequence plus its target); a corpus
     too short for it is refused with a clear message.  Nothing is written here."""
     ids = np.asarray(tokenizer.encode_corpus(text), dtype=np.int64)
+    return split_tokens(ids, tokenizer, val_fraction, min_tokens, text)
+
+
+def split_tokens(ids: np.ndarray, tokenizer, val_fraction: float, min_tokens: int,
+                 text: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Split encoded ``ids`` (of ``text``) as ``encode_splits`` does, with the same checks and meta."""
     n_val = int(len(ids) * val_fraction)
     train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
     if len(train) < min_tokens:

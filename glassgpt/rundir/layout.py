@@ -11,6 +11,7 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``samples.jsonl``      samples with the step they were taken at
 ``diagnostics.jsonl``  gradient / update / activation diagnostics (``--diagnostics-every``)
 ``lr_finder.json``     the learning-rate sweep (``glassgpt plot DIR lr-finder --run``)
+``finetune.json``     a fine-tuned run's source run, data, counts and losses before and after
 ``report.html``        the run report; its figures live in ``plots/``
 ``state/``             the last complete checkpoint (see ``checkpoint``)
 ``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``)
@@ -31,6 +32,7 @@ SUMMARY = "summary.json"
 DIAGNOSTICS = "diagnostics.jsonl"
 LR_FINDER = "lr_finder.json"
 REPORT = "report.html"
+FINETUNE = "finetune.json"
 
 LOCK = ".glassgpt.lock"
 
@@ -43,7 +45,7 @@ STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
     "model.safetensors", "optimizer.safetensors", "rng.safetensors", "trainer.json")
 
 #: every file and folder a run writes (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER)
+RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER, FINETUNE)
 RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR)
 #: the hidden scratch files a killed writer may leave: atomic writes' ``.<name>.<random>.tmp``,
 #: the writability probe's ``.write-test-<random>``, the hard link older versions made (glob patterns)

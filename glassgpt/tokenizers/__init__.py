@@ -4,6 +4,7 @@
 directory, a ``.tiktoken`` rank file or ``cl100k_base`` (see ``loading``).
 """
 
+from .added import END_OF_TEXT, SpecialsTokenizer, add_special_tokens, encode_ordinary
 from .base import Tokenizer
 from .bpe import BPETokenizer
 from .byte import ByteTokenizer
@@ -11,4 +12,4 @@ from .char import CharTokenizer
 from .loading import REGISTRY, from_dict, load
 from .word import WordTokenizer
 
-__all__ = ["Tokenizer", "BPETokenizer", "CharTokenizer", "ByteTokenizer", "WordTokenizer", "REGISTRY", "load", "from_dict"]
+__all__ = ["END_OF_TEXT", "SpecialsTokenizer", "add_special_tokens", "encode_ordinary", "Tokenizer", "BPETokenizer", "CharTokenizer", "ByteTokenizer", "WordTokenizer", "REGISTRY", "load", "from_dict"]

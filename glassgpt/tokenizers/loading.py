@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import TokenizerError
 from ..rundir.layout import TOKENIZER
+from .added import SpecialsTokenizer
 from .base import Tokenizer, read_tokenizer_file, rebuild
 from .bpe import BPETokenizer
 from .byte import ByteTokenizer
@@ -32,6 +33,7 @@ REGISTRY: dict[str, type[Tokenizer]] = {
     "byte": ByteTokenizer,
     "word": WordTokenizer,
     "bpe": BPETokenizer,
+    "specials": SpecialsTokenizer,  # a char or byte tokenizer with added special tokens
 }
 
 #: what ``load`` accepts, for error messages and help texts

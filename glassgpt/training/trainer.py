@@ -23,9 +23,9 @@ import torch
 
 from .. import rundir
 from ..config import SECTIONS, RunConfig, parse_override, resolve, set_value, validate
-from ..data import read_source
+from ..data.documents import DocumentBatches, document_segments, load_training_corpus
 from ..data.loader import BatchLoader, fixed_batches
-from ..data.tokens import encode_splits, open_split, read_meta, text_fingerprint, write_splits
+from ..data.tokens import open_split, read_meta, text_fingerprint, write_splits
 from ..device import pick_device
 from ..errors import ConfigError, DiskError, FileError, RunDirError
 from ..evaluation import evaluate_tokens, named, token_byte_lengths
@@ -35,12 +35,13 @@ from ..progress import duration, message, task
 from ..rundir import checkpoint, lock, space
 from ..sample import default_prompt_ids, generate
 from ..threads import check_thread_count, thread_scope
-from ..tokenizers import Tokenizer
+from ..tokenizers import END_OF_TEXT, Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
 from . import state_check
 from .engines import make_engine, split_micro_batches
 from .header import header_lines, plan_warnings
+from .prepared import PreparedData
 from .progress import Progress
 from .schedule import learning_rate
 from .stopping import StopSignals, Terminated
@@ -96,7 +97,7 @@ def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
 def _same_text(run_dir: Path, cfg: RunConfig) -> bool:
     """Whether the text ``cfg.data`` names is the text the run's data cache was made from."""
     fingerprint = read_meta(Path(run_dir) / rundir.DATA_DIR).get("text_sha256_16")
-    return bool(fingerprint) and text_fingerprint(read_source(cfg.data)) == fingerprint
+    return bool(fingerprint) and text_fingerprint(load_training_corpus(cfg.data).text) == fingerprint
 
 
 def changed_settings(old: RunConfig, new: RunConfig) -> dict:
@@ -112,16 +113,19 @@ class Trainer:
     """One run: prepares data and engine, then ``run()`` trains, evaluates, saves and samples.
 
     The configuration is copied: the caller's ``cfg`` is never changed (the copy gets the
-    tokenizer's vocabulary size)."""
+    tokenizer's vocabulary size).  ``prepared``: data the caller prepared (tokenizer, batch
+    source, evaluation set, starting weights; see ``prepared.PreparedData``) instead of the
+    text ``cfg.data`` names."""
 
     #: how the processes of one run agree when to stop (``stopping.StopSignals``' ``agree``):
     #: None for a single process; a distributed run sets a function every rank calls once per step
     stop_agreement = None
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                 progress: bool = True, text: str | None = None, accept_truncated_logs: bool = False):
+                 progress: bool = True, text: str | None = None, prepared: PreparedData | None = None,
+                 accept_truncated_logs: bool = False):
         cfg = copy.deepcopy(cfg)
-        self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        self.cfg, self.run_dir, self.resume, self.prepared = cfg, Path(run_dir), resume, prepared
         self.progress_enabled = progress
         self.log_counts = dict.fromkeys(rundir.layout.STEP_LOGS, 0)
         check_thread_count(cfg.train.threads)
@@ -146,9 +150,17 @@ class Trainer:
                 self._check_memory()
                 saved = checkpoint.load(self.run_dir)
                 self.engine = make_engine(cfg)
-            self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
-            self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
-            self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+            if prepared is None:
+                self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
+                self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
+            # train.doc_mask: batches carry per-token document ids (segments)
+            self.eot_id = self.tokenizer.special_tokens.get(END_OF_TEXT) if cfg.train.doc_mask else None
+            if prepared is not None:
+                self.loader = prepared.train
+            else:
+                self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
+                if self.eot_id is not None:
+                    self.loader = DocumentBatches(self.loader, self.eot_id)
             if resume:
                 space.require_room(self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint",
                                    "run the same command again")
@@ -160,19 +172,26 @@ class Trainer:
 
     def _build(self, text: str | None, overwrite: bool) -> lock.WriterLock:
         """Check everything, then write the new run (absent or complete); returns its writer lock."""
-        cfg = self.cfg
+        cfg, prepared = self.cfg, self.prepared
         # everything that can fail on bad input happens before the directory is claimed
         with task("preparing data", enabled=self.progress_enabled):
-            text = read_source(cfg.data) if text is None else text
-            self.tokenizer = self._make_tokenizer(text)
+            splits = None
+            if prepared is not None:
+                self.tokenizer = prepared.tokenizer
+            else:
+                corpus = load_training_corpus(cfg.data, text)  # packed documents get <|endoftext|>
+                self.tokenizer = corpus.adapt(self._make_tokenizer(corpus.text))
             cfg.model.vocab_size = self.tokenizer.vocab_size
             validate(cfg)
             for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now
                 self.tokenizer.encode(prompt)
             self._check_memory()
-            splits = encode_splits(text, self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
+            if prepared is None:
+                splits = corpus.encode_splits(self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
         self.engine = make_engine(cfg)
-        cache = sum(len(split) for split in splits[:2]) * np.dtype(splits[2]["dtype"]).itemsize
+        if prepared is not None and prepared.weights is not None:
+            self.engine.load_state_dict({"model": prepared.weights})
+        cache = sum(len(split) for split in splits[:2]) * np.dtype(splits[2]["dtype"]).itemsize if splits else 0
         needed = space.new_run_bytes(self._weight_bytes(), cache)
         rundir.check_new(self.run_dir, overwrite)
         what, then = "the token cache and two checkpoints", "run the same command again"
@@ -182,7 +201,8 @@ class Trainer:
         try:
             with setup:
                 self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
-                write_splits(self.run_dir / rundir.DATA_DIR, *splits)
+                if splits is not None:
+                    write_splits(self.run_dir / rundir.DATA_DIR, *splits)
                 write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())  # last: the run is complete
         except DiskError as exc:
             raise space.disk_message(exc, self.run_dir, needed, what, then) from None
@@ -274,29 +294,46 @@ class Trainer:
     def _eval_split(self) -> tuple[np.ndarray, str]:
         return (self.val_tokens, "val") if len(self.val_tokens) > self.seq_len else (self.train_tokens, "train")
 
+    @property
+    def eval_split(self) -> str:
+        """The name of the split evaluations measure: "val", or "train" when there is no validation split."""
+        return self.prepared.split if self.prepared is not None else self._eval_split()[1]
+
+    def _eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        if self.eot_id is None:
+            return self.engine.eval_sums(x, y)
+        return self.engine.eval_sums(x, y, document_segments(x, self.eot_id))
+
     def estimate_loss(self) -> float:
         """Mean loss on a fixed set of batches (the same ones at every evaluation)."""
-        tokens, split = self._eval_split()
         t = self.cfg.train
+        if self.prepared is not None:
+            return self.prepared.eval.evaluate(self.engine.eval_sums, t.eval_batches)["loss"]
+        tokens, _ = self._eval_split()
         total, count = 0.0, 0
-        with task(f"{split} estimate", t.eval_batches, enabled=self.progress_enabled) as bar:
+        with task(f"{self.eval_split} estimate", t.eval_batches, enabled=self.progress_enabled) as bar:
             for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
-                s, n = self.engine.eval_sums(x, y)
+                s, n = self._eval_sums(x, y)
                 total, count = total + s, count + n
                 bar.advance()
         return total / count
 
     def final_evaluation(self, stop: StopSignals | None = None) -> dict:
-        """Every token of the validation split (of the training split when there is none), the
-        loss named after the split it measured; with ``stop``, a SIGTERM cuts it short (``Terminated``)."""
+        """Every token of the validation split (of the training split when there is none; the
+        prepared data's whole evaluation set), the loss named after the split it measured; with
+        ``stop``, a SIGTERM cuts it short (``Terminated``)."""
+
+        def guarded(sums):
+            def checked(*batch):
+                if stop is not None:
+                    stop.raise_if_terminated()
+                return sums(*batch)
+            return checked
+
+        if self.prepared is not None:
+            return named(self.prepared.split, self.prepared.eval.evaluate(guarded(self.engine.eval_sums)))
         tokens, split = self._eval_split()
-
-        def sums(x, y):
-            if stop is not None:
-                stop.raise_if_terminated()
-            return self.engine.eval_sums(x, y)
-
-        result = evaluate_tokens(sums, tokens, self.seq_len, self.cfg.train.batch_size,
+        result = evaluate_tokens(guarded(self._eval_sums), tokens, self.seq_len, self.cfg.train.batch_size,
                                  token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
                                  label=f"final {split} evaluation")
         return named(split, result)
@@ -325,7 +362,7 @@ class Trainer:
     def print_header(self) -> None:
         """The start-up header and the plan's warnings, on stderr (see ``training.header``)."""
         device = "cpu (NumPy)" if self.cfg.train.engine == "glass" else str(self.device())
-        meta = read_meta(self.run_dir / rundir.DATA_DIR)
+        meta = read_meta(self.run_dir / rundir.DATA_DIR) if self.prepared is None else {}
         lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
                              self.step, self.resume)
         for line in lines + plan_warnings(self.cfg, self.step):
@@ -363,7 +400,7 @@ class Trainer:
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
-                    split = self._eval_split()[1]
+                    split = self.eval_split
                     key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
                     record[key] = self.estimate_loss()
                     bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")

@@ -40,12 +40,14 @@ class StepResult:
 
 
 class Engine(Protocol):
-    def train_step(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], lr: float,
+    def train_step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float,
                    capture: bool = False) -> StepResult:
-        """Accumulate the gradient of the mean loss over the micro-batches, clip, step."""
+        """Accumulate the gradient of the mean loss over the micro-batches (x, y[, segments];
+        targets of -1 are ignored), clip, step."""
 
-    def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """Sum of per-token losses (nats) over the batch and the number of tokens, dropout off."""
+    def eval_sums(self, x: np.ndarray, y: np.ndarray, segments: np.ndarray | None = None) -> tuple[float, int]:
+        """Sum of per-token losses (nats) over the batch and the number of counted targets
+        (y != -1), dropout off; ``segments``: per-token document ids (see ``train_step``)."""
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         """``{"model", "optimizer", "rng"}``: everything an exact resume needs."""
@@ -97,6 +99,8 @@ class TorchRNG:
             self.cuda.set_state(tensors[TORCH_CUDA])
 
 
-def split_micro_batches(x: np.ndarray, y: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cut one step's (x, y) into micro-batches of ``batch_size`` rows."""
-    return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+def split_micro_batches(*arrays_then_size) -> list[tuple[np.ndarray, ...]]:
+    """``split_micro_batches(x, y, [segments,] batch_size)``: cut one step's arrays into
+    micro-batches of ``batch_size`` rows, each a tuple (x, y[, segments])."""
+    *arrays, batch_size = arrays_then_size
+    return [tuple(a[i:i + batch_size] for a in arrays) for i in range(0, len(arrays[0]), batch_size)]

@@ -54,6 +54,8 @@ class GlassEngine:
 
         ``capture=True`` also returns a ``diagnostics.Probe`` of this step, as the torch engine
         does (see ``_start_probe``)."""
+        if any(len(batch) > 2 for batch in micro_batches):
+            raise ConfigError("the glass engine has no document masking (segments); use --engine torch.")
         probe = None
         n = len(micro_batches)
         watched = self._start_probe(micro_batches[0], n) if capture else None
@@ -103,9 +105,11 @@ class GlassEngine:
             (loss / n).backward()
         return probe, replica
 
-    def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """Sum of per-token losses (nats) and the number of tokens, dropout off."""
-        return self.model.nll_sum(np.asarray(x), np.asarray(y)), int(np.asarray(y).size)
+    def eval_sums(self, x: np.ndarray, y: np.ndarray, segments: np.ndarray | None = None) -> tuple[float, int]:
+        """Sum of per-token losses (nats) and the number of counted targets (y != -1), dropout off."""
+        if segments is not None:
+            raise ConfigError("the glass engine has no document masking (segments); use --engine torch.")
+        return self.model.nll_sum(np.asarray(x), np.asarray(y)), int((np.asarray(y) != -1).sum())
 
     def sampling_model(self) -> torch.nn.Module:
         """A torch GPT (eval mode, CPU) with the current weights."""

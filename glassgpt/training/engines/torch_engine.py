@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ...config import RunConfig
+from ...data.documents import document_positions
 from ...device import pick_device
 from ...evaluation import summed_nll
 from ...models import GPT
@@ -69,11 +70,12 @@ class TorchEngine:
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
         with self.rng.active():
-            for i, (x, y) in enumerate(micro_batches):
+            for i, (x, y, *segments) in enumerate(micro_batches):
                 watch = probe is not None and i == 0
                 with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
                     # hooks need the eager module: a compiled one would recompile for them
-                    _, loss = (self.model if watch else self.forward)(self._tensor(x), self._tensor(y))
+                    _, loss = (self.model if watch else self.forward)(self._tensor(x), self._tensor(y),
+                                                                      **self._documents(*segments))
                 (loss / n).backward()
                 total += loss.detach() / n
         if probe is not None:
@@ -86,12 +88,18 @@ class TorchEngine:
         self.optimizer.zero_grad(set_to_none=True)
         return StepResult(float(total), float(norm), probe)
 
+    def _documents(self, segments: np.ndarray | None = None) -> dict:
+        """Model keywords for per-token document ids: attention within a document, positions from 0 in each."""
+        if segments is None:
+            return {}
+        return {"segments": self._tensor(segments), "positions": self._tensor(document_positions(segments))}
+
     @torch.no_grad()
-    def eval_sums(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    def eval_sums(self, x: np.ndarray, y: np.ndarray, segments: np.ndarray | None = None) -> tuple[float, int]:
         self.model.eval()
         with self.autocast():
-            logits, _ = self.forward(self._tensor(x))
-        return float(summed_nll(logits, self._tensor(y))), int(y.size)
+            logits, _ = self.forward(self._tensor(x), **self._documents(segments))
+        return float(summed_nll(logits, self._tensor(y))), int((np.asarray(y) != -1).sum())
 
     def sampling_model(self) -> torch.nn.Module:
         return self.model

@@ -1,0 +1,35 @@
+"""``glassgpt chat``: talk to a run in the terminal, streaming each token as it is sampled."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..runs import load_run
+from ..sample import DEFAULTS, SamplingSettings
+from ..serve.terminal import HELP, chat_loop
+from . import COMMANDS, HelpFormatter
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "chat", help=COMMANDS["chat"], formatter_class=HelpFormatter,
+        description="A conversation in the terminal. A run fine-tuned with `glassgpt finetune` answers through the\n"
+                    "chat template; any other run continues the text you type. Commands:" + HELP,
+    )
+    p.add_argument("run_dir", metavar="RUN", help="run directory")
+    p.add_argument("--temperature", type=float, default=DEFAULTS.temperature, help="softmax temperature; 0 = greedy")
+    p.add_argument("--top-k", type=int, default=DEFAULTS.top_k, help="sample only from the k most likely tokens")
+    p.add_argument("--top-p", type=float, default=DEFAULTS.top_p, help="sample from the smallest set with this mass")
+    p.add_argument("--max-tokens", type=int, default=DEFAULTS.max_new_tokens, help="most tokens per reply")
+    p.add_argument("--seed", type=int, default=None, help="seed: reply i is sampled with seed + i")
+    p.add_argument("--system", default="", help="a system message to start the conversation (chat runs)")
+    p.add_argument("--probs", action="store_true", help="show each token's probability inline from the start")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = SamplingSettings(args.max_tokens, args.temperature, args.top_k, args.top_p)
+    settings.check()
+    chat_loop(load_run(args.run_dir, args.device), settings, seed=args.seed, system=args.system, probs=args.probs)
+    return 0

@@ -1,0 +1,99 @@
+"""Conversations for supervised fine-tuning: one JSON object per line (JSONL).
+
+``qa`` names the set that ships with glassgpt (``glassgpt/data/texts/qa.jsonl``: 214 short
+question-answer pairs written for the project, in the characters of the Shakespeare corpus).
+Each non-blank line is ``{"messages": [{"role": "system" | "user" | "assistant", "content":
+"..."}, ...]}`` with at least one assistant message (other keys are ignored).  Every
+problem is one ``DataError`` sentence that names the file and the line: a line that is not
+JSON or not such an object, an unknown role, a content that is not text, a conversation
+without an assistant message, an empty file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from ..tokenizers.chat import ROLES
+from .text import decode_text
+
+#: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
+BUILTIN = {"qa": "texts/qa.jsonl"}
+EXAMPLE = '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}'
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One conversation and where it came from (``line``: 1-based line number, 0 if none)."""
+
+    messages: tuple[dict, ...]
+    line: int = 0
+
+
+def parse_conversation(obj, where: str, line: int = 0, require_reply: bool = True) -> Conversation:
+    """Check one decoded JSON value; ``where`` names it in errors ("chat.jsonl line 3").
+    ``require_reply=False`` accepts a conversation without an assistant message (a chat prompt)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
+        raise DataError(f"{where} is not a conversation; write one object per line like {EXAMPLE}.")
+    messages = obj["messages"]
+    if not messages:
+        raise DataError(f"{where} has an empty list of messages; give at least a user and an assistant message.")
+    clean = []
+    for i, m in enumerate(messages, 1):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise DataError(f"{where}, message {i} is not an object with \"role\" and \"content\".")
+        role, content = m["role"], m["content"]
+        if role not in ROLES:
+            raise DataError(f"{where}, message {i} has the unknown role {role!r}; roles are {', '.join(ROLES)}.")
+        if not isinstance(content, str):
+            raise DataError(f"{where}, message {i}: the content must be text, not {type(content).__name__}.")
+        clean.append({"role": role, "content": content})
+    if require_reply and not any(m["role"] == "assistant" for m in clean):
+        raise DataError(f"{where} has no assistant message; every conversation needs a reply to learn from.")
+    return Conversation(tuple(clean), line)
+
+
+def parse_conversation_text(text: str, where: str = "the conversation") -> Conversation:
+    """One conversation written as JSON text (``glassgpt explain --chat``)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                        f"write it like {EXAMPLE}.") from None
+    return parse_conversation(obj, where)
+
+
+def conversations_path(spec: str | Path) -> Path:
+    """The file ``spec`` names: a path, or the name of a built-in set (``BUILTIN``) when no such file exists."""
+    path = Path(spec)
+    if not path.exists() and str(spec) in BUILTIN:
+        return Path(__file__).parent / BUILTIN[str(spec)]
+    return path
+
+
+def read_conversations(path: str | Path) -> list[Conversation]:
+    """Every conversation of a JSONL file (or built-in set), in file order (blank lines are skipped)."""
+    path = conversations_path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file; give a JSONL file of conversations.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path} ({exc.strerror}); check its permissions.") from None
+    text = decode_text(data, str(path))
+    conversations = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where} is not valid JSON ({exc.msg} at column {exc.colno}); write one object "
+                            f"per line like {EXAMPLE}.") from None
+        conversations.append(parse_conversation(obj, where, number))
+    if not conversations:
+        raise DataError(f"{path} is empty; write one conversation per line like {EXAMPLE}.")
+    return conversations

@@ -1,0 +1,290 @@
+"""``glassgpt serve``: the local web playground, a FastAPI app on uvicorn (``pip install 'glassgpt[serve]'``).
+
+Routes (every error is JSON ``{"error": "<one sentence>"}`` with a 4xx status):
+
+=====================  =============================================================================
+``GET /``              the playground page (one self-contained HTML file: no network, works offline)
+``GET /health``        ``{"status": "ok", "run", "chat", "context", "vocab_size", "limits", "defaults"}``
+``POST /api/generate`` ``{"prompt", "temperature", "top_k", "top_p", "max_tokens", "seed"}`` -> a stream of
+                       server-sent events: ``token`` (``id``, ``text`` it adds, ``token``, ``p`` under the
+                       model, ``p_sample`` under the sampling distribution, ``top``: the 10 likeliest
+                       ``[token, p]``, ``stop``, ``special``: a special token adds no text), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``)
+``POST /api/chat``     ``{"messages": [...], settings}``: the same stream for the assistant's next reply,
+                       ending at ``<|assistant_end|>`` (or any other chat token)
+                       (runs fine-tuned for chat only: 409 otherwise)
+``POST /api/explain``  ``{"text"}`` or ``{"messages"}``, ``top_k``: ``glassgpt explain --json``'s numbers
+=====================  =============================================================================
+
+Caps (``Limits``): the request body, the prompt / explained text (characters and tokens) and
+``max_tokens``; over a cap is 413 (too large) or 422 (a setting out of range), malformed
+JSON or a wrong type 400.  Every request gets its own generator, KV cache and token buffer;
+model steps are serialised by one lock (``streaming.stream_tokens(lock=...)``), so
+concurrent streams interleave token by token and never share state.  A request without a
+seed gets a random one, reported in its ``done`` event so it can be replayed.
+"""
+
+
+import json
+import secrets
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..data.conversations import parse_conversation
+from ..errors import DataError, GlassError
+from ..explain import explain, explain_chat
+from ..runs import LoadedRun, load_run
+from ..sample import DEFAULTS, SamplingSettings
+from ..tokenizers.chat import is_chat_tokenizer
+from .session import chat_prompt, completion_ids, prompt_budget, stream_text
+
+INSTALL = "glassgpt serve needs FastAPI and uvicorn; install them with: pip install 'glassgpt[serve]'"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int = 256_000
+    max_prompt_chars: int = 20_000
+    max_prompt_tokens: int = 4_096
+    max_new_tokens: int = 1_024
+    max_explain_tokens: int = 2_048
+    top: int = 10                  # alternatives sent with every token
+
+
+class RequestError(Exception):
+    """A bad request: ``status`` and one sentence."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def page() -> str:
+    """The playground's HTML."""
+    return resources.files("glassgpt.serve").joinpath("static/playground.html").read_text(encoding="utf-8")
+
+
+class Playground:
+    """What the routes do, without the web framework (so it is easy to read and to test)."""
+
+    def __init__(self, run: LoadedRun, limits: Limits = Limits()):
+        self.run, self.limits = run, limits
+        self.chat = is_chat_tokenizer(run.tokenizer)
+        self.lock = threading.Lock()  # one model step at a time
+
+    def health(self) -> dict:
+        return {"status": "ok", "run": self.run.run_dir.name, "chat": self.chat, "context": self.run.trained_context,
+                "vocab_size": self.run.tokenizer.vocab_size, "limits": asdict(self.limits),
+                "defaults": {"temperature": DEFAULTS.temperature, "top_k": DEFAULTS.top_k, "top_p": DEFAULTS.top_p,
+                             "max_tokens": min(DEFAULTS.max_new_tokens, self.limits.max_new_tokens)}}
+
+    # ---- reading requests ---------------------------------------------------------------------
+    def parse(self, raw: bytes) -> dict:
+        if len(raw) > self.limits.max_body_bytes:
+            raise RequestError(413, f"the request body is {len(raw):,} bytes; the limit is {self.limits.max_body_bytes:,}.")
+        try:
+            body = json.loads(raw.decode("utf-8") or "null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RequestError(400, f"the request body is not valid JSON ({exc.__class__.__name__}).") from None
+        if not isinstance(body, dict):
+            raise RequestError(400, "the request body must be a JSON object.")
+        return body
+
+    def settings(self, body: dict) -> tuple[SamplingSettings, int]:
+        def get(key, kind, default):
+            value = body.get(key, default)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+                raise RequestError(400, f"{key} must be {'a whole number' if kind is int else 'a number'}, not {value!r}.")
+            return kind(value)
+
+        max_tokens = get("max_tokens", int, self.health()["defaults"]["max_tokens"])
+        if max_tokens is None or max_tokens > self.limits.max_new_tokens:
+            raise RequestError(422, f"max_tokens must be at most {self.limits.max_new_tokens}.")
+        settings = SamplingSettings(max_tokens, get("temperature", float, DEFAULTS.temperature),
+                                    get("top_k", int, DEFAULTS.top_k), get("top_p", float, DEFAULTS.top_p))
+        try:
+            settings.check()
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
+        seed = get("seed", int, None)
+        return settings, secrets.randbelow(2**31) if seed is None else seed
+
+    def _text(self, body: dict, key: str, allow_empty: bool) -> str:
+        text = body.get(key, "")
+        if not isinstance(text, str):
+            raise RequestError(400, f"{key} must be a string.")
+        if not text and not allow_empty:
+            raise RequestError(422, f"{key} is empty; give some text.")
+        if len(text) > self.limits.max_prompt_chars:
+            raise RequestError(413, f"{key} has {len(text):,} characters; the limit is {self.limits.max_prompt_chars:,}.")
+        return text
+
+    def _messages(self, body: dict, require_reply: bool) -> list[dict]:
+        try:
+            messages = list(parse_conversation({"messages": body.get("messages")}, "the request's conversation",
+                                               require_reply=require_reply).messages)
+        except DataError as exc:
+            raise RequestError(400, str(exc)) from None
+        if sum(len(m["content"]) for m in messages) > self.limits.max_prompt_chars:
+            raise RequestError(413, f"the messages exceed {self.limits.max_prompt_chars:,} characters.")
+        return messages
+
+    def _check_tokens(self, ids: list[int], limit: int, what: str) -> None:
+        if len(ids) > limit:
+            raise RequestError(413, f"the {what} is {len(ids):,} tokens; the limit is {limit:,}.")
+
+    # ---- the three actions ----------------------------------------------------------------------
+    def start_generate(self, body: dict):
+        """Check a generate request; returns the event stream (a generator of SSE strings)."""
+        settings, seed = self.settings(body)
+        try:
+            prompt = completion_ids(self.run.tokenizer, self._text(body, "prompt", allow_empty=True))
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
+        self._check_tokens(prompt, self.limits.max_prompt_tokens, "prompt")
+        return self._events(prompt, settings, seed, ())
+
+    def start_chat(self, body: dict):
+        if not self.chat:
+            raise RequestError(409, "this run has no chat tokens; fine-tune it with `glassgpt finetune` to chat with it.")
+        messages = self._messages(body, require_reply=False)
+        if messages[-1]["role"] == "assistant":
+            raise RequestError(422, "the last message is the assistant's; end with a user message to get a reply.")
+        settings, seed = self.settings(body)
+        try:
+            prompt, stop = chat_prompt(self.run.tokenizer, messages,
+                                       prompt_budget(self.run.trained_context, settings.max_new_tokens))
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
+        self._check_tokens(prompt, self.limits.max_prompt_tokens, "conversation")
+        return self._events(prompt, settings, seed, stop)
+
+    def explain(self, body: dict) -> dict:
+        top_k = body.get("top_k", 10)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= 50:
+            raise RequestError(422, "top_k must be a whole number from 0 to 50.")
+        model, tok, context = self.run.model, self.run.tokenizer, self.run.trained_context
+        try:
+            if body.get("messages") is not None:
+                messages = self._messages(body, require_reply=True)
+                with self.lock:
+                    return explain_chat(model, tok, messages, top_k=top_k, max_context=context)
+            text = self._text(body, "text", allow_empty=False)
+            self._check_tokens(tok.encode(text), self.limits.max_explain_tokens, "text")
+            with self.lock:
+                return explain(model, tok, text, top_k=top_k, max_context=context)
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
+
+    def _events(self, prompt: list[int], settings: SamplingSettings, seed: int, stops: tuple[int, ...]):
+        tok = self.run.tokenizer
+        names: dict[int, str] = {}
+
+        def name(i: int) -> str:
+            if i not in names:
+                names[i] = tok.token_str(i)
+            return names[i]
+
+        def events():
+            start, pieces, count = time.perf_counter(), [], 0
+            try:
+                for piece in stream_text(self.run, prompt, settings, seed, stops, self.limits.top, self.lock):
+                    t = piece.token
+                    pieces.append(piece.text)
+                    if t.id < 0:  # the end of an incomplete character: text only
+                        yield sse("token", {"id": None, "text": piece.text, "token": piece.text, "p": None,
+                                            "p_sample": None, "stop": False, "special": False, "top": []})
+                        continue
+                    count += 1
+                    yield sse("token", {"id": t.id, "text": piece.text, "token": name(t.id), "p": t.prob,
+                                        "p_sample": t.sample_prob, "stop": t.id in stops, "special": piece.special,
+                                        "top": [[name(i), p] for i, p in t.top]})
+            except GlassError as exc:
+                yield sse("error", {"error": str(exc)})
+                return
+            yield sse("done", {"text": "".join(pieces), "tokens": count, "seed": seed,
+                               "seconds": time.perf_counter() - start})
+
+        return events()
+
+
+def sse(event: str, data: dict) -> str:
+    """One server-sent event."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def create_app(run: LoadedRun, limits: Limits = Limits()):
+    """The FastAPI application serving ``run``."""
+    try:
+        from fastapi import FastAPI, Request
+        from fastapi.concurrency import run_in_threadpool
+        from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+    except ImportError:
+        raise GlassError(INSTALL + ".") from None
+    play = Playground(run, limits)
+    app = FastAPI(title="glassgpt playground", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.playground = play
+
+    @app.exception_handler(RequestError)
+    async def request_error(request, exc: RequestError):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index():
+        return HTMLResponse(page())
+
+    @app.get("/health")
+    def health():
+        return play.health()
+
+    def stream(events):
+        return StreamingResponse(events, media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.post("/api/generate")
+    async def generate(request: Request):
+        return stream(play.start_generate(play.parse(await request.body())))
+
+    @app.post("/api/chat")
+    async def chat(request: Request):
+        return stream(play.start_chat(play.parse(await request.body())))
+
+    @app.post("/api/explain")
+    async def explain_route(request: Request):
+        body = play.parse(await request.body())
+        return await run_in_threadpool(play.explain, body)
+
+    return app
+
+
+def serve(run: LoadedRun | str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
+          device: str = "cpu", log_level: str = "warning", announce=print) -> None:
+    """Serve a run (a directory or a ``LoadedRun``) until interrupted.  Checks first that FastAPI
+    and uvicorn are installed and that the port is free, then opens the run."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise GlassError(INSTALL + ".") from None
+    check_port(host, port)
+    if not isinstance(run, LoadedRun):
+        run = load_run(run, device)
+    app = create_app(run, limits)
+    announce(f"glassgpt playground for {run.run_dir}: http://{host}:{port}/  (Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def check_port(host: str, port: int) -> None:
+    """One sentence when ``host:port`` cannot be listened on (taken, or not an address of this machine)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise GlassError(f"cannot listen on {host}:{port} ({reason}); choose another --port or --host.") from None

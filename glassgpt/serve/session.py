@@ -1,0 +1,119 @@
+"""A conversation with a run, shared by the terminal chat and the web playground.
+
+Runs fine-tuned for chat (their tokenizer holds the chat tokens) talk through the chat
+template: the messages so far, then ``<|assistant_start|>``; the reply streams until
+``<|assistant_end|>``.  Other runs *continue text*: what you type is appended to the
+running text and the model writes on from there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from ..runs import LoadedRun
+from ..sample import DEFAULTS, SamplingSettings, default_prompt_ids
+from ..streaming import StreamedToken, TextStream, stream_tokens
+from ..tokenizers import Tokenizer
+from ..tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
+
+
+def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
+    """The prompt ids of a text to continue (a neutral start when it is empty)."""
+    return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
+
+
+def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict],
+                budget: int | None = None) -> tuple[list[int], tuple[int, ...]]:
+    """(prompt ids, the ids that end the reply: ``tokenizers.chat.reply_stop_ids``) for the
+    model's next reply to ``messages``.
+
+    ``budget``: the most prompt tokens (leave the rest of the context for the reply).  The
+    oldest turns are left out, whole (the kept part starts at a user message), until the
+    prompt fits (a leading system message is kept while it fits); the last message is always
+    kept.  A model trained on single
+    conversations of at most its context never saw a conversation cut mid-turn, so whole
+    turns are dropped rather than letting the sampler crop the prompt's start."""
+    end = reply_stop_ids(tokenizer)
+    ids = render(tokenizer, messages, add_generation_start=True).ids
+    if budget is None or len(ids) <= budget:
+        return ids, end
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    rest = list(messages[len(system):])
+    for start in [i for i in range(1, len(rest)) if rest[i]["role"] != "assistant"]:  # begin at a user turn
+        for head in (system, []):
+            ids = render(tokenizer, head + rest[start:], add_generation_start=True).ids
+            if len(ids) <= budget:
+                return ids, end
+    return render(tokenizer, rest[-1:], add_generation_start=True).ids, end
+
+
+def prompt_budget(context: int, max_new_tokens: int) -> int:
+    """Prompt tokens a chat keeps: the context minus room for the reply (at most half the context)."""
+    return max(1, context - min(max_new_tokens, context // 2))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One streamed token and the text it adds: "" while a character is incomplete, and "" for
+    a special token (``special``), which is never part of a message's text."""
+
+    token: StreamedToken
+    text: str
+    special: bool = False
+
+
+def stream_text(run: LoadedRun, prompt: list[int], settings: SamplingSettings, seed: int | None = None,
+                stop_ids: Sequence[int] = (), top: int = 10, lock=None) -> Iterator[Piece]:
+    """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it.  Special tokens
+    (stop tokens among them) add no text."""
+    text = TextStream(run.tokenizer)
+    specials = set(run.tokenizer.special_tokens.values())
+    for token in stream_tokens(run.model, prompt, settings.max_new_tokens, settings.temperature, settings.top_k,
+                               settings.top_p, seed, stop_ids,
+                               run.trained_context, top, lock):
+        special = token.id in specials
+        yield Piece(token, "" if special else text.push(token.id), special)
+    tail = text.flush()
+    if tail:
+        yield Piece(StreamedToken(-1, 1.0, 1.0, ()), tail)
+
+
+class ChatSession:
+    """The state of one terminal conversation: the messages (chat runs) or the running text."""
+
+    def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
+        self.run, self.settings, self.system = run, settings, system
+        self.chat = is_chat_tokenizer(run.tokenizer)
+        self.stop_ids = reply_stop_ids(run.tokenizer) if self.chat else ()
+        self.messages: list[dict] = []
+        self.text = ""
+
+    def clear(self) -> None:
+        self.messages, self.text = [], ""
+
+    def update(self, **changes) -> SamplingSettings:
+        """Change sampling settings (checked: a bad value raises and changes nothing)."""
+        settings = replace(self.settings, **changes)
+        settings.check()
+        self.settings = settings
+        return settings
+
+    def reply(self, user_text: str, seed: int | None = None) -> Iterator[Piece]:
+        """Stream the model's answer to ``user_text`` and remember both."""
+        if self.chat:
+            history = ([{"role": "system", "content": self.system}] if self.system and not self.messages else [])
+            messages = self.messages + history + [{"role": "user", "content": user_text}]
+            budget = prompt_budget(self.run.trained_context, self.settings.max_new_tokens)
+            prompt, stop = chat_prompt(self.run.tokenizer, messages, budget)
+        else:
+            messages, stop = [], ()
+            prompt = completion_ids(self.run.tokenizer, self.text + user_text)
+        out = []
+        for piece in stream_text(self.run, prompt, self.settings, seed, stop):
+            out.append(piece.text)
+            yield piece
+        if self.chat:
+            self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
+        else:
+            self.text += user_text + "".join(out)

@@ -1,0 +1,112 @@
+"""``glassgpt chat``: a conversation in the terminal, streamed token by token.
+
+Type a message and press Enter; the reply appears as it is sampled.  Commands:
+
+    /temperature T   softmax temperature (0 = greedy)
+    /top-k K         sample from the K most likely tokens (off: no cut)
+    /top-p P         sample from the smallest set of probability P (off: no cut)
+    /max-tokens N    most tokens per reply
+    /probs           show each token's probability after it: to[0.93]
+    /clear           forget the conversation
+    /settings        print the current settings
+    /help, /quit     (end of input quits too)
+
+The loop reads lines from any text stream and writes to any other, so it runs the same
+under a test with a scripted stdin as in a terminal (colour only when writing to one).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from ..errors import GlassError
+from ..runs import LoadedRun
+from ..sample import DEFAULTS, SamplingSettings
+from .session import ChatSession
+
+HELP = __doc__.split("Commands:")[1].split("The loop")[0].rstrip()
+OFF = ("off", "none", "0")
+
+
+def chat_loop(run: LoadedRun, settings: SamplingSettings = DEFAULTS, *, seed: int | None = None, system: str = "",
+              probs: bool = False, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    """Talk to ``run`` until /quit or end of input; returns the number of replies.  With ``seed``,
+    reply i is sampled with seed + i, so a scripted conversation is reproducible."""
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    session = ChatSession(run, settings, system)
+    colour = out.isatty()
+    mode = "chat template" if session.chat else "text continuation (this run has no chat tokens)"
+    out.write(f"glassgpt chat · {run.run_dir} · {mode} · /help for commands\n")
+    replies = 0
+    while True:
+        out.write("you> ")
+        out.flush()
+        line = stdin.readline()
+        if not line:
+            out.write("\n")
+            return replies
+        line = line.rstrip("\n")
+        if line.startswith("/"):
+            if line.split()[0] in ("/quit", "/exit"):
+                return replies
+            probs = _command(session, line, probs, out)
+            continue
+        if not line.strip():
+            continue
+        out.write("bot> ")
+        try:
+            for piece in session.reply(line if session.chat else line + "\n", None if seed is None else seed + replies):
+                if piece.token.id in session.stop_ids:  # the end of the reply: nothing to show
+                    continue
+                out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)
+                if probs and piece.token.id >= 0:
+                    mark = f"[{piece.token.prob:.2f}]"
+                    out.write(f"\x1b[2m{mark}\x1b[0m" if colour else mark)
+                out.flush()
+        except GlassError as exc:
+            out.write(f"\nerror: {exc}")
+        out.write("\n")
+        replies += 1
+
+
+def _command(session: ChatSession, line: str, probs: bool, out: TextIO) -> bool:
+    """Run one slash command; returns the new /probs state."""
+    name, *rest = line.split()
+    value = rest[0] if rest else ""
+    try:
+        if name == "/probs":
+            probs = not probs
+            out.write(f"probabilities {'on' if probs else 'off'}\n")
+        elif name == "/clear":
+            session.clear()
+            out.write("conversation cleared\n")
+        elif name in ("/settings", "/help"):
+            out.write((HELP + "\n" if name == "/help" else "") + _settings(session.settings, probs) + "\n")
+        elif name in SETTERS and value:
+            key, parse = SETTERS[name]
+            session.update(**{key: parse(value)})
+            out.write(_settings(session.settings, probs) + "\n")
+        elif name in SETTERS:
+            out.write(f"{name} needs a value, e.g. {name} {EXAMPLES[name]}\n")
+        else:
+            out.write(f"unknown command {name}; /help lists the commands\n")
+    except ValueError:
+        out.write(f"{name} needs a number, e.g. {name} {EXAMPLES[name]}\n")
+    except GlassError as exc:
+        out.write(f"error: {exc}\n")
+    return probs
+
+
+def _settings(s: SamplingSettings, probs: bool) -> str:
+    return (f"temperature {s.temperature:g} · top-k {s.top_k or 'off'} · top-p {s.top_p or 'off'} · "
+            f"max tokens {s.max_new_tokens} · probabilities {'on' if probs else 'off'}")
+
+
+def _optional(kind):
+    return lambda text: None if text.lower() in OFF else kind(text)
+
+
+SETTERS = {"/temperature": ("temperature", float), "/top-k": ("top_k", _optional(int)),
+           "/top-p": ("top_p", _optional(float)), "/max-tokens": ("max_new_tokens", int)}
+EXAMPLES = {"/temperature": "0.7", "/top-k": "40", "/top-p": "0.9", "/max-tokens": "200"}
