@@ -30,10 +30,17 @@ class ModelConfig:
     dropout: float = 0.0
     bias: bool = True             # biases in LayerNorms, attention output and MLP
     qkv_bias: bool = True         # bias in the fused q/k/v projection
-    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2) or "relu"
+    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2), "relu" or "relu2" (ReLU squared)
     tie_weights: bool = True      # LM head shares the token embedding matrix
     head_bias: bool = False       # bias on the LM head (only when untied)
     pad_vocab_to: int = 1         # round the embedding rows up to a multiple (64 for GPT-2 speed)
+    # options beyond GPT-2 (the defaults are GPT-2's; a config.json without these keys gets them)
+    pos: str = "learned"          # position information: "learned" table (wpe) or "rope" (rotary q/k, no table)
+    rope_base: float = 10000.0    # rotary embeddings: the wavelength base of the frequencies
+    norm: str = "layernorm"       # "layernorm" or "rmsnorm" (a gain only: no mean, no bias)
+    qk_norm: bool = False         # scale each head's query and key rows to unit RMS before q·k
+    zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
+    logit_softcap: float = 0.0    # logits = cap·tanh(logits/cap) when > 0 (0: off)
 
     @property
     def ffn_width(self) -> int:
@@ -106,6 +113,7 @@ class RunConfig:
 
 
 SECTIONS = ("model", "data", "train")
+ACTIVATIONS = ("gelu", "relu", "relu2")
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
@@ -286,8 +294,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
-    if m.activation not in ("gelu", "relu"):
-        raise ConfigError(f"model.activation must be gelu or relu, got {m.activation!r}.")
+    if m.activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
+    validate_architecture(m)
     if not (t.lr > 0 and math.isfinite(t.lr)):
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
@@ -307,7 +316,41 @@ def validate(cfg: RunConfig) -> None:
     if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
         raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
                           "or use --engine torch.")
+    refusal = glass_refusal(cfg)
+    if refusal:
+        raise ConfigError(refusal)
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if m.tie_weights and m.head_bias:
         raise ConfigError("model.head_bias needs an untied head; set model.tie_weights=false.")
+
+
+def validate_architecture(m: ModelConfig) -> None:
+    """The options beyond GPT-2: known names and usable values."""
+    if m.pos not in ("learned", "rope"):
+        raise ConfigError(f"model.pos must be learned or rope, got {m.pos!r}.")
+    if m.pos == "rope" and (m.n_embd // m.n_head) % 2:
+        raise ConfigError(f"rotary embeddings rotate pairs of channels, so the head size n_embd/n_head "
+                          f"({m.n_embd // m.n_head}) must be even.")
+    if not (m.rope_base > 1 and math.isfinite(m.rope_base)):
+        raise ConfigError(f"model.rope_base must be a number above 1, got {m.rope_base}.")
+    if m.norm not in ("layernorm", "rmsnorm"):
+        raise ConfigError(f"model.norm must be layernorm or rmsnorm, got {m.norm!r}.")
+    if not (m.logit_softcap >= 0 and math.isfinite(m.logit_softcap)):
+        raise ConfigError(f"model.logit_softcap must be 0 (off) or a positive number, got {m.logit_softcap}.")
+
+
+def glass_refusal(cfg: RunConfig) -> str:
+    """The one sentence refusing a setting the glass engine does not implement ("" if none).
+
+    The glass engine supports RMSNorm, ReLU², logit soft-capping, zero-initialised
+    projections, bias-free layers and every schedule; rotary embeddings and QK-norm would need
+    new hand-written attention backward passes, so they are torch-only."""
+    if cfg.train.engine != "glass":
+        return ""
+    m = cfg.model
+    missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm)) if on]
+    if missing:
+        return (f"the glass engine has no hand-written gradients for {' or '.join(missing)}; "
+                "use --engine torch for them.")
+    return ""
