@@ -72,7 +72,8 @@ class TrainConfig:
     min_lr_ratio: float = 0.1     # floor of the decay, as a fraction of lr
     warmup_steps: int = 100
     decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
-    schedule: str = "cosine"      # cosine | linear | constant (after warmup)
+    schedule: str = "cosine"      # cosine | linear | constant | wsd (after warmup)
+    decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the floor
     weight_decay: float = 0.1     # applied to weights with >= 2 dims only
     beta1: float = 0.9
     beta2: float = 0.99
@@ -93,6 +94,16 @@ class TrainConfig:
     dtype: str = "float32"        # float32 | bfloat16 (autocast)
     compile: bool = False         # torch.compile the model
     engine: str = "torch"         # torch | glass (the NumPy engine)
+    # optimizer options (defaults: one AdamW at train.lr for everything)
+    optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest)
+    lr_embed: float = 0.0         # peak rate of the token/position embeddings (and a tied head); 0: train.lr
+    lr_head: float = 0.0          # peak rate of an untied LM head; 0: train.lr
+    lr_matrix: float = 0.0        # peak rate of the blocks' 2-D weights (Muon's rate with muon); 0: train.lr
+    lr_scalar: float = 0.0        # peak rate of norm gains and biases; 0: train.lr
+    muon_momentum: float = 0.95
+    muon_nesterov: bool = True
+    muon_ns_steps: int = 5        # Newton–Schulz iterations per update
+    muon_scale: str = "adamw"     # adamw: update RMS matched to AdamW's (same lr works) | aspect: sqrt(max(1, rows/cols))
 
 
 @dataclass
@@ -114,6 +125,8 @@ class RunConfig:
 
 SECTIONS = ("model", "data", "train")
 ACTIVATIONS = ("gelu", "relu", "relu2")
+SCHEDULES = ("cosine", "linear", "constant", "wsd")
+OPTIMIZERS = ("adamw", "muon")
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
@@ -305,8 +318,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("train.beta1 and train.beta2 must be in [0, 1) and train.eps positive.")
     if t.seq_len > m.block_size:
         raise ConfigError(f"train.seq_len ({t.seq_len}) cannot exceed model.block_size ({m.block_size}).")
-    if t.schedule not in ("cosine", "linear", "constant"):
-        raise ConfigError(f"train.schedule must be cosine, linear or constant, got {t.schedule!r}.")
+    if t.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule must be {', '.join(SCHEDULES)}, got {t.schedule!r}.")
+    validate_optimizer(t)
     if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
         raise ConfigError(f"train.device must be auto, cpu, cuda or mps, got {t.device!r}.")
     if t.dtype not in ("float32", "bfloat16"):
@@ -344,13 +358,33 @@ def glass_refusal(cfg: RunConfig) -> str:
     """The one sentence refusing a setting the glass engine does not implement ("" if none).
 
     The glass engine supports RMSNorm, ReLU², logit soft-capping, zero-initialised
-    projections, bias-free layers and every schedule; rotary embeddings and QK-norm would need
-    new hand-written attention backward passes, so they are torch-only."""
+    projections, bias-free layers, every schedule and the per-group learning rates; rotary
+    embeddings and QK-norm would need new hand-written attention backward passes, and its
+    optimizer is AdamW only, so those and Muon are torch-only."""
     if cfg.train.engine != "glass":
         return ""
     m = cfg.model
-    missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm)) if on]
+    missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
+                               ("train.optimizer=muon", cfg.train.optimizer == "muon")) if on]
     if missing:
         return (f"the glass engine has no hand-written gradients for {' or '.join(missing)}; "
                 "use --engine torch for them.")
     return ""
+
+
+def validate_optimizer(t: TrainConfig) -> None:
+    """The optimizer options: known names and usable values."""
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer must be {' or '.join(OPTIMIZERS)}, got {t.optimizer!r}.")
+    for key in ("lr_embed", "lr_head", "lr_matrix", "lr_scalar"):
+        v = getattr(t, key)
+        if not (v >= 0 and math.isfinite(v)):
+            raise ConfigError(f"train.{key} must be 0 (= train.lr) or a positive number, got {v}.")
+    if not 0.0 <= t.muon_momentum < 1.0:
+        raise ConfigError(f"train.muon_momentum must be in [0, 1), got {t.muon_momentum}.")
+    if not 1 <= t.muon_ns_steps <= 20:
+        raise ConfigError(f"train.muon_ns_steps must be between 1 and 20, got {t.muon_ns_steps}.")
+    if t.muon_scale not in ("adamw", "aspect"):
+        raise ConfigError(f"train.muon_scale must be adamw or aspect, got {t.muon_scale!r}.")
+    if not 0.0 < t.decay_fraction <= 1.0:
+        raise ConfigError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}.")

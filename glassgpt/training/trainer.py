@@ -175,7 +175,8 @@ class Trainer:
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
-                lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule)
+                lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
+                                   t.decay_fraction)
                 micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
                 result = self.engine.train_step(micro, lr, capture=capture)
