@@ -24,10 +24,11 @@ from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
 from ..rundir import checkpoint
 from ..sample import default_prompt_ids, generate
-from ..threads import thread_scope
+from ..threads import ThreadGovernor, plan_threads, thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
+from .budget import EvalClock, out_of_time
 from .engines import make_engine, split_micro_batches
 from .progress import Progress
 from .schedule import learning_rate
@@ -159,9 +160,29 @@ class Trainer:
 
     def run(self) -> TrainResult:
         """Train until ``max_steps``, the time budget or Ctrl-C, then save, evaluate and sample.
-        Torch and BLAS use ``train.threads`` threads during the run and their earlier counts after it."""
-        with thread_scope(self.cfg.train.threads):
+        Torch and BLAS use ``train.threads`` threads during the run (0: chosen from the idle
+        cores and adapted to contention, see ``glassgpt.threads``) and their earlier counts after it."""
+        self.threads = plan_threads(self.cfg.train.threads)
+        with thread_scope(self.threads.threads):
+            self.governor = ThreadGovernor(self.threads.threads, self.threads.most) if self.threads.adaptive else None
             return self._run()
+
+    def _timed_estimate(self) -> float:
+        """``estimate_loss()``, its speed recorded for the time budget's prediction."""
+        start = time.perf_counter()
+        loss = self.estimate_loss()
+        t = self.cfg.train
+        self.eval_clock.record(t.eval_batches * t.batch_size * self.seq_len, time.perf_counter() - start)
+        return loss
+
+    def _calibrate_eval(self) -> None:
+        """Time two evaluation batches (the second counts) so the final evaluation can be predicted."""
+        tokens, _ = self._eval_split()
+        batches = fixed_batches(tokens, self.seq_len, self.cfg.train.batch_size, 2, self.cfg.train.seed + 2)
+        for x, y in batches:
+            start = time.perf_counter()
+            self.engine.eval_sums(x, y)
+            self.eval_clock.record(int(y.size), time.perf_counter() - start)
 
     def _run(self) -> TrainResult:
         t = self.cfg.train
@@ -170,6 +191,11 @@ class Trainer:
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
+        self.eval_clock = EvalClock()
+        final_tokens = len(self._eval_split()[0])
+        eval_tokens = t.eval_batches * t.batch_size * self.seq_len
+        if t.time_budget:
+            self._calibrate_eval()
         old_handler = _install_sigint(self._request_stop)
         bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
         try:
@@ -185,8 +211,15 @@ class Trainer:
                 self.tokens += tokens_per_step
                 now = time.perf_counter()
                 self.elapsed = now - start_time
-                out_of_time = bool(t.time_budget) and now - session_start >= t.time_budget
-                last = self.step == t.max_steps or out_of_time or self.stop_requested
+                if self.governor is not None:
+                    adapted = self.governor.observe(now - step_start)
+                    if adapted:
+                        bar.note(adapted)
+                next_eval = bool(t.eval_every) and (self.step + 1) % t.eval_every == 0
+                next_cost = (now - step_start) + (self.eval_clock.predict(eval_tokens) if next_eval else 0.0)
+                stop_for_time = out_of_time(now - session_start, t.time_budget, next_cost,
+                                            self.eval_clock.predict(final_tokens))
+                last = self.step == t.max_steps or stop_for_time or self.stop_requested
                 record = None
                 if self.step % t.log_every == 0 or last:
                     record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
@@ -196,7 +229,7 @@ class Trainer:
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
-                    record["val_loss"] = self.estimate_loss()
+                    record["val_loss"] = self._timed_estimate()
                     bar.note(f"step {self.step}: train {loss:.4f}  val {record['val_loss']:.4f}")
                 if record:
                     self._log(record)
@@ -207,7 +240,7 @@ class Trainer:
                     self._record_samples()  # their own generator: the training RNG is untouched
                 if self.step % t.save_every == 0 and not last:
                     self.save()
-                if out_of_time:
+                if stop_for_time:
                     stopped_by = "time_budget"
                     break
                 if self.stop_requested:
@@ -217,10 +250,21 @@ class Trainer:
             bar.close()
             _restore_sigint(old_handler)
         self.save()
+        eval_start = time.perf_counter()
+        predicted = self.eval_clock.predict(final_tokens)
         final = self.final_evaluation()
+        done = time.perf_counter()
         samples = self._record_samples()
+        finished = time.perf_counter()
         summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
-                   "final": final, "sample": samples[0], "samples": samples}
+                   "final": final, "sample": samples[0], "samples": samples,
+                   "budget": {"time_budget_s": t.time_budget, "training_s": eval_start - session_start,
+                              "final_eval_s": done - eval_start, "predicted_final_eval_s": predicted,
+                              "with_final_eval_s": done - session_start, "with_samples_s": finished - session_start,
+                              "started_unix": time.time() - (finished - session_start)},
+                   "threads": {"plan": self.threads.reason, "start": self.threads.threads,
+                               "end": self.governor.current if self.governor else self.threads.threads,
+                               "changes": self.governor.changes if self.governor else []}}
         write_json(self.run_dir / rundir.SUMMARY, summary)
         return TrainResult(self.run_dir, self.step, stopped_by, final, samples[0], samples)
 
