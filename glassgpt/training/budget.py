@@ -1,12 +1,14 @@
 """The time budget: training stops early enough for the final evaluation to fit inside it.
 
-``--time-budget SECONDS`` covers training AND the final evaluation on every validation
-token.  The final evaluation's cost is predicted from measured evaluation speed: the trainer
-times two evaluation batches before the first step (the second one counts: the first also
-pays for warming up) and every periodic evaluation, and ``EvalClock`` keeps the latest
-tokens-per-second.  Training stops after the step at which
+``--time-budget SECONDS`` covers training, the final evaluation on every validation token
+and the end-of-run samples.  The final evaluation's cost is predicted from measured
+evaluation speed: the trainer times two evaluation batches before the first step (the
+second one counts: the first also pays for warming up) and every periodic evaluation, and
+``EvalClock`` keeps the latest tokens-per-second.  The samples' cost is predicted from one
+short sample timed before the first step (a little past the context length, so both the
+cached and the cropped regime are in it).  Training stops after the step at which
 
-    elapsed + next step + margin · predicted final evaluation  ≥  budget,
+    elapsed + next step + margin · (predicted final evaluation + samples)  ≥  budget,
 
 with the next step's duration taken as the last step's (plus the periodic evaluation when
 one is due after it).  The prediction and what the final

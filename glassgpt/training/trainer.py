@@ -175,14 +175,22 @@ class Trainer:
         self.eval_clock.record(t.eval_batches * t.batch_size * self.seq_len, time.perf_counter() - start)
         return loss
 
-    def _calibrate_eval(self) -> None:
-        """Time two evaluation batches (the second counts) so the final evaluation can be predicted."""
+    def _calibrate(self) -> float:
+        """Time two evaluation batches (the second counts) so the final evaluation can be
+        predicted, and a short sample; returns the predicted seconds of the end-of-run samples."""
+        t = self.cfg.train
         tokens, _ = self._eval_split()
-        batches = fixed_batches(tokens, self.seq_len, self.cfg.train.batch_size, 2, self.cfg.train.seed + 2)
-        for x, y in batches:
+        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, 2, t.seed + 2):
             start = time.perf_counter()
             self.engine.eval_sums(x, y)
             self.eval_clock.record(int(y.size), time.perf_counter() - start)
+        n = min(t.sample_tokens, self.seq_len + 16)  # past the context, so the cropped regime is timed too
+        if not n:
+            return 0.0
+        start = time.perf_counter()
+        generate(self.engine.sampling_model(), default_prompt_ids(self.tokenizer), n, temperature=t.sample_temperature,
+                 seed=t.seed, max_context=self.seq_len)
+        return (time.perf_counter() - start) / n * t.sample_tokens * max(1, len(t.sample_prompts))
 
     def _run(self) -> TrainResult:
         t = self.cfg.train
@@ -194,8 +202,7 @@ class Trainer:
         self.eval_clock = EvalClock()
         final_tokens = len(self._eval_split()[0])
         eval_tokens = t.eval_batches * t.batch_size * self.seq_len
-        if t.time_budget:
-            self._calibrate_eval()
+        sampling = self._calibrate() if t.time_budget else 0.0
         old_handler = _install_sigint(self._request_stop)
         bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled)
         try:
@@ -218,7 +225,7 @@ class Trainer:
                 next_eval = bool(t.eval_every) and (self.step + 1) % t.eval_every == 0
                 next_cost = (now - step_start) + (self.eval_clock.predict(eval_tokens) if next_eval else 0.0)
                 stop_for_time = out_of_time(now - session_start, t.time_budget, next_cost,
-                                            self.eval_clock.predict(final_tokens))
+                                            self.eval_clock.predict(final_tokens) + sampling)
                 last = self.step == t.max_steps or stop_for_time or self.stop_requested
                 record = None
                 if self.step % t.log_every == 0 or last:
@@ -260,7 +267,8 @@ class Trainer:
                    "final": final, "sample": samples[0], "samples": samples,
                    "budget": {"time_budget_s": t.time_budget, "training_s": eval_start - session_start,
                               "final_eval_s": done - eval_start, "predicted_final_eval_s": predicted,
-                              "with_final_eval_s": done - session_start, "with_samples_s": finished - session_start,
+                              "with_final_eval_s": done - session_start, "predicted_samples_s": sampling,
+                              "samples_s": finished - done, "with_samples_s": finished - session_start,
                               "started_unix": time.time() - (finished - session_start)},
                    "threads": {"plan": self.threads.reason, "start": self.threads.threads,
                                "end": self.governor.current if self.governor else self.threads.threads,

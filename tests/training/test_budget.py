@@ -1,5 +1,5 @@
-"""--time-budget covers the final evaluation: training stops at the budget minus the
-predicted cost of evaluating every validation token.  Timed on a simulated clock (each
+"""--time-budget covers the final evaluation and the end-of-run samples: training stops at the
+budget minus their predicted cost (every validation token, and sample_tokens per prompt).  Timed on a simulated clock (each
 training step and each evaluated token costs a fixed time), so the test is exact on any machine."""
 
 import json
@@ -13,6 +13,7 @@ from glassgpt.training.trainer import Trainer
 
 STEP_S = 0.1            # one training step
 EVAL_S_PER_TOKEN = 2e-3  # evaluation: 500 tokens/s, so the ~490 validation tokens take ~1 s
+SAMPLE_S_PER_TOKEN = 4e-3  # sampling: the 200 end-of-run tokens take 0.8 s
 
 
 class Clock:
@@ -40,7 +41,14 @@ def simulated_trainer(tmp_path, monkeypatch, **train):
         clock.now += EVAL_S_PER_TOKEN * y.size
         return evaluate(x, y)
 
+    real_generate = trainer.generate
+
+    def timed_generate(model, ids, n, **k):
+        clock.now += SAMPLE_S_PER_TOKEN * n
+        return real_generate(model, ids, n, **k)
+
     tr.engine.train_step, tr.engine.eval_sums = timed_step, timed_eval
+    monkeypatch.setattr(trainer, "generate", timed_generate)
     return tr
 
 
@@ -65,10 +73,11 @@ def test_training_plus_final_evaluation_fit_the_budget(tmp_path, monkeypatch, ev
     final_s = info["final_eval_s"]
     assert final_s > 0.9                                           # the final evaluation is a real share here
     assert info["predicted_final_eval_s"] == pytest.approx(final_s, rel=0.02)
-    assert info["with_final_eval_s"] <= budget                     # it all fits
+    assert info["predicted_samples_s"] == pytest.approx(info["samples_s"]) == pytest.approx(0.8)
+    assert info["with_samples_s"] <= budget                        # it all fits, samples included
     periodic = 2 * 8 * 16 * EVAL_S_PER_TOKEN if eval_every else 0.0
-    slack = STEP_S + periodic + (MARGIN - 1) * final_s + 1e-9
-    assert info["with_final_eval_s"] >= budget - slack - STEP_S    # and not much is left unused
+    slack = STEP_S + periodic + (MARGIN - 1) * (final_s + 0.8) + 1e-9
+    assert info["with_samples_s"] >= budget - slack - STEP_S       # and not much is left unused
     assert info["training_s"] == pytest.approx(info["with_final_eval_s"] - final_s)
 
 

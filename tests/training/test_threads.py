@@ -7,6 +7,7 @@ import pytest
 import torch
 from tinyrun import TINY_TEXT, tiny_config
 
+from glassgpt import cli
 from glassgpt import threads as T
 from glassgpt.config import ModelConfig
 from glassgpt.models import GPT
@@ -236,3 +237,16 @@ def test_rmsnorm_runs_are_identical_at_one_and_two_threads(tmp_path, monkeypatch
     train(tmp_path / "one", config=cfg(1), text=TINY_TEXT)
     train(tmp_path / "two", config=cfg(2), text=TINY_TEXT)
     assert (tmp_path / "one" / "model.safetensors").read_bytes() == (tmp_path / "two" / "model.safetensors").read_bytes()
+
+
+# ---- OpenMP environment defaults ------------------------------------------------------------------
+
+
+def test_openmp_defaults_fill_only_what_the_environment_leaves_open(monkeypatch):
+    monkeypatch.setattr(cli, "OPENMP_DEFAULTS", {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "1000"})
+    env = {"GOMP_SPINCOUNT": "5"}
+    cli.apply_openmp_defaults(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "5"}  # the user's own value wins
+    off = {"GLASSGPT_OPENMP_DEFAULTS": "0"}
+    cli.apply_openmp_defaults(off)
+    assert off == {"GLASSGPT_OPENMP_DEFAULTS": "0"}
