@@ -74,6 +74,7 @@ class TrainConfig:
     decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
     schedule: str = "cosine"      # cosine | linear | constant | wsd (after warmup)
     decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the floor
+    schedule_clock: str = "steps" # steps | time: the schedule follows the share of the time budget spent (needs time_budget)
     weight_decay: float = 0.1     # applied to weights with >= 2 dims only
     beta1: float = 0.9
     beta2: float = 0.99
@@ -386,5 +387,9 @@ def validate_optimizer(t: TrainConfig) -> None:
         raise ConfigError(f"train.muon_ns_steps must be between 1 and 20, got {t.muon_ns_steps}.")
     if t.muon_scale not in ("adamw", "aspect"):
         raise ConfigError(f"train.muon_scale must be adamw or aspect, got {t.muon_scale!r}.")
+    if t.schedule_clock not in ("steps", "time"):
+        raise ConfigError(f"train.schedule_clock must be steps or time, got {t.schedule_clock!r}.")
+    if t.schedule_clock == "time" and not t.time_budget:
+        raise ConfigError("train.schedule_clock=time follows the time budget; set --time-budget too.")
     if not 0.0 < t.decay_fraction <= 1.0:
         raise ConfigError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}.")

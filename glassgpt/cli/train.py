@@ -19,12 +19,15 @@ def register(sub) -> None:
         description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json, "
                     "metrics.jsonl, state/ ...).\nSettings resolve in order: defaults < --preset < --config "
                     "< --set < the named options below.\nKeys for --set: model.* (block_size, n_layer, n_head, "
-                    "n_embd, d_ff, dropout, bias, qkv_bias, activation, tie_weights, head_bias, pad_vocab_to), "
+                    "n_embd, d_ff, dropout, bias, qkv_bias, activation, tie_weights, head_bias, pad_vocab_to, pos, rope_base, "
+                    "norm, qk_norm, zero_init_proj, logit_softcap), "
                     "data.* (corpus, path, tokenizer, vocab_size, val_fraction), train.* (batch_size, seq_len, "
-                    "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, "
+                    "grad_accum, max_steps, time_budget, lr, min_lr_ratio, warmup_steps, decay_steps, schedule, decay_fraction, "
+                    "schedule_clock, "
                     "weight_decay, beta1, beta2, eps, grad_clip, eval_every, eval_batches, log_every, save_every, "
                     "sample_every, sample_prompts (a|b|c), sample_temperature, sample_tokens, diagnostics_every, seed, "
-                    "threads, device, dtype, compile, engine).",
+                    "threads, device, dtype, compile, engine, optimizer, lr_embed, lr_head, lr_matrix, lr_scalar, muon_momentum, "
+                    "muon_nesterov, muon_ns_steps, muon_scale).",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
@@ -36,13 +39,16 @@ def register(sub) -> None:
     p.add_argument("--vocab-size", type=int, help="vocabulary size when training a BPE tokenizer")
     p.add_argument("--engine", choices=["torch", "glass"], help="torch, or glass: the NumPy engine with hand-written gradients")
     p.add_argument("--max-steps", type=int, help="total optimizer steps of the run, counted across resumes")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long, then evaluate and save")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="seconds for training, the final evaluation and the end samples: training stops when "
+                        "their predicted cost is all that is left")
     p.add_argument("--save-every", type=int, metavar="N", help="checkpoint interval in steps")
     p.add_argument("--diagnostics-every", type=int, metavar="N", nargs="?", const=100,
                    help="record gradient/activation diagnostics every N steps (a bare flag means 100)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
     p.add_argument("--device", help="auto | cpu | cuda | mps")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all cores; 1 is faster for tiny models on a busy machine)")
+    p.add_argument("--threads", type=int, help="CPU threads (default 0: the idle cores, fewer if the machine gets busy; "
+                                                "a fixed count is kept as given, up to 4 per core)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -1,4 +1,8 @@
-"""Learning rate per step: linear warmup (non-zero at step 0), then decay to a floor."""
+"""Learning rate per step: linear warmup (non-zero at step 0), then decay to a floor.
+
+The position on the schedule is the step, or (``train.schedule_clock = "time"``) the share
+of the time budget spent, so a run stopped by its budget still completes its decay.
+"""
 
 from __future__ import annotations
 
@@ -34,3 +38,12 @@ def learning_rate(step: int, lr: float, warmup_steps: int, decay_steps: int,
     if schedule in ("linear", "wsd"):
         return lr - (lr - floor) * progress
     return floor + 0.5 * (lr - floor) * (1.0 + math.cos(math.pi * progress))
+
+
+def time_position(step: int, warmup_steps: int, decay_steps: int, fraction: float) -> float:
+    """Where on a ``decay_steps``-long schedule a run stands when it has spent ``fraction`` of
+    its training time: the warmup counts real steps; after it, the position is
+    ``fraction · decay_steps`` (never back inside the warmup), so the decay ends when the time does."""
+    if step < warmup_steps:
+        return step
+    return max(float(warmup_steps), min(1.0, fraction) * decay_steps)

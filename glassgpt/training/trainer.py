@@ -28,10 +28,10 @@ from ..threads import ThreadGovernor, plan_threads, thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
-from .budget import EvalClock, out_of_time
+from .budget import MARGIN, EvalClock, out_of_time
 from .engines import make_engine, split_micro_batches
 from .progress import Progress
-from .schedule import learning_rate
+from .schedule import learning_rate, time_position
 
 #: sections a resumed run may not change (its weights and data depend on them)
 FROZEN_ON_RESUME = ("model", "data")
@@ -208,7 +208,12 @@ class Trainer:
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
-                lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
+                position = self.step
+                if t.schedule_clock == "time":  # the share of the training time this session can spend
+                    horizon = t.time_budget - MARGIN * (self.eval_clock.predict(final_tokens) + sampling)
+                    position = time_position(self.step, t.warmup_steps, decay_steps,
+                                             (step_start - session_start) / max(horizon, 1e-9))
+                lr = learning_rate(position, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
                                    t.decay_fraction)
                 micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0

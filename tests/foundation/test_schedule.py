@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from glassgpt.training.schedule import learning_rate
+from glassgpt.training.schedule import learning_rate, time_position
 
 
 def test_warmup_is_linear_and_nonzero_at_step_0():
@@ -41,3 +41,11 @@ def test_wsd_decay_never_starts_inside_the_warmup():
     lr = [learning_rate(s, 1.0, 50, 60, 0.0, "wsd", 0.5) for s in range(61)]
     assert lr[49] == pytest.approx(1.0) and lr[50] == 1.0  # the decay starts at the end of the warmup
     assert lr[55] == pytest.approx(0.5) and lr[60] == 0.0
+
+
+def test_time_position_counts_warmup_steps_then_the_share_of_time():
+    assert time_position(3, 10, 100, 0.5) == 3             # inside the warmup: real steps
+    assert time_position(10, 10, 100, 0.02) == 10.0        # never back inside the warmup
+    assert time_position(40, 10, 100, 0.5) == 50.0         # half the time: half-way along the schedule
+    assert time_position(90, 10, 100, 1.3) == 100.0        # past the horizon: the end
+    assert learning_rate(time_position(500, 10, 100, 1.0), 1.0, 10, 100, 0.1) == pytest.approx(0.1)

@@ -7,6 +7,9 @@ import json
 import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
+from glassgpt.config import resolve
+from glassgpt.errors import ConfigError
+from glassgpt.rundir import read_metrics
 from glassgpt.training import trainer
 from glassgpt.training.budget import MARGIN, EvalClock, out_of_time
 from glassgpt.training.trainer import Trainer
@@ -87,3 +90,18 @@ def test_without_a_budget_nothing_is_calibrated(tmp_path, monkeypatch):
     info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
     assert info["training_s"] == pytest.approx(5 * STEP_S)  # five steps, no calibration batches
     assert info["predicted_final_eval_s"] == 0.0
+
+
+def test_a_time_clock_schedule_finishes_its_decay_when_the_budget_ends(tmp_path, monkeypatch):
+    tr = simulated_trainer(tmp_path, monkeypatch, max_steps=100_000, time_budget=6.0, eval_every=0, warmup_steps=5,
+                           schedule_clock="time", min_lr_ratio=0.1, lr=1e-2)
+    result = tr.run()
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run") if "lr" in r]
+    assert result.stopped_by == "time_budget" and result.steps < 100
+    assert lrs[-1] == pytest.approx(1e-3, rel=0.1)   # the floor, reached with the time (a step clock would be at the peak)
+    assert max(lrs) == pytest.approx(1e-2, rel=0.02) and all(b <= a for a, b in zip(lrs[1:], lrs[2:]))
+
+
+def test_a_time_clock_needs_a_budget():
+    with pytest.raises(ConfigError, match="time budget"):
+        resolve("baby", overrides={"train.schedule_clock": "time", "train.time_budget": "0"})
