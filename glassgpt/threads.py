@@ -22,11 +22,14 @@ torch's default is one thread per core, and every parallel region then waits for
 slowest thread; when the scheduler has parked one of them behind another program, each of
 the thousands of small regions of a training step waits a scheduler slice.
 
-Adapting (``ThreadGovernor``): during training the step times at the current count are
-watched in blocks; a block much slower than the best seen at that count means contention,
-so a block at fewer threads is tried and kept if faster.  When below the starting maximum,
-more threads are re-tried now and then (rarely, with exponential back-off, and abandoned
-after one step if that step is slow), so a load that goes away is noticed too.
+Adapting (``ThreadGovernor``): during training the step times are watched in blocks, and
+after each block ``OtherLoad`` reads how many cores other processes kept busy meanwhile
+(all CPU time on the usable cores from ``/proc/stat``, minus this process's own).  Our
+threads plus the others' cores exceeding the usable cores, or a block much slower than the
+best seen at this count, means contention: a block at half the threads is tried and kept if
+faster.  When below the maximum and cores look free again, more threads are tried the same
+way.  A tried count that is slower is abandoned (after a single step if that step is very
+slow), and the next try waits twice as long.
 
 ``max_sensible_threads()`` is the cap on an explicit count: ``THREADS_PER_CPU`` per usable
 core (a request of 5,000 threads would otherwise hang in thread creation and barriers).
@@ -237,6 +240,35 @@ def measure_idle_cores(cpus: list[int], interval: float = 0.2, stat_path: str | 
     return idle_cores(before, after, cpus)
 
 
+class OtherLoad:
+    """``other_load()``: cores that other processes kept busy on ``cpus`` since the previous
+    call (or construction), i.e. all busy time there minus this process's CPU time; None
+    where ``/proc/stat`` cannot be read."""
+
+    def __init__(self, cpus: list[int], stat_path: str | Path = "/proc/stat"):
+        self.cpus, self.stat_path = cpus, Path(stat_path)
+        self._last = self._read()
+
+    def _read(self):
+        try:
+            stat = self.stat_path.read_text()
+        except OSError:
+            return None
+        own = os.times()
+        return stat, own.user + own.system, time.monotonic()
+
+    def __call__(self) -> float | None:
+        now, last = self._read(), self._last
+        self._last = now
+        if now is None or last is None or now[2] <= last[2]:
+            return None
+        idle = idle_cores(last[0], now[0], self.cpus)
+        if idle is None:
+            return None
+        ours = (now[1] - last[1]) / (now[2] - last[2])
+        return max(0.0, len(self.cpus) - idle - ours)
+
+
 def choose_threads(usable: int, idle: float | None) -> int:
     """The policy: the idle cores, rounded, between 1 and ``usable`` (``usable`` when unknown)."""
     if idle is None:
@@ -250,6 +282,7 @@ class ThreadPlan:
     most: int               # the most the governor may go up to
     adaptive: bool          # True for "auto": watch the step times and adapt
     reason: str             # one line: how the count was chosen
+    watch: list[int] | None = None  # the CPUs whose load tells contention (None: a cgroup quota binds instead)
 
 
 def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = measure_idle_cores,
@@ -270,7 +303,8 @@ def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = 
         idle = min(idle, quota)
     n = choose_threads(usable, idle)
     busy = "" if idle is None else f", {idle:.1f} idle"
-    return ThreadPlan(n, usable, True, f"{n} threads (auto: {usable} usable cores{busy})")
+    watch = cpus if quota is None or quota >= len(cpus) else None
+    return ThreadPlan(n, usable, True, f"{n} threads (auto: {usable} usable cores{busy})", watch)
 
 
 # ---- adapting while training -----------------------------------------------------------------
@@ -284,16 +318,21 @@ class ThreadGovernor:
     it adapts (None otherwise), and calls ``set_threads(n)`` when it changes the count.
     Steps are judged in blocks of ``window`` (their median, so an odd slow step does not
     count); the first step after a change is not counted (it pays for waking threads).
-    - contention: a block slower than ``slowdown`` × the best block seen at this count makes
-      it try ``current // 2`` threads for one block;
-    - recovery: below ``most``, it tries ``2 × current`` after ``cooldown`` blocks, doubling
-      the wait after every failed try;
+    After each block ``others()`` (see ``OtherLoad``; None: unknown) gives the cores other
+    processes kept busy.
+    - contention: more threads than the cores left (``current + others > most + 0.5``), or a
+      block slower than ``slowdown`` × the best seen at this count, makes it try
+      ``current // 2`` threads for one block;
+    - recovery: below ``most``, when cores look free (``current + others < most - 0.5``; when
+      ``others`` is unknown, simply every ``cooldown`` blocks) it tries ``2 × current``;
     - a tried count is kept when its block is at least ``gain`` faster than the block before
-      it, and abandoned at once if a single step takes ``abort`` × the block before."""
+      it, and abandoned at once if a single step takes ``abort`` × the block before; after
+      an abandoned try the next one waits ``cooldown`` blocks, doubled each time."""
 
     current: int
     most: int
     set_threads: Callable[[int], None] = set_threads
+    others: Callable[[], float | None] | None = None
     window: int = 6
     slowdown: float = 1.5
     gain: float = 0.1
@@ -321,15 +360,19 @@ class ThreadGovernor:
         if len(self._block) < self.window:
             return None
         median, self._block = statistics.median(self._block), []
+        others = self.others() if self.others is not None else None
         if self._trial_from is not None:
             return self._end_trial(keep=median < (1.0 - self.gain) * self._before, median=median)
         self._best[self.current] = min(self._best.get(self.current, math.inf), median)
         if self._wait:
             self._wait -= 1
             return None
-        if self.current > 1 and median > self.slowdown * self._best[self.current]:
+        crowded = others is not None and self.current + others > self.most + 0.5
+        slowed = median > self.slowdown * self._best[self.current]
+        free = others is None or self.current + others < self.most - 0.5  # unknown: try; the back-off keeps it rare
+        if self.current > 1 and (crowded or slowed):
             self._start_trial(max(1, self.current // 2), median)
-        elif self.current < self.most:
+        elif self.current < self.most and free:
             self._start_trial(min(self.most, 2 * self.current), median)
         return None
 

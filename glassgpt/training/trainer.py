@@ -24,7 +24,7 @@ from ..evaluation import evaluate_tokens, token_byte_lengths
 from ..fileio import write_json
 from ..rundir import checkpoint
 from ..sample import default_prompt_ids, generate
-from ..threads import ThreadGovernor, plan_threads, thread_scope
+from ..threads import OtherLoad, ThreadGovernor, plan_threads, thread_scope
 from ..tokenizers import Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
@@ -164,7 +164,9 @@ class Trainer:
         cores and adapted to contention, see ``glassgpt.threads``) and their earlier counts after it."""
         self.threads = plan_threads(self.cfg.train.threads)
         with thread_scope(self.threads.threads):
-            self.governor = ThreadGovernor(self.threads.threads, self.threads.most) if self.threads.adaptive else None
+            watch = OtherLoad(self.threads.watch) if self.threads.watch else None
+            self.governor = (ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
+                             if self.threads.adaptive else None)
             return self._run()
 
     def _timed_estimate(self) -> float:

@@ -94,12 +94,14 @@ def test_plans_auto_explicit_and_capped():
 
 
 class Machine:
-    """Step time as a function of the thread count and the load, and a log of set_threads calls."""
+    """Step time as a function of the thread count and the load, the cores other processes
+    keep busy (``OTHERS``, for a governor that can see them), and a log of set_threads calls."""
 
     def __init__(self, times):
-        self.times, self.calls = times, []
+        self.times, self.calls, self.load = times, [], "quiet"
 
     def run(self, governor, steps, load):
+        self.load = load
         notes = []
         for _ in range(steps):
             note = governor.observe(self.times[load][governor.current])
@@ -107,9 +109,15 @@ class Machine:
                 notes.append(note)
         return notes
 
+    def others(self) -> float:
+        return OTHERS[self.load]
 
-def governor(machine, current=2, most=2):
-    return ThreadGovernor(current, most, set_threads=machine.calls.append)
+
+OTHERS = {"quiet": 0.1, "busy": 1.0}
+
+
+def governor(machine, current=2, most=2, sees_load=False):
+    return ThreadGovernor(current, most, set_threads=machine.calls.append, others=machine.others if sees_load else None)
 
 
 TIMES = {"quiet": {1: 0.050, 2: 0.030}, "busy": {1: 0.060, 2: 0.400}}
@@ -151,6 +159,45 @@ def test_fewer_threads_that_are_not_faster_are_not_kept():
     m.run(g, 30, "quiet")
     notes = m.run(g, 300, "busy")  # slower than before at 2, but 1 thread is slower still
     assert notes == [] and g.current == 2 and 1 in m.calls  # it tried, then went back
+
+
+@pytest.mark.parametrize("sees_load", [True, False])
+def test_a_quiet_machine_is_left_alone_either_way(sees_load):
+    m = Machine(TIMES)
+    g = governor(m, sees_load=sees_load)
+    m.run(g, 1000, "quiet")
+    assert m.calls == [] and g.current == 2
+
+
+def test_a_load_present_from_the_start_is_seen_in_the_other_cores():
+    """Steps are slow from the first block, so no slowdown shows; the other processes' cores do."""
+    m = Machine(TIMES)
+    g = governor(m, sees_load=True)
+    notes = m.run(g, 30, "busy")
+    assert g.current == 1 and len(notes) == 1
+    m.run(g, 3000, "busy")
+    assert m.calls == [1]  # and while the load stays, 2 threads are never tried again
+    m.run(g, 100, "quiet")
+    assert g.current == 2 and m.calls == [1, 2]  # cores came free: back to 2
+
+
+def test_other_load_is_busy_time_minus_our_own(tmp_path, monkeypatch):
+    path = tmp_path / "stat"
+    clock = {"t": 0.0, "cpu": 0.0}
+    monkeypatch.setattr(T.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(T.os, "times", lambda: os_times(clock["cpu"]))
+    path.write_text(stat((100, 100), (100, 100)))
+    load = T.OtherLoad([0, 1], path)
+    path.write_text(stat((200, 100), (180, 120)))  # cpu0 all busy, cpu1 80% busy: 1.8 cores
+    clock["t"], clock["cpu"] = 1.0, 1.0                 # of which we used 1.0
+    assert load() == pytest.approx(0.8)
+    clock["t"] = 2.0                                     # nothing moved in /proc/stat: unknown
+    assert load() is None
+    assert T.OtherLoad([0], tmp_path / "missing")() is None
+
+
+def os_times(cpu):
+    return type("Times", (), {"user": cpu, "system": 0.0})()
 
 
 def test_a_single_catastrophic_trial_step_aborts_the_trial():
