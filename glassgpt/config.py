@@ -90,7 +90,7 @@ class TrainConfig:
     sample_tokens: int = 200      # new tokens per sample
     diagnostics_every: int = 0    # steps between diagnostics records (0: off)
     seed: int = 1337
-    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: default
+    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
     device: str = "auto"          # auto | cpu | cuda | mps
     dtype: str = "float32"        # float32 | bfloat16 (autocast)
     compile: bool = False         # torch.compile the model
