@@ -10,6 +10,7 @@ with its reason); the single-layer float64 finite differences (eps = 1e-6) must 
 import numpy as np
 import pytest
 import torch
+from test_glass_model import perturbed_torch_model
 
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import ConfigError
@@ -18,7 +19,6 @@ from glassgpt.glass.gradcheck import check_model, numerical_gradient, relative_e
 from glassgpt.glass.layers import relu2_backward, relu2_forward
 from glassgpt.glass.model import norm_backward, norm_forward
 from glassgpt.glass.options import capped_head_backward, capped_head_forward, rmsnorm_backward, rmsnorm_forward
-from glassgpt.models import GPT as TorchGPT
 from glassgpt.training.engines import GlassEngine, TorchEngine
 
 
@@ -36,14 +36,13 @@ CONFIGS = {
 
 
 def perturbed(cfg, seed=0):
-    torch.manual_seed(seed)
-    m = TorchGPT(cfg)
+    """``test_glass_model``'s perturbed model with its matrices scaled up: logits of a few units,
+    so the soft cap really bends them."""
+    m = perturbed_torch_model(cfg, seed)
     with torch.no_grad():
         for _, p in m.named_parameters():
-            if p.dim() == 1:
-                p.add_(0.2 * torch.randn_like(p))
-            else:
-                p.mul_(8.0)  # logits of a few units, so the soft cap bends them
+            if p.dim() == 2:
+                p.mul_(8.0)
     return m
 
 
