@@ -2,8 +2,9 @@
 
 ``--time-budget SECONDS`` covers training, the final evaluation on every validation token
 and the end-of-run samples.  The final evaluation's cost is predicted from measured
-evaluation speed: the trainer times two evaluation batches before the first step (the
-second one counts: the first also pays for warming up) and every periodic evaluation, and
+evaluation speed: the trainer times four evaluation batches before the first step (the
+median of the last three counts: the first also pays for warming up) and every periodic
+evaluation, and
 ``EvalClock`` keeps the latest tokens-per-second.  The samples' cost is predicted from one
 short sample timed before the first step (a little past the context length, so both the
 cached and the cropped regime are in it).  Training stops after the step at which

@@ -178,14 +178,18 @@ class Trainer:
         return loss
 
     def _calibrate(self) -> float:
-        """Time two evaluation batches (the second counts) so the final evaluation can be
-        predicted, and a short sample; returns the predicted seconds of the end-of-run samples."""
+        """Time four evaluation batches (the median of the last three counts: the first also
+        warms up) so the final evaluation can be predicted, and a short sample; returns the
+        predicted seconds of the end-of-run samples."""
         t = self.cfg.train
         tokens, _ = self._eval_split()
-        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, 2, t.seed + 2):
+        seconds, size = [], 0
+        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, 4, t.seed + 2):
             start = time.perf_counter()
             self.engine.eval_sums(x, y)
-            self.eval_clock.record(int(y.size), time.perf_counter() - start)
+            seconds.append(time.perf_counter() - start)
+            size = int(y.size)
+        self.eval_clock.record(size, sorted(seconds[1:])[1])
         n = min(t.sample_tokens, self.seq_len + 16)  # past the context, so the cropped regime is timed too
         if not n:
             return 0.0
