@@ -32,6 +32,8 @@ from pathlib import Path
 from launcher import bench_data, launch_train, mean_std, overrides_args
 
 NO_BIAS = {"model.bias": False, "model.qkv_bias": False}
+#: the schedule follows the time budget (a step count that fits the budget is not known in advance)
+TIME_CLOCK = {"train.schedule_clock": "time", "train.max_steps": 1_000_000}
 MODERN = {"model.pos": "rope", "model.norm": "rmsnorm", "model.activation": "relu2", "model.qk_norm": True,
           "model.zero_init_proj": True, **NO_BIAS}
 
@@ -49,10 +51,13 @@ CANDIDATES = [
     {"name": "softcap-15", "set": {"model.logit_softcap": 15.0}},
     {"name": "untied", "set": {"model.tie_weights": False}},
     {"name": "wsd", "set": {"train.schedule": "wsd", "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0}},
+    {"name": "cosine-time", "set": TIME_CLOCK},
+    {"name": "wsd-time", "set": {**TIME_CLOCK, "train.schedule": "wsd", "train.decay_fraction": 0.3,
+                                 "train.min_lr_ratio": 0.0}},
     {"name": "muon", "set": {"train.optimizer": "muon"}},
     {"name": "modern", "set": MODERN},
-    {"name": "modern-muon-wsd", "set": {**MODERN, "train.optimizer": "muon", "train.schedule": "wsd",
-                                        "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0}},
+    {"name": "modern-muon-wsd-time", "set": {**MODERN, **TIME_CLOCK, "train.optimizer": "muon", "train.schedule": "wsd",
+                                             "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0}},
 ]
 
 
