@@ -31,10 +31,17 @@ class ModelConfig:
     dropout: float = 0.0
     bias: bool = True             # biases in LayerNorms, attention output and MLP
     qkv_bias: bool = True         # bias in the fused q/k/v projection
-    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2) or "relu"
+    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2), "relu" or "relu2" (ReLU squared)
     tie_weights: bool = True      # LM head shares the token embedding matrix
     head_bias: bool = False       # bias on the LM head (only when untied)
     pad_vocab_to: int = 1         # round the embedding rows up to a multiple (64 for GPT-2 speed)
+    # options beyond GPT-2 (the defaults are GPT-2's; a config.json without these keys gets them)
+    pos: str = "learned"          # position information: "learned" table (wpe) or "rope" (rotary q/k, no table)
+    rope_base: float = 10000.0    # rotary embeddings: the wavelength base of the frequencies
+    norm: str = "layernorm"       # "layernorm" or "rmsnorm" (a gain only: no mean, no bias)
+    qk_norm: bool = False         # scale each head's query and key rows to unit RMS before q·k
+    zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
+    logit_softcap: float = 0.0    # logits = cap·tanh(logits/cap) when > 0 (0: off)
 
     @property
     def ffn_width(self) -> int:
@@ -68,7 +75,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.1     # floor of the decay, as a fraction of lr
     warmup_steps: int = 100
     decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
-    schedule: str = "cosine"      # cosine | linear | constant (after warmup)
+    schedule: str = "cosine"      # cosine | linear | constant | wsd (after warmup)
+    decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the floor
+    schedule_clock: str = "steps" # steps | time: the schedule follows the share of the time budget spent (needs time_budget)
     weight_decay: float = 0.1     # applied to weights with >= 2 dims only
     beta1: float = 0.9
     beta2: float = 0.99
@@ -84,12 +93,22 @@ class TrainConfig:
     sample_tokens: int = 200      # new tokens per sample
     diagnostics_every: int = 0    # steps between diagnostics records (0: off)
     seed: int = 1337
-    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: default
+    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
     device: str = "auto"          # auto | cpu | cuda | mps
     dtype: str = "float32"        # float32 | bfloat16 (autocast)
     compile: bool = False         # torch.compile the model
     engine: str = "torch"         # torch | glass (the NumPy engine)
     doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|>
+    # optimizer options (defaults: one AdamW at train.lr for everything)
+    optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest)
+    lr_embed: float = 0.0         # peak rate of the token/position embeddings (and a tied head); 0: train.lr
+    lr_head: float = 0.0          # peak rate of an untied LM head; 0: train.lr
+    lr_matrix: float = 0.0        # peak rate of the blocks' 2-D weights (Muon's rate with muon); 0: train.lr
+    lr_scalar: float = 0.0        # peak rate of norm gains and biases; 0: train.lr
+    muon_momentum: float = 0.95
+    muon_nesterov: bool = True
+    muon_ns_steps: int = 5        # Newton–Schulz iterations per update
+    muon_scale: str = "adamw"     # adamw: update RMS matched to AdamW's (same lr works) | aspect: sqrt(max(1, rows/cols))
 
 
 @dataclass
@@ -112,6 +131,9 @@ class RunConfig:
 
 
 SECTIONS = ("model", "data", "train")
+ACTIVATIONS = ("gelu", "relu", "relu2")
+SCHEDULES = ("cosine", "linear", "constant", "wsd")
+OPTIMIZERS = ("adamw", "muon")
 
 #: the largest seed (seeds are 32-bit, as in NumPy's legacy seeding; every RNG here takes them)
 SEED_MAX = 2**32 - 1
@@ -345,8 +367,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
     if not 0.0 <= m.dropout < 1.0:
         raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
-    if m.activation not in ("gelu", "relu"):
-        raise ConfigError(f"model.activation must be gelu or relu, got {m.activation!r}.")
+    if m.activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
+    validate_architecture(m)
     if not (t.lr > 0 and math.isfinite(t.lr)):
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
@@ -359,8 +382,9 @@ def validate(cfg: RunConfig) -> None:
 
     if t.seq_len > m.block_size:
         raise ConfigError(f"train.seq_len ({t.seq_len}) cannot exceed model.block_size ({m.block_size}).")
-    if t.schedule not in ("cosine", "linear", "constant"):
-        raise ConfigError(f"train.schedule must be cosine, linear or constant, got {t.schedule!r}.")
+    if t.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule must be {', '.join(SCHEDULES)}, got {t.schedule!r}.")
+    validate_optimizer(t)
     if t.device not in ("auto", "cpu", "cuda", "mps") and not t.device.startswith("cuda:"):
         raise ConfigError(f"train.device must be auto, cpu, cuda or mps, got {t.device!r}.")
     if t.dtype not in ("float32", "bfloat16"):
@@ -370,6 +394,9 @@ def validate(cfg: RunConfig) -> None:
     if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
         raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
                           "or use --engine torch.")
+    refusal = glass_refusal(cfg)
+    if refusal:
+        raise ConfigError(refusal)
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if t.doc_mask and not (d.files or d.jsonl_field):
@@ -399,3 +426,58 @@ def check_seed(seed: int | None, name: str = "--seed") -> None:
     """Refuse a seed outside 0..SEED_MAX (None: no seed, allowed)."""
     if seed is not None and not (isinstance(seed, int) and 0 <= seed <= SEED_MAX):
         raise ConfigError(f"{name} must be a whole number from 0 to {SEED_MAX}, got {seed}.")
+
+
+def validate_architecture(m: ModelConfig) -> None:
+    """The options beyond GPT-2: known names and usable values."""
+    if m.pos not in ("learned", "rope"):
+        raise ConfigError(f"model.pos must be learned or rope, got {m.pos!r}.")
+    if m.pos == "rope" and (m.n_embd // m.n_head) % 2:
+        raise ConfigError(f"rotary embeddings rotate pairs of channels, so the head size n_embd/n_head "
+                          f"({m.n_embd // m.n_head}) must be even.")
+    if not (m.rope_base > 1 and math.isfinite(m.rope_base)):
+        raise ConfigError(f"model.rope_base must be a number above 1, got {m.rope_base}.")
+    if m.norm not in ("layernorm", "rmsnorm"):
+        raise ConfigError(f"model.norm must be layernorm or rmsnorm, got {m.norm!r}.")
+    if not (m.logit_softcap >= 0 and math.isfinite(m.logit_softcap)):
+        raise ConfigError(f"model.logit_softcap must be 0 (off) or a positive number, got {m.logit_softcap}.")
+
+
+def glass_refusal(cfg: RunConfig) -> str:
+    """The one sentence refusing a setting the glass engine does not implement ("" if none).
+
+    The glass engine supports RMSNorm, ReLU², logit soft-capping, zero-initialised
+    projections, bias-free layers, every schedule and the per-group learning rates; rotary
+    embeddings and QK-norm would need new hand-written attention backward passes, and its
+    optimizer is AdamW only, so those and Muon are torch-only."""
+    if cfg.train.engine != "glass":
+        return ""
+    m = cfg.model
+    missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
+                               ("train.optimizer=muon", cfg.train.optimizer == "muon")) if on]
+    if missing:
+        return (f"the glass engine has no hand-written gradients for {' or '.join(missing)}; "
+                "use --engine torch for them.")
+    return ""
+
+
+def validate_optimizer(t: TrainConfig) -> None:
+    """The optimizer options: known names and usable values."""
+    if t.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"train.optimizer must be {' or '.join(OPTIMIZERS)}, got {t.optimizer!r}.")
+    for key in ("lr_embed", "lr_head", "lr_matrix", "lr_scalar"):
+        v = getattr(t, key)
+        if not (v >= 0 and math.isfinite(v)):
+            raise ConfigError(f"train.{key} must be 0 (= train.lr) or a positive number, got {v}.")
+    if not 0.0 <= t.muon_momentum < 1.0:
+        raise ConfigError(f"train.muon_momentum must be in [0, 1), got {t.muon_momentum}.")
+    if not 1 <= t.muon_ns_steps <= 20:
+        raise ConfigError(f"train.muon_ns_steps must be between 1 and 20, got {t.muon_ns_steps}.")
+    if t.muon_scale not in ("adamw", "aspect"):
+        raise ConfigError(f"train.muon_scale must be adamw or aspect, got {t.muon_scale!r}.")
+    if t.schedule_clock not in ("steps", "time"):
+        raise ConfigError(f"train.schedule_clock must be steps or time, got {t.schedule_clock!r}.")
+    if t.schedule_clock == "time" and not t.time_budget:
+        raise ConfigError("train.schedule_clock=time follows the time budget; set --time-budget too.")
+    if not 0.0 < t.decay_fraction <= 1.0:
+        raise ConfigError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}.")

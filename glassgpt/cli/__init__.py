@@ -45,6 +45,25 @@ COMMANDS = {
 #: exit statuses
 EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 2, 130, 141
 
+#: OpenMP settings glassgpt asks for unless the environment already has them.  They only work
+#: if set before torch loads its OpenMP runtime (GNU libgomp in the Linux wheels), and main()
+#: runs before any command module imports torch, so this is the one place for them.
+#: Investigated (issue 11): OMP_WAIT_POLICY=PASSIVE (helper threads sleep at once instead of
+#: spinning ~300,000 iterations) made 2-thread training on a loaded 2-core machine 2-4x
+#: faster, but its cost on a quiet machine is not yet measured (benchmarks/busy_cpu.py
+#: --passive measures both); the thread policy already drops to 1 thread under load, where
+#: no OpenMP team waits at all.  So nothing is set for now.  GLASSGPT_OPENMP_DEFAULTS=0
+#: turns this table off.
+OPENMP_DEFAULTS: dict[str, str] = {}
+
+
+def apply_openmp_defaults(environ=os.environ) -> None:
+    """Put ``OPENMP_DEFAULTS`` into ``environ`` where it has no value of its own."""
+    if environ.get("GLASSGPT_OPENMP_DEFAULTS") == "0":
+        return
+    for key, value in OPENMP_DEFAULTS.items():
+        environ.setdefault(key, value)
+
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Fills the description's paragraphs to the terminal's width but keeps indented lines
@@ -149,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    apply_openmp_defaults()
     command = next((a for a in argv if a in COMMANDS), None)
     parser = build_parser(command)
     try:

@@ -38,13 +38,16 @@ def register(sub) -> None:
     p.add_argument("--vocab-size", type=int, help="vocabulary size when training a BPE tokenizer")
     p.add_argument("--engine", choices=["torch", "glass"], help="torch, or glass: the NumPy engine with hand-written gradients")
     p.add_argument("--max-steps", type=int, help="total optimizer steps of the run, counted across resumes")
-    p.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop cleanly after this long, then evaluate and save")
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help="seconds for training, the final evaluation and the end samples: training stops when "
+                        "their predicted cost is all that is left")
     p.add_argument("--save-every", type=int, metavar="N", help="checkpoint interval in steps")
     p.add_argument("--diagnostics-every", type=int, metavar="N", nargs="?", const=100,
                    help="record gradient/activation diagnostics every N steps (a bare flag means 100)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
     p.add_argument("--device", help="auto | cpu | cuda | mps")
-    p.add_argument("--threads", type=int, help="CPU threads (default: all cores; 1 is faster for tiny models on a busy machine)")
+    p.add_argument("--threads", type=int, help="CPU threads (default 0: the idle cores, fewer if the machine gets busy; "
+                                                "a fixed count is kept as given, up to 4 per core)")
     p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--resume", action="store_true",

@@ -289,8 +289,20 @@ def tanh_backward(dy: np.ndarray, cache) -> np.ndarray:
     return dy * (1.0 - y * y)
 
 
+def relu2_forward(x: np.ndarray):
+    """ReLU squared: y = max(x, 0)².  Any shape."""
+    r = np.maximum(x, 0)
+    return r * r, r
+
+
+def relu2_backward(dy: np.ndarray, cache) -> np.ndarray:
+    """dy/dx = 2 max(x, 0): zero where x ≤ 0, growing with x above."""
+    r = cache
+    return dy * (2 * r)
+
+
 ACTIVATIONS = {"gelu": (gelu_forward, gelu_backward), "relu": (relu_forward, relu_backward),
-               "tanh": (tanh_forward, tanh_backward)}
+               "tanh": (tanh_forward, tanh_backward), "relu2": (relu2_forward, relu2_backward)}
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,12 @@ reverse and returns a gradient for every parameter, under the parameter's name. 
 caches are named records (``GPTCache``, ``BlockCache``, ``MLPCache``) whose fields carry
 the names of the layers they belong to.
 
+Options beyond GPT-2 that the glass engine implements: RMSNorm (``model.norm``), ReLU²
+(``model.activation``), soft-capped logits (``model.logit_softcap``, see ``options.py``),
+bias-free layers, and zero-initialised projections (the engine copies torch's initial
+weights).  Rotary embeddings and QK-norm are refused at config validation
+(``glassgpt.config.glass_refusal``).
+
 Float32 by default (training), float64 for gradient checks.
 """
 
@@ -48,6 +54,7 @@ from .layers import (
     tied_weight_backward,
 )
 from .loss import CrossEntropyCache, cross_entropy_sum, softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from .options import RMSNormCache, capped_head_backward, capped_head_forward, rmsnorm_backward, rmsnorm_forward
 
 WTE, WPE = "transformer.wte.weight", "transformer.wpe.weight"
 LNF = "transformer.ln_f."
@@ -66,7 +73,7 @@ def parameter_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 
     def layernorm(name: str) -> None:
         shapes[name + ".weight"] = (C,)
-        if cfg.bias:
+        if cfg.bias and cfg.norm == "layernorm":  # RMSNorm has a gain only
             shapes[name + ".bias"] = (C,)
 
     for i in range(cfg.n_layer):
@@ -130,6 +137,16 @@ class GPTCache(NamedTuple):
     loss: CrossEntropyCache | None  # None when forward had no targets
     logits_shape: tuple[int, int, int]
 
+def norm_forward(kind: str, x, g, b=None):
+    """``model.norm`` applied to x: "layernorm" (gain, optional bias) or "rmsnorm" (gain only)."""
+    return rmsnorm_forward(x, g) if kind == "rmsnorm" else layernorm_forward(x, g, b)
+
+
+def norm_backward(dy, cache):
+    """The backward of whichever norm made ``cache``: (dx, dg, db or None)."""
+    return rmsnorm_backward(dy, cache) if isinstance(cache, RMSNormCache) else layernorm_backward(dy, cache)
+
+
 
 def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, activation: str, p_drop: float, rng, training: bool):
     """x (B, T, C) -> (B, T, C): linear up to F, activation, linear down to C, dropout."""
@@ -152,12 +169,12 @@ def mlp_backward(dy, cache: MLPCache):
 def block_forward(x, P: dict, h: str, cfg: ModelConfig, rng, training: bool):
     """One pre-norm block, x (B, T, C) -> (B, T, C):  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))."""
     p = cfg.dropout if training else 0.0
-    n1, c_ln1 = layernorm_forward(x, P[h + "ln_1.weight"], P.get(h + "ln_1.bias"))
+    n1, c_ln1 = norm_forward(cfg.norm, x, P[h + "ln_1.weight"], P.get(h + "ln_1.bias"))
     a, c_attn = self_attention_forward(n1, P[h + "attn.c_attn.weight"], P.get(h + "attn.c_attn.bias"),
                                        P[h + "attn.c_proj.weight"], P.get(h + "attn.c_proj.bias"),
                                        cfg.n_head, p, rng, training)
     x, _ = residual_forward(x, a)
-    n2, c_ln2 = layernorm_forward(x, P[h + "ln_2.weight"], P.get(h + "ln_2.bias"))
+    n2, c_ln2 = norm_forward(cfg.norm, x, P[h + "ln_2.weight"], P.get(h + "ln_2.bias"))
     m, c_mlp = mlp_forward(n2, P[h + "mlp.c_fc.weight"], P.get(h + "mlp.c_fc.bias"), P[h + "mlp.c_proj.weight"],
                            P.get(h + "mlp.c_proj.bias"), cfg.activation, p, rng, training)
     x, _ = residual_forward(x, m)
@@ -176,7 +193,7 @@ def block_backward(dx, cache: BlockCache, h: str, grads: dict):
     dn2, *g = mlp_backward(d_branch, cache.mlp)
     for name, gi in zip(("mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"), g):
         _put(grads, h + name, gi)
-    dn, dg, db = layernorm_backward(dn2, cache.ln_2)
+    dn, dg, db = norm_backward(dn2, cache.ln_2)
     _put(grads, h + "ln_2.weight", dg)
     _put(grads, h + "ln_2.bias", db)
     dx = d_stream + dn
@@ -184,7 +201,7 @@ def block_backward(dx, cache: BlockCache, h: str, grads: dict):
     dn1, *g = self_attention_backward(d_branch, cache.attn)
     for name, gi in zip(("attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias"), g):
         _put(grads, h + name, gi)
-    dn, dg, db = layernorm_backward(dn1, cache.ln_1)
+    dn, dg, db = norm_backward(dn1, cache.ln_1)
     _put(grads, h + "ln_1.weight", dg)
     _put(grads, h + "ln_1.bias", db)
     return d_stream + dn
@@ -272,8 +289,8 @@ class GPT:
         for i in range(cfg.n_layer):
             x, c = block_forward(x, P, f"transformer.h.{i}.", cfg, rng, training)
             c_blocks.append(c)
-        x, c_lnf = layernorm_forward(x, P[LNF + "weight"], P.get(LNF + "bias"))
-        logits, c_head = linear_forward(x, *self._head())
+        x, c_lnf = norm_forward(cfg.norm, x, P[LNF + "weight"], P.get(LNF + "bias"))
+        logits, c_head = capped_head_forward(x, *self._head(), cfg.logit_softcap)
         loss = c_loss = None
         if targets is not None:
             loss, c_loss = softmax_cross_entropy_forward(logits.reshape(B * T, -1), targets.reshape(-1))
@@ -288,12 +305,12 @@ class GPT:
                 raise ValueError("backward needs the loss: call forward with targets, or pass dlogits")
             dlogits = softmax_cross_entropy_backward(dloss, cache.loss).reshape(cache.logits_shape)
         grads: dict[str, np.ndarray] = {}
-        dx, dw_head, db_head = linear_backward(dlogits, cache.lm_head)
+        dx, dw_head, db_head = capped_head_backward(dlogits, cache.lm_head)
         dw_head, db_head = self._pad_rows(dw_head), self._pad_rows(db_head)
         if not cfg.tie_weights:
             grads["lm_head.weight"] = dw_head
             _put(grads, "lm_head.bias", db_head)
-        dx, dg, db = layernorm_backward(dx, cache.ln_f)
+        dx, dg, db = norm_backward(dx, cache.ln_f)
         _put(grads, LNF + "weight", dg)
         _put(grads, LNF + "bias", db)
         for i in reversed(range(cfg.n_layer)):

@@ -12,6 +12,14 @@ One forward pass serves everything: training (``model(idx, targets)``), cached g
 documents (``positions=``, ``segments=``), and diagnostics and figures, which read the
 attention weights (``model.attention_maps(idx)``, ``CausalSelfAttention.weights``).
 Attention itself is written once, in ``attend``.
+
+The defaults are GPT-2's.  Options beyond it (``ModelConfig``; each keeps the parameter
+names above, a new parameter gets a plain name): rotary positions instead of the ``wpe``
+table (``pos = "rope"``, see ``rotary.py``), RMSNorm instead of LayerNorm (``norm``; the
+gains keep the names ``ln_1``/``ln_2``/``ln_f``), unit-RMS queries and keys (``qk_norm``),
+ReLU² in the MLP (``activation = "relu2"``), zero-initialised block output projections
+(``zero_init_proj``), soft-capped logits (``logit_softcap``), an untied head
+(``tie_weights``) and bias-free linears and norms (``bias``, ``qkv_bias``, ``head_bias``).
 """
 
 from __future__ import annotations
@@ -25,7 +33,11 @@ import torch.nn.functional as F
 from ..config import ModelConfig
 from ..errors import GlassError
 from .kv_cache import KVCache
+from .rotary import Rotary
 from .weights import check_weights
+
+#: epsilon of the RMS normalisations (RMSNorm layers and QK-norm), as LayerNorm's
+NORM_EPS = 1e-5
 
 
 def causal_mask(t: int, s: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -82,8 +94,8 @@ class CausalSelfAttention(nn.Module):
     x (B, T, C) -> (B, T, C), or ``(y, weights)`` with the (B, H, T, S) weights when asked.
     ``kv_cache`` is one layer's ``LayerKV``: the new keys and values are appended and the
     queries read all S cached positions.  ``positions`` (B or 1, T) are the tokens' position
-    ids: the learned absolute position embeddings are added to the input by ``GPT``, so this
-    module does not read them, but rotary embeddings would rotate q and k by them in
+    ids: with learned absolute positions they are added to the input by ``GPT`` and this
+    module does not read them; with ``model.pos = "rope"`` q and k are rotated by them in
     ``project``.  ``mask``: see ``attention_weights`` (None = plain causal)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -93,14 +105,21 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.qk_norm = cfg.qk_norm
+        self.rotary = Rotary(cfg.n_embd // cfg.n_head, cfg.block_size, cfg.rope_base) if cfg.pos == "rope" else None
 
     def project(self, x: torch.Tensor, positions: torch.Tensor | None = None):
         """q, k, v, each (B, H, T, C/H), of the input (B, T, C).  The one place where q and k are
-        made, so a QK-norm (normalising q and k) or rotary embeddings (rotating them by
-        ``positions``) go here; with learned absolute positions ``positions`` is not read."""
+        made: with ``qk_norm`` each head's query and key row is scaled to unit RMS (no learned
+        gain), then with rotary embeddings both are rotated by ``positions`` (None: 0 … T-1);
+        with learned absolute positions ``positions`` is not read."""
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        return tuple(t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in self.c_attn(x).split(C, dim=2))
+        if self.qk_norm:
+            q, k = F.rms_norm(q, (q.size(-1),), eps=NORM_EPS), F.rms_norm(k, (k.size(-1),), eps=NORM_EPS)
+        if self.rotary is not None:
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
+        return q, k, v
 
     def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
                 positions: torch.Tensor | None = None, mask: torch.Tensor | None = None):
@@ -124,11 +143,37 @@ class CausalSelfAttention(nn.Module):
         return attention_weights(q, k, mask)
 
 
+class ReLUSquared(nn.Module):
+    """relu(x)²: zero for x ≤ 0, x² above (its slope 2·relu(x) grows with the input)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x).square()
+
+
+def make_activation(name: str) -> nn.Module:
+    """The MLP nonlinearity of ``model.activation``."""
+    return {"gelu": lambda: nn.GELU(approximate="tanh"), "relu": nn.ReLU, "relu2": ReLUSquared}[name]()
+
+
+def make_norm(cfg: ModelConfig) -> nn.Module:
+    """The normalisation of ``model.norm``: LayerNorm (gain, and a bias when ``model.bias``) or
+    RMSNorm (x / sqrt(mean(x²) + eps) · gain: no centring and no bias)."""
+    if cfg.norm == "rmsnorm":
+        return nn.RMSNorm(cfg.n_embd, eps=NORM_EPS)
+    return nn.LayerNorm(cfg.n_embd, eps=NORM_EPS, bias=cfg.bias)
+
+
+def soft_cap(logits: torch.Tensor, cap: float) -> torch.Tensor:
+    """cap · tanh(logits / cap): every logit strictly inside (-cap, cap), and nearly unchanged
+    while |logit| ≪ cap (the relative change is about (logit/cap)²/3).  ``cap`` 0: unchanged."""
+    return cap * torch.tanh(logits / cap) if cap > 0 else logits
+
+
 class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.c_fc = nn.Linear(cfg.n_embd, cfg.ffn_width, bias=cfg.bias)
-        self.act = nn.GELU(approximate="tanh") if cfg.activation == "gelu" else nn.ReLU()
+        self.act = make_activation(cfg.activation)
         self.c_proj = nn.Linear(cfg.ffn_width, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
 
@@ -141,9 +186,9 @@ class Block(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_1 = make_norm(cfg)
         self.attn = CausalSelfAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_2 = make_norm(cfg)
         self.mlp = MLP(cfg)
 
     def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
@@ -163,12 +208,14 @@ class GPT(nn.Module):
             raise GlassError("the model's vocab_size must be set from the tokenizer before building a GPT.")
         self.config = cfg
         V = cfg.padded_vocab_size
+        layers = dict(wte=nn.Embedding(V, cfg.n_embd))
+        if cfg.pos == "learned":  # with rotary embeddings there is no position table
+            layers["wpe"] = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(V, cfg.n_embd),
-            wpe=nn.Embedding(cfg.block_size, cfg.n_embd),
+            **layers,
             drop=nn.Dropout(cfg.dropout),
             h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
-            ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias),
+            ln_f=make_norm(cfg),
         ))
         self.lm_head = nn.Linear(cfg.n_embd, V, bias=cfg.head_bias and not cfg.tie_weights)
         if cfg.tie_weights:
@@ -178,12 +225,16 @@ class GPT(nn.Module):
     def reset_parameters(self) -> None:
         """GPT-2 initialisation: N(0, 0.02) weights, zero biases, and the two residual
         projections of each block scaled by 1/√(2·n_layer) so the residual stream's
-        variance does not grow with depth."""
+        variance does not grow with depth.  With ``model.zero_init_proj`` those projections
+        start at exactly zero instead: every block then adds nothing at step 0, and the
+        model is the embeddings, the final norm and the head."""
         for name, p in self.named_parameters():
             if name.endswith("bias"):
                 nn.init.zeros_(p)
-            elif p.dim() == 1:  # LayerNorm gains
+            elif p.dim() == 1:  # LayerNorm / RMSNorm gains
                 nn.init.ones_(p)
+            elif name.endswith("c_proj.weight") and self.config.zero_init_proj:
+                nn.init.zeros_(p)
             elif name.endswith("c_proj.weight"):
                 nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * self.config.n_layer))
             else:
@@ -206,6 +257,7 @@ class GPT(nn.Module):
         logits = self.lm_head(x[:, -1:] if last_only else x)
         if self.config.padded_vocab_size != self.config.vocab_size:
             logits = logits[..., : self.config.vocab_size]  # padded rows exist for speed only
+        logits = soft_cap(logits, self.config.logit_softcap)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
@@ -245,7 +297,10 @@ class GPT(nn.Module):
             mask = segment_mask(segments, segments)
         if positions is None:
             positions = torch.arange(start, start + T, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(positions))
+        x = self.transformer.wte(idx)
+        if "wpe" in self.transformer:  # learned positions; rotary ones are applied to q and k
+            x = x + self.transformer.wpe(positions)
+        x = self.transformer.drop(x)
         weights = []
         for i, block in enumerate(self.transformer.h):
             layer_cache = None if kv_cache is None else kv_cache.layers[i]

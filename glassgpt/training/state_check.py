@@ -25,6 +25,8 @@ import torch
 from .. import rundir
 from ..rundir.layout import STATE_DIR, STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER, STEP_LOGS
 from .engines.base import TORCH_CPU
+from .optim.groups import param_role
+from .optim.optimizers import MUON_KEYS
 
 #: AdamW's tensors per weight, stored as ``<weight>.<key>``
 MOMENTS = ("exp_avg", "exp_avg_sq")
@@ -61,8 +63,12 @@ def expected_state(engine) -> StateSchema:
     least built for that configuration; only names, shapes and dtypes are read)."""
     fresh = engine.state_dict()
     model = {name: _spec(t) for name, t in fresh["model"].items()}
+    muon = engine.cfg.train.optimizer == "muon"
     optimizer = {}
     for name, spec in model.items():
+        if muon and param_role(name, len(spec.shape)) == "matrix":  # Muon keeps one momentum buffer
+            optimizer[f"{name}.{MUON_KEYS[0]}"] = spec
+            continue
         for key in MOMENTS:
             optimizer[f"{name}.{key}"] = spec
         optimizer[f"{name}.{STEP}"] = Spec((1,), torch.float32)

@@ -34,16 +34,17 @@ from ..models.footprint import inference_bytes, parameter_count, require_fits, t
 from ..progress import duration, message, task
 from ..rundir import checkpoint, lock, space
 from ..sample import default_prompt_ids, generate
-from ..threads import check_thread_count, thread_scope
+from ..threads import OtherLoad, ThreadGovernor, check_thread_count, plan_threads, thread_scope
 from ..tokenizers import END_OF_TEXT, Tokenizer
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
 from . import state_check
+from .budget import MARGIN, EvalClock, out_of_time
 from .engines import make_engine, split_micro_batches
 from .header import header_lines, plan_warnings
 from .prepared import PreparedData
 from .progress import Progress
-from .schedule import learning_rate
+from .schedule import learning_rate, time_position
 from .stopping import StopSignals, Terminated
 
 #: sections a resumed run may not change (its weights and data depend on them)
@@ -349,10 +350,15 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train until ``max_steps``, the time budget, Ctrl-C, SIGTERM or SIGUSR1, then save,
         evaluate and sample (after SIGTERM/SIGUSR1: save and return; see ``stopping``).
-        Torch and BLAS use ``train.threads`` threads during the run and their earlier counts
+        Torch and BLAS use ``train.threads`` threads during the run (0: chosen from the idle
+        cores and adapted to contention, see ``glassgpt.threads``) and their earlier counts
         after it; the run directory's writer lock is released when it returns."""
         try:
-            with thread_scope(self.cfg.train.threads), StopSignals(self.stop_agreement) as stop:
+            self.threads = plan_threads(self.cfg.train.threads)
+            with thread_scope(self.threads.threads), StopSignals(self.stop_agreement) as stop:
+                watch = OtherLoad(self.threads.watch) if self.threads.watch else None
+                self.governor = (ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
+                                 if self.threads.adaptive else None)
                 if self.progress_enabled:
                     self.print_header()
                 return self._run(stop)
@@ -368,6 +374,35 @@ class Trainer:
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
 
+    def _timed_estimate(self) -> float:
+        """``estimate_loss()``, its speed recorded for the time budget's prediction."""
+        start = time.perf_counter()
+        loss = self.estimate_loss()
+        t = self.cfg.train
+        self.eval_clock.record(t.eval_batches * t.batch_size * self.seq_len, time.perf_counter() - start)
+        return loss
+
+    def _calibrate(self) -> float:
+        """Time four evaluation batches (the median of the last three counts: the first also
+        warms up) so the final evaluation can be predicted, and a short sample; returns the
+        predicted seconds of the end-of-run samples."""
+        t = self.cfg.train
+        tokens, _ = self._eval_split()
+        seconds, size = [], 0
+        for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, 4, t.seed + 2):
+            start = time.perf_counter()
+            self._eval_sums(x, y)
+            seconds.append(time.perf_counter() - start)
+            size = int(y.size)
+        self.eval_clock.record(size, sorted(seconds[1:])[1])
+        n = min(t.sample_tokens, self.seq_len + 16)  # past the context, so the cropped regime is timed too
+        if not n:
+            return 0.0
+        start = time.perf_counter()
+        generate(self.engine.sampling_model(), default_prompt_ids(self.tokenizer), n, temperature=t.sample_temperature,
+                 seed=t.seed, max_context=self.seq_len)
+        return (time.perf_counter() - start) / n * t.sample_tokens * max(1, len(t.sample_prompts))
+
     def _run(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
@@ -375,11 +410,21 @@ class Trainer:
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
+        self.eval_clock = EvalClock()
+        final_tokens = len(self._eval_split()[0]) if self.prepared is None else 0
+        eval_tokens = t.eval_batches * t.batch_size * self.seq_len
+        sampling = self._calibrate() if t.time_budget and self.prepared is None else 0.0
         bar = Progress(t.max_steps, self.step, enabled=self.progress_enabled, time_budget=t.time_budget)
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
-                lr = learning_rate(self.step, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule)
+                position = self.step
+                if t.schedule_clock == "time":  # the share of the training time this session can spend
+                    horizon = t.time_budget - MARGIN * (self.eval_clock.predict(final_tokens) + sampling)
+                    position = time_position(self.step, t.warmup_steps, decay_steps,
+                                             (step_start - session_start) / max(horizon, 1e-9))
+                lr = learning_rate(position, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
+                                   t.decay_fraction)
                 micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
                 result = self.engine.train_step(micro, lr, capture=capture)
@@ -388,9 +433,16 @@ class Trainer:
                 self.tokens += tokens_per_step
                 now = time.perf_counter()
                 self.elapsed = now - start_time
-                out_of_time = bool(t.time_budget) and now - session_start >= t.time_budget
+                if self.governor is not None:
+                    adapted = self.governor.observe(now - step_start)
+                    if adapted:
+                        bar.note(adapted)
+                next_eval = bool(t.eval_every) and (self.step + 1) % t.eval_every == 0
+                next_cost = (now - step_start) + (self.eval_clock.predict(eval_tokens) if next_eval else 0.0)
+                stop_for_time = out_of_time(now - session_start, t.time_budget, next_cost,
+                                            self.eval_clock.predict(final_tokens) + sampling)
                 reason = stop.check()  # read once per step (the point where distributed ranks would agree)
-                last = self.step == t.max_steps or out_of_time or reason is not None
+                last = self.step == t.max_steps or stop_for_time or reason is not None
                 record = None
                 if self.step % t.log_every == 0 or last:
                     record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
@@ -402,7 +454,7 @@ class Trainer:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
                     split = self.eval_split
                     key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
-                    record[key] = self.estimate_loss()
+                    record[key] = self._timed_estimate()
                     bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")
                 if record:
                     self._log(record)
@@ -413,7 +465,7 @@ class Trainer:
                     self._record_samples()  # their own generator: the training RNG is untouched
                 if self.step % t.save_every == 0 and not last:
                     self.save()
-                if out_of_time:
+                if stop_for_time:
                     stopped_by = "time_budget"
                     break
                 if reason is not None:
@@ -426,16 +478,29 @@ class Trainer:
                     f"({stopped_by.replace('_', ' ')})")
         self.save()  # first: whatever comes after may be cut short
         final, samples = {}, []
+        eval_start = time.perf_counter()
+        predicted = self.eval_clock.predict(final_tokens)
+        done = finished = eval_start
         try:  # after SIGTERM/SIGUSR1 the full evaluation and the samples are skipped
             stop.raise_if_terminated()
             final = self.final_evaluation(stop)
+            done = time.perf_counter()
             stop.raise_if_terminated()
             samples = self._record_samples()
+            finished = time.perf_counter()
         except Terminated:
             pass
         sample = samples[0] if samples else ""
         summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
-                   "final": final, "sample": sample, "samples": samples}
+                   "final": final, "sample": sample, "samples": samples,
+                   "budget": {"time_budget_s": t.time_budget, "training_s": eval_start - session_start,
+                              "final_eval_s": done - eval_start, "predicted_final_eval_s": predicted,
+                              "with_final_eval_s": done - session_start, "predicted_samples_s": sampling,
+                              "samples_s": finished - done, "with_samples_s": finished - session_start,
+                              "started_unix": time.time() - (finished - session_start)},
+                   "threads": {"plan": self.threads.reason, "start": self.threads.threads,
+                               "end": self.governor.current if self.governor else self.threads.threads,
+                               "changes": self.governor.changes if self.governor else []}}
         try:
             write_json(self.run_dir / rundir.SUMMARY, summary)
         except DiskError as exc:

@@ -9,7 +9,8 @@ from one engine into the other.
   engines start from the same numbers, and the trainer feeds them the same batches.
 - ``train_step``: each micro-batch's loss divided by their number, gradients summed,
   global-norm clipping (``train.grad_clip``; 0 = off, the norm before clipping is returned),
-  one AdamW step.
+  one AdamW step, at the peak rate of each parameter's role (``training.optim.groups``) scaled
+  by the schedule.  Muon is torch-only (refused at config validation).
 - State: weights and AdamW moments under the torch names; the RNG state holds the torch
   stream (as the torch engine saves it) and the glass dropout generator.
 
@@ -28,6 +29,7 @@ from ...errors import ConfigError
 from ...glass import GPT, AdamW
 from ...models import GPT as TorchGPT
 from ..diagnostics import Probe
+from ..optim import param_role, peak_rates, scaled_rate
 from .base import StepResult, TorchRNG
 
 DROPOUT_RNG = "glass_dropout"
@@ -46,6 +48,10 @@ class GlassEngine:
         self.optimizer = AdamW(self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
                                weight_decay=t.weight_decay)
         self.rng = np.random.Generator(np.random.PCG64(t.seed))  # dropout masks
+        self.rates = peak_rates(t)
+        self.roles: dict[str, list[str]] = {}
+        for name, a in self.model.params.items():
+            self.roles.setdefault(param_role(name, a.ndim), []).append(name)
 
     # ---- training ---------------------------------------------------------------------------
     def train_step(self, micro_batches, lr: float, capture: bool = False) -> StepResult:
@@ -81,7 +87,11 @@ class GlassEngine:
             if coef < 1.0:
                 for gi in grads.values():
                     gi *= np.float32(coef)
-        self.optimizer.step(grads, lr)
+        if len(set(self.rates.values())) == 1:
+            self.optimizer.step(grads, scaled_rate(self.rates["embed"], lr, self.cfg.train.lr))
+        else:  # AdamW skips the parameters without a gradient, so one call per role sets each rate
+            for role, names in self.roles.items():
+                self.optimizer.step({n: grads[n] for n in names}, scaled_rate(self.rates[role], lr, self.cfg.train.lr))
         if watched is not None:
             with torch.no_grad():
                 for name, p in replica.named_parameters():

@@ -1,7 +1,8 @@
-"""The torch engine: a PyTorch GPT, its AdamW optimizer and its random streams; one training step at a time.
+"""The torch engine: a PyTorch GPT, its optimizers and its random streams; one training step at a time.
 
-See ``base.Engine`` for the protocol the trainer uses.  Weight decay applies to matrices
-(≥ 2-D: linear weights, embeddings) and never to biases or LayerNorm gains.
+See ``base.Engine`` for the protocol the trainer uses.  The optimizers (AdamW, or AdamW +
+Muon, with a learning rate per parameter role) are ``training.optim.Optimizers``.  Weight
+decay applies to matrices (≥ 2-D: linear weights, embeddings) and never to biases or norm gains.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ...device import pick_device
 from ...evaluation import summed_nll
 from ...models import GPT
 from ..diagnostics import Probe
+from ..optim import Optimizers, decays
 from .base import StepResult, TorchRNG
 
 
@@ -25,7 +27,7 @@ def decay_groups(named_params) -> tuple[list, list]:
     decay, no_decay = [], []
     for name, p in named_params:
         if p.requires_grad:
-            (decay if p.dim() >= 2 else no_decay).append((name, p))
+            (decay if decays(p.dim()) else no_decay).append((name, p))
     return decay, no_decay
 
 
@@ -38,14 +40,7 @@ class TorchEngine:
         with self.rng.active():
             self.model = GPT(cfg.model).to(self.device)
         self.forward = torch.compile(self.model) if t.compile else self.model
-        decay, no_decay = decay_groups(self.model.named_parameters())
-        self.param_names = {id(p): n for n, p in decay + no_decay}
-        self.optimizer = torch.optim.AdamW(
-            [{"params": [p for _, p in decay], "weight_decay": t.weight_decay},
-             {"params": [p for _, p in no_decay], "weight_decay": 0.0}],
-            lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
-            fused=self.device.type == "cuda",
-        )
+        self.optimizer = Optimizers(self.model, t, self.device)
 
     def autocast(self):
         if self.cfg.train.dtype == "bfloat16":
@@ -64,8 +59,7 @@ class TorchEngine:
         in the result.  Capturing only reads: the step's numbers and the random streams are
         the same as without it.  Off, it costs nothing."""
         self.model.train()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.set_lr(lr)
         probe = Probe(self.model) if capture else None
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
@@ -85,7 +79,7 @@ class TorchEngine:
         self.optimizer.step()
         if probe is not None:
             probe.stepped()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         return StepResult(float(total), float(norm), probe)
 
     def _documents(self, segments: np.ndarray | None = None) -> dict:
@@ -106,34 +100,9 @@ class TorchEngine:
 
     # ---- state in and out ---------------------------------------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"model": self.model.weights(), "optimizer": self._optimizer_state(), "rng": self.rng.state()}
+        return {"model": self.model.weights(), "optimizer": self.optimizer.state_tensors(), "rng": self.rng.state()}
 
     def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         self.model.load_weights(state["model"])
-        self._load_optimizer_state(state.get("optimizer", {}))
+        self.optimizer.load_state_tensors(state.get("optimizer", {}))
         self.rng.load_state(state.get("rng", {}))
-
-    def _optimizer_state(self) -> dict[str, torch.Tensor]:
-        out = {}
-        for p, state in self.optimizer.state.items():
-            name = self.param_names[id(p)]
-            for key in ("exp_avg", "exp_avg_sq", "step"):
-                out[f"{name}.{key}"] = torch.as_tensor(state[key]).detach().reshape(-1 if key == "step" else state[key].shape)
-        return out
-
-    def _load_optimizer_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                name = self.param_names[id(p)]
-                if f"{name}.exp_avg" not in tensors:
-                    continue
-                self.optimizer.state[p] = {
-                    "step": tensors[f"{name}.step"].reshape(()).to(self._step_device, torch.float32).clone(),
-                    "exp_avg": tensors[f"{name}.exp_avg"].to(self.device, p.dtype).clone(),
-                    "exp_avg_sq": tensors[f"{name}.exp_avg_sq"].to(self.device, p.dtype).clone(),
-                }
-
-    @property
-    def _step_device(self) -> torch.device:
-        # the fused CUDA AdamW keeps its step counter on the GPU, the plain one on the CPU
-        return self.device if self.device.type == "cuda" else torch.device("cpu")

@@ -1,0 +1,68 @@
+"""Training speed on a quiet and on a loaded machine: the old thread default against the new policy.
+
+Load: one busy-spinning process per usable core (a browser and a build, exaggerated),
+started before the run and stopped after it.  Each measurement is a real `glassgpt train`
+process (the ``baby`` preset, char level on Tiny Shakespeare) stopped by
+``--time-budget``; its speed is training tokens per second of training time, read from
+the run's summary.  Variants:
+
+- ``old``: one torch thread per core (``--threads CORES``, what ``--threads 0`` meant before
+  the thread policy) and OpenMP's default wait policy (``GLASSGPT_OPENMP_DEFAULTS=0``);
+- ``new``: ``glassgpt train`` as it is: the count chosen from the idle cores, adapted to
+  contention during the run;
+- ``new+passive`` (with ``--passive``): the new policy with ``OMP_WAIT_POLICY=PASSIVE``.
+
+Printed as ONE JSON line: tokens/s per variant, quiet and loaded, the share of its quiet
+speed each keeps under load, and what the new policy chose (threads at start and end, the
+step at which it adapted).
+
+    GLASSGPT_BENCH_DATA=/path/to/folder python benchmarks/busy_cpu.py --seconds 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from pathlib import Path
+
+from launcher import bench_data, cpu_count, launch_train, spinners
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
+    ap.add_argument("--seconds", type=float, default=40.0, help="--time-budget of each run")
+    ap.add_argument("--passive", action="store_true", help="also measure the new policy with OMP_WAIT_POLICY=PASSIVE")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to every run")
+    ap.add_argument("--out", default="runs/bench-busy", help="folder for the runs")
+    args = ap.parse_args()
+
+    text = bench_data(args.data) / "tinyshakespeare.txt"
+    cores = cpu_count()
+    base = ["--preset", "baby", "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
+    for item in args.set:
+        base += ["--set", item]
+    variants = {"old": (["--threads", str(cores)], {"GLASSGPT_OPENMP_DEFAULTS": "0"}), "new": ([], {})}
+    if args.passive:
+        variants["new+passive"] = ([], {"OMP_WAIT_POLICY": "PASSIVE"})
+    speeds: dict[str, dict[str, float | None]] = {"quiet": {}, "loaded": {}}
+    chosen, walls = {}, {}
+    for condition in ("quiet", "loaded"):
+        load = spinners(cores) if condition == "loaded" else contextlib.nullcontext()
+        with load:
+            for name, (extra, env) in variants.items():
+                run = launch_train(name, base + extra, Path(args.out) / f"{condition}-{name}", env=env,
+                                   timeout=6 * args.seconds + 60)
+                speeds[condition][name] = round(run.tokens_per_sec) if run.tokens_per_sec else None
+                walls[f"{condition}-{name}"] = round(run.wall_s, 1)
+                if run.summary.get("threads"):
+                    chosen[f"{condition}-{name}"] = run.summary["threads"]
+    kept = {name: (round(speeds["loaded"][name] / speeds["quiet"][name], 3)
+                   if speeds["loaded"].get(name) and speeds["quiet"].get(name) else None) for name in variants}
+    print(json.dumps({"benchmark": "busy_cpu", "cores": cores, "seconds": args.seconds, "tokens_per_sec": speeds,
+                      "loaded_share_of_quiet": kept, "threads": chosen, "wall_s": walls}))
+
+
+if __name__ == "__main__":
+    main()

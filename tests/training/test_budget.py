@@ -1,0 +1,107 @@
+"""--time-budget covers the final evaluation and the end-of-run samples: training stops at the
+budget minus their predicted cost (every validation token, and sample_tokens per prompt).  Timed on a simulated clock (each
+training step and each evaluated token costs a fixed time), so the test is exact on any machine."""
+
+import json
+
+import pytest
+from tinyrun import TINY_TEXT, tiny_config
+
+from glassgpt.config import resolve
+from glassgpt.errors import ConfigError
+from glassgpt.rundir import read_metrics
+from glassgpt.training import trainer
+from glassgpt.training.budget import MARGIN, EvalClock, out_of_time
+from glassgpt.training.trainer import Trainer
+
+STEP_S = 0.1            # one training step
+EVAL_S_PER_TOKEN = 2e-3  # evaluation: 500 tokens/s, so the ~490 validation tokens take ~1 s
+SAMPLE_S_PER_TOKEN = 4e-3  # sampling: the 200 end-of-run tokens take 0.8 s
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1.7e9 + self.now
+
+
+def simulated_trainer(tmp_path, monkeypatch, **train):
+    clock = Clock()
+    monkeypatch.setattr(trainer, "time", clock)
+    tr = Trainer(tiny_config(**train), tmp_path / "run", text=TINY_TEXT, progress=False)
+    step, evaluate = tr.engine.train_step, tr.engine.eval_sums
+
+    def timed_step(*a, **k):
+        clock.now += STEP_S
+        return step(*a, **k)
+
+    def timed_eval(x, y):
+        clock.now += EVAL_S_PER_TOKEN * y.size
+        return evaluate(x, y)
+
+    real_generate = trainer.generate
+
+    def timed_generate(model, ids, n, **k):
+        clock.now += SAMPLE_S_PER_TOKEN * n
+        return real_generate(model, ids, n, **k)
+
+    tr.engine.train_step, tr.engine.eval_sums = timed_step, timed_eval
+    monkeypatch.setattr(trainer, "generate", timed_generate)
+    return tr
+
+
+def test_eval_clock_and_the_stopping_rule():
+    clock = EvalClock()
+    assert clock.predict(1000) == 0.0  # nothing measured yet: nothing reserved
+    clock.record(500, 2.0)
+    clock.record(500, 1.0)             # the latest measurement wins
+    assert clock.predict(1000) == pytest.approx(2.0)
+    assert not out_of_time(5.0, 0.0, 1.0, 100.0)  # no budget
+    assert out_of_time(7.0, 10.0, 0.5, 2.5) == (7.0 + 0.5 + MARGIN * 2.5 >= 10.0)
+    assert not out_of_time(6.0, 10.0, 0.5, 2.5)
+
+
+@pytest.mark.parametrize("eval_every", [0, 20])
+def test_training_plus_final_evaluation_fit_the_budget(tmp_path, monkeypatch, eval_every):
+    budget = 6.0
+    tr = simulated_trainer(tmp_path, monkeypatch, max_steps=10_000, time_budget=budget, eval_every=eval_every)
+    result = tr.run()
+    info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
+    assert result.stopped_by == "time_budget"
+    final_s = info["final_eval_s"]
+    assert final_s > 0.9                                           # the final evaluation is a real share here
+    assert info["predicted_final_eval_s"] == pytest.approx(final_s, rel=0.02)
+    assert info["predicted_samples_s"] == pytest.approx(info["samples_s"]) == pytest.approx(0.8)
+    assert info["with_samples_s"] <= budget                        # it all fits, samples included
+    periodic = 2 * 8 * 16 * EVAL_S_PER_TOKEN if eval_every else 0.0
+    slack = STEP_S + periodic + (MARGIN - 1) * (final_s + 0.8) + 1e-9
+    assert info["with_samples_s"] >= budget - slack - STEP_S       # and not much is left unused
+    assert info["training_s"] == pytest.approx(info["with_final_eval_s"] - final_s)
+
+
+def test_without_a_budget_nothing_is_calibrated(tmp_path, monkeypatch):
+    tr = simulated_trainer(tmp_path, monkeypatch, max_steps=5, eval_every=0)
+    tr.run()
+    info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
+    assert info["training_s"] == pytest.approx(5 * STEP_S)  # five steps, no calibration batches
+    assert info["predicted_final_eval_s"] == 0.0
+
+
+def test_a_time_clock_schedule_finishes_its_decay_when_the_budget_ends(tmp_path, monkeypatch):
+    tr = simulated_trainer(tmp_path, monkeypatch, max_steps=100_000, time_budget=6.0, eval_every=0, warmup_steps=5,
+                           schedule_clock="time", min_lr_ratio=0.1, lr=1e-2)
+    result = tr.run()
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run") if "lr" in r]
+    assert result.stopped_by == "time_budget" and result.steps < 100
+    assert lrs[-1] == pytest.approx(1e-3, rel=0.1)   # the floor, reached with the time (a step clock would be at the peak)
+    assert max(lrs) == pytest.approx(1e-2, rel=0.02) and all(b <= a for a, b in zip(lrs[1:], lrs[2:]))
+
+
+def test_a_time_clock_needs_a_budget():
+    with pytest.raises(ConfigError, match="time budget"):
+        resolve("baby", overrides={"train.schedule_clock": "time", "train.time_budget": "0"})
