@@ -1,7 +1,8 @@
 """What do training diagnostics cost?  ms/step with diagnostics off vs on, in one run.
 
 Model: the ``baby`` preset (4 layers, 4 heads, width 128, context 64, batch 32), char
-tokenizer.  Data: Tiny Shakespeare read from ``../shared/data/tinyshakespeare.txt``
+tokenizer.  Data: ``tinyshakespeare.txt`` from the benchmark data folder (``--data FOLDER``
+or ``$GLASSGPT_BENCH_DATA``; see ``launcher.py``)
 relative to the repository root (the file the reference projects use), or random
 tokens with ``--synthetic`` (vocabulary 65).
 
@@ -38,8 +39,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
+
 ROOT = Path(__file__).resolve().parents[1]
-SHAKESPEARE = ROOT / ".." / "shared" / "data" / "tinyshakespeare.txt"
 
 
 def main(argv=None) -> int:
@@ -49,6 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     ap.add_argument("--pairs", type=int, default=5, help="extra (plain, captured) step pairs for the robust estimate")
     ap.add_argument("--synthetic", action="store_true", help="random tokens instead of Tiny Shakespeare")
+    ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
@@ -63,10 +66,7 @@ def main(argv=None) -> int:
     if args.synthetic:
         vocab, tokens, data = 65, np.random.default_rng(0).integers(0, 65, 200_000), "synthetic"
     else:
-        if not SHAKESPEARE.is_file():
-            print(f"error: {SHAKESPEARE} not found; pass --synthetic", file=sys.stderr)
-            return 2
-        text = SHAKESPEARE.read_text(encoding="utf-8")
+        text = (bench_data(args.data) / "tinyshakespeare.txt").read_text(encoding="utf-8")
         tok = CharTokenizer.train(text)
         vocab, tokens, data = tok.vocab_size, np.array(tok.encode(text)), "tinyshakespeare"
     cfg = resolve("baby", overrides={"train.device": args.device})

@@ -2,7 +2,8 @@
 
 Workload: the ``baby`` preset (4 layers, 4 heads, width 128, context 64), batch 12 x 64
 tokens, on the 65-symbol character vocabulary of Tiny Shakespeare, read from
-``../shared/data/tinyshakespeare.txt`` relative to the repository root (``--synthetic``:
+``tinyshakespeare.txt`` in the benchmark data folder (``--data FOLDER`` or
+``$GLASSGPT_BENCH_DATA``, see ``launcher.py``) (``--synthetic``:
 random tokens over 65 symbols instead, for machines without that file).  One step =
 forward + backward + gradient clipping + AdamW, through each engine's ``train_step``, both
 engines starting from the same weights and fed the same batches, in blocks A B A B (each
@@ -36,8 +37,9 @@ import sys
 import time
 from pathlib import Path
 
+from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
+
 REPO = Path(__file__).resolve().parent.parent
-SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 
 def parse_args(argv=None):
@@ -48,6 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=12)
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--synthetic", action="store_true", help="random tokens over 65 symbols instead of Tiny Shakespeare")
+    p.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     p.add_argument("--memory-child", choices=["glass", "torch"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -58,16 +61,15 @@ def set_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def load_tokens(synthetic: bool):
+def load_tokens(synthetic: bool, data: str | None = None):
     import numpy as np
 
     if synthetic:
         return np.random.default_rng(0).integers(0, 65, 200_000).astype(np.uint16), 65, "synthetic"
-    if not SHAKESPEARE.is_file():
-        sys.exit(f"{SHAKESPEARE} not found; pass --synthetic to use random tokens")
-    raw = np.frombuffer(SHAKESPEARE.read_text(encoding="utf-8").encode("utf-8"), dtype=np.uint8)
+    shakespeare = bench_data(data) / "tinyshakespeare.txt"
+    raw = np.frombuffer(shakespeare.read_text(encoding="utf-8").encode("utf-8"), dtype=np.uint8)
     if raw.size and raw.max() >= 128:
-        sys.exit(f"{SHAKESPEARE} is not the ASCII Tiny Shakespeare; pass --synthetic")
+        sys.exit(f"{shakespeare} is not the ASCII Tiny Shakespeare; pass --synthetic")
     chars, ids = np.unique(raw, return_inverse=True)  # sorted characters -> ids 0..64, like CharTokenizer
     return ids.astype(np.uint16), len(chars), "tinyshakespeare"
 
@@ -97,7 +99,7 @@ def memory_child(args) -> None:
     torch.set_num_threads(args.threads)
     from glassgpt.training.engines import GlassEngine, TorchEngine
 
-    tokens, vocab, _ = load_tokens(args.synthetic)
+    tokens, vocab, _ = load_tokens(args.synthetic, args.data)
     cfg = make_config(vocab, args)
     data = batches(tokens, args, args.warmup + args.steps)
     gc.collect()
@@ -168,7 +170,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     from glassgpt.training.engines import GlassEngine, TorchEngine
 
-    tokens, vocab, source = load_tokens(args.synthetic)
+    tokens, vocab, source = load_tokens(args.synthetic, args.data)
     cfg = make_config(vocab, args)
     glass, eager = GlassEngine(cfg), TorchEngine(cfg)
     data = batches(tokens, args, args.warmup + args.steps)

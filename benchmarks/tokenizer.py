@@ -1,8 +1,8 @@
 """Benchmark the byte-level BPE tokenizer against the Rust libraries, in one process.
 
-Reads Tiny Shakespeare from ``../shared/data/tinyshakespeare.txt`` relative to the
-repository root (the file the reference projects use; ``--data PATH`` to use another
-text) and prints ONE JSON line:
+Reads ``tinyshakespeare.txt`` from the benchmark data folder (``--data FOLDER`` or
+``$GLASSGPT_BENCH_DATA``, see ``launcher.py``; the file the reference projects use) and
+prints ONE JSON line:
 
 * training (gpt4 pre-split pattern, vocabulary 4,096 and 16,384): our seconds, the
   seconds of Hugging Face ``tokenizers``' BPE trainer configured the same way
@@ -28,8 +28,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare.txt"
 
 
 def best_of(repeat: int, fn, setup=None) -> float:
@@ -63,7 +64,8 @@ def hf_train(text: str, vocab_size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the text to train and encode")
+    parser.add_argument("--data", help="folder holding tinyshakespeare.txt, the text to train and encode "
+                                       "(default: $GLASSGPT_BENCH_DATA)")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per timing")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -71,10 +73,10 @@ def main() -> None:
 
     from glassgpt.tokenizers import BPETokenizer
 
-    text = Path(args.data).read_text(encoding="utf-8")
+    text = (bench_data(args.data) / "tinyshakespeare.txt").read_text(encoding="utf-8")
     n_bytes = len(text.encode("utf-8"))
     mb = n_bytes / 1e6
-    out: dict = {"benchmark": "tokenizer", "data": Path(args.data).name, "bytes": n_bytes, "pattern": "gpt4",
+    out: dict = {"benchmark": "tokenizer", "data": "tinyshakespeare.txt", "bytes": n_bytes, "pattern": "gpt4",
                  "repeat": args.repeat}
 
     for vocab in (4096, 16384):
