@@ -1,8 +1,9 @@
 """Proof that the backprop-ninja gradients are right: each one against PyTorch autograd.
 
 ``compare_steps`` runs the lecture's network twice from the same weights and batch: once in
-NumPy with the hand-written backward pass of ``makemore_mlp``, once in torch, written with the
-same intermediates, each kept with ``retain_grad()`` so autograd reports its gradient too.
+NumPy with the hand-written backward pass of ``makemore_mlp``, once on torch tensors through
+the same ``forward_steps`` lines, each intermediate kept with ``retain_grad()`` so autograd
+reports its gradient too.
 Every intermediate becomes one row: exact (bit for bit)?, close (within its tolerance)?, the
 largest absolute difference and the tolerance with the reason for it.
 ``compare_formulas`` shows the two one-formula shortcuts equal the step-by-step chain, and
@@ -24,7 +25,7 @@ import torch
 
 from ..models.makemore import MLP, MLPConfig
 from .makemore_fused import HandMLP
-from .makemore_mlp import (EPS, LECTURE_NAMES, ORDER, backward_steps, batchnorm_backward_formula,
+from .makemore_mlp import (EPS, LECTURE_NAMES, ORDER, Ops, backward_steps, batchnorm_backward_formula,
                            cross_entropy_backward_formula, forward_steps, lecture_params)
 from .optim import SGD
 
@@ -94,37 +95,21 @@ def _row(name: str, ours: np.ndarray, ref: np.ndarray, tol_name: str | None = No
     return StepRow(name, tuple(ref.shape), bool(np.array_equal(ours, ref)), bool(diff <= tol * scale), diff, tol, why)
 
 
+#: the forward pass's named functions for torch tensors (``torch.amax`` keeps the autograd graph)
+TORCH = Ops(torch.tanh, torch.exp, torch.log, lambda x: x.amax(1, keepdim=True))
+
+
 def torch_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, eps: float = EPS):
-    """The same forward pass in torch, every intermediate kept with ``retain_grad``.
+    """The same forward pass (``forward_steps``, the same lines) on torch tensors, every
+    intermediate kept with ``retain_grad`` so autograd reports its gradient.
     -> (loss, {name: gradient as a NumPy array} for every name of ``ORDER``)."""
-    t = {sym: torch.tensor(a, requires_grad=True) for sym, a in lecture_params(params).items() if a is not None}
-    Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-    n = X.shape[0]
-    v: dict[str, torch.Tensor] = {}
-    v["emb"] = t["C"][Xt]
-    v["embcat"] = v["emb"].view(n, -1)
-    v["hprebn"] = v["embcat"] @ t["W1"] + (t["b1"] if "b1" in t else 0)
-    v["bnmeani"] = 1 / n * v["hprebn"].sum(0, keepdim=True)
-    v["bndiff"] = v["hprebn"] - v["bnmeani"]
-    v["bndiff2"] = v["bndiff"] ** 2
-    v["bnvar"] = 1 / n * v["bndiff2"].sum(0, keepdim=True)
-    v["bnvar_inv"] = (v["bnvar"] + eps) ** -0.5
-    v["bnraw"] = v["bndiff"] * v["bnvar_inv"]
-    v["hpreact"] = t["bngain"] * v["bnraw"] + t["bnbias"]
-    v["h"] = torch.tanh(v["hpreact"])
-    v["logits"] = v["h"] @ t["W2"] + t["b2"]
-    v["logit_maxes"] = v["logits"].max(1, keepdim=True).values
-    v["norm_logits"] = v["logits"] - v["logit_maxes"]
-    v["counts"] = v["norm_logits"].exp()
-    v["counts_sum"] = v["counts"].sum(1, keepdim=True)
-    v["counts_sum_inv"] = v["counts_sum"] ** -1
-    v["probs"] = v["counts"] * v["counts_sum_inv"]
-    v["logprobs"] = v["probs"].log()
-    loss = -v["logprobs"][torch.arange(n), Yt].mean()
-    for tensor in v.values():
-        tensor.retain_grad()
+    tensors = {name: torch.tensor(a, requires_grad=True) for name, a in params.items()}
+    loss, acts = forward_steps(tensors, torch.from_numpy(X), torch.from_numpy(Y), eps, ops=TORCH)
+    for t in acts.values():
+        t.retain_grad()
     loss.backward()
-    grads = {**{name: v[name].grad for name in v}, **{sym: t[sym].grad for sym in t}}
+    grads = {name: t.grad for name, t in acts.items()}
+    grads.update({sym: t.grad for sym, t in lecture_params(tensors).items() if t is not None})
     return loss.item(), {name: grads[name].numpy() for name in ORDER if name in grads}
 
 

@@ -46,6 +46,9 @@ Parameters live in a dict under the torch ``MLP``'s names (``C.weight``, ``hidde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 from .batchnorm import batchnorm_backward
@@ -88,16 +91,32 @@ def init_params(vocab_size: int = 27, block_size: int = 3, n_embd: int = 10, n_h
     return {k: v.astype(dtype) for k, v in params.items()}
 
 
-def lecture_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray | None]:
+def lecture_params(params: dict) -> dict:
     """The parameters under the lecture's symbols (b1 is None for a bias-free hidden layer)."""
     return {sym: params.get(name) for sym, name in LECTURE_NAMES.items()}
 
 
-def forward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, eps: float = EPS):
+@dataclass(frozen=True)
+class Ops:
+    """The few array functions the forward pass calls by name.  Everything else in it is
+    arithmetic, indexing and ``.sum(axis, keepdims=True)``, which NumPy arrays and torch tensors
+    share — so the very same lines run on NumPy (for the hand backward pass) and on torch
+    tensors (for the autograd reference in ``makemore_check``)."""
+
+    tanh: Callable
+    exp: Callable
+    log: Callable
+    rowmax: Callable
+
+
+NUMPY = Ops(np.tanh, np.exp, np.log, lambda x: x.max(1, keepdims=True))
+
+
+def forward_steps(params: dict, X, Y, eps: float = EPS, ops: Ops = NUMPY):
     """The training-mode forward pass, one line per intermediate.  -> (loss, acts: name -> array)."""
     p = lecture_params(params)
     n = X.shape[0]
-    a: dict[str, np.ndarray] = {}
+    a: dict = {}
     a["emb"] = p["C"][X]
     a["embcat"] = a["emb"].reshape(n, -1)
     a["hprebn"] = a["embcat"] @ p["W1"] + (0 if p["b1"] is None else p["b1"])
@@ -108,15 +127,15 @@ def forward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, e
     a["bnvar_inv"] = (a["bnvar"] + eps) ** -0.5
     a["bnraw"] = a["bndiff"] * a["bnvar_inv"]
     a["hpreact"] = p["bngain"] * a["bnraw"] + p["bnbias"]
-    a["h"] = np.tanh(a["hpreact"])
+    a["h"] = ops.tanh(a["hpreact"])
     a["logits"] = a["h"] @ p["W2"] + p["b2"]
-    a["logit_maxes"] = a["logits"].max(1, keepdims=True)
+    a["logit_maxes"] = ops.rowmax(a["logits"])
     a["norm_logits"] = a["logits"] - a["logit_maxes"]
-    a["counts"] = np.exp(a["norm_logits"])
+    a["counts"] = ops.exp(a["norm_logits"])
     a["counts_sum"] = a["counts"].sum(1, keepdims=True)
     a["counts_sum_inv"] = a["counts_sum"] ** -1
     a["probs"] = a["counts"] * a["counts_sum_inv"]
-    a["logprobs"] = np.log(a["probs"])
+    a["logprobs"] = ops.log(a["probs"])
     loss = -a["logprobs"][np.arange(n), Y].mean()
     return loss, a
 
