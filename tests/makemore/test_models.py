@@ -107,7 +107,8 @@ def test_mlp_draws_in_the_lectures_order():
     C, W1, b1, W2, b2 = (torch.randn(s, generator=g) for s in [(27, 10), (30, 200), (200,), (200, 27), (27,)])
     m = build_model("mlp", seed=2147483647)
     w = m.weights()
-    for ours, ref in [("C.weight", C), ("hidden.weight", W1), ("hidden.bias", b1), ("out.weight", W2), ("out.bias", b2)]:
+    pairs = [("C.weight", C), ("hidden.weight", W1), ("hidden.bias", b1), ("out.weight", W2), ("out.bias", b2)]
+    for ours, ref in pairs:
         assert torch.equal(w[ours], ref)
 
 

@@ -48,7 +48,8 @@ def make_config(name: str, **fields):
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise ConfigError(f"the {name} model has no setting {unknown[0]!r}; its settings are {', '.join(sorted(known))}.")
+        raise ConfigError(f"the {name} model has no setting {unknown[0]!r}; "
+                          f"its settings are {', '.join(sorted(known))}.")
     return config_cls(**fields)
 
 
