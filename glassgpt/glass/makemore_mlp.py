@@ -51,6 +51,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import ConfigError
 from .batchnorm import batchnorm_backward
 from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
@@ -114,6 +115,9 @@ NUMPY = Ops(np.tanh, np.exp, np.log, lambda x: x.max(1, keepdims=True))
 
 def forward_steps(params: dict, X, Y, eps: float = EPS, ops: Ops = NUMPY):
     """The training-mode forward pass, one line per intermediate.  -> (loss, acts: name -> array)."""
+    if LECTURE_NAMES["bngain"] not in params:
+        raise ConfigError("the step-by-step backward pass is written for the MLP with BatchNorm; "
+                          "train the mlp with batchnorm on to walk its gradients.")
     p = lecture_params(params)
     n = X.shape[0]
     a: dict = {}

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from glassgpt.data.words import build_examples, word_vocabulary
+from glassgpt.errors import ConfigError
 from glassgpt.glass.makemore_check import (TOLERANCES, compare_formulas, compare_steps, torch_mlp_for,
                                            torch_steps, training_match)
 from glassgpt.glass.makemore_fused import HandMLP
@@ -122,3 +123,11 @@ def test_hand_mlp_eval_uses_the_running_statistics_like_torch(examples):
     assert np.abs(one_h - one_t.detach().numpy()).max() < 1e-12
     assert np.abs(hand.params["bn.running_var"] - model.bn.running_var.numpy()).max() < 1e-12
     assert np.abs(hand.forward(X[:8], training=False)[0][:1] - one_h).max() < 1e-12   # batch-independent
+
+
+def test_the_walk_needs_batchnorm(examples):
+    V, X, Y = examples
+    plain = build_model("mlp", make_config("mlp", vocab_size=V), seed=0)
+    params = HandMLP.from_weights(plain.weights(), dtype=np.float64).params
+    with pytest.raises(ConfigError, match="with BatchNorm"):
+        compare_steps(params, X[:32], Y[:32])

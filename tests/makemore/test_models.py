@@ -177,3 +177,10 @@ def test_sampling_stops_at_the_end_token():
     model.count(torch.tensor([[0], [1], [2]]), torch.tensor([1, 2, 0]))
     model.counts[3:, 0] = 1                    # rows never visited still need a distribution
     assert generate(model, 3, torch.Generator().manual_seed(0)) == [[1, 2]] * 3
+
+
+def test_the_embedding_table_for_the_scatter():
+    assert build_model("mlp").embedding().shape == (27, 10)
+    wn = build_model("wavenet")
+    assert torch.equal(wn.embedding(), wn.net.layers[0].weight) and not wn.embedding().requires_grad
+    assert build_model("bigram").embedding() is None and build_model("neural-bigram").embedding() is None

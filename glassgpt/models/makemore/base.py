@@ -50,6 +50,11 @@ class CharModel(nn.Module):
         logits = self.logits(x)
         return logits, (None if targets is None else self.loss(logits, targets))
 
+    def embedding(self) -> torch.Tensor | None:
+        """The (V, n_embd) table of character vectors, for the embedding scatter; None for the
+        bigrams, which have no embedding."""
+        return None
+
     def num_params(self) -> int:
         """Number of trained numbers (the parameters; buffers are not counted)."""
         return sum(p.numel() for p in self.parameters())

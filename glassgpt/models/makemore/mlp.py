@@ -85,6 +85,9 @@ class MLP(CharModel):
         self.bn = BatchNorm1d(config.n_hidden, momentum=config.bn_momentum) if config.batchnorm else None
         self.tanh = Tanh()
 
+    def embedding(self) -> torch.Tensor:
+        return self.C.weight.detach()
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         emb = self.C(x)                                    # (B, block, n_embd)
         hpreact = self.hidden(emb.view(emb.shape[0], -1))  # (B, n_hidden)

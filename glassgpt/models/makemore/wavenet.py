@@ -80,5 +80,8 @@ class WaveNet(CharModel):
             head.weight *= config.last_layer_scale
         self.net = Sequential(layers + [head])
 
+    def embedding(self) -> torch.Tensor:
+        return self.net.layers[0].weight.detach()
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
