@@ -50,19 +50,24 @@ def window_batches(n_tokens: int, seq_len: int, batch_size: int) -> tuple[int, i
 
 def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], tokens: np.ndarray,
                     seq_len: int, batch_size: int, byte_lengths: np.ndarray, progress: bool = False,
-                    label: str = "evaluating") -> dict:
+                    label: str = "evaluating",
+                    reduce: Callable[[float, int], tuple[float, int]] | None = None) -> dict:
     """Evaluate every target of ``tokens`` once, in consecutive windows of ``seq_len``;
     returns ``{"loss", "perplexity", "bits_per_byte", "tokens", "bytes"}`` (see ``named``).
 
     ``nll_sum(x, y)`` returns the summed loss in nats of the batch and its token count.
-    ``progress`` shows a bar labelled ``label``."""
-    total, count = 0.0, 0
+    ``progress`` shows a bar labelled ``label``.  The split is read batch by batch (a
+    memory map or a prepared corpus's shards are never loaded whole).  ``reduce(total,
+    count)``: the sums of all processes, when each ``nll_sum`` call ran on one of them."""
+    total, count, n_bytes = 0.0, 0, 0
     with task(label, window_batches(len(tokens), seq_len, batch_size)[1], enabled=progress) as bar:
         for x, y in all_windows(tokens, seq_len, batch_size):
             s, n = nll_sum(x, y)
             total, count = total + s, count + n
+            n_bytes += int(byte_lengths[y].sum())
             bar.advance()
-    n_bytes = int(byte_lengths[np.asarray(tokens[1:], dtype=np.int64)].sum())
+    if reduce is not None:
+        total, count = reduce(total, count)
     mean = total / max(count, 1)
     return {
         "loss": mean,

@@ -74,3 +74,21 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
         f"  schedule   {schedule}",
         f"  ends       {ends}",
     ]
+
+
+def scale_lines(cfg: RunConfig, world_size: int, mode: str, speed, throughput) -> list[str]:
+    """Header lines for several processes, the GPU switches that are off here, and the FLOPs
+    figures MFU is computed from (nothing for a plain one-process CPU run)."""
+    t = cfg.train
+    seq_len = t.seq_len or cfg.model.block_size
+    lines = []
+    if world_size > 1 or t.tokens_per_step:
+        per_step = t.batch_size * t.grad_accum * seq_len * world_size
+        lines.append(f"  processes  {world_size} ({mode}) · batch {t.batch_size} × {t.grad_accum} micro-batches × "
+                     f"{world_size} ranks = {per_step:,} tokens per step")
+    if speed is not None and speed.note():
+        lines.append(f"  speed      {speed.note()}")
+    if throughput is not None and throughput.peak:
+        lines.append(f"  mfu        {throughput.per_token / 1e6:,.1f} MFLOPs per token (6N + 12·L·H·Q·T) · "
+                     f"peak {throughput.peak / 1e12:,.1f} TFLOP/s per device")
+    return lines
