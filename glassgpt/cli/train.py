@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
         result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)
+    if result.rank:  # under torchrun rank 0 alone reports
+        return 0
     final = result.final
     if args.json:
         print(json.dumps({"run_dir": str(result.run_dir), "steps": result.steps, "stopped_by": result.stopped_by,
