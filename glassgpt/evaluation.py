@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from . import rundir
 from .data import read_text
 from .data.loader import all_windows
+from .data.shards import open_prepared
 from .data.tokens import open_split
 from .errors import DataError
 from .models.footprint import inference_bytes, require_fits
@@ -114,6 +115,23 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
     return nll_sum
 
 
+def run_tokens(run_dir: Path, cfg) -> tuple[np.ndarray, str]:
+    """The split a run is evaluated on: validation (training when it has none), from its token
+    cache, or from the prepared corpus it streamed (``data.fingerprint`` set)."""
+    if cfg.data.fingerprint:
+        corpus = open_prepared(cfg.data.path)
+        split = "val" if len(corpus.split("val")) >= 2 else "train"
+        return corpus.split(split), split
+    data_dir = run_dir / rundir.DATA_DIR
+    if not (data_dir / "meta.json").is_file():
+        raise DataError(f"{run_dir} has no token data of its own (it was imported or its data cache is gone); "
+                        "evaluate it on a text with --data PATH.")
+    tokens, split = open_split(data_dir, "val"), "val"
+    if len(tokens) < 2:
+        tokens, split = open_split(data_dir, "train"), "train"
+    return tokens, split
+
+
 def evaluate_run(run_dir, data: str | None = None, device: str = "auto", batch_size: int = 32, threads: int = 0,
                  progress: bool = False) -> dict:
     """Evaluate a run on its validation split (or training split when it has none), or on
@@ -134,10 +152,7 @@ def _evaluate_run(run_dir, data: str | None, device: str, batch_size: int, progr
         if len(tokens) < 2:
             raise DataError(f"{data} has fewer than two tokens; there is nothing to predict.")
     else:
-        data_dir = Path(run_dir) / rundir.DATA_DIR
-        tokens, split = open_split(data_dir, "val"), "val"
-        if len(tokens) < 2:
-            tokens, split = open_split(data_dir, "train"), "train"
+        tokens, split = run_tokens(Path(run_dir), cfg)
     windows = window_batches(len(tokens), seq_len, batch_size)[0]
     need = inference_bytes(cfg.model, min(batch_size, max(windows, 1)), seq_len)
     require_fits(need, next(model.parameters()).device, f"evaluating batches of {batch_size:,} windows",

@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from .. import rundir
-from ..config import SECTIONS, RunConfig, parse_override, resolve, set_value, validate
+from ..config import RunConfig, parse_override, resolve, validate
 from ..data.documents import DocumentBatches, document_segments, load_training_corpus
 from ..data.loader import BatchLoader, fixed_batches
 from ..data.shards import ShardLoader
-from ..data.tokens import open_split, read_meta, text_fingerprint, write_splits
+from ..data.tokens import open_split, read_meta, write_splits
 from ..device import pick_device
 from ..distributed import current as current_world
 from ..distributed import session
@@ -53,11 +53,9 @@ from .flops import Throughput
 from .header import header_lines, plan_warnings, scale_lines
 from .prepared import PreparedData
 from .progress import Progress
+from .resume import changed_settings, resume_config
 from .schedule import learning_rate, time_position
 from .stopping import StopSignals, Terminated
-
-#: sections a resumed run may not change (its weights and data depend on them)
-FROZEN_ON_RESUME = ("model", "data")
 
 
 @dataclass
@@ -69,61 +67,6 @@ class TrainResult:
     sample: str = ""                                   # the first of ``samples``
     samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
     rank: int = 0                                      # under torchrun: this process's rank (0 writes)
-
-
-def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
-    """The stored configuration of ``run_dir`` with ``overrides`` applied.
-
-    Refuses any change to the model shape or the data; the data is compared by the text's
-    fingerprint, so ``./notes.txt`` and the same file by its absolute path are the same
-    data.  A longer run (a larger ``train.max_steps``) keeps the learning-rate decay it was
-    planned with: when ``train.decay_steps`` was 0 ("decay until max_steps"), it becomes the
-    original ``max_steps``, so no step already planned changes its rate; set
-    ``train.decay_steps`` to re-plan the decay."""
-    stored = RunConfig.from_dict(rundir.read_config_dict(run_dir))
-    cfg = RunConfig.from_dict(stored.to_dict())
-    for key, value in (overrides or {}).items():
-        set_value(cfg, key, value)
-    validate(cfg)
-    for section in FROZEN_ON_RESUME:
-        old, new = getattr(stored, section).__dict__, getattr(cfg, section).__dict__
-        changed = [k for k in old if old[k] != new[k]]
-        if changed and section == "data" and set(changed) <= {"path", "corpus"}:
-            path = new["path"]
-            if stored.data.fingerprint and corpora.same_corpus(stored.data, cfg.data):
-                cfg.data = copy.deepcopy(stored.data)
-                cfg.data.path = path  # the same prepared corpus, moved
-                continue
-            if not stored.data.fingerprint and _same_text(run_dir, cfg):
-                cfg.data = copy.deepcopy(stored.data)  # the same text under another name
-                continue
-        if changed:
-            k = changed[0]
-            why = ("the text differs from the one it was trained on" if section == "data" and k in ("path", "corpus")
-                   else "the checkpoint was trained with the old value")
-            raise ConfigError(
-                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}): {why}. "
-                "Start a new run with --out to use it."
-            )
-    old_t, new_t = stored.train, cfg.train
-    if not old_t.decay_steps and not new_t.decay_steps and new_t.max_steps != old_t.max_steps:
-        new_t.decay_steps = old_t.max_steps  # keep the decay the run was planned with
-    return cfg
-
-
-def _same_text(run_dir: Path, cfg: RunConfig) -> bool:
-    """Whether the text ``cfg.data`` names is the text the run's data cache was made from."""
-    fingerprint = read_meta(Path(run_dir) / rundir.DATA_DIR).get("text_sha256_16")
-    return bool(fingerprint) and text_fingerprint(load_training_corpus(cfg.data).text) == fingerprint
-
-
-def changed_settings(old: RunConfig, new: RunConfig) -> dict:
-    """``{"section.key": [old, new]}`` for every setting that differs."""
-    out = {}
-    for section in SECTIONS:
-        a, b = getattr(old, section).__dict__, getattr(new, section).__dict__
-        out.update({f"{section}.{k}": [a[k], b[k]] for k in a if a[k] != b[k]})
-    return out
 
 
 class Trainer:
@@ -484,10 +427,10 @@ class Trainer:
         meta = corpora.meta(self.corpus) if self.corpus is not None else {}
         if self.prepared is None and self.corpus is None:
             meta = read_meta(self.run_dir / rundir.DATA_DIR)
+        speed = getattr(self.engine, "speed", None)
         lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
-                             self.step, self.resume)
-        lines += scale_lines(self.cfg, self.world.size, parallel_mode(self.cfg, self.world),
-                             getattr(self.engine, "speed", None), self.throughput)
+                             self.step, self.resume, speed.dtype if speed else None)
+        lines += scale_lines(self.cfg, self.world.size, parallel_mode(self.cfg, self.world), speed, self.throughput)
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
 
