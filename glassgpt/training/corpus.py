@@ -51,6 +51,9 @@ def open_corpus(data: DataConfig, preset: str = "") -> Corpus | None:
     """The corpus ``data`` names (None for ordinary text); refuses a ``prepared``-tokenizer
     preset without one, and a corpus whose fingerprint differs from ``data.fingerprint``."""
     if not is_corpus(data):
+        if data.fingerprint:  # a run that streamed a corpus which is no longer where it was
+            raise DataError(f"the prepared corpus {data.path} this run trains on is not there any more; resume with "
+                            "--data DIR naming where it is now.")
         if data.tokenizer == PREPARED:
             raise ConfigError(NEEDS_CORPUS.format(preset=preset or "chosen"))
         return None

@@ -68,6 +68,9 @@ def test_resume_from_the_corpus_is_exact_and_a_moved_corpus_is_the_same_data(tmp
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["train_loss"] for r in read_metrics(tmp_path / "whole")] == [r["train_loss"] for r in read_metrics(tmp_path / "half")]
     assert json.loads((tmp_path / "half" / "config.json").read_text())["data"]["path"] == str(moved)
+    shutil.move(moved, tmp_path / "elsewhere")
+    with pytest.raises(DataError, match="is not there any more; resume with --data DIR naming where it is now"):
+        glassgpt.train(tmp_path / "half", resume=True, overrides={"train.max_steps": 12}, report=False)
 
 
 def test_resume_refuses_a_corpus_that_changed(tmp_path, corpus, bpe_file):

@@ -4,6 +4,7 @@ tokens per step, per-rank checkpoint state, and DDP reducing gradients once per 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
@@ -153,14 +154,30 @@ def _count_reductions(rank: int, port: int, out: str) -> None:
             losses.append(result.loss)
         weights = engine.state_dict()["model"]["transformer.h.0.attn.c_attn.weight"]
         torch.save({"counts": counts, "losses": losses, "weights": weights}, f"{out}.{rank}")
+        dist.barrier()  # neither leaves while the other still needs it
     finally:
         dist.destroy_process_group()
+
+
+def spawn(fn, args: tuple, nprocs: int = 2, timeout: float = 120) -> None:
+    """``fn(rank, *args)`` in ``nprocs`` spawned processes; all of them are killed if they take too long."""
+    context = mp.spawn(fn, args=args, nprocs=nprocs, join=False)
+    deadline = time.monotonic() + timeout
+    try:
+        while not context.join(timeout=1):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the {nprocs} processes did not finish within {timeout} s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
 
 
 @pytest.mark.slow
 def test_ddp_reduces_gradients_once_per_step_whatever_the_accumulation(tmp_path):
     out = str(tmp_path / "result")
-    mp.spawn(_count_reductions, args=(free_port(), out), nprocs=2, join=True)
+    spawn(_count_reductions, (free_port(), out))
     results = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
     assert results[0]["counts"][0] >= 1
     # four micro-batches all-reduce exactly as often as one (no_sync covers the first three)
