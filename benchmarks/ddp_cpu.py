@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,19 +37,13 @@ import torch.multiprocessing as mp
 from launcher import bench_data, matmul_gflops, training_flops_per_token
 
 from glassgpt.config import resolve
-from glassgpt.distributed import World
+from glassgpt.distributed import World, free_port
 from glassgpt.models import GPT
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 
 MODEL = ["--set", "model.n_layer=4", "--set", "model.n_head=4", "--set", "model.n_embd=128",
          "--set", "model.block_size=64", "--set", "train.eval_every=0", "--set", "train.time_budget=0",
          "--set", "train.log_every=10", "--set", "train.sample_tokens=0", "--set", "train.warmup_steps=10"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def end_to_end(data: Path, work: Path, nproc: int, threads: int, steps: int, micro: int) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,6 +150,13 @@ def lost_peer(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(k in text for k in ("connection closed", "connection reset", "broken pipe", "timed out", "timeout",
                                    "gloo", "nccl", "socket", "peer"))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (for a one-machine job's rendezvous)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def launched() -> bool:

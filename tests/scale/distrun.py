@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from glassgpt.distributed import free_port
 
 #: a two-layer char model that steps in milliseconds
 MODEL = ["--tokenizer", "char", "--threads", "1", "--set", "model.n_layer=2", "--set", "model.n_head=2",
          "--set", "model.n_embd=32", "--set", "model.block_size=16", "--set", "model.dropout=0.0",
          "--set", "train.lr=3e-3", "--set", "train.warmup_steps=2", "--set", "train.eval_batches=3",
          "--set", "train.log_every=1", "--set", "train.sample_tokens=8", "--set", "train.time_budget=0"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment() -> dict:
@@ -49,9 +44,12 @@ class Jobs:
         return proc
 
     def run(self, nproc: int, *args, timeout: float = 180) -> subprocess.CompletedProcess:
-        proc = self.start(nproc, *args)
-        out, err = proc.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        for attempt in range(2):
+            proc = self.start(nproc, *args)
+            out, err = proc.communicate(timeout=timeout)
+            # the free port was taken by another program before torchrun bound it: once more, on another
+            if proc.returncode == 0 or "address already in use" not in err.lower() or attempt:
+                return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def stop_all(self) -> None:
         for proc in self.procs:

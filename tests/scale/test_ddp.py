@@ -42,6 +42,15 @@ def max_diff(a: dict, b: dict) -> float:
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
+def whole_and_halves(jobs, tmp_path, *args) -> tuple:
+    """Two 2-process runs with ``args``: 10 steps, and 5 steps (to be resumed)."""
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    for out, steps in ((whole, 10), (halves, 5)):
+        done = jobs.run(2, "train", "--out", out, "--max-steps", steps, *args)
+        assert done.returncode == 0, done.stderr[-3000:]
+    return whole, halves
+
+
 def losses(run, key="train_loss"):
     return [(r["step"], r[key]) for r in read_metrics(run) if key in r]
 
@@ -108,12 +117,9 @@ def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step(tmp_path, jobs
 
 
 def test_resume_under_two_processes_is_exact(tmp_path, jobs, text_file):
-    whole, halves = tmp_path / "whole", tmp_path / "halves"
-    common = ["--data", text_file, *MODEL, "--set", "train.batch_size=4", "--set", "train.decay_steps=10",
-              "--set", "train.eval_every=5", "--set", "model.dropout=0.1", "--quiet"]
-    for args in (["--out", whole, "--max-steps", 10], ["--out", halves, "--max-steps", 5]):
-        done = jobs.run(2, "train", *args, *common)
-        assert done.returncode == 0, done.stderr[-3000:]
+    whole, halves = whole_and_halves(jobs, tmp_path, "--data", text_file, *MODEL, "--set", "train.batch_size=4",
+                                     "--set", "train.decay_steps=10", "--set", "train.eval_every=5",
+                                     "--set", "model.dropout=0.1", "--quiet")
     done = jobs.run(2, "train", "--out", halves, "--resume", "--max-steps", 10, "--threads", 1, "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     a, b = weights(whole), weights(halves)
@@ -126,12 +132,9 @@ def test_resume_under_two_processes_is_exact(tmp_path, jobs, text_file):
 def test_resume_in_one_process_continues_a_two_process_run(tmp_path, jobs, text_file, capsys):
     """train.tokens_per_step keeps the global batch: 2 ranks × batch 4 become 1 rank × 4 × 2
     micro-batches, on the same data stream, with the tokens counted on."""
-    whole, halves = tmp_path / "whole", tmp_path / "halves"
-    common = ["--data", text_file, *MODEL, "--set", "train.batch_size=4", "--set", "train.tokens_per_step=128",
-              "--set", "train.decay_steps=10", "--set", "train.eval_every=0", "--quiet"]
-    for args in (["--out", whole, "--max-steps", 10], ["--out", halves, "--max-steps", 5]):
-        done = jobs.run(2, "train", *args, *common)
-        assert done.returncode == 0, done.stderr[-3000:]
+    whole, halves = whole_and_halves(jobs, tmp_path, "--data", text_file, *MODEL, "--set", "train.batch_size=4",
+                                     "--set", "train.tokens_per_step=128", "--set", "train.decay_steps=10",
+                                     "--set", "train.eval_every=0", "--quiet")
     assert json.loads((halves / "config.json").read_text())["train"]["grad_accum"] == 1
     assert main(["train", "--out", str(halves), "--resume", "--max-steps", "10", "--threads", "1", "--quiet"]) == 0
     capsys.readouterr()
@@ -144,12 +147,10 @@ def test_resume_in_one_process_continues_a_two_process_run(tmp_path, jobs, text_
 
 
 def test_fsdp_trains_as_one_process_does_and_its_checkpoints_resume_exactly(tmp_path, jobs, text_file, capsys):
-    whole, halves, single = tmp_path / "whole", tmp_path / "halves", tmp_path / "single"
+    single = tmp_path / "single"
     common = ["--data", text_file, *MODEL, "--set", "train.decay_steps=10", "--set", "train.eval_every=5", "--quiet"]
-    fsdp = [*common, "--set", "train.batch_size=4", "--set", "train.parallel=fsdp"]
-    for args in (["--out", whole, "--max-steps", 10], ["--out", halves, "--max-steps", 5]):
-        done = jobs.run(2, "train", *args, *fsdp)
-        assert done.returncode == 0, done.stderr[-3000:]
+    whole, halves = whole_and_halves(jobs, tmp_path, *common, "--set", "train.batch_size=4",
+                                     "--set", "train.parallel=fsdp")
     done = jobs.run(2, "train", "--out", halves, "--resume", "--max-steps", 10, "--threads", 1, "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     a, b = weights(whole), weights(halves)
