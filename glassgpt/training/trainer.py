@@ -454,7 +454,8 @@ class Trainer:
             self._eval_sums(x, y)
             seconds.append(time.perf_counter() - start)
             size = int(y.size)
-        self.eval_clock.record(size, sorted(seconds[1:])[1])
+        ranks = self.world.size if self._rank_share().split else 1  # evaluations are split over the ranks
+        self.eval_clock.record(size * ranks, sorted(seconds[1:])[1])
         n = min(t.sample_tokens, self.seq_len + 16)  # past the context, so the cropped regime is timed too
         if not n:
             return 0.0
