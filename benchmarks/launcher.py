@@ -23,6 +23,9 @@ from pathlib import Path
 
 import torch
 
+from glassgpt.config import RunConfig
+from glassgpt.training.flops import flops_per_token
+
 DATA_ENV = "GLASSGPT_BENCH_DATA"
 
 #: the minimal trainer's CPU recipe that the speedrun measures itself against: 4 layers, 4 heads,
@@ -185,15 +188,10 @@ def cpu_count() -> int:
 
 
 def training_flops_per_token(config: dict) -> float:
-    """Matmul FLOPs per trained token: 6 × (the blocks' weight matrices + the head) for the
-    forward and both backward products, plus 12 × layers × context × width for the attention
-    scores and their weighted sum (no discount for the causal half, as usually counted)."""
-    m, t = config["model"], config["train"]
-    C, L, V = m["n_embd"], m["n_layer"], m["vocab_size"]
-    F = m["d_ff"] or 4 * C
-    T = t["seq_len"] or m["block_size"]
-    matrices = L * (3 * C * C + C * C + 2 * C * F) + V * C
-    return 6.0 * matrices + 12.0 * L * T * C
+    """Training FLOPs per token of a run's ``config.json``: the library's 6N + 12·L·H·Q·T
+    (``glassgpt.training.flops``, the figure a run's metrics report MFU from)."""
+    cfg = RunConfig.from_dict(config)
+    return flops_per_token(cfg.model, cfg.train.seq_len or cfg.model.block_size)
 
 
 def matmul_gflops(threads: int, size: int = 1024, seconds: float = 2.0) -> float:

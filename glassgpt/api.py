@@ -46,6 +46,6 @@ def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
     arguments), then write its figures and report unless ``report=False`` or the run was
     stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved)."""
     result = train_run(out, *args, **kwargs)
-    if report and result.stopped_by != "terminated":
+    if report and result.stopped_by != "terminated" and result.rank == 0:
         write_run_report(result.run_dir, progress=kwargs.get("progress", False))
     return result

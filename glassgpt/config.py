@@ -62,6 +62,7 @@ class DataConfig:
     val_fraction: float = 0.1     # the last fraction of the tokens is the validation split
     files: list = field(default_factory=list)  # several files packed as documents, <|endoftext|> between ("|"-separated in --set)
     jsonl_field: str = ""         # read path (or files) as JSONL; this field of each line is one packed document
+    fingerprint: str = ""         # a prepared corpus (``path`` holds index.json): its index's fingerprint, set by the run
 
 
 @dataclass
@@ -69,6 +70,7 @@ class TrainConfig:
     batch_size: int = 32          # sequences per micro-batch
     seq_len: int = 0              # tokens per training sequence; 0 means block_size
     grad_accum: int = 1           # micro-batches per optimizer step
+    tokens_per_step: int = 0      # when set: grad_accum = tokens_per_step / (batch_size × seq_len × processes)
     max_steps: int = 2000         # total optimizer steps of the run (counted across resumes)
     time_budget: float = 0.0      # seconds; stop cleanly when spent (0: no limit)
     lr: float = 1e-3              # peak learning rate
@@ -95,8 +97,12 @@ class TrainConfig:
     seed: int = 1337
     threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
     device: str = "auto"          # auto | cpu | cuda | mps
-    dtype: str = "float32"        # float32 | bfloat16 (autocast)
-    compile: bool = False         # torch.compile the model
+    dtype: str = "float32"        # float32 | bfloat16 (autocast; CUDA only: float32 on the CPU)
+    compile: bool = False         # torch.compile the model (CUDA only: off on the CPU)
+    tf32: bool = False            # TensorFloat-32 matmuls (CUDA only)
+    flash: bool = False           # attention only through SDPA's flash kernel (CUDA with bfloat16 only)
+    peak_flops: float = 0.0       # one device's peak FLOP/s for MFU (0: from the table of known GPUs)
+    parallel: str = "auto"        # auto | none | ddp | fsdp (auto: ddp when torchrun starts several processes)
     engine: str = "torch"         # torch | glass (the NumPy engine)
     doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|>
     # optimizer options (defaults: one AdamW at train.lr for everything)
@@ -141,7 +147,7 @@ SEED_MAX = 2**32 - 1
 INT_MAX = 2**53
 
 #: settings a run fills in itself (listed nowhere as something to set)
-DERIVED = {"model.vocab_size"}
+DERIVED = {"model.vocab_size", "data.fingerprint"}
 
 #: names people reach for from other trainers -> this project's key
 ALIASES = {"learning_rate": "lr", "max_lr": "lr", "min_lr": "min_lr_ratio", "max_iters": "max_steps",
@@ -164,11 +170,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2),
         "train": dict(batch_size=64, lr=1e-3, max_steps=5000, warmup_steps=100),
     },
+    # the curriculum's last lecture: GPT-2 (124M) on ~0.5M tokens per step (10B tokens in 19,073 steps);
+    # its tokenizer comes from a prepared corpus (glassgpt data prepare --tokenizer gpt2:r50k_base.tiktoken)
     "gpt2": {
         "model": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, pad_vocab_to=64),
-        "data": dict(tokenizer="bpe", vocab_size=50257),
-        "train": dict(batch_size=16, grad_accum=32, lr=6e-4, beta2=0.95, warmup_steps=715,
-                      max_steps=19073, weight_decay=0.1, eval_every=250),
+        "data": dict(tokenizer="prepared"),
+        "train": dict(batch_size=32, tokens_per_step=524288, lr=6e-4, beta2=0.95, warmup_steps=715,
+                      max_steps=19073, weight_decay=0.1, grad_clip=1.0, min_lr_ratio=0.1, eval_every=250,
+                      eval_batches=20, save_every=1000, dtype="bfloat16", compile=True, tf32=True, flash=True),
     },
     # docs/curriculum.md, B2: exactly 27,747 parameters on the 35-word nursery vocabulary.
     "nursery": {
@@ -391,6 +400,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"train.dtype must be float32 or bfloat16, got {t.dtype!r}.")
     if t.engine not in ("torch", "glass"):
         raise ConfigError(f"train.engine must be torch or glass, got {t.engine!r}.")
+    validate_scale(cfg)
     if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
         raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
                           "or use --engine torch.")
@@ -481,3 +491,26 @@ def validate_optimizer(t: TrainConfig) -> None:
         raise ConfigError("train.schedule_clock=time follows the time budget; set --time-budget too.")
     if not 0.0 < t.decay_fraction <= 1.0:
         raise ConfigError(f"train.decay_fraction must be in (0, 1], got {t.decay_fraction}.")
+
+
+PARALLEL = ("auto", "none", "ddp", "fsdp")
+
+
+def validate_scale(cfg: RunConfig) -> None:
+    """Settings for scaling out: tokens per step, data parallelism, the GPU switches."""
+    t = cfg.train
+    if t.tokens_per_step < 0:
+        raise ConfigError(f"train.tokens_per_step must not be negative, got {t.tokens_per_step}.")
+    if not (t.peak_flops >= 0 and math.isfinite(t.peak_flops)):
+        raise ConfigError(f"train.peak_flops must be 0 (from the table of known GPUs) or a positive number, "
+                          f"got {t.peak_flops}.")
+    if t.parallel not in PARALLEL:
+        raise ConfigError(f"train.parallel must be {', '.join(PARALLEL)}, got {t.parallel!r}.")
+    if t.parallel in ("ddp", "fsdp") and t.engine != "torch":
+        raise ConfigError(f"train.parallel={t.parallel} needs the torch engine; the glass engine runs in one process.")
+    if t.parallel == "fsdp" and t.optimizer == "muon":
+        raise ConfigError("Muon orthogonalises whole matrices, which FSDP splits across processes; use "
+                          "train.optimizer=adamw with train.parallel=fsdp, or train.parallel=ddp.")
+    if t.parallel == "fsdp" and t.diagnostics_every:
+        raise ConfigError("diagnostics read whole gradients, which FSDP splits across processes; drop "
+                          "--diagnostics-every or use train.parallel=ddp.")

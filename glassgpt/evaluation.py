@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from . import rundir
 from .data import read_text
 from .data.loader import all_windows
+from .data.shards import open_prepared
 from .data.tokens import open_split
 from .errors import DataError
 from .models.footprint import inference_bytes, require_fits
@@ -50,19 +51,24 @@ def window_batches(n_tokens: int, seq_len: int, batch_size: int) -> tuple[int, i
 
 def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], tokens: np.ndarray,
                     seq_len: int, batch_size: int, byte_lengths: np.ndarray, progress: bool = False,
-                    label: str = "evaluating") -> dict:
+                    label: str = "evaluating",
+                    reduce: Callable[[float, int], tuple[float, int]] | None = None) -> dict:
     """Evaluate every target of ``tokens`` once, in consecutive windows of ``seq_len``;
     returns ``{"loss", "perplexity", "bits_per_byte", "tokens", "bytes"}`` (see ``named``).
 
     ``nll_sum(x, y)`` returns the summed loss in nats of the batch and its token count.
-    ``progress`` shows a bar labelled ``label``."""
-    total, count = 0.0, 0
+    ``progress`` shows a bar labelled ``label``.  The split is read batch by batch (a
+    memory map or a prepared corpus's shards are never loaded whole).  ``reduce(total,
+    count)``: the sums of all processes, when each ``nll_sum`` call ran on one of them."""
+    total, count, n_bytes = 0.0, 0, 0
     with task(label, window_batches(len(tokens), seq_len, batch_size)[1], enabled=progress) as bar:
         for x, y in all_windows(tokens, seq_len, batch_size):
             s, n = nll_sum(x, y)
             total, count = total + s, count + n
+            n_bytes += int(byte_lengths[y].sum())
             bar.advance()
-    n_bytes = int(byte_lengths[np.asarray(tokens[1:], dtype=np.int64)].sum())
+    if reduce is not None:
+        total, count = reduce(total, count)
     mean = total / max(count, 1)
     return {
         "loss": mean,
@@ -109,6 +115,23 @@ def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]
     return nll_sum
 
 
+def run_tokens(run_dir: Path, cfg) -> tuple[np.ndarray, str]:
+    """The split a run is evaluated on: validation (training when it has none), from its token
+    cache, or from the prepared corpus it streamed (``data.fingerprint`` set)."""
+    if cfg.data.fingerprint:
+        corpus = open_prepared(cfg.data.path)
+        split = "val" if len(corpus.split("val")) >= 2 else "train"
+        return corpus.split(split), split
+    data_dir = run_dir / rundir.DATA_DIR
+    if not (data_dir / "meta.json").is_file():
+        raise DataError(f"{run_dir} has no token data of its own (it was imported or its data cache is gone); "
+                        "evaluate it on a text with --data PATH.")
+    tokens, split = open_split(data_dir, "val"), "val"
+    if len(tokens) < 2:
+        tokens, split = open_split(data_dir, "train"), "train"
+    return tokens, split
+
+
 def evaluate_run(run_dir, data: str | None = None, device: str = "auto", batch_size: int = 32, threads: int = 0,
                  progress: bool = False) -> dict:
     """Evaluate a run on its validation split (or training split when it has none), or on
@@ -129,10 +152,7 @@ def _evaluate_run(run_dir, data: str | None, device: str, batch_size: int, progr
         if len(tokens) < 2:
             raise DataError(f"{data} has fewer than two tokens; there is nothing to predict.")
     else:
-        data_dir = Path(run_dir) / rundir.DATA_DIR
-        tokens, split = open_split(data_dir, "val"), "val"
-        if len(tokens) < 2:
-            tokens, split = open_split(data_dir, "train"), "train"
+        tokens, split = run_tokens(Path(run_dir), cfg)
     windows = window_batches(len(tokens), seq_len, batch_size)[0]
     need = inference_bytes(cfg.model, min(batch_size, max(windows, 1)), seq_len)
     require_fits(need, next(model.parameters()).device, f"evaluating batches of {batch_size:,} windows",

@@ -11,6 +11,8 @@ than the model's context, the context is cut from the left so the whole ending i
 Ranks: ``score_records(..., rank=r, world_size=n)`` scores records ``r, r+n, r+2n, …``.
 Its ``MCResult`` counts add up (``combine``; ``counts()`` is a vector to all-reduce),
 and each detail carries its record's index, so the ranks' details merge back in order.
+``evaluate_multiple_choice`` does all of it: under ``torchrun`` every process loads the run,
+scores its share, and rank 0 gets the combined result (the others get None).
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import distributed
+from .device import pick_device
 from .errors import DataError, TokenizerError
 from .fileio import json_object_line
+from .progress import task
 from .runs import load_run
 
 
@@ -143,10 +149,11 @@ def _score(model, tokenizer, record: MCRecord, separator: str, context_len: int,
 
 
 def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, world_size: int = 1,
-                  separator: str = " ", max_context: int | None = None) -> MCResult:
+                  separator: str = " ", max_context: int | None = None,
+                  on_record: Callable[[], None] | None = None) -> MCResult:
     """Score records ``rank::world_size`` with a torch GPT (as ``glassgpt.load`` returns), each
     context cropped to ``max_context`` tokens (default the block size; a run's trained context
-    is ``runs.load_run(dir).trained_context``)."""
+    is ``runs.load_run(dir).trained_context``); ``on_record()`` after each (a progress bar)."""
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is outside a world of {world_size}")
     model.eval()
@@ -163,12 +170,30 @@ def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, worl
         result.details.append({"index": index, "line": record.line, "label": record.label, "pred_sum": pred_sum,
                                "pred_mean": pred_mean, "sum_losses": sums, "mean_losses": means,
                                "ending_tokens": counts})
+        if on_record is not None:
+            on_record()
     return result
 
 
 def evaluate_multiple_choice(run_dir, path, device: str = "cpu", rank: int = 0, world_size: int = 1,
-                             separator: str = " ") -> MCResult:
+                             separator: str = " ", progress: bool = False) -> MCResult:
     """Load a run and score the records of ``path`` (this rank's share of them)."""
     records = read_records(path)  # bad records are found before the model is loaded
     run = load_run(run_dir, device)
-    return score_records(run.model, run.tokenizer, records, rank, world_size, separator, run.trained_context)
+    mine = len(range(rank, len(records), world_size))
+    with task("multiple choice", mine, enabled=progress) as bar:
+        return score_records(run.model, run.tokenizer, records, rank, world_size, separator, run.trained_context,
+                             on_record=bar.advance)
+
+
+def evaluate_multiple_choice_job(run_dir, path, device: str = "auto", separator: str = " ",
+                                 progress: bool = False) -> MCResult | None:
+    """The whole evaluation, split over the processes when torchrun started several: each
+    scores records ``rank::N`` on its own device, rank 0 returns the combined result and the
+    others None.  In one process: the result of all records."""
+    with distributed.session() as world:
+        where = str(distributed.device_for(pick_device(device), world))
+        part = evaluate_multiple_choice(run_dir, path, where, world.rank, world.size, separator,
+                                        progress and world.is_main)
+        parts = world.gather(part)
+        return combine(parts) if world.is_main else None

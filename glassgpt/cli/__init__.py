@@ -40,6 +40,9 @@ COMMANDS = {
     "finetune": "fine-tune a run on conversations (SFT, loss on the replies only) into a new run",
     "chat": "talk to a run in the terminal, token by token, with /probs to see each token's probability",
     "serve": "a local web playground: streaming, every token's probability and alternatives, explain, chat",
+    "data": "prepare corpora larger than memory: token shards that `train --data DIR` streams",
+    "export": "write a run as a Hugging Face GPT-2 folder (transformers loads it)",
+    "import-hf": "turn a local Hugging Face GPT-2 folder into a run that samples, evaluates and fine-tunes",
 }
 
 #: exit statuses
@@ -129,7 +132,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         if name == command:
-            importlib.import_module(f"{__name__}.{name}").register(sub)
+            importlib.import_module(f"{__name__}.{name.replace('-', '_')}").register(sub)
             _add_debug(sub.choices[name])
         else:
             sub.add_parser(name, help=help_text, add_help=False)

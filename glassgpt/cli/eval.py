@@ -1,4 +1,4 @@
-"""``glassgpt eval``: loss, perplexity and bits per byte of a run, as JSON."""
+"""``glassgpt eval``: loss, perplexity and bits per byte of a run, as JSON; or multiple-choice accuracy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 
 from ..errors import ConfigError
+from ..threads import thread_scope
 from ..evaluation import evaluate_run
+from ..multiple_choice import evaluate_multiple_choice_job
 from . import COMMANDS, HelpFormatter
 
 
@@ -18,9 +20,15 @@ def register(sub) -> None:
                                    "print JSON: split, loss (also as val_loss, or train_loss for a run without a "
                                    "validation split), perplexity, bits_per_byte, tokens, bytes. Bits per byte "
                                    "counts the UTF-8 bytes of the evaluated text, so models with different "
-                                   "tokenizers compare fairly.")
+                                   "tokenizers compare fairly. With --multiple-choice FILE.jsonl it scores "
+                                   "HellaSwag-style records instead (under torchrun split over the processes).")
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("--data", metavar="PATH", help="evaluate this UTF-8 text file or folder instead")
+    p.add_argument("--multiple-choice", metavar="FILE.jsonl",
+                   help='records {"context", "endings", "label"}: each ending scored by its summed and its mean '
+                        "token loss; prints both accuracies")
+    p.add_argument("--json", action="store_true", help="with --multiple-choice: one JSON object with every record's "
+                                                        "losses and predictions")
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -29,8 +37,28 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.multiple_choice:
+        return run_multiple_choice(args)
+    if args.json:
+        raise ConfigError("--json goes with --multiple-choice; plain eval always prints JSON.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
     print(json.dumps(evaluate_run(args.run_dir, args.data, args.device, args.batch_size, threads=args.threads,
                                   progress=not args.quiet)))
+    return 0
+
+
+def run_multiple_choice(args: argparse.Namespace) -> int:
+    if args.data:
+        raise ConfigError(f"--data {args.data} and --multiple-choice {args.multiple_choice} are two evaluations; "
+                          "give one of them.")
+    with thread_scope(args.threads):
+        result = evaluate_multiple_choice_job(args.run_dir, args.multiple_choice, args.device, progress=not args.quiet)
+    if result is None:  # under torchrun rank 0 alone reports
+        return 0
+    if args.json:
+        print(json.dumps(result.to_dict(details=True)))
+        return 0
+    print(f"{result.examples:,} examples  accuracy (summed loss) {result.accuracy_sum:.4f}  "
+          f"accuracy (mean loss per token) {result.accuracy_mean:.4f}")
     return 0

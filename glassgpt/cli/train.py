@@ -8,10 +8,11 @@ import sys
 
 from .. import rundir
 from ..api import train
-from ..config import parse_override, resolve, settings_help
+from ..config import DataConfig, parse_override, resolve, settings_help
 from ..errors import ConfigError
 from ..evaluation import final_loss
 from ..terminal import for_stream
+from ..training.corpus import is_corpus
 from . import COMMANDS, HelpFormatter
 
 
@@ -31,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--corpus", help="built-in corpus: shakespeare | poem | nursery | names (default from preset)")
     p.add_argument("--data", metavar="PATH", nargs="+",
                    help="your own UTF-8 text file or folder of .txt files; several paths are packed as documents "
-                        "with <|endoftext|> between them (add --set train.doc_mask=true to mask attention at the boundaries)")
+                        "with <|endoftext|> between them (add --set train.doc_mask=true to mask attention at the boundaries); "
+                        "or a corpus from `glassgpt data prepare` (streamed from its shards, with its tokenizer)")
     p.add_argument("--jsonl-field", metavar="FIELD",
                    help="read --data as JSONL and pack this field of every line as one document")
     p.add_argument("--tokenizer", help="char | byte | word | bpe | bpe:FILE (default from preset)")
@@ -103,6 +105,9 @@ def check_conflicts(args: argparse.Namespace) -> None:
                           "change training settings with --set or the named options.")
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR naming the run to continue.")
+    if args.data and len(args.data) == 1 and is_corpus(DataConfig(path=args.data[0])) and (args.tokenizer or args.vocab_size):
+        flag = "--tokenizer" if args.tokenizer else "--vocab-size"
+        raise ConfigError(f"--data {args.data[0]} is a prepared corpus, which brings its own tokenizer; drop {flag}.")
 
 
 def check_vocab_size(args: argparse.Namespace, tokenizer: str) -> None:
@@ -127,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
         result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)
+    if result.rank:  # under torchrun rank 0 alone reports
+        return 0
     final = result.final
     if args.json:
         print(json.dumps({"run_dir": str(result.run_dir), "steps": result.steps, "stopped_by": result.stopped_by,

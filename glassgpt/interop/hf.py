@@ -10,8 +10,9 @@ nor the network; ``transformers`` is only needed to *use* an exported folder
 * a padded vocabulary (``model.pad_vocab_to``) is cut back to the tokenizer's size, so the
   padded ids cannot be sampled there either; a tied head is stored once, as both sides do;
 * GPT-2 always has biases: a bias-free glassgpt model is exported with zero biases (the
-  same function).  What GPT-2 cannot express is refused in one sentence: a bias on an
-  untied LM head; on import, attention scaled by layer index or not at all, another
+  same function), and zero-initialised projections are ordinary weights.  What GPT-2 cannot
+  express is refused in one sentence: rotary positions, RMSNorm, QK-norm, ReLU², logit
+  soft-capping, a bias on an untied LM head; on import, attention scaled by layer index or not at all, another
   LayerNorm epsilon, cross-attention, activations other than tanh-GELU or ReLU.
 """
 
@@ -60,6 +61,22 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 # ---- out -------------------------------------------------------------------------------------
+def export_refusal(m) -> str:
+    """Why Hugging Face's GPT-2 cannot hold a model of these settings ("" when it can)."""
+    beyond = [why for why, on in (
+        ("rotary position embeddings (model.pos=rope; GPT-2 learns a position table)", m.pos == "rope"),
+        ("RMSNorm (model.norm=rmsnorm; GPT-2 uses LayerNorm)", m.norm == "rmsnorm"),
+        ("QK-norm (model.qk_norm)", m.qk_norm),
+        ("the ReLU² activation (model.activation=relu2)", m.activation == "relu2"),
+        ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
+        ("a bias on its untied LM head (GPT2LMHeadModel's head has none)", m.head_bias and not m.tie_weights),
+    ) if on]
+    if not beyond:
+        return ""
+    return f"Hugging Face's GPT2LMHeadModel has no {beyond[0]}."
+
+
+
 def hf_config(cfg: RunConfig, vocab_size: int, eot: int | None) -> dict:
     m = cfg.model
     return {
@@ -81,9 +98,9 @@ def export_hf(run_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite:
     run = rundir.require_run(run_dir)
     cfg = load_config(run)
     m = cfg.model
-    if m.head_bias and not m.tie_weights:
-        raise InteropError("this run's untied LM head has a bias, which Hugging Face's GPT2LMHeadModel cannot hold; "
-                           "it cannot be exported.")
+    refusal = export_refusal(m)
+    if refusal:
+        raise InteropError(f"{run} cannot be exported: {refusal}")
     tok = load_tokenizer(run)
     files = hf_tokenizer_files(tok, m.block_size)  # refuses word tokenizers before anything is written
     weights = load_weights(run)
@@ -188,11 +205,13 @@ def import_hf(hf_dir: str | os.PathLike, out_run_dir: str | os.PathLike, overwri
         model.load_weights(mine)
     except GlassError as exc:
         raise InteropError(f"the weights in {src} do not match its config.json ({exc})") from None
-    out = rundir.claim(out_run_dir, overwrite=overwrite)
-    tok.save(out / rundir.TOKENIZER)
-    save_tensors(out / rundir.MODEL, model.weights())
-    write_json(out / rundir.CONFIG, cfg.to_dict())
+    out = Path(out_run_dir)
+    with rundir.NewRun(out, overwrite, "import-hf") as held:  # the writer lock; a failure removes what was written
+        tok.save(out / rundir.TOKENIZER)
+        save_tensors(out / rundir.MODEL, model.weights())
+        write_json(out / rundir.CONFIG, cfg.to_dict())  # last: the run is complete
+    held.release()
     return out
 
 
-__all__ = ["export_hf", "import_hf", "hf_config"]
+__all__ = ["export_hf", "import_hf", "hf_config", "export_refusal"]

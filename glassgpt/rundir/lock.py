@@ -54,6 +54,15 @@ class WriterLock:
         self.release()
 
 
+class NoLock:
+    """What a process that never writes the run holds (the ranks other than 0 of a distributed run)."""
+
+    held = False
+
+    def release(self) -> None:
+        pass
+
+
 def holder(run_dir: str | Path) -> dict:
     """The details the current holder wrote into the lock file ({} when there are none)."""
     try:

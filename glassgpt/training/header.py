@@ -44,8 +44,9 @@ def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
 
 
 def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, threads: int, start_step: int,
-                 resumed: bool) -> list[str]:
-    """The start-up header (see the module docstring) as lines of text."""
+                 resumed: bool, dtype: str | None = None) -> list[str]:
+    """The start-up header (see the module docstring) as lines of text (``dtype``: what the run
+    computes in, when the device overrules ``train.dtype``)."""
     m, d, t = cfg.model, cfg.data, cfg.train
     seq_len = t.seq_len or m.block_size
     source = d.path or d.corpus or "the given text"
@@ -67,10 +68,29 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
     return [
         f"glassgpt train → {run_dir} ({state})",
         f"  model      {cfg.preset or 'custom'}: {shape} · {parameter_count(m):,} params",
-        f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {t.dtype} · {t.engine} engine · "
+        f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {dtype or t.dtype} · {t.engine} engine · "
         f"about {size_text(need)} to train",
         f"  data       {source}: {chars}{split}",
         f"  tokenizer  {d.tokenizer} · {tokenizer.vocab_size:,} ids",
         f"  schedule   {schedule}",
         f"  ends       {ends}",
     ]
+
+
+def scale_lines(cfg: RunConfig, world_size: int, mode: str, speed, throughput) -> list[str]:
+    """Header lines for several processes, the GPU switches that are off here, and the FLOPs
+    figures MFU is computed from (nothing for a plain one-process CPU run)."""
+    t = cfg.train
+    seq_len = t.seq_len or cfg.model.block_size
+    lines = []
+    if world_size > 1 or t.tokens_per_step:
+        per_step = t.batch_size * t.grad_accum * seq_len * world_size
+        who = f"{world_size} ({mode})" if world_size > 1 else "1"
+        lines.append(f"  processes  {who} · batch {t.batch_size} × {t.grad_accum} micro-batches × {world_size} × "
+                     f"{seq_len} tokens = {per_step:,} tokens per step")
+    if speed is not None and speed.note():
+        lines.append(f"  speed      {speed.note()}")
+    if throughput is not None and throughput.peak:
+        lines.append(f"  mfu        {throughput.per_token / 1e6:,.1f} MFLOPs per token (6N + 12·L·H·Q·T) · "
+                     f"peak {throughput.peak / 1e12:,.1f} TFLOP/s per device")
+    return lines

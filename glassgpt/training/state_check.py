@@ -9,6 +9,11 @@ fresh engine of the same configuration): every weight by name, shape and dtype; 
 every weight (a GPT trains every weight it has); the CPU random stream.  ``problems``
 compares a loaded checkpoint against it and returns one sentence per problem.
 
+A distributed run's checkpoint also holds the other ranks' random streams
+(``rank1.torch_cpu`` …): any of the optional stream names behind a ``rank<N>.`` prefix.
+The loader position is a NumPy generator state (random windows) or a shard loader's
+sample count (a prepared corpus).
+
 The step logs are checked too: every checkpoint records how many records each log had
 (``log_records``), and ``lost_records`` reports a log that has fewer up to the
 checkpoint's step (a truncated or damaged ``metrics.jsonl``).
@@ -24,6 +29,7 @@ import torch
 
 from .. import rundir
 from ..rundir.layout import STATE_DIR, STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER, STEP_LOGS
+from .distributed import RANK_TENSOR
 from .engines.base import TORCH_CPU
 from .optim.groups import param_role
 from .optim.optimizers import MUON_KEYS
@@ -99,6 +105,10 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
     missing = [name for name in required if name not in tensors]  # in the model's order
     if missing:
         out.append(f"{where} lacks {len(missing)} of its {len(required)} tensors ({_names(missing)}).")
+    optional = {**optional, **{n: optional[m.group(2)] for n in tensors
+                               if (m := RANK_TENSOR.match(n)) and m.group(2) in optional}}
+    optional.update({n: Spec(None, required[m.group(2)].dtype) for n in tensors
+                     if (m := RANK_TENSOR.match(n)) and m.group(2) in required})
     extra = sorted(set(tensors) - set(required) - set(optional))
     if extra:
         out.append(f"{where} holds {len(extra)} tensors this model does not have ({_names(extra)}).")
@@ -114,6 +124,10 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
 
 
 def _valid_generator_state(state: dict) -> bool:
+    """A NumPy PCG64 state (``BatchLoader``), or a shard loader's position (``ShardLoader``)."""
+    sample = state.get("sample") if isinstance(state, dict) else None
+    if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 0:
+        return True
     try:
         np.random.PCG64().state = state
     except (TypeError, ValueError, KeyError):

@@ -14,11 +14,14 @@ The handlers are installed only for the duration of a run (``with StopSignals() 
 and the previous ones are put back afterwards.  Outside the main thread, where Python cannot
 install handlers, a run simply has none.
 
-The loop reads ``stop.check()`` exactly once per step, after the step and before deciding
-whether to log, save and stop.  That one reading is the hook for distributed training: a
-torchrun version passes ``agree``, a function every rank calls at that point with its own
-reason (e.g. an all-reduce MAX of ``REASON_CODES``), so that a signal that reached one rank
-stops every rank after the same step and all of them save the same checkpoint.
+The loop reads ``stop.check(out_of_time)`` exactly once per step, after the step and before
+deciding whether to log, save and stop; a spent time budget is one more reason,
+``"time_budget"``.  That one reading is the hook for distributed training: a torchrun run
+passes ``agree``, a function every rank calls at that point with its own reason (an
+all-reduce MAX of ``REASON_CODES``, ``training.distributed.stop_agreement``), so that a
+signal that reached one rank stops every rank after the same step and all of them save the
+same checkpoint.  A signal agreed that way counts as received (``terminated`` is then true
+on every rank, so all of them skip the same end-of-run work).
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from __future__ import annotations
 import signal
 from typing import Callable
 
-INTERRUPTED, TERMINATED = "interrupted", "terminated"
+INTERRUPTED, TERMINATED, TIME_BUDGET = "interrupted", "terminated", "time_budget"
 #: the signals a run stops on, and the ``stopped_by`` each one records
 REASONS = {signal.SIGINT: INTERRUPTED, signal.SIGTERM: TERMINATED}
 if hasattr(signal, "SIGUSR1"):
     REASONS[signal.SIGUSR1] = TERMINATED
-#: reasons as numbers for an all-reduce (a larger one wins: a termination outranks a Ctrl-C)
-REASON_CODES = {None: 0, INTERRUPTED: 1, TERMINATED: 2}
+#: reasons as numbers for an all-reduce (a larger one wins: a termination outranks a Ctrl-C,
+#: which outranks the time budget)
+REASON_CODES = {None: 0, TIME_BUDGET: 1, INTERRUPTED: 2, TERMINATED: 3}
 
 
 class Terminated(Exception):
@@ -70,9 +74,18 @@ class StopSignals:
         if REASON_CODES[reason] > REASON_CODES[self.reason]:
             self.reason = reason
 
-    def check(self) -> str | None:
-        """The reason to stop after this step (None: go on), agreed by every process when ``agree`` is set."""
-        return self.agree(self.reason) if self.agree is not None else self.reason
+    def check(self, out_of_time: bool = False) -> str | None:
+        """The reason to stop after this step (None: go on; ``out_of_time``: the time budget is
+        spent), agreed by every process when ``agree`` is set."""
+        reason = self.reason
+        if out_of_time and reason is None:
+            reason = TIME_BUDGET
+        if self.agree is None:
+            return reason
+        agreed = self.agree(reason)
+        if agreed in (INTERRUPTED, TERMINATED) and REASON_CODES[agreed] > REASON_CODES[self.reason]:
+            self.reason = agreed  # another rank's signal: act on it here too
+        return agreed
 
     @property
     def terminated(self) -> bool:

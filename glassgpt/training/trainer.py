@@ -6,7 +6,8 @@ writer lock is held from before the first write until the run returns); a new ru
 absent or complete (``rundir.NewRun``); a resume checks the checkpoint against what this
 configuration's engine holds (``state_check``); a full disk gets one sentence and leaves
 the last checkpoint intact; Ctrl-C, SIGTERM and SIGUSR1 stop after a step and save
-(``stopping``).
+(``stopping``).  Under torchrun rank 0 does all of that and the other ranks train beside
+it (``distributed``: they get the setup from rank 0 and never touch the run directory).
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ import numpy as np
 import torch
 
 from .. import rundir
-from ..config import SECTIONS, RunConfig, parse_override, resolve, set_value, validate
+from ..config import RunConfig, parse_override, resolve, validate
 from ..data.documents import DocumentBatches, document_segments, load_training_corpus
 from ..data.loader import BatchLoader, fixed_batches
-from ..data.tokens import open_split, read_meta, text_fingerprint, write_splits
+from ..data.shards import ShardLoader
+from ..data.tokens import open_split, read_meta, write_splits
 from ..device import pick_device
+from ..distributed import current as current_world
+from ..distributed import session
 from ..errors import ConfigError, DiskError, FileError, RunDirError
 from ..evaluation import evaluate_tokens, named, token_byte_lengths
 from ..fileio import check_writable, write_json
@@ -36,19 +40,22 @@ from ..rundir import checkpoint, lock, space
 from ..sample import default_prompt_ids, generate
 from ..threads import OtherLoad, ThreadGovernor, check_thread_count, plan_threads, thread_scope
 from ..tokenizers import END_OF_TEXT, Tokenizer
+from ..tokenizers import from_dict as tokenizer_from_dict
 from ..tokenizers import load as load_tokenizer
 from ..tokenizers.spec import build_tokenizer
+from . import corpus as corpora
 from . import state_check
 from .budget import MARGIN, EvalClock, out_of_time
+from .distributed import (RankShare, announce_failure, derive_grad_accum, gather_state, parallel_mode, rank_loader,
+                          rank_rng, receive_setup, share_arrays, stop_agreement, threads_per_rank)
 from .engines import make_engine, split_micro_batches
-from .header import header_lines, plan_warnings
+from .flops import Throughput
+from .header import header_lines, plan_warnings, scale_lines
 from .prepared import PreparedData
 from .progress import Progress
+from .resume import changed_settings, resume_config
 from .schedule import learning_rate, time_position
 from .stopping import StopSignals, Terminated
-
-#: sections a resumed run may not change (its weights and data depend on them)
-FROZEN_ON_RESUME = ("model", "data")
 
 
 @dataclass
@@ -59,55 +66,7 @@ class TrainResult:
     final: dict = field(default_factory=dict)
     sample: str = ""                                   # the first of ``samples``
     samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
-
-
-def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
-    """The stored configuration of ``run_dir`` with ``overrides`` applied.
-
-    Refuses any change to the model shape or the data; the data is compared by the text's
-    fingerprint, so ``./notes.txt`` and the same file by its absolute path are the same
-    data.  A longer run (a larger ``train.max_steps``) keeps the learning-rate decay it was
-    planned with: when ``train.decay_steps`` was 0 ("decay until max_steps"), it becomes the
-    original ``max_steps``, so no step already planned changes its rate; set
-    ``train.decay_steps`` to re-plan the decay."""
-    stored = RunConfig.from_dict(rundir.read_config_dict(run_dir))
-    cfg = RunConfig.from_dict(stored.to_dict())
-    for key, value in (overrides or {}).items():
-        set_value(cfg, key, value)
-    validate(cfg)
-    for section in FROZEN_ON_RESUME:
-        old, new = getattr(stored, section).__dict__, getattr(cfg, section).__dict__
-        changed = [k for k in old if old[k] != new[k]]
-        if changed and section == "data" and set(changed) <= {"path", "corpus"} and _same_text(run_dir, cfg):
-            cfg.data = copy.deepcopy(stored.data)  # the same text under another name
-            continue
-        if changed:
-            k = changed[0]
-            why = ("the text differs from the one it was trained on" if section == "data" and k in ("path", "corpus")
-                   else "the checkpoint was trained with the old value")
-            raise ConfigError(
-                f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}): {why}. "
-                "Start a new run with --out to use it."
-            )
-    old_t, new_t = stored.train, cfg.train
-    if not old_t.decay_steps and not new_t.decay_steps and new_t.max_steps != old_t.max_steps:
-        new_t.decay_steps = old_t.max_steps  # keep the decay the run was planned with
-    return cfg
-
-
-def _same_text(run_dir: Path, cfg: RunConfig) -> bool:
-    """Whether the text ``cfg.data`` names is the text the run's data cache was made from."""
-    fingerprint = read_meta(Path(run_dir) / rundir.DATA_DIR).get("text_sha256_16")
-    return bool(fingerprint) and text_fingerprint(load_training_corpus(cfg.data).text) == fingerprint
-
-
-def changed_settings(old: RunConfig, new: RunConfig) -> dict:
-    """``{"section.key": [old, new]}`` for every setting that differs."""
-    out = {}
-    for section in SECTIONS:
-        a, b = getattr(old, section).__dict__, getattr(new, section).__dict__
-        out.update({f"{section}.{k}": [a[k], b[k]] for k in a if a[k] != b[k]})
-    return out
+    rank: int = 0                                      # under torchrun: this process's rank (0 writes)
 
 
 class Trainer:
@@ -122,15 +81,38 @@ class Trainer:
     #: None for a single process; a distributed run sets a function every rank calls once per step
     stop_agreement = None
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
+    def __init__(self, cfg: RunConfig | None, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, text: str | None = None, prepared: PreparedData | None = None,
                  accept_truncated_logs: bool = False):
+        self.world = current_world()  # a world of one outside torchrun
         cfg = copy.deepcopy(cfg)
         self.cfg, self.run_dir, self.resume, self.prepared = cfg, Path(run_dir), resume, prepared
-        self.progress_enabled = progress
+        self.progress_enabled = progress and self.world.is_main
         self.log_counts = dict.fromkeys(rundir.layout.STEP_LOGS, 0)
-        check_thread_count(cfg.train.threads)
         self.step, self.tokens, self.elapsed = 0, 0, 0.0
+        self.corpus, self._saved = None, None
+        if not self.world.is_main:  # everything comes from rank 0
+            self._follow()
+            return
+        try:
+            self._lead(resume, overwrite, text, accept_truncated_logs)
+        except BaseException as exc:
+            announce_failure(self.world, exc)  # the other ranks are waiting for the setup
+            raise
+        if self.world.active:
+            self._share()
+        self._distribute()
+
+    def _lead(self, resume: bool, overwrite: bool, text: str | None, accept_truncated_logs: bool) -> None:
+        """Rank 0 (or the only process): check everything, build or reopen the run, restore its state."""
+        cfg, prepared = self.cfg, self.prepared
+        check_thread_count(cfg.train.threads)
+        parallel_mode(cfg, self.world)
+        if prepared is not None and self.world.active:
+            raise ConfigError("fine-tuning and other prepared data train in one process; start it without torchrun.")
+        derive_grad_accum(cfg, self.seq_len, self.world.size)
+        if prepared is None:
+            self.corpus = corpora.open_corpus(cfg.data, cfg.preset)
         if resume:
             rundir.require_resumable(self.run_dir)
             try:  # nothing is written until every check has passed
@@ -151,17 +133,10 @@ class Trainer:
                 self._check_memory()
                 saved = checkpoint.load(self.run_dir)
                 self.engine = make_engine(cfg)
-            if prepared is None:
+            if prepared is None and self.corpus is None:
                 self.train_tokens = open_split(self.run_dir / rundir.DATA_DIR, "train")
                 self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
-            # train.doc_mask: batches carry per-token document ids (segments)
-            self.eot_id = self.tokenizer.special_tokens.get(END_OF_TEXT) if cfg.train.doc_mask else None
-            if prepared is not None:
-                self.loader = prepared.train
-            else:
-                self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed)
-                if self.eot_id is not None:
-                    self.loader = DocumentBatches(self.loader, self.eot_id)
+            self._open_data()
             if resume:
                 space.require_room(self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint",
                                    "run the same command again")
@@ -171,6 +146,68 @@ class Trainer:
             self.close()
             raise
 
+    def _open_data(self) -> None:
+        """The token splits and the training batch source, this rank's share of them."""
+        cfg, rank, size = self.cfg, self.world.rank, self.world.size
+        if self.corpus is not None:  # streamed from the shards where they are
+            self.train_tokens, self.val_tokens = self.corpus.split("train"), self.corpus.split("val")
+        # train.doc_mask: batches carry per-token document ids (segments)
+        self.eot_id = self.tokenizer.special_tokens.get(END_OF_TEXT) if cfg.train.doc_mask else None
+        if self.prepared is not None:
+            self.loader = self.prepared.train
+        elif self.corpus is not None:
+            self.loader = ShardLoader(self.train_tokens, self.seq_len, cfg.train.seed, rank, size)
+        else:
+            self.loader = BatchLoader(self.train_tokens, self.seq_len, cfg.train.seed, rank, size)
+        if self.eot_id is not None and self.prepared is None:
+            self.loader = DocumentBatches(self.loader, self.eot_id)
+
+    # ---- several processes: rank 0 shares, the others follow (see ``distributed``) ------------
+    def _share(self) -> None:
+        """Rank 0: send the others the configuration, tokenizer, data and restored state."""
+        w = self.world
+        w.broadcast({"config": self.cfg.to_dict(), "run_dir": str(self.run_dir), "tokenizer": self.tokenizer.to_dict(),
+                     "trainer": self._saved, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed})
+        if self.corpus is None:
+            share_arrays(w, [self.train_tokens, self.val_tokens], 2)
+        if self._saved is not None:
+            state = self.engine.state_dict()
+            for part in ("model", "optimizer"):
+                w.broadcast_tensors(state[part])
+            w.broadcast_tensors(self._saved_rng)
+
+    def _follow(self) -> None:
+        """Ranks 1…N-1: receive rank 0's setup, open this rank's share of the data, load the state."""
+        w = self.world
+        setup = receive_setup(w)
+        self.cfg = RunConfig.from_dict(setup["config"])
+        self.run_dir, self.lock = Path(setup["run_dir"]), lock.NoLock()
+        self.tokenizer = tokenizer_from_dict(setup["tokenizer"])
+        self.step, self.tokens, self.elapsed = setup["step"], setup["tokens"], setup["elapsed"]
+        self.corpus = corpora.open_corpus(self.cfg.data, self.cfg.preset)
+        if self.corpus is None:
+            self.train_tokens, self.val_tokens = share_arrays(w, None, 2)
+        self.engine = make_engine(self.cfg)
+        self._open_data()
+        rng = {}
+        if setup["trainer"] is not None:
+            model, optimizer = w.broadcast_tensors(None), w.broadcast_tensors(None)
+            rng = rank_rng(w.broadcast_tensors(None), w.rank)
+            self.engine.load_state_dict({"model": model, "optimizer": optimizer})
+            self.loader.set_state(rank_loader(setup["trainer"], w.rank))
+        if rng:
+            self.engine.rng.load_state(rng)
+        else:  # a rank the checkpoint has no stream for (or a new run): its own from seed + rank
+            self.engine.reseed(self.cfg.train.seed + w.rank)
+        self._distribute()
+
+    def _distribute(self) -> None:
+        """Every rank at once: wrap the engine for DDP/FSDP and agree on stops."""
+        mode = parallel_mode(self.cfg, self.world)
+        if mode != "none":
+            self.engine.distribute(self.world, mode)
+            self.stop_agreement = stop_agreement(self.world)
+
     def _build(self, text: str | None, overwrite: bool) -> lock.WriterLock:
         """Check everything, then write the new run (absent or complete); returns its writer lock."""
         cfg, prepared = self.cfg, self.prepared
@@ -179,6 +216,9 @@ class Trainer:
             splits = None
             if prepared is not None:
                 self.tokenizer = prepared.tokenizer
+            elif self.corpus is not None:  # a prepared corpus: its tokenizer, no token cache
+                self.tokenizer = self.corpus.tokenizer
+                corpora.adopt(cfg.data, self.corpus)
             else:
                 corpus = load_training_corpus(cfg.data, text)  # packed documents get <|endoftext|>
                 self.tokenizer = corpus.adapt(self._make_tokenizer(corpus.text))
@@ -187,7 +227,7 @@ class Trainer:
             for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now
                 self.tokenizer.encode(prompt)
             self._check_memory()
-            if prepared is None:
+            if prepared is None and self.corpus is None:
                 splits = corpus.encode_splits(self.tokenizer, cfg.data.val_fraction, self.seq_len + 1)
         self.engine = make_engine(cfg)
         if prepared is not None and prepared.weights is not None:
@@ -263,6 +303,7 @@ class Trainer:
                               "restore state/ from a backup, or start again with --overwrite.") from None
         self.loader.set_state(state["loader_rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
+        self._saved, self._saved_rng = state, rng  # for the other ranks of a distributed run
         rundir.truncate_logs(self.run_dir, self.step)
         self.log_counts = state_check.count_records(self.run_dir, self.step)
 
@@ -278,11 +319,15 @@ class Trainer:
         write_json(self.run_dir / rundir.CONFIG, self.cfg.to_dict())
 
     def save(self) -> None:
-        state = self.engine.state_dict()
+        """A checkpoint (every rank takes part: RNGs and loader positions are gathered; rank 0 writes)."""
+        state, loaders = gather_state(self.engine, self.loader.state(), self.world)
+        if state is None:
+            return
         try:
             checkpoint.save(self.run_dir, state["model"], state["optimizer"], state["rng"],
                             {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
-                             "loader_rng": self.loader.state(), state_check.LOG_RECORDS: dict(self.log_counts)})
+                             "loader_rng": loaders[0], "world_size": self.world.size, "loader_ranks": loaders,
+                             state_check.LOG_RECORDS: dict(self.log_counts)})
         except DiskError as exc:
             raise self._disk_full(exc) from None
 
@@ -312,12 +357,18 @@ class Trainer:
             return self.prepared.eval.evaluate(self.engine.eval_sums, t.eval_batches)["loss"]
         tokens, _ = self._eval_split()
         total, count = 0.0, 0
+        share = self._rank_share()
         with task(f"{self.eval_split} estimate", t.eval_batches, enabled=self.progress_enabled) as bar:
             for x, y in fixed_batches(tokens, self.seq_len, t.batch_size, t.eval_batches, t.seed + 1):
-                s, n = self._eval_sums(x, y)
+                s, n = share(x, y)
                 total, count = total + s, count + n
                 bar.advance()
+        total, count = share.reduce(total, count)
         return total / count
+
+    def _rank_share(self) -> RankShare:
+        """This rank's share of an evaluation's batches (all of them in one process, or under FSDP)."""
+        return RankShare(self._eval_sums, self.world, lockstep=getattr(self.engine, "collective", False))
 
     def final_evaluation(self, stop: StopSignals | None = None) -> dict:
         """Every token of the validation split (of the training split when there is none; the
@@ -334,13 +385,16 @@ class Trainer:
         if self.prepared is not None:
             return named(self.prepared.split, self.prepared.eval.evaluate(guarded(self.engine.eval_sums)))
         tokens, split = self._eval_split()
-        result = evaluate_tokens(guarded(self._eval_sums), tokens, self.seq_len, self.cfg.train.batch_size,
+        share = self._rank_share()
+        result = evaluate_tokens(guarded(share), tokens, self.seq_len, self.cfg.train.batch_size,
                                  token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
-                                 label=f"final {split} evaluation")
+                                 label=f"final {split} evaluation", reduce=share.reduce)
         return named(split, result)
 
     # ---- the loop --------------------------------------------------------------------------
     def _log(self, record: dict, name: str = rundir.METRICS) -> None:
+        if not self.world.is_main:
+            return
         try:
             rundir.append_record(self.run_dir / name, record)
         except DiskError as exc:
@@ -354,8 +408,10 @@ class Trainer:
         cores and adapted to contention, see ``glassgpt.threads``) and their earlier counts
         after it; the run directory's writer lock is released when it returns."""
         try:
-            self.threads = plan_threads(self.cfg.train.threads)
-            with thread_scope(self.threads.threads), StopSignals(self.stop_agreement) as stop:
+            self.threads = plan_threads(threads_per_rank(self.cfg.train.threads, self.world, self.device()))
+            self.throughput = Throughput.of(self.cfg, self.seq_len, self.world.size, getattr(self.engine, "speed", None),
+                                            self.device())
+            with thread_scope(self.threads.threads), StopSignals(self.stop_agreement) as stop, self.world.guard():
                 watch = OtherLoad(self.threads.watch) if self.threads.watch else None
                 self.governor = (ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
                                  if self.threads.adaptive else None)
@@ -368,9 +424,13 @@ class Trainer:
     def print_header(self) -> None:
         """The start-up header and the plan's warnings, on stderr (see ``training.header``)."""
         device = "cpu (NumPy)" if self.cfg.train.engine == "glass" else str(self.device())
-        meta = read_meta(self.run_dir / rundir.DATA_DIR) if self.prepared is None else {}
+        meta = corpora.meta(self.corpus) if self.corpus is not None else {}
+        if self.prepared is None and self.corpus is None:
+            meta = read_meta(self.run_dir / rundir.DATA_DIR)
+        speed = getattr(self.engine, "speed", None)
         lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
-                             self.step, self.resume)
+                             self.step, self.resume, speed.dtype if speed else None)
+        lines += scale_lines(self.cfg, self.world.size, parallel_mode(self.cfg, self.world), speed, self.throughput)
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
 
@@ -394,7 +454,8 @@ class Trainer:
             self._eval_sums(x, y)
             seconds.append(time.perf_counter() - start)
             size = int(y.size)
-        self.eval_clock.record(size, sorted(seconds[1:])[1])
+        ranks = self.world.size if self._rank_share().split else 1  # evaluations are split over the ranks
+        self.eval_clock.record(size * ranks, sorted(seconds[1:])[1])
         n = min(t.sample_tokens, self.seq_len + 16)  # past the context, so the cropped regime is timed too
         if not n:
             return 0.0
@@ -406,7 +467,7 @@ class Trainer:
     def _run(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
-        tokens_per_step = t.batch_size * t.grad_accum * self.seq_len
+        tokens_per_step = t.batch_size * t.grad_accum * self.seq_len * self.world.size
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
@@ -441,13 +502,14 @@ class Trainer:
                 next_cost = (now - step_start) + (self.eval_clock.predict(eval_tokens) if next_eval else 0.0)
                 stop_for_time = out_of_time(now - session_start, t.time_budget, next_cost,
                                             self.eval_clock.predict(final_tokens) + sampling)
-                reason = stop.check()  # read once per step (the point where distributed ranks would agree)
-                last = self.step == t.max_steps or stop_for_time or reason is not None
+                # read once per step: the point where distributed ranks agree (the budget is rank 0's)
+                reason = stop.check(stop_for_time)
+                last = self.step == t.max_steps or reason is not None
                 record = None
                 if self.step % t.log_every == 0 or last:
+                    speed = (self.tokens - last_log_tokens) / max(now - last_log_time, 1e-9)
                     record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
-                              "grad_norm": grad_norm,
-                              "tokens_per_sec": (self.tokens - last_log_tokens) / max(now - last_log_time, 1e-9),
+                              "grad_norm": grad_norm, "tokens_per_sec": speed, **self.throughput.record(speed),
                               "elapsed_s": self.elapsed}
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
@@ -465,9 +527,6 @@ class Trainer:
                     self._record_samples()  # their own generator: the training RNG is untouched
                 if self.step % t.save_every == 0 and not last:
                     self.save()
-                if stop_for_time:
-                    stopped_by = "time_budget"
-                    break
                 if reason is not None:
                     stopped_by = reason
                     break
@@ -502,16 +561,19 @@ class Trainer:
                                "end": self.governor.current if self.governor else self.threads.threads,
                                "changes": self.governor.changes if self.governor else []}}
         try:
-            write_json(self.run_dir / rundir.SUMMARY, summary)
+            if self.world.is_main:
+                write_json(self.run_dir / rundir.SUMMARY, summary)
         except DiskError as exc:
             raise self._disk_full(exc) from None
-        return TrainResult(self.run_dir, self.step, stopped_by, final, sample, samples)
+        return TrainResult(self.run_dir, self.step, stopped_by, final, sample, samples, self.world.rank)
 
     def sample_texts(self) -> list[str]:
         """One sample per ``train.sample_prompts`` entry (or one from a neutral start), each
         the prompt followed by its continuation, drawn with a generator seeded from the run's seed."""
         t = self.cfg.train
-        model = self.engine.sampling_model()
+        model = self.engine.sampling_model()  # under FSDP every rank gathers the weights
+        if not self.world.is_main:
+            return []
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
         with task("sampling", len(starts) * t.sample_tokens, enabled=self.progress_enabled) as bar:
             return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
@@ -540,6 +602,19 @@ def train(out: str | Path, preset: str | None = None, config_file: str | Path | 
     even when a step log lost records.  Another process writing ``out`` raises
     ``rundir.lock.RunInUseError``."""
     out = Path(out)
+    with session() as world:  # under torchrun: this process joins the others (rank 0 leads)
+        if not world.is_main:
+            return Trainer(None, out, resume=resume, overwrite=overwrite, progress=progress, text=text).run()
+        try:
+            cfg = _resolve_config(out, preset, config_file, overrides, config, resume)
+        except BaseException as exc:
+            announce_failure(world, exc)
+            raise
+        return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text,
+                       accept_truncated_logs=accept_truncated_logs).run()
+
+
+def _resolve_config(out: Path, preset, config_file, overrides, config, resume: bool) -> RunConfig:
     if resume:
         if preset or config_file or config:
             raise ConfigError("--resume continues the stored configuration; use --set to change training settings.")
@@ -548,6 +623,5 @@ def train(out: str | Path, preset: str | None = None, config_file: str | Path | 
         cfg = resume_config(out, items)
     else:
         cfg = config if config is not None else resolve(preset, config_file, overrides)
-    return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text,
-                   accept_truncated_logs=accept_truncated_logs).run()
+    return cfg
 

@@ -25,7 +25,7 @@ import traceback
 import glassgpt.cli as cli
 
 for _name in cli.COMMANDS:  # every command module now, so no child imports one again
-    importlib.import_module(f"glassgpt.cli.{_name}")
+    importlib.import_module(f"glassgpt.cli.{_name.replace('-', '_')}")
 
 
 def _child(case: dict) -> int:

@@ -166,6 +166,28 @@ CASES = [
     Case("tokenizer utf-16 data", ["tokenizer", "train", "--data", "{utf16}", "--vocab-size", "300", "--out",
                                    "{new}"], "looks like UTF-16 text"),
     Case("tokenizer id", ["tokenizer", "decode", "{tok}", "--ids", "99999999999999999999"], "outside this tokenizer"),
+    # ---- scaling out: tokens per step, data parallelism, corpora, Hugging Face, multiple choice -------
+    train_case("tokens per step not divisible", "--set", "train.tokens_per_step=1000",
+               match="train.tokens_per_step (1,000) is not a multiple of batch_size × seq_len × processes"),
+    train_case("ddp without torchrun", "--set", "train.parallel=ddp", match="needs several processes: start them with torchrun"),
+    train_case("parallel unknown", "--set", "train.parallel=zero3", match="train.parallel must be auto, none, ddp, fsdp"),
+    train_case("fsdp with muon", "--set", "train.parallel=fsdp", "--set", "train.optimizer=muon",
+               match="Muon orthogonalises whole matrices"),
+    train_case("peak flops negative", "--set", "train.peak_flops=-1", match="train.peak_flops must be 0"),
+    Case("gpt2 preset without a corpus", ["train", "--preset", "gpt2", "--out", "{new}"],
+         "the gpt2 preset trains on a prepared corpus"),
+    Case("prepare missing input", ["data", "prepare", "--input", "{new}/nothing.txt", "--tokenizer", "cl100k",
+                                   "--out", "{new}"], "does not exist"),
+    Case("prepare bare gpt2", ["data", "prepare", "--input", "{text}", "--tokenizer", "gpt2", "--out", "{new}"],
+         "the GPT-2 ranks do not ship offline"),
+    Case("prepare shard tokens 0", ["data", "prepare", "--input", "{text}", "--tokenizer", "cl100k", "--out",
+                                    "{new}", "--shard-tokens", "0"], "--shard-tokens must be a whole number"),
+    Case("export missing run", ["export", "{new}", "--hf", "{new}/hf"], "does not exist"),
+    Case("export into a file", ["export", "{run}", "--hf", "{file}"], "is a file, not a folder"),
+    Case("import-hf not a model folder", ["import-hf", "{ro_dir}", "--out", "{new}"],
+         "is not a Hugging Face model folder"),
+    Case("multiple choice missing file", ["eval", "{run}", "--multiple-choice", "{new}.jsonl"], "does not exist"),
+    Case("multiple choice not json", ["eval", "{run}", "--multiple-choice", "{text}"], "line 1 of"),
 ]
 
 

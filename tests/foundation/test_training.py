@@ -12,7 +12,7 @@ from glassgpt.rundir import read_metrics
 from glassgpt.training.engines import TorchEngine
 from glassgpt.training.trainer import train
 
-TIMING = ("tokens_per_sec", "elapsed_s")
+TIMING = ("tokens_per_sec", "flops_per_sec", "mfu", "elapsed_s")
 
 
 def losses(run_dir):

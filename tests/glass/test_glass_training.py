@@ -17,7 +17,7 @@ from glassgpt.config import RunConfig
 from glassgpt.rundir import read_metrics
 
 TEXT = TINY_TEXT
-TIMING = ("tokens_per_sec", "elapsed_s")
+TIMING = ("tokens_per_sec", "flops_per_sec", "mfu", "elapsed_s")
 
 
 

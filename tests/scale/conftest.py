@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from distrun import Jobs
 from scaledata import make_docs
 
 from glassgpt.tokenizers import BPETokenizer
@@ -20,3 +21,11 @@ def bpe_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bpe(bpe_file):
     return BPETokenizer.load(bpe_file)
+
+
+@pytest.fixture
+def jobs():
+    """Real torchrun jobs; whatever is still running when the test ends is killed."""
+    started = Jobs()
+    yield started
+    started.stop_all()

@@ -3,6 +3,11 @@
 See ``base.Engine`` for the protocol the trainer uses.  The optimizers (AdamW, or AdamW +
 Muon, with a learning rate per parameter role) are ``training.optim.Optimizers``.  Weight
 decay applies to matrices (≥ 2-D: linear weights, embeddings) and never to biases or norm gains.
+
+Under torchrun the trainer calls ``distribute(world, mode)`` on every rank at once: the model
+is then wrapped for DDP or sharded with FSDP2 (``training.parallel``), and each step reduces
+gradients only after its last micro-batch.  bf16 autocast, TF32, ``torch.compile`` and flash
+attention follow ``training.speed`` (CUDA only).
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import torch
 from ...config import RunConfig
 from ...data.documents import document_positions
 from ...device import pick_device
+from ...distributed import World, device_for
 from ...evaluation import summed_nll
 from ...models import GPT
 from ..diagnostics import Probe
 from ..optim import Optimizers, decays
+from ..parallel import Local, wrap
+from ..speed import plan_speed
 from .base import StepResult, TorchRNG
 
 
@@ -35,15 +43,41 @@ class TorchEngine:
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
         t = cfg.train
-        self.device = pick_device(t.device)
+        self.device = device_for(pick_device(t.device))
+        self.speed = plan_speed(t, self.device, t.doc_mask)
         self.rng = TorchRNG(t.seed, self.device)
         with self.rng.active():
             self.model = GPT(cfg.model).to(self.device)
-        self.forward = torch.compile(self.model) if t.compile else self.model
+        self.parallel = Local(self.model)
         self.optimizer = Optimizers(self.model, t, self.device)
+        self._compile()
+
+    def _compile(self) -> None:
+        module = self.parallel.module
+        self.forward = torch.compile(module) if self.speed.compile else module
+
+    def distribute(self, world: World, mode: str) -> None:
+        """Wrap the model for ``mode`` ("ddp" or "fsdp"); every rank calls it at the same point,
+        with the same weights.  FSDP replaces the parameters by their shards, so the optimizer
+        is rebuilt and its state (whole tensors) put back as shards."""
+        state = self.state_dict() if mode == "fsdp" else None
+        self.parallel = wrap(self.model, mode, world)
+        if state is not None:
+            self.optimizer = Optimizers(self.model, self.cfg.train, self.device)
+            self.load_state_dict(state)
+        self._compile()
+
+    def reseed(self, seed: int) -> None:
+        """Fresh random streams from ``seed`` (another rank's dropout masks)."""
+        self.rng = TorchRNG(seed, self.device)
+
+    @property
+    def collective(self) -> bool:
+        """Whether ``state_dict``, ``eval_sums`` and ``sampling_model`` need every rank (FSDP)."""
+        return self.parallel.sharded
 
     def autocast(self):
-        if self.cfg.train.dtype == "bfloat16":
+        if self.speed.bf16:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -63,24 +97,26 @@ class TorchEngine:
         probe = Probe(self.model) if capture else None
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
-        with self.rng.active():
+        with self.rng.active(), self.speed.active():
             for i, (x, y, *segments) in enumerate(micro_batches):
                 watch = probe is not None and i == 0
-                with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
-                    # hooks need the eager module: a compiled one would recompile for them
-                    _, loss = (self.model if watch else self.forward)(self._tensor(x), self._tensor(y),
-                                                                      **self._documents(*segments))
-                (loss / n).backward()
+                # entered before the forward pass: only the last micro-batch reduces gradients
+                with self.parallel.sync(last=i == n - 1):
+                    with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
+                        # hooks need the eager module: a compiled one would recompile for them
+                        _, loss = (self.parallel.module if watch else self.forward)(
+                            self._tensor(x), self._tensor(y), **self._documents(*segments))
+                    (loss / n).backward()
                 total += loss.detach() / n
         if probe is not None:
             probe.grads_ready()
         clip = self.cfg.train.grad_clip or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        norm = self.parallel.norm(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         self.optimizer.step()
         if probe is not None:
             probe.stepped()
         self.optimizer.zero_grad()
-        return StepResult(float(total), float(norm), probe)
+        return StepResult(self.parallel.mean(float(total)), norm, probe)
 
     def _documents(self, segments: np.ndarray | None = None) -> dict:
         """Model keywords for per-token document ids: attention within a document, positions from 0 in each."""
@@ -91,18 +127,34 @@ class TorchEngine:
     @torch.no_grad()
     def eval_sums(self, x: np.ndarray, y: np.ndarray, segments: np.ndarray | None = None) -> tuple[float, int]:
         self.model.eval()
-        with self.autocast():
+        with self.speed.active(), self.autocast():
             logits, _ = self.forward(self._tensor(x), **self._documents(segments))
         return float(summed_nll(logits, self._tensor(y))), int((np.asarray(y) != -1).sum())
 
     def sampling_model(self) -> torch.nn.Module:
-        return self.model
+        """The model itself; under FSDP a whole copy gathered from the shards (every rank
+        must call it then)."""
+        if not self.parallel.sharded:
+            return self.model
+        model = GPT(self.cfg.model).to(self.device)
+        model.load_weights(self.state_dict()["model"])
+        return model.eval()
 
-    # ---- state in and out ---------------------------------------------------------------
+    # ---- state in and out (whole tensors, also under FSDP) -------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"model": self.model.weights(), "optimizer": self.optimizer.state_tensors(), "rng": self.rng.state()}
+        full = self.parallel.full
+        return {"model": {k: full(v) for k, v in self.model.weights().items()},
+                "optimizer": {k: full(v) for k, v in self.optimizer.state_tensors().items()},
+                "rng": self.rng.state()}
 
     def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
-        self.model.load_weights(state["model"])
-        self.optimizer.load_state_tensors(state.get("optimizer", {}))
+        mine = self.model.weights()
+        self.model.load_weights({k: self.parallel.local(v, mine[k]) if k in mine else v
+                                 for k, v in state["model"].items()})
+        params = dict(self.model.named_parameters())
+        optim = {}
+        for key, t in state.get("optimizer", {}).items():
+            name, part = key.rsplit(".", 1)
+            optim[key] = self.parallel.local(t, params[name]) if part != "step" and name in params else t
+        self.optimizer.load_state_tensors(optim)
         self.rng.load_state(state.get("rng", {}))
