@@ -125,6 +125,9 @@ class GlassEngine:
         """A torch GPT (eval mode, CPU) with the current weights."""
         return self.model.to_torch()
 
+    def trained_names(self) -> list[str]:
+        return list(self.model.params)
+
     # ---- state in and out (torch tensors, for safetensors) ------------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         """Weights and AdamW moments under the torch names; the RNG part holds the torch stream

@@ -1,4 +1,7 @@
-"""The torch engine: a PyTorch GPT, its optimizers and its random streams; one training step at a time.
+"""The torch engine: a PyTorch model, its optimizers and its random streams; one training step at a time.
+
+The model is the GPT, or a rung of the makemore ladder (``model.arch``; ``models.factory``):
+every one maps (x, targets) to (logits, loss), so the step below is the same for all.
 
 See ``base.Engine`` for the protocol the trainer uses.  The optimizers (AdamW, or AdamW +
 Muon, with a learning rate per parameter role) are ``training.optim.Optimizers``.  Weight
@@ -16,8 +19,8 @@ from ...config import RunConfig
 from ...data.documents import document_positions
 from ...device import pick_device
 from ...evaluation import summed_nll
-from ...models import GPT
-from ..diagnostics import Probe
+from ...models.factory import build
+from ..layer_probe import make_probe
 from ..optim import Optimizers, decays
 from .base import StepResult, TorchRNG
 
@@ -38,7 +41,7 @@ class TorchEngine:
         self.device = pick_device(t.device)
         self.rng = TorchRNG(t.seed, self.device)
         with self.rng.active():
-            self.model = GPT(cfg.model).to(self.device)
+            self.model = build(cfg.model).to(self.device)
         self.forward = torch.compile(self.model) if t.compile else self.model
         self.optimizer = Optimizers(self.model, t, self.device)
 
@@ -60,7 +63,7 @@ class TorchEngine:
         the same as without it.  Off, it costs nothing."""
         self.model.train()
         self.optimizer.set_lr(lr)
-        probe = Probe(self.model) if capture else None
+        probe = make_probe(self.model) if capture else None
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
         with self.rng.active():
@@ -97,6 +100,10 @@ class TorchEngine:
 
     def sampling_model(self) -> torch.nn.Module:
         return self.model
+
+    def trained_names(self) -> list[str]:
+        """The tensors the optimizer updates (not the buffers, such as BatchNorm's running statistics)."""
+        return [n for n, p in self.model.named_parameters() if p.requires_grad]
 
     # ---- state in and out ---------------------------------------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
