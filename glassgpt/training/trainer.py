@@ -461,7 +461,7 @@ class Trainer:
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
                     split = self.eval_split
-                    key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
+                    key = "val_loss" if split != "train" else "train_eval_loss"  # no validation split: say so
                     record[key] = self._timed_estimate()
                     bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")
                 if record:
