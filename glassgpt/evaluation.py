@@ -117,8 +117,8 @@ def summed_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
-    """``nll_sum`` for a torch GPT (eval mode, no gradients)."""
-    device = next(model.parameters()).device
+    """``nll_sum`` for a torch model (eval mode, no gradients): the GPT, or a ladder model (x windows, y targets)."""
+    device = next(iter(model.state_dict().values())).device  # the counting bigram has buffers only
 
     @torch.no_grad()
     def nll_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:

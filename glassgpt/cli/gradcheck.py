@@ -66,11 +66,11 @@ def run_by_hand(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "run_dir", None) and is_ladder_run(args.run_dir):
+    if getattr(args, "run_dir", None) and not hasattr(args, "preset") and is_ladder_run(args.run_dir):
         return run_by_hand(args)
     get = lambda name: getattr(args, name, None)  # noqa: E731
     with thread_scope(args.threads), task("checking gradients"):
-        result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, get("batch_size") or 2, get("seq_len"), args.seed,
+        result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, getattr(args, "batch_size", 2), get("seq_len"), args.seed,
                                get("vocab_size"))
     console = stdout_console(max(width(), 160) if args.wide else None)
     B, T = result.shape

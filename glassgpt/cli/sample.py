@@ -30,13 +30,13 @@ def register(sub) -> None:
     p.add_argument("--prompt", default="", help="text to continue (default: start from a newline)")
     p.add_argument("--max-new-tokens", type=int, default=DEFAULTS.max_new_tokens,
                    help="tokens to generate per sample")
-    p.add_argument("--temperature", type=float, default=None,
-                   help=f"softmax temperature; 0 = greedy (default: {DEFAULTS.temperature}; 1.0 for a word-list run)")
+    p.add_argument("--temperature", type=float, default=DEFAULTS.temperature,
+                   help="softmax temperature; 0 = greedy")
     p.add_argument("--top-k", type=int, default=DEFAULTS.top_k, help="sample only from the k most likely tokens")
     p.add_argument("--top-p", type=float, default=DEFAULTS.top_p,
                    help="sample from the smallest set with this probability mass")
-    p.add_argument("--num-samples", type=int, default=None,
-                   help=f"number of independent samples (default: {DEFAULTS.num_samples}; 20 names for a word-list run)")
+    p.add_argument("--num-samples", type=int, default=DEFAULTS.num_samples,
+                   help="number of independent samples (names, for a word-list run)")
     p.add_argument("--seed", type=int, help="random seed for reproducible samples")
     p.add_argument("--stop", action="append", default=[], metavar="TEXT",
                    help="cut each sample at this string (repeatable); escapes such as \\n work: --stop '\\n\\n'")
@@ -52,8 +52,7 @@ def register(sub) -> None:
 
 def run_words(args: argparse.Namespace) -> int:
     """A word-list run: one name per line (`` *`` after a name of the training split with --mark-known)."""
-    temperature = 1.0 if args.temperature is None else args.temperature
-    names = sample_run(args.run_dir, 20 if args.num_samples is None else args.num_samples, args.seed, temperature, args.prompt, args.mark_known,
+    names = sample_run(args.run_dir, args.num_samples, args.seed, args.temperature, args.prompt, args.mark_known,
                        args.device, args.threads)
     if args.json:
         print(json.dumps([{"name": n, "known": k} if args.mark_known else n for n, k in names], ensure_ascii=False))
@@ -71,10 +70,6 @@ def run(args: argparse.Namespace) -> int:
         return run_words(args)
     if args.mark_known:
         raise ConfigError("--mark-known marks names of a word list's training split; this run was trained on text.")
-    if args.temperature is None:
-        args.temperature = DEFAULTS.temperature
-    if args.num_samples is None:
-        args.num_samples = DEFAULTS.num_samples
     try:
         stops = [unescape(s) for s in args.stop]
     except ValueError as exc:

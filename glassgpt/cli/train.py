@@ -27,7 +27,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
     p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem, or a makemore-* preset of the ladder "
-                                    "(default: baby; with --model NAME: makemore-NAME)")
+                                    "(default: baby), makemore-NAME with --model NAME")
     p.add_argument("--model", choices=ARCHS,
                    help="the model: gpt, or a rung of the makemore ladder trained on a word list (--data FILE with one "
                         "item per line, or --corpus names); without --preset it uses the preset makemore-NAME")

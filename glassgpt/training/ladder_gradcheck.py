@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..config import check_seed
 from ..errors import ConfigError
 from ..glass.makemore_check import StepRow, compare_formulas, compare_steps
@@ -50,7 +51,10 @@ class HandCheck:
 
 
 def is_ladder_run(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a makemore ladder model (not the GPT)."""
+    """Whether ``run_dir`` holds a makemore ladder model (not the GPT); False when it holds no
+    readable configuration (the GPT check then says what is wrong)."""
+    if not (Path(run_dir) / rundir.CONFIG).is_file():
+        return False
     return load_config(run_dir).model.arch != "gpt"
 
 

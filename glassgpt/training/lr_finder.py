@@ -84,14 +84,14 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
     else:
         run_dir = Path(source)
         cfg, tokens = _run_tokens(run_dir)
-    if cfg.model.arch == "bigram":
-        raise ConfigError("the counting bigram has no learning rate: its training is counting, so there is "
-                          "nothing to sweep.")
         if write:
             try:  # before the sweep, not after it
                 check_writable(run_dir, "the run directory", "make it writable, or copy the run and sweep the copy")
             except FileError as exc:
                 raise RunDirError(f"cannot write {rundir.LR_FINDER}: {exc}") from None
+    if cfg.model.arch == "bigram":
+        raise ConfigError("the counting bigram has no learning rate: its training is counting, so there is "
+                          "nothing to sweep.")
     t = cfg.train
     seq_len = t.seq_len or cfg.model.block_size
     if cfg.data.kind == "words":  # the makemore ladder: the run's own batches of examples
