@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from . import rundir
-from .data.words import END, SPLITS, WordData, WordList, encode_word, prepare_words, read_words
+from .data.words import (END, SPLITS, WordData, WordList, build_examples, build_sequences, encode_word, prepare_words,
+                         read_words)
 from .errors import ConfigError, DataError, RunDirError
 from .evaluation import evaluate_examples, model_nll_sum, token_byte_lengths
 from .models.makemore import CharModel, generate
@@ -107,8 +108,13 @@ def sample_run(run_dir: str | Path, n: int = 20, seed: int | None = None, temper
 
 def eval_arrays(data: WordData, split_words: list[str], model, block_size: int) -> tuple[np.ndarray, np.ndarray]:
     """The examples a model is evaluated on: windows for a ladder model, whole words for the GPT."""
-    probe = WordData(data.words, data.tokenizer, data.seed, {"eval": split_words})
-    return probe.arrays("eval", block_size, sequences=not isinstance(model, CharModel))
+    if isinstance(model, CharModel):
+        return build_examples(split_words, data.tokenizer, block_size)
+    X, Y = build_sequences(split_words, data.tokenizer)
+    if X.shape[1] > block_size:
+        raise DataError(f"a word of {X.shape[1] - 1} characters is longer than the model's context of "
+                        f"{block_size} can read to its end.")
+    return X, Y
 
 
 def evaluate_words(run_dir: str | Path, splits: tuple[str, ...] = ("dev",), data: str | None = None,

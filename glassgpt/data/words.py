@@ -197,9 +197,16 @@ class WordData:
 
     def arrays(self, split: str, block_size: int, sequences: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """What a model trains and is evaluated on: the ``examples`` (windows of ``block_size``)
-        or, for a transformer (``sequences=True``), the ``sequences`` of that length — the very
+        or, for a transformer (``sequences=True``), the ``sequences``, as long as the longest
+        word of the whole list needs (one sentence when that exceeds ``block_size``) — the very
         same targets either way, one per character plus one final ``.`` per word."""
-        return self.sequences(split, block_size) if sequences else self.examples(split, block_size)
+        if not sequences:
+            return self.examples(split, block_size)
+        longest = self.max_word_length() + 1
+        if longest > block_size:
+            raise DataError(f"the longest word of {self.words.source} needs a context of {longest} characters, but "
+                            f"model.block_size is {block_size}; set model.block_size to at least {longest}.")
+        return self.sequences(split, longest)
 
     def max_word_length(self) -> int:
         return max(len(w) for w in self.words.words)

@@ -29,9 +29,9 @@ from ...glass.makemore_fused import HandMLP
 from ...models.factory import build, ladder_config
 from ...models.makemore import MLP
 from ..layer_probe import LayerProbe
-from ..optim import param_role, peak_rates, scaled_rate
+from ..optim import param_role, peak_rates
 from .base import StepResult, TorchRNG
-from .glass_engine import global_norm
+from .glass_engine import clip_gradients, global_norm, probe_gradients, probe_update, step_by_role
 
 
 class GlassMLPEngine:
@@ -68,22 +68,11 @@ class GlassMLPEngine:
         norm = global_norm(grads)
         if probe is not None:
             probe, replica = probe
-            for name, p in replica.named_parameters():  # the probe reads the hand-written gradients
-                p.grad = torch.from_numpy(grads[name].copy())
-            probe.grads_ready()
-        clip = self.cfg.train.grad_clip
-        if clip > 0:
-            coef = clip / (norm + 1e-6)  # as torch.nn.utils.clip_grad_norm_
-            if coef < 1.0:
-                for g in grads.values():
-                    g *= np.float32(coef)
-        for role, names in self.roles.items():  # the optimizers skip parameters without a gradient
-            self.optimizer.step({k: grads[k] for k in names}, scaled_rate(self.rates[role], lr, self.cfg.train.lr))
+            probe_gradients(probe, replica, grads)
+        clip_gradients(grads, norm, self.cfg.train.grad_clip)
+        step_by_role(self.optimizer, grads, self.roles, self.rates, lr, self.cfg.train.lr)
         if probe is not None:
-            with torch.no_grad():
-                for name, p in replica.named_parameters():
-                    p.copy_(torch.from_numpy(self.model.params[name]))
-            probe.stepped()
+            probe_update(probe, replica, self.model.params)
         return StepResult(total, norm, probe)
 
     def _start_probe(self, first_batch, n: int):
