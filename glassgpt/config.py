@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .ladder_config import validate_ladder
+from .ladder_config import PRESETS as LADDER_PRESETS
 
 
 @dataclass
@@ -42,6 +44,18 @@ class ModelConfig:
     qk_norm: bool = False         # scale each head's query and key rows to unit RMS before q·k
     zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
     logit_softcap: float = 0.0    # logits = cap·tanh(logits/cap) when > 0 (0: off)
+    # the makemore ladder (docs: README "The makemore ladder"); ``arch`` picks the model.  The GPT
+    # reads the fields above; each ladder model reads the fields LADDER_FIELDS lists for it
+    arch: str = "gpt"             # gpt | bigram | neural-bigram | mlp | wavenet
+    n_hidden: int = 200           # mlp, wavenet: width of the tanh layers
+    smoothing: float = 1.0        # bigram: add-k smoothing of the counts
+    l2: float = 0.01              # neural-bigram: weight of mean(W²) in the training loss
+    small_output: bool = False    # mlp: output layer x 0.01, bias 0 (initial loss ~ ln V)
+    hidden_init: str = "randn"    # mlp: randn | small (x 0.2) | kaiming ((5/3)/sqrt(fan_in))
+    batchnorm: bool = False       # mlp, wavenet: BatchNorm1d after each hidden Linear (then bias-free)
+    bn_momentum: float = 0.1      # BatchNorm running statistics: running += momentum (batch - running)
+    group: int = 2                # wavenet: neighbours fused per level (block_size is a power of it)
+    last_layer_scale: float = 0.1  # wavenet: the output layer's weights start this small
 
     @property
     def ffn_width(self) -> int:
@@ -63,6 +77,8 @@ class DataConfig:
     files: list = field(default_factory=list)  # several files packed as documents, <|endoftext|> between ("|"-separated in --set)
     jsonl_field: str = ""         # read path (or files) as JSONL; this field of each line is one packed document
     fingerprint: str = ""         # a prepared corpus (``path`` holds index.json): its index's fingerprint, set by the run
+    kind: str = "text"            # text | words: one item per line, split 80/10/10 into train/dev/test words
+    split_seed: int = 42          # words: the shuffle before the split
 
 
 @dataclass
@@ -77,8 +93,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.1     # floor of the decay, as a fraction of lr
     warmup_steps: int = 100
     decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
-    schedule: str = "cosine"      # cosine | linear | constant | wsd (after warmup)
-    decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the floor
+    schedule: str = "cosine"      # cosine | linear | constant | wsd | step (after warmup)
+    decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the
+                                  # floor; step: where it sits at the floor (lr x min_lr_ratio)
     schedule_clock: str = "steps" # steps | time: the schedule follows the share of the time budget spent (needs time_budget)
     weight_decay: float = 0.1     # applied to weights with >= 2 dims only
     beta1: float = 0.9
@@ -106,7 +123,8 @@ class TrainConfig:
     engine: str = "torch"         # torch | glass (the NumPy engine)
     doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|>
     # optimizer options (defaults: one AdamW at train.lr for everything)
-    optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest)
+    optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest) | sgd
+    momentum: float = 0.0         # sgd: momentum (0: plain gradient descent, the makemore lectures')
     lr_embed: float = 0.0         # peak rate of the token/position embeddings (and a tied head); 0: train.lr
     lr_head: float = 0.0          # peak rate of an untied LM head; 0: train.lr
     lr_matrix: float = 0.0        # peak rate of the blocks' 2-D weights (Muon's rate with muon); 0: train.lr
@@ -138,8 +156,8 @@ class RunConfig:
 
 SECTIONS = ("model", "data", "train")
 ACTIVATIONS = ("gelu", "relu", "relu2")
-SCHEDULES = ("cosine", "linear", "constant", "wsd")
-OPTIMIZERS = ("adamw", "muon")
+SCHEDULES = ("cosine", "linear", "constant", "wsd", "step")
+OPTIMIZERS = ("adamw", "muon", "sgd")
 
 #: the largest seed (seeds are 32-bit, as in NumPy's legacy seeding; every RNG here takes them)
 SEED_MAX = 2**32 - 1
@@ -196,6 +214,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                       sample_prompts=["All that ", "Young in ", "Gilded "], sample_tokens=80),
     },
 }
+
+
+PRESETS.update(LADDER_PRESETS)
 
 
 def _coerce(value: Any, current: Any, key: str) -> Any:
@@ -372,13 +393,16 @@ def validate(cfg: RunConfig) -> None:
     for key, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}.")
-    if m.n_embd % m.n_head:
-        raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
-    if not 0.0 <= m.dropout < 1.0:
-        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
-    if m.activation not in ACTIVATIONS:
-        raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
-    validate_architecture(m)
+    check_seed(d.split_seed, "data.split_seed")
+    validate_ladder(cfg)  # model.arch, data.kind and what the ladder's models need
+    if m.arch == "gpt":
+        if m.n_embd % m.n_head:
+            raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
+        if not 0.0 <= m.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
+        if m.activation not in ACTIVATIONS:
+            raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
+        validate_architecture(m)
     if not (t.lr > 0 and math.isfinite(t.lr)):
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
@@ -413,7 +437,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError("train.doc_mask needs packed documents: give --data with several files or --jsonl-field.")
     if t.doc_mask and t.engine != "torch":
         raise ConfigError("train.doc_mask needs the torch engine; the glass engine has no document masking.")
-    if m.tie_weights and m.head_bias:
+    if m.arch == "gpt" and m.tie_weights and m.head_bias:
         raise ConfigError("model.head_bias needs an untied head; set model.tie_weights=false.")
     if m.pad_vocab_to < 0:
         raise ConfigError(f"model.pad_vocab_to must not be negative, got {m.pad_vocab_to}.")
@@ -463,8 +487,11 @@ def glass_refusal(cfg: RunConfig) -> str:
     if cfg.train.engine != "glass":
         return ""
     m = cfg.model
+    if m.arch != "gpt":
+        return ""  # the ladder's engines: see ladder_config.validate_ladder
     missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
-                               ("train.optimizer=muon", cfg.train.optimizer == "muon")) if on]
+                               ("train.optimizer=muon", cfg.train.optimizer == "muon"),
+                               ("train.optimizer=sgd", cfg.train.optimizer == "sgd")) if on]
     if missing:
         return (f"the glass engine has no hand-written gradients for {' or '.join(missing)}; "
                 "use --engine torch for them.")
@@ -474,13 +501,15 @@ def glass_refusal(cfg: RunConfig) -> str:
 def validate_optimizer(t: TrainConfig) -> None:
     """The optimizer options: known names and usable values."""
     if t.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"train.optimizer must be {' or '.join(OPTIMIZERS)}, got {t.optimizer!r}.")
+        raise ConfigError(f"train.optimizer must be {', '.join(OPTIMIZERS)}, got {t.optimizer!r}.")
     for key in ("lr_embed", "lr_head", "lr_matrix", "lr_scalar"):
         v = getattr(t, key)
         if not (v >= 0 and math.isfinite(v)):
             raise ConfigError(f"train.{key} must be 0 (= train.lr) or a positive number, got {v}.")
     if not 0.0 <= t.muon_momentum < 1.0:
         raise ConfigError(f"train.muon_momentum must be in [0, 1), got {t.muon_momentum}.")
+    if not 0.0 <= t.momentum < 1.0:
+        raise ConfigError(f"train.momentum must be in [0, 1), got {t.momentum}.")
     if not 1 <= t.muon_ns_steps <= 20:
         raise ConfigError(f"train.muon_ns_steps must be between 1 and 20, got {t.muon_ns_steps}.")
     if t.muon_scale not in ("adamw", "aspect"):

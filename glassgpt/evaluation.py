@@ -79,6 +79,26 @@ def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int
     }
 
 
+def evaluate_examples(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], X: np.ndarray,
+                      Y: np.ndarray, rows: int, byte_lengths: np.ndarray, max_batches: int | None = None,
+                      progress: bool = False, label: str = "evaluating") -> dict:
+    """Evaluate fixed examples — rows of X with their targets Y (a word list's windows or
+    sequences; targets of -1 are skipped) — in consecutive batches of ``rows``, the first
+    ``max_batches`` of them (None: all).  Returns what ``evaluate_tokens`` returns."""
+    starts = range(0, len(X), max(1, rows))[:max_batches]
+    total, count, n_bytes = 0.0, 0, 0
+    with task(label, len(starts), enabled=progress) as bar:
+        for i in starts:
+            y = Y[i:i + rows]
+            s, n = nll_sum(X[i:i + rows], y)
+            total, count = total + s, count + n
+            n_bytes += int(byte_lengths[y[y >= 0]].sum())
+            bar.advance()
+    mean = total / max(count, 1)
+    return {"loss": mean, "perplexity": perplexity(mean), "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
+            "tokens": count, "bytes": n_bytes}
+
+
 def named(split: str, result: dict, held_out: bool = False) -> dict:
     """``result`` of ``evaluate_tokens`` with the split it measured and its loss named after
     it: ``train_loss`` for the training split, ``val_loss`` for the validation split or
@@ -103,8 +123,8 @@ def summed_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
-    """``nll_sum`` for a torch GPT (eval mode, no gradients)."""
-    device = next(model.parameters()).device
+    """``nll_sum`` for a torch model (eval mode, no gradients): the GPT, or a ladder model (x windows, y targets)."""
+    device = next(iter(model.state_dict().values())).device  # the counting bigram has buffers only
 
     @torch.no_grad()
     def nll_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:

@@ -14,6 +14,7 @@ from .device import pick_device
 from .errors import ConfigError, FileError, GlassError, RunDirError
 from .fileio import load_tensors
 from .models import GPT
+from .models.factory import build
 from .rundir.layout import STATE_DIR, STATE_MODEL
 from .tokenizers import Tokenizer
 from .tokenizers import load as load_tokenizer
@@ -56,7 +57,7 @@ class LoadedRun:
 
     run_dir: Path
     config: RunConfig
-    model: GPT
+    model: GPT | torch.nn.Module   # the GPT, or a makemore ladder model (``model.arch``)
     tokenizer: Tokenizer
     trained_context: int
 
@@ -71,7 +72,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
         raise RunDirError(f"{path} is inconsistent: the tokenizer has {tokenizer.vocab_size} ids but the model "
                           f"was built for {cfg.model.vocab_size}.")
     with torch.random.fork_rng(devices=[]):  # the weights are overwritten: their init draws must not leak
-        model = GPT(cfg.model)
+        model = build(cfg.model)
     try:
         model.load_weights(load_weights(path))
     except RunDirError:

@@ -6,9 +6,11 @@ import argparse
 import json
 
 from ..errors import ConfigError
+from ..data.words import SPLITS
 from ..threads import thread_scope
-from ..evaluation import evaluate_run
+from ..evaluation import evaluate_run, named
 from ..multiple_choice import evaluate_multiple_choice_job
+from ..wordruns import evaluate_words, is_words_run
 from . import COMMANDS, HelpFormatter
 
 
@@ -20,10 +22,15 @@ def register(sub) -> None:
                                    "print JSON: split, loss (also as val_loss, or train_loss for a run without a "
                                    "validation split), perplexity, bits_per_byte, tokens, bytes. Bits per byte "
                                    "counts the UTF-8 bytes of the evaluated text, so models with different "
-                                   "tokenizers compare fairly. With --multiple-choice FILE.jsonl it scores "
+                                   "tokenizers compare fairly. A word-list run (the makemore ladder) evaluates every "
+                                   "example of its dev split (or of the word list --data names; with --splits, of "
+                                   "train, dev and test). With --multiple-choice FILE.jsonl it scores "
                                    "HellaSwag-style records instead (under torchrun split over the processes).")
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("--data", metavar="PATH", help="evaluate this UTF-8 text file or folder instead")
+    p.add_argument("--splits", action="store_true",
+                   help="word-list runs (the makemore ladder): the loss on train, dev and test, as "
+                        '{"train": {...}, "dev": {...}, "test": {...}}')
     p.add_argument("--multiple-choice", metavar="FILE.jsonl",
                    help='records {"context", "endings", "label"}: each ending scored by its summed and its mean '
                         "token loss; prints both accuracies")
@@ -43,6 +50,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--json goes with --multiple-choice; plain eval always prints JSON.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    if is_words_run(args.run_dir):
+        if args.splits and args.data:
+            raise ConfigError("--splits evaluates the run's own splits and --data another word list; give one.")
+        result = evaluate_words(args.run_dir, SPLITS if args.splits else ("dev",), args.data, args.device,
+                                args.threads, progress=not args.quiet)
+        if not args.splits:
+            (split, figures), = result.items()
+            result = named(split, figures, held_out=bool(args.data))
+        print(json.dumps(result))
+        return 0
+    if args.splits:
+        raise ConfigError("--splits is for runs trained on a word list (train/dev/test); this run was trained on text.")
     print(json.dumps(evaluate_run(args.run_dir, args.data, args.device, args.batch_size, threads=args.threads,
                                   progress=not args.quiet)))
     return 0

@@ -12,6 +12,7 @@ from ..terminal import console as stdout_console
 from ..terminal import width
 from ..threads import thread_scope
 from ..training.gradcheck import run_gradcheck
+from ..training.ladder_gradcheck import check_mlp_run, is_ladder_run, table_lines
 from . import COMMANDS, HelpFormatter
 
 
@@ -25,7 +26,11 @@ def register(sub) -> None:
                     "1e-10; float32: 2e-6 to 5e-5, about 10-25x the roundoff measured on trained runs).\n"
                     "Dropout is off in both (they would draw different masks). Exit status 1 if any tensor\n"
                     "fails. With a run directory: its weights and a batch of its training text; with --preset:\n"
-                    "fresh weights and random tokens.",
+                    "fresh weights and random tokens.\n"
+                    "A makemore MLP run (--model mlp with BatchNorm) is checked the backprop-ninja way instead:\n"
+                    "its backward pass written by hand one intermediate at a time (logprobs ... C), each against\n"
+                    "autograd (exact? / within tolerance? / max difference), on 32 of its training examples\n"
+                    "(--batch-size), then the one-formula cross-entropy and BatchNorm backward passes.",
     )
     none = argparse.SUPPRESS  # absent options have no default to print
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?", default=none,
@@ -36,7 +41,8 @@ def register(sub) -> None:
                         "else 65 characters)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64",
                    help="float64 proves the formulas; float32 shows the precision training runs at")
-    p.add_argument("--batch-size", type=int, default=2, metavar="B", help="sequences in the batch")
+    p.add_argument("--batch-size", type=int, default=none, metavar="B",
+                   help="sequences in the batch (default: 2; a makemore MLP run: 32 examples)")
     p.add_argument("--seq-len", type=int, metavar="T", default=none,
                    help="tokens per sequence (default: min(context, 64))")
     p.add_argument("--seed", type=int, default=0, help="seed for the batch (and the weights, with --preset)")
@@ -45,10 +51,26 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def run_by_hand(args: argparse.Namespace) -> int:
+    """A makemore MLP run: the lecture's intermediates one by one, then the one-formula shortcuts."""
+    with thread_scope(args.threads), task("checking gradients by hand"):
+        check = check_mlp_run(args.run_dir, args.dtype, getattr(args, "batch_size", 32), args.seed)
+    for line in table_lines(check):
+        print(line)
+    if check.ok:
+        print(f"all {len(check.rows) + len(check.formulas)} checks agree: every gradient written by hand "
+              "matches autograd.")
+        return 0
+    print(f"{len(check.failures)} checks FAILED: " + ", ".join(r.name for r in check.failures))
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "run_dir", None) and not hasattr(args, "preset") and is_ladder_run(args.run_dir):
+        return run_by_hand(args)
     get = lambda name: getattr(args, name, None)  # noqa: E731
     with thread_scope(args.threads), task("checking gradients"):
-        result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, args.batch_size, get("seq_len"), args.seed,
+        result = run_gradcheck(get("run_dir"), get("preset"), args.dtype, getattr(args, "batch_size", 2), get("seq_len"), args.seed,
                                get("vocab_size"))
     console = stdout_console(max(width(), 160) if args.wide else None)
     B, T = result.shape

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..errors import ConfigError
-from ..report import RunData, render
+from ..report import RunData, compare_runs, render
 from ..report.figures import require_matplotlib
 from ..training.lr_finder import find_lr
 from . import COMMANDS, HelpFormatter
 
 FIGURE_NAMES = ["overview", "loss", "grad-norm", "lr-finder", "grad-components", "grad-flow", "update-ratio",
-                "histograms", "attention", "embeddings"]
+                "histograms", "attention", "embeddings", "weight-gradients", "dead-neurons", "bigram-table"]
 
 
 def register(sub) -> None:
@@ -21,7 +21,10 @@ def register(sub) -> None:
         description="Draw one figure, or all of them, into DIR/plots/<name>.png.\n"
                     "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
                     "update-ratio, histograms (these three need a run trained with --diagnostics-every N),\n"
-                    "attention (for --prompt), embeddings.\n"
+                    "attention (for --prompt), embeddings; for the makemore ladder's models also\n"
+                    "weight-gradients and dead-neurons (with --diagnostics-every N) and bigram-table.\n"
+                    "--compare OTHER_DIR draws the two runs side by side in one picture instead\n"
+                    "(loss, activation histograms, dead neurons, update ratios): DIR/plots/compare-OTHER.png.\n"
                     "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"
                     "with the run's model, data and optimizer settings and writes that file.\n"
                     "With 'all', figures whose data the run lacks are skipped with a note.",
@@ -32,6 +35,7 @@ def register(sub) -> None:
     p.add_argument("--prompt", help="text whose attention the attention figure shows (default: the start of the "
                                     "validation text)")
     p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files (default: DIR/plots)")
+    p.add_argument("--compare", metavar="OTHER_DIR", help="draw DIR and OTHER_DIR side by side in one picture")
     p.add_argument("--run", action="store_true", help="lr-finder only: run the learning-rate sweep first")
     p.add_argument("--lr-start", type=float, default=1e-4, help="lr-finder --run: first learning rate")
     p.add_argument("--lr-end", type=float, default=1.0, help="lr-finder --run: last learning rate")
@@ -42,6 +46,11 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     data = RunData(args.run_dir).require()
+    if args.compare:
+        if args.what != "all" or args.run:
+            raise ConfigError("--compare draws its own picture; drop the figure name and --run.")
+        print(f"wrote {compare_runs(data.dir, args.compare, args.out)}")
+        return 0
     if args.run:
         if args.what != "lr-finder":
             raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")

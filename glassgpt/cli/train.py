@@ -1,4 +1,4 @@
-"""``glassgpt train``: train a GPT into a run directory, then print a short sample."""
+"""``glassgpt train``: train a GPT or a makemore ladder model into a run directory, then print a sample."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..api import train
 from ..config import DataConfig, parse_override, resolve, settings_help
 from ..errors import ConfigError
 from ..evaluation import final_loss
+from ..ladder_config import ARCHS
 from ..terminal import for_stream
 from ..training.corpus import is_corpus
 from . import COMMANDS, HelpFormatter
@@ -20,13 +21,17 @@ def register(sub) -> None:
     p = sub.add_parser(
         "train", help=COMMANDS["train"],
         formatter_class=HelpFormatter,
-        description="Train a GPT into a run directory (config.json, model.safetensors, tokenizer.json,\n"
+        description="Train a GPT (or a rung of the makemore ladder: --model) into a run directory (config.json, model.safetensors, tokenizer.json,\n"
                     "metrics.jsonl, state/ ...). Settings resolve in this order: defaults < --preset <\n"
                     "--config < --set < the named options below; config.json records them all.\n\n"
                     + settings_help(),
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
-    p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem (default: baby)")
+    p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem, or a makemore-* preset of the ladder "
+                                    "(default: baby), makemore-NAME with --model NAME")
+    p.add_argument("--model", choices=ARCHS,
+                   help="the model: gpt, or a rung of the makemore ladder trained on a word list (--data FILE with one "
+                        "item per line, or --corpus names); without --preset it uses the preset makemore-NAME")
     p.add_argument("--config", metavar="FILE.toml", help="TOML file with [model], [data], [train] tables")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     p.add_argument("--corpus", help="built-in corpus: shakespeare | poem | nursery | names (default from preset)")
@@ -66,7 +71,7 @@ def register(sub) -> None:
 
 
 #: named options -> configuration keys
-OPTION_KEYS = {"corpus": "data.corpus", "jsonl_field": "data.jsonl_field", "tokenizer": "data.tokenizer",
+OPTION_KEYS = {"model": "model.arch", "corpus": "data.corpus", "jsonl_field": "data.jsonl_field", "tokenizer": "data.tokenizer",
                "vocab_size": "data.vocab_size", "engine": "train.engine", "max_steps": "train.max_steps",
                "time_budget": "train.time_budget", "save_every": "train.save_every",
                "diagnostics_every": "train.diagnostics_every", "seed": "train.seed", "device": "train.device",
@@ -127,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         result = train(args.out, overrides=overrides, resume=True, progress=progress,
                        accept_truncated_logs=args.accept_truncated_logs)
     else:
-        cfg = resolve(args.preset, args.config, overrides)
+        preset = args.preset or (f"makemore-{args.model}" if args.model and not args.config else None)
+        cfg = resolve(preset, args.config, overrides)
         check_vocab_size(args, cfg.data.tokenizer)
         source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
@@ -144,8 +150,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved; continue with: glassgpt train --out {result.run_dir} --resume")
         return 0
     split, loss = final_loss(final)
-    print(f"{split} loss {loss:.4f}{'' if split == 'val' else ' (no validation split)'}  "
-          f"perplexity {final['perplexity']:.2f}  bits/byte {final['bits_per_byte']:.4f}")
+    if final.get("splits"):  # a word list: the loss on every split
+        print("  ".join(f"{name} loss {r['loss']:.4f}" for name, r in final["splits"].items())
+              + f"  ({final['splits'][split]['tokens']:,} {split} examples)")
+    else:
+        print(f"{split} loss {loss:.4f}{'' if split == 'val' else ' (no validation split)'}  "
+              f"perplexity {final['perplexity']:.2f}  bits/byte {final['bits_per_byte']:.4f}")
     if not args.quiet:
         for text in result.samples:
             print("--- sample ---")

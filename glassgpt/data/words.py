@@ -36,10 +36,11 @@ import numpy as np
 
 from ..errors import DataError, TokenizerError
 from ..tokenizers.char import CharTokenizer
+from .corpora import load_corpus
 from .text import read_text
 
-__all__ = ["END", "SPLITS", "WordList", "parse_words", "read_words", "word_vocabulary", "split_words",
-           "encode_word", "build_examples", "build_sequences", "WordData", "prepare_words"]
+__all__ = ["END", "SPLITS", "WordList", "parse_words", "read_words", "read_word_source", "word_vocabulary",
+           "split_words", "encode_word", "build_examples", "build_sequences", "WordData", "prepare_words"]
 
 #: the start/end token: id 0, the padding of every context
 END = "."
@@ -62,10 +63,11 @@ class WordList:
         return f"{len(self.words):,} words from {self.source}{skipped}"
 
 
-def parse_words(text: str, source: str = "the text") -> WordList:
+def parse_words(text: str, source: str = "the text", min_words: int = MIN_WORDS) -> WordList:
     """One word per line of ``text``, whitespace around each stripped, empty lines skipped.
 
-    DataError when a word contains ``.`` (the end token) or fewer than 3 words remain."""
+    DataError when a word contains ``.`` (the end token) or fewer than ``min_words`` remain
+    (3 for training: train, dev and test need one each)."""
     words: list[str] = []
     skipped = 0
     for number, line in enumerate(text.splitlines(), start=1):
@@ -79,18 +81,26 @@ def parse_words(text: str, source: str = "the text") -> WordList:
                 f"every word; remove it or replace it with another character."
             )
         words.append(word)
-    if len(words) < MIN_WORDS:
+    if len(words) < min_words:
         found = f"only {len(words)} word{'s' if len(words) != 1 else ''}" if words else "no words"
+        why = " so that train, dev and test get one each" if min_words == MIN_WORDS else ""
         raise DataError(
             f"{source} has {found} (one per line, {skipped} empty line{'s' if skipped != 1 else ''} skipped); "
-            f"give at least {MIN_WORDS} so that train, dev and test get one each."
+            f"give at least {min_words}{why}."
         )
     return WordList(words, skipped, source)
 
 
-def read_words(path: str | os.PathLike) -> WordList:
+def read_words(path: str | os.PathLike, min_words: int = MIN_WORDS) -> WordList:
     """The words of a UTF-8 file with one item per line (see ``parse_words``)."""
-    return parse_words(read_text(path), source=str(path))
+    return parse_words(read_text(path), source=str(path), min_words=min_words)
+
+
+def read_word_source(data_cfg) -> WordList:
+    """The word list a run's ``[data]`` section names: the file ``path``, else the built-in corpus."""
+    if data_cfg.path:
+        return read_words(data_cfg.path)
+    return parse_words(load_corpus(data_cfg.corpus), source=f"the {data_cfg.corpus} corpus")
 
 
 def word_vocabulary(words: list[str]) -> CharTokenizer:
@@ -184,6 +194,19 @@ class WordData:
     def sequences(self, split: str, block_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``build_sequences`` of one split."""
         return build_sequences(self._split(split), self.tokenizer, block_size)
+
+    def arrays(self, split: str, block_size: int, sequences: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """What a model trains and is evaluated on: the ``examples`` (windows of ``block_size``)
+        or, for a transformer (``sequences=True``), the ``sequences``, as long as the longest
+        word of the whole list needs (one sentence when that exceeds ``block_size``) — the very
+        same targets either way, one per character plus one final ``.`` per word."""
+        if not sequences:
+            return self.examples(split, block_size)
+        longest = self.max_word_length() + 1
+        if longest > block_size:
+            raise DataError(f"the longest word of {self.words.source} needs a context of {longest} characters, but "
+                            f"model.block_size is {block_size}; set model.block_size to at least {longest}.")
+        return self.sequences(split, longest)
 
     def max_word_length(self) -> int:
         return max(len(w) for w in self.words.words)

@@ -134,6 +134,16 @@ class SGD:
                 g = g + self.momentum * buf if self.nesterov else buf
             p -= lr * g
 
+    # ---- state by name (the torch engine's names: ``<param>.momentum_buffer``) -----------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {f"{name}.momentum_buffer": st["momentum_buffer"] for name, st in self.state.items()}
+
+    def load_state_arrays(self, arrays: dict) -> None:
+        """Restore from ``state_arrays()``-style arrays; parameters without a saved buffer start fresh."""
+        self.state = {name: {"momentum_buffer": np.array(_numpy(arrays[f"{name}.momentum_buffer"]),
+                                                         dtype=p.dtype).reshape(p.shape)}
+                      for name, p in self.params.items() if f"{name}.momentum_buffer" in arrays}
+
 
 def _numpy(a) -> np.ndarray:
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)

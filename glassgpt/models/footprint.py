@@ -24,8 +24,34 @@ from ..errors import ConfigError
 FLOAT32 = 4
 
 
+def ladder_levels(m: ModelConfig) -> list[int]:
+    """Fan-in of every hidden Linear of a ladder model (none for the bigrams; one for the MLP;
+    one per FlattenConsecutive level for the WaveNet)."""
+    if m.arch == "mlp":
+        return [m.block_size * m.n_embd]
+    if m.arch != "wavenet":
+        return []
+    fans, size, width = [], 1, m.n_embd
+    while size < m.block_size or not fans:
+        n = min(m.group, m.block_size)
+        fans.append(width * n)
+        size, width = size * max(n, 2), m.n_hidden
+    return fans
+
+
+def ladder_parameter_count(m: ModelConfig) -> int:
+    """Parameters of a ladder model (the bigram's V×V counts included), by arithmetic."""
+    V, H = m.vocab_size, m.n_hidden
+    if m.arch in ("bigram", "neural-bigram"):
+        return V * V
+    per_layer = H * (2 if m.batchnorm else 1)  # BatchNorm's gain and shift replace the bias
+    return V * m.n_embd + sum(fan * H + per_layer for fan in ladder_levels(m)) + H * V + V
+
+
 def parameter_count(m: ModelConfig) -> int:
-    """Distinct parameters of ``glassgpt.models.GPT(m)`` (a tied head counts once)."""
+    """Distinct parameters of the model ``m`` describes (a tied head counts once)."""
+    if m.arch != "gpt":
+        return ladder_parameter_count(m)
     C, F, V = m.n_embd, m.ffn_width, m.padded_vocab_size
     norm = C * (2 if m.bias else 1)
     block = (2 * norm + C * 3 * C + (3 * C if m.qkv_bias else 0) + C * C + (C if m.bias else 0)
@@ -39,6 +65,12 @@ def activation_floats(m: ModelConfig, batch: int, seq_len: int, attention_maps: 
     per layer about 12 C + 2 F per token (norms, q/k/v, attention output, MLP), the
     (B, H, T, T) attention weights when they are materialised, and the logits with their
     softmax and gradient."""
+    if m.arch != "gpt":  # one target per row: the embedded window, each level (pre-norm, norm, tanh), the logits
+        positions, hidden = m.block_size, 0
+        for _ in ladder_levels(m):
+            positions = max(1, positions // m.group) if m.arch == "wavenet" else 1
+            hidden += 3 * m.n_hidden * positions
+        return batch * (m.block_size * m.n_embd + hidden + 3 * m.vocab_size)
     tokens = batch * seq_len
     per_layer = 12 * m.n_embd + 2 * m.ffn_width + (2 * m.n_head * seq_len if attention_maps else 0)
     return tokens * (m.n_layer * per_layer + 3 * m.padded_vocab_size + 2 * m.n_embd)
@@ -65,6 +97,8 @@ def inference_bytes(m: ModelConfig, batch: int, seq_len: int, new_tokens: int = 
     """Bytes to run ``batch`` sequences through the model without gradients: the weights,
     one layer's working set plus the logits, and for generation the key/value cache and the
     growing token sequences (``new_tokens`` more per sequence)."""
+    if m.arch != "gpt":
+        return FLOAT32 * (parameter_count(m) + activation_floats(m, batch, m.block_size)) + 16 * batch * seq_len
     T = min(seq_len + new_tokens, m.block_size) if new_tokens else seq_len
     weights = bytes_per_float * parameter_count(m)
     working = bytes_per_float * batch * (T * (8 * m.n_embd + 2 * m.ffn_width) + 3 * m.padded_vocab_size)

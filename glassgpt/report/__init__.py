@@ -5,6 +5,7 @@ Library use::
     from glassgpt.report import render, write_report
     render("runs/poem")                    # every figure into runs/poem/plots/*.png
     render("runs/poem", "attention", prompt="All that ")
+    compare_runs("runs/mlp", "runs/mlp-fixes")  # two runs side by side, one picture
     write_report("runs/poem")              # runs/poem/report.html (figures inline)
 
 ``finish_run`` is what the trainer calls at the end of every run.
@@ -15,11 +16,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .figures import FIGURES, Rendered, render
+from .figures import FIGURES, Rendered, render  # isort: skip  (first: its figures come first in the report)
+from . import ladder_figures  # noqa: F401  (registers the makemore ladder's figures, after the others)
+from .compare import compare_runs
 from .html import ReportResult, write_report
 from .rundata import MissingData, RunData
 
-__all__ = ["FIGURES", "MissingData", "Rendered", "ReportResult", "RunData", "finish_run", "render", "write_report"]
+__all__ = ["FIGURES", "MissingData", "compare_runs", "Rendered", "ReportResult", "RunData", "finish_run", "render", "write_report"]
 
 
 def finish_run(run_dir: str | Path, progress: bool = False) -> ReportResult:

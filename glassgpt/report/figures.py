@@ -35,7 +35,8 @@ from .canvas import (
 )
 from .rundata import COMPONENTS, MissingData, RunData, latest_components
 
-__all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets"]
+__all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets", "draw_histograms", "draw_update_ratio",
+           "draw_loss"]
 
 
 def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str | None = None,
@@ -69,7 +70,7 @@ def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str
 
 
 # ---- shared panels ---------------------------------------------------------------------------
-def _draw_loss(ax, run: RunData, with_val: bool = True) -> None:
+def draw_loss(ax, run: RunData, with_val: bool = True) -> None:
     steps, train = run.series("train_loss")
     if len(steps):
         ax.plot(steps, train, color=theme.BLUE, alpha=0.3, lw=1, label="train loss (raw)")
@@ -135,7 +136,7 @@ def overview(run: RunData):
         raise MissingData("metrics.jsonl has no training losses yet")
     fig, axes = new_figure(11, 7.6, 2, 2)
     (a, b), (c, d) = axes
-    _draw_loss(a, run, with_val=False)
+    draw_loss(a, run, with_val=False)
     a.set_title("loss")
     if len(run.series("grad_norm")[0]):
         _draw_grad_norm(b, run)
@@ -174,7 +175,7 @@ def loss(run: RunData):
     if not any(len(run.series(k)[0]) for k in ("train_loss", "val_loss", "train_eval_loss")):
         raise MissingData("metrics.jsonl has no losses yet")
     fig, ax = new_figure(8, 4.4)
-    _draw_loss(ax, run)
+    draw_loss(ax, run)
     ax.set_title("loss")
     return fig
 
@@ -242,9 +243,10 @@ def grad_flow(run: RunData):
     if all(isinstance(r.get("embedding_grad_norm"), (int, float)) for r in records):
         rows.append(("embeddings", [r["embedding_grad_norm"] for r in records]))
     n_layers = max(len(r["layer_grad_norm"]) for r in records)
+    names = records[-1].get("layer_names") or [f"block {i}" for i in range(n_layers)]  # a ladder model names its tensors
     for i in range(n_layers):
-        rows.append((f"block {i}", [r["layer_grad_norm"][i] if i < len(r["layer_grad_norm"]) else np.nan
-                                    for r in records]))
+        rows.append((names[i] if i < len(names) else f"layer {i}",
+                     [r["layer_grad_norm"][i] if i < len(r["layer_grad_norm"]) else np.nan for r in records]))
     if all(isinstance(r.get("head_grad_norm"), (int, float)) for r in records):
         rows.append(("head", [r["head_grad_norm"] for r in records]))
     values = np.asarray([v for _, v in rows], dtype=float)
@@ -268,10 +270,18 @@ def update_ratio(run: RunData):
     records = run.diagnostics_with("update_ratio")
     if not records:
         raise MissingData("no update ratios in diagnostics.jsonl (train with --diagnostics-every N)")
+    fig, ax = new_figure(8, 4.2)
+    draw_update_ratio(ax, records)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
+    return fig
+
+
+def draw_update_ratio(ax, records: list[dict]) -> None:
+    """log10(update / data) of every parameter group (a ladder model: every weight) over the
+    records' steps, with the −3 guide line."""
     groups: list[str] = []
     for r in records:
         groups += [g for g in r["update_ratio"] if g not in groups]
-    fig, ax = new_figure(8, 4.2)
     for i, g in enumerate(groups):
         pts = [(r["step"], r["update_ratio"][g]) for r in records
                if isinstance(r["update_ratio"].get(g), (int, float)) and math.isfinite(r["update_ratio"][g])]
@@ -283,8 +293,6 @@ def update_ratio(run: RunData):
     ax.set_xlabel("step")
     ax.set_ylabel("log10(update / data)")
     ax.set_title("update-to-data ratio")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    return fig
 
 
 def histogram_sets(h) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
@@ -326,12 +334,38 @@ def histogram_sets(h) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
 
 
 def _saturation(record: dict) -> list:
-    """Per block: the share of saturated MLP units in a diagnostics record (or None)."""
+    """Per layer: the share of saturated units in a diagnostics record (or None) — a GPT block's
+    MLP activation (``{"mlp": {"saturated"}}``), or a ladder model's tanh layer (``{"saturated"}``)."""
     out = []
     for a in record.get("activations") or []:
-        sat = (a.get("mlp") or {}).get("saturated") if isinstance(a, dict) else None
+        sat = ((a.get("mlp") or {}).get("saturated", a.get("saturated"))) if isinstance(a, dict) else None
         out.append(sat if isinstance(sat, (int, float)) else None)
     return out
+
+
+def draw_histograms(axes, record: dict, title_suffix: str = "") -> None:
+    """The activation and gradient histograms of one diagnostics record on ``axes`` (one per
+    kind present); the activation legend gives each layer's share of saturated units."""
+    matplotlib = require_matplotlib()
+    sets = histogram_sets(record["histograms"])
+    kinds = [k for k in ("activations", "gradients") if k in sets]
+    sat = _saturation(record)
+    what = record.get("activation_kind") or "MLP"
+    for ax, kind in zip(axes, kinds):
+        layers = sets[kind]
+        cmap = matplotlib.colormaps["viridis"]
+        for i, (label, counts, edges) in enumerate(layers):
+            centers = (edges[:-1] + edges[1:]) / 2
+            total = counts.sum() or 1.0
+            if kind == "activations" and i < len(sat) and sat[i] is not None:
+                label = f"{label} ({sat[i]:.1%} saturated)"
+            ax.plot(centers, counts / total, lw=1.6, label=label,
+                    color=cmap(i / max(1, len(layers) - 1) * 0.85))
+        ax.set_title((f"{what} activations" if kind == "activations" else f"gradients w.r.t. {what} activations")
+                     + title_suffix)
+        ax.set_xlabel("value")
+        ax.set_ylabel("fraction of values")
+        ax.legend(loc="upper right", fontsize=8)
 
 
 @figure("histograms", "Distributions of each block's output activations and of the gradients flowing "
@@ -343,24 +377,9 @@ def histograms(run: RunData):
     sets = histogram_sets(records[-1]["histograms"]) if records else {}
     if not sets:
         raise MissingData("no histograms in diagnostics.jsonl (train with --diagnostics-every N)")
-    matplotlib = require_matplotlib()
     kinds = [k for k in ("activations", "gradients") if k in sets]
-    sat = _saturation(records[-1])
     fig, axes = new_figure(5.2 * len(kinds) + 0.6, 4.2, 1, len(kinds), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        layers = sets[kind]
-        cmap = matplotlib.colormaps["viridis"]
-        for i, (label, counts, edges) in enumerate(layers):
-            centers = (edges[:-1] + edges[1:]) / 2
-            total = counts.sum() or 1.0
-            if kind == "activations" and i < len(sat) and sat[i] is not None:
-                label = f"{label} ({sat[i]:.1%} saturated)"
-            ax.plot(centers, counts / total, lw=1.6, label=label,
-                    color=cmap(i / max(1, len(layers) - 1) * 0.85))
-        ax.set_title("MLP activations" if kind == "activations" else "gradients w.r.t. MLP activations")
-        ax.set_xlabel("value")
-        ax.set_ylabel("fraction of values")
-        ax.legend(loc="upper right", fontsize=8)
+    draw_histograms(axes[0], records[-1])
     fig.suptitle(f"histograms at step {records[-1].get('step', '?')}")
     return fig
 
@@ -372,6 +391,8 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     matplotlib = require_matplotlib()
     loaded = run.loaded()
     model, tok, context = loaded.model, loaded.tokenizer, loaded.trained_context
+    if not hasattr(model, "attention_maps"):
+        raise MissingData(f"the {loaded.config.model.arch} model has no attention")
     if prompt is not None:
         if not prompt:
             raise ConfigError("--prompt is empty; give some text to look at.")
@@ -412,19 +433,25 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     return fig
 
 
-@figure("embeddings", "The token embedding table projected onto its first two principal components (PCA by "
-                      "SVD). Tokens the model uses alike end up close together, e.g. vowels, digits or "
-                      "punctuation.")
+@figure("embeddings", "The token embedding table (a ladder model's character table C) projected onto its first "
+                      "two principal components (PCA by SVD; a 2-wide table is drawn as it is). Tokens the model "
+                      "uses alike end up close together, e.g. vowels, digits or punctuation.")
 def embeddings(run: RunData, max_labels: int = 120):
     model, tok = run.model()
     V = tok.vocab_size
-    W = model.transformer.wte.weight.detach()[:V].double().numpy()
+    table = model.embedding() if hasattr(model, "embedding") else model.transformer.wte.weight
+    if table is None:
+        raise MissingData(f"the {run.config.get('model', {}).get('arch')} model has no embedding table")
+    W = table.detach()[:V].double().numpy()
     if V < 3:
         raise MissingData("a vocabulary of fewer than 3 tokens has nothing to project")
     Wc = W - W.mean(axis=0)
-    U, S, _ = np.linalg.svd(Wc.T @ Wc)  # PCA: principal axes of the C×C scatter matrix
-    P = Wc @ U[:, :2]
-    share = S[:2] / max(S.sum(), 1e-30)
+    if W.shape[1] == 2:  # already 2-D (the lecture's C of width 2): the vectors themselves
+        P, share, axes_named = W, None, ("dimension 0", "dimension 1")
+    else:
+        U, S, _ = np.linalg.svd(Wc.T @ Wc)  # PCA: principal axes of the C×C scatter matrix
+        P, share = Wc @ U[:, :2], S[:2] / max(S.sum(), 1e-30)
+        axes_named = (f"PC1 ({share[0]:.0%} of variance)", f"PC2 ({share[1]:.0%} of variance)")
     if V <= max_labels:
         labelled = np.arange(V)
     else:  # the most frequent tokens of the training text (unused ids stay unlabelled)
@@ -444,10 +471,10 @@ def embeddings(run: RunData, max_labels: int = 120):
         raw = tok.token_bytes(int(i)).decode("utf-8", errors="replace")
         ax.annotate(token_label(tok, int(i)), (P[i, 0], P[i, 1]), ha="center", va="center",
                     fontsize=9 if V <= max_labels else 7, color=colour(raw), fontweight="bold")
-    ax.set_xlabel(f"PC1 ({share[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC2 ({share[1]:.0%} of variance)")
+    ax.set_xlabel(axes_named[0])
+    ax.set_ylabel(axes_named[1])
     what = "all tokens" if V <= max_labels else f"{len(labelled)} most frequent of {V} tokens labelled"
-    ax.set_title(f"token embeddings, 2-D PCA ({what})")
+    ax.set_title(f"token embeddings, {'2-D PCA' if share is not None else 'as learned (2-D)'} ({what})")
     single = sum(len(tok.token_bytes(int(i))) == 1 for i in labelled)
     if single >= 0.8 * len(labelled):
         Line2D = require_matplotlib().lines.Line2D

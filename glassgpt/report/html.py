@@ -179,9 +179,14 @@ def param_rows(model) -> tuple[list[list[str]], dict[str, int], int]:
     diagnostics group, and the total (``model.num_params()``; a tied matrix counts once)."""
     groups: dict[str, list] = {}
     kinds: dict[str, int] = {}
-    for name, shape, count in model.param_table():
+    table = model.param_table()
+    if not table and hasattr(model, "weights"):  # the counting bigram: its table of counts is the model
+        table = [(n, tuple(t.shape), t.numel()) for n, t in model.weights().items()]
+    for name, shape, count in table:
         parts = name.split(".")
-        if parts[:2] == ["transformer", "h"]:
+        if parts[0] != "transformer" and parts[0] != "lm_head":  # a ladder model: one row per layer
+            key = ".".join(parts[:-1]) or name
+        elif parts[:2] == ["transformer", "h"]:
             sub = {"attn": "attention", "mlp": "MLP"}.get(parts[3], "LayerNorms")
             key = f"block {parts[2]} {sub}"
         else:
@@ -210,7 +215,7 @@ def params_section(run: RunData) -> tuple[str, int | None]:
                  total=["total", "", f"{total:,}", "100%"])
     by_kind = " · ".join(f"{k} {v:,}" for k, v in kinds.items())
     tied = " The LM head shares the token embedding matrix (tied), so it is counted once." \
-        if model.config.tie_weights else ""
+        if getattr(model.config, "tie_weights", False) else ""
     body += note(f"By component: {by_kind}.{tied}")
     return body, total
 
@@ -249,6 +254,9 @@ def evaluation_section(run: RunData) -> str:
              "bits_per_byte": "bits per byte", "tokens": "tokens evaluated", "bytes": "UTF-8 bytes evaluated"}
     rows = [["evaluated split", fmt(split)], [names["loss"], fmt(loss)]]
     rows += [[names.get(k, k), fmt(v)] for k, v in final.items() if k in names and k not in ("split", "loss")]
+    for name, figures in (final.get("splits") or {}).items():  # a word list: every split
+        if isinstance(figures, dict):
+            rows.append([f"{name} loss (nats / character, {fmt(figures.get('tokens'))} examples)", fmt(figures.get("loss"))])
     rows += [["steps", fmt(s.get("steps"))], ["stopped by", fmt(s.get("stopped_by"))],
              ["training time", duration(s.get("elapsed_s", 0))]]
     vocab = run.vocab_size
@@ -271,6 +279,8 @@ def _show(piece: str) -> str:
 
 
 def explain_section(run: RunData) -> str:
+    if run.words is not None or not run.is_gpt:
+        return note("The explain view reads a text; this run learned a word list (its names are under Samples).")
     try:
         loaded = run.loaded()
         model, tok = loaded.model, loaded.tokenizer

@@ -18,8 +18,10 @@ from .. import rundir
 from ..data.loader import fixed_batches
 from ..data.tokens import open_split
 from ..errors import GlassError, RunDirError
+from ..data.words import WordData
 from ..runs import LoadedRun, load_run
 from ..training.diagnostics import analyze_gradients
+from ..wordruns import run_words
 
 
 class MissingData(GlassError):
@@ -109,6 +111,20 @@ class RunData:
         """``(model, tokenizer)`` on the CPU, loaded once."""
         return self.loaded().model, self.loaded().tokenizer
 
+    @property
+    def is_gpt(self) -> bool:
+        return (self.config.get("model") or {}).get("arch", "gpt") == "gpt"
+
+    @cached_property
+    def words(self) -> WordData | None:
+        """A word-list run's words and split (None for a text run, or when they cannot be read)."""
+        if (self.config.get("data") or {}).get("kind") != "words":
+            return None
+        try:
+            return run_words(self.loaded())
+        except GlassError:
+            return None
+
     def tokens(self, split: str) -> np.ndarray:
         try:
             return open_split(self.dir / rundir.DATA_DIR, split)
@@ -136,6 +152,13 @@ def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 
     without diagnostics.  Returns (stats, description)."""
     model, _ = run.model()
     cfg = run.config
+    if not any(True for _ in model.parameters()):
+        raise MissingData("the model has no parameters trained by gradients (the counting bigram counts)")
+    if run.words is not None:  # a word list: its first training examples (whole words for the GPT)
+        x, y = run.words.arrays("train", model.config.block_size, sequences=run.is_gpt)
+        model.train(False)
+        return analyze_gradients(model, x[:batch_size], y[:batch_size]), \
+            f"final weights, the first {batch_size} training examples"
     seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
     seq_len = min(seq_len, max_len)
     toks = run.tokens("train")

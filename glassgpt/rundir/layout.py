@@ -14,7 +14,8 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``finetune.json``     a fine-tuned run's source run, data, counts and losses before and after
 ``report.html``        the run report; its figures live in ``plots/``
 ``state/``             the last complete checkpoint (see ``checkpoint``)
-``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``)
+``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``), or for a
+                       word-list run the list itself (``words.txt``, one word per line)
 ``.glassgpt.lock``     the writer lock (see ``lock``); created before any other file of a
                        new run, so it also marks a folder whose setup was cut short as
                        glassgpt's own
@@ -37,6 +38,8 @@ FINETUNE = "finetune.json"
 LOCK = ".glassgpt.lock"
 
 DATA_DIR = "data"
+#: a word-list run's words, in the file's order (empty lines left out), inside DATA_DIR
+WORDS = "words.txt"
 PLOTS_DIR = "plots"
 STATE_DIR, STATE_NEW, STATE_OLD = "state", "state.new", "state.old"
 

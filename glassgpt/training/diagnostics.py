@@ -75,7 +75,10 @@ GELU_SATURATION_X = -3.0
 
 
 def param_group(name: str) -> str:
-    """The group of a GPT parameter name (see the module docstring)."""
+    """The group of a GPT parameter name (see the module docstring); any other model's
+    parameter (a makemore ladder model's ``C.weight``, ``hidden.weight`` …) is its own group."""
+    if not name.startswith(("transformer.", "lm_head.")):
+        return name
     if name.startswith("lm_head."):
         return "head"
     if name.startswith(("transformer.wte.", "transformer.wpe.")):
@@ -90,12 +93,13 @@ def param_group(name: str) -> str:
 
 
 def grouped_parameters(model) -> dict[str, list[tuple[str, torch.nn.Parameter]]]:
-    """{group: [(name, parameter), ...]} in GROUPS order; a tied head appears once, under
-    embeddings (``named_parameters`` lists a shared tensor only under its first name)."""
+    """{group: [(name, parameter), ...]} in GROUPS order (then any other groups in the model's
+    order); a tied head appears once, under embeddings (``named_parameters`` lists a shared
+    tensor only under its first name)."""
     out: dict[str, list] = {}
     for name, p in model.named_parameters():
         out.setdefault(param_group(name), []).append((name, p))
-    return {g: out[g] for g in GROUPS if g in out}
+    return {**{g: out[g] for g in GROUPS if g in out}, **{g: v for g, v in out.items() if g not in GROUPS}}
 
 
 def _flat(tensors) -> torch.Tensor:

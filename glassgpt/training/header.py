@@ -16,7 +16,7 @@ decay it was planned with trains its extra steps at the floor rate.
 from __future__ import annotations
 
 from ..config import RunConfig
-from ..errors import count
+from ..models.factory import describe
 from ..models.footprint import parameter_count, size_text, training_bytes
 from ..progress import duration
 
@@ -44,14 +44,15 @@ def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
 
 
 def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, threads: int, start_step: int,
-                 resumed: bool, dtype: str | None = None) -> list[str]:
+                 resumed: bool, dtype: str | None = None, data_line: str = "") -> list[str]:
     """The start-up header (see the module docstring) as lines of text (``dtype``: what the run
-    computes in, when the device overrules ``train.dtype``)."""
+    computes in, when the device overrules ``train.dtype``; ``data_line`` replaces the data line
+    made from the token cache's ``meta``: a word list describes itself)."""
     m, d, t = cfg.model, cfg.data, cfg.train
     seq_len = t.seq_len or m.block_size
     source = d.path or d.corpus or "the given text"
     state = f"resuming at step {start_step:,}" if resumed else "new run"
-    shape = f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, context {m.block_size}"
+    shape = describe(m)
     if seq_len != m.block_size:
         shape += f" (trained on {seq_len})"
     need = training_bytes(cfg, seq_len)["total"]
@@ -61,6 +62,9 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
     chars = f"{meta['text_chars']:,} characters → " if "text_chars" in meta else ""
     decay = (f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} at step {t.decay_steps or t.max_steps:,}"
              if t.schedule != "constant" else "constant after warmup")
+    if t.schedule == "step":
+        end = t.decay_steps or t.max_steps
+        decay = f"{_lr(t.lr * t.min_lr_ratio)} from step {max(t.warmup_steps, end - round(t.decay_fraction * end)):,}"
     schedule = f"lr {_lr(t.lr)} · " + (f"warmup {t.warmup_steps:,} steps · " if t.warmup_steps else "") + decay
     ends = f"step {t.max_steps:,}"
     if t.time_budget:
@@ -70,7 +74,7 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
         f"  model      {cfg.preset or 'custom'}: {shape} · {parameter_count(m):,} params",
         f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {dtype or t.dtype} · {t.engine} engine · "
         f"about {size_text(need)} to train",
-        f"  data       {source}: {chars}{split}",
+        f"  data       {data_line or f'{source}: {chars}{split}'}",
         f"  tokenizer  {d.tokenizer} · {tokenizer.vocab_size:,} ids",
         f"  schedule   {schedule}",
         f"  ends       {ends}",

@@ -35,16 +35,21 @@ from ..progress import task
 from ..runs import load_config
 from ..tokenizers.spec import build_tokenizer
 from .engines import TorchEngine, split_micro_batches
+from .words import prepared_words
 
 
-def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray]:
+def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray | None]:
     if not (run_dir / rundir.CONFIG).is_file():
         raise RunDirError(f"{run_dir} is not a glassgpt run directory (no {rundir.CONFIG}).")
-    return load_config(run_dir), open_split(run_dir / rundir.DATA_DIR, "train")
+    cfg = load_config(run_dir)
+    return cfg, None if cfg.data.kind == "words" else open_split(run_dir / rundir.DATA_DIR, "train")
 
 
-def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndarray]:
+def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndarray | None]:
     cfg = copy.deepcopy(cfg)
+    if cfg.data.kind == "words":
+        validate(cfg)
+        return cfg, None  # vocab_size is set with the words (below)
     text = read_source(cfg.data) if text is None else text
     d = cfg.data
     train_text = text[: len(text) - int(len(text) * d.val_fraction)]
@@ -84,14 +89,20 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
                 check_writable(run_dir, "the run directory", "make it writable, or copy the run and sweep the copy")
             except FileError as exc:
                 raise RunDirError(f"cannot write {rundir.LR_FINDER}: {exc}") from None
+    if cfg.model.arch == "bigram":
+        raise ConfigError("the counting bigram has no learning rate: its training is counting, so there is "
+                          "nothing to sweep.")
     t = cfg.train
     seq_len = t.seq_len or cfg.model.block_size
-    if len(tokens) < seq_len + 1:
+    if cfg.data.kind == "words":  # the makemore ladder: the run's own batches of examples
+        prepared = prepared_words(cfg, run_dir or ".", resume=run_dir is not None)
+        cfg.model.vocab_size, loader = prepared.tokenizer.vocab_size, prepared.train
+    elif len(tokens) < seq_len + 1:
         raise DataError(f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
                         f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len.")
-
+    else:
+        loader = BatchLoader(tokens, seq_len, t.seed)
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
-    loader = BatchLoader(tokens, seq_len, t.seed)
     lrs = np.logspace(math.log10(start), math.log10(end), steps)
     done, losses, smoothed = [], [], []
     avg, best, stopped_early = 0.0, math.inf, False

@@ -12,7 +12,15 @@ then skips its own text → tokenizer → token-file pipeline and asks the prepa
 - ``eval``: ``evaluate(eval_sums, max_batches=None) -> {"loss", "perplexity",
   "bits_per_byte", "tokens", "bytes"}`` (as ``evaluation.evaluate_tokens``) for the periodic estimate (``train.eval_batches``
   batches) and the final evaluation (all of them);
-- ``weights``: the new run's starting weights (None: a fresh initialisation from the seed).
+- ``weights``: the new run's starting weights (None: a fresh initialisation from the seed);
+- ``reports``: more evaluation sets the final evaluation measures too, each reported under
+  ``"splits"`` in ``summary.json`` (a word list's train, dev and test);
+- ``data_files``: text files (name -> content) the new run keeps in its ``data/`` folder, so
+  it can be resumed and evaluated without the caller (a word list keeps its words);
+- ``sample``: ``sample(model, seed) -> [text, ...]``, the samples recorded at the end of the
+  run (and every ``train.sample_every`` steps) instead of continuing ``train.sample_prompts``;
+- ``description``: the start-up header's data line; ``notes``: sentences a new run prints on
+  stderr even when quiet (e.g. how many empty lines of a word list were skipped).
 
 ``BatchEvalSet`` is the evaluation over a fixed list of batches that most sources need.
 """
@@ -20,7 +28,7 @@ then skips its own text → tokenizer → token-file pipeline and asks the prepa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -53,6 +61,11 @@ class PreparedData:
     eval: EvalSet
     split: str = "val"                               # what the final evaluation is called in summary.json
     weights: dict[str, torch.Tensor] | None = None  # starting weights; None: initialised from the seed
+    reports: dict[str, EvalSet] = field(default_factory=dict)   # also measured by the final evaluation
+    data_files: dict[str, str] = field(default_factory=dict)    # written into the new run's data/
+    sample: Callable[[torch.nn.Module, int], list[str]] | None = None
+    description: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 class BatchEvalSet:

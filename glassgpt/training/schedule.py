@@ -22,6 +22,10 @@ def learning_rate(step: int, lr: float, warmup_steps: int, decay_steps: int,
     the floor over the last ``decay_fraction`` of the ``decay_steps`` (never starting before
     the warmup ends).  Holding the peak longer and decaying briefly at the end lets the
     same run be stopped anywhere the decay can be planned.
+
+    ``step``: ``lr`` after the warmup, then the floor for the last ``decay_fraction`` of
+    ``decay_steps`` — the makemore lectures' schedule (0.1 for the first 100,000 of 200,000
+    steps, then 0.01: ``min_lr_ratio`` 0.1, ``decay_fraction`` 0.5).
     """
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps
@@ -29,10 +33,12 @@ def learning_rate(step: int, lr: float, warmup_steps: int, decay_steps: int,
         return lr
     floor = lr * min_lr_ratio
     start = warmup_steps
-    if schedule == "wsd":
+    if schedule in ("wsd", "step"):
         start = max(warmup_steps, decay_steps - round(decay_fraction * decay_steps))
         if step < start:
             return lr
+        if schedule == "step":
+            return floor
     span = max(1, decay_steps - start)
     progress = min(1.0, (step - start) / span)
     if schedule in ("linear", "wsd"):

@@ -6,7 +6,9 @@ tensors would silently restart AdamW from zero moments, an empty ``rng.safetenso
 derives what a checkpoint of this run must hold from the engine's own ``state_dict()`` (a
 fresh engine of the same configuration): every weight by name, shape and dtype; AdamW's
 ``exp_avg``, ``exp_avg_sq`` (the weight's shape and dtype) and ``step`` (one float32) for
-every weight (a GPT trains every weight it has); the CPU random stream.  ``problems``
+every weight the engine trains (``engine.trained_names()``: a GPT trains every weight it has;
+buffers such as BatchNorm's running statistics have no optimizer state), one momentum buffer
+per weight for SGD with momentum and none for plain SGD; the CPU random stream.  ``problems``
 compares a loaded checkpoint against it and returns one sentence per problem.
 
 A distributed run's checkpoint also holds the other ranks' random streams
@@ -69,11 +71,15 @@ def expected_state(engine) -> StateSchema:
     least built for that configuration; only names, shapes and dtypes are read)."""
     fresh = engine.state_dict()
     model = {name: _spec(t) for name, t in fresh["model"].items()}
-    muon = engine.cfg.train.optimizer == "muon"
+    t = engine.cfg.train
+    muon = t.optimizer == "muon"
+    trained = set(engine.trained_names())  # buffers (BatchNorm statistics, counts) have no optimizer state
     optimizer = {}
     for name, spec in model.items():
-        if muon and param_role(name, len(spec.shape)) == "matrix":  # Muon keeps one momentum buffer
-            optimizer[f"{name}.{MUON_KEYS[0]}"] = spec
+        if name not in trained or t.optimizer == "sgd" and not t.momentum:  # plain SGD keeps no state
+            continue
+        if muon and param_role(name, len(spec.shape)) == "matrix" or t.optimizer == "sgd":
+            optimizer[f"{name}.{MUON_KEYS[0]}"] = spec  # Muon and SGD with momentum: one buffer
             continue
         for key in MOMENTS:
             optimizer[f"{name}.{key}"] = spec

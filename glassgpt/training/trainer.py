@@ -33,7 +33,7 @@ from ..distributed import current as current_world
 from ..distributed import session
 from ..errors import ConfigError, DiskError, FileError, RunDirError
 from ..evaluation import evaluate_tokens, named, token_byte_lengths
-from ..fileio import check_writable, write_json
+from ..fileio import atomic_write_text, check_writable, write_json
 from ..models.footprint import inference_bytes, parameter_count, require_fits, training_bytes
 from ..progress import duration, message, task
 from ..rundir import checkpoint, lock, space
@@ -52,6 +52,7 @@ from .engines import make_engine, split_micro_batches
 from .flops import Throughput
 from .header import header_lines, plan_warnings, scale_lines
 from .prepared import PreparedData
+from .words import prepared_words
 from .progress import Progress
 from .resume import changed_settings, resume_config
 from .schedule import learning_rate, time_position
@@ -233,6 +234,8 @@ class Trainer:
         if prepared is not None and prepared.weights is not None:
             self.engine.load_state_dict({"model": prepared.weights})
         cache = sum(len(split) for split in splits[:2]) * np.dtype(splits[2]["dtype"]).itemsize if splits else 0
+        files = prepared.data_files if prepared is not None else {}
+        cache += sum(len(text.encode("utf-8")) for text in files.values())
         needed = space.new_run_bytes(self._weight_bytes(), cache)
         rundir.check_new(self.run_dir, overwrite)
         what, then = "the token cache and two checkpoints", "run the same command again"
@@ -244,6 +247,9 @@ class Trainer:
                 self.tokenizer.save(self.run_dir / rundir.TOKENIZER)
                 if splits is not None:
                     write_splits(self.run_dir / rundir.DATA_DIR, *splits)
+                for name, text in files.items():
+                    (self.run_dir / rundir.DATA_DIR).mkdir(exist_ok=True)
+                    atomic_write_text(self.run_dir / rundir.DATA_DIR / name, text)
                 write_json(self.run_dir / rundir.CONFIG, cfg.to_dict())  # last: the run is complete
         except DiskError as exc:
             raise space.disk_message(exc, self.run_dir, needed, what, then) from None
@@ -383,7 +389,9 @@ class Trainer:
             return checked
 
         if self.prepared is not None:
-            return named(self.prepared.split, self.prepared.eval.evaluate(guarded(self.engine.eval_sums)))
+            result = named(self.prepared.split, self.prepared.eval.evaluate(guarded(self.engine.eval_sums)))
+            reports = {name: ev.evaluate(guarded(self.engine.eval_sums)) for name, ev in self.prepared.reports.items()}
+            return {**result, "splits": reports} if reports else result
         tokens, split = self._eval_split()
         share = self._rank_share()
         result = evaluate_tokens(guarded(share), tokens, self.seq_len, self.cfg.train.batch_size,
@@ -429,7 +437,8 @@ class Trainer:
             meta = read_meta(self.run_dir / rundir.DATA_DIR)
         speed = getattr(self.engine, "speed", None)
         lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
-                             self.step, self.resume, speed.dtype if speed else None)
+                             self.step, self.resume, speed.dtype if speed else None,
+                             self.prepared.description if self.prepared is not None else "")
         lines += scale_lines(self.cfg, self.world.size, parallel_mode(self.cfg, self.world), speed, self.throughput)
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
@@ -467,7 +476,6 @@ class Trainer:
     def _run(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
-        tokens_per_step = t.batch_size * t.grad_accum * self.seq_len * self.world.size
         start_time, session_start = time.perf_counter() - self.elapsed, time.perf_counter()
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
@@ -487,6 +495,8 @@ class Trainer:
                 lr = learning_rate(position, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
                                    t.decay_fraction)
                 micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
+                # target positions, over every process
+                tokens_per_step = sum(int(np.asarray(batch[1]).size) for batch in micro) * self.world.size
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
                 result = self.engine.train_step(micro, lr, capture=capture)
                 loss, grad_norm = result.loss, result.grad_norm
@@ -515,7 +525,7 @@ class Trainer:
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
                     split = self.eval_split
-                    key = "val_loss" if split == "val" else "train_eval_loss"  # no validation split: say so
+                    key = "val_loss" if split != "train" else "train_eval_loss"  # no validation split: say so
                     record[key] = self._timed_estimate()
                     bar.note(f"step {self.step}: train {loss:.4f}  {split} (fixed batches) {record[key]:.4f}")
                 if record:
@@ -574,6 +584,8 @@ class Trainer:
         model = self.engine.sampling_model()  # under FSDP every rank gathers the weights
         if not self.world.is_main:
             return []
+        if self.prepared is not None and self.prepared.sample is not None:
+            return self.prepared.sample(model, t.seed)
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
         with task("sampling", len(starts) * t.sample_tokens, enabled=self.progress_enabled) as bar:
             return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
@@ -583,7 +595,8 @@ class Trainer:
 
     def _record_samples(self) -> list[str]:
         texts = self.sample_texts()
-        prompts = self.cfg.train.sample_prompts or [""]
+        prompts = self.cfg.train.sample_prompts if self.prepared is None or self.prepared.sample is None else []
+        prompts = prompts or [""] * len(texts)
         for prompt, text in zip(prompts, texts):
             self._log({"step": self.step, "prompt": prompt, "text": text}, rundir.SAMPLES)
         return texts
@@ -593,24 +606,27 @@ def train(out: str | Path, preset: str | None = None, config_file: str | Path | 
           overrides: dict | list | None = None, config: RunConfig | None = None, resume: bool = False,
           overwrite: bool = False, progress: bool = False, text: str | None = None,
           accept_truncated_logs: bool = False) -> TrainResult:
-    """Train a GPT into the run directory ``out`` and return its result.
+    """Train a model into the run directory ``out`` and return its result.
 
     New run: the configuration is ``config`` or is resolved from ``preset``, ``config_file``
     and ``overrides`` ({"train.lr": 3e-4, ...} or ["train.lr=3e-4", ...]).  ``text``
     replaces the configured corpus.  Resume: the stored configuration with ``overrides``
     (training settings such as ``train.max_steps`` only); ``accept_truncated_logs`` resumes
     even when a step log lost records.  Another process writing ``out`` raises
-    ``rundir.lock.RunInUseError``."""
+    ``rundir.lock.RunInUseError``.  A word-list configuration (``data.kind = "words"``: the
+    makemore ladder) reads its words and trains on them through ``PreparedData``
+    (``training.words``)."""
     out = Path(out)
     with session() as world:  # under torchrun: this process joins the others (rank 0 leads)
         if not world.is_main:
             return Trainer(None, out, resume=resume, overwrite=overwrite, progress=progress, text=text).run()
         try:
             cfg = _resolve_config(out, preset, config_file, overrides, config, resume)
+            prepared = _prepare_words(cfg, out, resume, progress, text)
         except BaseException as exc:
             announce_failure(world, exc)
             raise
-        return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text,
+        return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text, prepared=prepared,
                        accept_truncated_logs=accept_truncated_logs).run()
 
 
@@ -624,4 +640,18 @@ def _resolve_config(out: Path, preset, config_file, overrides, config, resume: b
     else:
         cfg = config if config is not None else resolve(preset, config_file, overrides)
     return cfg
+
+
+def _prepare_words(cfg: RunConfig, out: Path, resume: bool, progress: bool, text: str | None) -> PreparedData | None:
+    """A word list (``data.kind = "words"``: the makemore ladder's data) read and split for the
+    trainer's prepared seam; None for text."""
+    if cfg.data.kind != "words":
+        return None
+    if text is not None:
+        raise ConfigError("a word-list run reads its words from --data FILE or --corpus; it takes no text.")
+    with task("reading the word list", enabled=progress):
+        prepared = prepared_words(cfg, out, resume)
+    for note in prepared.notes if not resume else []:  # shown even in a quiet run
+        print(f"note: {note}", file=sys.stderr)
+    return prepared
 

@@ -47,6 +47,12 @@ class Case:
     needs_read_only: bool = False
 
 
+def words_case(name, model, *extra, data="{words}", match):
+    """``train --model MODEL`` on a word list (the ladder's fast presets)."""
+    return Case(name, ["train", "--model", model, "--data", data, "--out", "{new}", "--max-steps", "1"
+                       if model == "bigram" and "--max-steps" not in extra else "3", "--threads", "1", *extra], match)
+
+
 def train_case(name, *extra, match, out="{new}", needs_read_only=False):
     return Case(name, ["train", "--data", "{text}", "--out", out, *TINY, *extra], match, needs_read_only)
 
@@ -188,6 +194,35 @@ CASES = [
          "is not a Hugging Face model folder"),
     Case("multiple choice missing file", ["eval", "{run}", "--multiple-choice", "{new}.jsonl"], "does not exist"),
     Case("multiple choice not json", ["eval", "{run}", "--multiple-choice", "{text}"], "line 1 of"),
+    # ---- the makemore ladder: word lists ------------------------------------------------------------
+    words_case("two words", "mlp", data="{two}", match="has only 2 words (one per line, 1 empty line skipped); "
+                                                       "give at least 3 so that train, dev and test get one each"),
+    words_case("word with the end token", "mlp", data="{text}", match="contains '.', which marks the start and end"),
+    words_case("empty word list", "bigram", data="{blank}", match="is empty"),
+    words_case("model on a text preset", "mlp", "--preset", "baby", match="the mlp model learns from a word list"),
+    words_case("bigram with more steps", "bigram", "--max-steps", "5", match="set train.max_steps=1"),
+    words_case("glass wavenet", "wavenet", "--engine", "glass", match="not the wavenet; use --engine torch"),
+    words_case("wavenet block 6", "wavenet", "--set", "model.block_size=6", match="must be a power of model.group"),
+    words_case("words with bpe", "mlp", "--tokenizer", "bpe", match="drop --tokenizer bpe"),
+    words_case("muon on the ladder", "mlp", "--set", "train.optimizer=muon", match="Muon is for the GPT"),
+    words_case("hidden init", "mlp", "--set", "model.hidden_init=xavier", match="model.hidden_init must be"),
+    words_case("unknown arch", "mlp", "--set", "model.arch=rnn", match="model.arch must be gpt, bigram"),
+    words_case("gpt context too short", "gpt", "--set", "model.block_size=4", match="set model.block_size to at least"),
+    words_case("sgd momentum 1", "mlp", "--set", "train.momentum=1", match="train.momentum must be in [0, 1)"),
+    Case("name start unknown", ["sample", "{wordrun}", "--prompt", "kaz"], "the character 'z' (U+007A) is not in"),
+    Case("name start with end", ["sample", "{wordrun}", "--prompt", "k.a"], "cannot contain '.'"),
+    Case("names at temperature 0", ["sample", "{wordrun}", "--temperature", "0"], "give a temperature above 0"),
+    Case("eval a list with the end token", ["eval", "{wordrun}", "--data", "{other}"], "contains '.'"),
+    Case("eval unseen characters", ["eval", "{wordrun}", "--data", "{unseen}"], "in the word 'zebra'"),
+    Case("eval splits and data", ["eval", "{wordrun}", "--splits", "--data", "{words}"], "give one"),
+    Case("splits of a text run", ["eval", "{run}", "--splits"], "--splits is for runs trained on a word list"),
+    Case("mark known on text", ["sample", "{run}", "--mark-known"], "this run was trained on text"),
+    Case("gradcheck mlp without batchnorm", ["gradcheck", "{plainrun}"], "written for the MLP with BatchNorm"),
+    Case("gradcheck batch of one", ["gradcheck", "{wordrun}", "--batch-size", "1"], "at least 2 examples"),
+    Case("lr sweep of the counting bigram", ["plot", "{bigramrun}", "lr-finder", "--run"], "has no learning rate"),
+    Case("compare with nothing", ["plot", "{wordrun}", "--compare", "{new}"], "does not exist"),
+    Case("resume without the words", ["train", "--out", "{nowords}", "--resume", "--max-steps", "9"],
+         "the word list it trains on, is missing"),
 ]
 
 
@@ -239,6 +274,7 @@ def templates(tmp_path_factory):
     shutil.rmtree(partial / "state")
     shutil.copyfile(root / "run" / "tokenizer.json", root / "tok.json")
     shutil.copytree(root / "run", root / "ro_run")
+    _word_fixtures(root)
     (root / "ro_dir").mkdir()
     # can this process's children be kept out of a read-only folder?  (root can, once it drops CAP_DAC_OVERRIDE)
     _set_writable(root / "ro_dir", False)
@@ -251,9 +287,27 @@ def templates(tmp_path_factory):
     _set_writable(root, True)
 
 
+def _word_fixtures(root: Path) -> None:
+    """Word lists and three tiny word-list runs: an MLP with BatchNorm, one without, the counting bigram."""
+    words = ["kali", "mora", "neso", "tibu", "kamo", "lira", "buti", "sone", "rami", "kobu"] * 3
+    (root / "words.txt").write_text("\n".join(words) + "\n")
+    (root / "two.txt").write_text("kali\n\nmora\n")
+    (root / "blank.txt").write_text("")
+    (root / "unseen.txt").write_text("kali\nzebra\n")
+    common = {"data.path": str(root / "words.txt"), "train.max_steps": 3, "train.threads": 1}
+    train(root / "wordrun", preset="makemore-mlp-bn-fast", overrides=common)
+    train(root / "plainrun", preset="makemore-mlp-fast", overrides=common)
+    train(root / "bigramrun", preset="makemore-bigram-fast", overrides={**common, "train.max_steps": 1})
+    shutil.copytree(root / "wordrun", root / "nowords")
+    (root / "nowords" / "data" / "words.txt").unlink()
+    (root / "nowords" / "summary.json").unlink()
+
+
 #: placeholder -> its file or folder among the templates
 FIXTURES = {"text": "text.txt", "other": "other.txt", "one": "one.txt", "utf16": "utf16.txt", "file": "file",
-            "tok": "tok.json", "run": "run", "ro_run": "ro_run", "partial": "partial", "ro_dir": "ro_dir"}
+            "tok": "tok.json", "run": "run", "ro_run": "ro_run", "partial": "partial", "ro_dir": "ro_dir",
+            "words": "words.txt", "two": "two.txt", "blank": "blank.txt", "unseen": "unseen.txt",
+            "wordrun": "wordrun", "plainrun": "plainrun", "bigramrun": "bigramrun", "nowords": "nowords"}
 READ_ONLY = ("ro_run", "ro_dir")
 
 

@@ -10,9 +10,8 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
-from conftest import TINY, cli, fails, make_run, quick_config, snapshot
+from conftest import TINY, cli, fails, make_run, snapshot
 from safetensors import SafetensorError
-from tinyrun import TINY_TEXT
 
 from glassgpt import faults, fileio
 from glassgpt.errors import DiskError

@@ -22,6 +22,8 @@ FIXED_SIZES = {"overview": (1100, 760), "loss": (800, 440), "grad-norm": (800, 4
                "grad-components": (700, 400), "update-ratio": (800, 420), "histograms": (1100, 420),
                "embeddings": (800, 640)}
 DIAGNOSTIC_FIGURES = {"grad-flow", "update-ratio", "histograms"}
+#: the makemore ladder's figures (tests/makemore/test_ladder_report.py): a GPT run skips them
+LADDER_ONLY = {"weight-gradients", "dead-neurons", "bigram-table"}
 
 
 def png_size(path) -> tuple[int, int]:
@@ -33,8 +35,11 @@ def png_size(path) -> tuple[int, int]:
 def test_every_figure_renders_a_readable_png(report_run, tmp_path):
     results = render(report_run, "all", out_dir=tmp_path)
     assert [r.name for r in results] == list(FIGURES)
-    assert all(r.path is not None for r in results), [r.note for r in results if r.path is None]
+    skipped = {r.name: r.note for r in results if r.path is None}
+    assert set(skipped) == LADDER_ONLY and all(n.startswith("skipped:") for n in skipped.values()), skipped
     for r in results:
+        if r.name in LADDER_ONLY:
+            continue
         assert r.path == tmp_path / f"{r.name}.png" and r.path.stat().st_size > 2000, r.name
         image = imread(r.path)  # matplotlib reads it back
         h, w = image.shape[:2]
@@ -55,7 +60,7 @@ def test_each_figure_function_returns_its_path(report_run, tmp_path):
 def test_training_wrote_every_figure_it_had_data_for(report_run):
     plots = {p.stem for p in (report_run / "plots").glob("*.png")}
     # the sweep ran after training, so only lr-finder is missing from the end-of-run set
-    assert plots == set(FIGURES) - {"lr-finder"}
+    assert plots == set(FIGURES) - {"lr-finder"} - LADDER_ONLY
 
 
 def test_figures_without_their_data_are_skipped_with_a_note(run_copy, tmp_path):

@@ -143,11 +143,11 @@ def test_muon_run_resumes_byte_identically(tmp_path):
 
 
 @pytest.mark.parametrize("key, value, words", [
-    ("train.optimizer", "lion", "adamw or muon"),
+    ("train.optimizer", "lion", "adamw, muon, sgd"),
     ("train.lr_head", "-1", "lr_head"),
     ("train.muon_momentum", "1.0", "muon_momentum"),
     ("train.muon_scale", "big", "adamw or aspect"),
-    ("train.schedule", "step", "wsd"),
+    ("train.schedule", "exponential", "wsd, step"),
     ("train.decay_fraction", "0", "decay_fraction"),
 ])
 def test_bad_optimizer_settings_are_one_sentence(key, value, words):

@@ -17,17 +17,21 @@ END_ID = 0
 
 @torch.no_grad()
 def generate(model: CharModel, num_samples: int, generator: torch.Generator, max_length: int = 50,
-             temperature: float = 1.0) -> list[list[int]]:
+             temperature: float = 1.0, prefix: list[int] | tuple[int, ...] = ()) -> list[list[int]]:
     """``num_samples`` words as lists of ids, each without its final ``.`` (id 0).
 
-    A word stops at ``.`` or after ``max_length`` characters."""
+    Every word starts with the ids of ``prefix`` (none: from the very start) and stops at ``.``
+    or after ``max_length`` new characters."""
     if num_samples < 1 or max_length < 1 or not temperature > 0:
         raise GlassError("sampling needs num_samples >= 1, max_length >= 1 and a temperature above 0.")
+    if END_ID in prefix:
+        raise GlassError("the start of a word cannot contain '.', which ends it.")
     was_training = model.training
     model.eval()
     try:
-        context = torch.full((num_samples, model.block_size), END_ID, dtype=torch.long)
-        words: list[list[int]] = [[] for _ in range(num_samples)]
+        start = ([END_ID] * model.block_size + list(prefix))[len(prefix):]
+        context = torch.tensor([start] * num_samples, dtype=torch.long)
+        words: list[list[int]] = [list(prefix) for _ in range(num_samples)]
         alive = torch.ones(num_samples, dtype=torch.bool)
         for _ in range(max_length):
             logits, _ = model(context)

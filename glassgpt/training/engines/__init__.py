@@ -1,16 +1,22 @@
-"""Engines: what does the training step.  ``make_engine(cfg)`` picks one from ``train.engine``.
+"""Engines: what does the training step.  ``make_engine(cfg)`` picks one from ``train.engine``
+and ``model.arch``.
 
-- ``torch``: the PyTorch GPT with autograd and ``torch.optim.AdamW``
-- ``glass``: the NumPy GPT with hand-written gradients (``glassgpt.glass``)
+- ``torch``: a PyTorch model (the GPT, or a rung of the makemore ladder) with autograd and
+  ``training.optim`` (AdamW, AdamW + Muon, or SGD)
+- ``glass``: the NumPy GPT with hand-written gradients (``glassgpt.glass``), or for
+  ``model.arch = "mlp"`` the makemore MLP backpropagated by hand (``GlassMLPEngine``)
+- the counting bigram (``model.arch = "bigram"``) is trained by counting (``CountingEngine``)
 
-Both implement ``base.Engine``.
+All implement ``base.Engine``.
 """
 
 from __future__ import annotations
 
 from ...config import RunConfig
 from .base import Engine, StepResult, TorchRNG, split_micro_batches
+from .counting import CountingEngine
 from .glass_engine import GlassEngine
+from .glass_mlp import GlassMLPEngine
 from .torch_engine import TorchEngine, decay_groups
 
 ENGINES = {"torch": TorchEngine, "glass": GlassEngine}
@@ -18,8 +24,12 @@ ENGINES = {"torch": TorchEngine, "glass": GlassEngine}
 
 def make_engine(cfg: RunConfig) -> Engine:
     """A fresh engine for the run configuration, its weights drawn from ``train.seed``."""
+    if cfg.model.arch == "bigram":
+        return CountingEngine(cfg)
+    if cfg.train.engine == "glass" and cfg.model.arch == "mlp":
+        return GlassMLPEngine(cfg)
     return ENGINES[cfg.train.engine](cfg)
 
 
-__all__ = ["ENGINES", "Engine", "GlassEngine", "StepResult", "TorchEngine", "TorchRNG", "decay_groups",
-           "make_engine", "split_micro_batches"]
+__all__ = ["ENGINES", "CountingEngine", "Engine", "GlassEngine", "GlassMLPEngine", "StepResult", "TorchEngine",
+           "TorchRNG", "decay_groups", "make_engine", "split_micro_batches"]

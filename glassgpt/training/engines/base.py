@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..diagnostics import Probe
+from ..diagnostics import Probe  # the GPT's probe; a ladder model's LayerProbe has the same methods
 
 #: the name under which a checkpoint stores an engine's CPU torch stream (and its GPU stream)
 TORCH_CPU, TORCH_CUDA = "torch_cpu", "torch_cuda"
@@ -57,6 +57,9 @@ class Engine(Protocol):
 
     def sampling_model(self) -> torch.nn.Module:
         """A torch model with the current weights, for generation (eval mode)."""
+
+    def trained_names(self) -> list[str]:
+        """Names (of ``state_dict()["model"]``) of the tensors the optimizer updates."""
 
 
 class TorchRNG:

@@ -78,25 +78,14 @@ class GlassEngine:
         norm = global_norm(grads)
         if watched is not None:
             probe, replica = watched
-            for name, p in replica.named_parameters():  # the probe reads the raw glass gradients
-                p.grad = torch.from_numpy(grads[name].copy())
-            probe.grads_ready()
-        clip = self.cfg.train.grad_clip
-        if clip > 0:
-            coef = clip / (norm + 1e-6)  # as torch.nn.utils.clip_grad_norm_
-            if coef < 1.0:
-                for gi in grads.values():
-                    gi *= np.float32(coef)
+            probe_gradients(probe, replica, grads)
+        clip_gradients(grads, norm, self.cfg.train.grad_clip)
         if len(set(self.rates.values())) == 1:
             self.optimizer.step(grads, scaled_rate(self.rates["embed"], lr, self.cfg.train.lr))
-        else:  # AdamW skips the parameters without a gradient, so one call per role sets each rate
-            for role, names in self.roles.items():
-                self.optimizer.step({n: grads[n] for n in names}, scaled_rate(self.rates[role], lr, self.cfg.train.lr))
+        else:
+            step_by_role(self.optimizer, grads, self.roles, self.rates, lr, self.cfg.train.lr)
         if watched is not None:
-            with torch.no_grad():
-                for name, p in replica.named_parameters():
-                    p.copy_(torch.from_numpy(self.model.params[name]))
-            probe.stepped()
+            probe_update(probe, replica, self.model.params)
         return StepResult(total, norm, probe)
 
     def _start_probe(self, first_batch, n: int):
@@ -125,6 +114,9 @@ class GlassEngine:
         """A torch GPT (eval mode, CPU) with the current weights."""
         return self.model.to_torch()
 
+    def trained_names(self) -> list[str]:
+        return list(self.model.params)
+
     # ---- state in and out (torch tensors, for safetensors) ------------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         """Weights and AdamW moments under the torch names; the RNG part holds the torch stream
@@ -144,6 +136,38 @@ class GlassEngine:
         self.torch_rng.load_state(rng)
         if DROPOUT_RNG in rng:  # absent when resuming a torch-engine run: keep the seeded generator
             self.rng.bit_generator.state = json.loads(bytes(rng[DROPOUT_RNG].tolist()).decode("utf-8"))
+
+
+def clip_gradients(grads: dict[str, np.ndarray], norm: float, clip: float) -> None:
+    """Scale the gradients in place to global norm ``clip`` when ``norm`` exceeds it (0: off),
+    as ``torch.nn.utils.clip_grad_norm_``."""
+    coef = clip / (norm + 1e-6)
+    if clip > 0 and coef < 1.0:
+        for g in grads.values():
+            g *= np.float32(coef)
+
+
+def step_by_role(optimizer, grads: dict[str, np.ndarray], roles: dict[str, list[str]], rates: dict[str, float],
+                 lr: float, base: float) -> None:
+    """One optimizer step at each parameter role's rate: the optimizers skip the parameters
+    without a gradient, so one call per role sets each rate."""
+    for role, names in roles.items():
+        optimizer.step({n: grads[n] for n in names}, scaled_rate(rates[role], lr, base))
+
+
+def probe_gradients(probe, replica: torch.nn.Module, grads: dict[str, np.ndarray]) -> None:
+    """Hand the hand-written gradients to a diagnostics probe through its torch replica."""
+    for name, p in replica.named_parameters():
+        p.grad = torch.from_numpy(grads[name].copy())
+    probe.grads_ready()
+
+
+def probe_update(probe, replica: torch.nn.Module, params: dict[str, np.ndarray]) -> None:
+    """Copy the stepped weights into the replica so the probe sees the step's real update."""
+    with torch.no_grad():
+        for name, p in replica.named_parameters():
+            p.copy_(torch.from_numpy(params[name]))
+    probe.stepped()
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:

@@ -1,4 +1,7 @@
-"""The torch engine: a PyTorch GPT, its optimizers and its random streams; one training step at a time.
+"""The torch engine: a PyTorch model, its optimizers and its random streams; one training step at a time.
+
+The model is the GPT, or a rung of the makemore ladder (``model.arch``; ``models.factory``):
+every one maps (x, targets) to (logits, loss), so the step below is the same for all.
 
 See ``base.Engine`` for the protocol the trainer uses.  The optimizers (AdamW, or AdamW +
 Muon, with a learning rate per parameter role) are ``training.optim.Optimizers``.  Weight
@@ -22,8 +25,8 @@ from ...data.documents import document_positions
 from ...device import pick_device
 from ...distributed import World, device_for
 from ...evaluation import summed_nll
-from ...models import GPT
-from ..diagnostics import Probe
+from ...models.factory import build
+from ..layer_probe import make_probe
 from ..optim import Optimizers, decays
 from ..parallel import Local, wrap
 from ..speed import plan_speed
@@ -47,7 +50,7 @@ class TorchEngine:
         self.speed = plan_speed(t, self.device, t.doc_mask)
         self.rng = TorchRNG(t.seed, self.device)
         with self.rng.active():
-            self.model = GPT(cfg.model).to(self.device)
+            self.model = build(cfg.model).to(self.device)
         self.parallel = Local(self.model)
         self.optimizer = Optimizers(self.model, t, self.device)
         self._compile()
@@ -94,7 +97,7 @@ class TorchEngine:
         the same as without it.  Off, it costs nothing."""
         self.model.train()
         self.optimizer.set_lr(lr)
-        probe = Probe(self.model) if capture else None
+        probe = make_probe(self.model) if capture else None
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
         with self.rng.active(), self.speed.active():
@@ -136,9 +139,13 @@ class TorchEngine:
         must call it then)."""
         if not self.parallel.sharded:
             return self.model
-        model = GPT(self.cfg.model).to(self.device)
+        model = build(self.cfg.model).to(self.device)
         model.load_weights(self.state_dict()["model"])
         return model.eval()
+
+    def trained_names(self) -> list[str]:
+        """The tensors the optimizer updates (not the buffers, such as BatchNorm's running statistics)."""
+        return [n for n, p in self.model.named_parameters() if p.requires_grad]
 
     # ---- state in and out (whole tensors, also under FSDP) -------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:

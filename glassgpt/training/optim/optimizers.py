@@ -1,14 +1,17 @@
-"""The torch engine's optimizers: AdamW (and Muon for the block matrices) with a rate per role.
+"""The torch engine's optimizers: AdamW (and Muon for the block matrices) with a rate per role,
+or plain SGD.
 
 ``Optimizers(model, train, device)`` builds, from ``train.optimizer`` and the rate keys of
 ``groups``, one ``torch.optim.AdamW`` over every parameter, or that AdamW over the
-embeddings, head, gains and biases plus a ``Muon`` over the blocks' 2-D weights.  The
+embeddings, head, gains and biases plus a ``Muon`` over the blocks' 2-D weights, or
+(``sgd``, the makemore lectures' optimizer) one ``torch.optim.SGD`` with ``train.momentum``,
+its ``weight_decay`` the classic L2 term added to the gradient of the ≥ 2-D weights.  The
 trainer's scheduled rate reaches every group through ``set_lr`` (each group keeps its peak
 ``base_lr``).  ``state_tensors()`` / ``load_state_tensors()`` give the state as a flat dict by
 parameter name, the checkpoint format of every engine:
 
     <name>.exp_avg, <name>.exp_avg_sq, <name>.step    AdamW's moments and step count
-    <name>.momentum_buffer                            Muon's momentum
+    <name>.momentum_buffer                            Muon's momentum (and SGD's, when it has one)
 
 A parameter without saved state starts fresh (as in torch), so a run can even switch
 optimizer on resume.
@@ -43,14 +46,17 @@ class Optimizers:
                 if params:
                     adamw_groups.append({"params": params, "weight_decay": train.weight_decay if decay else 0.0,
                                          "base_lr": rates[role], "role": role})
-        self.adamw = torch.optim.AdamW(adamw_groups, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps,
-                                       fused=device.type == "cuda")
-        self.muon = None
+        self.adamw = self.sgd = self.muon = None
+        if train.optimizer == "sgd":
+            self.sgd = torch.optim.SGD(adamw_groups, lr=train.lr, momentum=train.momentum)
+        else:
+            self.adamw = torch.optim.AdamW(adamw_groups, lr=train.lr, betas=(train.beta1, train.beta2),
+                                           eps=train.eps, fused=device.type == "cuda")
         if muon_params:
             self.muon = Muon([{"params": muon_params, "base_lr": rates["matrix"], "role": "matrix"}],
                              lr=rates["matrix"], momentum=train.muon_momentum, nesterov=train.muon_nesterov,
                              ns_steps=train.muon_ns_steps, weight_decay=train.weight_decay, scale=train.muon_scale)
-        self.all = [o for o in (self.adamw, self.muon) if o is not None]
+        self.all = [o for o in (self.adamw, self.sgd, self.muon) if o is not None]
 
     @property
     def param_groups(self) -> list[dict]:
@@ -72,18 +78,20 @@ class Optimizers:
     # ---- state by parameter name --------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = {}
-        for opt, keys in ((self.adamw, ADAMW_KEYS), (self.muon, MUON_KEYS)):
+        for opt, keys in ((self.adamw, ADAMW_KEYS), (self.sgd, MUON_KEYS), (self.muon, MUON_KEYS)):
             if opt is None:
                 continue
             for p, state in opt.state.items():
                 name = self.names[id(p)]
                 for key in keys:
+                    if state.get(key) is None:  # SGD without momentum keeps no buffer
+                        continue
                     value = torch.as_tensor(state[key]).detach()
                     out[f"{name}.{key}"] = value.reshape(-1) if key == "step" else value
         return out
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        for group in self.adamw.param_groups:
+        for group in self.adamw.param_groups if self.adamw is not None else []:
             for p in group["params"]:
                 name = self.names[id(p)]
                 if f"{name}.exp_avg" in tensors:
@@ -92,12 +100,12 @@ class Optimizers:
                         "exp_avg": tensors[f"{name}.exp_avg"].to(self.device, p.dtype).clone(),
                         "exp_avg_sq": tensors[f"{name}.exp_avg_sq"].to(self.device, p.dtype).clone(),
                     }
-        if self.muon is not None:
-            for group in self.muon.param_groups:
+        for opt in (self.sgd, self.muon):
+            for group in opt.param_groups if opt is not None else []:
                 for p in group["params"]:
                     key = f"{self.names[id(p)]}.momentum_buffer"
                     if key in tensors:
-                        self.muon.state[p] = {"momentum_buffer": tensors[key].to(self.device, p.dtype).clone()}
+                        opt.state[p] = {"momentum_buffer": tensors[key].to(self.device, p.dtype).clone()}
 
     @property
     def _step_device(self) -> torch.device:
