@@ -48,6 +48,10 @@ class WriterLock:
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            try:  # no details left behind for the next contender to mistake for its holder's
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
             os.close(fd)  # closing the only descriptor drops the flock
 
     def __del__(self):
@@ -69,6 +73,21 @@ def holder(run_dir: str | Path) -> dict:
         return json.loads((Path(run_dir) / LOCK).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _current(info: dict) -> bool:
+    """Whether ``info`` names a live process (on another host: whether it names one at all)."""
+    if not info.get("pid"):
+        return False
+    if info.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError, OverflowError):
+        return True
+    return True
 
 
 def _describe(info: dict) -> str:
@@ -99,12 +118,12 @@ def acquire(run_dir: str | Path, command: str = "train") -> WriterLock:
         if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             raise RunDirError(f"cannot lock {run_dir} for writing ({exc.strerror}).") from None
         info = holder(run_dir)
-        for _ in range(20):  # the holder writes its details just after locking
-            if info.get("pid"):
+        for _ in range(20):  # the holder writes its details just after locking (over a killed writer's)
+            if _current(info):
                 break
             time.sleep(0.025)
             info = holder(run_dir)
-        raise RunInUseError(f"{run_dir} is in use by {_describe(info)}; wait for it to finish or stop it, "
+        raise RunInUseError(f"{run_dir} is in use by {_describe(info if _current(info) else {})}; wait for it to finish or stop it, "
                             "then run this command again.") from None
     info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
             "started": datetime.datetime.now().isoformat(timespec="seconds")}

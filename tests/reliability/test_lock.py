@@ -3,6 +3,7 @@ a dead holder's lock is taken over, readers need no lock."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -29,6 +30,21 @@ def test_a_second_writer_is_refused_with_the_holders_pid_host_and_command(tmp_pa
     assert holder(tmp_path)["command"] == "export" and holder(tmp_path)["pid"] == os.getpid()
     lock.release()
     assert (tmp_path / LOCK).is_file()  # never deleted: waiters must share one inode
+    assert holder(tmp_path) == {}  # emptied: the next contender cannot mistake its details for a new holder's
+
+
+def test_a_contender_waits_for_the_new_holders_details_not_a_dead_writers(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / LOCK).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(),
+                                             "command": "train"}), encoding="utf-8")  # left by a killed writer
+    fd = os.open(tmp_path / LOCK, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held, details not written yet
+    try:
+        with pytest.raises(RunInUseError) as err:
+            acquire(tmp_path, "export")
+        assert "PID" not in str(err.value) and "another glassgpt process;" in str(err.value)
+    finally:
+        os.close(fd)
 
 
 def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
