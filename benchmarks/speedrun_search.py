@@ -69,7 +69,7 @@ def load_grid(path: str | None) -> tuple[str, dict, list[dict]]:
     base = spec.get("base", {})
     candidates = list(spec.get("candidates", []))
     axes = spec.get("axes") or {}
-    for values in itertools.product(*axes.values()):
+    for values in itertools.product(*axes.values()) if axes else ():  # no axes: no extra candidate
         settings = dict(zip(axes, values))
         candidates.append({"name": ",".join(f"{k.split('.')[-1]}={v}" for k, v in settings.items()), "set": settings})
     return base.get("preset", "baby"), base.get("set", {}), candidates
