@@ -2,7 +2,8 @@
 
 Load: one busy-spinning process per usable core (a browser and a build, exaggerated),
 started before the run and stopped after it.  Each measurement is a real `glassgpt train`
-process (the ``baby`` preset, char level on Tiny Shakespeare) stopped by
+process (``--preset``, default ``cpu-speedrun``, the README's main job; char level on Tiny
+Shakespeare) stopped by
 ``--time-budget``; its speed is training tokens per second of training time, read from
 the run's summary.  Variants:
 
@@ -34,13 +35,14 @@ def main() -> None:
     ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     ap.add_argument("--seconds", type=float, default=40.0, help="--time-budget of each run")
     ap.add_argument("--passive", action="store_true", help="also measure the new policy with OMP_WAIT_POLICY=PASSIVE")
+    ap.add_argument("--preset", default="cpu-speedrun", help="the recipe every run trains")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to every run")
     ap.add_argument("--out", default="runs/bench-busy", help="folder for the runs")
     args = ap.parse_args()
 
     text = bench_data(args.data) / "tinyshakespeare.txt"
     cores = cpu_count()
-    base = ["--preset", "baby", "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
+    base = ["--preset", args.preset, "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
     for item in args.set:
         base += ["--set", item]
     variants = {"old": (["--threads", str(cores)], {"GLASSGPT_OPENMP_DEFAULTS": "0"}), "new": ([], {})}
@@ -60,7 +62,7 @@ def main() -> None:
                     chosen[f"{condition}-{name}"] = run.summary["threads"]
     kept = {name: (round(speeds["loaded"][name] / speeds["quiet"][name], 3)
                    if speeds["loaded"].get(name) and speeds["quiet"].get(name) else None) for name in variants}
-    print(json.dumps({"benchmark": "busy_cpu", "cores": cores, "seconds": args.seconds, "tokens_per_sec": speeds,
+    print(json.dumps({"benchmark": "busy_cpu", "preset": args.preset, "cores": cores, "seconds": args.seconds, "tokens_per_sec": speeds,
                       "loaded_share_of_quiet": kept, "threads": chosen, "wall_s": walls}))
 
 

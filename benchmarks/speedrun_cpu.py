@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--reserve", type=float, default=6.0, help="seconds of the budget kept for start-up and the end")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--baseline-seeds", type=int, default=3, help="seeds of the baby and anchor runs")
-    ap.add_argument("--recipe-preset", default="baby")
+    ap.add_argument("--recipe-preset", default="cpu-speedrun")
     ap.add_argument("--recipe-config", metavar="FILE.toml")
     ap.add_argument("--recipe-set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--skip", default="", help="comma-separated: baby, anchor")

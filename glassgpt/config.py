@@ -184,6 +184,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # `glassgpt train` with no arguments: at most ~4 minutes on 2 CPU cores, final evaluation included
         "train": dict(batch_size=32, lr=2e-3, max_steps=900, warmup_steps=100, eval_every=250, time_budget=210.0),
     },
+    # the laptop speedrun: the best Tiny Shakespeare model 100 s of 2 CPU cores could buy in the
+    # search of benchmarks/speedrun_search.py (the README's table): 3 layers with rotary positions,
+    # RMSNorm, QK-norm, ReLU², zero-initialised projections, no biases and an untied head; Muon
+    # (3 Newton–Schulz steps) for the blocks' matrices; warmup-stable-decay on the time clock, so
+    # the decay ends when the 94 s budget (final evaluation included) runs out
+    "cpu-speedrun": {
+        "model": dict(n_layer=3, n_head=4, n_embd=128, block_size=128, pos="rope", norm="rmsnorm",
+                      activation="relu2", qk_norm=True, zero_init_proj=True, bias=False, qkv_bias=False,
+                      tie_weights=False),
+        "train": dict(batch_size=16, lr=2e-3, optimizer="muon", muon_ns_steps=3, schedule="wsd",
+                      decay_fraction=0.5, min_lr_ratio=0.0, schedule_clock="time", max_steps=1_000_000,
+                      warmup_steps=100, eval_every=250, time_budget=94.0),
+    },
     "small": {
         "model": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2),
         "train": dict(batch_size=64, lr=1e-3, max_steps=5000, warmup_steps=100),

@@ -309,7 +309,8 @@ def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = 
     if requested:
         cap = THREADS_PER_CPU * usable
         n = min(int(requested), cap)
-        why = f"{n} threads (asked for {requested}; capped at {cap})" if n < requested else f"{n} threads (as asked)"
+        why = (f"{_count(n)} (asked for {requested}; capped at {cap})" if n < requested
+               else f"{_count(n)} (as asked)")
         return ThreadPlan(n, n, False, why)
     idle = measure(cpus[:usable] if quota is not None else cpus)
     if quota is not None and idle is not None:
@@ -317,7 +318,8 @@ def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = 
     n = choose_threads(usable, idle)
     busy = "" if idle is None else f", {idle:.1f} idle"
     watch = cpus if quota is None or quota >= len(cpus) else None
-    return ThreadPlan(n, usable, True, f"{n} threads (auto: {usable} usable cores{busy})", watch)
+    return ThreadPlan(n, usable, True, f"{_count(n)} (auto: {usable} usable core{'s' if usable != 1 else ''}{busy})",
+                      watch)
 
 
 # ---- adapting while training -----------------------------------------------------------------
@@ -416,3 +418,7 @@ class ThreadGovernor:
         self.current = n
         self.set_threads(n)
         self._skip = 1
+
+
+def _count(n: int) -> str:
+    return f"{n} thread{'s' if n != 1 else ''}"

@@ -51,12 +51,11 @@ EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PIPE = 2, 130, 141
 #: OpenMP settings glassgpt asks for unless the environment already has them.  They only work
 #: if set before torch loads its OpenMP runtime (GNU libgomp in the Linux wheels), and main()
 #: runs before any command module imports torch, so this is the one place for them.
-#: Investigated (issue 11): OMP_WAIT_POLICY=PASSIVE (helper threads sleep at once instead of
-#: spinning ~300,000 iterations) made 2-thread training on a loaded 2-core machine 2-4x
-#: faster, but its cost on a quiet machine is not yet measured (benchmarks/busy_cpu.py
-#: --passive measures both); the thread policy already drops to 1 thread under load, where
-#: no OpenMP team waits at all.  So nothing is set for now.  GLASSGPT_OPENMP_DEFAULTS=0
-#: turns this table off.
+#: Measured (benchmarks/busy_cpu.py --passive, the cpu-speedrun recipe on 2 cores):
+#: OMP_WAIT_POLICY=PASSIVE (helper threads sleep at once instead of spinning) cost 20% on a
+#: quiet machine (17,778 vs 22,118 tokens/s) and gained nothing on a loaded one (9,447 vs
+#: 9,862), where the thread policy already runs 1 thread and no OpenMP team waits.  So
+#: nothing is set.  GLASSGPT_OPENMP_DEFAULTS=0 turns this table off.
 OPENMP_DEFAULTS: dict[str, str] = {}
 
 

@@ -27,7 +27,7 @@ def register(sub) -> None:
                     + settings_help(),
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<corpus>, numbered if taken)")
-    p.add_argument("--preset", help="baby | small | gpt2 | nursery | poem, or a makemore-* preset of the ladder "
+    p.add_argument("--preset", help="baby | cpu-speedrun | small | gpt2 | nursery | poem, or a makemore-* preset of the ladder "
                                     "(default: baby), makemore-NAME with --model NAME")
     p.add_argument("--model", choices=ARCHS,
                    help="the model: gpt, or a rung of the makemore ladder trained on a word list (--data FILE with one "

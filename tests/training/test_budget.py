@@ -105,3 +105,34 @@ def test_a_time_clock_schedule_finishes_its_decay_when_the_budget_ends(tmp_path,
 def test_a_time_clock_needs_a_budget():
     with pytest.raises(ConfigError, match="time budget"):
         resolve("baby", overrides={"train.schedule_clock": "time", "train.time_budget": "0"})
+
+
+def test_the_cpu_speedrun_preset_spends_its_budget_and_ends_its_decay_at_zero(tmp_path, monkeypatch):
+    cfg = resolve("cpu-speedrun")
+    m, t = cfg.model, cfg.train
+    assert (t.optimizer, t.schedule, t.schedule_clock, t.min_lr_ratio) == ("muon", "wsd", "time", 0.0)
+    assert (m.pos, m.norm, m.activation, m.qk_norm, m.tie_weights) == ("rope", "rmsnorm", "relu2", True, False)
+    clock = Clock()
+    monkeypatch.setattr(trainer, "time", clock)
+    m.n_embd, m.block_size, m.n_layer = 32, 16, 2  # the preset's recipe on a model small enough for a test
+    t.batch_size, t.time_budget, t.warmup_steps, t.eval_every, t.eval_batches, t.sample_tokens = 8, 6.0, 5, 0, 2, 20
+    cfg.data.corpus = ""
+    tr = Trainer(cfg, tmp_path / "run", text=TINY_TEXT, progress=False)
+    step = tr.engine.train_step
+
+    def timed_step(*a, **k):
+        clock.now += STEP_S
+        return step(*a, **k)
+
+    tr.engine.train_step = timed_step
+    result = tr.run()
+    lrs = [r["lr"] for r in read_metrics(tmp_path / "run") if "lr" in r]
+    assert result.stopped_by == "time_budget" and 40 <= result.steps <= 60   # ~6 s of 0.1 s steps
+    assert max(lrs) == pytest.approx(2e-3, rel=0.02)
+    assert lrs[-1] < 0.1 * 2e-3                                             # the decay ran out with the time
+
+
+def test_the_glass_engine_refuses_the_cpu_speedrun_preset_in_one_sentence():
+    with pytest.raises(ConfigError) as err:
+        resolve("cpu-speedrun", overrides={"train.engine": "glass"})
+    assert str(err.value).count(". ") == 0 and str(err.value).endswith(".")
