@@ -172,3 +172,12 @@ def test_presets_are_the_tables_rows(name, params):
         assert learning_rate(100_000, full.lr, 0, full.max_steps, full.min_lr_ratio, full.schedule,
                              full.decay_fraction) == pytest.approx(0.01)
     assert set(FAST) <= {p.removesuffix("-fast") for p in PRESETS}
+
+
+def test_the_tuned_preset_is_a_gpt_on_words_that_fits_ten_cpu_minutes():
+    cfg = resolve("makemore-tuned")
+    m, t = cfg.model, cfg.train
+    assert cfg.data.kind == "words" and cfg.data.split_seed == 42 and m.arch == "gpt"
+    assert t.threads == 1 and 0 < t.time_budget < 600 and t.schedule_clock == "time"  # one core, under 10 minutes
+    assert (t.optimizer, m.pos, m.norm, m.qk_norm) == ("muon", "rope", "rmsnorm", True) and m.dropout > 0
+    assert "makemore-tuned-fast" not in PRESETS  # the budget is the recipe: no fast variant

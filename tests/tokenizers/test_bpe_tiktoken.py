@@ -44,8 +44,12 @@ def test_known_gpt4_ids(ours):
     assert ours.vocab_size == 100277 and ours.pattern_name == "gpt4"
 
 
+# Characters that Unicode 14 (this Python's unicodedata) leaves unassigned are left out: the
+# `regex` module knows newer Unicode versions than tiktoken's Rust regex, so for a character
+# assigned since (U+18D80, a Tangut component, is a letter to one and unassigned to the other)
+# the two pre-splits can differ.  The README says so.
 @settings(max_examples=200, deadline=None)
-@given(text=st.text(max_size=80))
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cn", "Cs")), max_size=80))
 def test_cl100k_parity_on_any_text(ours, theirs, text):
     assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
 
