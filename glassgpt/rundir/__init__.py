@@ -29,9 +29,10 @@ from .layout import (
                      TOKENIZER,
                      WORDS,
 )
-from .records import append_record, read_config_dict, read_metrics, read_records, truncate_logs
+from .records import (TIMING_FIELDS, append_record, read_config_dict, read_metrics, read_records, truncate_logs,
+                      without_timing)
 
 __all__ = ["CONFIG", "DATA_DIR", "DIAGNOSTICS", "LOCK", "LR_FINDER", "METRICS", "MODEL", "PLOTS_DIR", "REPORT",
            "SAMPLES", "SUMMARY", "TOKENIZER", "WORDS", "NewRun", "append_record", "check_new", "claim", "has_checkpoint", "is_run",
            "lock", "read_config_dict", "read_metrics", "read_records", "require_resumable", "require_run", "space",
-           "truncate_logs", "unfinished_setup", "unique_default", "weights_path"]
+           "truncate_logs", "unfinished_setup", "unique_default", "weights_path", "TIMING_FIELDS", "without_timing"]

@@ -16,6 +16,16 @@ from ..fileio import append_text, atomic_write_text, read_json
 from .layout import CONFIG, METRICS, STEP_LOGS
 
 
+#: the fields of a ``metrics.jsonl`` record that measure speed: they differ between two runs
+#: that are otherwise identical (everything else repeats exactly for a fixed seed on a CPU)
+TIMING_FIELDS = ("tokens_per_sec", "flops_per_sec", "mfu", "elapsed_s")
+
+
+def without_timing(records: list[dict]) -> list[dict]:
+    """``records`` with the timing fields left out, for comparing two runs."""
+    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+
+
 def read_records(path: str | Path) -> list[dict]:
     """The JSON objects of a JSON-lines file, one per line; a missing file has none, and a line
     that is not an object (torn by a killed process) is skipped."""

@@ -8,19 +8,14 @@ from safetensors.torch import load_file
 from tinyrun import tiny_config
 
 from glassgpt.data.loader import BatchLoader
-from glassgpt.rundir import read_metrics
+from glassgpt.rundir import read_metrics, without_timing
 from glassgpt.training.engines import TorchEngine
 from glassgpt.training.trainer import train
 
-TIMING = ("tokens_per_sec", "flops_per_sec", "mfu", "elapsed_s")
 
 
 def losses(run_dir):
     return [r["train_loss"] for r in read_metrics(run_dir) if "train_loss" in r]
-
-
-def strip_timing(records):
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
 
 def test_short_run_lowers_the_loss_and_writes_the_run_dir(tmp_path, tiny_cfg, tiny_text):
@@ -46,7 +41,7 @@ def test_short_run_lowers_the_loss_and_writes_the_run_dir(tmp_path, tiny_cfg, ti
 def test_same_seed_same_metrics(tmp_path, tiny_text):
     train(tmp_path / "a", config=tiny_config(max_steps=15), text=tiny_text)
     train(tmp_path / "b", config=tiny_config(max_steps=15), text=tiny_text)
-    assert strip_timing(read_metrics(tmp_path / "a")) == strip_timing(read_metrics(tmp_path / "b"))
+    assert without_timing(read_metrics(tmp_path / "a")) == without_timing(read_metrics(tmp_path / "b"))
     train(tmp_path / "c", config=tiny_config(max_steps=15, seed=7), text=tiny_text)
     assert losses(tmp_path / "a") != losses(tmp_path / "c")
 
@@ -67,7 +62,7 @@ def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "one" / "model.safetensors").read_bytes() == (tmp_path / "two" / "model.safetensors").read_bytes()
-    assert strip_timing(read_metrics(tmp_path / "one")) == strip_timing(read_metrics(tmp_path / "two"))
+    assert without_timing(read_metrics(tmp_path / "one")) == without_timing(read_metrics(tmp_path / "two"))
     samples = read_metrics(tmp_path / "one" / "samples.jsonl")
     assert [s["step"] for s in samples] == [40, 80, 120, 160, 200]  # sample_every, then the final one
     assert [s["step"] for s in read_metrics(tmp_path / "two" / "samples.jsonl")] == [40, 80, 100, 120, 160, 200]
