@@ -235,7 +235,7 @@ def test_trainer_prints_what_the_governor_says(tmp_path, monkeypatch, capsys):
 
 
 def test_an_absurd_thread_count_is_refused_not_hung(tmp_path, monkeypatch):
-    """--threads 5000 is one sentence before anything is written (the thread cap of issue 14:
+    """--threads 5000 is one sentence before anything is written (the thread cap:
     more than THREADS_PER_CPU per usable core only adds waiting)."""
     monkeypatch.setattr(trainer, "plan_threads", T.plan_threads)
     with pytest.raises(ConfigError, match="not a usable thread count.*use 1 to"):
