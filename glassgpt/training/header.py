@@ -65,6 +65,9 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
     if t.schedule == "step":
         end = t.decay_steps or t.max_steps
         decay = f"{_lr(t.lr * t.min_lr_ratio)} from step {max(t.warmup_steps, end - round(t.decay_fraction * end)):,}"
+    if t.schedule_clock == "time" and t.schedule != "constant":  # the decay follows the budget, not the steps
+        over = f"the last {t.decay_fraction:.0%} of" if t.schedule in ("wsd", "step") else ""
+        decay = f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} over {over or 'all of'} the time budget"
     schedule = f"lr {_lr(t.lr)} · " + (f"warmup {t.warmup_steps:,} steps · " if t.warmup_steps else "") + decay
     ends = f"step {t.max_steps:,}"
     if t.time_budget:

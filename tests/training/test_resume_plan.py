@@ -10,7 +10,7 @@ import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import main
-from glassgpt.config import RunConfig
+from glassgpt.config import RunConfig, resolve
 from glassgpt.errors import ConfigError
 from glassgpt.evaluation import final_loss
 from glassgpt.report.html import evaluation_section, summary_cards
@@ -149,6 +149,18 @@ def test_the_header_says_what_will_end_the_run(tmp_path):
     assert "step 900, or the 3:30 time budget if that comes first" in text
     resumed = header_lines(cfg, tmp_path / "r", {"train_tokens": 10, "val_tokens": 0}, Tok(), "cpu", 1, 300, True)
     assert "(resuming at step 300)" in resumed[0] and "10 tokens, no validation split" in "\n".join(resumed)
+
+
+def test_a_time_clock_header_says_the_decay_follows_the_budget(tmp_path):
+    cfg = resolve("cpu-speedrun", overrides={"model.vocab_size": 30})
+
+    class Tok:
+        vocab_size = 30
+
+    text = "\n".join(header_lines(cfg, tmp_path / "r", {"train_tokens": 10, "val_tokens": 2}, Tok(), "cpu", 2, 0,
+                                   False))
+    assert "wsd decay to 0 over the last 50% of the time budget" in text and "at step 1,000,000" not in text
+    assert "step 1,000,000, or the 1:34 time budget if that comes first" in text
 
 
 def test_train_prints_the_header_before_step_one(tmp_path, capsys):
