@@ -133,13 +133,15 @@ def test_a_resume_past_the_decay_says_which_steps_train_at_the_floor():
     assert plan_warnings(cfg, start_step=12) == []
 
 
+class Tok:
+    """A tokenizer as far as the header reads one."""
+
+    vocab_size = 30
+
+
 def test_the_header_says_what_will_end_the_run(tmp_path):
     cfg = plan(900)
     cfg.preset, cfg.train.time_budget, cfg.model.vocab_size = "baby", 210.0, 30
-
-    class Tok:
-        vocab_size = 30
-
     meta = {"train_tokens": 4428, "val_tokens": 492, "text_chars": 4920}
     lines = header_lines(cfg, tmp_path / "r", meta, Tok(), "cpu", 2, 0, False)
     text = "\n".join(lines)
@@ -153,10 +155,6 @@ def test_the_header_says_what_will_end_the_run(tmp_path):
 
 def test_a_time_clock_header_says_the_decay_follows_the_budget(tmp_path):
     cfg = resolve("cpu-speedrun", overrides={"model.vocab_size": 30})
-
-    class Tok:
-        vocab_size = 30
-
     text = "\n".join(header_lines(cfg, tmp_path / "r", {"train_tokens": 10, "val_tokens": 2}, Tok(), "cpu", 2, 0,
                                    False))
     assert "wsd decay to 0 over the last 50% of the time budget" in text and "at step 1,000,000" not in text
