@@ -121,7 +121,7 @@ class TrainConfig:
     peak_flops: float = 0.0       # one device's peak FLOP/s for MFU (0: from the table of known GPUs)
     parallel: str = "auto"        # auto | none | ddp | fsdp (auto: ddp when torchrun starts several processes)
     engine: str = "torch"         # torch | glass (the NumPy engine)
-    doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|>
+    doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|> (each word of a word list)
     # optimizer options (defaults: one AdamW at train.lr for everything)
     optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest) | sgd
     momentum: float = 0.0         # sgd: momentum (0: plain gradient descent, the makemore lectures')
@@ -446,7 +446,7 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(refusal)
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
-    if t.doc_mask and not (d.files or d.jsonl_field):
+    if t.doc_mask and d.kind != "words" and not (d.files or d.jsonl_field):
         raise ConfigError("train.doc_mask needs packed documents: give --data with several files or --jsonl-field.")
     if t.doc_mask and t.engine != "torch":
         raise ConfigError("train.doc_mask needs the torch engine; the glass engine has no document masking.")

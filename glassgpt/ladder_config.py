@@ -159,8 +159,12 @@ def validate_ladder(cfg) -> None:
         if d.tokenizer != "char":
             _fail(f"a word list is read one character at a time; drop --tokenizer {d.tokenizer} (the vocabulary "
                   "is '.' plus the characters of the list).")
-        if t.doc_mask:
-            _fail("train.doc_mask is for packed documents; a word list has none.")
+        if t.doc_mask and m.arch != "gpt":
+            _fail(f"train.doc_mask packs whole words into the GPT's rows; the {m.arch} reads fixed windows, "
+                  "so drop it.")
+        if t.doc_mask and t.grad_accum != 1:
+            _fail("train.doc_mask packs each step's words into one batch of rows; it cannot be split into "
+                  f"train.grad_accum={t.grad_accum} micro-batches: raise train.batch_size instead.")
     if m.arch == "gpt":
         return
     if d.kind != "words":

@@ -21,6 +21,7 @@ CASES = {
     "wavenet": ("wavenet", []),
     "neural-bigram-random-batches": ("neural-bigram", ["--set", "train.batch_size=64"]),
     "gpt-on-words": ("gpt", []),
+    "gpt-on-packed-words": ("gpt", ["--set", "train.doc_mask=true"]),
 }
 
 
