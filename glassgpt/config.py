@@ -30,7 +30,8 @@ class ModelConfig:
     n_head: int = 4
     n_embd: int = 128
     d_ff: int = 0                 # MLP hidden width; 0 means 4 * n_embd
-    dropout: float = 0.0
+    dropout: float = 0.0          # embeddings, attention and MLP outputs (and the attention weights, unless attn_dropout)
+    attn_dropout: float = -1.0    # dropout on the attention weights; -1: the same as model.dropout
     bias: bool = True             # biases in LayerNorms, attention output and MLP
     qkv_bias: bool = True         # bias in the fused q/k/v projection
     activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2), "relu" or "relu2" (ReLU squared)
@@ -60,6 +61,10 @@ class ModelConfig:
     @property
     def ffn_width(self) -> int:
         return self.d_ff or 4 * self.n_embd
+
+    @property
+    def attention_dropout(self) -> float:
+        return self.dropout if self.attn_dropout < 0 else self.attn_dropout
 
     @property
     def padded_vocab_size(self) -> int:
@@ -413,6 +418,8 @@ def validate(cfg: RunConfig) -> None:
             raise ConfigError(f"model.n_head ({m.n_head}) must divide model.n_embd ({m.n_embd}).")
         if not 0.0 <= m.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}.")
+        if not (m.attn_dropout == -1.0 or 0.0 <= m.attn_dropout < 1.0):
+            raise ConfigError(f"model.attn_dropout must be in [0, 1), or -1 for model.dropout, got {m.attn_dropout}.")
         if m.activation not in ACTIVATIONS:
             raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
         validate_architecture(m)
@@ -503,6 +510,7 @@ def glass_refusal(cfg: RunConfig) -> str:
     if m.arch != "gpt":
         return ""  # the ladder's engines: see ladder_config.validate_ladder
     missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
+                               ("model.attn_dropout", m.attention_dropout != m.dropout),
                                ("train.optimizer=muon", cfg.train.optimizer == "muon"),
                                ("train.optimizer=sgd", cfg.train.optimizer == "sgd")) if on]
     if missing:

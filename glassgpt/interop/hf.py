@@ -84,7 +84,7 @@ def hf_config(cfg: RunConfig, vocab_size: int, eot: int | None) -> dict:
         "vocab_size": vocab_size, "n_positions": m.block_size, "n_embd": m.n_embd, "n_layer": m.n_layer,
         "n_head": m.n_head, "n_inner": m.d_ff or None,
         "activation_function": "gelu_new" if m.activation == "gelu" else "relu",
-        "resid_pdrop": m.dropout, "embd_pdrop": m.dropout, "attn_pdrop": m.dropout,
+        "resid_pdrop": m.dropout, "embd_pdrop": m.dropout, "attn_pdrop": m.attention_dropout,
         "layer_norm_epsilon": LN_EPS, "initializer_range": 0.02, "scale_attn_weights": True,
         "scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
         "tie_word_embeddings": m.tie_weights, "bos_token_id": eot, "eos_token_id": eot, "use_cache": True,
@@ -169,6 +169,8 @@ def _run_config(hc: dict, vocab: int, tok_type: str, source: Path) -> RunConfig:
     m.n_layer, m.n_head, m.n_embd = hc.get("n_layer", 12), hc.get("n_head", 12), hc.get("n_embd", 768)
     m.d_ff = hc.get("n_inner") or 0
     m.dropout = float(hc.get("resid_pdrop", 0.0))
+    attn = float(hc.get("attn_pdrop", m.dropout))
+    m.attn_dropout = -1.0 if attn == m.dropout else attn
     m.activation = "relu" if act == "relu" else "gelu"
     m.bias = m.qkv_bias = True
     m.tie_weights, m.head_bias = bool(hc.get("tie_word_embeddings", True)), False

@@ -103,7 +103,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head = cfg.n_head
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.qkv_bias)  # fused q, k, v
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
-        self.dropout = cfg.dropout
+        self.dropout = cfg.attention_dropout  # on the attention weights
         self.resid_dropout = nn.Dropout(cfg.dropout)
         self.qk_norm = cfg.qk_norm
         self.rotary = Rotary(cfg.n_embd // cfg.n_head, cfg.block_size, cfg.rope_base) if cfg.pos == "rope" else None

@@ -205,10 +205,26 @@ def test_an_old_config_without_the_new_keys_keeps_gpt2():
     ("model.activation", "swish", "relu2"),
     ("model.logit_softcap", "-1", "logit_softcap"),
     ("model.rope_base", "0.5", "rope_base"),
+    ("model.attn_dropout", "1.0", "attn_dropout"),
+    ("model.attn_dropout", "-0.5", "attn_dropout"),
 ])
 def test_bad_options_are_refused_in_one_sentence(key, value, words):
     with pytest.raises(ConfigError, match=words):
         resolve("baby", overrides={key: value})
+
+
+def test_attention_dropout_is_set_apart_from_dropout():
+    x = torch.randint(0, 40, (2, 16), generator=torch.Generator().manual_seed(1))
+    same = model_for(dropout=0.1)
+    assert same.transformer.h[0].attn.dropout == 0.1  # -1, the default: model.dropout
+    only_attention = model_for(dropout=0.0, attn_dropout=0.5).train()
+    assert only_attention.transformer.h[0].attn.dropout == 0.5
+    assert only_attention.transformer.h[0].attn.resid_dropout.p == 0.0
+    assert not torch.equal(only_attention(x)[0], only_attention(x)[0])  # the attention weights are dropped
+    none = model_for(dropout=0.3, attn_dropout=0.0)
+    assert none.transformer.h[0].attn.dropout == 0.0 and none.transformer.h[0].mlp.dropout.p == 0.3
+    with pytest.raises(ConfigError, match="attn_dropout"):
+        resolve("baby", overrides={"model.attn_dropout": 0.3, "train.engine": "glass"})
 
 
 def test_rope_needs_an_even_head_size():
