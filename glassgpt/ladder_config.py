@@ -82,8 +82,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 #: Newton–Schulz steps, warmup-stable-decay on the time clock), trained for 570 s on one
 #: thread: under 10 CPU-minutes, final evaluation of all three splits included.  Against
 #: overfitting 25,600 training names: 30% of the attention weights dropped, 10% elsewhere,
-#: weight decay 0.1, the rate decayed over the last 70% of the time.  Words packed several to a row (train.doc_mask) and 256 of them a step:
-#: the padded rows of the first recipe spent 56% of their positions on padding
+#: weight decay 0.1, the rate decayed over the last 70% of the time.  Words packed several
+#: to a row (train.doc_mask), 256 of them a step: padded rows spend 56% of their positions
+#: on padding
 _TUNED_MODEL = {**_GPT, "pos": "rope", "norm": "rmsnorm", "activation": "relu2", "qk_norm": True,
                 "zero_init_proj": True, "bias": False, "qkv_bias": False, "dropout": 0.1, "attn_dropout": 0.3}
 _TUNED_TRAIN = {**_ADAMW, "optimizer": "muon", "muon_ns_steps": 3, "schedule": "wsd", "decay_fraction": 0.7,
