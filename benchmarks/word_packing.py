@@ -2,7 +2,7 @@
 step after another through the real engine (Muon, dropout, the lot), each way, in one run.
 
 Padded (``train.doc_mask = false``): one word per row of 16 positions (the longest name + 1).
-Packed (``train.doc_mask = true``): the same words, drawn from the same generator, end to end
+Packed (``train.doc_mask = true``): the same words, drawn from the same generator, best fit
 in rows of ``model.block_size`` (32), each word its own segment.  For each batch size the
 script reports ms per step, names per second, the share of computed positions that are
 targets, and the speed-up; and checks that the two ways give one loss: the same words in eval

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import rundir
 from ..config import RunConfig
+from ..data.rows import best_fit, fill_rows
 from ..data.words import SPLITS, WordData, prepare_words, read_word_source, read_words
 from ..errors import RunDirError, count
 from ..evaluation import evaluate_examples, token_byte_lengths
@@ -60,8 +61,8 @@ class ExampleBatches:
 
 
 class PackedWordBatches(ExampleBatches):
-    """``train.doc_mask`` for the GPT on a word list: the same words as ``ExampleBatches``
-    draws, packed end to end into rows of ``width`` positions, each word its own segment.
+    """``train.doc_mask`` for the GPT on a word list: the words ``ExampleBatches`` draws,
+    packed best fit into rows of ``width`` positions (``data.rows``), each word its own segment.
 
     A word attends only to itself and its positions start at 0, so its loss is exactly the
     one it has alone in a padded row (the same targets, the same mean): packing changes the
@@ -71,30 +72,18 @@ class PackedWordBatches(ExampleBatches):
     def __init__(self, X: np.ndarray, Y: np.ndarray, seed: int, width: int):
         super().__init__(X, Y, seed)
         self.width = width
-        self.lengths = (Y != -1).sum(axis=1)  # the positions each word needs: "." + word
 
     def next(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ix = np.arange(len(self.X)) if n >= len(self.X) else self.rng.integers(0, len(self.X), size=n)
-        return pack_words(self.X[ix], self.Y[ix], self.lengths[ix], self.width)
+        X, Y = super().next(n)
+        return pack_words(X, Y, self.width)
 
 
-def pack_words(X: np.ndarray, Y: np.ndarray, lengths: np.ndarray, width: int
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Padded word rows (X, Y), each using its first ``lengths`` positions, packed in order into
-    rows of ``width``: (x, y, segments).  A word that does not fit in what is left of a row
-    starts the next one; the rest of a row is padding (``.``, target -1, segment -1)."""
-    starts, rows, used = [], 0, width
-    for n in lengths.tolist():
-        if used + n > width:
-            rows, used = rows + 1, 0
-        starts.append((rows - 1, used))
-        used += n
-    x = np.full((rows, width), X[0, 0] if len(X) else 0, dtype=X.dtype)
-    y = np.full((rows, width), -1, dtype=Y.dtype)
-    segments = np.full((rows, width), -1, dtype=np.int64)
-    for i, ((row, at), n) in enumerate(zip(starts, lengths.tolist())):
-        x[row, at:at + n], y[row, at:at + n], segments[row, at:at + n] = X[i, :n], Y[i, :n], i
-    return x, y, segments
+def pack_words(X: np.ndarray, Y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Padded word rows (X, Y) packed into rows of ``width``: (x, y, segments).  A word is the
+    positions of its row up to its last target ("." + word in, word + "." out)."""
+    lengths = (Y != -1).sum(axis=1).tolist()
+    words = [(X[i, :n], Y[i, :n]) for i, n in enumerate(lengths)]
+    return fill_rows(words, best_fit(lengths, width), width)
 
 
 class ExampleEvalSet:

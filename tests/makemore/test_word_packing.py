@@ -29,11 +29,11 @@ def _padded(lengths: list[int], T: int = 6) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
-def test_words_are_packed_in_order_and_a_word_that_does_not_fit_starts_a_row():
+def test_words_are_packed_best_fit_each_its_own_segment():
     X, Y = _padded([3, 5, 4, 2])
-    x, y, seg = pack_words(X, Y, np.array([3, 5, 4, 2]), width=8)
+    x, y, seg = pack_words(X, Y, width=8)
     assert x.shape == y.shape == seg.shape == (2, 8)  # 3 + 5 fill row 0; 4 + 2 share row 1
-    assert seg.tolist() == [[0, 0, 0, 1, 1, 1, 1, 1], [2, 2, 2, 2, 3, 3, -1, -1]]
+    assert seg.tolist() == [[0, 0, 0, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1, 2, 2]]  # padding: a segment of its own
     assert x[0].tolist() == [0, 1, 2, 100, 101, 102, 103, 104]
     assert x[1, :6].tolist() == [200, 201, 202, 203, 300, 301] and (x[1, 6:] == X[0, 0]).all()
     assert y[1].tolist() == [201, 202, 203, 204, 301, 302, -1, -1]  # padding counts for nothing
@@ -44,7 +44,7 @@ def test_packing_keeps_every_target_once():
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 7, size=50)
     X, Y = _padded(lengths.tolist())
-    x, y, _ = pack_words(X, Y, lengths, width=7)
+    x, y, _ = pack_words(X, Y, width=7)
     assert sorted(y[y != -1].tolist()) == sorted(Y[Y != -1].tolist())
     assert len(x) < len(X)  # fewer rows than words: the point of packing
 
@@ -56,7 +56,7 @@ def test_a_packed_batch_has_the_padded_batchs_loss(pos):
     cfg = ModelConfig(vocab_size=data.tokenizer.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=16, pos=pos)
     torch.manual_seed(0)
     model = GPT(cfg).eval()
-    x, y, seg = pack_words(X, Y, (Y != -1).sum(axis=1), width=16)
+    x, y, seg = pack_words(X, Y, width=16)
     assert len(x) < len(X) / 2
     t = torch.from_numpy
     with torch.no_grad():
