@@ -29,16 +29,18 @@ from glassgpt.training.engines import make_engine, split_micro_batches
 from glassgpt.training.words import prepared_words
 
 
-def setup(data, batch: int, packed: bool, folder: str):
+def setup(data, batch: int, packed: bool, folder: str, **overrides):
+    """An engine for ``makemore-tuned`` (with ``overrides``) on the words of ``data``, and its batch source."""
     cfg = resolve("makemore-tuned", overrides={"data.path": str(data), "data.corpus": "",
-                                               "train.doc_mask": packed, "train.batch_size": batch})
+                                               "train.doc_mask": packed, "train.batch_size": batch, **overrides})
     prepared = prepared_words(cfg, folder)
     cfg.model.vocab_size = prepared.tokenizer.vocab_size
     return make_engine(cfg), prepared.train
 
 
-def timed(data, batch: int, packed: bool, steps: int, folder: str) -> dict:
-    engine, source = setup(data, batch, packed, folder)
+def timed(data, batch: int, packed: bool, steps: int, folder: str, **overrides) -> dict:
+    """ms per step (after 5 warm-up steps), names per second and the share of positions that are targets."""
+    engine, source = setup(data, batch, packed, folder, **overrides)
     used = computed = 0
     for i in range(steps + 5):
         if i == 5:  # the first steps warm the allocator up

@@ -45,6 +45,7 @@ class ModelConfig:
     qk_norm: bool = False         # scale each head's query and key rows to unit RMS before q·k
     zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
     logit_softcap: float = 0.0    # logits = cap·tanh(logits/cap) when > 0 (0: off)
+    ensemble: int = 1             # GPTs of this shape trained side by side, their probabilities averaged
     # the makemore ladder (docs: README "The makemore ladder"); ``arch`` picks the model.  The GPT
     # reads the fields above; each ladder model reads the fields LADDER_FIELDS lists for it
     arch: str = "gpt"             # gpt | bigram | neural-bigram | mlp | wavenet
@@ -119,7 +120,7 @@ class TrainConfig:
     seed: int = 1337
     threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
     device: str = "auto"          # auto | cpu | cuda | mps
-    dtype: str = "float32"        # float32 | bfloat16 (autocast; CUDA only: float32 on the CPU)
+    dtype: str = "float32"        # float32 | bfloat16 (autocast: CUDA, or a CPU with native bfloat16; else float32)
     compile: bool = False         # torch.compile the model (CUDA only: off on the CPU)
     tf32: bool = False            # TensorFloat-32 matmuls (CUDA only)
     flash: bool = False           # attention only through SDPA's flash kernel (CUDA with bfloat16 only)
@@ -423,6 +424,7 @@ def validate(cfg: RunConfig) -> None:
         if m.activation not in ACTIVATIONS:
             raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
         validate_architecture(m)
+    validate_ensemble(cfg)
     if not (t.lr > 0 and math.isfinite(t.lr)):
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
@@ -497,6 +499,27 @@ def validate_architecture(m: ModelConfig) -> None:
         raise ConfigError(f"model.logit_softcap must be 0 (off) or a positive number, got {m.logit_softcap}.")
 
 
+#: the most GPTs an ensemble trains side by side
+MAX_ENSEMBLE = 16
+
+
+def validate_ensemble(cfg: RunConfig) -> None:
+    """``model.ensemble``: a count of GPTs, and none of the features that look inside one GPT."""
+    m, t = cfg.model, cfg.train
+    if not 1 <= m.ensemble <= MAX_ENSEMBLE:
+        raise ConfigError(f"model.ensemble must be a whole number from 1 to {MAX_ENSEMBLE} (GPTs trained side "
+                          f"by side), got {m.ensemble}.")
+    if m.ensemble == 1:
+        return
+    if m.arch != "gpt":
+        raise ConfigError(f"model.ensemble trains several GPTs; the {m.arch} model is one model, so leave it at 1.")
+    if t.diagnostics_every:
+        raise ConfigError("the diagnostics watch the layers of one GPT; drop --diagnostics-every for an "
+                          "ensemble, or train its members one at a time.")
+    if t.parallel == "fsdp":
+        raise ConfigError("FSDP shards the blocks of one GPT; train an ensemble with train.parallel=ddp or none.")
+
+
 def glass_refusal(cfg: RunConfig) -> str:
     """The one sentence refusing a setting the glass engine does not implement ("" if none).
 
@@ -511,6 +534,7 @@ def glass_refusal(cfg: RunConfig) -> str:
         return ""  # the ladder's engines: see ladder_config.validate_ladder
     missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
                                ("model.attn_dropout", m.attention_dropout != m.dropout),
+                               ("model.ensemble", m.ensemble > 1),
                                ("train.optimizer=muon", cfg.train.optimizer == "muon"),
                                ("train.optimizer=sgd", cfg.train.optimizer == "sgd")) if on]
     if missing:

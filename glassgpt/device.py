@@ -20,6 +20,13 @@ def mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
+def cpu_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX tiles), so bf16 autocast
+    makes its matmuls faster (about 4x at one thread on an AVX512-BF16 EPYC) rather than slower."""
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(bool(probe()) for probe in probes if probe is not None)
+
+
 def pick_device(name: str) -> torch.device:
     """The torch device for a ``train.device`` / ``--device`` setting, refusing one that is absent."""
     if name == "auto":

@@ -55,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--device", help="auto | cpu | cuda | mps")
     p.add_argument("--threads", type=int, help="CPU threads (default 0: the idle cores, fewer if the machine gets busy; "
                                                 "a fixed count is kept as given, up to 4 per core)")
-    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast (CUDA, or a CPU with native bfloat16)")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint; a larger --max-steps keeps the "

@@ -106,6 +106,9 @@ def finetune(source: str | Path, sft_file: str | Path, out: str | Path, *, overf
     if not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"--val-fraction must be in [0, 1), got {val_fraction}.")
     cfg = load_config(src)
+    if cfg.model.ensemble > 1:
+        raise ConfigError(f"{src} is an ensemble of {cfg.model.ensemble} GPTs; fine-tuning grows the vocabulary "
+                          "of one GPT.")
     seed = cfg.train.seed if seed is None else seed
     _set_training(cfg, sft_file, max_steps, lr, batch_size, warmup_steps, eval_every, seed, time_budget)
     tokenizer = chat_tokenizer(load_run_tokenizer(src))

@@ -70,6 +70,7 @@ def export_refusal(m) -> str:
         ("the ReLU² activation (model.activation=relu2)", m.activation == "relu2"),
         ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
         ("a bias on its untied LM head (GPT2LMHeadModel's head has none)", m.head_bias and not m.tie_weights),
+        ("ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
     ) if on]
     if not beyond:
         return ""

@@ -17,6 +17,7 @@ from ..config import ModelConfig
 from ..errors import count
 from ..ladder_config import LADDER_FIELDS
 from . import makemore
+from .ensemble import Ensemble
 from .gpt import GPT
 
 
@@ -33,15 +34,16 @@ def ladder_config(m: ModelConfig):
 def build(m: ModelConfig) -> torch.nn.Module:
     """The model ``m`` describes, initialised from torch's global generator."""
     if not is_ladder(m):
-        return GPT(m)
+        return Ensemble(m) if m.ensemble > 1 else GPT(m)
     return makemore.build_model(m.arch, ladder_config(m), generator=torch.default_generator)
 
 
 def describe(m: ModelConfig) -> str:
     """One line on the model's shape, e.g. ``mlp: context 3, embedding 10, 200 tanh units, BatchNorm``."""
     if not is_ladder(m):
-        return (f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, "
-                f"context {m.block_size}")
+        shape = (f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, "
+                 f"context {m.block_size}")
+        return f"an ensemble of {m.ensemble} GPTs of {shape}" if m.ensemble > 1 else shape
     if m.arch == "bigram":
         return f"bigram: counts of character pairs, add-{m.smoothing:g} smoothing"
     if m.arch == "neural-bigram":

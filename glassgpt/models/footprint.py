@@ -57,7 +57,8 @@ def parameter_count(m: ModelConfig) -> int:
     block = (2 * norm + C * 3 * C + (3 * C if m.qkv_bias else 0) + C * C + (C if m.bias else 0)
              + C * F + (F if m.bias else 0) + F * C + (C if m.bias else 0))
     head = 0 if m.tie_weights else V * C + (V if m.head_bias else 0)
-    return V * C + m.block_size * C + m.n_layer * block + norm + head
+    positions = m.block_size * C if m.pos == "learned" else 0  # rotary positions have no table
+    return m.ensemble * (V * C + positions + m.n_layer * block + norm + head)
 
 
 def activation_floats(m: ModelConfig, batch: int, seq_len: int, attention_maps: bool = False) -> int:
@@ -71,7 +72,7 @@ def activation_floats(m: ModelConfig, batch: int, seq_len: int, attention_maps: 
             positions = max(1, positions // m.group) if m.arch == "wavenet" else 1
             hidden += 3 * m.n_hidden * positions
         return batch * (m.block_size * m.n_embd + hidden + 3 * m.vocab_size)
-    tokens = batch * seq_len
+    tokens = batch * seq_len  # an ensemble deals a training batch's rows out between its members
     per_layer = 12 * m.n_embd + 2 * m.ffn_width + (2 * m.n_head * seq_len if attention_maps else 0)
     return tokens * (m.n_layer * per_layer + 3 * m.padded_vocab_size + 2 * m.n_embd)
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from ..config import ModelConfig
 from ..errors import GlassError
+from .dropout import Dropout, cheap_masks, dropout
 from .kv_cache import KVCache
 from .rotary import Rotary
 from .weights import check_weights
@@ -73,11 +74,13 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
     ``F.scaled_dot_product_attention`` (``is_causal`` when t == s; no mask at all for a single
     new query, which reads every cached key).  ``return_weights=True`` computes the weights
     explicitly and returns ``(y, weights)``; dropout applies to the weights used for y, the
-    returned weights are those before dropout."""
+    returned weights are those before dropout.  Dropout on a CPU takes the explicit path too,
+    with the cheap masks of ``dropout.py`` (SDPA would draw them with ``bernoulli_``)."""
     t, s = q.size(-2), k.size(-2)
-    if return_weights:
+    if return_weights or (dropout_p and cheap_masks(q)):  # on a CPU, masks are cheaper outside SDPA
         weights = attention_weights(q, k, mask)
-        return (F.dropout(weights, dropout_p) if dropout_p else weights) @ v, weights
+        y = dropout(weights, dropout_p) @ v
+        return (y, weights) if return_weights else y
     if mask is None and t == s:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
     if mask is None and t == 1:
@@ -104,7 +107,7 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.qkv_bias)  # fused q, k, v
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = cfg.attention_dropout  # on the attention weights
-        self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.resid_dropout = Dropout(cfg.dropout)
         self.qk_norm = cfg.qk_norm
         self.rotary = Rotary(cfg.n_embd // cfg.n_head, cfg.block_size, cfg.rope_base) if cfg.pos == "rope" else None
 
@@ -175,7 +178,7 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(cfg.n_embd, cfg.ffn_width, bias=cfg.bias)
         self.act = make_activation(cfg.activation)
         self.c_proj = nn.Linear(cfg.ffn_width, cfg.n_embd, bias=cfg.bias)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(self.act(self.c_fc(x))))
@@ -213,7 +216,7 @@ class GPT(nn.Module):
             layers["wpe"] = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.transformer = nn.ModuleDict(dict(
             **layers,
-            drop=nn.Dropout(cfg.dropout),
+            drop=Dropout(cfg.dropout),
             h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
             ln_f=make_norm(cfg),
         ))

@@ -67,6 +67,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..models.ensemble import member_name
+
 #: order in which groups appear in records
 GROUPS = ("embeddings", "attention", "mlp", "norms", "head")
 HIST_BINS = 30
@@ -76,7 +78,9 @@ GELU_SATURATION_X = -3.0
 
 def param_group(name: str) -> str:
     """The group of a GPT parameter name (see the module docstring); any other model's
-    parameter (a makemore ladder model's ``C.weight``, ``hidden.weight`` …) is its own group."""
+    parameter (a makemore ladder model's ``C.weight``, ``hidden.weight`` …) is its own group.
+    An ensemble member's parameter is in the group of the GPT's own."""
+    name = member_name(name)
     if not name.startswith(("transformer.", "lm_head.")):
         return name
     if name.startswith("lm_head."):

@@ -58,7 +58,8 @@ def matmul_parameters(m: ModelConfig) -> int:
 
 
 def flops_per_token(m: ModelConfig, seq_len: int) -> float:
-    """``6·N + 12·L·H·Q·T``: training FLOPs per token at sequence length ``seq_len``."""
+    """``6·N + 12·L·H·Q·T``: training FLOPs per token at sequence length ``seq_len`` (an
+    ensemble's too: in training each row goes through one member)."""
     return 6.0 * matmul_parameters(m) + 12.0 * m.n_layer * m.n_embd * seq_len
 
 

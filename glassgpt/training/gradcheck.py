@@ -95,6 +95,9 @@ def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64
         cfg.vocab_size, how = (vocab_size, "--vocab-size") if vocab_size else preset_vocab_size(run_cfg)
         weights = None
         source = f"preset {run_cfg.preset} (fresh weights, seed {seed}; vocabulary {cfg.vocab_size}: {how})"
+    if cfg.ensemble > 1:
+        raise ConfigError(f"the {source} is an ensemble of {cfg.ensemble} GPTs; the glass engine's gradients "
+                          "are those of one GPT.")
     T = seq_len if seq_len is not None else min(cfg.block_size, 64)
     if not 1 <= T <= cfg.block_size:
         raise ConfigError(f"--seq-len must be between 1 and the model's context {cfg.block_size}, got {T}.")

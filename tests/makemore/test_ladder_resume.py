@@ -22,6 +22,9 @@ CASES = {
     "neural-bigram-random-batches": ("neural-bigram", ["--set", "train.batch_size=64"]),
     "gpt-on-words": ("gpt", []),
     "gpt-on-packed-words": ("gpt", ["--set", "train.doc_mask=true"]),
+    # an ensemble on packed words, with dropout (word-cut masks) and bf16 autocast where the CPU has it
+    "gpt-ensemble": ("gpt", ["--set", "train.doc_mask=true", "--set", "model.ensemble=2", "--set", "model.dropout=0.1",
+                             "--dtype", "bfloat16"]),
 }
 
 

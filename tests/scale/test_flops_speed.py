@@ -13,6 +13,7 @@ from glassgpt.config import ModelConfig, resolve
 from glassgpt.models import GPT
 from glassgpt.rundir import read_metrics
 from glassgpt.training.flops import Throughput, flops_per_token, matmul_parameters, mfu, peak_flops
+from glassgpt.training import speed
 from glassgpt.training.speed import plan_speed
 
 
@@ -71,14 +72,19 @@ def test_metrics_carry_achieved_flops_and_mfu_against_a_given_peak(tmp_path):
     assert Throughput(10.0).record(3.0) == {"flops_per_sec": 30.0}
 
 
-def test_the_gpu_switches_are_off_on_the_cpu_and_say_so():
+@pytest.mark.parametrize("native", [False, True])
+def test_the_gpu_switches_are_off_on_the_cpu_and_say_so(native, monkeypatch):
+    monkeypatch.setattr(speed, "cpu_bfloat16", lambda: native)  # bf16 autocast: on a CPU with native bfloat16
     t = resolve("gpt2").train
     assert (t.dtype, t.tf32, t.compile, t.flash) == ("bfloat16", True, True, True)
     plan = plan_speed(t, torch.device("cpu"))
-    assert (plan.bf16, plan.tf32, plan.compile, plan.flash, plan.dtype) == (False, False, False, False, "float32")
-    assert plan.note() == ("off here: bf16 autocast (CUDA only); TF32 (CUDA only); torch.compile (CUDA only); "
+    assert (plan.bf16, plan.tf32, plan.compile, plan.flash) == (native, False, False, False)
+    assert plan.dtype == ("bfloat16" if native else "float32")
+    bf16 = "" if native else "bf16 autocast (this CPU has no native bfloat16); "
+    assert plan.note() == (f"off here: {bf16}TF32 (CUDA only); torch.compile (CUDA only); "
                            "flash attention (CUDA only)")
     assert plan_speed(tiny_config().train, torch.device("cpu")).note() == ""
+    assert "bf16 autocast (CUDA or CPU only)" in plan_speed(t, torch.device("mps")).note()
     before = torch.backends.cuda.matmul.allow_tf32
     with plan.active():
         assert torch.backends.cuda.matmul.allow_tf32 == before

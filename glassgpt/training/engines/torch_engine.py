@@ -10,7 +10,7 @@ decay applies to matrices (≥ 2-D: linear weights, embeddings) and never to bia
 Under torchrun the trainer calls ``distribute(world, mode)`` on every rank at once: the model
 is then wrapped for DDP or sharded with FSDP2 (``training.parallel``), and each step reduces
 gradients only after its last micro-batch.  bf16 autocast, TF32, ``torch.compile`` and flash
-attention follow ``training.speed`` (CUDA only).
+attention follow ``training.speed`` (CUDA; bf16 also on a CPU with native bfloat16).
 """
 
 from __future__ import annotations

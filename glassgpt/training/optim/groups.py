@@ -18,11 +18,15 @@ and embeddings), whatever their role.
 
 from __future__ import annotations
 
+from ...models.ensemble import member_name
+
 ROLES = ("embed", "head", "matrix", "scalar")
 
 
 def param_role(name: str, ndim: int) -> str:
-    """The role of the parameter ``name`` with ``ndim`` dimensions (see the table above)."""
+    """The role of the parameter ``name`` with ``ndim`` dimensions (see the table above); an
+    ensemble member's parameter has the role of the GPT's own."""
+    name = member_name(name)
     if name.startswith(("transformer.wte.", "transformer.wpe.")):
         return "embed"
     if name.startswith("lm_head."):
