@@ -1,5 +1,5 @@
-"""Packed words against padded rows: the GPT of ``makemore-tuned`` on names.txt, one training
-step after another through the real engine (Muon, dropout, the lot), each way, in one run.
+"""Packed words against padded rows: one GPT of ``makemore-tuned`` (float32) on names.txt, one
+training step after another through the real engine (Muon, dropout, the lot), each way, in one run.
 
 Padded (``train.doc_mask = false``): one word per row of 16 positions (the longest name + 1).
 Packed (``train.doc_mask = true``): the same words, drawn from the same generator, best fit
@@ -30,9 +30,11 @@ from glassgpt.training.words import prepared_words
 
 
 def setup(data, batch: int, packed: bool, folder: str, **overrides):
-    """An engine for ``makemore-tuned`` (with ``overrides``) on the words of ``data``, and its batch source."""
-    cfg = resolve("makemore-tuned", overrides={"data.path": str(data), "data.corpus": "",
-                                               "train.doc_mask": packed, "train.batch_size": batch, **overrides})
+    """An engine for one GPT of ``makemore-tuned`` in float32 (unless ``overrides`` say otherwise)
+    on the words of ``data``, and its batch source."""
+    cfg = resolve("makemore-tuned", overrides={"data.path": str(data), "data.corpus": "", "model.ensemble": 1,
+                                               "train.dtype": "float32", "train.doc_mask": packed,
+                                               "train.batch_size": batch, **overrides})
     prepared = prepared_words(cfg, folder)
     cfg.model.vocab_size = prepared.tokenizer.vocab_size
     return make_engine(cfg), prepared.train

@@ -447,12 +447,12 @@ def validate(cfg: RunConfig) -> None:
     if t.engine not in ("torch", "glass"):
         raise ConfigError(f"train.engine must be torch or glass, got {t.engine!r}.")
     validate_scale(cfg)
+    refusal = glass_refusal(cfg)  # first: what the glass engine cannot compute at all
+    if refusal:
+        raise ConfigError(refusal)
     if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
         raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
                           "or use --engine torch.")
-    refusal = glass_refusal(cfg)
-    if refusal:
-        raise ConfigError(refusal)
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if t.doc_mask and d.kind != "words" and not (d.files or d.jsonl_field):

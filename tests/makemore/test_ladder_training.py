@@ -180,5 +180,6 @@ def test_the_tuned_preset_is_a_gpt_on_words_that_fits_ten_cpu_minutes():
     assert cfg.data.kind == "words" and cfg.data.split_seed == 42 and m.arch == "gpt"
     assert t.threads == 1 and 0 < t.time_budget < 600 and t.schedule_clock == "time"  # one core, under 10 minutes
     assert (t.optimizer, m.pos, m.norm, m.qk_norm) == ("muon", "rope", "rmsnorm", True) and m.dropout > 0
-    assert t.doc_mask and m.attention_dropout > m.dropout  # packed words; the attention weights dropped most
+    assert t.doc_mask and m.attention_dropout == m.dropout == 0.1  # packed words; light dropout: the ensemble averages
+    assert m.ensemble == 2 and t.batch_size == 2 * 256 and t.dtype == "bfloat16"  # two GPTs, 256 names each a step
     assert "makemore-tuned-fast" not in PRESETS  # the budget is the recipe: no fast variant
