@@ -97,11 +97,13 @@ class ExampleEvalSet:
 
 
 def describe(data: WordData, arrays: dict, gpt: bool) -> str:
-    """The header's data line: words read, skipped lines, and the split."""
-    what = "words" if gpt else "examples"
-    counts = " / ".join(f"{len(arrays[s][0]):,}" for s in SPLITS)
+    """The header's data line: words read, skipped lines, and the split (in words, and for a
+    ladder model in examples too; the GPT reads one word per example)."""
     sizes = " / ".join(f"{len(data.splits[s]):,}" for s in SPLITS)
-    return f"{data.words.summary()} → train / dev / test {sizes} words, {counts} {what}"
+    line = f"{data.words.summary()} → train / dev / test {sizes} words"
+    if gpt:
+        return line
+    return line + ", " + " / ".join(f"{len(arrays[s][0]):,}" for s in SPLITS) + " examples"
 
 
 def word_data(cfg: RunConfig, run_dir: Path, resume: bool) -> WordData:
