@@ -474,7 +474,9 @@ def embeddings(run: RunData, max_labels: int = 120):
     ax.set_xlabel(axes_named[0])
     ax.set_ylabel(axes_named[1])
     what = "all tokens" if V <= max_labels else f"{len(labelled)} most frequent of {V} tokens labelled"
-    ax.set_title(f"token embeddings, {'2-D PCA' if share is not None else 'as learned (2-D)'} ({what})")
+    members = getattr(getattr(model, "config", None), "ensemble", 1)  # an ensemble draws its first member's table
+    whose = f", member 0 of {members}" if members > 1 else ""
+    ax.set_title(f"token embeddings, {'2-D PCA' if share is not None else 'as learned (2-D)'} ({what}{whose})")
     single = sum(len(tok.token_bytes(int(i))) == 1 for i in labelled)
     if single >= 0.8 * len(labelled):
         Line2D = require_matplotlib().lines.Line2D
