@@ -21,9 +21,9 @@ ensemble as one model.  In eval mode its loss is the cross-entropy of that mixtu
 Why: a small model on a small data set is limited by variance, not by steps.  GPTs that
 differ in their initialisation, their data order and their dropout masks make different
 mistakes, and averaging their probabilities scores better than either.  On names.txt two
-separate 570-second runs of one recipe (test 1.9156 and 1.9166) give 1.8989 together, while
-one run of twice the length gives 1.9132; ``makemore-tuned`` trains its two members in one
-570-second run.
+separate 570-second runs of a single GPT (test 1.9156 and 1.9166) give 1.8989 together,
+while one run of twice the length gives 1.9132; ``makemore-tuned`` trains two members in one
+570-second run to test 1.893.
 
 Parameter names carry the member: ``members.0.transformer.wte.weight`` …; ``member_name``
 strips the prefix, so the optimizer's roles and the diagnostics' groups read a member's
