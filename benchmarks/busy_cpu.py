@@ -54,16 +54,35 @@ def main() -> None:
         load = spinners(cores) if condition == "loaded" else contextlib.nullcontext()
         with load:
             for name, (extra, env) in variants.items():
-                run = launch_train(name, base + extra, Path(args.out) / f"{condition}-{name}", env=env,
-                                   timeout=6 * args.seconds + 60)
+                run = launch_train(
+                    name, base + extra, Path(args.out) / f"{condition}-{name}", env=env, timeout=6 * args.seconds + 60
+                )
                 speeds[condition][name] = round(run.tokens_per_sec) if run.tokens_per_sec else None
                 walls[f"{condition}-{name}"] = round(run.wall_s, 1)
                 if run.summary.get("threads"):
                     chosen[f"{condition}-{name}"] = run.summary["threads"]
-    kept = {name: (round(speeds["loaded"][name] / speeds["quiet"][name], 3)
-                   if speeds["loaded"].get(name) and speeds["quiet"].get(name) else None) for name in variants}
-    print(json.dumps({"benchmark": "busy_cpu", "preset": args.preset, "cores": cores, "seconds": args.seconds, "tokens_per_sec": speeds,
-                      "loaded_share_of_quiet": kept, "threads": chosen, "wall_s": walls}))
+    kept = {
+        name: (
+            round(speeds["loaded"][name] / speeds["quiet"][name], 3)
+            if speeds["loaded"].get(name) and speeds["quiet"].get(name)
+            else None
+        )
+        for name in variants
+    }
+    print(
+        json.dumps(
+            {
+                "benchmark": "busy_cpu",
+                "preset": args.preset,
+                "cores": cores,
+                "seconds": args.seconds,
+                "tokens_per_sec": speeds,
+                "loaded_share_of_quiet": kept,
+                "threads": chosen,
+                "wall_s": walls,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

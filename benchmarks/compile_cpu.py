@@ -52,8 +52,10 @@ def main() -> None:
     cfg = resolve(args.preset, overrides={"model.vocab_size": args.vocab})
     gen = torch.Generator().manual_seed(0)
     shape = (cfg.train.batch_size, cfg.model.block_size)
-    batches = [(torch.randint(0, args.vocab, shape, generator=gen), torch.randint(0, args.vocab, shape, generator=gen))
-               for _ in range(8)]
+    batches = [
+        (torch.randint(0, args.vocab, shape, generator=gen), torch.randint(0, args.vocab, shape, generator=gen))
+        for _ in range(8)
+    ]
     torch.manual_seed(0)
     eager = build(cfg.model)
     compiled_source = copy.deepcopy(eager)
@@ -62,14 +64,23 @@ def main() -> None:
     saving = eager_step - compiled_step
     compile_cost = compiled_first - eager_first
     budget_steps = cfg.train.time_budget / eager_step if cfg.train.time_budget else None
-    print(json.dumps({
-        "benchmark": "compile_cpu", "preset": args.preset, "threads": args.threads, "batch": list(shape),
-        "eager_first_step_s": round(eager_first, 3), "compiled_first_step_s": round(compiled_first, 2),
-        "eager_ms_per_step": round(eager_step * 1e3, 2), "compiled_ms_per_step": round(compiled_step * 1e3, 2),
-        "speedup": round(eager_step / compiled_step, 3),
-        "break_even_steps": round(compile_cost / saving) if saving > 0 else None,
-        "steps_in_budget": round(budget_steps) if budget_steps else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "compile_cpu",
+                "preset": args.preset,
+                "threads": args.threads,
+                "batch": list(shape),
+                "eager_first_step_s": round(eager_first, 3),
+                "compiled_first_step_s": round(compiled_first, 2),
+                "eager_ms_per_step": round(eager_step * 1e3, 2),
+                "compiled_ms_per_step": round(compiled_step * 1e3, 2),
+                "speedup": round(eager_step / compiled_step, 3),
+                "break_even_steps": round(compile_cost / saving) if saving > 0 else None,
+                "steps_in_budget": round(budget_steps) if budget_steps else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     data = bench_data(args.data, ("names.txt",)) / "names.txt"
-    ways = [("torch dropout, float32", 1, {}, False), ("word-cut masks, float32", 1, {}, True),
-            ("word-cut masks, bf16 autocast", 1, {"train.dtype": "bfloat16"}, True),
-            ("ensemble of 2, word-cut masks, bf16", 2, {"train.dtype": "bfloat16", "model.ensemble": 2}, True)]
+    ways = [
+        ("torch dropout, float32", 1, {}, False),
+        ("word-cut masks, float32", 1, {}, True),
+        ("word-cut masks, bf16 autocast", 1, {"train.dtype": "bfloat16"}, True),
+        ("ensemble of 2, word-cut masks, bf16", 2, {"train.dtype": "bfloat16", "model.ensemble": 2}, True),
+    ]
     rows = []
     with thread_scope(args.threads), tempfile.TemporaryDirectory() as folder:
         for name, members, overrides, cheap in ways:
@@ -51,15 +54,33 @@ def main() -> None:
             rule = lambda x, cheap=cheap: cheap and x.device.type == "cpu"  # noqa: E731
             with mock.patch.object(dropout, "cheap_masks", rule), mock.patch.object(gpt, "cheap_masks", rule):
                 r = timed(data, args.batch * members, True, args.steps, folder, **overrides)
-            rows.append({"way": name, "members": members, "ms_per_step": r["ms_per_step"],
-                         "names_per_s_per_member": round(r["names_per_s"] / members)})
+            rows.append(
+                {
+                    "way": name,
+                    "members": members,
+                    "ms_per_step": r["ms_per_step"],
+                    "names_per_s_per_member": round(r["names_per_s"] / members),
+                }
+            )
     base = rows[0]["ms_per_step"]
     for r in rows:
         r["speedup_per_member"] = round(base * r["members"] / r["ms_per_step"], 2)
-    print(json.dumps({"benchmark": "cpu_step", "threads": args.threads, "batch": args.batch, "steps": args.steps,
-                      "cpu_bfloat16": cpu_bfloat16(), "rows": rows}))
-    print(f"| way ({args.batch} names a step per member, {args.threads} thread) | ms/step | names/s per member | "
-          "speed-up per member |")
+    print(
+        json.dumps(
+            {
+                "benchmark": "cpu_step",
+                "threads": args.threads,
+                "batch": args.batch,
+                "steps": args.steps,
+                "cpu_bfloat16": cpu_bfloat16(),
+                "rows": rows,
+            }
+        )
+    )
+    print(
+        f"| way ({args.batch} names a step per member, {args.threads} thread) | ms/step | names/s per member | "
+        "speed-up per member |"
+    )
     print("|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['way']} | {r['ms_per_step']} | {r['names_per_s_per_member']:,} | {r['speedup_per_member']}× |")

@@ -75,12 +75,16 @@ def child(args) -> None:
     start = time.perf_counter()
     index = prepare(args.input, "cl100k", args.out, workers=args.workers, val_fraction=0.001, progress=False)
     seconds = time.perf_counter() - start
-    print(json.dumps({
-        "seconds": seconds,
-        "tokens": index["splits"]["train"]["tokens"] + index["splits"]["val"]["tokens"],
-        "peak_rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "peak_rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "tokens": index["splits"]["train"]["tokens"] + index["splits"]["val"]["tokens"],
+                "peak_rss_main_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def tiktoken_speed(folder: Path, workers: int) -> tuple[float, float]:
@@ -121,19 +125,39 @@ def main(argv=None) -> int:
             folder, out = Path(tmp) / f"in{mb}", Path(tmp) / f"out{mb}"
             size = generate(folder, text, mb)
             tk = tiktoken_speed(folder, args.workers)  # right before: both see the same machine load
-            proc = subprocess.run([sys.executable, __file__, "--workers", str(args.workers), "--child", str(folder), str(out)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--workers", str(args.workers), "--child", str(folder), str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             speed = size / MB / r["seconds"]
-            r.update(mb=round(size / MB, 1), seconds=round(r["seconds"], 1), mb_per_s=round(speed, 2),
-                     peak_rss_main_mb=round(r["peak_rss_main_mb"]), peak_rss_worker_mb=round(r["peak_rss_worker_mb"]),
-                     tiktoken_mb_per_s_1_thread=round(tk[0], 2), tiktoken_mb_per_s_threads=round(tk[1], 2),
-                     vs_tiktoken_1_thread=round(speed / tk[0], 2), vs_tiktoken_threads=round(speed / tk[1], 2))
+            r.update(
+                mb=round(size / MB, 1),
+                seconds=round(r["seconds"], 1),
+                mb_per_s=round(speed, 2),
+                peak_rss_main_mb=round(r["peak_rss_main_mb"]),
+                peak_rss_worker_mb=round(r["peak_rss_worker_mb"]),
+                tiktoken_mb_per_s_1_thread=round(tk[0], 2),
+                tiktoken_mb_per_s_threads=round(tk[1], 2),
+                vs_tiktoken_1_thread=round(speed / tk[0], 2),
+                vs_tiktoken_threads=round(speed / tk[1], 2),
+            )
             results.append(r)
             shutil.rmtree(folder)
             shutil.rmtree(out)
-    print(json.dumps({"benchmark": "data_prepare", "tokenizer": "cl100k", "workers": args.workers,
-                      "cpus": os.cpu_count(), "sizes": results}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "data_prepare",
+                "tokenizer": "cl100k",
+                "workers": args.workers,
+                "cpus": os.cpu_count(),
+                "sizes": results,
+            }
+        )
+    )
     return 0
 
 

@@ -41,18 +41,57 @@ from glassgpt.distributed import World, free_port
 from glassgpt.models import GPT
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 
-MODEL = ["--set", "model.n_layer=4", "--set", "model.n_head=4", "--set", "model.n_embd=128",
-         "--set", "model.block_size=64", "--set", "train.eval_every=0", "--set", "train.time_budget=0",
-         "--set", "train.log_every=10", "--set", "train.sample_tokens=0", "--set", "train.warmup_steps=10"]
+MODEL = [
+    "--set",
+    "model.n_layer=4",
+    "--set",
+    "model.n_head=4",
+    "--set",
+    "model.n_embd=128",
+    "--set",
+    "model.block_size=64",
+    "--set",
+    "train.eval_every=0",
+    "--set",
+    "train.time_budget=0",
+    "--set",
+    "train.log_every=10",
+    "--set",
+    "train.sample_tokens=0",
+    "--set",
+    "train.warmup_steps=10",
+]
 
 
 def end_to_end(data: Path, work: Path, nproc: int, threads: int, steps: int, micro: int) -> dict:
     out = work / f"run-{nproc}x{threads}"
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", "-m", "glassgpt", "train", "--data", str(data / "tinyshakespeare.txt"),
-           "--tokenizer", "char", "--out", str(out), "--max-steps", str(steps), "--threads", str(threads),
-           "--set", f"train.batch_size={micro}", "--set", f"train.tokens_per_step={2 * micro * 64}", *MODEL,
-           "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "glassgpt",
+        "train",
+        "--data",
+        str(data / "tinyshakespeare.txt"),
+        "--tokenizer",
+        "char",
+        "--out",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--threads",
+        str(threads),
+        "--set",
+        f"train.batch_size={micro}",
+        "--set",
+        f"train.tokens_per_step={2 * micro * 64}",
+        *MODEL,
+        "--quiet",
+    ]
     env = {**os.environ, "GLASSGPT_REPORT": "0", "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
@@ -62,10 +101,15 @@ def end_to_end(data: Path, work: Path, nproc: int, threads: int, steps: int, mic
     summary = json.loads((out / "summary.json").read_text())
     config = json.loads((out / "config.json").read_text())
     tps = summary["tokens"] / summary["budget"]["training_s"]
-    return {"processes": nproc, "threads_each": threads, "tokens_per_sec": round(tps),
-            "training_s": round(summary["budget"]["training_s"], 2), "wall_s": round(wall, 1),
-            "final_val_loss": round(summary["final"]["val_loss"], 4),
-            "gflops_per_sec": round(tps * training_flops_per_token(config) / 1e9, 2)}
+    return {
+        "processes": nproc,
+        "threads_each": threads,
+        "tokens_per_sec": round(tps),
+        "training_s": round(summary["budget"]["training_s"], 2),
+        "wall_s": round(wall, 1),
+        "final_val_loss": round(summary["final"]["val_loss"], 4),
+        "gflops_per_sec": round(tps * training_flops_per_token(config) / 1e9, 2),
+    }
 
 
 def _share_worker(rank: int, port: int, steps: int, micro: int, out: str) -> None:
@@ -102,9 +146,12 @@ def allreduce_share(steps: int, micro: int, work: Path) -> dict:
     mp.spawn(_share_worker, args=(free_port(), steps, micro, str(out)), nprocs=2, join=True)
     t = json.loads(out.read_text())
     with_sync, without = statistics.median(t["with"]), statistics.median(t["without"])
-    return {"ms_per_step_with_allreduce": round(with_sync * 1000, 2), "ms_per_step_without": round(without * 1000, 2),
-            "allreduce_share": round(1 - without / with_sync, 3),
-            "gradient_mb": round(sum(p.numel() for p in _params()) * 4 / 1e6, 2)}
+    return {
+        "ms_per_step_with_allreduce": round(with_sync * 1000, 2),
+        "ms_per_step_without": round(without * 1000, 2),
+        "allreduce_share": round(1 - without / with_sync, 3),
+        "gradient_mb": round(sum(p.numel() for p in _params()) * 4 / 1e6, 2),
+    }
 
 
 def _params():
@@ -130,9 +177,18 @@ def main() -> int:
         with contextlib.suppress(OSError):
             shutil.rmtree(work)
     one, two = runs[0].get("tokens_per_sec"), runs[2].get("tokens_per_sec")
-    print(json.dumps({"benchmark": "ddp_cpu", "cores": os.cpu_count(), "runs": runs, "allreduce": share,
-                      "matmul_gflops": gflops,
-                      "speedup_2proc_vs_1proc_2threads": round(two / one, 3) if one and two else None}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "ddp_cpu",
+                "cores": os.cpu_count(),
+                "runs": runs,
+                "allreduce": share,
+                "matmul_gflops": gflops,
+                "speedup_2proc_vs_1proc_2threads": round(two / one, 3) if one and two else None,
+            }
+        )
+    )
     return 0
 
 

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +92,7 @@ def main(argv=None) -> int:
         steps = {False: [], True: []}  # mode -> [(wall, cpu)] of every step of its blocks
         pairs = []  # (plain step, captured step) right after it
         for r in range(args.rounds):
-            for on in ((False, True) if r % 2 == 0 else (True, False)):
+            for on in (False, True) if r % 2 == 0 else (True, False):
                 times = [step(on and i == args.interval - 1, out) for i in range(args.interval)]
                 steps[on] += times
                 if on:
@@ -110,18 +109,33 @@ def main(argv=None) -> int:
     plain = [st[clock] for st in steps[False]] + [st[clock] for st in steps[True][:-1]]
     extra = [statistics.median(cap[c] - pl[c] for pl, cap in pairs) for c in (0, 1)]
     result = {
-        "benchmark": "diagnostics_overhead", "preset": "baby", "data": data, "device": str(engine.device),
-        "threads": torch.get_num_threads(), "interval": args.interval, "steps_per_mode": n,
-        "ms_per_step_off": round(1000 * total(False, 0) / n, 3), "ms_per_step_on": round(1000 * total(True, 0) / n, 3),
+        "benchmark": "diagnostics_overhead",
+        "preset": "baby",
+        "data": data,
+        "device": str(engine.device),
+        "threads": torch.get_num_threads(),
+        "interval": args.interval,
+        "steps_per_mode": n,
+        "ms_per_step_off": round(1000 * total(False, 0) / n, 3),
+        "ms_per_step_on": round(1000 * total(True, 0) / n, 3),
         "overhead_ratio": round(total(True, 0) / total(False, 0), 4),
     }
     if on_cpu:
-        result.update({"cpu_ms_per_step_off": round(1000 * total(False, 1) / n, 3),
-                       "cpu_ms_per_step_on": round(1000 * total(True, 1) / n, 3),
-                       "overhead_ratio_cpu": round(total(True, 1) / total(False, 1), 4),
-                       "capture_extra_cpu_ms": round(1000 * extra[1], 3)})
-    result.update({"capture_extra_ms": round(1000 * extra[0], 3), "pairs": len(pairs),
-                   "overhead_ratio_paired": round(1 + extra[clock] / (args.interval * statistics.median(plain)), 4)})
+        result.update(
+            {
+                "cpu_ms_per_step_off": round(1000 * total(False, 1) / n, 3),
+                "cpu_ms_per_step_on": round(1000 * total(True, 1) / n, 3),
+                "overhead_ratio_cpu": round(total(True, 1) / total(False, 1), 4),
+                "capture_extra_cpu_ms": round(1000 * extra[1], 3),
+            }
+        )
+    result.update(
+        {
+            "capture_extra_ms": round(1000 * extra[0], 3),
+            "pairs": len(pairs),
+            "overhead_ratio_paired": round(1 + extra[clock] / (args.interval * statistics.median(plain)), 4),
+        }
+    )
     print(json.dumps(result))
     return 0
 

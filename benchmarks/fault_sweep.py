@@ -148,8 +148,11 @@ def check_setup(run: Path, overwrite: bool) -> str | None:
 
 def fingerprint(run: Path) -> tuple:
     metrics = without_timing(read_metrics(run))
-    return ((run / "state" / "model.safetensors").read_bytes(), (run / "state" / "optimizer.safetensors").read_bytes(),
-            json.dumps(metrics))
+    return (
+        (run / "state" / "model.safetensors").read_bytes(),
+        (run / "state" / "optimizer.safetensors").read_bytes(),
+        json.dumps(metrics),
+    )
 
 
 def check_resume(run: Path, reference: tuple) -> str | None:
@@ -161,8 +164,12 @@ def check_resume(run: Path, reference: tuple) -> str | None:
 
 def make_templates(work: Path) -> dict:
     """The runs the phases start from, and the reference a resume must match."""
-    t = {"finished": work / "finished", "step2": work / "step2", "reference": work / "reference",
-         "half-saved": work / "half-saved" / "run"}
+    t = {
+        "finished": work / "finished",
+        "step2": work / "step2",
+        "reference": work / "reference",
+        "half-saved": work / "half-saved" / "run",
+    }
     train(t["finished"], config=config(2), text=TEXT)
     train(t["step2"], config=config(2), text=TEXT)
     # the reference is never killed but takes the same path: 2 steps, then a resume to 4 (a
@@ -199,8 +206,11 @@ def sweep(phase: str, work: Path, templates: dict, every: int, lost: list) -> di
             continue
         tried += 1
         try:
-            problem = (check_setup(run, phase == "setup-overwrite") if phase.startswith("setup")
-                       else check_resume(run, reference))
+            problem = (
+                check_setup(run, phase == "setup-overwrite")
+                if phase.startswith("setup")
+                else check_resume(run, reference)
+            )
         except Exception as exc:  # noqa: BLE001 - a traceback a user would see is a loss
             problem = f"{exc.__class__.__name__}: {exc}"
         if problem is None and files_of_user(place) != mine:
@@ -210,8 +220,13 @@ def sweep(phase: str, work: Path, templates: dict, every: int, lost: list) -> di
         else:
             lost.append({"phase": phase, "kill_point": k, "operation": ops[k - 1], "problem": problem})
         shutil.rmtree(place, ignore_errors=True)
-    return {"operations": len(ops), "tried": tried, "survived": survived, "lost": tried - survived,
-            "not_reached": not_reached}
+    return {
+        "operations": len(ops),
+        "tried": tried,
+        "survived": survived,
+        "lost": tried - survived,
+        "not_reached": not_reached,
+    }
 
 
 def main() -> None:
@@ -226,11 +241,16 @@ def main() -> None:
         work = Path(tmp)
         templates = make_templates(work / "templates")
         phases = {phase: sweep(phase, work, templates, args.every, lost) for phase in args.phases}
-    out = {"benchmark": "fault_sweep", "kill": "os._exit(137) at the k-th file operation (as kill -9)",
-           "tried": sum(p["tried"] for p in phases.values()),
-           "survived": sum(p["survived"] for p in phases.values()),
-           "lost": sum(p["lost"] for p in phases.values()), "phases": phases, "losses": lost[:10],
-           "seconds": round(time.perf_counter() - start, 1)}
+    out = {
+        "benchmark": "fault_sweep",
+        "kill": "os._exit(137) at the k-th file operation (as kill -9)",
+        "tried": sum(p["tried"] for p in phases.values()),
+        "survived": sum(p["survived"] for p in phases.values()),
+        "lost": sum(p["lost"] for p in phases.values()),
+        "phases": phases,
+        "losses": lost[:10],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
     print(json.dumps(out))
 
 

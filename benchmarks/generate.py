@@ -42,10 +42,20 @@ def hf_copy(model: GPT):
     except ImportError:
         return None
     cfg = model.config
-    hf_cfg = GPT2Config(vocab_size=cfg.vocab_size, n_positions=cfg.block_size, n_embd=cfg.n_embd,
-                        n_layer=cfg.n_layer, n_head=cfg.n_head, activation_function="gelu_new",
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
-                        bos_token_id=None, eos_token_id=None)  # no end token: exactly n tokens, no logit suppressed
+    hf_cfg = GPT2Config(
+        vocab_size=cfg.vocab_size,
+        n_positions=cfg.block_size,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        activation_function="gelu_new",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=None,
+    )  # no end token: exactly n tokens, no logit suppressed
     hf = GPT2LMHeadModel(hf_cfg).eval()
     ours = model.weights()
     transposed = (".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight")
@@ -88,9 +98,16 @@ def main(argv=None) -> int:
 
         def run():
             with torch.inference_mode():
-                out = hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
-                                  use_cache=True, pad_token_id=0)
-            return out[0, len(PROMPT):].tolist()
+                out = hf.generate(
+                    ids,
+                    attention_mask=torch.ones_like(ids),
+                    max_new_tokens=n,
+                    do_sample=False,
+                    use_cache=True,
+                    pad_token_id=0,
+                )
+            return out[0, len(PROMPT) :].tolist()
+
         return run
 
     # warm-up: first calls pay for allocations and lazy initialisation
@@ -99,8 +116,14 @@ def main(argv=None) -> int:
     if hf is not None:
         theirs(8)()
 
-    result: dict = {"benchmark": "generate", "device": str(device), "threads": torch.get_num_threads(),
-                    "model": SHAPE, "prompt_tokens": len(PROMPT), "transformers": hf is not None}
+    result: dict = {
+        "benchmark": "generate",
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "model": SHAPE,
+        "prompt_tokens": len(PROMPT),
+        "transformers": hf is not None,
+    }
     for n in lengths:
         best: dict[str, float] = {}
         tokens: dict[str, list[int]] = {}

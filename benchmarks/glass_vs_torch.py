@@ -77,8 +77,9 @@ def load_tokens(synthetic: bool, data: str | None = None):
 def make_config(vocab: int, args):
     from glassgpt.config import resolve
 
-    cfg = resolve("baby", overrides={"train.batch_size": args.batch_size, "train.seq_len": args.seq_len,
-                                     "train.device": "cpu"})
+    cfg = resolve(
+        "baby", overrides={"train.batch_size": args.batch_size, "train.seq_len": args.seq_len, "train.device": "cpu"}
+    )
     cfg.model.vocab_size = vocab
     return cfg
 
@@ -147,9 +148,22 @@ def peak_rss_kib() -> int:
 
 
 def peak_rss_mb(engine: str, args) -> tuple[float, str]:
-    cmd = [sys.executable, __file__, "--memory-child", engine, "--steps", str(min(args.steps, 10)),
-           "--warmup", str(args.warmup), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-           "--seq-len", str(args.seq_len)] + (["--synthetic"] if args.synthetic else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-child",
+        engine,
+        "--steps",
+        str(min(args.steps, 10)),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        str(args.threads),
+        "--batch-size",
+        str(args.batch_size),
+        "--seq-len",
+        str(args.seq_len),
+    ] + (["--synthetic"] if args.synthetic else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO).stdout
     result = json.loads(out.strip().splitlines()[-1])
     return result["peak_mb"], result["method"]
@@ -181,7 +195,7 @@ def main(argv=None) -> None:
     # and a drift in machine load still hits both
     half = (args.steps + 1) // 2
     for block in range(2):
-        timed = data[args.warmup + block * half: args.warmup + (block + 1) * half]
+        timed = data[args.warmup + block * half : args.warmup + (block + 1) * half]
         for name, engine in (("glass", glass), ("torch", eager)):
             for i, (x, y) in enumerate(data[: args.warmup] + timed):  # both engines: the same batch sequence
                 t0 = time.perf_counter()
@@ -220,18 +234,33 @@ def main(argv=None) -> None:
     t_ms = statistics.median(times["torch"]) * 1e3
     share = matmul[0] / spent
     (g_mem, method), (t_mem, _) = peak_rss_mb("glass", args), peak_rss_mb("torch", args)
-    print(json.dumps({
-        "benchmark": "glass_vs_torch", "preset": "baby", "data": source, "vocab": vocab,
-        "batch_size": args.batch_size, "seq_len": args.seq_len, "threads": args.threads,
-        "steps": args.steps, "params": glass.model.num_params(),
-        "glass_ms_per_step": round(g_ms, 2), "torch_ms_per_step": round(t_ms, 2), "ratio": round(g_ms / t_ms, 3),
-        "glass_min_ms": round(min(times["glass"]) * 1e3, 2), "torch_min_ms": round(min(times["torch"]) * 1e3, 2),
-        "max_loss_diff": float(max(abs(a - b) for a, b in zip(losses["glass"], losses["torch"]))),
-        "glass_peak_mb": round(g_mem, 1), "torch_peak_mb": round(t_mem, 1),
-        "memory_method": f"peak RSS growth over imports+data ({method}), each engine in its own subprocess",
-        "glass_tracemalloc_peak_mb": round(traced_peak / 2**20, 1),
-        "glass_matmul_share": round(share, 3), "glass_other_share": round(1 - share, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "glass_vs_torch",
+                "preset": "baby",
+                "data": source,
+                "vocab": vocab,
+                "batch_size": args.batch_size,
+                "seq_len": args.seq_len,
+                "threads": args.threads,
+                "steps": args.steps,
+                "params": glass.model.num_params(),
+                "glass_ms_per_step": round(g_ms, 2),
+                "torch_ms_per_step": round(t_ms, 2),
+                "ratio": round(g_ms / t_ms, 3),
+                "glass_min_ms": round(min(times["glass"]) * 1e3, 2),
+                "torch_min_ms": round(min(times["torch"]) * 1e3, 2),
+                "max_loss_diff": float(max(abs(a - b) for a, b in zip(losses["glass"], losses["torch"]))),
+                "glass_peak_mb": round(g_mem, 1),
+                "torch_peak_mb": round(t_mem, 1),
+                "memory_method": f"peak RSS growth over imports+data ({method}), each engine in its own subprocess",
+                "glass_tracemalloc_peak_mb": round(traced_peak / 2**20, 1),
+                "glass_matmul_share": round(share, 3),
+                "glass_other_share": round(1 - share, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,19 @@ def emit(record: dict) -> None:
 
 def tiny_losses(device: str, steps: int = 5) -> list[float]:
     """The first ``steps`` losses of a tiny fp32 model on ``device`` (same seed, same batches)."""
-    cfg = resolve("baby", overrides={"train.device": device, "train.dtype": "float32", "train.tf32": "false",
-                                     "train.compile": "false", "model.n_layer": 2, "model.n_embd": 64,
-                                     "model.n_head": 4, "model.block_size": 32})
+    cfg = resolve(
+        "baby",
+        overrides={
+            "train.device": device,
+            "train.dtype": "float32",
+            "train.tf32": "false",
+            "train.compile": "false",
+            "model.n_layer": 2,
+            "model.n_embd": 64,
+            "model.n_head": 4,
+            "model.block_size": 32,
+        },
+    )
     cfg.model.vocab_size = 65
     engine = TorchEngine(cfg)
     rng = np.random.default_rng(0)
@@ -92,13 +102,24 @@ def gpt2_speed(args, deadline: float) -> dict:
     column = precision(engine.speed.dtype, engine.speed.tf32)
     peak = args.peak_tflops * 1e12 if args.peak_tflops else peak_flops(name, column)
     tps = tokens / step_s
-    return {"status": "ok", "gpu": name, "precision": column, "compile": engine.speed.compile,
-            "flash": engine.speed.flash, "batch_size": B, "grad_accum": A, "tokens_per_step": tokens,
-            "timed_steps": len(times), "first_step_s": round(first, 2), "ms_per_step": round(step_s * 1000, 1),
-            "tokens_per_sec": round(tps), "flops_per_token": per_token,
-            "peak_tflops": peak / 1e12 if peak else None,
-            "mfu": round(mfu(tps, per_token, peak), 4) if peak else None,
-            "max_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1)}
+    return {
+        "status": "ok",
+        "gpu": name,
+        "precision": column,
+        "compile": engine.speed.compile,
+        "flash": engine.speed.flash,
+        "batch_size": B,
+        "grad_accum": A,
+        "tokens_per_step": tokens,
+        "timed_steps": len(times),
+        "first_step_s": round(first, 2),
+        "ms_per_step": round(step_s * 1000, 1),
+        "tokens_per_sec": round(tps),
+        "flops_per_token": per_token,
+        "peak_tflops": peak / 1e12 if peak else None,
+        "mfu": round(mfu(tps, per_token, peak), 4) if peak else None,
+        "max_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1),
+    }
 
 
 def main() -> int:
@@ -111,8 +132,13 @@ def main() -> int:
     args = p.parse_args()
     deadline = time.monotonic() + args.time_limit
     if not torch.cuda.is_available():
-        emit({"benchmark": "gpu_train", "status": "skipped", "reason": "no CUDA GPU on this machine; "
-              "the 124M figures are unmeasured"})
+        emit(
+            {
+                "benchmark": "gpu_train",
+                "status": "skipped",
+                "reason": "no CUDA GPU on this machine; the 124M figures are unmeasured",
+            }
+        )
         return 0
     cpu, gpu = tiny_losses("cpu"), tiny_losses("cuda")
     parity = {"cpu": cpu, "gpu": gpu, "max_abs_diff": max(abs(a - b) for a, b in zip(cpu, gpu))}
@@ -120,8 +146,11 @@ def main() -> int:
     try:
         record["gpt2_124m"] = gpt2_speed(args, deadline)
     except torch.cuda.OutOfMemoryError:
-        record["gpt2_124m"] = {"status": "out of memory", "batch_size": args.batch_size,
-                               "why": "use a smaller --batch-size"}
+        record["gpt2_124m"] = {
+            "status": "out of memory",
+            "batch_size": args.batch_size,
+            "why": "use a smaller --batch-size",
+        }
     emit(record)
     return 0
 

@@ -32,23 +32,43 @@ DATA_ENV = "GLASSGPT_BENCH_DATA"
 #: width 128, context 64, batch 12, 2,000 steps, lr 1e-3 cosine (warmup 100, floor 1e-4),
 #: betas (0.9, 0.99), weight decay 0.1, clip 1.0, no dropout, no biases, tied head; it
 #: evaluates every 250 steps on 20 batches and has no time limit
-ANCHOR = {"model.n_layer": 4, "model.n_head": 4, "model.n_embd": 128, "model.block_size": 64,
-          "model.dropout": 0.0, "model.bias": False, "model.qkv_bias": False,
-          "train.batch_size": 12, "train.max_steps": 2000, "train.lr": 1e-3, "train.schedule": "cosine",
-          "train.warmup_steps": 100, "train.min_lr_ratio": 0.1, "train.beta2": 0.99, "train.weight_decay": 0.1,
-          "train.grad_clip": 1.0, "train.eval_every": 250, "train.eval_batches": 20, "train.time_budget": 0}
+ANCHOR = {
+    "model.n_layer": 4,
+    "model.n_head": 4,
+    "model.n_embd": 128,
+    "model.block_size": 64,
+    "model.dropout": 0.0,
+    "model.bias": False,
+    "model.qkv_bias": False,
+    "train.batch_size": 12,
+    "train.max_steps": 2000,
+    "train.lr": 1e-3,
+    "train.schedule": "cosine",
+    "train.warmup_steps": 100,
+    "train.min_lr_ratio": 0.1,
+    "train.beta2": 0.99,
+    "train.weight_decay": 0.1,
+    "train.grad_clip": 1.0,
+    "train.eval_every": 250,
+    "train.eval_batches": 20,
+    "train.time_budget": 0,
+}
 
 
 def bench_data(folder: str | None, needed: tuple[str, ...] = ("tinyshakespeare.txt",)) -> Path:
     """The benchmark data folder, or exit with one sentence saying what is missing."""
     folder = folder or os.environ.get(DATA_ENV)
     if not folder:
-        sys.exit(f"error: give the data folder with --data FOLDER or the environment variable {DATA_ENV} "
-                 f"(a folder holding {', '.join(needed)}).")
+        sys.exit(
+            f"error: give the data folder with --data FOLDER or the environment variable {DATA_ENV} "
+            f"(a folder holding {', '.join(needed)})."
+        )
     missing = [name for name in needed if not (Path(folder) / name).is_file()]
     if missing:
-        sys.exit(f"error: {Path(folder) / missing[0]} does not exist; the benchmark data folder must hold "
-                 f"{', '.join(needed)}.")
+        sys.exit(
+            f"error: {Path(folder) / missing[0]} does not exist; the benchmark data folder must hold "
+            f"{', '.join(needed)}."
+        )
     return Path(folder)
 
 
@@ -80,8 +100,8 @@ class Run:
     seed: int
     out: Path
     launched_unix: float
-    wall_s: float                       # from launch to exit
-    returncode: int | None              # None: killed at the time limit
+    wall_s: float  # from launch to exit
+    returncode: int | None  # None: killed at the time limit
     summary: dict = field(default_factory=dict)
     metrics: list = field(default_factory=list)
     stderr_tail: str = ""
@@ -107,8 +127,11 @@ class Run:
         """(seconds since launch, value) of every metrics record with ``key``; the final
         full evaluation is added at the exit time for ``val_loss``."""
         start = (self.summary.get("budget") or {}).get("started_unix")
-        offset = (start - self.launched_unix) if start else self.wall_s - (self.metrics[-1]["elapsed_s"]
-                                                                           if self.metrics else 0.0)
+        offset = (
+            (start - self.launched_unix)
+            if start
+            else self.wall_s - (self.metrics[-1]["elapsed_s"] if self.metrics else 0.0)
+        )
         points = [(offset + r["elapsed_s"], r[key]) for r in self.metrics if key in r and "elapsed_s" in r]
         if key == "val_loss" and self.final_loss is not None:
             points.append((self.wall_s, self.final_loss))
@@ -121,15 +144,23 @@ class Run:
 
     def record(self) -> dict:
         budget = self.summary.get("budget") or {}
-        return {"name": self.name, "seed": self.seed, "wall_s": round(self.wall_s, 2), "returncode": self.returncode,
-                "val_loss": self.final_loss, "steps": self.summary.get("steps"),
-                "tokens_per_sec": round(self.tokens_per_sec) if self.tokens_per_sec else None,
-                "final_eval_s": budget.get("final_eval_s"), "predicted_final_eval_s": budget.get("predicted_final_eval_s"),
-                "threads": self.summary.get("threads")}
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "wall_s": round(self.wall_s, 2),
+            "returncode": self.returncode,
+            "val_loss": self.final_loss,
+            "steps": self.summary.get("steps"),
+            "tokens_per_sec": round(self.tokens_per_sec) if self.tokens_per_sec else None,
+            "final_eval_s": budget.get("final_eval_s"),
+            "predicted_final_eval_s": budget.get("predicted_final_eval_s"),
+            "threads": self.summary.get("threads"),
+        }
 
 
-def launch_train(name: str, args: list[str], out: Path, seed: int = 1337, timeout: float | None = None,
-                 env: dict | None = None) -> Run:
+def launch_train(
+    name: str, args: list[str], out: Path, seed: int = 1337, timeout: float | None = None, env: dict | None = None
+) -> Run:
     """Run ``glassgpt train ARGS --out OUT --seed SEED --quiet --json`` to the end (or kill it
     after ``timeout`` seconds) and read what it wrote.  The run folder is replaced."""
     if out.exists():
@@ -206,7 +237,7 @@ def matmul_gflops(threads: int, size: int = 1024, seconds: float = 2.0) -> float
         while time.perf_counter() < end:
             start = time.perf_counter()
             a @ b
-            best = max(best, 2 * size ** 3 / (time.perf_counter() - start) / 1e9)
+            best = max(best, 2 * size**3 / (time.perf_counter() - start) / 1e9)
         return best
     finally:
         torch.set_num_threads(old)

@@ -38,10 +38,17 @@ from glassgpt.ladder_config import PUBLISHED
 from glassgpt.models.footprint import parameter_count
 
 #: (row name, preset), in ladder order
-ROWS = [("bigram", "makemore-bigram"), ("neural-bigram", "makemore-neural-bigram"), ("mlp", "makemore-mlp"),
-        ("mlp + fixes", "makemore-mlp-fixes"), ("mlp + BatchNorm", "makemore-mlp-bn"),
-        ("wavenet", "makemore-wavenet"), ("wavenet scaled", "makemore-wavenet-scaled"),
-        ("gpt", "makemore-gpt"), ("tuned", "makemore-tuned")]
+ROWS = [
+    ("bigram", "makemore-bigram"),
+    ("neural-bigram", "makemore-neural-bigram"),
+    ("mlp", "makemore-mlp"),
+    ("mlp + fixes", "makemore-mlp-fixes"),
+    ("mlp + BatchNorm", "makemore-mlp-bn"),
+    ("wavenet", "makemore-wavenet"),
+    ("wavenet scaled", "makemore-wavenet-scaled"),
+    ("gpt", "makemore-gpt"),
+    ("tuned", "makemore-tuned"),
+]
 #: the tuned preset has no fast variant (it is the budget): --quick leaves it out
 QUICK_SKIP = {"makemore-tuned"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
@@ -50,8 +57,20 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 def run_row(name: str, preset: str, data: Path, out: Path, threads: int) -> dict:
     """Train one preset as its own process and read back what it wrote."""
     run_dir = out / "runs" / preset
-    command = glassgpt_command() + ["train", "--preset", preset, "--data", str(data), "--out", str(run_dir),
-                                    "--overwrite", "--quiet", "--json", "--threads", str(threads)]
+    command = glassgpt_command() + [
+        "train",
+        "--preset",
+        preset,
+        "--data",
+        str(data),
+        "--out",
+        str(run_dir),
+        "--overwrite",
+        "--quiet",
+        "--json",
+        "--threads",
+        str(threads),
+    ]
     env = {**os.environ, "GLASSGPT_REPORT": "0"}
     before, start = _children_cpu(), time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -65,9 +84,19 @@ def run_row(name: str, preset: str, data: Path, out: Path, threads: int) -> dict
     splits = {k: round(v["loss"], 4) for k, v in summary["final"]["splits"].items()}
     split, value, text = PUBLISHED[preset.removesuffix("-fast")]
     measured = splits["train" if split == "all" else split]
-    return {"name": name, "preset": preset, **splits, "parameters": parameter_count(config.model),
-            "steps": summary["steps"], "wall_s": round(wall, 1), "cpu_s": cpu, "published": text,
-            "published_split": split, "published_value": value, "difference": round(measured - value, 4)}
+    return {
+        "name": name,
+        "preset": preset,
+        **splits,
+        "parameters": parameter_count(config.model),
+        "steps": summary["steps"],
+        "wall_s": round(wall, 1),
+        "cpu_s": cpu,
+        "published": text,
+        "published_split": split,
+        "published_value": value,
+        "difference": round(measured - value, 4),
+    }
 
 
 def _children_cpu() -> float:
@@ -77,15 +106,19 @@ def _children_cpu() -> float:
 
 
 def markdown(rows: list[dict], quick: bool) -> str:
-    head = ("| rung | preset | parameters | steps | train | dev | test | published | Δ on its split | CPU s |\n"
-            "|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    head = (
+        "| rung | preset | parameters | steps | train | dev | test | published | Δ on its split | CPU s |\n"
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"
+    )
     lines = [head]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['name']} | {r['preset']} | failed: {' '.join(r['error'])} |||||||")
             continue
-        lines.append(f"| {r['name']} | `{r['preset']}` | {r['parameters']:,} | {r['steps']:,} | {r['train']:.4f} | "
-                     f"{r['dev']:.4f} | {r['test']:.4f} | {r['published']} | {r['difference']:+.4f} | {r['cpu_s']:.0f} |")
+        lines.append(
+            f"| {r['name']} | `{r['preset']}` | {r['parameters']:,} | {r['steps']:,} | {r['train']:.4f} | "
+            f"{r['dev']:.4f} | {r['test']:.4f} | {r['published']} | {r['difference']:+.4f} | {r['cpu_s']:.0f} |"
+        )
     note = "quick: the -fast presets, not the published recipes" if quick else "the published recipes"
     return "\n".join(lines) + f"\n\n({note}; one thread; measured on {platform.node() or 'this machine'})"
 
@@ -123,8 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         with results.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         rows.append(row)
-    print(json.dumps({"benchmark": "makemore_ladder", "quick": args.quick, "threads": args.threads,
-                      "machine": platform.platform(), "rows": rows}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "makemore_ladder",
+                "quick": args.quick,
+                "threads": args.threads,
+                "machine": platform.platform(),
+                "rows": rows,
+            }
+        )
+    )
     print(markdown(rows, args.quick))
     return 0
 

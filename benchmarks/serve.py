@@ -49,9 +49,19 @@ PROMPT = "All that "
 
 def baby_run(root: Path) -> Path:
     out = root / "baby"
-    train(out, preset="baby", overrides={"data.corpus": "poem", "train.max_steps": 5, "train.eval_every": 0,
-                                         "train.time_budget": 0, "train.sample_tokens": 0, "data.val_fraction": 0},
-          progress=False)
+    train(
+        out,
+        preset="baby",
+        overrides={
+            "data.corpus": "poem",
+            "train.max_steps": 5,
+            "train.eval_every": 0,
+            "train.time_budget": 0,
+            "train.sample_tokens": 0,
+            "data.val_fraction": 0,
+        },
+        progress=False,
+    )
     return out
 
 
@@ -69,8 +79,9 @@ def library(run, prompt: list[int], clients: int, tokens: int) -> dict:
     def client(i: int) -> None:
         t0 = time.perf_counter()
         first, ids = None, []
-        for t in stream_tokens(run.model, prompt, tokens, temperature=1.0, seed=i, max_context=run.trained_context,
-                               lock=lock):
+        for t in stream_tokens(
+            run.model, prompt, tokens, temperature=1.0, seed=i, max_context=run.trained_context, lock=lock
+        ):
             first = first or time.perf_counter() - t0
             ids.append(t.id)
         results[i] = (first, time.perf_counter(), ids)
@@ -116,16 +127,21 @@ def server(url: str, prompt_text: str, clients: int, tokens: int) -> dict:
 def summary(results: dict, start: float) -> dict:
     total = sum(len(ids) for _, _, ids in results.values())
     end = max(e for _, e, _ in results.values())
-    return {"first_token_ms": 1000 * statistics.median(f for f, _, _ in results.values()),
-            "tokens_per_sec": total / (end - start),
-            "ids": {i: ids for i, (_, _, ids) in sorted(results.items())}}
+    return {
+        "first_token_ms": 1000 * statistics.median(f for f, _, _ in results.values()),
+        "tokens_per_sec": total / (end - start),
+        "ids": {i: ids for i, (_, _, ids) in sorted(results.items())},
+    }
 
 
 def start_server(run_dir: Path, port: int, threads: int, tokens: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    proc = subprocess.Popen([sys.executable, "-m", "glassgpt", "serve", str(run_dir), "--port", str(port),
-                             "--max-new-tokens", str(tokens)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassgpt", "serve", str(run_dir), "--port", str(port), "--max-new-tokens", str(tokens)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -153,23 +169,37 @@ def main() -> None:
         port = free_port()
         proc = start_server(run_dir, port, args.threads, args.tokens)
         url = f"http://127.0.0.1:{port}"
-        out = {"benchmark": "serve", "run": str(run_dir) if args.run else "baby preset shape, 5 steps on poem",
-               "params": run.model.num_params(), "context": run.trained_context, "tokens": args.tokens,
-               "threads": args.threads, "note": "measured on a shared machine"}
+        out = {
+            "benchmark": "serve",
+            "run": str(run_dir) if args.run else "baby preset shape, 5 steps on poem",
+            "params": run.model.num_params(),
+            "context": run.trained_context,
+            "tokens": args.tokens,
+            "threads": args.threads,
+            "note": "measured on a shared machine",
+        }
         try:
             server(url, PROMPT, 1, 5)  # warm up: first requests pay for imports and allocations
             library(run, prompt, 1, 5)
             for clients in (int(c) for c in args.clients.split(",")):
                 lib_runs, srv_runs = [], []
                 for r in range(args.rounds):  # alternate the order between rounds
-                    pair = [lambda: lib_runs.append(library(run, prompt, clients, args.tokens)),
-                            lambda: srv_runs.append(server(url, PROMPT, clients, args.tokens))]
-                    for f in (pair if r % 2 == 0 else pair[::-1]):
+                    pair = [
+                        lambda lib_runs=lib_runs, clients=clients: lib_runs.append(
+                            library(run, prompt, clients, args.tokens)
+                        ),
+                        lambda srv_runs=srv_runs, clients=clients: srv_runs.append(
+                            server(url, PROMPT, clients, args.tokens)
+                        ),
+                    ]
+                    for f in pair if r % 2 == 0 else pair[::-1]:
                         f()
                 lib = min(lib_runs, key=lambda x: x["first_token_ms"]) | {
-                    "tokens_per_sec": max(x["tokens_per_sec"] for x in lib_runs)}
+                    "tokens_per_sec": max(x["tokens_per_sec"] for x in lib_runs)
+                }
                 srv = min(srv_runs, key=lambda x: x["first_token_ms"]) | {
-                    "tokens_per_sec": max(x["tokens_per_sec"] for x in srv_runs)}
+                    "tokens_per_sec": max(x["tokens_per_sec"] for x in srv_runs)
+                }
                 out[f"clients_{clients}"] = {
                     "library": {k: round(v, 2) for k, v in lib.items() if k != "ids"},
                     "server": {k: round(v, 2) for k, v in srv.items() if k != "ids"},

@@ -32,8 +32,17 @@ import json
 import time
 from pathlib import Path
 
-from launcher import (ANCHOR, Run, bench_data, cpu_count, launch_train, matmul_gflops, mean_std, overrides_args,
-                      training_flops_per_token)
+from launcher import (
+    ANCHOR,
+    Run,
+    bench_data,
+    cpu_count,
+    launch_train,
+    matmul_gflops,
+    mean_std,
+    overrides_args,
+    training_flops_per_token,
+)
 
 from glassgpt.plotting import new_figure, save_png
 
@@ -62,8 +71,10 @@ def summarise(runs: list[Run], budget: float, gflops: dict[int, float]) -> dict:
             shares.append(training_flops_per_token(r.config) * r.tokens_per_sec / (gflops[threads] * 1e9))
     return {
         "seeds": [r.seed for r in runs],
-        "val_loss_final_mean": mean, "val_loss_final_std": std,
-        "val_loss_at_budget_mean": at_mean, "val_loss_at_budget_std": at_std,
+        "val_loss_final_mean": mean,
+        "val_loss_final_std": std,
+        "val_loss_at_budget_mean": at_mean,
+        "val_loss_at_budget_std": at_std,
         "wall_s": [round(r.wall_s, 1) for r in runs],
         "over_budget": sum(r.wall_s > budget for r in runs),
         "steps": [r.summary.get("steps") for r in runs],
@@ -120,27 +131,40 @@ def main() -> None:
     if "baby" not in skip:
         plans["baby"] = (["--preset", "baby"] + budgeted, args.baseline_seeds, args.budget * 3)
     if "anchor" not in skip:
-        plans["anchor"] = (["--preset", "baby"] + common + overrides_args(ANCHOR), args.baseline_seeds,
-                           args.anchor_timeout or 5 * args.budget)
+        plans["anchor"] = (
+            ["--preset", "baby"] + common + overrides_args(ANCHOR),
+            args.baseline_seeds,
+            args.anchor_timeout or 5 * args.budget,
+        )
 
     cores = cpu_count()
     gflops = {n: matmul_gflops(n) for n in sorted({1, cores})}
     started = time.time()
     groups: dict[str, list[Run]] = {}
     for name, (run_args, seeds, timeout) in plans.items():
-        groups[name] = [launch_train(name, run_args, out / f"{name}-seed{seed}", seed=seed, timeout=timeout)
-                        for seed in range(1, seeds + 1)]
+        groups[name] = [
+            launch_train(name, run_args, out / f"{name}-seed{seed}", seed=seed, timeout=timeout)
+            for seed in range(1, seeds + 1)
+        ]
     gflops_after = {n: matmul_gflops(n) for n in gflops}
     figure = plot(groups, args.budget, out / "speedrun_cpu.png")
-    print(json.dumps({
-        "benchmark": "speedrun_cpu", "data": text.name, "budget_s": args.budget, "reserve_s": args.reserve,
-        "cores": cores, "minutes": round((time.time() - started) / 60, 1),
-        "matmul_gflops": {str(n): round(g, 1) for n, g in gflops.items()},
-        "matmul_gflops_after": {str(n): round(g, 1) for n, g in gflops_after.items()},
-        "recipe_args": recipe_args(args),
-        "results": {name: summarise(runs, args.budget, gflops) for name, runs in groups.items()},
-        "figure": str(figure),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "speedrun_cpu",
+                "data": text.name,
+                "budget_s": args.budget,
+                "reserve_s": args.reserve,
+                "cores": cores,
+                "minutes": round((time.time() - started) / 60, 1),
+                "matmul_gflops": {str(n): round(g, 1) for n, g in gflops.items()},
+                "matmul_gflops_after": {str(n): round(g, 1) for n, g in gflops_after.items()},
+                "recipe_args": recipe_args(args),
+                "results": {name: summarise(runs, args.budget, gflops) for name, runs in groups.items()},
+                "figure": str(figure),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,14 @@ from launcher import bench_data, launch_train, mean_std, overrides_args
 NO_BIAS = {"model.bias": False, "model.qkv_bias": False}
 #: the schedule follows the time budget (a step count that fits the budget is not known in advance)
 TIME_CLOCK = {"train.schedule_clock": "time", "train.max_steps": 1_000_000}
-MODERN = {"model.pos": "rope", "model.norm": "rmsnorm", "model.activation": "relu2", "model.qk_norm": True,
-          "model.zero_init_proj": True, **NO_BIAS}
+MODERN = {
+    "model.pos": "rope",
+    "model.norm": "rmsnorm",
+    "model.activation": "relu2",
+    "model.qk_norm": True,
+    "model.zero_init_proj": True,
+    **NO_BIAS,
+}
 
 #: a starting sequence: the baseline, one change at a time, then combinations
 CANDIDATES = [
@@ -52,12 +58,23 @@ CANDIDATES = [
     {"name": "untied", "set": {"model.tie_weights": False}},
     {"name": "wsd", "set": {"train.schedule": "wsd", "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0}},
     {"name": "cosine-time", "set": TIME_CLOCK},
-    {"name": "wsd-time", "set": {**TIME_CLOCK, "train.schedule": "wsd", "train.decay_fraction": 0.3,
-                                 "train.min_lr_ratio": 0.0}},
+    {
+        "name": "wsd-time",
+        "set": {**TIME_CLOCK, "train.schedule": "wsd", "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0},
+    },
     {"name": "muon", "set": {"train.optimizer": "muon"}},
     {"name": "modern", "set": MODERN},
-    {"name": "modern-muon-wsd-time", "set": {**MODERN, **TIME_CLOCK, "train.optimizer": "muon", "train.schedule": "wsd",
-                                             "train.decay_fraction": 0.3, "train.min_lr_ratio": 0.0}},
+    {
+        "name": "modern-muon-wsd-time",
+        "set": {
+            **MODERN,
+            **TIME_CLOCK,
+            "train.optimizer": "muon",
+            "train.schedule": "wsd",
+            "train.decay_fraction": 0.3,
+            "train.min_lr_ratio": 0.0,
+        },
+    },
 ]
 
 
@@ -90,8 +107,10 @@ def markdown(rows: list[dict], budget: float) -> str:
     for r in rows:
         if r["budget_s"] == budget:
             by_name.setdefault(r["name"], []).append(r)
-    lines = ["| candidate | settings | seeds | val loss (mean ± std) | wall s | steps | tokens/s |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| candidate | settings | seeds | val loss (mean ± std) | wall s | steps | tokens/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     ranked = []
     for name, runs in by_name.items():
         mean, std = mean_std([r["val_loss"] for r in runs])
@@ -101,8 +120,10 @@ def markdown(rows: list[dict], budget: float) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in runs[0]["set"].items()) or "(preset)"
         loss = f"{mean:.4f} ± {std:.4f}" if mean != float("inf") else "–"
         walls = max(r["wall_s"] for r in runs)
-        lines.append(f"| {name}{' (over budget)' if over else ''} | {settings} | {len(runs)} | {loss} | "
-                     f"{walls:.1f} | {runs[0]['steps']} | {runs[0]['tokens_per_sec']} |")
+        lines.append(
+            f"| {name}{' (over budget)' if over else ''} | {settings} | {len(runs)} | {loss} | "
+            f"{walls:.1f} | {runs[0]['steps']} | {runs[0]['tokens_per_sec']} |"
+        )
     return "\n".join(lines)
 
 
@@ -131,21 +152,51 @@ def main() -> None:
         for seed in range(1, args.seeds + 1):
             if key(cand["name"], seed, args.budget, settings) in done:
                 continue
-            run_args = (["--preset", cand.get("preset", preset), "--data", str(text), "--tokenizer", "char",
-                         "--time-budget", str(args.budget - args.reserve)] + overrides_args(settings))
-            run = launch_train(cand["name"], run_args, Path(args.out) / f"{cand['name']}-seed{seed}", seed=seed,
-                               timeout=3 * args.budget)
-            row = {**run.record(), "budget_s": args.budget, "set": settings, "over_budget": run.wall_s > args.budget,
-                   "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            run_args = [
+                "--preset",
+                cand.get("preset", preset),
+                "--data",
+                str(text),
+                "--tokenizer",
+                "char",
+                "--time-budget",
+                str(args.budget - args.reserve),
+            ] + overrides_args(settings)
+            run = launch_train(
+                cand["name"],
+                run_args,
+                Path(args.out) / f"{cand['name']}-seed{seed}",
+                seed=seed,
+                timeout=3 * args.budget,
+            )
+            row = {
+                **run.record(),
+                "budget_s": args.budget,
+                "set": settings,
+                "over_budget": run.wall_s > args.budget,
+                "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            }
             with table.open("a", encoding="utf-8") as f:  # one line per finished run, kept if the search stops
                 f.write(json.dumps(row) + "\n")
             ran += 1
     rows = read_table(table)
     print(markdown(rows, args.budget))
-    best = min((r for r in rows if r["budget_s"] == args.budget and not r["over_budget"] and r["val_loss"]),
-               key=lambda r: r["val_loss"], default=None)
-    print(json.dumps({"benchmark": "speedrun_search", "budget_s": args.budget, "ran": ran, "rows": len(rows),
-                      "best": best and {k: best[k] for k in ("name", "seed", "val_loss", "wall_s", "set")}}))
+    best = min(
+        (r for r in rows if r["budget_s"] == args.budget and not r["over_budget"] and r["val_loss"]),
+        key=lambda r: r["val_loss"],
+        default=None,
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "speedrun_search",
+                "budget_s": args.budget,
+                "ran": ran,
+                "rows": len(rows),
+                "best": best and {k: best[k] for k in ("name", "seed", "val_loss", "wall_s", "set")},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

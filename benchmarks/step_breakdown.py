@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from launcher import bench_data
 
 from glassgpt.config import resolve
@@ -82,8 +81,15 @@ def main() -> None:
     sdpa_s, written_s = attention_pair(t.batch_size, m.n_head, m.block_size, m.n_embd // m.n_head, args.steps)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "metrics.jsonl"
-        record = {"step": 1, "tokens": 2048, "train_loss": 1.5, "lr": 0.002, "grad_norm": 0.5,
-                  "tokens_per_sec": 24000.0, "elapsed_s": 1.0}
+        record = {
+            "step": 1,
+            "tokens": 2048,
+            "train_loss": 1.5,
+            "lr": 0.002,
+            "grad_norm": 0.5,
+            "tokens_per_sec": 24000.0,
+            "elapsed_s": 1.0,
+        }
         log_s = mean_seconds(lambda: append_record(path, record), args.steps * 10)
     per_step = {
         "data_loader_ms": load_s * 1e3,
@@ -92,15 +98,24 @@ def main() -> None:
         "log_ms_per_step": log_s / t.log_every * 1e3,
     }
     total = sum(per_step.values())
-    print(json.dumps({
-        "benchmark": "step_breakdown", "preset": args.preset, "threads": args.threads,
-        "batch": [t.batch_size, m.block_size],
-        "ms_per_step": {k: round(v, 3) for k, v in per_step.items()},
-        "share_of_step": {k: round(v / total, 4) for k, v in per_step.items()},
-        "attention_fwd_bwd_ms": {"sdpa": round(sdpa_s * 1e3, 3), "written_out": round(written_s * 1e3, 3),
-                                 "written_out_over_sdpa": round(written_s / sdpa_s, 2)},
-        "periodic_eval_ms": round(eval_s * 1e3, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "step_breakdown",
+                "preset": args.preset,
+                "threads": args.threads,
+                "batch": [t.batch_size, m.block_size],
+                "ms_per_step": {k: round(v, 3) for k, v in per_step.items()},
+                "share_of_step": {k: round(v / total, 4) for k, v in per_step.items()},
+                "attention_fwd_bwd_ms": {
+                    "sdpa": round(sdpa_s * 1e3, 3),
+                    "written_out": round(written_s * 1e3, 3),
+                    "written_out_over_sdpa": round(written_s / sdpa_s, 2),
+                },
+                "periodic_eval_ms": round(eval_s * 1e3, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

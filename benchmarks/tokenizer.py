@@ -51,12 +51,18 @@ def hf_train(text: str, vocab_size: int):
     from glassgpt.tokenizers.patterns import GPT4, hf_regex
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(hf_regex(GPT4)), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=0, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(hf_regex(GPT4)), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=0,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     pieces = split_text(text, cut_points(text, "gpt4", (), 1 << 16))
     tok.train_from_iterator(pieces, trainer=trainer)
     return tok
@@ -64,8 +70,10 @@ def hf_train(text: str, vocab_size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", help="folder holding tinyshakespeare.txt, the text to train and encode "
-                                       "(default: $GLASSGPT_BENCH_DATA)")
+    parser.add_argument(
+        "--data",
+        help="folder holding tinyshakespeare.txt, the text to train and encode (default: $GLASSGPT_BENCH_DATA)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per timing")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -76,12 +84,17 @@ def main() -> None:
     text = (bench_data(args.data) / "tinyshakespeare.txt").read_text(encoding="utf-8")
     n_bytes = len(text.encode("utf-8"))
     mb = n_bytes / 1e6
-    out: dict = {"benchmark": "tokenizer", "data": "tinyshakespeare.txt", "bytes": n_bytes, "pattern": "gpt4",
-                 "repeat": args.repeat}
+    out: dict = {
+        "benchmark": "tokenizer",
+        "data": "tinyshakespeare.txt",
+        "bytes": n_bytes,
+        "pattern": "gpt4",
+        "repeat": args.repeat,
+    }
 
     for vocab in (4096, 16384):
-        ours = best_of(args.repeat, lambda: BPETokenizer.train(text, vocab, pattern="gpt4", progress=False))
-        hf = best_of(args.repeat, lambda: hf_train(text, vocab))
+        ours = best_of(args.repeat, lambda vocab=vocab: BPETokenizer.train(text, vocab, pattern="gpt4", progress=False))
+        hf = best_of(args.repeat, lambda vocab=vocab: hf_train(text, vocab))
         out[f"train_s_{vocab}"] = round(ours, 3)
         out[f"hf_train_s_{vocab}"] = round(hf, 3)
         out[f"train_ratio_vs_hf_{vocab}"] = round(ours / hf, 2)

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,9 +60,17 @@ def main() -> None:
     from glassgpt.config import resolve
 
     text = (bench_data(args.data) / "tinyshakespeare.txt").read_text(encoding="utf-8")
-    cfg = resolve("baby", overrides={"train.max_steps": args.steps, "train.time_budget": 0,
-                                     "train.eval_every": 0, "train.save_every": args.steps, "data.corpus": "",
-                                     "train.threads": args.threads})
+    cfg = resolve(
+        "baby",
+        overrides={
+            "train.max_steps": args.steps,
+            "train.time_budget": 0,
+            "train.eval_every": 0,
+            "train.save_every": args.steps,
+            "data.corpus": "",
+            "train.threads": args.threads,
+        },
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = glassgpt.train(Path(tmp) / "run", config=cfg, text=text)
@@ -74,18 +81,30 @@ def main() -> None:
     glass_ms = train_time / result.steps * 1000
     ref_ms = reference_ms_per_step(resolve("baby"), vocab, args.ref_steps)
     tokens_per_step = cfg.train.batch_size * cfg.model.block_size
-    print(json.dumps({
-        "benchmark": "train_cpu", "preset": "baby", "data": "tinyshakespeare.txt", "threads": args.threads,
-        "steps": result.steps, "vocab": vocab,
-        "ms_per_step": round(glass_ms, 1), "reference_ms_per_step": round(ref_ms, 1),
-        "ratio_vs_bare_loop": round(glass_ms / ref_ms, 3),
-        "tokens_per_sec": round(tokens_per_step / glass_ms * 1000),
-        "first_train_loss": round(metrics[0]["train_loss"], 4), "ln_vocab": round(math.log(vocab), 4),
-        "last_train_loss": round(metrics[-1]["train_loss"], 4),
-        "val_loss": round(result.final["loss"], 4), "val_bits_per_byte": round(result.final["bits_per_byte"], 4),
-        "wall_s_total": round(wall, 1), "overhead_s_outside_steps": round(wall - train_time, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "train_cpu",
+                "preset": "baby",
+                "data": "tinyshakespeare.txt",
+                "threads": args.threads,
+                "steps": result.steps,
+                "vocab": vocab,
+                "ms_per_step": round(glass_ms, 1),
+                "reference_ms_per_step": round(ref_ms, 1),
+                "ratio_vs_bare_loop": round(glass_ms / ref_ms, 3),
+                "tokens_per_sec": round(tokens_per_step / glass_ms * 1000),
+                "first_train_loss": round(metrics[0]["train_loss"], 4),
+                "ln_vocab": round(math.log(vocab), 4),
+                "last_train_loss": round(metrics[-1]["train_loss"], 4),
+                "val_loss": round(result.final["loss"], 4),
+                "val_bits_per_byte": round(result.final["bits_per_byte"], 4),
+                "wall_s_total": round(wall, 1),
+                "overhead_s_outside_steps": round(wall - train_time, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

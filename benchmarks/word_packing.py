@@ -32,9 +32,18 @@ from glassgpt.training.words import prepared_words
 def setup(data, batch: int, packed: bool, folder: str, **overrides):
     """An engine for one GPT of ``makemore-tuned`` in float32 (unless ``overrides`` say otherwise)
     on the words of ``data``, and its batch source."""
-    cfg = resolve("makemore-tuned", overrides={"data.path": str(data), "data.corpus": "", "model.ensemble": 1,
-                                               "train.dtype": "float32", "train.doc_mask": packed,
-                                               "train.batch_size": batch, **overrides})
+    cfg = resolve(
+        "makemore-tuned",
+        overrides={
+            "data.path": str(data),
+            "data.corpus": "",
+            "model.ensemble": 1,
+            "train.dtype": "float32",
+            "train.doc_mask": packed,
+            "train.batch_size": batch,
+            **overrides,
+        },
+    )
     prepared = prepared_words(cfg, folder)
     cfg.model.vocab_size = prepared.tokenizer.vocab_size
     return make_engine(cfg), prepared.train
@@ -52,8 +61,11 @@ def timed(data, batch: int, packed: bool, steps: int, folder: str, **overrides) 
             used, computed = used + int((arrays[1] != -1).sum()), computed + arrays[1].size
         engine.train_step(split_micro_batches(*arrays, batch), 3e-3)
     seconds = (time.perf_counter() - start) / steps
-    return {"ms_per_step": round(seconds * 1e3, 2), "names_per_s": round(batch / seconds),
-            "targets_share": round(used / computed, 3)}
+    return {
+        "ms_per_step": round(seconds * 1e3, 2),
+        "names_per_s": round(batch / seconds),
+        "targets_share": round(used / computed, 3),
+    }
 
 
 def same_loss(data, batch: int, folder: str) -> float:
@@ -83,17 +95,27 @@ def main() -> None:
             padded = timed(data, batch, False, args.steps, folder)
             packed = timed(data, batch, True, args.steps, folder)
             gap = same_loss(data, batch, folder)
-            rows.append({"batch_names": batch, "padded": padded, "packed": packed,
-                         "speedup": round(padded["ms_per_step"] / packed["ms_per_step"], 2),
-                         "eval_loss_gap": float(np.format_float_scientific(gap, precision=2))})
+            rows.append(
+                {
+                    "batch_names": batch,
+                    "padded": padded,
+                    "packed": packed,
+                    "speedup": round(padded["ms_per_step"] / packed["ms_per_step"], 2),
+                    "eval_loss_gap": float(np.format_float_scientific(gap, precision=2)),
+                }
+            )
             if gap > 1e-5:
                 raise SystemExit(f"padded and packed losses differ by {gap:.2e} at batch {batch}")
     print(json.dumps({"benchmark": "word_packing", "threads": args.threads, "steps": args.steps, "rows": rows}))
-    print("| names per step | padded ms/step | packed ms/step | speed-up | targets share padded → packed | names/s packed |")
+    print(
+        "| names per step | padded ms/step | packed ms/step | speed-up | targets share padded → packed | names/s packed |"
+    )
     print("|---:|---:|---:|---:|---|---:|")
     for r in rows:
-        print(f"| {r['batch_names']} | {r['padded']['ms_per_step']} | {r['packed']['ms_per_step']} | {r['speedup']}× | "
-              f"{r['padded']['targets_share']:.0%} → {r['packed']['targets_share']:.0%} | {r['packed']['names_per_s']:,} |")
+        print(
+            f"| {r['batch_names']} | {r['padded']['ms_per_step']} | {r['packed']['ms_per_step']} | {r['speedup']}× | "
+            f"{r['padded']['targets_share']:.0%} → {r['packed']['targets_share']:.0%} | {r['packed']['names_per_s']:,} |"
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ The Python API in a few calls::
     run = glassgpt.load_run("runs/poem")     # config, model, tokenizer, trained_context (generate's max_context)
 """
 
-from .version import __version__
+from glassgpt.version import __version__
 
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "__version__"]
 
@@ -20,7 +20,7 @@ def __getattr__(name):
     ``glassgpt --help`` stay fast.  This and the command dispatcher in ``glassgpt.cli`` are the
     only deferred imports of the package."""
     if name in __all__ and name != "__version__":
-        from . import api
+        from glassgpt import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'glassgpt' has no attribute {name!r}")

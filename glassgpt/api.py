@@ -18,12 +18,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import report
-from .evaluation import evaluate_run as evaluate
-from .runs import load, load_run
-from .sample import sample_text as generate
-from .training.trainer import TrainResult
-from .training.trainer import train as train_run
+from glassgpt import report
+from glassgpt.evaluation import evaluate_run as evaluate
+from glassgpt.runs import load, load_run
+from glassgpt.sample import sample_text as generate
+from glassgpt.training.trainer import TrainResult
+from glassgpt.training.trainer import train as train_run
 
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
 
@@ -37,8 +37,10 @@ def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
     try:
         report.finish_run(run_dir, progress=progress)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
-        print(f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
-              file=sys.stderr)
+        print(
+            f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",
+            file=sys.stderr,
+        )
 
 
 def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:

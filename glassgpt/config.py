@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .ladder_config import validate_ladder
-from .ladder_config import PRESETS as LADDER_PRESETS
+from glassgpt.errors import ConfigError
+from glassgpt.ladder_config import PRESETS as LADDER_PRESETS
+from glassgpt.ladder_config import validate_ladder
 
 
 @dataclass
@@ -25,38 +25,38 @@ class ModelConfig:
     """Shape of the GPT.  ``vocab_size`` is filled in from the tokenizer."""
 
     vocab_size: int = 0
-    block_size: int = 64          # context length: the most tokens the model sees at once
+    block_size: int = 64  # context length: the most tokens the model sees at once
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 128
-    d_ff: int = 0                 # MLP hidden width; 0 means 4 * n_embd
-    dropout: float = 0.0          # embeddings, attention and MLP outputs (and the attention weights, unless attn_dropout)
-    attn_dropout: float = -1.0    # dropout on the attention weights; -1: the same as model.dropout
-    bias: bool = True             # biases in LayerNorms, attention output and MLP
-    qkv_bias: bool = True         # bias in the fused q/k/v projection
-    activation: str = "gelu"      # "gelu" (tanh approximation, as GPT-2), "relu" or "relu2" (ReLU squared)
-    tie_weights: bool = True      # LM head shares the token embedding matrix
-    head_bias: bool = False       # bias on the LM head (only when untied)
-    pad_vocab_to: int = 1         # round the embedding rows up to a multiple (64 for GPT-2 speed)
+    d_ff: int = 0  # MLP hidden width; 0 means 4 * n_embd
+    dropout: float = 0.0  # embeddings, attention and MLP outputs (and the attention weights, unless attn_dropout)
+    attn_dropout: float = -1.0  # dropout on the attention weights; -1: the same as model.dropout
+    bias: bool = True  # biases in LayerNorms, attention output and MLP
+    qkv_bias: bool = True  # bias in the fused q/k/v projection
+    activation: str = "gelu"  # "gelu" (tanh approximation, as GPT-2), "relu" or "relu2" (ReLU squared)
+    tie_weights: bool = True  # LM head shares the token embedding matrix
+    head_bias: bool = False  # bias on the LM head (only when untied)
+    pad_vocab_to: int = 1  # round the embedding rows up to a multiple (64 for GPT-2 speed)
     # options beyond GPT-2 (the defaults are GPT-2's; a config.json without these keys gets them)
-    pos: str = "learned"          # position information: "learned" table (wpe) or "rope" (rotary q/k, no table)
-    rope_base: float = 10000.0    # rotary embeddings: the wavelength base of the frequencies
-    norm: str = "layernorm"       # "layernorm" or "rmsnorm" (a gain only: no mean, no bias)
-    qk_norm: bool = False         # scale each head's query and key rows to unit RMS before q·k
+    pos: str = "learned"  # position information: "learned" table (wpe) or "rope" (rotary q/k, no table)
+    rope_base: float = 10000.0  # rotary embeddings: the wavelength base of the frequencies
+    norm: str = "layernorm"  # "layernorm" or "rmsnorm" (a gain only: no mean, no bias)
+    qk_norm: bool = False  # scale each head's query and key rows to unit RMS before q·k
     zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
-    logit_softcap: float = 0.0    # logits = cap·tanh(logits/cap) when > 0 (0: off)
-    ensemble: int = 1             # GPTs of this shape trained side by side, their probabilities averaged
+    logit_softcap: float = 0.0  # logits = cap·tanh(logits/cap) when > 0 (0: off)
+    ensemble: int = 1  # GPTs of this shape trained side by side, their probabilities averaged
     # the makemore ladder (docs: README "The makemore ladder"); ``arch`` picks the model.  The GPT
     # reads the fields above; each ladder model reads the fields LADDER_FIELDS lists for it
-    arch: str = "gpt"             # gpt | bigram | neural-bigram | mlp | wavenet
-    n_hidden: int = 200           # mlp, wavenet: width of the tanh layers
-    smoothing: float = 1.0        # bigram: add-k smoothing of the counts
-    l2: float = 0.01              # neural-bigram: weight of mean(W²) in the training loss
-    small_output: bool = False    # mlp: output layer x 0.01, bias 0 (initial loss ~ ln V)
-    hidden_init: str = "randn"    # mlp: randn | small (x 0.2) | kaiming ((5/3)/sqrt(fan_in))
-    batchnorm: bool = False       # mlp, wavenet: BatchNorm1d after each hidden Linear (then bias-free)
-    bn_momentum: float = 0.1      # BatchNorm running statistics: running += momentum (batch - running)
-    group: int = 2                # wavenet: neighbours fused per level (block_size is a power of it)
+    arch: str = "gpt"  # gpt | bigram | neural-bigram | mlp | wavenet
+    n_hidden: int = 200  # mlp, wavenet: width of the tanh layers
+    smoothing: float = 1.0  # bigram: add-k smoothing of the counts
+    l2: float = 0.01  # neural-bigram: weight of mean(W²) in the training loss
+    small_output: bool = False  # mlp: output layer x 0.01, bias 0 (initial loss ~ ln V)
+    hidden_init: str = "randn"  # mlp: randn | small (x 0.2) | kaiming ((5/3)/sqrt(fan_in))
+    batchnorm: bool = False  # mlp, wavenet: BatchNorm1d after each hidden Linear (then bias-free)
+    bn_momentum: float = 0.1  # BatchNorm running statistics: running += momentum (batch - running)
+    group: int = 2  # wavenet: neighbours fused per level (block_size is a power of it)
     last_layer_scale: float = 0.1  # wavenet: the output layer's weights start this small
 
     @property
@@ -75,70 +75,76 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    corpus: str = "shakespeare"   # a built-in corpus, used when ``path`` is empty
-    path: str = ""                # the user's UTF-8 text file or folder of .txt files
-    tokenizer: str = "char"       # char | byte | word | bpe | bpe:FILE
-    vocab_size: int = 0           # for ``tokenizer = "bpe"``: size of the vocabulary to train
-    val_fraction: float = 0.1     # the last fraction of the tokens is the validation split
-    files: list = field(default_factory=list)  # several files packed as documents, <|endoftext|> between ("|"-separated in --set)
-    jsonl_field: str = ""         # read path (or files) as JSONL; this field of each line is one packed document
-    fingerprint: str = ""         # a prepared corpus (``path`` holds index.json): its index's fingerprint, set by the run
-    kind: str = "text"            # text | words: one item per line, split 80/10/10 into train/dev/test words
-    split_seed: int = 42          # words: the shuffle before the split
+    corpus: str = "shakespeare"  # a built-in corpus, used when ``path`` is empty
+    path: str = ""  # the user's UTF-8 text file or folder of .txt files
+    tokenizer: str = "char"  # char | byte | word | bpe | bpe:FILE
+    vocab_size: int = 0  # for ``tokenizer = "bpe"``: size of the vocabulary to train
+    val_fraction: float = 0.1  # the last fraction of the tokens is the validation split
+    files: list = field(
+        default_factory=list
+    )  # several files packed as documents, <|endoftext|> between ("|"-separated in --set)
+    jsonl_field: str = ""  # read path (or files) as JSONL; this field of each line is one packed document
+    fingerprint: str = ""  # a prepared corpus (``path`` holds index.json): its index's fingerprint, set by the run
+    kind: str = "text"  # text | words: one item per line, split 80/10/10 into train/dev/test words
+    split_seed: int = 42  # words: the shuffle before the split
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 32          # sequences per micro-batch
-    seq_len: int = 0              # tokens per training sequence; 0 means block_size
-    grad_accum: int = 1           # micro-batches per optimizer step
-    tokens_per_step: int = 0      # when set: grad_accum = tokens_per_step / (batch_size × seq_len × processes)
-    max_steps: int = 2000         # total optimizer steps of the run (counted across resumes)
-    time_budget: float = 0.0      # seconds; stop cleanly when spent (0: no limit)
-    lr: float = 1e-3              # peak learning rate
-    min_lr_ratio: float = 0.1     # floor of the decay, as a fraction of lr
+    batch_size: int = 32  # sequences per micro-batch
+    seq_len: int = 0  # tokens per training sequence; 0 means block_size
+    grad_accum: int = 1  # micro-batches per optimizer step
+    tokens_per_step: int = 0  # when set: grad_accum = tokens_per_step / (batch_size × seq_len × processes)
+    max_steps: int = 2000  # total optimizer steps of the run (counted across resumes)
+    time_budget: float = 0.0  # seconds; stop cleanly when spent (0: no limit)
+    lr: float = 1e-3  # peak learning rate
+    min_lr_ratio: float = 0.1  # floor of the decay, as a fraction of lr
     warmup_steps: int = 100
-    decay_steps: int = 0          # length of warmup + decay; 0 means max_steps
-    schedule: str = "cosine"      # cosine | linear | constant | wsd | step (after warmup)
-    decay_fraction: float = 0.2   # wsd: the last fraction of decay_steps, where the rate decays linearly to the
-                                  # floor; step: where it sits at the floor (lr x min_lr_ratio)
-    schedule_clock: str = "steps" # steps | time: the schedule follows the share of the time budget spent (needs time_budget)
-    weight_decay: float = 0.1     # applied to weights with >= 2 dims only
+    decay_steps: int = 0  # length of warmup + decay; 0 means max_steps
+    schedule: str = "cosine"  # cosine | linear | constant | wsd | step (after warmup)
+    decay_fraction: float = 0.2  # wsd: the last fraction of decay_steps, where the rate decays linearly to the
+    # floor; step: where it sits at the floor (lr x min_lr_ratio)
+    schedule_clock: str = (
+        "steps"  # steps | time: the schedule follows the share of the time budget spent (needs time_budget)
+    )
+    weight_decay: float = 0.1  # applied to weights with >= 2 dims only
     beta1: float = 0.9
     beta2: float = 0.99
     eps: float = 1e-8
-    grad_clip: float = 1.0        # clip the global gradient norm (0: off); the norm is logged before
-    eval_every: int = 250         # steps between validation estimates (0: only at the end)
-    eval_batches: int = 20        # fixed validation batches per estimate
-    log_every: int = 10           # steps between metrics.jsonl lines
-    save_every: int = 500         # steps between checkpoints (always saved at the end)
-    sample_every: int = 0         # steps between samples recorded in samples.jsonl (0: only at the end)
+    grad_clip: float = 1.0  # clip the global gradient norm (0: off); the norm is logged before
+    eval_every: int = 250  # steps between validation estimates (0: only at the end)
+    eval_batches: int = 20  # fixed validation batches per estimate
+    log_every: int = 10  # steps between metrics.jsonl lines
+    save_every: int = 500  # steps between checkpoints (always saved at the end)
+    sample_every: int = 0  # steps between samples recorded in samples.jsonl (0: only at the end)
     sample_prompts: list = field(default_factory=list)  # prompts sampled at the end ("|"-separated in --set)
     sample_temperature: float = 0.8
-    sample_tokens: int = 200      # new tokens per sample
-    diagnostics_every: int = 0    # steps between diagnostics records (0: off)
+    sample_tokens: int = 200  # new tokens per sample
+    diagnostics_every: int = 0  # steps between diagnostics records (0: off)
     seed: int = 1337
-    threads: int = 0              # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
-    device: str = "auto"          # auto | cpu | cuda | mps
-    dtype: str = "float32"        # float32 | bfloat16 (autocast: CUDA, or a CPU with native bfloat16; else float32)
-    compile: bool = False         # torch.compile the model (CUDA only: off on the CPU)
-    tf32: bool = False            # TensorFloat-32 matmuls (CUDA only)
-    flash: bool = False           # attention only through SDPA's flash kernel (CUDA with bfloat16 only)
-    peak_flops: float = 0.0       # one device's peak FLOP/s for MFU (0: from the table of known GPUs)
-    parallel: str = "auto"        # auto | none | ddp | fsdp (auto: ddp when torchrun starts several processes)
-    engine: str = "torch"         # torch | glass (the NumPy engine)
-    doc_mask: bool = False        # packed documents: attention and positions restart at each <|endoftext|> (each word of a word list)
+    threads: int = 0  # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
+    device: str = "auto"  # auto | cpu | cuda | mps
+    dtype: str = "float32"  # float32 | bfloat16 (autocast: CUDA, or a CPU with native bfloat16; else float32)
+    compile: bool = False  # torch.compile the model (CUDA only: off on the CPU)
+    tf32: bool = False  # TensorFloat-32 matmuls (CUDA only)
+    flash: bool = False  # attention only through SDPA's flash kernel (CUDA with bfloat16 only)
+    peak_flops: float = 0.0  # one device's peak FLOP/s for MFU (0: from the table of known GPUs)
+    parallel: str = "auto"  # auto | none | ddp | fsdp (auto: ddp when torchrun starts several processes)
+    engine: str = "torch"  # torch | glass (the NumPy engine)
+    doc_mask: bool = (
+        False  # packed documents: attention and positions restart at each <|endoftext|> (each word of a word list)
+    )
     # optimizer options (defaults: one AdamW at train.lr for everything)
-    optimizer: str = "adamw"      # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest) | sgd
-    momentum: float = 0.0         # sgd: momentum (0: plain gradient descent, the makemore lectures')
-    lr_embed: float = 0.0         # peak rate of the token/position embeddings (and a tied head); 0: train.lr
-    lr_head: float = 0.0          # peak rate of an untied LM head; 0: train.lr
-    lr_matrix: float = 0.0        # peak rate of the blocks' 2-D weights (Muon's rate with muon); 0: train.lr
-    lr_scalar: float = 0.0        # peak rate of norm gains and biases; 0: train.lr
+    optimizer: str = "adamw"  # adamw | muon (Muon for the blocks' 2-D weights, AdamW for the rest) | sgd
+    momentum: float = 0.0  # sgd: momentum (0: plain gradient descent, the makemore lectures')
+    lr_embed: float = 0.0  # peak rate of the token/position embeddings (and a tied head); 0: train.lr
+    lr_head: float = 0.0  # peak rate of an untied LM head; 0: train.lr
+    lr_matrix: float = 0.0  # peak rate of the blocks' 2-D weights (Muon's rate with muon); 0: train.lr
+    lr_scalar: float = 0.0  # peak rate of norm gains and biases; 0: train.lr
     muon_momentum: float = 0.95
     muon_nesterov: bool = True
-    muon_ns_steps: int = 5        # Newton–Schulz iterations per update
-    muon_scale: str = "adamw"     # adamw: update RMS matched to AdamW's (same lr works) | aspect: sqrt(max(1, rows/cols))
+    muon_ns_steps: int = 5  # Newton–Schulz iterations per update
+    muon_scale: str = "adamw"  # adamw: update RMS matched to AdamW's (same lr works) | aspect: sqrt(max(1, rows/cols))
 
 
 @dataclass
@@ -154,7 +160,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunConfig":
+    def from_dict(cls, data: dict) -> RunConfig:
         cfg = cls()
         apply_dict(cfg, data, source="config")
         return cfg
@@ -174,15 +180,40 @@ INT_MAX = 2**53
 DERIVED = {"model.vocab_size", "data.fingerprint"}
 
 #: names people reach for from other trainers -> this project's key
-ALIASES = {"learning_rate": "lr", "max_lr": "lr", "min_lr": "min_lr_ratio", "max_iters": "max_steps",
-           "iters": "max_steps", "steps": "max_steps", "num_steps": "max_steps", "warmup": "warmup_steps",
-           "warmup_iters": "warmup_steps", "lr_decay_iters": "decay_steps", "context": "block_size",
-           "context_length": "block_size", "ctx_len": "block_size", "n_ctx": "block_size",
-           "n_positions": "block_size", "seq_length": "seq_len", "batch": "batch_size",
-           "gradient_accumulation_steps": "grad_accum", "wd": "weight_decay", "n_embed": "n_embd",
-           "d_model": "n_embd", "hidden_size": "n_embd", "n_heads": "n_head", "num_heads": "n_head",
-           "n_layers": "n_layer", "num_layers": "n_layer", "vocab": "vocab_size", "eval_interval": "eval_every",
-           "eval_iters": "eval_batches", "log_interval": "log_every", "clip": "grad_clip", "val_split": "val_fraction"}
+ALIASES = {
+    "learning_rate": "lr",
+    "max_lr": "lr",
+    "min_lr": "min_lr_ratio",
+    "max_iters": "max_steps",
+    "iters": "max_steps",
+    "steps": "max_steps",
+    "num_steps": "max_steps",
+    "warmup": "warmup_steps",
+    "warmup_iters": "warmup_steps",
+    "lr_decay_iters": "decay_steps",
+    "context": "block_size",
+    "context_length": "block_size",
+    "ctx_len": "block_size",
+    "n_ctx": "block_size",
+    "n_positions": "block_size",
+    "seq_length": "seq_len",
+    "batch": "batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "wd": "weight_decay",
+    "n_embed": "n_embd",
+    "d_model": "n_embd",
+    "hidden_size": "n_embd",
+    "n_heads": "n_head",
+    "num_heads": "n_head",
+    "n_layers": "n_layer",
+    "num_layers": "n_layer",
+    "vocab": "vocab_size",
+    "eval_interval": "eval_every",
+    "eval_iters": "eval_batches",
+    "log_interval": "log_every",
+    "clip": "grad_clip",
+    "val_split": "val_fraction",
+}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
@@ -196,12 +227,34 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # (3 Newton–Schulz steps) for the blocks' matrices; warmup-stable-decay on the time clock, so
     # the decay ends when the 94 s budget (final evaluation included) runs out
     "cpu-speedrun": {
-        "model": dict(n_layer=3, n_head=4, n_embd=128, block_size=128, pos="rope", norm="rmsnorm",
-                      activation="relu2", qk_norm=True, zero_init_proj=True, bias=False, qkv_bias=False,
-                      tie_weights=False),
-        "train": dict(batch_size=16, lr=2e-3, optimizer="muon", muon_ns_steps=3, schedule="wsd",
-                      decay_fraction=0.5, min_lr_ratio=0.0, schedule_clock="time", max_steps=1_000_000,
-                      warmup_steps=100, eval_every=250, time_budget=94.0),
+        "model": dict(
+            n_layer=3,
+            n_head=4,
+            n_embd=128,
+            block_size=128,
+            pos="rope",
+            norm="rmsnorm",
+            activation="relu2",
+            qk_norm=True,
+            zero_init_proj=True,
+            bias=False,
+            qkv_bias=False,
+            tie_weights=False,
+        ),
+        "train": dict(
+            batch_size=16,
+            lr=2e-3,
+            optimizer="muon",
+            muon_ns_steps=3,
+            schedule="wsd",
+            decay_fraction=0.5,
+            min_lr_ratio=0.0,
+            schedule_clock="time",
+            max_steps=1_000_000,
+            warmup_steps=100,
+            eval_every=250,
+            time_budget=94.0,
+        ),
     },
     "small": {
         "model": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2),
@@ -212,25 +265,72 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "gpt2": {
         "model": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, pad_vocab_to=64),
         "data": dict(tokenizer="prepared"),
-        "train": dict(batch_size=32, tokens_per_step=524288, lr=6e-4, beta2=0.95, warmup_steps=715,
-                      max_steps=19073, weight_decay=0.1, grad_clip=1.0, min_lr_ratio=0.1, eval_every=250,
-                      eval_batches=20, save_every=1000, dtype="bfloat16", compile=True, tf32=True, flash=True),
+        "train": dict(
+            batch_size=32,
+            tokens_per_step=524288,
+            lr=6e-4,
+            beta2=0.95,
+            warmup_steps=715,
+            max_steps=19073,
+            weight_decay=0.1,
+            grad_clip=1.0,
+            min_lr_ratio=0.1,
+            eval_every=250,
+            eval_batches=20,
+            save_every=1000,
+            dtype="bfloat16",
+            compile=True,
+            tf32=True,
+            flash=True,
+        ),
     },
     # docs/curriculum.md, B2: exactly 27,747 parameters on the 35-word nursery vocabulary.
     "nursery": {
-        "model": dict(n_layer=2, n_head=2, n_embd=32, block_size=6, d_ff=128, activation="relu",
-                      qkv_bias=False, bias=True, tie_weights=False, head_bias=True),
+        "model": dict(
+            n_layer=2,
+            n_head=2,
+            n_embd=32,
+            block_size=6,
+            d_ff=128,
+            activation="relu",
+            qkv_bias=False,
+            bias=True,
+            tie_weights=False,
+            head_bias=True,
+        ),
         "data": dict(corpus="nursery", tokenizer="word", val_fraction=0.0),
-        "train": dict(batch_size=16, lr=1e-3, beta2=0.999, weight_decay=0.01, max_steps=1500,
-                      warmup_steps=0, schedule="constant", grad_clip=0.0, eval_every=0, save_every=500),
+        "train": dict(
+            batch_size=16,
+            lr=1e-3,
+            beta2=0.999,
+            weight_decay=0.01,
+            max_steps=1500,
+            warmup_steps=0,
+            schedule="constant",
+            grad_clip=0.0,
+            eval_every=0,
+            save_every=500,
+        ),
     },
     # docs/curriculum.md, A9: the byte-level poem model, about 241k parameters.
     "poem": {
         "model": dict(n_layer=4, n_head=4, n_embd=64, block_size=128, tie_weights=False, head_bias=False),
         "data": dict(corpus="poem", tokenizer="byte", val_fraction=0.0),
-        "train": dict(batch_size=16, seq_len=64, lr=3e-4, beta2=0.999, weight_decay=0.01, max_steps=1500,
-                      warmup_steps=0, schedule="constant", grad_clip=0.0, log_every=10, eval_every=0,
-                      sample_prompts=["All that ", "Young in ", "Gilded "], sample_tokens=80),
+        "train": dict(
+            batch_size=16,
+            seq_len=64,
+            lr=3e-4,
+            beta2=0.999,
+            weight_decay=0.01,
+            max_steps=1500,
+            warmup_steps=0,
+            schedule="constant",
+            grad_clip=0.0,
+            log_every=10,
+            eval_every=0,
+            sample_prompts=["All that ", "Young in ", "Gilded "],
+            sample_tokens=80,
+        ),
     },
 }
 
@@ -294,8 +394,11 @@ def set_value(cfg: RunConfig, key: str, value: Any) -> None:
     else:
         owners = [s for s in SECTIONS if name_in(s, key)]
         if len(owners) != 1:
-            raise ConfigError(_unknown_key_message(key) if not owners else
-                              f"{key!r} is ambiguous; write {' or '.join(o + '.' + key for o in owners)}.")
+            raise ConfigError(
+                _unknown_key_message(key)
+                if not owners
+                else f"{key!r} is ambiguous; write {' or '.join(o + '.' + key for o in owners)}."
+            )
         section, name = owners[0], key
     target = getattr(cfg, section)
     if not name_in(section, name):
@@ -316,7 +419,8 @@ def _unknown_key_message(key: str) -> str:
         near = [f"{section if section in owners else owners[0]}.{alias}"]
     else:
         near = difflib.get_close_matches(key, known, n=1) or difflib.get_close_matches(
-            name, [k.split(".")[1] for k in known], n=1)
+            name, [k.split(".")[1] for k in known], n=1
+        )
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     return f"unknown config key {key!r}{hint}; see `glassgpt train --help` for the keys."
 
@@ -324,12 +428,21 @@ def _unknown_key_message(key: str) -> str:
 def settings_help(width: int = 80) -> str:
     """The keys ``--set`` accepts, grouped by section and wrapped to ``width`` columns
     (generated from the dataclasses, so the list never goes stale)."""
-    lines = ["Keys for --set SECTION.KEY=VALUE (a bare KEY works when one section has it;",
-             "lists take values separated by |, e.g. train.sample_prompts='To be|Once'):"]
+    lines = [
+        "Keys for --set SECTION.KEY=VALUE (a bare KEY works when one section has it;",
+        "lists take values separated by |, e.g. train.sample_prompts='To be|Once'):",
+    ]
     for section in SECTIONS:
         names = [f.name for f in fields(getattr(RunConfig(), section)) if f"{section}.{f.name}" not in DERIVED]
-        lines.append(textwrap.fill(" ".join(names), width, initial_indent=f"  {section + ':':<7}",
-                                   subsequent_indent=" " * 9, break_on_hyphens=False))
+        lines.append(
+            textwrap.fill(
+                " ".join(names),
+                width,
+                initial_indent=f"  {section + ':':<7}",
+                subsequent_indent=" " * 9,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(lines)
 
 
@@ -367,8 +480,11 @@ def load_toml(path: str | Path) -> dict:
         raise ConfigError(f"config file {path} is not valid TOML ({exc}).") from None
 
 
-def resolve(preset: str | None = None, config_file: str | Path | None = None,
-            overrides: list[str] | dict[str, Any] | None = None) -> RunConfig:
+def resolve(
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+) -> RunConfig:
     """Defaults, then the preset, then the TOML file, then each override, then validation."""
     cfg = RunConfig()
     file_data = load_toml(config_file) if config_file else {}
@@ -395,20 +511,37 @@ def validate(cfg: RunConfig) -> None:
     m, d, t = cfg.model, cfg.data, cfg.train
     check_seed(t.seed, "train.seed")
     _check_types(cfg)
-    positive = {"model.block_size": m.block_size, "model.n_layer": m.n_layer, "model.n_head": m.n_head,
-                "model.n_embd": m.n_embd, "train.batch_size": t.batch_size, "train.grad_accum": t.grad_accum,
-                "train.max_steps": t.max_steps, "train.eval_batches": t.eval_batches,
-                "train.log_every": t.log_every, "train.save_every": t.save_every}
+    positive = {
+        "model.block_size": m.block_size,
+        "model.n_layer": m.n_layer,
+        "model.n_head": m.n_head,
+        "model.n_embd": m.n_embd,
+        "train.batch_size": t.batch_size,
+        "train.grad_accum": t.grad_accum,
+        "train.max_steps": t.max_steps,
+        "train.eval_batches": t.eval_batches,
+        "train.log_every": t.log_every,
+        "train.save_every": t.save_every,
+    }
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}.")
-    nonneg = {"model.d_ff": m.d_ff, "train.seq_len": t.seq_len, "train.warmup_steps": t.warmup_steps,
-              "train.decay_steps": t.decay_steps, "train.eval_every": t.eval_every,
-              "train.time_budget": t.time_budget, "train.weight_decay": t.weight_decay,
-              "train.grad_clip": t.grad_clip, "train.sample_every": t.sample_every,
-              "train.diagnostics_every": t.diagnostics_every, "data.vocab_size": d.vocab_size,
-              "train.threads": t.threads, "train.sample_tokens": t.sample_tokens,
-              "train.sample_temperature": t.sample_temperature}
+    nonneg = {
+        "model.d_ff": m.d_ff,
+        "train.seq_len": t.seq_len,
+        "train.warmup_steps": t.warmup_steps,
+        "train.decay_steps": t.decay_steps,
+        "train.eval_every": t.eval_every,
+        "train.time_budget": t.time_budget,
+        "train.weight_decay": t.weight_decay,
+        "train.grad_clip": t.grad_clip,
+        "train.sample_every": t.sample_every,
+        "train.diagnostics_every": t.diagnostics_every,
+        "data.vocab_size": d.vocab_size,
+        "train.threads": t.threads,
+        "train.sample_tokens": t.sample_tokens,
+        "train.sample_temperature": t.sample_temperature,
+    }
     for key, v in nonneg.items():
         if v < 0:
             raise ConfigError(f"{key} must not be negative, got {v}.")
@@ -451,8 +584,10 @@ def validate(cfg: RunConfig) -> None:
     if refusal:
         raise ConfigError(refusal)
     if t.engine == "glass" and (t.dtype != "float32" or t.device not in ("auto", "cpu") or t.compile):
-        raise ConfigError("the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
-                          "or use --engine torch.")
+        raise ConfigError(
+            "the glass engine runs in float32 NumPy on the CPU; drop --dtype, --device and --compile "
+            "or use --engine torch."
+        )
     if not 0.0 <= d.val_fraction < 1.0:
         raise ConfigError(f"data.val_fraction must be in [0, 1), got {d.val_fraction}.")
     if t.doc_mask and d.kind != "words" and not (d.files or d.jsonl_field):
@@ -489,8 +624,10 @@ def validate_architecture(m: ModelConfig) -> None:
     if m.pos not in ("learned", "rope"):
         raise ConfigError(f"model.pos must be learned or rope, got {m.pos!r}.")
     if m.pos == "rope" and (m.n_embd // m.n_head) % 2:
-        raise ConfigError(f"rotary embeddings rotate pairs of channels, so the head size n_embd/n_head "
-                          f"({m.n_embd // m.n_head}) must be even.")
+        raise ConfigError(
+            f"rotary embeddings rotate pairs of channels, so the head size n_embd/n_head "
+            f"({m.n_embd // m.n_head}) must be even."
+        )
     if not (m.rope_base > 1 and math.isfinite(m.rope_base)):
         raise ConfigError(f"model.rope_base must be a number above 1, got {m.rope_base}.")
     if m.norm not in ("layernorm", "rmsnorm"):
@@ -507,15 +644,19 @@ def validate_ensemble(cfg: RunConfig) -> None:
     """``model.ensemble``: a count of GPTs, and none of the features that look inside one GPT."""
     m, t = cfg.model, cfg.train
     if not 1 <= m.ensemble <= MAX_ENSEMBLE:
-        raise ConfigError(f"model.ensemble must be a whole number from 1 to {MAX_ENSEMBLE} (GPTs trained side "
-                          f"by side), got {m.ensemble}.")
+        raise ConfigError(
+            f"model.ensemble must be a whole number from 1 to {MAX_ENSEMBLE} (GPTs trained side "
+            f"by side), got {m.ensemble}."
+        )
     if m.ensemble == 1:
         return
     if m.arch != "gpt":
         raise ConfigError(f"model.ensemble trains several GPTs; the {m.arch} model is one model, so leave it at 1.")
     if t.diagnostics_every:
-        raise ConfigError("the diagnostics watch the layers of one GPT; drop --diagnostics-every for an "
-                          "ensemble, or train its members one at a time.")
+        raise ConfigError(
+            "the diagnostics watch the layers of one GPT; drop --diagnostics-every for an "
+            "ensemble, or train its members one at a time."
+        )
     if t.parallel == "fsdp":
         raise ConfigError("FSDP shards the blocks of one GPT; train an ensemble with train.parallel=ddp or none.")
 
@@ -532,14 +673,22 @@ def glass_refusal(cfg: RunConfig) -> str:
     m = cfg.model
     if m.arch != "gpt":
         return ""  # the ladder's engines: see ladder_config.validate_ladder
-    missing = [k for k, on in (("model.pos=rope", m.pos == "rope"), ("model.qk_norm", m.qk_norm),
-                               ("model.attn_dropout", m.attention_dropout != m.dropout),
-                               ("model.ensemble", m.ensemble > 1),
-                               ("train.optimizer=muon", cfg.train.optimizer == "muon"),
-                               ("train.optimizer=sgd", cfg.train.optimizer == "sgd")) if on]
+    missing = [
+        k
+        for k, on in (
+            ("model.pos=rope", m.pos == "rope"),
+            ("model.qk_norm", m.qk_norm),
+            ("model.attn_dropout", m.attention_dropout != m.dropout),
+            ("model.ensemble", m.ensemble > 1),
+            ("train.optimizer=muon", cfg.train.optimizer == "muon"),
+            ("train.optimizer=sgd", cfg.train.optimizer == "sgd"),
+        )
+        if on
+    ]
     if missing:
-        return (f"the glass engine has no hand-written gradients for {' or '.join(missing)}; "
-                "use --engine torch for them.")
+        return (
+            f"the glass engine has no hand-written gradients for {' or '.join(missing)}; use --engine torch for them."
+        )
     return ""
 
 
@@ -576,15 +725,20 @@ def validate_scale(cfg: RunConfig) -> None:
     if t.tokens_per_step < 0:
         raise ConfigError(f"train.tokens_per_step must not be negative, got {t.tokens_per_step}.")
     if not (t.peak_flops >= 0 and math.isfinite(t.peak_flops)):
-        raise ConfigError(f"train.peak_flops must be 0 (from the table of known GPUs) or a positive number, "
-                          f"got {t.peak_flops}.")
+        raise ConfigError(
+            f"train.peak_flops must be 0 (from the table of known GPUs) or a positive number, got {t.peak_flops}."
+        )
     if t.parallel not in PARALLEL:
         raise ConfigError(f"train.parallel must be {', '.join(PARALLEL)}, got {t.parallel!r}.")
     if t.parallel in ("ddp", "fsdp") and t.engine != "torch":
         raise ConfigError(f"train.parallel={t.parallel} needs the torch engine; the glass engine runs in one process.")
     if t.parallel == "fsdp" and t.optimizer == "muon":
-        raise ConfigError("Muon orthogonalises whole matrices, which FSDP splits across processes; use "
-                          "train.optimizer=adamw with train.parallel=fsdp, or train.parallel=ddp.")
+        raise ConfigError(
+            "Muon orthogonalises whole matrices, which FSDP splits across processes; use "
+            "train.optimizer=adamw with train.parallel=fsdp, or train.parallel=ddp."
+        )
     if t.parallel == "fsdp" and t.diagnostics_every:
-        raise ConfigError("diagnostics read whole gradients, which FSDP splits across processes; drop "
-                          "--diagnostics-every or use train.parallel=ddp.")
+        raise ConfigError(
+            "diagnostics read whole gradients, which FSDP splits across processes; drop "
+            "--diagnostics-every or use train.parallel=ddp."
+        )

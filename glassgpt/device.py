@@ -13,7 +13,7 @@ try:
 except ImportError:  # Windows
     resource = None
 
-from .errors import ConfigError
+from glassgpt.errors import ConfigError
 
 
 def mps_available() -> bool:

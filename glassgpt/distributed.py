@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .errors import GlassError
+from glassgpt.errors import GlassError
 
 TIMEOUT_ENV, DEFAULT_TIMEOUT_S = "GLASSGPT_DIST_TIMEOUT", 1800.0
 OPS = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
@@ -98,8 +98,11 @@ class World:
         if meta is None:
             raise PeerLost(f"{self.describe()}: rank 0 sent no data.")
         dtype, n = np.dtype(meta[0]), meta[1]
-        buf = (torch.from_numpy(np.ascontiguousarray(array).view(np.uint8).copy()) if self.is_main
-               else torch.empty(n * dtype.itemsize, dtype=torch.uint8))
+        buf = (
+            torch.from_numpy(np.ascontiguousarray(array).view(np.uint8).copy())
+            if self.is_main
+            else torch.empty(n * dtype.itemsize, dtype=torch.uint8)
+        )
         with self.guard():
             dist.broadcast(buf, src=0)
         return buf.numpy().view(dtype)
@@ -108,12 +111,18 @@ class World:
         """Rank 0's dict of CPU tensors on every rank, one tensor at a time."""
         if not self.active:
             return tensors
-        meta = self.broadcast([(k, tuple(t.shape), str(t.dtype).removeprefix("torch."))
-                               for k, t in tensors.items()] if self.is_main else None)
+        meta = self.broadcast(
+            [(k, tuple(t.shape), str(t.dtype).removeprefix("torch.")) for k, t in tensors.items()]
+            if self.is_main
+            else None
+        )
         out = {}
         for name, shape, dtype in meta:
-            t = (tensors[name].detach().to("cpu").contiguous() if self.is_main
-                 else torch.empty(shape, dtype=getattr(torch, dtype)))
+            t = (
+                tensors[name].detach().to("cpu").contiguous()
+                if self.is_main
+                else torch.empty(shape, dtype=getattr(torch, dtype))
+            )
             with self.guard():
                 dist.broadcast(t, src=0)
             out[name] = t
@@ -135,8 +144,10 @@ class World:
             raise self.lost() from None
 
     def lost(self) -> PeerLost:
-        return PeerLost(f"{self.describe()} lost contact with the other processes of this job (one of them stopped "
-                        "or crashed); the run's last checkpoint is intact: run the same command with --resume.")
+        return PeerLost(
+            f"{self.describe()} lost contact with the other processes of this job (one of them stopped "
+            "or crashed); the run's last checkpoint is intact: run the same command with --resume."
+        )
 
 
 SINGLE = World()
@@ -148,8 +159,20 @@ def lost_peer(exc: BaseException) -> bool:
     if isinstance(exc, (dist.DistError, ConnectionError)):
         return True
     text = str(exc).lower()
-    return any(k in text for k in ("connection closed", "connection reset", "broken pipe", "timed out", "timeout",
-                                   "gloo", "nccl", "socket", "peer"))
+    return any(
+        k in text
+        for k in (
+            "connection closed",
+            "connection reset",
+            "broken pipe",
+            "timed out",
+            "timeout",
+            "gloo",
+            "nccl",
+            "socket",
+            "peer",
+        )
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -185,8 +208,9 @@ def _env_int(name: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise GlassError(f"the environment variable {name} is {value!r}; start the processes with torchrun, "
-                         "which sets it.") from None
+        raise GlassError(
+            f"the environment variable {name} is {value!r}; start the processes with torchrun, which sets it."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -197,8 +221,12 @@ def session():
     if not launched() or dist.is_initialized():
         yield _current
         return
-    world = World(_env_int("RANK"), _env_int("WORLD_SIZE"), _env_int("LOCAL_RANK"),
-                  int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    world = World(
+        _env_int("RANK"),
+        _env_int("WORLD_SIZE"),
+        _env_int("LOCAL_RANK"),
+        int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1),
+    )
     backend = "gloo"
     if torch.cuda.is_available():
         torch.cuda.set_device(world.local_rank % torch.cuda.device_count())
@@ -206,8 +234,10 @@ def session():
     try:
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s()))
     except (RuntimeError, ValueError, ConnectionError) as exc:
-        raise PeerLost(f"{world.describe()} could not join the other processes ({str(exc).splitlines()[0]}); "
-                       "check the torchrun rendezvous settings.") from None
+        raise PeerLost(
+            f"{world.describe()} could not join the other processes ({str(exc).splitlines()[0]}); "
+            "check the torchrun rendezvous settings."
+        ) from None
     _current = world
     failed = False
     try:

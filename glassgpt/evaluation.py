@@ -14,23 +14,23 @@ this naming stored a training-split loss as ``val_loss`` with ``"split": "train"
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import rundir
-from .data import read_text
-from .data.loader import all_windows
-from .data.shards import open_prepared
-from .data.tokens import open_split
-from .errors import DataError
-from .models.footprint import inference_bytes, require_fits
-from .progress import task
-from .runs import load, load_config
-from .threads import thread_scope
+from glassgpt import rundir
+from glassgpt.data import read_text
+from glassgpt.data.loader import all_windows
+from glassgpt.data.shards import open_prepared
+from glassgpt.data.tokens import open_split
+from glassgpt.errors import DataError
+from glassgpt.models.footprint import inference_bytes, require_fits
+from glassgpt.progress import task
+from glassgpt.runs import load, load_config
+from glassgpt.threads import thread_scope
 
 
 def perplexity(mean_loss: float) -> float:
@@ -49,10 +49,16 @@ def window_batches(n_tokens: int, seq_len: int, batch_size: int) -> tuple[int, i
     return full + (1 if rest else 0), -(-full // batch_size) + (1 if rest else 0)
 
 
-def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], tokens: np.ndarray,
-                    seq_len: int, batch_size: int, byte_lengths: np.ndarray, progress: bool = False,
-                    label: str = "evaluating",
-                    reduce: Callable[[float, int], tuple[float, int]] | None = None) -> dict:
+def evaluate_tokens(
+    nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]],
+    tokens: np.ndarray,
+    seq_len: int,
+    batch_size: int,
+    byte_lengths: np.ndarray,
+    progress: bool = False,
+    label: str = "evaluating",
+    reduce: Callable[[float, int], tuple[float, int]] | None = None,
+) -> dict:
     """Evaluate every target of ``tokens`` once, in consecutive windows of ``seq_len``;
     returns ``{"loss", "perplexity", "bits_per_byte", "tokens", "bytes"}`` (see ``named``).
 
@@ -79,9 +85,16 @@ def evaluate_tokens(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int
     }
 
 
-def evaluate_examples(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]], X: np.ndarray,
-                      Y: np.ndarray, rows: int, byte_lengths: np.ndarray, max_batches: int | None = None,
-                      progress: bool = False, label: str = "evaluating") -> dict:
+def evaluate_examples(
+    nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, int]],
+    X: np.ndarray,
+    Y: np.ndarray,
+    rows: int,
+    byte_lengths: np.ndarray,
+    max_batches: int | None = None,
+    progress: bool = False,
+    label: str = "evaluating",
+) -> dict:
     """Evaluate fixed examples — rows of X with their targets Y (a word list's windows or
     sequences; targets of -1 are skipped) — in consecutive batches of ``rows``, the first
     ``max_batches`` of them (None: all).  Returns what ``evaluate_tokens`` returns."""
@@ -89,14 +102,19 @@ def evaluate_examples(nll_sum: Callable[[np.ndarray, np.ndarray], tuple[float, i
     total, count, n_bytes = 0.0, 0, 0
     with task(label, len(starts), enabled=progress) as bar:
         for i in starts:
-            y = Y[i:i + rows]
-            s, n = nll_sum(X[i:i + rows], y)
+            y = Y[i : i + rows]
+            s, n = nll_sum(X[i : i + rows], y)
             total, count = total + s, count + n
             n_bytes += int(byte_lengths[y[y >= 0]].sum())
             bar.advance()
     mean = total / max(count, 1)
-    return {"loss": mean, "perplexity": perplexity(mean), "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
-            "tokens": count, "bytes": n_bytes}
+    return {
+        "loss": mean,
+        "perplexity": perplexity(mean),
+        "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
+        "tokens": count,
+        "bytes": n_bytes,
+    }
 
 
 def named(split: str, result: dict, held_out: bool = False) -> dict:
@@ -118,8 +136,9 @@ def final_loss(final: dict) -> tuple[str, float | None]:
 def summed_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """The summed cross-entropy (nats) of logits (..., V) against targets (...), in float32;
     targets of -1 are skipped."""
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
-                           reduction="sum", ignore_index=-1)
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum", ignore_index=-1
+    )
 
 
 def model_nll_sum(model) -> Callable[[np.ndarray, np.ndarray], tuple[float, int]]:
@@ -144,16 +163,24 @@ def run_tokens(run_dir: Path, cfg) -> tuple[np.ndarray, str]:
         return corpus.split(split), split
     data_dir = run_dir / rundir.DATA_DIR
     if not (data_dir / "meta.json").is_file():
-        raise DataError(f"{run_dir} has no token data of its own (it was imported or its data cache is gone); "
-                        "evaluate it on a text with --data PATH.")
+        raise DataError(
+            f"{run_dir} has no token data of its own (it was imported or its data cache is gone); "
+            "evaluate it on a text with --data PATH."
+        )
     tokens, split = open_split(data_dir, "val"), "val"
     if len(tokens) < 2:
         tokens, split = open_split(data_dir, "train"), "train"
     return tokens, split
 
 
-def evaluate_run(run_dir, data: str | None = None, device: str = "auto", batch_size: int = 32, threads: int = 0,
-                 progress: bool = False) -> dict:
+def evaluate_run(
+    run_dir,
+    data: str | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    threads: int = 0,
+    progress: bool = False,
+) -> dict:
     """Evaluate a run on its validation split (or training split when it has none), or on
     the UTF-8 text at ``data`` encoded with the run's tokenizer; ``threads`` CPU threads
     (0: torch's default); ``progress`` shows a bar."""
@@ -175,8 +202,19 @@ def _evaluate_run(run_dir, data: str | None, device: str, batch_size: int, progr
         tokens, split = run_tokens(Path(run_dir), cfg)
     windows = window_batches(len(tokens), seq_len, batch_size)[0]
     need = inference_bytes(cfg.model, min(batch_size, max(windows, 1)), seq_len)
-    require_fits(need, next(model.parameters()).device, f"evaluating batches of {batch_size:,} windows",
-                 "use a smaller --batch-size")
-    result = evaluate_tokens(model_nll_sum(model), tokens, seq_len, batch_size, token_byte_lengths(tokenizer),
-                             progress=progress, label=f"evaluating the {split} split" if not data else "evaluating")
+    require_fits(
+        need,
+        next(model.parameters()).device,
+        f"evaluating batches of {batch_size:,} windows",
+        "use a smaller --batch-size",
+    )
+    result = evaluate_tokens(
+        model_nll_sum(model),
+        tokens,
+        seq_len,
+        batch_size,
+        token_byte_lengths(tokenizer),
+        progress=progress,
+        label=f"evaluating the {split} split" if not data else "evaluating",
+    )
     return named(split, result, held_out=bool(data))

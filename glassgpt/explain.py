@@ -45,12 +45,12 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .errors import DataError
-from .evaluation import perplexity
-from .progress import task
-from .terminal import console as stdout_console
-from .terminal import printable
-from .tokenizers.chat import render as render_chat
+from glassgpt.errors import DataError
+from glassgpt.evaluation import perplexity
+from glassgpt.progress import task
+from glassgpt.terminal import console as stdout_console
+from glassgpt.terminal import printable
+from glassgpt.tokenizers.chat import render as render_chat
 
 #: most logits (rows × vocabulary) one forward pass of sliding windows may produce
 LOGITS_BUDGET = 1 << 24
@@ -71,7 +71,7 @@ def _logit_chunks(model, ids: list[int], block: int):
     per_pass = max(1, min(ROWS_PER_CHUNK, LOGITS_BUDGET // (block * logits.size(-1))))
     ends = list(range(block + 1, len(ids)))
     for i in range(0, len(ends), per_pass):
-        windows = torch.stack([t[j - block:j] for j in ends[i:i + per_pass]])
+        windows = torch.stack([t[j - block : j] for j in ends[i : i + per_pass]])
         out, _ = model(windows)
         yield out[:, -1]
 
@@ -86,13 +86,19 @@ def _row_stats(logits: torch.Tensor, targets: list[int], k: int) -> dict[str, li
     top_p, top_i = probs.topk(k, dim=-1)
     grad = probs.clone()  # d(−ln p_target)/d logits = p − onehot(target)
     grad[rows, tgt] -= 1.0
-    return {"p": p_target.tolist(), "loss": (-logp[rows, tgt]).tolist(),
-            "rank": ((probs > p_target[:, None]).sum(-1) + 1).tolist(),
-            "top_p": top_p.tolist(), "top_i": top_i.tolist(), "row_sum": grad.sum(-1).tolist()}
+    return {
+        "p": p_target.tolist(),
+        "loss": (-logp[rows, tgt]).tolist(),
+        "rank": ((probs > p_target[:, None]).sum(-1) + 1).tolist(),
+        "top_p": top_p.tolist(),
+        "top_i": top_i.tolist(),
+        "row_sum": grad.sum(-1).tolist(),
+    }
 
 
-def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None = None,
-            progress: bool = False) -> dict:
+def explain(
+    model, tokenizer, text: str, top_k: int = 5, max_context: int | None = None, progress: bool = False
+) -> dict:
     """Per-token probabilities, losses, ranks, top-k alternatives and logit gradients of
     ``text`` under ``model`` (see the module docstring for the returned dict).  Contexts
     are at most ``max_context`` tokens (default and upper bound: the block size; pass the
@@ -104,22 +110,33 @@ def explain(model, tokenizer, text: str, top_k: int = 5, max_context: int | None
     return explain_ids(model, tokenizer, tokenizer.encode(text), top_k, max_context, progress=progress)
 
 
-def explain_chat(model, tokenizer, messages, top_k: int = 5, max_context: int | None = None,
-                 progress: bool = False) -> dict:
+def explain_chat(
+    model, tokenizer, messages, top_k: int = 5, max_context: int | None = None, progress: bool = False
+) -> dict:
     """``explain`` of a conversation through the chat template, with the loss mask (see the module docstring)."""
     rendered = render_chat(tokenizer, messages)
-    return explain_ids(model, tokenizer, rendered.ids, top_k, max_context, counted=rendered.counted[1:],
-                       progress=progress)
+    return explain_ids(
+        model, tokenizer, rendered.ids, top_k, max_context, counted=rendered.counted[1:], progress=progress
+    )
 
 
-def explain_ids(model, tokenizer, ids, top_k: int = 5, max_context: int | None = None,
-                counted: list[bool] | None = None, progress: bool = False) -> dict:
+def explain_ids(
+    model,
+    tokenizer,
+    ids,
+    top_k: int = 5,
+    max_context: int | None = None,
+    counted: list[bool] | None = None,
+    progress: bool = False,
+) -> dict:
     """``explain`` of token ids; ``counted[i]``: whether the target of position i counts (adds
     ``counts`` to every row and ``response_loss`` / ``counted_targets`` to the totals)."""
     ids = [int(i) for i in ids]
     if len(ids) < 2:
-        raise DataError(f"the text encodes to {len(ids)} token{'s' if len(ids) != 1 else ''}; explain needs at "
-                        "least two (a context and a token to predict), so give a longer text.")
+        raise DataError(
+            f"the text encodes to {len(ids)} token{'s' if len(ids) != 1 else ''}; explain needs at "
+            "least two (a context and a token to predict), so give a longer text."
+        )
     names: dict[int, str] = {}
 
     def name(i: int) -> str:
@@ -137,28 +154,34 @@ def explain_ids(model, tokenizer, ids, top_k: int = 5, max_context: int | None =
             bar.advance(logits.size(0))
             k = max(0, min(int(top_k), logits.size(-1)))
             start = len(tokens)
-            s = _row_stats(logits, ids[start + 1:start + 1 + logits.size(0)], k)
+            s = _row_stats(logits, ids[start + 1 : start + 1 + logits.size(0)], k)
             for r in range(logits.size(0)):
                 pos = start + r
-                tokens.append({
-                    "position": pos,
-                    "context": name(ids[pos]),
-                    "target": name(ids[pos + 1]),
-                    "p_target": s["p"][r],
-                    "loss": s["loss"][r],
-                    "rank": int(s["rank"][r]),
-                    "top_k": [[name(i), p] for i, p in zip(s["top_i"][r], s["top_p"][r])],
-                    "grad_target": s["p"][r] - 1.0,
-                    "grad_row_sum": s["row_sum"][r],
-                })
+                tokens.append(
+                    {
+                        "position": pos,
+                        "context": name(ids[pos]),
+                        "target": name(ids[pos + 1]),
+                        "p_target": s["p"][r],
+                        "loss": s["loss"][r],
+                        "rank": int(s["rank"][r]),
+                        "top_k": [[name(i), p] for i, p in zip(s["top_i"][r], s["top_p"][r])],
+                        "grad_target": s["p"][r] - 1.0,
+                        "grad_row_sum": s["row_sum"][r],
+                    }
+                )
     finally:
         bar.close()
         model.train(was_training)
     total = math.fsum(row["loss"] for row in tokens)
     n_bytes = sum(len(tokenizer.token_bytes(i)) for i in ids[1:])
     mean = total / len(tokens)
-    result = {"tokens": tokens, "mean_loss": mean, "perplexity": perplexity(mean),
-              "bits_per_byte": total / math.log(2) / max(n_bytes, 1)}
+    result = {
+        "tokens": tokens,
+        "mean_loss": mean,
+        "perplexity": perplexity(mean),
+        "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
+    }
     if counted is not None:
         for row, counts in zip(tokens, counted):
             row["counts"] = bool(counts)
@@ -199,13 +222,21 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
     width = console.width
     full, some = width >= FULL_WIDTH, width >= NARROW_WIDTH
     sums_ok = all(abs(row["grad_row_sum"]) < ROW_SUM_TOL for row in result["tokens"])
-    caption = ("␣ = space · loss = −ln P(target) · rank 1 = most likely"
-               + (" · ∂L/∂z = p − onehot(target): ∂L/∂z_t = P − 1 for the target" if some else "")
-               + (", +∂L/∂z = the largest positive entries (the likeliest wrong tokens), Σ = 0 checked" if full else "")
-               + " · colour = loss vs ln V: green < 0.1, yellow < 0.35, orange < 0.7, red < 1, bold red worse "
-                 "than guessing")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="What the model predicted at each position",
-                  title_justify="left", caption_justify="left", caption=caption)
+    caption = (
+        "␣ = space · loss = −ln P(target) · rank 1 = most likely"
+        + (" · ∂L/∂z = p − onehot(target): ∂L/∂z_t = P − 1 for the target" if some else "")
+        + (", +∂L/∂z = the largest positive entries (the likeliest wrong tokens), Σ = 0 checked" if full else "")
+        + " · colour = loss vs ln V: green < 0.1, yellow < 0.35, orange < 0.7, red < 1, bold red worse "
+        "than guessing"
+    )
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title="What the model predicted at each position",
+        title_justify="left",
+        caption_justify="left",
+        caption=caption,
+    )
     table.add_column("pos", justify="right", style="dim", no_wrap=True)
     table.add_column("ctx", no_wrap=True)
     table.add_column("target", no_wrap=True)
@@ -225,15 +256,22 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
     for row in result["tokens"]:
         masked = not row.get("counts", True)  # its target is -1 in training: no loss, no gradient
         style = "dim" if masked else loss_style(row["loss"], vocab_size)
-        cells = [str(row["position"]), escape(_q(row["context"])), f"[{style}]{escape(_q(row['target']))}[/]",
-                 _p(row["p_target"]), f"[{style}]{row['loss']:.3f}[/]", str(row["rank"])]
+        cells = [
+            str(row["position"]),
+            escape(_q(row["context"])),
+            f"[{style}]{escape(_q(row['target']))}[/]",
+            _p(row["p_target"]),
+            f"[{style}]{row['loss']:.3f}[/]",
+            str(row["rank"]),
+        ]
         if some:
             cells.append("[dim]masked[/]" if masked else f"{row['grad_target']:+.3f}")
         if full:
             wrong = [(t, p) for t, p in row["top_k"] if t != row["target"]][:grad_top]
             cells.append("" if masked else " ".join(f"{escape(_q(t))}[dim]:+{_p(p)}[/]" for t, p in wrong))
-            cells.append("[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL
-                         else f"[red]{row['grad_row_sum']:.0e}[/]")
+            cells.append(
+                "[green]✓[/]" if abs(row["grad_row_sum"]) < ROW_SUM_TOL else f"[red]{row['grad_row_sum']:.0e}[/]"
+            )
         if some:
             cells.append(" ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"]))
         if chat:
@@ -241,13 +279,18 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
         table.add_row(*cells)
     console.print(table)
     if chat:
-        console.print(f"response loss [bold]{result['response_loss']:.4f}[/] nats over the "
-                      f"{result['counted_targets']} counted targets (✓: assistant text and <|assistant_end|>; "
-                      "rows marked · are masked: target −1, no loss, no gradient)")
-    check = "" if full else (" · every ∂L/∂z row sums to 0 ✓" if sums_ok else " · [red]a ∂L/∂z row does not sum to 0[/]")
-    console.print(f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
-                  f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions"
-                  + check)
+        console.print(
+            f"response loss [bold]{result['response_loss']:.4f}[/] nats over the "
+            f"{result['counted_targets']} counted targets (✓: assistant text and <|assistant_end|>; "
+            "rows marked · are masked: target −1, no loss, no gradient)"
+        )
+    check = (
+        "" if full else (" · every ∂L/∂z row sums to 0 ✓" if sums_ok else " · [red]a ∂L/∂z row does not sum to 0[/]")
+    )
+    console.print(
+        f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
+        f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions" + check
+    )
 
 
 def _p(p: float) -> str:

@@ -23,18 +23,46 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-from . import fileio
+from glassgpt import fileio
 
 #: (module, function) pairs whose calls are file operations
-PATCHED = ((os, "open"), (os, "write"), (os, "pwrite"), (os, "ftruncate"), (os, "truncate"), (os, "fsync"),
-           (os, "chmod"), (os, "mkdir"), (os, "makedirs"), (os, "replace"), (os, "rename"), (os, "link"),
-           (os, "unlink"), (os, "remove"), (os, "rmdir"), (shutil, "rmtree"), (shutil, "copyfile"),
-           (tempfile, "mkstemp"), (builtins, "open"), (fileio, "save_file"))
+PATCHED = (
+    (os, "open"),
+    (os, "write"),
+    (os, "pwrite"),
+    (os, "ftruncate"),
+    (os, "truncate"),
+    (os, "fsync"),
+    (os, "chmod"),
+    (os, "mkdir"),
+    (os, "makedirs"),
+    (os, "replace"),
+    (os, "rename"),
+    (os, "link"),
+    (os, "unlink"),
+    (os, "remove"),
+    (os, "rmdir"),
+    (shutil, "rmtree"),
+    (shutil, "copyfile"),
+    (tempfile, "mkstemp"),
+    (builtins, "open"),
+    (fileio, "save_file"),
+)
 #: operations that take disk space (where a full disk shows up)
-ALLOCATING = {"os.open", "os.write", "os.pwrite", "os.mkdir", "os.makedirs", "os.link", "shutil.copyfile",
-              "tempfile.mkstemp", "builtins.open", "fileio.save_file"}
+ALLOCATING = {
+    "os.open",
+    "os.write",
+    "os.pwrite",
+    "os.mkdir",
+    "os.makedirs",
+    "os.link",
+    "shutil.copyfile",
+    "tempfile.mkstemp",
+    "builtins.open",
+    "fileio.save_file",
+}
 
 
 class SimulatedKill(BaseException):
@@ -88,8 +116,13 @@ class FileFaults:
     a file descriptor always count).  ``ops`` lists what was counted, e.g.
     ``"os.replace state.new"``."""
 
-    def __init__(self, fail_at: int | None = None, fail: Callable[[str], BaseException] = simulated_kill,
-                 only: set[str] | None = None, root: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        fail_at: int | None = None,
+        fail: Callable[[str], BaseException] = simulated_kill,
+        only: set[str] | None = None,
+        root: str | os.PathLike | None = None,
+    ):
         self.fail_at, self.fail, self.only = fail_at, fail, only
         self.root = os.path.realpath(root) if root is not None else None
         self.count, self.ops, self.failed = 0, [], None
@@ -102,9 +135,13 @@ class FileFaults:
 
         def patched(*args, **kwargs):
             path = _path_of(name, args, kwargs)
-            if (self._depth or threading.get_ident() != self._thread or not _mutates(name, args, kwargs)
-                    or (self.only is not None and name not in self.only)
-                    or (self.root is not None and path is not None and not _under(path, self.root))):
+            if (
+                self._depth
+                or threading.get_ident() != self._thread
+                or not _mutates(name, args, kwargs)
+                or (self.only is not None and name not in self.only)
+                or (self.root is not None and path is not None and not _under(path, self.root))
+            ):
                 return original(*args, **kwargs)
             self.count += 1
             self.ops.append(f"{name} {os.path.basename(path) if path else ''}".strip())

@@ -17,17 +17,20 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from safetensors.torch import load_file, save_file
 
-from .errors import DiskError, FileError
+from glassgpt.errors import DiskError, FileError
 
 #: errno -> (DiskError.reason, what the sentence says)
-DISK_ERRNOS = {errno.ENOSPC: ("full", "the disk is full"),
-               errno.EDQUOT: ("quota", "the disk quota is used up"),
-               errno.EROFS: ("read-only", "the file system is read-only")}
+DISK_ERRNOS = {
+    errno.ENOSPC: ("full", "the disk is full"),
+    errno.EDQUOT: ("quota", "the disk quota is used up"),
+    errno.EROFS: ("read-only", "the file system is read-only"),
+}
 
 
 def error_number(exc: BaseException) -> int | None:
@@ -143,7 +146,7 @@ def append_text(path: str | os.PathLike, text: str) -> None:
         start = os.lseek(fd, 0, os.SEEK_END)
         try:
             while data:
-                data = data[os.write(fd, data):]
+                data = data[os.write(fd, data) :]
         except OSError as exc:
             try:
                 os.ftruncate(fd, start)

@@ -17,21 +17,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError
+from glassgpt.errors import ConfigError
 
 #: the lectures' generator seed (torch.Generator().manual_seed(2147483647))
 LECTURE_SEED = 2147483647
 
 _WORDS = {"kind": "words", "corpus": "names", "path": "", "tokenizer": "char", "split_seed": 42}
-_SGD = {"optimizer": "sgd", "momentum": 0.0, "weight_decay": 0.0, "grad_clip": 0.0, "warmup_steps": 0,
-        "seed": LECTURE_SEED, "sample_every": 0, "eval_batches": 16, "log_every": 100}
+_SGD = {
+    "optimizer": "sgd",
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "grad_clip": 0.0,
+    "warmup_steps": 0,
+    "seed": LECTURE_SEED,
+    "sample_every": 0,
+    "eval_batches": 16,
+    "log_every": 100,
+}
 
 
 def _sgd(steps: int, lr: float, decay_fraction: float, **train) -> dict[str, Any]:
     """Plain SGD at ``lr``, dropping to lr/10 for the last ``decay_fraction`` of ``steps``."""
-    return {**_SGD, "batch_size": 32, "max_steps": steps, "lr": lr, "schedule": "step",
-            "decay_fraction": decay_fraction, "min_lr_ratio": 0.1, "eval_every": max(steps // 20, 1),
-            "save_every": max(steps // 10, 1), **train}
+    return {
+        **_SGD,
+        "batch_size": 32,
+        "max_steps": steps,
+        "lr": lr,
+        "schedule": "step",
+        "decay_fraction": decay_fraction,
+        "min_lr_ratio": 0.1,
+        "eval_every": max(steps // 20, 1),
+        "save_every": max(steps // 10, 1),
+        **train,
+    }
 
 
 def _ladder(model: dict, train: dict) -> dict[str, dict[str, Any]]:
@@ -40,26 +58,66 @@ def _ladder(model: dict, train: dict) -> dict[str, dict[str, Any]]:
 
 _BIGRAM = {"arch": "bigram", "block_size": 1, "smoothing": 1.0}
 _NEURAL = {"arch": "neural-bigram", "block_size": 1, "l2": 0.01}
-_MLP = {"arch": "mlp", "block_size": 3, "n_embd": 10, "n_hidden": 200, "small_output": False,
-        "hidden_init": "randn", "batchnorm": False}
+_MLP = {
+    "arch": "mlp",
+    "block_size": 3,
+    "n_embd": 10,
+    "n_hidden": 200,
+    "small_output": False,
+    "hidden_init": "randn",
+    "batchnorm": False,
+}
 _FIXES = {**_MLP, "small_output": True, "hidden_init": "kaiming"}
 _MLP_BN = {**_FIXES, "batchnorm": True, "bn_momentum": 0.001}
-_WAVENET = {"arch": "wavenet", "block_size": 8, "n_embd": 10, "n_hidden": 68, "group": 2, "batchnorm": True,
-            "bn_momentum": 0.1, "last_layer_scale": 0.1}
+_WAVENET = {
+    "arch": "wavenet",
+    "block_size": 8,
+    "n_embd": 10,
+    "n_hidden": 68,
+    "group": 2,
+    "batchnorm": True,
+    "bn_momentum": 0.1,
+    "last_layer_scale": 0.1,
+}
 _WAVENET_SCALED = {**_WAVENET, "n_embd": 24, "n_hidden": 128}
 # a ~200k-parameter transformer over whole words (context 32 > the longest name + 1)
-_GPT = {"arch": "gpt", "block_size": 32, "n_layer": 4, "n_head": 4, "n_embd": 64, "dropout": 0.0,
-        "tie_weights": True}
-_ADAMW = {"optimizer": "adamw", "weight_decay": 0.01, "grad_clip": 1.0, "beta1": 0.9, "beta2": 0.99,
-          "schedule": "cosine", "min_lr_ratio": 0.1, "seed": LECTURE_SEED, "sample_every": 0,
-          "eval_batches": 16, "log_every": 100}
+_GPT = {"arch": "gpt", "block_size": 32, "n_layer": 4, "n_head": 4, "n_embd": 64, "dropout": 0.0, "tie_weights": True}
+_ADAMW = {
+    "optimizer": "adamw",
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
+    "beta1": 0.9,
+    "beta2": 0.99,
+    "schedule": "cosine",
+    "min_lr_ratio": 0.1,
+    "seed": LECTURE_SEED,
+    "sample_every": 0,
+    "eval_batches": 16,
+    "log_every": 100,
+}
 
 #: the whole training split is one batch: "training" the counting bigram is one pass of counting
-_COUNT = {**_SGD, "batch_size": 1_000_000, "max_steps": 1, "lr": 1.0, "schedule": "constant",
-          "eval_every": 0, "save_every": 1, "log_every": 1}
+_COUNT = {
+    **_SGD,
+    "batch_size": 1_000_000,
+    "max_steps": 1,
+    "lr": 1.0,
+    "schedule": "constant",
+    "eval_every": 0,
+    "save_every": 1,
+    "log_every": 1,
+}
 #: full-batch gradient descent at lr 50, the lecture's loop
-_FULL_BATCH = {**_SGD, "batch_size": 1_000_000, "max_steps": 100, "lr": 50.0, "schedule": "constant",
-               "eval_every": 10, "save_every": 50, "log_every": 1}
+_FULL_BATCH = {
+    **_SGD,
+    "batch_size": 1_000_000,
+    "max_steps": 100,
+    "lr": 50.0,
+    "schedule": "constant",
+    "eval_every": 10,
+    "save_every": 50,
+    "log_every": 1,
+}
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "makemore-bigram": _ladder(_BIGRAM, _COUNT),
@@ -72,9 +130,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # 25,600 training names overfit a 200k-parameter transformer quickly (without dropout, 30k
     # steps at batch 32 and lr 1e-3 end at train 1.68, test 2.05): dropout 0.2 and weight decay
     # 0.1 over 40k steps of 64 names
-    "makemore-gpt": _ladder({**_GPT, "dropout": 0.2},
-                            {**_ADAMW, "batch_size": 64, "max_steps": 40_000, "lr": 3e-3, "min_lr_ratio": 0.033,
-                             "weight_decay": 0.1, "warmup_steps": 500, "eval_every": 2000, "save_every": 5000}),
+    "makemore-gpt": _ladder(
+        {**_GPT, "dropout": 0.2},
+        {
+            **_ADAMW,
+            "batch_size": 64,
+            "max_steps": 40_000,
+            "lr": 3e-3,
+            "min_lr_ratio": 0.033,
+            "weight_decay": 0.1,
+            "warmup_steps": 500,
+            "eval_every": 2000,
+            "save_every": 5000,
+        },
+    ),
 }
 
 #: beyond the table: an ensemble of two GPTs on whole words with the speedrun's block and
@@ -88,12 +157,38 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 #: packed several to a row (train.doc_mask), 512 of them a step, 256 for each member: padded
 #: rows spend 56% of their positions on padding.  bf16 autocast where the CPU multiplies
 #: bfloat16 natively (the budget was measured with it)
-_TUNED_MODEL = {**_GPT, "pos": "rope", "norm": "rmsnorm", "activation": "relu2", "qk_norm": True,
-                "zero_init_proj": True, "bias": False, "qkv_bias": False, "dropout": 0.1, "ensemble": 2}
-_TUNED_TRAIN = {**_ADAMW, "optimizer": "muon", "muon_ns_steps": 3, "schedule": "wsd", "decay_fraction": 0.7,
-                "min_lr_ratio": 0.0, "schedule_clock": "time", "time_budget": 570.0, "threads": 1,
-                "max_steps": 1_000_000, "batch_size": 512, "doc_mask": True, "lr": 3e-3, "weight_decay": 0.1,
-                "warmup_steps": 200, "eval_every": 1000, "save_every": 2000, "dtype": "bfloat16"}
+_TUNED_MODEL = {
+    **_GPT,
+    "pos": "rope",
+    "norm": "rmsnorm",
+    "activation": "relu2",
+    "qk_norm": True,
+    "zero_init_proj": True,
+    "bias": False,
+    "qkv_bias": False,
+    "dropout": 0.1,
+    "ensemble": 2,
+}
+_TUNED_TRAIN = {
+    **_ADAMW,
+    "optimizer": "muon",
+    "muon_ns_steps": 3,
+    "schedule": "wsd",
+    "decay_fraction": 0.7,
+    "min_lr_ratio": 0.0,
+    "schedule_clock": "time",
+    "time_budget": 570.0,
+    "threads": 1,
+    "max_steps": 1_000_000,
+    "batch_size": 512,
+    "doc_mask": True,
+    "lr": 3e-3,
+    "weight_decay": 0.1,
+    "warmup_steps": 200,
+    "eval_every": 1000,
+    "save_every": 2000,
+    "dtype": "bfloat16",
+}
 PRESETS["makemore-tuned"] = _ladder(_TUNED_MODEL, _TUNED_TRAIN)
 
 #: the fast CPU variant of every preset: the same model, a few thousand steps
@@ -109,8 +204,11 @@ FAST: dict[str, dict[str, Any]] = {
 }
 for _name, _train in FAST.items():
     _base = PRESETS[_name]
-    PRESETS[_name + "-fast"] = {"model": dict(_base["model"]), "data": dict(_base["data"]),
-                                "train": {**_base["train"], **_train}}
+    PRESETS[_name + "-fast"] = {
+        "model": dict(_base["model"]),
+        "data": dict(_base["data"]),
+        "train": {**_base["train"], **_train},
+    }
 
 #: each preset's published figure on names.txt: (split, value, what it is); "all" is every
 #: bigram of the whole list, which our runs measure on the training split (the closest they have)
@@ -136,10 +234,26 @@ DATA_KINDS = ("text", "words")
 LADDER_FIELDS: dict[str, tuple[str, ...]] = {
     "bigram": ("vocab_size", "smoothing"),
     "neural-bigram": ("vocab_size", "l2"),
-    "mlp": ("vocab_size", "block_size", "n_embd", "n_hidden", "small_output", "hidden_init", "batchnorm",
-            "bn_momentum"),
-    "wavenet": ("vocab_size", "block_size", "n_embd", "n_hidden", "group", "batchnorm", "bn_momentum",
-                "last_layer_scale"),
+    "mlp": (
+        "vocab_size",
+        "block_size",
+        "n_embd",
+        "n_hidden",
+        "small_output",
+        "hidden_init",
+        "batchnorm",
+        "bn_momentum",
+    ),
+    "wavenet": (
+        "vocab_size",
+        "block_size",
+        "n_embd",
+        "n_hidden",
+        "group",
+        "batchnorm",
+        "bn_momentum",
+        "last_layer_scale",
+    ),
 }
 HIDDEN_INITS = ("randn", "small", "kaiming")
 #: the ladder models with hand-written gradients (``--engine glass``)
@@ -160,25 +274,35 @@ def validate_ladder(cfg) -> None:
         _fail(f"data.kind must be text or words, got {d.kind!r}.")
     if d.kind == "words":
         if d.files or d.jsonl_field:
-            _fail("a word list is one file with one item per line; give --data FILE (not several files or "
-                  "--jsonl-field).")
+            _fail(
+                "a word list is one file with one item per line; give --data FILE (not several files or --jsonl-field)."
+            )
         if d.tokenizer != "char":
-            _fail(f"a word list is read one character at a time; drop --tokenizer {d.tokenizer} (the vocabulary "
-                  "is '.' plus the characters of the list).")
+            _fail(
+                f"a word list is read one character at a time; drop --tokenizer {d.tokenizer} (the vocabulary "
+                "is '.' plus the characters of the list)."
+            )
         if t.doc_mask and m.arch != "gpt":
-            _fail(f"train.doc_mask packs whole words into the GPT's rows; the {m.arch} reads fixed windows, "
-                  "so drop it.")
+            _fail(
+                f"train.doc_mask packs whole words into the GPT's rows; the {m.arch} reads fixed windows, so drop it."
+            )
         if t.doc_mask and t.grad_accum != 1:
-            _fail("train.doc_mask packs each step's words into one batch of rows; it cannot be split into "
-                  f"train.grad_accum={t.grad_accum} micro-batches: raise train.batch_size instead.")
+            _fail(
+                "train.doc_mask packs each step's words into one batch of rows; it cannot be split into "
+                f"train.grad_accum={t.grad_accum} micro-batches: raise train.batch_size instead."
+            )
     if m.arch == "gpt":
         return
     if d.kind != "words":
-        _fail(f"the {m.arch} model learns from a word list; add --set data.kind=words (and --data FILE with one "
-              "item per line, or --corpus names), or use a makemore-* preset.")
+        _fail(
+            f"the {m.arch} model learns from a word list; add --set data.kind=words (and --data FILE with one "
+            "item per line, or --corpus names), or use a makemore-* preset."
+        )
     if t.engine == "glass" and m.arch not in GLASS_ARCHS:
-        _fail(f"the glass engine has hand-written gradients for the gpt and the mlp, not the {m.arch}; "
-              "use --engine torch.")
+        _fail(
+            f"the glass engine has hand-written gradients for the gpt and the mlp, not the {m.arch}; "
+            "use --engine torch."
+        )
     if t.optimizer == "muon":
         _fail("Muon is for the GPT's block matrices; train the ladder's models with sgd or adamw.")
     if t.seq_len:
@@ -186,8 +310,10 @@ def validate_ladder(cfg) -> None:
     if m.arch in ("bigram", "neural-bigram") and m.block_size != 1:
         _fail(f"the {m.arch} reads one previous character; set model.block_size=1 (it is {m.block_size}).")
     if m.arch == "bigram" and t.max_steps != 1:
-        _fail("the counting bigram trains in one step that counts the whole training split once; "
-              f"set train.max_steps=1 (it is {t.max_steps}).")
+        _fail(
+            "the counting bigram trains in one step that counts the whole training split once; "
+            f"set train.max_steps=1 (it is {t.max_steps})."
+        )
     if m.smoothing < 0 or m.l2 < 0:
         _fail(f"model.smoothing and model.l2 must be 0 or more, got {m.smoothing} and {m.l2}.")
     if m.n_hidden < 1:
@@ -203,5 +329,7 @@ def validate_ladder(cfg) -> None:
         while size < m.block_size:
             size *= m.group
         if size != m.block_size:
-            _fail(f"the wavenet's model.block_size ({m.block_size}) must be a power of model.group ({m.group}), "
-                  f"e.g. {size}.")
+            _fail(
+                f"the wavenet's model.block_size ({m.block_size}) must be a power of model.group ({m.group}), "
+                f"e.g. {size}."
+            )

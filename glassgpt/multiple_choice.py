@@ -18,20 +18,20 @@ scores its share, and rank 0 gets the combined result (the others get None).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import distributed
-from .device import pick_device
-from .errors import DataError, TokenizerError
-from .fileio import json_object_line
-from .progress import task
-from .runs import load_run
+from glassgpt import distributed
+from glassgpt.device import pick_device
+from glassgpt.errors import DataError, TokenizerError
+from glassgpt.fileio import json_object_line
+from glassgpt.progress import task
+from glassgpt.runs import load_run
 
 
 @dataclass
@@ -62,8 +62,13 @@ class MCResult:
         return [self.examples, self.correct_sum, self.correct_mean]
 
     def to_dict(self, details: bool = False) -> dict:
-        out = {"examples": self.examples, "accuracy_sum": self.accuracy_sum, "accuracy_mean": self.accuracy_mean,
-               "correct_sum": self.correct_sum, "correct_mean": self.correct_mean}
+        out = {
+            "examples": self.examples,
+            "accuracy_sum": self.accuracy_sum,
+            "accuracy_mean": self.accuracy_mean,
+            "correct_sum": self.correct_sum,
+            "correct_mean": self.correct_mean,
+        }
         if details:
             out["details"] = self.details
         return out
@@ -83,8 +88,10 @@ def combine(results: list[MCResult]) -> MCResult:
 
 def _record(raw: bytes, number: int, path: Path) -> MCRecord:
     def bad(what: str) -> DataError:
-        return DataError(f"line {number} of {path} {what}; each line must be "
-                         '{"context": "...", "endings": ["...", "..."], "label": N}.')
+        return DataError(
+            f"line {number} of {path} {what}; each line must be "
+            '{"context": "...", "endings": ["...", "..."], "label": N}.'
+        )
 
     data = json_object_line(raw, bad)
     missing = [k for k in ("context", "endings", "label") if k not in data]
@@ -132,9 +139,11 @@ def _score(model, tokenizer, record: MCRecord, separator: str, context_len: int,
     for k, ending in enumerate(record.endings):
         end = _encode(tokenizer, separator + ending, record)
         if len(end) > context_len:
-            raise DataError(f"ending {k} of the record on line {record.line} has {len(end)} tokens, more than "
-                             f"the model's context of {context_len} allows.")
-        seq = (ctx + end)[-(context_len + 1):]  # cut the context from the left, keep the whole ending
+            raise DataError(
+                f"ending {k} of the record on line {record.line} has {len(end)} tokens, more than "
+                f"the model's context of {context_len} allows."
+            )
+        seq = (ctx + end)[-(context_len + 1) :]  # cut the context from the left, keep the whole ending
         rows.append(seq)
         masks.append([0] * (len(seq) - len(end)) + [1] * len(end))
     width = max(map(len, rows))
@@ -148,9 +157,16 @@ def _score(model, tokenizer, record: MCRecord, separator: str, context_len: int,
     return sums.tolist(), (sums / counts).tolist(), counts.long().tolist()
 
 
-def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, world_size: int = 1,
-                  separator: str = " ", max_context: int | None = None,
-                  on_record: Callable[[], None] | None = None) -> MCResult:
+def score_records(
+    model,
+    tokenizer,
+    records: list[MCRecord],
+    rank: int = 0,
+    world_size: int = 1,
+    separator: str = " ",
+    max_context: int | None = None,
+    on_record: Callable[[], None] | None = None,
+) -> MCResult:
     """Score records ``rank::world_size`` with a torch GPT (as ``glassgpt.load`` returns), each
     context cropped to ``max_context`` tokens (default the block size; a run's trained context
     is ``runs.load_run(dir).trained_context``); ``on_record()`` after each (a progress bar)."""
@@ -167,33 +183,46 @@ def score_records(model, tokenizer, records: list[MCRecord], rank: int = 0, worl
         result.examples += 1
         result.correct_sum += pred_sum == record.label
         result.correct_mean += pred_mean == record.label
-        result.details.append({"index": index, "line": record.line, "label": record.label, "pred_sum": pred_sum,
-                               "pred_mean": pred_mean, "sum_losses": sums, "mean_losses": means,
-                               "ending_tokens": counts})
+        result.details.append(
+            {
+                "index": index,
+                "line": record.line,
+                "label": record.label,
+                "pred_sum": pred_sum,
+                "pred_mean": pred_mean,
+                "sum_losses": sums,
+                "mean_losses": means,
+                "ending_tokens": counts,
+            }
+        )
         if on_record is not None:
             on_record()
     return result
 
 
-def evaluate_multiple_choice(run_dir, path, device: str = "cpu", rank: int = 0, world_size: int = 1,
-                             separator: str = " ", progress: bool = False) -> MCResult:
+def evaluate_multiple_choice(
+    run_dir, path, device: str = "cpu", rank: int = 0, world_size: int = 1, separator: str = " ", progress: bool = False
+) -> MCResult:
     """Load a run and score the records of ``path`` (this rank's share of them)."""
     records = read_records(path)  # bad records are found before the model is loaded
     run = load_run(run_dir, device)
     mine = len(range(rank, len(records), world_size))
     with task("multiple choice", mine, enabled=progress) as bar:
-        return score_records(run.model, run.tokenizer, records, rank, world_size, separator, run.trained_context,
-                             on_record=bar.advance)
+        return score_records(
+            run.model, run.tokenizer, records, rank, world_size, separator, run.trained_context, on_record=bar.advance
+        )
 
 
-def evaluate_multiple_choice_job(run_dir, path, device: str = "auto", separator: str = " ",
-                                 progress: bool = False) -> MCResult | None:
+def evaluate_multiple_choice_job(
+    run_dir, path, device: str = "auto", separator: str = " ", progress: bool = False
+) -> MCResult | None:
     """The whole evaluation, split over the processes when torchrun started several: each
     scores records ``rank::N`` on its own device, rank 0 returns the combined result and the
     others None.  In one process: the result of all records."""
     with distributed.session() as world:
         where = str(distributed.device_for(pick_device(device), world))
-        part = evaluate_multiple_choice(run_dir, path, where, world.rank, world.size, separator,
-                                        progress and world.is_main)
+        part = evaluate_multiple_choice(
+            run_dir, path, where, world.rank, world.size, separator, progress and world.is_main
+        )
         parts = world.gather(part)
         return combine(parts) if world.is_main else None

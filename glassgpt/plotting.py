@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import GlassError
-from .fileio import atomic_write
+from glassgpt.errors import GlassError
+from glassgpt.fileio import atomic_write
 
 
 def matplotlib():
@@ -31,7 +31,9 @@ def matplotlib():
 def new_figure(width: float, height: float, nrows: int = 1, ncols: int = 1, dpi: int = 100, **kw):
     """``(figure, axes)``: a Figure on an Agg canvas and its axes (``squeeze`` etc. as ``subplots``)."""
     mpl = matplotlib()
-    fig = mpl.figure.Figure(figsize=(width, height), dpi=dpi, **({"layout": kw.pop("layout")} if "layout" in kw else {}))
+    fig = mpl.figure.Figure(
+        figsize=(width, height), dpi=dpi, **({"layout": kw.pop("layout")} if "layout" in kw else {})
+    )
     mpl.backends.backend_agg.FigureCanvasAgg(fig)
     return fig, fig.subplots(nrows, ncols, **kw)
 

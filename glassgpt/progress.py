@@ -32,10 +32,10 @@ from rich.progress import Progress as RichProgress
 from rich.table import Column
 from rich.text import Text
 
-PLAIN_FIRST = 2.0   # seconds before a plain-text task prints its first line
+PLAIN_FIRST = 2.0  # seconds before a plain-text task prints its first line
 PLAIN_EVERY = 10.0  # seconds between plain-text lines
-SLOW = 2.0          # a task that took longer says when it is done
-HEARTBEAT = 0.5     # how often a plain-text task checks whether a line is due
+SLOW = 2.0  # a task that took longer says when it is done
+HEARTBEAT = 0.5  # how often a plain-text task checks whether a line is due
 
 __all__ = ["Task", "task", "message", "duration", "rate"]
 
@@ -75,23 +75,30 @@ class _Display:
     """The one live region on stderr, shared by all running tasks (a terminal has one cursor)."""
 
     lock = threading.Lock()
-    current: "_Display | None" = None
+    current: _Display | None = None
 
     def __init__(self):
         self.console = _stderr_console()
+
         # one line per task however narrow the terminal: cells are cut short ("…"), never wrapped
         def cell(**kw) -> Column:
             return Column(no_wrap=True, overflow="ellipsis", **kw)
 
-        self.rich = RichProgress(SpinnerColumn(), TextColumn("[bold]{task.description}", table_column=cell(max_width=20)),
-                                 BarColumn(bar_width=10), TextColumn("{task.fields[count]}", table_column=cell()),
-                                 TextColumn("{task.fields[detail]}", table_column=cell(ratio=1)),
-                                 _TimeColumn(table_column=cell()), console=self.console, transient=True,
-                                 expand=True)
+        self.rich = RichProgress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}", table_column=cell(max_width=20)),
+            BarColumn(bar_width=10),
+            TextColumn("{task.fields[count]}", table_column=cell()),
+            TextColumn("{task.fields[detail]}", table_column=cell(ratio=1)),
+            _TimeColumn(table_column=cell()),
+            console=self.console,
+            transient=True,
+            expand=True,
+        )
         self.rows = 0
 
     @classmethod
-    def join(cls) -> "_Display":
+    def join(cls) -> _Display:
         with cls.lock:
             if cls.current is None:
                 cls.current = cls()
@@ -132,8 +139,8 @@ class Task:
         self.done_message = done_message
         self.completed = 0
         self.detail = ""
-        self.eta: float | None = None     # seconds left, when the caller knows better than the rate
-        self.eta_note = ""                # why it ends then, e.g. "budget"
+        self.eta: float | None = None  # seconds left, when the caller knows better than the rate
+        self.eta_note = ""  # why it ends then, e.g. "budget"
         self.start = time.monotonic()
         self._next_plain = self.start + PLAIN_FIRST
         self._display: _Display | None = None
@@ -142,8 +149,9 @@ class Task:
         self._stop = threading.Event()
         if enabled and live():
             self._display = _Display.join()
-            self._row = self._display.rich.add_task(label, total=total, completed=0, count=self._count(),
-                                                    detail="", owner=self)
+            self._row = self._display.rich.add_task(
+                label, total=total, completed=0, count=self._count(), detail="", owner=self
+            )
         elif enabled:
             threading.Thread(target=self._heartbeat, name=f"progress: {label}", daemon=True).start()
 
@@ -166,8 +174,16 @@ class Task:
         return f"{duration(left)} left" + (f" ({self.eta_note})" if self.eta_note else "")
 
     # ---- the caller's side ---------------------------------------------------------------
-    def update(self, completed: int | None = None, *, advance: int = 0, total: int | None = None,
-               detail: str | None = None, eta: float | None = None, eta_note: str | None = None) -> None:
+    def update(
+        self,
+        completed: int | None = None,
+        *,
+        advance: int = 0,
+        total: int | None = None,
+        detail: str | None = None,
+        eta: float | None = None,
+        eta_note: str | None = None,
+    ) -> None:
         """Set or advance the count; ``detail`` is free text after it; ``eta`` overrides the
         time-left estimate (seconds) and ``eta_note`` says why, e.g. "budget"."""
         if completed is not None:
@@ -184,8 +200,9 @@ class Task:
         if not self.enabled:
             return
         if self._display is not None:
-            self._display.rich.update(self._row, completed=self.completed, total=self.total,
-                                      count=self._count(), detail=self.detail)
+            self._display.rich.update(
+                self._row, completed=self.completed, total=self.total, count=self._count(), detail=self.detail
+            )
             return
         self._plain_line_if_due()
 
@@ -223,7 +240,7 @@ class Task:
             detail = f" ({self.detail})" if self.detail else ""
             message(f"{self.label}: done in {duration(elapsed)}{detail}")
 
-    def __enter__(self) -> "Task":
+    def __enter__(self) -> Task:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

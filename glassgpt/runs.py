@@ -8,16 +8,16 @@ from pathlib import Path
 
 import torch
 
-from . import rundir
-from .config import RunConfig
-from .device import pick_device
-from .errors import ConfigError, FileError, GlassError, RunDirError
-from .fileio import load_tensors
-from .models import GPT
-from .models.factory import build
-from .rundir.layout import STATE_DIR, STATE_MODEL
-from .tokenizers import Tokenizer
-from .tokenizers import load as load_tokenizer
+from glassgpt import rundir
+from glassgpt.config import RunConfig
+from glassgpt.device import pick_device
+from glassgpt.errors import ConfigError, FileError, GlassError, RunDirError
+from glassgpt.fileio import load_tensors
+from glassgpt.models import GPT
+from glassgpt.models.factory import build
+from glassgpt.rundir.layout import STATE_DIR, STATE_MODEL
+from glassgpt.tokenizers import Tokenizer
+from glassgpt.tokenizers import load as load_tokenizer
 
 
 def load_config(run_dir: str | Path) -> RunConfig:
@@ -32,8 +32,7 @@ def _restore_hint(path: Path) -> str:
     copy = path / STATE_DIR / STATE_MODEL
     if rundir.weights_path(path) != path / rundir.MODEL or not copy.is_file():
         return ""
-    return (f" The run's checkpoint keeps its own copy of the weights: cp {copy} {path / rundir.MODEL} "
-            "puts it back.")
+    return f" The run's checkpoint keeps its own copy of the weights: cp {copy} {path / rundir.MODEL} puts it back."
 
 
 def load_weights(run_dir: str | Path) -> dict[str, torch.Tensor]:
@@ -57,7 +56,7 @@ class LoadedRun:
 
     run_dir: Path
     config: RunConfig
-    model: GPT | torch.nn.Module   # the GPT, or a makemore ladder model (``model.arch``)
+    model: GPT | torch.nn.Module  # the GPT, or a makemore ladder model (``model.arch``)
     tokenizer: Tokenizer
     trained_context: int
 
@@ -69,8 +68,10 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     cfg = load_config(path)
     tokenizer = load_run_tokenizer(path)
     if tokenizer.vocab_size != cfg.model.vocab_size:
-        raise RunDirError(f"{path} is inconsistent: the tokenizer has {tokenizer.vocab_size} ids but the model "
-                          f"was built for {cfg.model.vocab_size}.")
+        raise RunDirError(
+            f"{path} is inconsistent: the tokenizer has {tokenizer.vocab_size} ids but the model "
+            f"was built for {cfg.model.vocab_size}."
+        )
     with torch.random.fork_rng(devices=[]):  # the weights are overwritten: their init draws must not leak
         model = build(cfg.model)
     try:
@@ -78,8 +79,9 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     except RunDirError:
         raise
     except GlassError as exc:
-        raise RunDirError(f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}"
-                          + _restore_hint(path)) from None
+        raise RunDirError(
+            f"{rundir.weights_path(path)} does not match {rundir.CONFIG}: {exc}" + _restore_hint(path)
+        ) from None
     trained = min(cfg.train.seq_len or cfg.model.block_size, cfg.model.block_size)
     return LoadedRun(path, cfg, model.to(pick_device(device)).eval(), tokenizer, trained)
 

@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-from .config import check_seed
-from .errors import GlassError
-from .models.footprint import inference_bytes, require_fits
-from .tokenizers import Tokenizer
+from glassgpt.config import check_seed
+from glassgpt.errors import GlassError
+from glassgpt.models.footprint import inference_bytes, require_fits
+from glassgpt.tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -73,11 +72,19 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, t
 
 
 @torch.inference_mode()
-def generate_batch(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
-                   temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
-                   top_p: float | None = DEFAULTS.top_p, seed: int | None = None,
-                   stop_ids: tuple[int, ...] = (), use_cache: bool = True,
-                   max_context: int | None = None, on_token: Callable[[], None] | None = None) -> list[list[int]]:
+def generate_batch(
+    model,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    seed: int | None = None,
+    stop_ids: tuple[int, ...] = (),
+    use_cache: bool = True,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[list[int]]:
     """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``; returns
     the new ids of each row.  Greedy rows equal what each prompt gives alone.
 
@@ -94,14 +101,34 @@ def generate_batch(model, prompts: Sequence[Sequence[int]], max_new_tokens: int,
     was_training = model.training
     model.eval()
     try:
-        return _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache,
-                       min(max_context or model.config.block_size, model.config.block_size), on_token)
+        return _decode(
+            model,
+            prompts,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+            stop_ids,
+            use_cache,
+            min(max_context or model.config.block_size, model.config.block_size),
+            on_token,
+        )
     finally:
         model.train(was_training)
 
 
-def decode_steps(model, prompts, max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None,
-                 seed: int | None, use_cache: bool, block: int):
+def decode_steps(
+    model,
+    prompts,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int | None,
+    use_cache: bool,
+    block: int,
+):
     """The decoding loop, one step at a time: yields ``(next ids (B,), logits (B, V))`` for each
     new position, the logits those ids were drawn from.  The caller has checked the settings,
     put the model in eval mode and runs under ``torch.inference_mode()``; it may stop early.
@@ -114,7 +141,7 @@ def decode_steps(model, prompts, max_new_tokens: int, temperature: float, top_k:
     total = P + max_new_tokens
     tokens = torch.zeros(B, total, dtype=torch.long)  # left-padded prompts, then the new tokens
     for i, p in enumerate(prompts):
-        tokens[i, P - len(p):P] = torch.tensor(p, dtype=torch.long)
+        tokens[i, P - len(p) : P] = torch.tensor(p, dtype=torch.long)
     tokens = tokens.to(device)
     pads = torch.tensor([P - len(p) for p in prompts], device=device).unsqueeze(1)  # (B, 1)
     padded = bool(pads.any())
@@ -153,7 +180,7 @@ def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, sto
             if bool(done.all()):
                 break
     result = []
-    for row in (torch.stack(steps, 1).tolist() if steps else [[] for _ in prompts]):
+    for row in torch.stack(steps, 1).tolist() if steps else [[] for _ in prompts]:
         for j, tok in enumerate(row):
             if tok in stop_ids:
                 row = row[: j + 1]
@@ -178,30 +205,68 @@ def _step(model, tokens, columns, pads, padded, lo, hi, cache):
     return model(tokens[:, lo:hi], kv_cache=cache, positions=positions, segments=segments, last_only=True)[0][:, -1]
 
 
-def generate(model, prompt_ids: Sequence[int], max_new_tokens: int, temperature: float = DEFAULTS.temperature,
-             top_k: int | None = DEFAULTS.top_k, top_p: float | None = DEFAULTS.top_p,
-             num_samples: int = DEFAULTS.num_samples, seed: int | None = None, stop_ids: tuple[int, ...] = (),
-             use_cache: bool = True, max_context: int | None = None,
-             on_token: Callable[[], None] | None = None) -> list[list[int]]:
+def generate(
+    model,
+    prompt_ids: Sequence[int],
+    max_new_tokens: int,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    num_samples: int = DEFAULTS.num_samples,
+    seed: int | None = None,
+    stop_ids: tuple[int, ...] = (),
+    use_cache: bool = True,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[list[int]]:
     """Sample ``num_samples`` continuations of one prompt; returns the new ids of each (see
     ``generate_batch`` for the arguments)."""
     check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
-    return generate_batch(model, [list(prompt_ids)] * num_samples, max_new_tokens, temperature, top_k, top_p,
-                          seed, stop_ids, use_cache, max_context, on_token)
+    return generate_batch(
+        model,
+        [list(prompt_ids)] * num_samples,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        stop_ids,
+        use_cache,
+        max_context,
+        on_token,
+    )
 
 
-def check_request(model, rows: int, prompt_len: int, max_new_tokens: int, temperature: float = 1.0,
-                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> None:
+def check_request(
+    model,
+    rows: int,
+    prompt_len: int,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> None:
     """Refuse, before any work, settings that cannot work and a request that cannot fit in
     memory: ``rows`` sequences of ``prompt_len`` + ``max_new_tokens`` tokens on ``model``."""
     check_sampling(max_new_tokens, temperature, top_k, top_p, max(1, rows), seed)
     device = next(model.parameters()).device
-    require_fits(inference_bytes(model.config, rows, prompt_len, max_new_tokens), device,
-                 f"sampling {rows:,} × {max_new_tokens:,} tokens", "ask for fewer samples or tokens")
+    require_fits(
+        inference_bytes(model.config, rows, prompt_len, max_new_tokens),
+        device,
+        f"sampling {rows:,} × {max_new_tokens:,} tokens",
+        "ask for fewer samples or tokens",
+    )
 
 
-def check_sampling(max_new_tokens: int = 0, temperature: float = 1.0, top_k: int | None = None,
-                   top_p: float | None = None, num_samples: int = 1, seed: int | None = None) -> None:
+def check_sampling(
+    max_new_tokens: int = 0,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    num_samples: int = 1,
+    seed: int | None = None,
+) -> None:
     """Refuse impossible sampling settings, one sentence naming the value."""
     if max_new_tokens < 0:
         raise GlassError(f"max_new_tokens must be 0 or more, got {max_new_tokens}.")
@@ -234,11 +299,20 @@ def cut_at_stop(text: str, stops: list[str]) -> str:
     return text[:cut]
 
 
-def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = DEFAULTS.max_new_tokens,
-                temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
-                top_p: float | None = DEFAULTS.top_p, num_samples: int = DEFAULTS.num_samples,
-                seed: int | None = None, stop: list[str] | None = None,
-                max_context: int | None = None, on_token: Callable[[], None] | None = None) -> list[str]:
+def sample_text(
+    model,
+    tokenizer,
+    prompt: str = "",
+    max_new_tokens: int = DEFAULTS.max_new_tokens,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    num_samples: int = DEFAULTS.num_samples,
+    seed: int | None = None,
+    stop: list[str] | None = None,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
     An empty prompt starts from a neutral token (a newline where the vocabulary has one).
@@ -256,11 +330,22 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = DEFAUL
             continue
         if len(enc) == 1:
             stop_ids.append(enc[0])
-    outs = generate(model, ids, max_new_tokens, temperature, top_k, top_p, num_samples, seed, tuple(stop_ids),
-                    max_context=max_context, on_token=on_token)
+    outs = generate(
+        model,
+        ids,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        num_samples,
+        seed,
+        tuple(stop_ids),
+        max_context=max_context,
+        on_token=on_token,
+    )
     start = tokenizer.decode(ids) if prompt else ""
     results = []
     for new in outs:
-        text = tokenizer.decode(ids + new)[len(tokenizer.decode(ids)):]
+        text = tokenizer.decode(ids + new)[len(tokenizer.decode(ids)) :]
         results.append((prompt if prompt else start) + (cut_at_stop(text, stop) if stop else text))
     return results

@@ -27,23 +27,32 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import GlassError
-from .sample import DEFAULTS, SamplingSettings, decode_steps, filter_logits
-from .tokenizers import Tokenizer
+from glassgpt.errors import GlassError
+from glassgpt.sample import DEFAULTS, SamplingSettings, decode_steps, filter_logits
+from glassgpt.tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)
 class StreamedToken:
     id: int
-    prob: float                      # P(token) under the model (softmax of the raw logits)
-    sample_prob: float               # P(token) under the distribution it was drawn from
+    prob: float  # P(token) under the model (softmax of the raw logits)
+    sample_prob: float  # P(token) under the distribution it was drawn from
     top: tuple[tuple[int, float], ...]  # the most likely tokens under the model, (id, probability)
 
 
-def stream_tokens(model, prompt_ids: Sequence[int], max_new_tokens: int = DEFAULTS.max_new_tokens,
-                  temperature: float = DEFAULTS.temperature, top_k: int | None = DEFAULTS.top_k,
-                  top_p: float | None = DEFAULTS.top_p, seed: int | None = None, stop_ids: Sequence[int] = (),
-                  max_context: int | None = None, top: int = 10, lock=None) -> Iterator[StreamedToken]:
+def stream_tokens(
+    model,
+    prompt_ids: Sequence[int],
+    max_new_tokens: int = DEFAULTS.max_new_tokens,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    seed: int | None = None,
+    stop_ids: Sequence[int] = (),
+    max_context: int | None = None,
+    top: int = 10,
+    lock=None,
+) -> Iterator[StreamedToken]:
     """Yield up to ``max_new_tokens`` new tokens continuing ``prompt_ids`` (a stop id is yielded,
     then the stream ends).  Arguments as ``sample.generate``; ``top``: alternatives per token;
     ``lock``: held around each model step.  The model is put in eval mode."""

@@ -60,7 +60,9 @@ def unescape(text: str) -> str:
     try:
         return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{text!r} has an incomplete escape ({exc.reason}); write a backslash itself as \\\\.") from None
+        raise ValueError(
+            f"{text!r} has an incomplete escape ({exc.reason}); write a backslash itself as \\\\."
+        ) from None
 
 
 def is_terminal(stream=None) -> bool:

@@ -44,14 +44,14 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from glassgpt.errors import ConfigError
 
 #: more threads than this many per usable core only adds waiting (5,000 hung; 100,000 crashed torch)
 THREADS_PER_CPU = 4
@@ -120,8 +120,10 @@ def check_thread_count(n: int | None, name: str = "--threads") -> None:
         return
     limit = max_sensible_threads()
     if n < 0 or n > limit:
-        raise ConfigError(f"{name} {n} is not a usable thread count: this machine offers {limit // THREADS_PER_CPU} "
-                          f"CPU core(s), so use 1 to {limit} (or 0 to choose automatically).")
+        raise ConfigError(
+            f"{name} {n} is not a usable thread count: this machine offers {limit // THREADS_PER_CPU} "
+            f"CPU core(s), so use 1 to {limit} (or 0 to choose automatically)."
+        )
 
 
 @contextlib.contextmanager
@@ -158,7 +160,9 @@ def affinity_cpus() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
-def cgroup_cpu_limit(root: str | Path = "/sys/fs/cgroup", self_cgroup: str | Path = "/proc/self/cgroup") -> float | None:
+def cgroup_cpu_limit(
+    root: str | Path = "/sys/fs/cgroup", self_cgroup: str | Path = "/proc/self/cgroup"
+) -> float | None:
     """The CPU quota of this process's control group in cores (e.g. 1.5), or None when unlimited
     or unknown.  cgroup v2: ``cpu.max`` ("QUOTA PERIOD" or "max PERIOD") in the process's group
     and each group above it (the smallest wins); v1: ``cpu.cfs_quota_us / cpu.cfs_period_us``."""
@@ -291,15 +295,19 @@ def choose_threads(usable: int, idle: float | None) -> int:
 
 @dataclass
 class ThreadPlan:
-    threads: int            # the count to start with
-    most: int               # the most the governor may go up to
-    adaptive: bool          # True for "auto": watch the step times and adapt
-    reason: str             # one line: how the count was chosen
+    threads: int  # the count to start with
+    most: int  # the most the governor may go up to
+    adaptive: bool  # True for "auto": watch the step times and adapt
+    reason: str  # one line: how the count was chosen
     watch: list[int] | None = None  # the CPUs whose load tells contention (None: a cgroup quota binds instead)
 
 
-def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = measure_idle_cores,
-                 quota: float | None = -1.0, cpus: list[int] | None = None) -> ThreadPlan:
+def plan_threads(
+    requested: int,
+    measure: Callable[[list[int]], float | None] = measure_idle_cores,
+    quota: float | None = -1.0,
+    cpus: list[int] | None = None,
+) -> ThreadPlan:
     """The thread count for ``train.threads = requested``: an explicit count (capped at
     ``max_sensible_threads()``) is used as given and never changed; 0 means auto (see the
     module docstring).  ``measure``, ``quota`` and ``cpus`` are for tests."""
@@ -309,8 +317,7 @@ def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = 
     if requested:
         cap = THREADS_PER_CPU * usable
         n = min(int(requested), cap)
-        why = (f"{_count(n)} (asked for {requested}; capped at {cap})" if n < requested
-               else f"{_count(n)} (as asked)")
+        why = f"{_count(n)} (asked for {requested}; capped at {cap})" if n < requested else f"{_count(n)} (as asked)"
         return ThreadPlan(n, n, False, why)
     idle = measure(cpus[:usable] if quota is not None else cpus)
     if quota is not None and idle is not None:
@@ -318,8 +325,9 @@ def plan_threads(requested: int, measure: Callable[[list[int]], float | None] = 
     n = choose_threads(usable, idle)
     busy = "" if idle is None else f", {idle:.1f} idle"
     watch = cpus if quota is None or quota >= len(cpus) else None
-    return ThreadPlan(n, usable, True, f"{_count(n)} (auto: {usable} usable core{'s' if usable != 1 else ''}{busy})",
-                      watch)
+    return ThreadPlan(
+        n, usable, True, f"{_count(n)} (auto: {usable} usable core{'s' if usable != 1 else ''}{busy})", watch
+    )
 
 
 # ---- adapting while training -----------------------------------------------------------------
@@ -353,7 +361,7 @@ class ThreadGovernor:
     gain: float = 0.1
     abort: float = 3.0
     cooldown: int = 10
-    changes: list = field(default_factory=list)   # (step, threads) for every kept change
+    changes: list = field(default_factory=list)  # (step, threads) for every kept change
     steps: int = 0
     _block: list = field(default_factory=list)
     _best: dict = field(default_factory=dict)
@@ -406,8 +414,10 @@ class ThreadGovernor:
             self.changes.append((self.steps, tried))
             if not self._noted:
                 self._noted = True
-                return (f"threads: {old} → {tried} (steps took {before * 1000:.0f} ms at {old}, "
-                        f"{median * 1000:.0f} ms at {tried}: {'the machine is busy' if tried < old else 'cores came free'})")
+                return (
+                    f"threads: {old} → {tried} (steps took {before * 1000:.0f} ms at {old}, "
+                    f"{median * 1000:.0f} ms at {tried}: {'the machine is busy' if tried < old else 'cores came free'})"
+                )
             return None
         self._switch(old)
         self._backoff = min(self._backoff + 1, 6)

@@ -23,16 +23,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import rundir
-from .data.words import (END, SPLITS, WordData, WordList, build_examples, build_sequences, encode_word, prepare_words,
-                         read_words)
-from .errors import ConfigError, DataError, RunDirError
-from .evaluation import evaluate_examples, model_nll_sum, token_byte_lengths
-from .models.makemore import CharModel, generate
-from .runs import LoadedRun, load_config, load_run
-from .sample import check_sampling
-from .sample import generate as generate_tokens
-from .threads import thread_scope
+from glassgpt import rundir
+from glassgpt.data.words import (
+    END,
+    SPLITS,
+    WordData,
+    WordList,
+    build_examples,
+    build_sequences,
+    encode_word,
+    prepare_words,
+    read_words,
+)
+from glassgpt.errors import ConfigError, DataError, RunDirError
+from glassgpt.evaluation import evaluate_examples, model_nll_sum, token_byte_lengths
+from glassgpt.models.makemore import CharModel, generate
+from glassgpt.runs import LoadedRun, load_config, load_run
+from glassgpt.sample import check_sampling
+from glassgpt.sample import generate as generate_tokens
+from glassgpt.threads import thread_scope
 
 #: examples per evaluation batch (windows), and words per batch for the GPT's rows
 EVAL_ROWS, EVAL_WORDS = 4096, 256
@@ -55,24 +64,38 @@ def run_words(loaded: LoadedRun) -> WordData:
     the file is missing or no longer gives the run's vocabulary."""
     path = loaded.run_dir / rundir.DATA_DIR / rundir.WORDS
     if not path.is_file():
-        raise RunDirError(f"{loaded.run_dir} has no {rundir.DATA_DIR}/{rundir.WORDS}, the word list it was trained "
-                          "on; it is not a word-list run, or the file was deleted.")
+        raise RunDirError(
+            f"{loaded.run_dir} has no {rundir.DATA_DIR}/{rundir.WORDS}, the word list it was trained "
+            "on; it is not a word-list run, or the file was deleted."
+        )
     data = prepare_words(read_words(path), loaded.config.data.split_seed)
     if data.tokenizer.to_dict() != loaded.tokenizer.to_dict():
-        raise RunDirError(f"{path} does not give the vocabulary of {rundir.TOKENIZER}; the file was changed "
-                          "after training.")
+        raise RunDirError(
+            f"{path} does not give the vocabulary of {rundir.TOKENIZER}; the file was changed after training."
+        )
     return data
 
 
 def _gpt_names(model, n: int, seed: int, temperature: float, prefix: list[int], block: int) -> list[list[int]]:
     # a word of L characters is read as "." + word (L + 1 ids) to predict its final ".": L < block
-    rows = generate_tokens(model, [0] + prefix, min(MAX_NAME + 1, block - len(prefix)), temperature=temperature,
-                           top_k=None, top_p=None, num_samples=n, seed=seed, stop_ids=(0,), max_context=block)
+    rows = generate_tokens(
+        model,
+        [0] + prefix,
+        min(MAX_NAME + 1, block - len(prefix)),
+        temperature=temperature,
+        top_k=None,
+        top_p=None,
+        num_samples=n,
+        seed=seed,
+        stop_ids=(0,),
+        max_context=block,
+    )
     return [prefix + (row[:-1] if row and row[-1] == 0 else row) for row in rows]
 
 
-def sample_names(model, tokenizer, n: int, seed: int, temperature: float = 1.0, prefix: str = "",
-                 block_size: int | None = None) -> list[str]:
+def sample_names(
+    model, tokenizer, n: int, seed: int, temperature: float = 1.0, prefix: str = "", block_size: int | None = None
+) -> list[str]:
     """``n`` names (without their final ``.``), seeded; each starts with ``prefix``."""
     check_sampling(1, temperature, num_samples=n, seed=seed)
     if not temperature > 0:
@@ -90,16 +113,24 @@ def sample_names(model, tokenizer, n: int, seed: int, temperature: float = 1.0, 
     return [tokenizer.decode(w) for w in ids]
 
 
-def sample_run(run_dir: str | Path, n: int = 20, seed: int | None = None, temperature: float = 1.0,
-               prefix: str = "", mark_known: bool = False, device: str = "cpu",
-               threads: int = 0) -> list[tuple[str, bool | None]]:
+def sample_run(
+    run_dir: str | Path,
+    n: int = 20,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    prefix: str = "",
+    mark_known: bool = False,
+    device: str = "cpu",
+    threads: int = 0,
+) -> list[tuple[str, bool | None]]:
     """``(name, in the training split?)`` for ``n`` names of a word-list run (the flag is None
     unless ``mark_known``); ``seed`` None means the run's own seed, so the same names every time."""
     with thread_scope(threads):
         loaded = load_run(run_dir, device)
         if loaded.config.data.kind != "words":
-            raise ConfigError(f"{loaded.run_dir} was trained on text, not a word list; use `glassgpt sample` "
-                              "without --mark-known.")
+            raise ConfigError(
+                f"{loaded.run_dir} was trained on text, not a word list; use `glassgpt sample` without --mark-known."
+            )
         seed = loaded.config.train.seed if seed is None else seed
         names = sample_names(loaded.model, loaded.tokenizer, n, seed, temperature, prefix, loaded.trained_context)
         known = set(run_words(loaded).splits["train"]) if mark_known else None
@@ -112,13 +143,21 @@ def eval_arrays(data: WordData, split_words: list[str], model, block_size: int) 
         return build_examples(split_words, data.tokenizer, block_size)
     X, Y = build_sequences(split_words, data.tokenizer)
     if X.shape[1] > block_size:
-        raise DataError(f"a word of {X.shape[1] - 1} characters is longer than the model's context of "
-                        f"{block_size} can read to its end.")
+        raise DataError(
+            f"a word of {X.shape[1] - 1} characters is longer than the model's context of "
+            f"{block_size} can read to its end."
+        )
     return X, Y
 
 
-def evaluate_words(run_dir: str | Path, splits: tuple[str, ...] = ("dev",), data: str | None = None,
-                   device: str = "cpu", threads: int = 0, progress: bool = False) -> dict:
+def evaluate_words(
+    run_dir: str | Path,
+    splits: tuple[str, ...] = ("dev",),
+    data: str | None = None,
+    device: str = "cpu",
+    threads: int = 0,
+    progress: bool = False,
+) -> dict:
     """The loss of a word-list run on each of ``splits`` (train, dev, test), or on the word list
     in the file ``data`` (its characters must be in the run's vocabulary): ``{name: {"loss",
     "perplexity", "bits_per_byte", "tokens", "bytes"}}``."""
@@ -137,6 +176,7 @@ def evaluate_words(run_dir: str | Path, splits: tuple[str, ...] = ("dev",), data
         out = {}
         for name, split_words in sets.items():
             X, Y = eval_arrays(words, split_words, loaded.model, block)
-            out[name] = evaluate_examples(nll_sum, X, Y, rows, byte_lengths, progress=progress,
-                                          label=f"evaluating {name}")
+            out[name] = evaluate_examples(
+                nll_sum, X, Y, rows, byte_lengths, progress=progress, label=f"evaluating {name}"
+            )
     return out

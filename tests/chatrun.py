@@ -17,15 +17,30 @@ from glassgpt.finetune import finetune
 from glassgpt.training.trainer import train
 
 #: short conversations in TINY_TEXT's characters (lowercase letters, space, ".", "!")
-QA = [("the quick", "brown fox."), ("pack my", "box with five dozen."), ("how vexingly", "quick daft zebras."),
-      ("the lazy", "dog."), ("jumps over", "the lazy dog."), ("five dozen", "liquor jugs!")]
+QA = [
+    ("the quick", "brown fox."),
+    ("pack my", "box with five dozen."),
+    ("how vexingly", "quick daft zebras."),
+    ("the lazy", "dog."),
+    ("jumps over", "the lazy dog."),
+    ("five dozen", "liquor jugs!"),
+]
 CONTEXT = 48
 _BUILT: dict[str, Path] = {}
 
 
 def chat_lines(n: int = 24) -> list[str]:
-    return [json.dumps({"messages": [{"role": "user", "content": QA[i % len(QA)][0]},
-                                     {"role": "assistant", "content": QA[i % len(QA)][1]}]}) for i in range(n)]
+    return [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": QA[i % len(QA)][0]},
+                    {"role": "assistant", "content": QA[i % len(QA)][1]},
+                ]
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def write_sft(path: Path, lines: list[str] | None = None) -> Path:
@@ -56,16 +71,28 @@ def chat_run(root: Path) -> Path:
     if "chat" not in _BUILT:
         base = base_run(root)
         sft = write_sft(root / "chatrun.jsonl")
-        finetune(base, sft, root / "chatrun-chat", max_steps=40, lr=3e-3, batch_size=4, warmup_steps=5, eval_every=20,
-                 transcript=2)
+        finetune(
+            base,
+            sft,
+            root / "chatrun-chat",
+            max_steps=40,
+            lr=3e-3,
+            batch_size=4,
+            warmup_steps=5,
+            eval_every=20,
+            transcript=2,
+        )
         _BUILT["chat"] = root / "chatrun-chat"
     return _BUILT["chat"]
 
 
 def tree_digest(path: Path) -> dict[str, str]:
     """{relative path: sha256} of every file under ``path`` (to prove a run was not touched)."""
-    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session")

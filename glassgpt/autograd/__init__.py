@@ -7,8 +7,8 @@ Python, one float per node) and exists to be read; the NumPy engine in
 ``glassgpt.glass`` and the PyTorch models do the same thing a tensor at a time.
 """
 
-from .draw import GraphvizNotFoundError, render, to_dot
-from .nn import MLP, Layer, Module, Neuron
-from .value import Value
+from glassgpt.autograd.draw import GraphvizNotFoundError, render, to_dot
+from glassgpt.autograd.nn import MLP, Layer, Module, Neuron
+from glassgpt.autograd.value import Value
 
 __all__ = ["Value", "Module", "Neuron", "Layer", "MLP", "to_dot", "render", "GraphvizNotFoundError"]

@@ -25,9 +25,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ConfigError, GlassError
-from ..fileio import atomic_write_bytes
-from .value import Value
+from glassgpt.autograd.value import Value
+from glassgpt.errors import ConfigError, GlassError
+from glassgpt.fileio import atomic_write_bytes
 
 FORMATS = ("svg", "png")
 
@@ -38,7 +38,7 @@ class GraphvizNotFoundError(GlassError):
 
 def _escape(text: str) -> str:
     """Escape the characters that have a meaning inside a DOT record label."""
-    for ch in "\\\"{}|<>":
+    for ch in '\\"{}|<>':
         text = text.replace(ch, "\\" + ch)
     return text
 
@@ -60,9 +60,7 @@ def to_dot(root: Value, rankdir: str = "LR") -> str:
     for node in order:
         n = name[id(node)]
         label = _escape(node.label) if node.label else " "
-        lines.append(
-            f'  {n} [shape=record, label="{{ {label} | data {node.data:.4f} | grad {node.grad:.4f} }}"];'
-        )
+        lines.append(f'  {n} [shape=record, label="{{ {label} | data {node.data:.4f} | grad {node.grad:.4f} }}"];')
         if node._op:
             lines.append(f'  {n}_op [shape=ellipse, label="{_escape(node._op)}"];')
             lines.append(f"  {n}_op -> {n};")
@@ -93,8 +91,9 @@ def render(root: Value, path: str | os.PathLike, format: str = "svg") -> Path:
             "or use to_dot() to get the DOT text."
         )
     try:
-        proc = subprocess.run([dot, f"-T{format}"], input=to_dot(root).encode("utf-8"),
-                              capture_output=True, check=False, timeout=120)
+        proc = subprocess.run(
+            [dot, f"-T{format}"], input=to_dot(root).encode("utf-8"), capture_output=True, check=False, timeout=120
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GlassError(f"Graphviz's 'dot' could not be run ({exc}); check the graphviz installation.") from None
     if proc.returncode != 0:

@@ -21,9 +21,9 @@ Example -- one step of gradient descent::
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
-from .value import Value
+from glassgpt.autograd.value import Value
 
 
 class Module:
@@ -81,8 +81,7 @@ class Layer(Module):
     when ``nout == 1`` (handy for a network with one output).
     """
 
-    def __init__(self, nin: int, nout: int, nonlin: bool = True, rng: random.Random | None = None,
-                 seed: int = 0):
+    def __init__(self, nin: int, nout: int, nonlin: bool = True, rng: random.Random | None = None, seed: int = 0):
         rng = _rng(rng, seed)
         self.neurons = [Neuron(nin, nonlin=nonlin, rng=rng) for _ in range(nout)]
 

@@ -30,11 +30,11 @@ Example -- one tanh neuron (the worked check of the curriculum)::
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from numbers import Real
-from typing import Iterable
 
 
-def _as_value(x: "Value | float | int") -> "Value":
+def _as_value(x: Value | float | int) -> Value:
     """Wrap a plain number as a constant Value; pass a Value through untouched."""
     if isinstance(x, Value):
         return x
@@ -56,8 +56,9 @@ class Value:
 
     __slots__ = ("data", "grad", "_prev", "_op", "_local_grads", "label")
 
-    def __init__(self, data, _children: Iterable["Value"] = (), _op: str = "", label: str = "",
-                 _local_grads: Iterable[float] = ()):
+    def __init__(
+        self, data, _children: Iterable[Value] = (), _op: str = "", label: str = "", _local_grads: Iterable[float] = ()
+    ):
         self.data = float(data)
         self.grad = 0.0
         self._prev = tuple(_children)
@@ -72,17 +73,17 @@ class Value:
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
     # ------------------------------------------------------------------ binary operators
-    def __add__(self, other) -> "Value":
+    def __add__(self, other) -> Value:
         other = _as_value(other)
         # d(a+b)/da = 1, d(a+b)/db = 1
         return Value(self.data + other.data, (self, other), "+", _local_grads=(1.0, 1.0))
 
-    def __mul__(self, other) -> "Value":
+    def __mul__(self, other) -> Value:
         other = _as_value(other)
         # d(a*b)/da = b, d(a*b)/db = a
         return Value(self.data * other.data, (self, other), "*", _local_grads=(other.data, self.data))
 
-    def __pow__(self, exponent) -> "Value":
+    def __pow__(self, exponent) -> Value:
         if isinstance(exponent, Value) or not isinstance(exponent, Real) or isinstance(exponent, bool):
             raise TypeError(
                 f"Value ** exponent needs an int or float exponent, got {type(exponent).__name__}; "
@@ -91,7 +92,7 @@ class Value:
         x, n = self.data, float(exponent)
         if x == 0.0 and n < 0:
             raise ZeroDivisionError(f"0.0 ** {exponent} is undefined (division by zero).")
-        out = x ** n
+        out = x**n
         if isinstance(out, complex):
             raise ValueError(f"{x!r} ** {exponent} is not a real number (negative base, fractional exponent).")
         # d(x**n)/dx = n * x**(n-1); at x = 0 with 0 < n < 1 the slope is infinite
@@ -103,34 +104,34 @@ class Value:
             local = n * x ** (n - 1.0)
         return Value(out, (self,), f"**{exponent:g}", _local_grads=(local,))
 
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         # d(-a)/da = -1
         return Value(-self.data, (self,), "neg", _local_grads=(-1.0,))
 
-    def __sub__(self, other) -> "Value":      # a - b = a + (-b)
+    def __sub__(self, other) -> Value:  # a - b = a + (-b)
         return self + (-_as_value(other))
 
-    def __truediv__(self, other) -> "Value":  # a / b = a * b**-1
+    def __truediv__(self, other) -> Value:  # a / b = a * b**-1
         return self * _as_value(other) ** -1
 
     # reflected forms, so a plain number may stand on the left: 2 + v, 2 - v, 2 * v, 2 / v
-    def __radd__(self, other) -> "Value":
+    def __radd__(self, other) -> Value:
         return _as_value(other) + self
 
-    def __rsub__(self, other) -> "Value":
+    def __rsub__(self, other) -> Value:
         return _as_value(other) - self
 
-    def __rmul__(self, other) -> "Value":
+    def __rmul__(self, other) -> Value:
         return _as_value(other) * self
 
-    def __rtruediv__(self, other) -> "Value":
+    def __rtruediv__(self, other) -> Value:
         return _as_value(other) / self
 
     def __rpow__(self, base):
         raise TypeError("number ** Value is not supported; write (Value(base).log() * exponent).exp().")
 
     # ------------------------------------------------------------------ unary functions
-    def exp(self) -> "Value":
+    def exp(self) -> Value:
         try:
             e = math.exp(self.data)
         except OverflowError:
@@ -138,25 +139,25 @@ class Value:
         # d(e^x)/dx = e^x
         return Value(e, (self,), "exp", _local_grads=(e,))
 
-    def log(self) -> "Value":
+    def log(self) -> Value:
         if self.data <= 0.0:
             raise ValueError(f"log is only defined for positive numbers, got log({self.data!r}).")
         # d(ln x)/dx = 1/x
         return Value(math.log(self.data), (self,), "log", _local_grads=(1.0 / self.data,))
 
-    def tanh(self) -> "Value":
+    def tanh(self) -> Value:
         # math.tanh never overflows (tanh(1000) is exactly 1.0); the textbook formula
         # (e^2x - 1)/(e^2x + 1) would compute e^2000 = inf and give inf/inf = nan.
         t = math.tanh(self.data)
         # d(tanh x)/dx = 1 - tanh(x)^2
         return Value(t, (self,), "tanh", _local_grads=(1.0 - t * t,))
 
-    def relu(self) -> "Value":
+    def relu(self) -> Value:
         # slope 1 where x > 0, else 0 (also at x == 0, as PyTorch does)
         return Value(max(self.data, 0.0), (self,), "relu", _local_grads=(1.0 if self.data > 0 else 0.0,))
 
     # ------------------------------------------------------------------ the graph
-    def topological_order(self) -> list["Value"]:
+    def topological_order(self) -> list[Value]:
         """Every node of the graph below ``self``, each after all of its children.
 
         Built with an explicit stack instead of recursion, so a graph 100,000 nodes
@@ -202,7 +203,7 @@ class Value:
         for node in reversed(order):
             g = pass_grad[id(node)]
             for child, local in zip(node._prev, node._local_grads):
-                pass_grad[id(child)] += local * g   # chain rule; += sums over every use
+                pass_grad[id(child)] += local * g  # chain rule; += sums over every use
         for node in order:
             node.grad += pass_grad[id(node)]
 

@@ -23,8 +23,8 @@ import signal
 import sys
 import textwrap
 
-from ..errors import GlassError
-from ..version import __version__
+from glassgpt.errors import GlassError
+from glassgpt.version import __version__
 
 #: subcommand -> one-line help, in the order ``--help`` lists them; each is the module ``glassgpt.cli.<name>``
 COMMANDS = {
@@ -93,8 +93,15 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if ("%(default)" in text or "default:" in text or default is argparse.SUPPRESS
-                or default is None or default is False or default == [] or default == ""):
+        if (
+            "%(default)" in text
+            or "default:" in text
+            or default is argparse.SUPPRESS
+            or default is None
+            or default is False
+            or default == []
+            or default == ""
+        ):
             return text
         if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return text + " (default: %(default)s)"
@@ -110,8 +117,9 @@ class Parser(argparse.ArgumentParser):
 
 def _add_debug(parser: argparse.ArgumentParser) -> None:
     """``--debug`` on ``parser`` and every parser below it, so it works after the command name."""
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the full traceback on errors")
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"
+    )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
@@ -194,8 +202,10 @@ def _main(argv: list[str]) -> int:
     except (MemoryError, RuntimeError) as exc:
         if args.debug or not _out_of_memory(exc):
             raise
-        print("error: ran out of memory; use a smaller model, batch or sample (files already saved are intact).",
-              file=sys.stderr)
+        print(
+            "error: ran out of memory; use a smaller model, batch or sample (files already saved are intact).",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except BrokenPipeError:
         _quiet_stdout()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from ..runs import load_run
-from ..sample import DEFAULTS, SamplingSettings
-from ..serve.terminal import HELP, chat_loop
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.runs import load_run
+from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.serve.terminal import HELP, chat_loop
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "chat", help=COMMANDS["chat"], formatter_class=HelpFormatter,
+        "chat",
+        help=COMMANDS["chat"],
+        formatter_class=HelpFormatter,
         description="A conversation in the terminal. A run fine-tuned with `glassgpt finetune` answers through the\n"
-                    "chat template; any other run continues the text you type. Commands:" + HELP,
+        "chat template; any other run continues the text you type. Commands:" + HELP,
     )
     p.add_argument("run_dir", metavar="RUN", help="run directory")
     p.add_argument("--temperature", type=float, default=DEFAULTS.temperature, help="softmax temperature; 0 = greedy")

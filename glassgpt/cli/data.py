@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import argparse
 
-from ..data.prepare import prepare
-from ..tokenizers.pretrained import CORPUS_SPECS
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.data.prepare import prepare
+from glassgpt.tokenizers.pretrained import CORPUS_SPECS
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help=COMMANDS["data"], formatter_class=HelpFormatter,
-                       description="Work with corpora larger than memory.")
+    p = sub.add_parser(
+        "data",
+        help=COMMANDS["data"],
+        formatter_class=HelpFormatter,
+        description="Work with corpora larger than memory.",
+    )
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     d = dsub.add_parser(
-        "prepare", help="tokenize files into uint16/uint32 shards plus index.json", formatter_class=HelpFormatter,
+        "prepare",
+        help="tokenize files into uint16/uint32 shards plus index.json",
+        formatter_class=HelpFormatter,
         description="Stream the input through worker processes (memory stays flat however large it is), put "
-                    "<|endoftext|> before every document (a file, or a JSONL line with --jsonl), shuffle the "
-                    "document order with --seed, hold out --val-fraction of the bytes, and write shards plus "
-                    "index.json into --out. Interrupted, the same command continues where it stopped. Then: "
-                    "glassgpt train --data DIR.")
-    d.add_argument("--input", nargs="+", required=True, metavar="PATH_OR_GLOB",
-                   help="files, folders (their .txt files, or .jsonl with --jsonl) or quoted globs ('**' recurses)")
+        "<|endoftext|> before every document (a file, or a JSONL line with --jsonl), shuffle the "
+        "document order with --seed, hold out --val-fraction of the bytes, and write shards plus "
+        "index.json into --out. Interrupted, the same command continues where it stopped. Then: "
+        "glassgpt train --data DIR.",
+    )
+    d.add_argument(
+        "--input",
+        nargs="+",
+        required=True,
+        metavar="PATH_OR_GLOB",
+        help="files, folders (their .txt files, or .jsonl with --jsonl) or quoted globs ('**' recurses)",
+    )
     d.add_argument("--tokenizer", required=True, metavar="SPEC", help=f"{' | '.join(CORPUS_SPECS)}")
-    d.add_argument("--out", required=True, metavar="DIR", help="the folder to write (new, empty, or an earlier "
-                                                               "preparation of the same inputs)")
+    d.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the folder to write (new, empty, or an earlier preparation of the same inputs)",
+    )
     d.add_argument("--shard-tokens", type=int, default=100_000_000, metavar="N", help="tokens per shard")
     d.add_argument("--workers", type=int, metavar="N", help="encoding processes (default: one per CPU, at most 8)")
     d.add_argument("--val-fraction", type=float, default=0.01, metavar="F", help="share of the bytes held out")
@@ -36,14 +52,27 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    index = prepare(args.input, args.tokenizer, args.out, shard_tokens=args.shard_tokens, workers=args.workers,
-                    val_fraction=args.val_fraction, seed=args.seed, jsonl=args.jsonl, overwrite=args.overwrite,
-                    progress=not args.quiet)
+    index = prepare(
+        args.input,
+        args.tokenizer,
+        args.out,
+        shard_tokens=args.shard_tokens,
+        workers=args.workers,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        jsonl=args.jsonl,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     splits = index["splits"]
     for name in ("train", "val"):
         s = splits[name]
-        print(f"{name:<5} {s['tokens']:>15,} tokens  {s['documents']:>12,} documents  {len(s['shards']):>5,} shards  "
-              f"{s['bytes'] / 1e6:>10,.1f} MB of text")
-    print(f"prepared {args.out} ({index['tokenizer']['spec']}, {index['tokenizer']['vocab_size']:,} ids, "
-          f"{index['dtype']}); train on it with: glassgpt train --data {args.out}")
+        print(
+            f"{name:<5} {s['tokens']:>15,} tokens  {s['documents']:>12,} documents  {len(s['shards']):>5,} shards  "
+            f"{s['bytes'] / 1e6:>10,.1f} MB of text"
+        )
+    print(
+        f"prepared {args.out} ({index['tokenizer']['spec']}, {index['tokenizer']['vocab_size']:,} ids, "
+        f"{index['dtype']}); train on it with: glassgpt train --data {args.out}"
+    )
     return 0

@@ -5,37 +5,48 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import ConfigError
-from ..data.words import SPLITS
-from ..threads import thread_scope
-from ..evaluation import evaluate_run, named
-from ..multiple_choice import evaluate_multiple_choice_job
-from ..wordruns import evaluate_words, is_words_run
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.data.words import SPLITS
+from glassgpt.errors import ConfigError
+from glassgpt.evaluation import evaluate_run, named
+from glassgpt.multiple_choice import evaluate_multiple_choice_job
+from glassgpt.threads import thread_scope
+from glassgpt.wordruns import evaluate_words, is_words_run
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "eval", help=COMMANDS["eval"],
-                       formatter_class=HelpFormatter,
-                       description="Evaluate every token of the run's validation split (or of --data) once and "
-                                   "print JSON: split, loss (also as val_loss, or train_loss for a run without a "
-                                   "validation split), perplexity, bits_per_byte, tokens, bytes. Bits per byte "
-                                   "counts the UTF-8 bytes of the evaluated text, so models with different "
-                                   "tokenizers compare fairly. A word-list run (the makemore ladder) evaluates every "
-                                   "example of its dev split (or of the word list --data names; with --splits, of "
-                                   "train, dev and test). With --multiple-choice FILE.jsonl it scores "
-                                   "HellaSwag-style records instead (under torchrun split over the processes).")
+        "eval",
+        help=COMMANDS["eval"],
+        formatter_class=HelpFormatter,
+        description="Evaluate every token of the run's validation split (or of --data) once and "
+        "print JSON: split, loss (also as val_loss, or train_loss for a run without a "
+        "validation split), perplexity, bits_per_byte, tokens, bytes. Bits per byte "
+        "counts the UTF-8 bytes of the evaluated text, so models with different "
+        "tokenizers compare fairly. A word-list run (the makemore ladder) evaluates every "
+        "example of its dev split (or of the word list --data names; with --splits, of "
+        "train, dev and test). With --multiple-choice FILE.jsonl it scores "
+        "HellaSwag-style records instead (under torchrun split over the processes).",
+    )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("--data", metavar="PATH", help="evaluate this UTF-8 text file or folder instead")
-    p.add_argument("--splits", action="store_true",
-                   help="word-list runs (the makemore ladder): the loss on train, dev and test, as "
-                        '{"train": {...}, "dev": {...}, "test": {...}}')
-    p.add_argument("--multiple-choice", metavar="FILE.jsonl",
-                   help='records {"context", "endings", "label"}: each ending scored by its summed and its mean '
-                        "token loss; prints both accuracies")
-    p.add_argument("--json", action="store_true", help="with --multiple-choice: one JSON object with every record's "
-                                                        "losses and predictions")
+    p.add_argument(
+        "--splits",
+        action="store_true",
+        help="word-list runs (the makemore ladder): the loss on train, dev and test, as "
+        '{"train": {...}, "dev": {...}, "test": {...}}',
+    )
+    p.add_argument(
+        "--multiple-choice",
+        metavar="FILE.jsonl",
+        help='records {"context", "endings", "label"}: each ending scored by its summed and its mean '
+        "token loss; prints both accuracies",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="with --multiple-choice: one JSON object with every record's losses and predictions",
+    )
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -53,24 +64,36 @@ def run(args: argparse.Namespace) -> int:
     if is_words_run(args.run_dir):
         if args.splits and args.data:
             raise ConfigError("--splits evaluates the run's own splits and --data another word list; give one.")
-        result = evaluate_words(args.run_dir, SPLITS if args.splits else ("dev",), args.data, args.device,
-                                args.threads, progress=not args.quiet)
+        result = evaluate_words(
+            args.run_dir,
+            SPLITS if args.splits else ("dev",),
+            args.data,
+            args.device,
+            args.threads,
+            progress=not args.quiet,
+        )
         if not args.splits:
-            (split, figures), = result.items()
+            ((split, figures),) = result.items()
             result = named(split, figures, held_out=bool(args.data))
         print(json.dumps(result))
         return 0
     if args.splits:
         raise ConfigError("--splits is for runs trained on a word list (train/dev/test); this run was trained on text.")
-    print(json.dumps(evaluate_run(args.run_dir, args.data, args.device, args.batch_size, threads=args.threads,
-                                  progress=not args.quiet)))
+    print(
+        json.dumps(
+            evaluate_run(
+                args.run_dir, args.data, args.device, args.batch_size, threads=args.threads, progress=not args.quiet
+            )
+        )
+    )
     return 0
 
 
 def run_multiple_choice(args: argparse.Namespace) -> int:
     if args.data:
-        raise ConfigError(f"--data {args.data} and --multiple-choice {args.multiple_choice} are two evaluations; "
-                          "give one of them.")
+        raise ConfigError(
+            f"--data {args.data} and --multiple-choice {args.multiple_choice} are two evaluations; give one of them."
+        )
     with thread_scope(args.threads):
         result = evaluate_multiple_choice_job(args.run_dir, args.multiple_choice, args.device, progress=not args.quiet)
     if result is None:  # under torchrun rank 0 alone reports
@@ -78,6 +101,8 @@ def run_multiple_choice(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(details=True)))
         return 0
-    print(f"{result.examples:,} examples  accuracy (summed loss) {result.accuracy_sum:.4f}  "
-          f"accuracy (mean loss per token) {result.accuracy_mean:.4f}")
+    print(
+        f"{result.examples:,} examples  accuracy (summed loss) {result.accuracy_sum:.4f}  "
+        f"accuracy (mean loss per token) {result.accuracy_mean:.4f}"
+    )
     return 0

@@ -5,39 +5,46 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..data import read_text
-from ..data.conversations import parse_conversation_text
-from ..errors import ConfigError
-from ..explain import explain, explain_chat, render
-from ..runs import load_run
-from ..threads import thread_scope
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.data import read_text
+from glassgpt.data.conversations import parse_conversation_text
+from glassgpt.errors import ConfigError
+from glassgpt.explain import explain, explain_chat, render
+from glassgpt.runs import load_run
+from glassgpt.threads import thread_scope
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "explain", help=COMMANDS["explain"],
+        "explain",
+        help=COMMANDS["explain"],
         formatter_class=HelpFormatter,
         description="For every position of TEXT: the context token, the target (next) token, P(target),\n"
-                    "the loss -ln P, the target's rank (1 = most likely), the top-k alternatives, and the\n"
-                    "gradient of the loss with respect to the logits, p - onehot(target): the target's entry\n"
-                    "is P-1, every other entry is that token's probability, and the row sums to 0.\n"
-                    "Totals: mean loss, perplexity, bits per byte (loss in bits / UTF-8 bytes predicted).\n"
-                    "Texts longer than the model's context slide: every target is predicted from the\n"
-                    "longest context available, up to the context the model was trained on.",
+        "the loss -ln P, the target's rank (1 = most likely), the top-k alternatives, and the\n"
+        "gradient of the loss with respect to the logits, p - onehot(target): the target's entry\n"
+        "is P-1, every other entry is that token's probability, and the row sums to 0.\n"
+        "Totals: mean loss, perplexity, bits per byte (loss in bits / UTF-8 bytes predicted).\n"
+        "Texts longer than the model's context slide: every target is predicted from the\n"
+        "longest context available, up to the context the model was trained on.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("text", metavar="TEXT", nargs="?", help="the text to explain (or use --file)")
     p.add_argument("--file", metavar="PATH", help="read the text from this UTF-8 file instead")
     p.add_argument("--top-k", type=int, default=5, metavar="K", help="alternatives shown per position")
-    p.add_argument("--chat", action="store_true",
-                   help='TEXT / --file is one conversation as JSON, {"messages": [{"role": ..., "content": ...}, ...]} '
-                        "(a line of an SFT file): apply the chat template and mark the targets the fine-tuning loss counts")
+    p.add_argument(
+        "--chat",
+        action="store_true",
+        help='TEXT / --file is one conversation as JSON, {"messages": [{"role": ..., "content": ...}, ...]} '
+        "(a line of an SFT file): apply the chat template and mark the targets the fine-tuning loss counts",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object instead of a table")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
-    p.add_argument("--wide", action="store_true",
-                   help="every column, one line per row, however wide (default: fit the terminal, or 80 columns)")
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, one line per row, however wide (default: fit the terminal, or 80 columns)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -55,11 +62,18 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_run(args.run_dir, args.device)
         if args.chat:
             messages = parse_conversation_text(text, args.file or "TEXT").messages
-            result = explain_chat(loaded.model, loaded.tokenizer, messages, top_k=args.top_k,
-                                  max_context=loaded.trained_context)
+            result = explain_chat(
+                loaded.model, loaded.tokenizer, messages, top_k=args.top_k, max_context=loaded.trained_context
+            )
         else:
-            result = explain(loaded.model, loaded.tokenizer, text, top_k=args.top_k,
-                             max_context=loaded.trained_context, progress=not args.quiet)
+            result = explain(
+                loaded.model,
+                loaded.tokenizer,
+                text,
+                top_k=args.top_k,
+                max_context=loaded.trained_context,
+                progress=not args.quiet,
+            )
     if args.json:
         print(json.dumps(result))
     else:

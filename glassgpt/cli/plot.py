@@ -4,36 +4,52 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import ConfigError
-from ..report import RunData, compare_runs, render
-from ..report.figures import require_matplotlib
-from ..training.lr_finder import find_lr
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.errors import ConfigError
+from glassgpt.report import RunData, compare_runs, render
+from glassgpt.report.figures import require_matplotlib
+from glassgpt.training.lr_finder import find_lr
 
-FIGURE_NAMES = ["overview", "loss", "grad-norm", "lr-finder", "grad-components", "grad-flow", "update-ratio",
-                "histograms", "attention", "embeddings", "weight-gradients", "dead-neurons", "bigram-table"]
+FIGURE_NAMES = [
+    "overview",
+    "loss",
+    "grad-norm",
+    "lr-finder",
+    "grad-components",
+    "grad-flow",
+    "update-ratio",
+    "histograms",
+    "attention",
+    "embeddings",
+    "weight-gradients",
+    "dead-neurons",
+    "bigram-table",
+]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "plot", help=COMMANDS["plot"],
+        "plot",
+        help=COMMANDS["plot"],
         formatter_class=HelpFormatter,
         description="Draw one figure, or all of them, into DIR/plots/<name>.png.\n"
-                    "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
-                    "update-ratio, histograms (these three need a run trained with --diagnostics-every N),\n"
-                    "attention (for --prompt), embeddings; for the makemore ladder's models also\n"
-                    "weight-gradients and dead-neurons (with --diagnostics-every N) and bigram-table.\n"
-                    "--compare OTHER_DIR draws the two runs side by side in one picture instead\n"
-                    "(loss, activation histograms, dead neurons, update ratios): DIR/plots/compare-OTHER.png.\n"
-                    "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"
-                    "with the run's model, data and optimizer settings and writes that file.\n"
-                    "With 'all', figures whose data the run lacks are skipped with a note.",
+        "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
+        "update-ratio, histograms (these three need a run trained with --diagnostics-every N),\n"
+        "attention (for --prompt), embeddings; for the makemore ladder's models also\n"
+        "weight-gradients and dead-neurons (with --diagnostics-every N) and bigram-table.\n"
+        "--compare OTHER_DIR draws the two runs side by side in one picture instead\n"
+        "(loss, activation histograms, dead neurons, update ratios): DIR/plots/compare-OTHER.png.\n"
+        "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"
+        "with the run's model, data and optimizer settings and writes that file.\n"
+        "With 'all', figures whose data the run lacks are skipped with a note.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
-    p.add_argument("what", metavar="WHAT", nargs="?", default="all", choices=FIGURE_NAMES + ["all"],
-                   help="one figure name, or all")
-    p.add_argument("--prompt", help="text whose attention the attention figure shows (default: the start of the "
-                                    "validation text)")
+    p.add_argument(
+        "what", metavar="WHAT", nargs="?", default="all", choices=FIGURE_NAMES + ["all"], help="one figure name, or all"
+    )
+    p.add_argument(
+        "--prompt", help="text whose attention the attention figure shows (default: the start of the validation text)"
+    )
     p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files (default: DIR/plots)")
     p.add_argument("--compare", metavar="OTHER_DIR", help="draw DIR and OTHER_DIR side by side in one picture")
     p.add_argument("--run", action="store_true", help="lr-finder only: run the learning-rate sweep first")
@@ -56,8 +72,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")
         require_matplotlib()  # before spending time on the sweep
         result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps, progress=not args.quiet)
-        print(f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "
-              f"suggested lr {result['suggested_lr']:.3g} (written to {data.dir / 'lr_finder.json'})")
+        print(
+            f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "
+            f"suggested lr {result['suggested_lr']:.3g} (written to {data.dir / 'lr_finder.json'})"
+        )
     results = render(data, args.what, prompt=args.prompt, out_dir=args.out, progress=not args.quiet)
     if args.what != "all" and results[0].path is None:
         raise ConfigError(f"cannot draw {args.what}: {results[0].note.removeprefix('skipped: ')}.")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from ..report import write_report
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.report import write_report
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "report", help=COMMANDS["report"],
+        "report",
+        help=COMMANDS["report"],
         formatter_class=HelpFormatter,
         description="Redraw the figures into DIR/plots/ and write DIR/report.html, one self-contained page\n"
-                    "(figures inline, no network needed) with the configuration, the parameter table, the\n"
-                    "samples taken during training, the final evaluation and a token-by-token explain view\n"
-                    "of the validation text. Training writes it automatically at the end of every run.",
+        "(figures inline, no network needed) with the configuration, the parameter table, the\n"
+        "samples taken during training, the final evaluation and a token-by-token explain view\n"
+        "of the validation text. Training writes it automatically at the end of every run.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `glassgpt train`")
     p.add_argument("--prompt", help="text for the attention figure (default: the start of the validation text)")
@@ -30,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     skipped = [r for r in result.figures if not r.path]
     for line in result.notes:
         print(f"note: {line}")
-    print(f"wrote {result.path} ({len(drawn)} figures" + (f", {len(skipped)} skipped: "
-          + ", ".join(r.name for r in skipped) if skipped else "") + ")")
+    print(
+        f"wrote {result.path} ({len(drawn)} figures"
+        + (f", {len(skipped)} skipped: " + ", ".join(r.name for r in skipped) if skipped else "")
+        + ")"
+    )
     return 0

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from ..serve.app import Limits, serve
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.serve.app import Limits, serve
 
 LIMITS = Limits()
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "serve", help=COMMANDS["serve"], formatter_class=HelpFormatter,
+        "serve",
+        help=COMMANDS["serve"],
+        formatter_class=HelpFormatter,
         description="Serve a run at http://HOST:PORT/: generate with streaming tokens coloured by probability\n"
-                    "(hover or tap one for its top-10 alternatives), explain a text token by token, and chat with\n"
-                    "a run fine-tuned by `glassgpt finetune`. The page works offline. API: GET /health,\n"
-                    "POST /api/generate and /api/chat (server-sent events), POST /api/explain (JSON).",
+        "(hover or tap one for its top-10 alternatives), explain a text token by token, and chat with\n"
+        "a run fine-tuned by `glassgpt finetune`. The page works offline. API: GET /health,\n"
+        "POST /api/generate and /api/chat (server-sent events), POST /api/explain (JSON).",
     )
     p.add_argument("run_dir", metavar="RUN", help="run directory")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")

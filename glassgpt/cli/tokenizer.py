@@ -15,39 +15,57 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from ..data.corpora import load_corpus
-from ..data.text import read_text
-from ..errors import ConfigError, FileError, TokenizerError
-from ..fileio import check_writable
-from ..progress import task
-from ..terminal import console as stdout_console
-from ..terminal import for_stream, printable
-from ..tokenizers import BPETokenizer, load
-from ..tokenizers.loading import SPEC_KINDS
-from ..tokenizers.stats import TokenizerStats, describe
-from . import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.data.corpora import load_corpus
+from glassgpt.data.text import read_text
+from glassgpt.errors import ConfigError, FileError, TokenizerError
+from glassgpt.fileio import check_writable
+from glassgpt.progress import task
+from glassgpt.terminal import console as stdout_console
+from glassgpt.terminal import for_stream, printable
+from glassgpt.tokenizers import BPETokenizer, load
+from glassgpt.tokenizers.loading import SPEC_KINDS
+from glassgpt.tokenizers.stats import TokenizerStats, describe
 
 COLOURS = ["on #3b4252", "on #5e3c58", "on #2e5a3a", "on #6b4f1d", "on #1f4e6b"]
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "tokenizer", help=COMMANDS["tokenizer"], formatter_class=HelpFormatter,
-                       description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
-                                   f"FILE is {SPEC_KINDS}.")
+        "tokenizer",
+        help=COMMANDS["tokenizer"],
+        formatter_class=HelpFormatter,
+        description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
+        f"FILE is {SPEC_KINDS}.",
+    )
     tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
-    t = tsub.add_parser("train", help="learn BPE merges from a corpus", formatter_class=HelpFormatter,
-                        description="Learn byte-level BPE merges: the most frequent adjacent pair becomes a new token, "
-                                    "until the vocabulary has N ids (256 bytes + merges + specials).")
+    t = tsub.add_parser(
+        "train",
+        help="learn BPE merges from a corpus",
+        formatter_class=HelpFormatter,
+        description="Learn byte-level BPE merges: the most frequent adjacent pair becomes a new token, "
+        "until the vocabulary has N ids (256 bytes + merges + specials).",
+    )
     src = t.add_mutually_exclusive_group(required=True)
     src.add_argument("--corpus", metavar="NAME", help="a built-in corpus (e.g. shakespeare)")
     src.add_argument("--data", metavar="PATH", help="a UTF-8 text file or a folder of .txt files")
-    t.add_argument("--vocab-size", type=int, required=True, metavar="N", help="ids in the vocabulary, specials included")
-    t.add_argument("--pattern", default="gpt4", metavar="gpt4|gpt2|none|REGEX",
-                   help="pre-split regex: merges never cross its chunk boundaries")
-    t.add_argument("--special", action="append", default=[], metavar="TOKEN",
-                   help="a special token such as '<|endoftext|>' (repeatable); ids follow the merges")
+    t.add_argument(
+        "--vocab-size", type=int, required=True, metavar="N", help="ids in the vocabulary, specials included"
+    )
+    t.add_argument(
+        "--pattern",
+        default="gpt4",
+        metavar="gpt4|gpt2|none|REGEX",
+        help="pre-split regex: merges never cross its chunk boundaries",
+    )
+    t.add_argument(
+        "--special",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="a special token such as '<|endoftext|>' (repeatable); ids follow the merges",
+    )
     t.add_argument("--out", required=True, metavar="FILE", help="where to write the tokenizer JSON")
     t.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -56,20 +74,30 @@ def register(sub) -> None:
     e = tsub.add_parser("encode", help="print the ids of a text", formatter_class=HelpFormatter)
     e.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     e.add_argument("--text", help="the text to encode (default: read standard input)")
-    e.add_argument("--specials", choices=["refuse", "allow", "text"], default="refuse",
-                   help="special-token text in the input: refuse it, encode it as special ids, or as plain text")
+    e.add_argument(
+        "--specials",
+        choices=["refuse", "allow", "text"],
+        default="refuse",
+        help="special-token text in the input: refuse it, encode it as special ids, or as plain text",
+    )
     e.set_defaults(func=run)
 
     d = tsub.add_parser("decode", help="print the text of some ids", formatter_class=HelpFormatter)
     d.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
-    d.add_argument("--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD")
+    d.add_argument(
+        "--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD"
+    )
     d.add_argument("--raw", action="store_true", help="print control characters as they are, even on a terminal")
     d.set_defaults(func=run)
 
-    s = tsub.add_parser("show", help="look inside a tokenizer", formatter_class=HelpFormatter,
-                        description="Vocabulary size, longest tokens, first merges, and a coloured split of a sample text "
-                                    "with its compression in bytes per token.")
+    s = tsub.add_parser(
+        "show",
+        help="look inside a tokenizer",
+        formatter_class=HelpFormatter,
+        description="Vocabulary size, longest tokens, first merges, and a coloured split of a sample text "
+        "with its compression in bytes per token.",
+    )
     s.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
     s.add_argument("--text", help="the sample text to split (default: a short built-in sample)")
     s.add_argument("--top", type=int, default=10, metavar="K", help="how many longest tokens and first merges to list")
@@ -90,8 +118,9 @@ def _train(args) -> int:
     else:
         text, source = read_text(args.data), args.data
     start = time.perf_counter()
-    tok = BPETokenizer.train(text, args.vocab_size, pattern=args.pattern, special_tokens=args.special,
-                             progress=not args.quiet)
+    tok = BPETokenizer.train(
+        text, args.vocab_size, pattern=args.pattern, special_tokens=args.special, progress=not args.quiet
+    )
     seconds = time.perf_counter() - start
     try:
         tok.save(out)
@@ -101,10 +130,14 @@ def _train(args) -> int:
     with task("measuring the compression", enabled=not args.quiet):
         n_tokens = len(tok.encode_corpus(text))
     merges = len(tok.merges)
-    print(f"learned {merges:,} merges from {source} ({n_bytes:,} bytes) in {seconds:.1f} s; "
-          f"vocabulary {tok.vocab_size:,}, pattern {tok.pattern_name}")
+    print(
+        f"learned {merges:,} merges from {source} ({n_bytes:,} bytes) in {seconds:.1f} s; "
+        f"vocabulary {tok.vocab_size:,}, pattern {tok.pattern_name}"
+    )
     if tok.vocab_size < args.vocab_size:
-        print(f"note: the text ran out of pairs to merge, so the vocabulary is {tok.vocab_size:,}, not {args.vocab_size:,}")
+        print(
+            f"note: the text ran out of pairs to merge, so the vocabulary is {tok.vocab_size:,}, not {args.vocab_size:,}"
+        )
     print(f"compression on the training text: {n_bytes / max(n_tokens, 1):.2f} bytes per token")
     print(f"saved {out}")
     return 0
@@ -163,8 +196,11 @@ def _show(args) -> int:
 def _print_stats(stats: TokenizerStats, source: str) -> None:
     console = stdout_console()
     console.print(Text.assemble((stats.name, "bold"), f" from {source}"))
-    detail = (f" (256 bytes + {stats.n_merges:,} merges + {len(stats.specials)} specials)"
-              if stats.n_merges is not None else "")
+    detail = (
+        f" (256 bytes + {stats.n_merges:,} merges + {len(stats.specials)} specials)"
+        if stats.n_merges is not None
+        else ""
+    )
     console.print(f"  vocabulary  {stats.vocab_size:,} ids{detail}")
     if stats.pattern_name is not None:
         console.print(f"  pattern     {stats.pattern_name}")
@@ -187,11 +223,17 @@ def _print_stats(stats: TokenizerStats, source: str) -> None:
 
     sample = stats.sample
     if sample is None:
-        console.print(f"\nno sample split: this vocabulary cannot encode the built-in sample: {stats.sample_problem} "
-                      "Give a sample with --text.", markup=False, soft_wrap=True)
+        console.print(
+            f"\nno sample split: this vocabulary cannot encode the built-in sample: {stats.sample_problem} "
+            "Give a sample with --text.",
+            markup=False,
+            soft_wrap=True,
+        )
         return
-    console.print(f"\nsample: {len(sample.ids):,} tokens for {sample.n_bytes:,} bytes = "
-                  f"{sample.bytes_per_token:.2f} bytes per token")
+    console.print(
+        f"\nsample: {len(sample.ids):,} tokens for {sample.n_bytes:,} bytes = "
+        f"{sample.bytes_per_token:.2f} bytes per token"
+    )
     coloured = Text()
     plain = not console.is_terminal or console.color_system is None
     for k, piece in enumerate(sample.pieces):

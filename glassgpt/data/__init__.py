@@ -1,7 +1,7 @@
 """Text for training: the built-in corpora (``load_corpus``) and the user's own files (``read_text``)."""
 
-from .corpora import CORPORA, load_corpus
-from .text import describe_text, read_text
+from glassgpt.data.corpora import CORPORA, load_corpus
+from glassgpt.data.text import describe_text, read_text
 
 __all__ = ["CORPORA", "load_corpus", "read_source", "read_text", "describe_text"]
 

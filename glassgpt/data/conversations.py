@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
-from ..tokenizers.chat import ROLES
-from .text import decode_text
+from glassgpt.data.text import decode_text
+from glassgpt.errors import DataError
+from glassgpt.tokenizers.chat import ROLES
 
 #: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
 BUILTIN = {"qa": "texts/qa.jsonl"}
@@ -43,7 +43,7 @@ def parse_conversation(obj, where: str, line: int = 0, require_reply: bool = Tru
     clean = []
     for i, m in enumerate(messages, 1):
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise DataError(f"{where}, message {i} is not an object with \"role\" and \"content\".")
+            raise DataError(f'{where}, message {i} is not an object with "role" and "content".')
         role, content = m["role"], m["content"]
         if role not in ROLES:
             raise DataError(f"{where}, message {i} has the unknown role {role!r}; roles are {', '.join(ROLES)}.")
@@ -60,8 +60,9 @@ def parse_conversation_text(text: str, where: str = "the conversation") -> Conve
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                        f"write it like {EXAMPLE}.") from None
+        raise DataError(
+            f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); write it like {EXAMPLE}."
+        ) from None
     return parse_conversation(obj, where)
 
 
@@ -91,8 +92,10 @@ def read_conversations(path: str | Path) -> list[Conversation]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{where} is not valid JSON ({exc.msg} at column {exc.colno}); write one object "
-                            f"per line like {EXAMPLE}.") from None
+            raise DataError(
+                f"{where} is not valid JSON ({exc.msg} at column {exc.colno}); write one object "
+                f"per line like {EXAMPLE}."
+            ) from None
         conversations.append(parse_conversation(obj, where, number))
     if not conversations:
         raise DataError(f"{path} is empty; write one conversation per line like {EXAMPLE}.")

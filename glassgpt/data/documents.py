@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..tokenizers import END_OF_TEXT, Tokenizer, add_special_tokens, encode_ordinary
-from . import read_source
-from .text import decode_text, read_folder_texts, read_text
-from .tokens import split_tokens
+from glassgpt.data import read_source
+from glassgpt.data.text import decode_text, read_folder_texts, read_text
+from glassgpt.data.tokens import split_tokens
+from glassgpt.errors import DataError
+from glassgpt.tokenizers import END_OF_TEXT, Tokenizer, add_special_tokens, encode_ordinary
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,10 @@ def read_jsonl_field(path: Path, field: str) -> list[str]:
         value = obj.get(field) if isinstance(obj, dict) else None
         if not isinstance(value, str):
             found = "has no field" if not isinstance(obj, dict) or field not in obj else "has a non-text field"
-            raise DataError(f"{path} line {number} {found} {field!r}; every line needs {field!r} as a string "
-                            "(choose the field with --jsonl-field).")
+            raise DataError(
+                f"{path} line {number} {found} {field!r}; every line needs {field!r} as a string "
+                "(choose the field with --jsonl-field)."
+            )
         if value.strip():
             docs.append(value)
     if not docs:

@@ -9,7 +9,7 @@ split in consecutive windows.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class BatchLoader:
     def next(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n`` sequences for this rank (all ranks draw ``n * world_size`` offsets)."""
         offsets = self.rng.integers(0, len(self.tokens) - self.seq_len, size=n * self.world_size)
-        return _window(self.tokens, offsets[self.rank:: self.world_size], self.seq_len)
+        return _window(self.tokens, offsets[self.rank :: self.world_size], self.seq_len)
 
     def state(self) -> dict:
         return self.rng.bit_generator.state
@@ -55,7 +55,7 @@ def all_windows(tokens: np.ndarray, seq_len: int, batch_size: int) -> Iterator[t
     starts = np.arange(0, n, seq_len)
     full = starts[starts + seq_len <= n]
     for i in range(0, len(full), batch_size):
-        yield _window(tokens, full[i: i + batch_size], seq_len)
+        yield _window(tokens, full[i : i + batch_size], seq_len)
     rest = n - (full[-1] + seq_len if len(full) else 0)
     if rest > 0:
         start = np.array([n - rest])

@@ -31,18 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..fileio import fsync_dir, read_json, write_json
-from ..tokenizers.bpe_parallel import default_processes
-from ..tokenizers.pretrained import EOT, corpus_tokenizer
-from . import prepare_worker
-from .progress import ByteProgress
-from .sources import Plan, fingerprint, make_plan, resolve_inputs
-from .tokens import token_dtype
+from glassgpt.data import prepare_worker
+from glassgpt.data.progress import ByteProgress
+from glassgpt.data.sources import Plan, fingerprint, make_plan, resolve_inputs
+from glassgpt.data.tokens import token_dtype
+from glassgpt.errors import ConfigError, DataError
+from glassgpt.fileio import fsync_dir, read_json, write_json
+from glassgpt.tokenizers.bpe_parallel import default_processes
+from glassgpt.tokenizers.pretrained import EOT, corpus_tokenizer
 
 FORMAT, VERSION = "glassgpt-shards", 1
 INDEX, PROGRESS, TOKENIZER = "index.json", "progress.json", "tokenizer.json"
-_OURS = re.compile(r"^(index\.json|progress\.json|tokenizer\.json|(train|val)_\d{6}\.bin|\.(train|val)_\d{6}\.bin\.partial)$")
+_OURS = re.compile(
+    r"^(index\.json|progress\.json|tokenizer\.json|(train|val)_\d{6}\.bin|\.(train|val)_\d{6}\.bin\.partial)$"
+)
 SPLITS = ("val", "train")
 
 
@@ -81,9 +83,11 @@ def _claim(out: Path, fp: dict, overwrite: bool) -> dict | None:
     names = [p.name for p in out.iterdir()]
     foreign = [n for n in names if not _OURS.match(n)]
     if foreign:
-        raise DataError(f"--out {out} is not empty and is not a prepared corpus (it holds {foreign[0]!r}); "
-                        "choose a new or empty folder.")
-    for name, what in ((INDEX, "a corpus prepared"), (PROGRESS, "an unfinished preparation")):
+        raise DataError(
+            f"--out {out} is not empty and is not a prepared corpus (it holds {foreign[0]!r}); "
+            "choose a new or empty folder."
+        )
+    for name, what in ((INDEX, "a corpus prepared"), (PROGRESS, "an unfinished preparation")):  # noqa: B007
         if (out / name).is_file():
             record = read_json(out / name, f"the {name} of {out}")
             if record.get("fingerprint") == fp and not overwrite:
@@ -92,8 +96,10 @@ def _claim(out: Path, fp: dict, overwrite: bool) -> dict | None:
     else:
         what = "leftover shards"
     if not overwrite:
-        raise DataError(f"--out {out} holds {what} with other inputs or settings; pass --overwrite to replace it "
-                        "or choose another --out.")
+        raise DataError(
+            f"--out {out} holds {what} with other inputs or settings; pass --overwrite to replace it "
+            "or choose another --out."
+        )
     for name in names:
         (out / name).unlink()
     return None
@@ -144,7 +150,7 @@ class _Writer:
             take = ids[: self.n - self.count]
             self.fh.write(take.tobytes())
             self.count += len(take)
-            ids, offset = ids[len(take):], offset + len(take)
+            ids, offset = ids[len(take) :], offset + len(take)
             if self.count == self.n:
                 self.close_shard((task, offset))
 
@@ -168,9 +174,20 @@ class _Writer:
             self.split = split
 
 
-def prepare(inputs, tokenizer: str, out: str | os.PathLike, *, shard_tokens: int = 100_000_000,
-            workers: int | None = None, val_fraction: float = 0.01, seed: int = 1337, jsonl: str | None = None,
-            overwrite: bool = False, progress: bool | None = None, piece_bytes: int = 1 << 20) -> dict:
+def prepare(
+    inputs,
+    tokenizer: str,
+    out: str | os.PathLike,
+    *,
+    shard_tokens: int = 100_000_000,
+    workers: int | None = None,
+    val_fraction: float = 0.01,
+    seed: int = 1337,
+    jsonl: str | None = None,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    piece_bytes: int = 1 << 20,
+) -> dict:
     """Tokenize ``inputs`` (paths, folders or globs) into shards in ``out``; returns the index.
 
     Everything that can be wrong with the inputs or settings is refused before ``out`` is
@@ -183,8 +200,14 @@ def prepare(inputs, tokenizer: str, out: str | os.PathLike, *, shard_tokens: int
     files = [f for f in resolve_inputs(inputs, jsonl) if out.resolve() not in f.resolve().parents]
     if not files:
         raise DataError(f"every input file is inside --out {out}; give inputs outside the output folder.")
-    settings = {"tokenizer": tokenizer, "shard_tokens": shard_tokens, "val_fraction": val_fraction, "seed": seed,
-                "jsonl": jsonl, "piece_bytes": piece_bytes}
+    settings = {
+        "tokenizer": tokenizer,
+        "shard_tokens": shard_tokens,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "jsonl": jsonl,
+        "piece_bytes": piece_bytes,
+    }
     tok_sha = _tokenizer_sha(tok)
     fp = {"settings": settings, "tokenizer_sha256_16": tok_sha, "inputs": fingerprint(files)}
     record = _claim(out, fp, overwrite)
@@ -198,8 +221,14 @@ def prepare(inputs, tokenizer: str, out: str | os.PathLike, *, shard_tokens: int
         except OSError as exc:
             raise DataError(f"cannot create --out {out} ({exc.strerror}).") from None
         tok.save(out / TOKENIZER)
-        record = {"format": FORMAT, "fingerprint": fp, "next_task": 0, "skip": 0,
-                  "counts": {s: {"documents": 0, "bytes": 0} for s in SPLITS}, "shards": {s: [] for s in SPLITS}}
+        record = {
+            "format": FORMAT,
+            "fingerprint": fp,
+            "next_task": 0,
+            "skip": 0,
+            "counts": {s: {"documents": 0, "bytes": 0} for s in SPLITS},
+            "shards": {s: [] for s in SPLITS},
+        }
         write_json(out / PROGRESS, record)
     _drop_unrecorded(out, record["shards"])
     counts = record["counts"]
@@ -250,16 +279,32 @@ def _finish(out: Path, record: dict, plan: Plan, tok, dtype: np.dtype) -> dict:
     if tokens["train"] < 2:
         raise DataError("the inputs hold no text to train on (every document is empty or whitespace).")
     if record["fingerprint"]["settings"]["val_fraction"] > 0 and tokens["val"] < 2:
-        raise DataError("the validation split came out empty (its documents are blank); use --val-fraction 0 or more text.")
+        raise DataError(
+            "the validation split came out empty (its documents are blank); use --val-fraction 0 or more text."
+        )
     raw_val = int((plan.end[: plan.n_val] - plan.start[: plan.n_val]).sum())
     raw = {"val": raw_val, "train": plan.total_bytes - raw_val}
     index = {
-        "format": FORMAT, "version": VERSION,
-        "tokenizer": {"spec": record["fingerprint"]["settings"]["tokenizer"], "file": TOKENIZER,
-                      "vocab_size": tok.vocab_size, "eot": EOT, "eot_id": tok.special_tokens[EOT]},
+        "format": FORMAT,
+        "version": VERSION,
+        "tokenizer": {
+            "spec": record["fingerprint"]["settings"]["tokenizer"],
+            "file": TOKENIZER,
+            "vocab_size": tok.vocab_size,
+            "eot": EOT,
+            "eot_id": tok.special_tokens[EOT],
+        },
         "dtype": dtype.name,
-        "splits": {s: {"tokens": tokens[s], "documents": counts[s]["documents"], "bytes": counts[s]["bytes"],
-                       "input_bytes": raw[s], "shards": shards[s]} for s in SPLITS},
+        "splits": {
+            s: {
+                "tokens": tokens[s],
+                "documents": counts[s]["documents"],
+                "bytes": counts[s]["bytes"],
+                "input_bytes": raw[s],
+                "shards": shards[s],
+            }
+            for s in SPLITS
+        },
         "inputs": {"files": len(plan.files), "bytes": plan.total_bytes},
         "fingerprint": record["fingerprint"],
     }

@@ -14,10 +14,10 @@ from array import array
 import numpy as np
 import regex
 
-from ..errors import DataError
-from ..fileio import json_object_line
-from ..tokenizers.bpe import BPETokenizer
-from .text import decode_text
+from glassgpt.data.text import decode_text
+from glassgpt.errors import DataError
+from glassgpt.fileio import json_object_line
+from glassgpt.tokenizers.bpe import BPETokenizer
 
 _SURROGATE = regex.compile(r"[\ud800-\udfff]")
 
@@ -64,8 +64,10 @@ def _jsonl_text(data: bytes, path: str, start: int) -> str | None:
         return None
 
     def fail(what: str) -> DataError:
-        return DataError(f"line {_line_number(path, start)} of {path} {what}; every line must be a JSON object "
-                         f"with a text field {field!r}.")
+        return DataError(
+            f"line {_line_number(path, start)} of {path} {what}; every line must be a JSON object "
+            f"with a text field {field!r}."
+        )
 
     record = json_object_line(data, fail)
     if field not in record:

@@ -19,8 +19,14 @@ class ByteProgress:
         self._last = self.start
         self._bar = None
         if self.enabled and self.stream.isatty():
-            self._bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                                 TimeRemainingColumn(), console=Console(file=self.stream))
+            self._bar = Progress(
+                TextColumn(f"[bold]{label}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+            )
             self._task = self._bar.add_task(label, total=total, completed=done)
             self._bar.start()
 
@@ -32,8 +38,9 @@ class ByteProgress:
         speed = self.speed()
         eta = (self.total - self.done) / speed if speed > 0 else float("inf")
         eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta < 86400 * 365 else "?"
-        return (f"{self.label}: {self.done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB  "
-                f"{speed / 1e6:,.1f} MB/s  ETA {eta_text}")
+        return (
+            f"{self.label}: {self.done / 1e6:,.1f}/{self.total / 1e6:,.1f} MB  {speed / 1e6:,.1f} MB/s  ETA {eta_text}"
+        )
 
     def advance(self, nbytes: int) -> None:
         self.done += nbytes

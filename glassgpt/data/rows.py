@@ -37,8 +37,9 @@ def best_fit(lengths: list[int], capacity: int) -> list[list[int]]:
     return rows
 
 
-def fill_rows(examples: list[tuple[np.ndarray, np.ndarray]], rows: list[list[int]],
-              capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fill_rows(
+    examples: list[tuple[np.ndarray, np.ndarray]], rows: list[list[int]], capacity: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, segments), each (len(rows), capacity): the examples of each row one after another,
     segment k for the k-th, then padding (token 0, target -1, the next segment id)."""
     x = np.zeros((len(rows), capacity), dtype=np.int64)
@@ -48,7 +49,7 @@ def fill_rows(examples: list[tuple[np.ndarray, np.ndarray]], rows: list[list[int
         at = 0
         for k, i in enumerate(members):
             ex, ey = examples[i]
-            x[r, at:at + len(ex)], y[r, at:at + len(ex)], seg[r, at:at + len(ex)] = ex, ey, k
+            x[r, at : at + len(ex)], y[r, at : at + len(ex)], seg[r, at : at + len(ex)] = ex, ey, k
             at += len(ex)
         seg[r, at:] = len(members)
     return x, y, seg

@@ -44,7 +44,7 @@ chosen by surveying all 40 plays):
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 _SPEAKER = re.compile(r"^\*\*([^*]+)\*\*\s*$")
 # A whole line (or block) that is a stage direction: _..._, *...*, _\[...]_, [...]_, ...

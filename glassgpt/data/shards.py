@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, FileError
-from ..fileio import read_json
-from ..tokenizers import load as load_tokenizer
+from glassgpt.errors import DataError, FileError
+from glassgpt.fileio import read_json
+from glassgpt.tokenizers import load as load_tokenizer
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _ROUNDS = 4
@@ -85,7 +85,7 @@ class ShardedTokens:
         for s in range(len(self.counts)):
             lo, hi = max(a, self.starts[s]), min(b, self.starts[s + 1])
             if lo < hi:
-                parts.append(self._map(s)[lo - self.starts[s]: hi - self.starts[s]])
+                parts.append(self._map(s)[lo - self.starts[s] : hi - self.starts[s]])
         return np.concatenate(parts) if parts else np.zeros(0, self.dtype)
 
     def __array__(self, dtype=None, copy=None):
@@ -101,8 +101,11 @@ class PreparedData:
 
     def split(self, name: str) -> ShardedTokens:
         info = self.index["splits"][name]
-        return ShardedTokens([self.path / s["file"] for s in info["shards"]], [s["tokens"] for s in info["shards"]],
-                             np.dtype(self.index["dtype"]))
+        return ShardedTokens(
+            [self.path / s["file"] for s in info["shards"]],
+            [s["tokens"] for s in info["shards"]],
+            np.dtype(self.index["dtype"]),
+        )
 
 
 def open_prepared(path: str | Path) -> PreparedData:
@@ -112,7 +115,9 @@ def open_prepared(path: str | Path) -> PreparedData:
         raise DataError(f"{path} does not exist or is not a folder; prepare it with glassgpt data prepare.")
     if not (path / "index.json").is_file():
         if (path / "progress.json").is_file():
-            raise DataError(f"{path} is an unfinished preparation; run the same glassgpt data prepare command again to finish it.")
+            raise DataError(
+                f"{path} is an unfinished preparation; run the same glassgpt data prepare command again to finish it."
+            )
         raise DataError(f"{path} is not a prepared corpus (no index.json); prepare it with glassgpt data prepare.")
     try:
         index = read_json(path / "index.json", "the corpus index")
@@ -122,13 +127,15 @@ def open_prepared(path: str | Path) -> PreparedData:
         raise DataError(f"{path / 'index.json'} is not a glassgpt shard index.")
     try:
         dtype = np.dtype(index["dtype"])
-        for name, info in index["splits"].items():
+        for _name, info in index["splits"].items():
             for shard in info["shards"]:
                 file = path / shard["file"]
                 expected = int(shard["tokens"]) * dtype.itemsize
                 if not file.is_file() or file.stat().st_size != expected:
                     got = f"{file.stat().st_size} bytes" if file.is_file() else "missing"
-                    raise DataError(f"shard {file} is damaged ({got}, expected {expected} bytes); prepare the corpus again.")
+                    raise DataError(
+                        f"shard {file} is damaged ({got}, expected {expected} bytes); prepare the corpus again."
+                    )
         tokenizer = load_tokenizer(path / index["tokenizer"]["file"])
     except (KeyError, TypeError) as exc:
         raise DataError(f"{path / 'index.json'} is corrupted (missing {exc}); prepare the corpus again.") from None
@@ -171,7 +178,9 @@ class ShardLoader:
         self.rank, self.world_size = rank, world_size
         self.windows = (len(tokens) - 1) // self.seq_len
         if self.windows < 1:
-            raise DataError(f"the split has {len(tokens)} tokens, fewer than one sequence of {seq_len} plus its target.")
+            raise DataError(
+                f"the split has {len(tokens)} tokens, fewer than one sequence of {seq_len} plus its target."
+            )
         self.sample = 0
 
     def positions(self, samples: np.ndarray) -> np.ndarray:
@@ -201,7 +210,13 @@ class ShardLoader:
         return {"sample": self.sample, "windows": self.windows, "seq_len": self.seq_len, "seed": self.seed}
 
     def set_state(self, state: dict) -> None:
-        if state.get("windows") != self.windows or state.get("seq_len") != self.seq_len or state.get("seed") != self.seed:
-            raise DataError("the saved loader position belongs to different data, sequence length or seed; "
-                            "resume with the data and settings the run started with.")
+        if (
+            state.get("windows") != self.windows
+            or state.get("seq_len") != self.seq_len
+            or state.get("seed") != self.seed
+        ):
+            raise DataError(
+                "the saved loader position belongs to different data, sequence length or seed; "
+                "resume with the data and settings the run started with."
+            )
         self.sample = int(state["sample"])

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..tokenizers.bpe_parallel import SAFE_CUT
-from .text import find_files
+from glassgpt.data.text import find_files
+from glassgpt.errors import DataError
+from glassgpt.tokenizers.bpe_parallel import SAFE_CUT
 
 SNIFF_BYTES = 8192
 _WINDOW = 1 << 16
@@ -45,7 +45,9 @@ def resolve_inputs(inputs: str | os.PathLike | list, jsonl: str | None) -> list[
         if glob.has_magic(text):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
             if not matches:
-                raise DataError(f"the pattern {text!r} matches no files; check the path and quote it so the shell does not expand it.")
+                raise DataError(
+                    f"the pattern {text!r} matches no files; check the path and quote it so the shell does not expand it."
+                )
             files += matches
             continue
         path = Path(text)
@@ -146,11 +148,11 @@ class Plan:
     """Units in processing order (validation first) and their grouping into tasks."""
 
     files: list[Path]
-    file: np.ndarray        # int32: index into ``files``
-    start: np.ndarray       # int64: first byte
-    end: np.ndarray         # int64: one past the last byte
-    first: np.ndarray       # bool: the unit starts a document
-    n_val: int              # units[:n_val] are the validation split
+    file: np.ndarray  # int32: index into ``files``
+    start: np.ndarray  # int64: first byte
+    end: np.ndarray  # int64: one past the last byte
+    first: np.ndarray  # bool: the unit starts a document
+    n_val: int  # units[:n_val] are the validation split
     task_bounds: np.ndarray  # int64: task i is units[task_bounds[i]:task_bounds[i+1]]
 
     @property
@@ -173,8 +175,9 @@ class Plan:
         return int((self.end - self.start).sum())
 
 
-def make_plan(files: list[Path], jsonl: str | None, can_cut: bool, seed: int, val_fraction: float,
-              piece_bytes: int) -> Plan:
+def make_plan(
+    files: list[Path], jsonl: str | None, can_cut: bool, seed: int, val_fraction: float, piece_bytes: int
+) -> Plan:
     """Scan the inputs (streaming) and return the shuffled, split and grouped plan."""
     file_idx, starts, ends, docs = [], [], [], []
     n_docs = 0

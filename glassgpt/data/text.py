@@ -27,7 +27,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import DataError
+from glassgpt.errors import DataError
 
 __all__ = ["read_text", "read_folder_texts", "describe_text", "decode_text", "find_files"]
 
@@ -71,7 +71,7 @@ def _wide_encoding(data: bytes) -> tuple[str, str] | None:
     head = data[:4096]
     half = len(head) // 2
     if half >= 2:
-        even, odd = head[0:2 * half:2].count(0), head[1:2 * half:2].count(0)
+        even, odd = head[0 : 2 * half : 2].count(0), head[1 : 2 * half : 2].count(0)
         if max(even, odd) >= 0.9 * half and min(even, odd) <= 0.1 * half:
             return "UTF-16", "every other byte is NUL"
     return None
@@ -118,7 +118,9 @@ def read_text(path: str | os.PathLike) -> str:
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
-        raise DataError(f"{p} does not exist; give the path of a UTF-8 text file or of a folder of .txt files.") from None
+        raise DataError(
+            f"{p} does not exist; give the path of a UTF-8 text file or of a folder of .txt files."
+        ) from None
     except PermissionError:
         raise DataError(f"cannot reach {p}: permission denied; check the permissions of its folders.") from None
     except OSError as e:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, FileError, count
-from ..fileio import atomic_write, read_json, write_json
+from glassgpt.errors import DataError, FileError, count
+from glassgpt.fileio import atomic_write, read_json, write_json
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -33,11 +33,12 @@ def encode_splits(text: str, tokenizer, val_fraction: float, min_tokens: int) ->
     return split_tokens(ids, tokenizer, val_fraction, min_tokens, text)
 
 
-def split_tokens(ids: np.ndarray, tokenizer, val_fraction: float, min_tokens: int,
-                 text: str) -> tuple[np.ndarray, np.ndarray, dict]:
+def split_tokens(
+    ids: np.ndarray, tokenizer, val_fraction: float, min_tokens: int, text: str
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Split encoded ``ids`` (of ``text``) as ``encode_splits`` does, with the same checks and meta."""
     n_val = int(len(ids) * val_fraction)
-    train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+    train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
     if len(train) < min_tokens:
         raise DataError(
             f"the text has only {count(len(ids), 'token')}, too few for one training sequence of "
@@ -100,7 +101,9 @@ def open_split(data_dir: str | Path, split: str) -> np.ndarray:
     dtype = np.dtype(meta["dtype"])
     expected = meta[f"{split}_tokens"] * dtype.itemsize
     if path.stat().st_size != expected:
-        raise DataError(f"token file {path} has the wrong size (expected {expected} bytes); the data cache is corrupted.")
+        raise DataError(
+            f"token file {path} has the wrong size (expected {expected} bytes); the data cache is corrupted."
+        )
     if expected == 0:
         return np.zeros(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r")

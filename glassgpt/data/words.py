@@ -34,13 +34,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError, TokenizerError
-from ..tokenizers.char import CharTokenizer
-from .corpora import load_corpus
-from .text import read_text
+from glassgpt.data.corpora import load_corpus
+from glassgpt.data.text import read_text
+from glassgpt.errors import DataError, TokenizerError
+from glassgpt.tokenizers.char import CharTokenizer
 
-__all__ = ["END", "SPLITS", "WordList", "parse_words", "read_words", "read_word_source", "word_vocabulary",
-           "split_words", "encode_word", "build_examples", "build_sequences", "WordData", "prepare_words"]
+__all__ = [
+    "END",
+    "SPLITS",
+    "WordList",
+    "parse_words",
+    "read_words",
+    "read_word_source",
+    "word_vocabulary",
+    "split_words",
+    "encode_word",
+    "build_examples",
+    "build_sequences",
+    "WordData",
+    "prepare_words",
+]
 
 #: the start/end token: id 0, the padding of every context
 END = "."
@@ -151,8 +164,9 @@ def build_examples(words: list[str], tokenizer: CharTokenizer, block_size: int) 
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def build_sequences(words: list[str], tokenizer: CharTokenizer, block_size: int | None = None,
-                    ignore_index: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def build_sequences(
+    words: list[str], tokenizer: CharTokenizer, block_size: int | None = None, ignore_index: int = -1
+) -> tuple[np.ndarray, np.ndarray]:
     """One row per word for a transformer: X (N, T) = ``.`` + word, Y (N, T) = word + ``.``.
 
     T = ``block_size`` or the longest word + 1; shorter rows are padded (X with ``.``, Y with
@@ -162,14 +176,16 @@ def build_sequences(words: list[str], tokenizer: CharTokenizer, block_size: int 
     longest = max((len(ids) for ids in encoded), default=0) + 1
     T = longest if block_size is None else block_size
     if T < longest:
-        raise DataError(f"the longest word needs a context of {longest} characters, but the block size is {T}; "
-                        f"raise the block size to at least {longest}.")
+        raise DataError(
+            f"the longest word needs a context of {longest} characters, but the block size is {T}; "
+            f"raise the block size to at least {longest}."
+        )
     end = tokenizer.encode(END)[0]
     X = np.full((len(encoded), T), end, dtype=np.int64)
     Y = np.full((len(encoded), T), ignore_index, dtype=np.int64)
     for row, ids in enumerate(encoded):
-        X[row, 1:len(ids) + 1] = ids
-        Y[row, :len(ids)] = ids
+        X[row, 1 : len(ids) + 1] = ids
+        Y[row, : len(ids)] = ids
         Y[row, len(ids)] = end
     return X, Y
 
@@ -204,8 +220,10 @@ class WordData:
             return self.examples(split, block_size)
         longest = self.max_word_length() + 1
         if longest > block_size:
-            raise DataError(f"the longest word of {self.words.source} needs a context of {longest} characters, but "
-                            f"model.block_size is {block_size}; set model.block_size to at least {longest}.")
+            raise DataError(
+                f"the longest word of {self.words.source} needs a context of {longest} characters, but "
+                f"model.block_size is {block_size}; set model.block_size to at least {longest}."
+            )
         return self.sequences(split, longest)
 
     def max_word_length(self) -> int:

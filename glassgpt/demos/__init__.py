@@ -12,9 +12,9 @@ import importlib
 import pkgutil
 from types import ModuleType
 
-from ..errors import ConfigError
-from ..fileio import check_writable
-from ._show import wide as wide_output
+from glassgpt.demos._show import wide as wide_output
+from glassgpt.errors import ConfigError
+from glassgpt.fileio import check_writable
 
 
 def _modules() -> dict[str, ModuleType]:

@@ -14,17 +14,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from .. import plotting
-from ..terminal import console as console_for
-from ..threads import thread_scope
+from glassgpt import plotting
+from glassgpt.terminal import console as console_for
+from glassgpt.threads import thread_scope
 
 #: no width limit (``glassgpt demo --wide``): set for the duration of ``wide()``
 _WIDE = contextvars.ContextVar("wide", default=False)
@@ -124,8 +124,15 @@ def _column_groups(con: Console, columns: Sequence[str], align: str, rows: list[
     groups, current = [], [0]
     for i in every[1:]:
         trial = current + [i]
-        fits = _needed(con, _table(con, [columns[j] for j in trial], [align[j] for j in trial],
-                                   [[r[j] for j in trial] for r in rows])) <= con.width
+        fits = (
+            _needed(
+                con,
+                _table(
+                    con, [columns[j] for j in trial], [align[j] for j in trial], [[r[j] for j in trial] for r in rows]
+                ),
+            )
+            <= con.width
+        )
         if fits or len(current) == 1:
             current = trial
         else:

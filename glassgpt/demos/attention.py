@@ -22,12 +22,12 @@ import re
 import numpy as np
 import torch
 
-from ..config import resolve
-from ..data.corpora import load_corpus
-from ..data.loader import BatchLoader
-from ..tokenizers import WordTokenizer
-from ..training.engines import TorchEngine
-from ._show import heading, new_figure, one_torch_thread, save_figure, say, table
+from glassgpt.config import resolve
+from glassgpt.data.corpora import load_corpus
+from glassgpt.data.loader import BatchLoader
+from glassgpt.demos._show import heading, new_figure, one_torch_thread, save_figure, say, table
+from glassgpt.tokenizers import WordTokenizer
+from glassgpt.training.engines import TorchEngine
 
 NAME = "attention"
 SUMMARY = "the nursery-rhyme GPT: parameter count by component, causal mask, one head's attention on 'mary had a' (B4)"
@@ -100,7 +100,7 @@ def by_hand(model, ids: list[int]) -> dict:
     for i in range(cfg.n_layer):
         pre = f"transformer.h.{i}."
         qkv = _linear(_layernorm(x, P, pre + "ln_1"), P, pre + "attn.c_attn")
-        q, k, v = (qkv[:, j * C:(j + 1) * C].reshape(T, H, D).transpose(1, 0, 2) for j in range(3))
+        q, k, v = (qkv[:, j * C : (j + 1) * C].reshape(T, H, D).transpose(1, 0, 2) for j in range(3))
         scores = q @ k.transpose(0, 2, 1) / math.sqrt(D) + additive
         a = np.exp(scores - scores.max(axis=-1, keepdims=True))
         a /= a.sum(axis=-1, keepdims=True)
@@ -134,8 +134,10 @@ def model_block_outputs(model, ids: list[int]):
     """(n_layer, T, C) outputs of the model's blocks (forward hooks), the model's own attention
     weights (n_layer, n_head, T, T) from ``model.attention_maps``, and the logits (T, V)."""
     outs = []
-    hooks = [block.register_forward_hook(lambda mod, inp, out: outs.append(out[0].detach().double().numpy()))
-             for block in model.transformer.h]
+    hooks = [
+        block.register_forward_hook(lambda mod, inp, out: outs.append(out[0].detach().double().numpy()))
+        for block in model.transformer.h
+    ]
     idx = torch.tensor([ids])
     try:
         with torch.no_grad():
@@ -152,16 +154,21 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     heading("B4  Inside the nursery-rhyme GPT: parameters, causal mask, attention")
     model, tokenizer, ids, losses, run_cfg = build()
     cfg = model.config
-    say(f"corpus: 'Mary had a little lamb', {len(ids)} word tokens, vocabulary {tokenizer.vocab_size} "
+    say(
+        f"corpus: 'Mary had a little lamb', {len(ids)} word tokens, vocabulary {tokenizer.vocab_size} "
         f"(sorted, <END> first); preset '{PRESET}': context {cfg.block_size}, width {cfg.n_embd}, "
-        f"{cfg.n_layer} layers x {cfg.n_head} heads of {cfg.n_embd // cfg.n_head}, FFN {cfg.ffn_width} ({cfg.activation}).")
+        f"{cfg.n_layer} layers x {cfg.n_head} heads of {cfg.n_embd // cfg.n_head}, FFN {cfg.ffn_width} ({cfg.activation})."
+    )
 
     # ---- parameters
     parts = count_by_component(model)
     total = sum(per * n for _, _, per, n in parts)
     table(
         ["component", "tensors", "per layer", "layers", "parameters"],
-        [[key, ", ".join(shapes), f"{per:,}", n if key.startswith("h.*") else "", f"{per * n:,}"] for key, shapes, per, n in parts]
+        [
+            [key, ", ".join(shapes), f"{per:,}", n if key.startswith("h.*") else "", f"{per * n:,}"]
+            for key, shapes, per, n in parts
+        ]
         + [["total", "", "", "", f"{total:,}"]],
         title="Parameters by component (Hugging Face GPT-2 names; h.* = each transformer block)",
         align="llrrr",
@@ -180,10 +187,12 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
 
     # ---- one head on "mary had a"
     say()
-    say(f"Trained {len(losses)} AdamW steps (lr {run_cfg.train.lr:g}, batch {run_cfg.train.batch_size}, "
+    say(
+        f"Trained {len(losses)} AdamW steps (lr {run_cfg.train.lr:g}, batch {run_cfg.train.batch_size}, "
         f"weight decay {run_cfg.train.weight_decay:g}): loss {losses[0]:.3f} -> "
         f"{np.mean(losses[-50:]):.3f} (mean of the last 50); uniform guessing is ln {tokenizer.vocab_size} = "
-        f"{math.log(tokenizer.vocab_size):.3f}.")
+        f"{math.log(tokenizer.vocab_size):.3f}."
+    )
     prompt_ids = tokenizer.encode(PROMPT)
     words = PROMPT.split()
     hand = by_hand(model, prompt_ids)
@@ -197,8 +206,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     model_out, recorded, logits = model_block_outputs(model, prompt_ids)
     block_diff = float(np.abs(model_out - hand["block_outputs"]).max())
     rec_diff = float(np.abs(recorded - hand["weights"]).max())
-    say(f"check: the hand-computed blocks reproduce the model's block outputs to {block_diff:.1e}; "
-        f"the model's own attention weights agree to {rec_diff:.1e}.")
+    say(
+        f"check: the hand-computed blocks reproduce the model's block outputs to {block_diff:.1e}; "
+        f"the model's own attention weights agree to {rec_diff:.1e}."
+    )
     p = np.exp(logits[-1] - logits[-1].max())
     p /= p.sum()
     top = np.argsort(-p)[:3]
@@ -236,8 +247,14 @@ def _plot(mask, weights, words, out_dir) -> str:
         ax.imshow(w, cmap="viridis", vmin=0, vmax=1)
         for t in range(len(words)):
             for s in range(t + 1):
-                ax.text(s, t, f"{weights[layer, head, t, s]:.2f}", ha="center", va="center",
-                        color="black" if weights[layer, head, t, s] > 0.5 else "white")
+                ax.text(
+                    s,
+                    t,
+                    f"{weights[layer, head, t, s]:.2f}",
+                    ha="center",
+                    va="center",
+                    color="black" if weights[layer, head, t, s] > 0.5 else "white",
+                )
         ax.set_xticks(range(len(words)), words)
         ax.set_yticks(range(len(words)), words)
         ax.set_title(f"layer {layer} head {head}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._show import heading, say, table
+from glassgpt.demos._show import heading, say, table
 
 NAME = "chain-rule"
 SUMMARY = "the chain rule through a tiny 2-2-1 ReLU net, every intermediate by hand vs autograd (A4)"
@@ -43,8 +43,18 @@ def by_hand(x, w1=W1, w2=W2, target=TARGET) -> dict[str, np.ndarray]:
     d_h_pre = d_h * (h_pre > 0)
     d_w1 = x.T @ d_h_pre
     d_x = d_h_pre @ w1.T
-    return {"h_pre": h_pre, "h": h, "out": out, "loss": loss, "dL/dout": d_out, "dL/dW2": d_w2,
-            "dL/dh": d_h, "dL/dh_pre": d_h_pre, "dL/dW1": d_w1, "dL/dx": d_x}
+    return {
+        "h_pre": h_pre,
+        "h": h,
+        "out": out,
+        "loss": loss,
+        "dL/dout": d_out,
+        "dL/dW2": d_w2,
+        "dL/dh": d_h,
+        "dL/dh_pre": d_h_pre,
+        "dL/dW1": d_w1,
+        "dL/dx": d_x,
+    }
 
 
 def by_autograd(x, w1=W1, w2=W2, target=TARGET) -> dict[str, np.ndarray]:
@@ -58,9 +68,18 @@ def by_autograd(x, w1=W1, w2=W2, target=TARGET) -> dict[str, np.ndarray]:
         t.retain_grad()
     loss.sum().backward()
     g = lambda t: t.detach().numpy().copy()  # noqa: E731
-    return {"h_pre": g(h_pre), "h": g(h), "out": g(out), "loss": g(loss), "dL/dout": g(out.grad),
-            "dL/dW2": g(w2.grad), "dL/dh": g(h.grad), "dL/dh_pre": g(h_pre.grad), "dL/dW1": g(w1.grad),
-            "dL/dx": g(x.grad)}
+    return {
+        "h_pre": g(h_pre),
+        "h": g(h),
+        "out": g(out),
+        "loss": g(loss),
+        "dL/dout": g(out.grad),
+        "dL/dW2": g(w2.grad),
+        "dL/dh": g(h.grad),
+        "dL/dh_pre": g(h_pre.grad),
+        "dL/dW1": g(w1.grad),
+        "dL/dx": g(x.grad),
+    }
 
 
 def _fmt(a: np.ndarray) -> str:
@@ -81,8 +100,11 @@ def _walk(title: str, x) -> dict:
         title=title,
         align="lrrr",
     )
-    return {"hand": {k: v.tolist() for k, v in hand.items()}, "autograd": {k: v.tolist() for k, v in auto.items()},
-            "max_diff": diffs}
+    return {
+        "hand": {k: v.tolist() for k, v in hand.items()},
+        "autograd": {k: v.tolist() for k, v in auto.items()},
+        "max_diff": diffs,
+    }
 
 
 def run(plot: bool = False, out_dir: str = ".") -> dict:
@@ -92,8 +114,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     active = _walk(f"Both ReLUs active: x = {X_ACTIVE}", X_ACTIVE)
     say("Each backward line is (local derivative) x (gradient from above): the chain rule, applied right to left.")
     inactive = _walk(f"Second ReLU inactive: x = {X_INACTIVE}", X_INACTIVE)
-    say("h_pre[1] < 0, so ReLU outputs 0 and its derivative is 0: dL/dh_pre[1] = 0, the second column of "
-        "dL/dW1 is zero, and so is dL/dW2[1] (it multiplies h[1] = 0).  Autograd agrees: a dead unit learns nothing.")
+    say(
+        "h_pre[1] < 0, so ReLU outputs 0 and its derivative is 0: dL/dh_pre[1] = 0, the second column of "
+        "dL/dW1 is zero, and so is dL/dW2[1] (it multiplies h[1] = 0).  Autograd agrees: a dead unit learns nothing."
+    )
     if plot:
         say("(this demo has no figure: the tables are the picture)")
     return {"active": active, "inactive": inactive}

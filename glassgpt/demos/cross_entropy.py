@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "cross-entropy"
 SUMMARY = "cross-entropy from scratch vs torch.nn.functional.cross_entropy, and its gradient (A3)"
@@ -77,8 +77,18 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     rows = compare_with_torch()
     table(
         ["N x C", "ours (f64)", "torch f32", "|diff| f32", "|diff| f64", "max |grad diff| f32", "max |grad diff| f64"],
-        [[f"{r['N']} x {r['C']}", num(r["ours"], 6), num(r["torch_f32"], 6), f"{r['loss_diff_f32']:.1e}",
-          f"{r['loss_diff_f64']:.1e}", f"{r['grad_diff_f32']:.1e}", f"{r['grad_diff_f64']:.1e}"] for r in rows],
+        [
+            [
+                f"{r['N']} x {r['C']}",
+                num(r["ours"], 6),
+                num(r["torch_f32"], 6),
+                f"{r['loss_diff_f32']:.1e}",
+                f"{r['loss_diff_f64']:.1e}",
+                f"{r['grad_diff_f32']:.1e}",
+                f"{r['grad_diff_f64']:.1e}",
+            ]
+            for r in rows
+        ],
         title=f"Random logits (seed {SEED}, scale 3): loss and analytic gradient (softmax - onehot)/N vs autograd",
     )
     say("float32 inputs agree to ~1e-7 (float32 rounding); in float64 the two agree to ~1e-15.")
@@ -88,8 +98,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     with np.errstate(over="ignore", invalid="ignore"):
         naive = np.exp(big) / np.exp(big).sum()
     stable = softmax(big)
-    say(f"Stability: softmax([1000, 1001, 1002]) naive = {np.array2string(naive[0], precision=4)}, "
-        f"max-subtracted = {np.array2string(stable[0], precision=4)}")
+    say(
+        f"Stability: softmax([1000, 1001, 1002]) naive = {np.array2string(naive[0], precision=4)}, "
+        f"max-subtracted = {np.array2string(stable[0], precision=4)}"
+    )
 
     # ---- worked values
     worked = {p: -math.log(p) for p in (0.7, 0.01)}
@@ -106,7 +118,8 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     tok_mean = sum(tok_losses) / len(tok_losses)
     table(
         ["context", "next", "P", "-ln P"],
-        [[c, t, num(p, 1), num(l, 3)] for (c, t, p), l in zip(CAT_SAT, tok_losses)] + [["mean", "", "", num(tok_mean, 3)]],
+        [[c, t, num(p, 1), num(l, 3)] for (c, t, p), l in zip(CAT_SAT, tok_losses)]
+        + [["mean", "", "", num(tok_mean, 3)]],
         title="Per-token loss on 'The cat sat on'",
         align="llrr",
     )
@@ -117,8 +130,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     grad = cross_entropy_grad(z, np.array([LOGITS_TARGET]))[0]
     table(
         ["class", "logit", "p", "dL/dlogit = p - onehot"],
-        [[f"{i}{' (target)' if i == LOGITS_TARGET else ''}", num(l, 1, sign=True), num(p, 3), num(g, 3, sign=True)]
-         for i, (l, p, g) in enumerate(zip(LOGITS, probs, grad))],
+        [
+            [f"{i}{' (target)' if i == LOGITS_TARGET else ''}", num(l, 1, sign=True), num(p, 3), num(g, 3, sign=True)]
+            for i, (l, p, g) in enumerate(zip(LOGITS, probs, grad))
+        ],
         title=f"Logits {LOGITS}, target {LOGITS_TARGET}",
     )
 
@@ -145,7 +160,9 @@ def _plot(landmarks, tok_losses, tok_mean, probs, grad, out_dir) -> str:
     a1.plot(p, -np.log(p), color="tab:blue")
     for name, (pp, l) in landmarks.items():
         a1.scatter([pp], [l], zorder=3, color="tab:red")
-        a1.annotate(f"{name}\np={pp}, loss={l:.2f}", (pp, l), textcoords="offset points", xytext=(-95 if pp > 0.9 else 8, 12))
+        a1.annotate(
+            f"{name}\np={pp}, loss={l:.2f}", (pp, l), textcoords="offset points", xytext=(-95 if pp > 0.9 else 8, 12)
+        )
     a1.set(xlabel="p(correct token)", ylabel="loss = -ln p", title="cross-entropy of one prediction")
     labels = [f"{t}\nP={p}" for _, t, p in CAT_SAT]
     a2.bar(labels, tok_losses, color="tab:purple")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "gradient-descent"
 SUMMARY = "gradient descent by hand on L(w) = (w - 3)^2; ascent vs descent; choosing the learning rate (A6)"
@@ -64,8 +64,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         + [["final", num(rows[-1][1], 4), num(rows[-1][2], 4), num(rows[-1][3], 4)]],
         title=f"w0 = {W0}, lr = {LR}: w <- w - lr * dL/dw",
     )
-    say(f"Each step keeps a factor (1 - 2 lr) = {1 - 2 * LR:.1f} of the distance to 3: after {STEPS} steps "
-        f"3 - w = 3 x {1 - 2 * LR:.1f}^{STEPS} = {MINIMUM - rows[-1][1]:.4f}.")
+    say(
+        f"Each step keeps a factor (1 - 2 lr) = {1 - 2 * LR:.1f} of the distance to 3: after {STEPS} steps "
+        f"3 - w = 3 x {1 - 2 * LR:.1f}^{STEPS} = {MINIMUM - rows[-1][1]:.4f}."
+    )
 
     # ---- ascent vs descent from w = 1
     w = 1.0
@@ -73,8 +75,11 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     ascent, descent = w + LR * g, w - LR * g
     table(
         ["", "w", "L(w)"],
-        [["start", num(w, 1), num(loss(w), 2)], ["ascent  w + lr g", num(ascent, 1), num(loss(ascent), 2)],
-         ["descent w - lr g", num(descent, 1), num(loss(descent), 2)]],
+        [
+            ["start", num(w, 1), num(loss(w), 2)],
+            ["ascent  w + lr g", num(ascent, 1), num(loss(ascent), 2)],
+            ["descent w - lr g", num(descent, 1), num(loss(descent), 2)],
+        ],
         title=f"Which way? From w = 1: L = {loss(w):.0f}, gradient {g:.0f}, lr {LR}",
     )
     say("The gradient points where L grows; stepping against it (descent) is what lowers the loss.")
@@ -87,7 +92,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         lr_rows.append({"lr": lr, "new": new, "change": new - LR_PARAM, "shrink": shrink, "verdict": word})
     table(
         ["lr", f"{LR_PARAM} - lr x ({LR_GRAD})", "change", f"|w - 3| left after {STEPS} steps", "verdict"],
-        [[f"{r['lr']:g}", f"{r['new']:g}", f"{r['change']:+g}", f"{r['shrink']:.4g} of start", r["verdict"]] for r in lr_rows],
+        [
+            [f"{r['lr']:g}", f"{r['new']:g}", f"{r['change']:+g}", f"{r['shrink']:.4g} of start", r["verdict"]]
+            for r in lr_rows
+        ],
         title=f"Learning rate: one update of a parameter {LR_PARAM} with gradient {LR_GRAD}",
         align="rrrrl",
     )

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "loss-gradient"
 SUMMARY = "dL/dlogits = p - onehot on a 4x6 probability table; row sums, and why /N (A2)"
@@ -67,7 +67,9 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         title="Loss per position",
         align="rlrr",
     )
-    say(f"mean loss = {mean_loss:.4f}   vs uniform guessing ln {v} = {uniform:.4f}: the untrained model is slightly worse than guessing.")
+    say(
+        f"mean loss = {mean_loss:.4f}   vs uniform guessing ln {v} = {uniform:.4f}: the untrained model is slightly worse than guessing."
+    )
 
     # ---- gradient per row, and of the mean loss
     grad_rows = p - onehot
@@ -132,15 +134,25 @@ def _ok(passed: bool) -> str:
 
 def _plot(p, grad, targets, out_dir) -> str:
     plt, fig, axes = new_figure(1, 2, figsize=(13, 4))
-    for ax, data, title, cmap in [(axes[0], p, "probabilities p", "viridis"), (axes[1], grad, "dL/dlogits = p - onehot", "RdBu_r")]:
+    for ax, data, title, cmap in [
+        (axes[0], p, "probabilities p", "viridis"),
+        (axes[1], grad, "dL/dlogits = p - onehot", "RdBu_r"),
+    ]:
         lim = np.abs(data).max()
         im = ax.imshow(data, cmap=cmap, vmin=-lim if cmap == "RdBu_r" else 0, vmax=lim)
         ax.set_xticks(range(len(VOCAB)), VOCAB, rotation=30)
         ax.set_yticks(range(len(targets)), [f"pos{i} -> {VOCAB[t]}" for i, t in enumerate(targets)])
         for i in range(data.shape[0]):
             for j in range(data.shape[1]):
-                ax.text(j, i, f"{data[i, j]:+.3f}" if cmap == "RdBu_r" else f"{data[i, j]:.3f}", ha="center", va="center", fontsize=8,
-                        color="white" if (abs(data[i, j]) > lim / 2) != (cmap == "viridis") else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{data[i, j]:+.3f}" if cmap == "RdBu_r" else f"{data[i, j]:.3f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if (abs(data[i, j]) > lim / 2) != (cmap == "viridis") else "black",
+                )
         for i, t in enumerate(targets):
             ax.add_patch(plt.patches.Rectangle((t - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="orange", lw=2))
         ax.set_title(title)

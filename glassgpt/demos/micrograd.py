@@ -16,9 +16,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..autograd import MLP, Value, render, to_dot
-from ..fileio import atomic_write_text
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.autograd import MLP, Value, render, to_dot
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.fileio import atomic_write_text
 
 NAME = "micrograd"
 SUMMARY = "Scalar autograd from scratch: f'(x) two ways, one tanh neuron by hand, an MLP trained in 50 steps."
@@ -48,11 +48,16 @@ def worked_neuron() -> tuple[dict, Value]:
     x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
     w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
     b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1; x1w1.label = "x1*w1"
-    x2w2 = x2 * w2; x2w2.label = "x2*w2"
-    s = x1w1 + x2w2; s.label = "x1*w1 + x2*w2"
-    n = s + b; n.label = "n"
-    o = n.tanh(); o.label = "o"
+    x1w1 = x1 * w1
+    x1w1.label = "x1*w1"
+    x2w2 = x2 * w2
+    x2w2.label = "x2*w2"
+    s = x1w1 + x2w2
+    s.label = "x1*w1 + x2*w2"
+    n = s + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
     o.backward()
     leaves = {"x1": x1, "w1": w1, "x2": x2, "w2": w2, "b": b}
     return {"n": n.data, "o": o.data, "grads": {k: v.grad for k, v in leaves.items()}}, o
@@ -65,8 +70,7 @@ def sum_squared_error(net: MLP, xs=XS, ys=YS) -> tuple[Value, list[Value]]:
     return loss, preds
 
 
-def train_mlp(steps: int = 50, lr: float = 0.05, seed: int = 0, log_every: int = 10,
-              echo=None) -> dict:
+def train_mlp(steps: int = 50, lr: float = 0.05, seed: int = 0, log_every: int = 10, echo=None) -> dict:
     """Fit MLP(3, [4, 4, 1]) to XS -> YS with plain gradient descent.
 
     Returns ``loss_history`` (entry k is the loss after k updates, so steps + 1
@@ -82,13 +86,19 @@ def train_mlp(steps: int = 50, lr: float = 0.05, seed: int = 0, log_every: int =
             echo(f"  step {step:3d}  loss {loss.data:.6f}")
         if step == steps:
             break
-        net.zero_grad()                   # gradients accumulate, so clear them first
+        net.zero_grad()  # gradients accumulate, so clear them first
         loss.backward()
         for p in net.parameters():
-            p.data -= lr * p.grad         # one step downhill
-    return {"seed": seed, "steps": steps, "lr": lr, "n_parameters": len(net.parameters()),
-            "loss_history": history, "final_loss": history[-1],
-            "predictions": [p.data for p in preds]}
+            p.data -= lr * p.grad  # one step downhill
+    return {
+        "seed": seed,
+        "steps": steps,
+        "lr": lr,
+        "n_parameters": len(net.parameters()),
+        "loss_history": history,
+        "final_loss": history[-1],
+        "predictions": [p.data for p in preds],
+    }
 
 
 def _plot_loss(history: list[float], out_dir: str) -> str:
@@ -106,25 +116,35 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     """Print the three parts and return every computed number (see the module docstring)."""
     heading("1. A derivative two ways: f(x) = 3x^2 - 4x + 5, so f'(x) = 6x - 4")
     deriv = derivative_warmup()
-    table(["x", "f(x)", "(f(x+h) - f(x-h)) / 2h", "backward()", "6x - 4"],
-          [[f"{x0:g}", num(f(x0)), num(d["finite_difference"], 6), num(d["autograd"], 6), num(6 * x0 - 4, 6)]
-           for x0, d in deriv.items()])
+    table(
+        ["x", "f(x)", "(f(x+h) - f(x-h)) / 2h", "backward()", "6x - 4"],
+        [
+            [f"{x0:g}", num(f(x0)), num(d["finite_difference"], 6), num(d["autograd"], 6), num(6 * x0 - 4, 6)]
+            for x0, d in deriv.items()
+        ],
+    )
 
     heading("2. One tanh neuron: o = tanh(x1*w1 + x2*w2 + b)")
     neuron, o = worked_neuron()
-    say(f"n = x1*w1 + x2*w2 + b = {neuron['n']:.10f},  o = tanh(n) = {num(neuron['o'])},  "
-        f"do/dn = 1 - o^2 = {num(1 - neuron['o'] ** 2)}")
+    say(
+        f"n = x1*w1 + x2*w2 + b = {neuron['n']:.10f},  o = tanh(n) = {num(neuron['o'])},  "
+        f"do/dn = 1 - o^2 = {num(1 - neuron['o'] ** 2)}"
+    )
     inputs = dict(x1=2.0, w1=-3.0, x2=0.0, w2=1.0, b=6.8813735870195432)
-    table(["input", "value", "do/dinput"],
-          [[k, f"{inputs[k]:.16g}", num(g, sign=True)] for k, g in neuron["grads"].items()])
+    table(
+        ["input", "value", "do/dinput"],
+        [[k, f"{inputs[k]:.16g}", num(g, sign=True)] for k, g in neuron["grads"].items()],
+    )
     say("w2 multiplies x2 = 0, so it gets no gradient; x2 gets w2 * 0.5 = 0.5.")
 
     heading("3. Training MLP(3, [4, 4, 1]) on 4 points: sum of squared errors, 50 steps, lr 0.05")
     training = train_mlp()
     hist = training["loss_history"]
     table(["step", "loss"], [[k, f"{hist[k]:.6f}"] for k in range(0, len(hist), 10)])
-    table(["input", "target", "prediction"],
-          [[str(x), num(y, sign=True), num(p, sign=True)] for x, y, p in zip(XS, YS, training["predictions"])])
+    table(
+        ["input", "target", "prediction"],
+        [[str(x), num(y, sign=True), num(p, sign=True)] for x, y, p in zip(XS, YS, training["predictions"])],
+    )
 
     result = {"derivative": deriv, "neuron": neuron, "training": training, "files": []}
     if plot:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "neuron"
 SUMMARY = "one neuron, a 2-2-1 ReLU network by hand (gradient, one SGD step), then trained in PyTorch (A7)"
@@ -47,8 +47,13 @@ def backward(params: dict, fwd: dict, x=X) -> dict:
     d_out = -2.0 * (TARGET - fwd["out"])
     d_h = d_out * params["out_w"]
     d_h_pre = d_h * (fwd["h_pre"] > 0)
-    return {"out_w": d_out * fwd["h"], "out_b": d_out, "hidden_w": np.outer(d_h_pre, x), "hidden_b": d_h_pre,
-            "d_out": d_out}
+    return {
+        "out_w": d_out * fwd["h"],
+        "out_b": d_out,
+        "hidden_w": np.outer(d_h_pre, x),
+        "hidden_b": d_h_pre,
+        "d_out": d_out,
+    }
 
 
 def _params() -> dict:
@@ -99,9 +104,11 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     fwd = forward(params)
     table(
         ["unit", "weights", "bias", "pre-activation", "after ReLU"],
-        [["h1", str(HIDDEN_W[0]), HIDDEN_B[0], num(fwd["h_pre"][0], 4), num(fwd["h"][0], 4)],
-         ["h2", str(HIDDEN_W[1]), HIDDEN_B[1], num(fwd["h_pre"][1], 4), num(fwd["h"][1], 4)],
-         ["out", str(OUT_W), OUT_B, num(fwd["out"], 4), "(linear)"]],
+        [
+            ["h1", str(HIDDEN_W[0]), HIDDEN_B[0], num(fwd["h_pre"][0], 4), num(fwd["h"][0], 4)],
+            ["h2", str(HIDDEN_W[1]), HIDDEN_B[1], num(fwd["h_pre"][1], 4), num(fwd["h"][1], 4)],
+            ["out", str(OUT_W), OUT_B, num(fwd["out"], 4), "(linear)"],
+        ],
         title=f"2-2-1 network, x = {X}",
         align="lrrrr",
     )
@@ -111,10 +118,18 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     auto = _autograd_grads()
     g_w1 = grads["out_w"][0]
     say(f"dL/d(w h1->out) = -2 (1 - out) h1 = -2 x {TARGET - fwd['out']:.3f} x {fwd['h'][0]:.2f} = {g_w1:.5f}")
-    names = [("out_w", "w h1->out, w h2->out"), ("out_b", "b out"), ("hidden_w", "W hidden (rows h1, h2)"), ("hidden_b", "b hidden")]
+    names = [
+        ("out_w", "w h1->out, w h2->out"),
+        ("out_b", "b out"),
+        ("hidden_w", "W hidden (rows h1, h2)"),
+        ("hidden_b", "b hidden"),
+    ]
     table(
         ["parameter", "by hand", "autograd", "max |diff|"],
-        [[label, _fmt(grads[k]), _fmt(auto[k]), f"{np.abs(np.asarray(grads[k]) - auto[k]).max():.1e}"] for k, label in names],
+        [
+            [label, _fmt(grads[k]), _fmt(auto[k]), f"{np.abs(np.asarray(grads[k]) - auto[k]).max():.1e}"]
+            for k, label in names
+        ],
         title="Gradients of the squared error",
         align="lrrr",
     )
@@ -124,14 +139,19 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     fwd_after = forward(new_params)
     table(
         ["", "out", "loss"],
-        [["before", num(fwd["out"], 4), num(fwd["loss"], 6)], [f"after one SGD step (lr {LR})", num(fwd_after["out"], 4), num(fwd_after["loss"], 6)]],
+        [
+            ["before", num(fwd["out"], 4), num(fwd["loss"], 6)],
+            [f"after one SGD step (lr {LR})", num(fwd_after["out"], 4), num(fwd_after["loss"], 6)],
+        ],
         title="One step of p <- p - lr * dL/dp on every parameter",
     )
 
     # ---- PyTorch
     torch_run = train_torch()
     say()
-    say(f"PyTorch: nn.Linear(2,2) -> ReLU -> nn.Linear(2,1), torch.manual_seed({SEED}), default init, SGD lr {LR}, MSE.")
+    say(
+        f"PyTorch: nn.Linear(2,2) -> ReLU -> nn.Linear(2,1), torch.manual_seed({SEED}), default init, SGD lr {LR}, MSE."
+    )
     table(
         ["epoch", "prediction (before the step)", "MSE"],
         [[i + 1, num(p, 4), num(l, 6)] for i, (p, l) in enumerate(zip(torch_run["predictions"], torch_run["losses"]))],
@@ -140,8 +160,10 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
     )
     first, last = round(torch_run["predictions"][0], 4), round(torch_run["predictions"][-1], 4)
     matches = (first, last) == SOURCE_PREDICTIONS
-    say(f"prediction {first:.4f} -> {last:.4f} ({torch_run['after_last_step']:.4f} after the 10th step); "
-        f"the source reports {SOURCE_PREDICTIONS[0]} -> {SOURCE_PREDICTIONS[1]}: {'match' if matches else 'NO match (init depends on the torch version)'}.")
+    say(
+        f"prediction {first:.4f} -> {last:.4f} ({torch_run['after_last_step']:.4f} after the 10th step); "
+        f"the source reports {SOURCE_PREDICTIONS[0]} -> {SOURCE_PREDICTIONS[1]}: {'match' if matches else 'NO match (init depends on the torch version)'}."
+    )
 
     result = {
         "neuron_z": z,

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._show import heading, new_figure, one_torch_thread, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, one_torch_thread, save_figure, say, table
 
 NAME = "residual-flow"
 SUMMARY = "gradient magnitude through 12 layers with and without residual connections, simulated and measured (A5)"
@@ -38,7 +38,12 @@ WIDTH = 32
 BATCH = 128
 TRAIN_STEPS = 100
 LR = 3e-3
-CONFIGS = [("plain", False, False), ("plain + residual", False, True), ("pre-norm", True, False), ("pre-norm + residual", True, True)]
+CONFIGS = [
+    ("plain", False, False),
+    ("plain + residual", False, True),
+    ("pre-norm", True, False),
+    ("pre-norm + residual", True, True),
+]
 
 
 def simulate(n: int = N_SIM, layers: int = LAYERS, seed: int = SEED) -> dict[str, np.ndarray]:
@@ -113,26 +118,35 @@ def _train_one(norm: bool, residual: bool, train, held_out, seed: int) -> dict:
 
 def run(plot: bool = False, out_dir: str = ".") -> dict:
     heading(f"A5  Gradient flow through {LAYERS} layers, with and without residual connections")
-    say(f"Simulation: each layer multiplies the gradient by f ~ U({LOW}, {HIGH}) (mean {(LOW + HIGH) / 2:.1f}); "
-        f"{N_SIM} runs, seed {SEED}.")
+    say(
+        f"Simulation: each layer multiplies the gradient by f ~ U({LOW}, {HIGH}) (mean {(LOW + HIGH) / 2:.1f}); "
+        f"{N_SIM} runs, seed {SEED}."
+    )
     sim = simulate()
     mean_f = (LOW + HIGH) / 2
     m_without = sim["without"].mean(axis=0)
     m_with = sim["with"].mean(axis=0)
     table(
         ["layers", "no residual: mean", f"{mean_f:.1f}^k", "residual: mean", f"{1 + mean_f:.1f}^k"],
-        [[k, f"{m_without[k]:.4g}", f"{mean_f**k:.4g}", f"{m_with[k]:.4g}", f"{(1 + mean_f)**k:.4g}"] for k in range(LAYERS + 1)],
+        [
+            [k, f"{m_without[k]:.4g}", f"{mean_f**k:.4g}", f"{m_with[k]:.4g}", f"{(1 + mean_f) ** k:.4g}"]
+            for k in range(LAYERS + 1)
+        ],
         title="Gradient magnitude after k layers (x f without residual, x (1 + f) with)",
         align="rrrrr",
     )
     say(f"Without residual the gradient VANISHES: {m_without[-1]:.4f} after {LAYERS} layers.")
-    say(f"With residual it GROWS to {m_with[-1]:.0f}: x + F(x) has derivative 1 + f, not 1.  The residual does not "
+    say(
+        f"With residual it GROWS to {m_with[-1]:.0f}: x + F(x) has derivative 1 + f, not 1.  The residual does not "
         "'preserve' the gradient; it guarantees an identity path so it cannot vanish.  Normalisation and small "
-        "initial weights on the residual branch (GPT-2 scales them by 1/sqrt(2 n_layer)) keep f small in practice.")
+        "initial weights on the residual branch (GPT-2 scales them by 1/sqrt(2 n_layer)) keep f small in practice."
+    )
 
     say()
-    say(f"Measurement: {LAYERS} blocks of width {WIDTH} in PyTorch, regression on tanh(x.w), batch {BATCH}; "
-        f"AdamW lr {LR}, {TRAIN_STEPS} steps; grad norms on a held-out batch.")
+    say(
+        f"Measurement: {LAYERS} blocks of width {WIDTH} in PyTorch, regression on tanh(x.w), batch {BATCH}; "
+        f"AdamW lr {LR}, {TRAIN_STEPS} steps; grad norms on a held-out batch."
+    )
     real = measure()
     table(
         ["block"] + [name for name, _, _ in CONFIGS],
@@ -146,15 +160,23 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         for when in ("init", "trained"):
             first, last = r[when][0], r[when][-1]
             rows.append([name, when, f"{r['loss_' + when]:.4f}", f"{first:.2e}", f"{last:.2e}", f"{first / last:.3f}"])
-    table(["stack", "when", "held-out loss", "|grad| block 1", f"|grad| block {LAYERS}", "block 1 / last"], rows,
-          title="First vs last block", align="llrrrr")
+    table(
+        ["stack", "when", "held-out loss", "|grad| block 1", f"|grad| block {LAYERS}", "block 1 / last"],
+        rows,
+        title="First vs last block",
+        align="llrrrr",
+    )
     ratio = {name: real[name]["init"][0] / real[name]["init"][-1] for name, _, _ in CONFIGS}
-    say(f"At initialisation the plain stack's first block gets {ratio['plain']:.3f} of the last block's gradient "
+    say(
+        f"At initialisation the plain stack's first block gets {ratio['plain']:.3f} of the last block's gradient "
         f"(it vanishes on the way down); with residual connections the ratio is {ratio['plain + residual']:.2f}.  "
-        f"LayerNorm alone already helps ({ratio['pre-norm']:.2f}); pre-norm + residual, GPT's recipe, is {ratio['pre-norm + residual']:.2f}.")
-    say("After training the picture changes: AdamW divides each update by that parameter's own gradient scale, so even "
+        f"LayerNorm alone already helps ({ratio['pre-norm']:.2f}); pre-norm + residual, GPT's recipe, is {ratio['pre-norm + residual']:.2f}."
+    )
+    say(
+        "After training the picture changes: AdamW divides each update by that parameter's own gradient scale, so even "
         "the plain stack's tiny early gradients move its weights, and it trains here.  With plain SGD (update = lr x grad) "
-        f"its first block would start out learning {1 / ratio['plain']:.0f}x slower than its last.")
+        f"its first block would start out learning {1 / ratio['plain']:.0f}x slower than its last."
+    )
 
     result = {
         "mean_without": m_without.tolist(),
@@ -172,13 +194,20 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
 def _plot(sim, real, out_dir) -> str:
     plt, fig, (a1, a2) = new_figure(1, 2, figsize=(13, 4.6))
     k = np.arange(LAYERS + 1)
-    for key, color, label in [("without", "tab:red", "x f (no residual)"), ("with", "tab:blue", "x (1 + f) (residual)")]:
+    for key, color, label in [
+        ("without", "tab:red", "x f (no residual)"),
+        ("with", "tab:blue", "x (1 + f) (residual)"),
+    ]:
         for trace in sim[key][:N_TRACES]:
             a1.plot(k, trace, color=color, alpha=0.08, lw=0.8)
         a1.plot(k, sim[key].mean(axis=0), color=color, lw=2.5, label=f"{label}: mean of {N_SIM}")
     a1.axhline(1.0, color="black", lw=0.8, ls=":")
     a1.set_yscale("log")
-    a1.set(xlabel="layers travelled (backwards)", ylabel="gradient magnitude", title=f"simulation: {N_TRACES} traces + mean")
+    a1.set(
+        xlabel="layers travelled (backwards)",
+        ylabel="gradient magnitude",
+        title=f"simulation: {N_TRACES} traces + mean",
+    )
     a1.legend()
     blocks = np.arange(1, LAYERS + 1)
     for (name, _, _), color in zip(CONFIGS, ["tab:red", "tab:blue", "tab:orange", "tab:green"]):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._show import heading, new_figure, num, save_figure, say, table
+from glassgpt.demos._show import heading, new_figure, num, save_figure, say, table
 
 NAME = "softmax"
 SUMMARY = "softmax, -ln p, perplexity and dL/dlogits on 'we love deep learning' (A1)"
@@ -79,13 +79,19 @@ def run(plot: bool = False, out_dir: str = ".") -> dict:
         [[w, num(p, 4), int(o), num(g, 4, sign=True)] for w, p, o, g in zip(words, probs, onehot, grad)],
         title="Gradient of step 1's loss (target 'we')",
     )
-    say("Only the correct word gets a negative gradient (gradient descent raises its logit); "
-        f"every other logit is pushed down by its own probability.  Row sum = {grad.sum():+.1e}.")
+    say(
+        "Only the correct word gets a negative gradient (gradient descent raises its logit); "
+        f"every other logit is pushed down by its own probability.  Row sum = {grad.sum():+.1e}."
+    )
 
     # ---- the -ln p table and the toy example
     ps = [0.90, 0.50, 0.10, 0.01]
     neg_log = {p: -math.log(p) for p in ps}
-    table(["p(correct)", "-ln p"], [[num(p, 2), num(v, 2)] for p, v in neg_log.items()], title="Loss for a few probabilities")
+    table(
+        ["p(correct)", "-ln p"],
+        [[num(p, 2), num(v, 2)] for p, v in neg_log.items()],
+        title="Loss for a few probabilities",
+    )
     toy = -math.log(0.6)
     say(f"Toy: P(cat) = 0.6  ->  loss = -ln 0.6 = {toy:.4f}")
 

@@ -9,6 +9,6 @@ The chat template itself (``glassgpt.tokenizers.chat``) and the conversation rea
 them too.
 """
 
-from .sft import DEFAULTS, FinetuneResult, chat_tokenizer, finetune
+from glassgpt.finetune.sft import DEFAULTS, FinetuneResult, chat_tokenizer, finetune
 
 __all__ = ["DEFAULTS", "FinetuneResult", "chat_tokenizer", "finetune"]

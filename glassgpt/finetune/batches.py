@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.conversations import Conversation
-from ..data.rows import best_fit, fill_rows
-from ..errors import DataError, TokenizerError
-from ..tokenizers import Tokenizer
-from ..tokenizers.chat import Rendered, render
+from glassgpt.data.conversations import Conversation
+from glassgpt.data.rows import best_fit, fill_rows
+from glassgpt.errors import DataError, TokenizerError
+from glassgpt.tokenizers import Tokenizer
+from glassgpt.tokenizers.chat import Rendered, render
 
 OVERFLOW = ("error", "truncate")
 
@@ -39,13 +39,15 @@ class EncodedSet:
     """Examples (x, y) ready for rows, and what happened on the way."""
 
     examples: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)       # the source line of each example
-    report: dict = field(default_factory=lambda: {"conversations": 0, "truncated": 0, "dropped": 0,
-                                                  "counted_targets": 0, "positions": 0})
+    lines: list[int] = field(default_factory=list)  # the source line of each example
+    report: dict = field(
+        default_factory=lambda: {"conversations": 0, "truncated": 0, "dropped": 0, "counted_targets": 0, "positions": 0}
+    )
 
 
-def encode_conversations(conversations: list[Conversation], tokenizer: Tokenizer, context: int,
-                         overflow: str = "error", source: str = "") -> EncodedSet:
+def encode_conversations(
+    conversations: list[Conversation], tokenizer: Tokenizer, context: int, overflow: str = "error", source: str = ""
+) -> EncodedSet:
     """Apply the template to every conversation and check it against the context (see the module docstring)."""
     if overflow not in OVERFLOW:
         raise DataError(f"--overflow must be error or truncate, not {overflow!r}.")
@@ -59,9 +61,11 @@ def encode_conversations(conversations: list[Conversation], tokenizer: Tokenizer
         positions = len(rendered.ids) - 1
         if positions > context:
             if overflow == "error":
-                raise DataError(f"{where}: the conversation is {len(rendered.ids)} tokens, more than the model's "
-                                f"context of {context} + 1; shorten it or pass --overflow truncate.")
-            rendered = Rendered(rendered.ids[:context + 1], rendered.counted[:context + 1])
+                raise DataError(
+                    f"{where}: the conversation is {len(rendered.ids)} tokens, more than the model's "
+                    f"context of {context} + 1; shorten it or pass --overflow truncate."
+                )
+            rendered = Rendered(rendered.ids[: context + 1], rendered.counted[: context + 1])
             if not any(rendered.counted[1:]):
                 out.report["dropped"] += 1
                 continue
@@ -78,7 +82,9 @@ def encode_conversations(conversations: list[Conversation], tokenizer: Tokenizer
 def eval_batches(examples, capacity: int, batch_size: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The examples in file order, packed best fit and cut into batches of ``batch_size`` rows."""
     x, y, seg = fill_rows(examples, best_fit([len(e[0]) for e in examples], capacity), capacity)
-    return [(x[i:i + batch_size], y[i:i + batch_size], seg[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return [
+        (x[i : i + batch_size], y[i : i + batch_size], seg[i : i + batch_size]) for i in range(0, len(x), batch_size)
+    ]
 
 
 class SFTBatches:
@@ -105,7 +111,7 @@ class SFTBatches:
                 self._rows = self._pack(self.epoch)
                 continue
             take = min(n, available)
-            parts.append(tuple(a[self.row:self.row + take] for a in self._rows))
+            parts.append(tuple(a[self.row : self.row + take] for a in self._rows))
             self.row += take
             n -= take
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))

@@ -23,15 +23,16 @@ import copy
 
 import torch
 
-from ..config import ModelConfig
+from glassgpt.config import ModelConfig
 
 #: noise standard deviation, as a fraction of the standard deviation of the existing rows' entries
 NOISE = 0.01
 GROWN = ("transformer.wte.weight", "lm_head.weight", "lm_head.bias")
 
 
-def grow_vocabulary(cfg: ModelConfig, weights: dict[str, torch.Tensor], new_vocab_size: int,
-                    seed: int) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+def grow_vocabulary(
+    cfg: ModelConfig, weights: dict[str, torch.Tensor], new_vocab_size: int, seed: int
+) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
     """The configuration and weights (``GPT.weights()`` form) for ``new_vocab_size`` ids, the
     first ``cfg.vocab_size`` rows unchanged and the new ones initialised as described above."""
     new_cfg = copy.deepcopy(cfg)

@@ -10,7 +10,7 @@ NumPy only, except where weights cross over to torch (``GPT.from_torch``/``to_to
 the engine's checkpoint tensors, the gradient check).
 """
 
-from .model import GPT, parameter_shapes
-from .optim import SGD, AdamW
+from glassgpt.glass.model import GPT, parameter_shapes
+from glassgpt.glass.optim import SGD, AdamW
 
 __all__ = ["GPT", "parameter_shapes", "AdamW", "SGD"]

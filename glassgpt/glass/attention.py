@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layers import LinearCache, dropout_backward, dropout_forward, linear_backward, linear_forward
+from glassgpt.glass.layers import LinearCache, dropout_backward, dropout_forward, linear_backward, linear_forward
 
 
 @functools.lru_cache(maxsize=32)
@@ -35,17 +35,23 @@ def causal_mask(T: int, dtype: str) -> np.ndarray:
 
 
 class AttentionCache(NamedTuple):
-    q: np.ndarray                   # (B, H, T, D) queries
-    k: np.ndarray                   # (B, H, T, D) keys
-    v: np.ndarray                   # (B, H, T, D) values
-    att: np.ndarray                 # (B, H, T, T) softmax weights
-    att_d: np.ndarray               # the weights after dropout (att itself when off)
-    drop: np.ndarray | None         # the dropout mask, or None
-    scale: float                    # 1 / sqrt(D)
+    q: np.ndarray  # (B, H, T, D) queries
+    k: np.ndarray  # (B, H, T, D) keys
+    v: np.ndarray  # (B, H, T, D) values
+    att: np.ndarray  # (B, H, T, T) softmax weights
+    att_d: np.ndarray  # the weights after dropout (att itself when off)
+    drop: np.ndarray | None  # the dropout mask, or None
+    scale: float  # 1 / sqrt(D)
 
 
-def causal_attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, p_drop: float = 0.0,
-                             rng: np.random.Generator | None = None, training: bool = False):
+def causal_attention_forward(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    p_drop: float = 0.0,
+    rng: np.random.Generator | None = None,
+    training: bool = False,
+):
     """q, k, v (B, H, T, D) -> y (B, H, T, D).
 
     scores = q k^T / sqrt(D) + mask      (B, H, T, T)
@@ -74,7 +80,7 @@ def causal_attention_backward(dy: np.ndarray, cache: AttentionCache):
     dv = np.matmul(cache.att_d.swapaxes(-1, -2), dy)
     datt = dropout_backward(np.matmul(dy, cache.v.swapaxes(-1, -2)), cache.drop)
     ds = datt * att
-    ds -= att * ds.sum(axis=-1, keepdims=True)   # att*datt - att*sum(att*datt)
+    ds -= att * ds.sum(axis=-1, keepdims=True)  # att*datt - att*sum(att*datt)
     ds *= cache.scale
     dq = np.matmul(ds, cache.k)
     dk = np.matmul(ds.swapaxes(-1, -2), cache.q)
@@ -95,13 +101,13 @@ def causal_attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, dy: 
         for h in range(H):
             for t in range(T):
                 keys, values, query = k[b, h, : t + 1], v[b, h, : t + 1], q[b, h, t]  # t sees 0..t only
-                s = keys @ query * scale                   # (t+1,) scores
+                s = keys @ query * scale  # (t+1,) scores
                 a = np.exp(s - s.max())
-                a /= a.sum()                               # softmax
+                a /= a.sum()  # softmax
                 y[b, h, t] = a @ values
                 dv[b, h, : t + 1] += np.outer(a, dy[b, h, t])
                 da = values @ dy[b, h, t]
-                jacobian = np.diag(a) - np.outer(a, a)     # da_i/ds_j = a_i (delta_ij - a_j), symmetric
+                jacobian = np.diag(a) - np.outer(a, a)  # da_i/ds_j = a_i (delta_ij - a_j), symmetric
                 ds = jacobian @ da
                 dq[b, h, t] = ds @ keys * scale
                 dk[b, h, : t + 1] += np.outer(ds, query) * scale
@@ -109,30 +115,38 @@ def causal_attention_reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, dy: 
 
 
 class SelfAttentionCache(NamedTuple):
-    c_attn: LinearCache             # the fused q/k/v projection
-    core: AttentionCache            # the attention itself
-    c_proj: LinearCache             # the output projection
-    drop: np.ndarray | None         # the residual dropout mask, or None
+    c_attn: LinearCache  # the fused q/k/v projection
+    core: AttentionCache  # the attention itself
+    c_proj: LinearCache  # the output projection
+    drop: np.ndarray | None  # the residual dropout mask, or None
     B: int
     T: int
     C: int
-    H: int                          # heads
-    D: int                          # channels per head, C / H
+    H: int  # heads
+    D: int  # channels per head, C / H
 
 
-def self_attention_forward(x: np.ndarray, w_attn: np.ndarray, b_attn: np.ndarray | None, w_proj: np.ndarray,
-                           b_proj: np.ndarray | None, n_head: int, p_drop: float = 0.0,
-                           rng: np.random.Generator | None = None, training: bool = False):
+def self_attention_forward(
+    x: np.ndarray,
+    w_attn: np.ndarray,
+    b_attn: np.ndarray | None,
+    w_proj: np.ndarray,
+    b_proj: np.ndarray | None,
+    n_head: int,
+    p_drop: float = 0.0,
+    rng: np.random.Generator | None = None,
+    training: bool = False,
+):
     """x (B, T, C) -> out (B, T, C).
 
     w_attn (3C, C), b_attn (3C,) or None: the fused projection; its output columns are
     [q | k | v], each split into n_head heads of D = C / n_head.  w_proj (C, C), b_proj (C,)."""
     B, T, C = x.shape
     H, D = n_head, C // n_head
-    qkv, c_attn = linear_forward(x, w_attn, b_attn)             # (B, T, 3C)
+    qkv, c_attn = linear_forward(x, w_attn, b_attn)  # (B, T, 3C)
     q, k, v = qkv.reshape(B, T, 3, H, D).transpose(2, 0, 3, 1, 4)  # three (B, H, T, D) views
     y, c_core = causal_attention_forward(q, k, v, p_drop, rng, training)
-    y = y.transpose(0, 2, 1, 3).reshape(B, T, C)                 # merge heads: (B, T, H, D) -> (B, T, C)
+    y = y.transpose(0, 2, 1, 3).reshape(B, T, C)  # merge heads: (B, T, H, D) -> (B, T, C)
     out, c_proj = linear_forward(y, w_proj, b_proj)
     out, drop = dropout_forward(out, p_drop, rng, training)
     return out, SelfAttentionCache(c_attn, c_core, c_proj, drop, B, T, C, H, D)
@@ -142,9 +156,9 @@ def self_attention_backward(dout: np.ndarray, cache: SelfAttentionCache):
     """dout (B, T, C) -> (dx (B, T, C), dw_attn, db_attn, dw_proj, db_proj) (biases None when absent)."""
     B, T, C, H, D = cache.B, cache.T, cache.C, cache.H, cache.D
     dy, dw_proj, db_proj = linear_backward(dropout_backward(dout, cache.drop), cache.c_proj)
-    dy = dy.reshape(B, T, H, D).transpose(0, 2, 1, 3)            # split heads: (B, H, T, D) view
+    dy = dy.reshape(B, T, H, D).transpose(0, 2, 1, 3)  # split heads: (B, H, T, D) view
     dq, dk, dv = causal_attention_backward(dy, cache.core)
-    dqkv = np.empty((B, T, 3, H, D), dtype=dout.dtype)          # back to the fused [q | k | v] layout
+    dqkv = np.empty((B, T, 3, H, D), dtype=dout.dtype)  # back to the fused [q | k | v] layout
     for i, d in enumerate((dq, dk, dv)):
         dqkv[:, :, i] = d.transpose(0, 2, 1, 3)
     dx, dw_attn, db_attn = linear_backward(dqkv.reshape(B, T, 3 * C), cache.c_attn)

@@ -21,18 +21,26 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layers import normalize_reference
+from glassgpt.glass.layers import normalize_reference
 
 
 class BatchNormCache(NamedTuple):
-    xhat: np.ndarray                # like x: the normalised input
-    rstd: np.ndarray                # (C,) 1 / sqrt(var + eps) of each feature
-    gamma: np.ndarray               # (C,) the gain
-    training: bool                  # batch statistics (True) or running ones (False)
+    xhat: np.ndarray  # like x: the normalised input
+    rstd: np.ndarray  # (C,) 1 / sqrt(var + eps) of each feature
+    gamma: np.ndarray  # (C,) the gain
+    training: bool  # batch statistics (True) or running ones (False)
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
-                      running_var: np.ndarray, training: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
     """x (N, C) or (N, L, C); gamma, beta, running_mean, running_var (C,) -> y like x.
 
     In training, ``running_mean`` and ``running_var`` are updated IN PLACE (they are the
@@ -42,7 +50,7 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, runnin
         n = x.size // x.shape[-1]
         mean = x.mean(axis=axes)
         xc = x - mean
-        var = np.mean(xc * xc, axis=axes)               # biased: used to normalise
+        var = np.mean(xc * xc, axis=axes)  # biased: used to normalise
         running_mean *= 1.0 - momentum
         running_mean += momentum * mean
         running_var *= 1.0 - momentum

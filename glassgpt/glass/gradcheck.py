@@ -17,15 +17,15 @@ would blur a float64 check).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models import GPT as TorchGPT
-from .model import GPT
+from glassgpt.glass.model import GPT
+from glassgpt.models import GPT as TorchGPT
 
 # (kind, matches(name), float32 tolerance, float64 tolerance, why)
 # float32 roundoff is ~6e-8 per operation; the two engines add the same numbers in different
@@ -36,14 +36,22 @@ from .model import GPT
 # >1000x while catching any wrong formula.
 TOLERANCES: list[tuple[str, Callable[[str], bool], float, float, str]] = [
     ("loss", lambda n: n == "loss", 2e-6, 1e-10, "a mean of float32 log-probabilities"),
-    ("logits", lambda n: n == "logits", 2e-5, 1e-10,
-     "every block adds float32 matmul roundoff to the residual stream"),
-    ("embedding", lambda n: n.startswith(("transformer.wte", "transformer.wpe")), 3e-5, 1e-9,
-     "scatter-add sums the gradient of every position (plus the head's, when tied)"),
-    ("layernorm", lambda n: ".ln_" in n, 5e-5, 1e-9,
-     "gains sum dy*xhat over every position; the row means in the backward cancel"),
-    ("attention", lambda n: ".attn." in n, 5e-5, 1e-9,
-     "through the softmax backward, whose row sums cancel"),
+    ("logits", lambda n: n == "logits", 2e-5, 1e-10, "every block adds float32 matmul roundoff to the residual stream"),
+    (
+        "embedding",
+        lambda n: n.startswith(("transformer.wte", "transformer.wpe")),
+        3e-5,
+        1e-9,
+        "scatter-add sums the gradient of every position (plus the head's, when tied)",
+    ),
+    (
+        "layernorm",
+        lambda n: ".ln_" in n,
+        5e-5,
+        1e-9,
+        "gains sum dy*xhat over every position; the row means in the backward cancel",
+    ),
+    ("attention", lambda n: ".attn." in n, 5e-5, 1e-9, "through the softmax backward, whose row sums cancel"),
     ("mlp", lambda n: ".mlp." in n, 3e-5, 1e-9, "two matmuls and the activation's derivative"),
     ("head", lambda n: n.startswith("lm_head"), 2e-5, 1e-9, "one matmul from the loss gradient"),
 ]
@@ -65,12 +73,11 @@ def relative_error(actual, expected) -> tuple[float, float]:
     return diff, diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
 
 
-def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6,
-                       indices=None) -> np.ndarray:
+def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6, indices=None) -> np.ndarray:
     """Central differences (f(x + eps) - f(x - eps)) / 2 eps of the scalar ``f()`` with respect to
     every entry of ``x`` (changed in place and restored), or only at ``indices`` (others 0)."""
     grad = np.zeros_like(x, dtype=np.float64)
-    for idx in (np.ndindex(x.shape) if indices is None else indices):
+    for idx in np.ndindex(x.shape) if indices is None else indices:
         old = x[idx]
         x[idx] = old + eps
         plus = f()
@@ -95,8 +102,9 @@ class CheckRow:
         return bool(np.isfinite(self.rel)) and self.rel <= self.tol
 
 
-def check_model(cfg, weights: dict | None, x: np.ndarray, y: np.ndarray, dtype: str = "float32",
-                seed: int = 0) -> list[CheckRow]:
+def check_model(
+    cfg, weights: dict | None, x: np.ndarray, y: np.ndarray, dtype: str = "float32", seed: int = 0
+) -> list[CheckRow]:
     """Compare the glass GPT with the torch GPT on one batch: logits, loss and every gradient.
 
     ``weights`` (name -> torch tensor) or None for a fresh initialisation from ``seed``."""
@@ -110,8 +118,7 @@ def check_model(cfg, weights: dict | None, x: np.ndarray, y: np.ndarray, dtype: 
     glass = GPT.from_torch(tm, dtype=np.dtype(dtype))
 
     logits_t, _ = tm(torch.from_numpy(x))
-    loss_t = F.cross_entropy(logits_t.reshape(-1, logits_t.size(-1)), torch.from_numpy(y).reshape(-1),
-                             ignore_index=-1)
+    loss_t = F.cross_entropy(logits_t.reshape(-1, logits_t.size(-1)), torch.from_numpy(y).reshape(-1), ignore_index=-1)
     loss_t.backward()
     logits_g, loss_g, cache = glass.forward(x, y)
     grads = glass.backward(cache)

@@ -34,8 +34,8 @@ import numpy as np
 
 
 class EmbeddingCache(NamedTuple):
-    ids: np.ndarray                 # (B, T) the ids that were looked up
-    table_shape: tuple[int, int]    # (V, C)
+    ids: np.ndarray  # (B, T) the ids that were looked up
+    table_shape: tuple[int, int]  # (V, C)
 
 
 def embedding_forward(ids: np.ndarray, table: np.ndarray):
@@ -73,8 +73,8 @@ def embedding_backward_reference(dout: np.ndarray, cache: EmbeddingCache) -> np.
 
 
 class PositionCache(NamedTuple):
-    T: int                          # how many positions were used
-    table_shape: tuple[int, int]    # (block_size, C)
+    T: int  # how many positions were used
+    table_shape: tuple[int, int]  # (block_size, C)
 
 
 def position_embedding_forward(T: int, table: np.ndarray):
@@ -96,9 +96,9 @@ def position_embedding_backward(dout: np.ndarray, cache: PositionCache) -> np.nd
 
 
 class LinearCache(NamedTuple):
-    x2: np.ndarray                  # the input flattened to (positions, in)
-    w: np.ndarray                   # (out, in)
-    x_shape: tuple[int, ...]        # the input's shape, to give dx back in it
+    x2: np.ndarray  # the input flattened to (positions, in)
+    w: np.ndarray  # (out, in)
+    x_shape: tuple[int, ...]  # the input's shape, to give dx back in it
     has_bias: bool
 
 
@@ -131,9 +131,9 @@ def linear_backward(dy: np.ndarray, cache: LinearCache):
 
 
 class LayerNormCache(NamedTuple):
-    xhat: np.ndarray                # (..., C) the normalised input
-    rstd: np.ndarray                # (..., 1) 1 / sqrt(var + eps) of each row
-    g: np.ndarray                   # (C,) the gain
+    xhat: np.ndarray  # (..., C) the normalised input
+    rstd: np.ndarray  # (..., 1) 1 / sqrt(var + eps) of each row
+    g: np.ndarray  # (C,) the gain
     has_bias: bool
 
 
@@ -146,7 +146,7 @@ def layernorm_forward(x: np.ndarray, g: np.ndarray, b: np.ndarray | None = None,
     var = np.mean(xc * xc, axis=-1, keepdims=True)
     rstd = 1.0 / np.sqrt(var + eps)
     xhat = xc
-    xhat *= rstd                      # reuse the centred buffer
+    xhat *= rstd  # reuse the centred buffer
     y = xhat * g
     if b is not None:
         y += b
@@ -186,12 +186,12 @@ def normalize_reference(x: np.ndarray, axes: tuple[int, ...], eps: float, dxhat:
     var = (xc * xc).sum(axis=axes, keepdims=True) / n
     std = np.sqrt(var + eps)
     xhat = xc / std
-    dxc = dxhat / std                                             # xhat = xc / std, through xc
+    dxc = dxhat / std  # xhat = xc / std, through xc
     dstd = -(dxhat * xc / (std * std)).sum(axis=axes, keepdims=True)  # ... and through std
-    dvar = dstd / (2.0 * std)                                     # std = sqrt(var + eps)
-    dxc = dxc + dvar * 2.0 * xc / n                               # var = sum(xc^2) / n
-    dmean = -dxc.sum(axis=axes, keepdims=True)                    # xc = x - mean, through mean
-    dx = dxc + dmean / n                                          # ... through x, and mean = sum(x) / n
+    dvar = dstd / (2.0 * std)  # std = sqrt(var + eps)
+    dxc = dxc + dvar * 2.0 * xc / n  # var = sum(xc^2) / n
+    dmean = -dxc.sum(axis=axes, keepdims=True)  # xc = x - mean, through mean
+    dx = dxc + dmean / n  # ... through x, and mean = sum(x) / n
     return xhat, dx
 
 
@@ -213,8 +213,8 @@ _GELU_A = 0.044715
 
 
 class GeluCache(NamedTuple):
-    x: np.ndarray                   # the input
-    s: np.ndarray                   # sigmoid(2u) = 0.5 (1 + tanh(u))
+    x: np.ndarray  # the input
+    s: np.ndarray  # sigmoid(2u) = 0.5 (1 + tanh(u))
 
 
 def gelu_forward(x: np.ndarray):
@@ -227,11 +227,11 @@ def gelu_forward(x: np.ndarray):
     s = x * x
     s *= -2.0 * _GELU_K * _GELU_A
     s -= 2.0 * _GELU_K
-    s *= x                            # -2u
+    s *= x  # -2u
     with np.errstate(over="ignore"):  # exp(-2u) = inf for very negative x gives s = 0, as it should
         np.exp(s, out=s)
     s += 1.0
-    np.reciprocal(s, out=s)           # s = sigmoid(2u) = 0.5 (1 + tanh(u))
+    np.reciprocal(s, out=s)  # s = sigmoid(2u) = 0.5 (1 + tanh(u))
     return x * s, GeluCache(x, s)
 
 
@@ -241,25 +241,25 @@ def gelu_backward(dy: np.ndarray, cache: GeluCache) -> np.ndarray:
     x, s = cache.x, cache.s
     g = x * x
     g *= 6.0 * _GELU_K * _GELU_A
-    g += 2.0 * _GELU_K                # 2 du/dx
+    g += 2.0 * _GELU_K  # 2 du/dx
     g *= x
     g *= 1.0 - s
     g *= s
-    g += s                            # dy/dx
+    g += s  # dy/dx
     g *= dy
     return g
 
 
 def gelu_forward_reference(x: np.ndarray):
     """The textbook GELU: y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).  Cache: x."""
-    u = _GELU_K * (x + _GELU_A * x ** 3)
+    u = _GELU_K * (x + _GELU_A * x**3)
     return 0.5 * x * (1.0 + np.tanh(u)), x
 
 
 def gelu_backward_reference(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Its derivative by the product and chain rules, with u as above:
     dy/dx = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
-    u = _GELU_K * (x + _GELU_A * x ** 3)
+    u = _GELU_K * (x + _GELU_A * x**3)
     th = np.tanh(u)
     du_dx = _GELU_K * (1.0 + 3.0 * _GELU_A * x * x)
     return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * du_dx)
@@ -301,8 +301,12 @@ def relu2_backward(dy: np.ndarray, cache) -> np.ndarray:
     return dy * (2 * r)
 
 
-ACTIVATIONS = {"gelu": (gelu_forward, gelu_backward), "relu": (relu_forward, relu_backward),
-               "tanh": (tanh_forward, tanh_backward), "relu2": (relu2_forward, relu2_backward)}
+ACTIVATIONS = {
+    "gelu": (gelu_forward, gelu_backward),
+    "relu": (relu_forward, relu_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu2": (relu2_forward, relu2_backward),
+}
 
 
 # ---------------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ import numpy as np
 
 
 class CrossEntropyCache(NamedTuple):
-    probs: np.ndarray               # (N, V) softmax of the logits
-    safe_targets: np.ndarray        # (N,) the targets, ignored rows replaced by 0
-    valid: np.ndarray               # (N,) bool: rows that count
-    n: int                          # how many rows count
+    probs: np.ndarray  # (N, V) softmax of the logits
+    safe_targets: np.ndarray  # (N,) the targets, ignored rows replaced by 0
+    valid: np.ndarray  # (N,) bool: rows that count
+    n: int  # how many rows count
 
 
 def _log_softmax_parts(logits: np.ndarray):
@@ -42,11 +42,11 @@ def softmax_cross_entropy_forward(logits: np.ndarray, targets: np.ndarray, ignor
     valid = targets != ignore_index
     rows = np.arange(len(targets))
     safe = np.where(valid, targets, 0)
-    nll = np.log(s[:, 0]) - z[rows, safe]       # -log p[target] per row
+    nll = np.log(s[:, 0]) - z[rows, safe]  # -log p[target] per row
     n = int(valid.sum())
     loss = np.sum(nll, where=valid, dtype=np.float64) / n if n else np.float64(np.nan)
     probs = e
-    probs /= s                                  # softmax, kept for the backward pass
+    probs /= s  # softmax, kept for the backward pass
     return np.asarray(loss, dtype=logits.dtype), CrossEntropyCache(probs, safe, valid, n)
 
 
@@ -75,11 +75,11 @@ def softmax_cross_entropy_reference(logits: np.ndarray, targets: np.ndarray, ign
     for i in rows:
         z, y = logits[i], targets[i]
         p = np.exp(z - z.max())
-        p /= p.sum()                               # softmax (the max shift changes nothing but overflow)
+        p /= p.sum()  # softmax (the max shift changes nothing but overflow)
         loss += -np.log(p[y]) / n
         dp = np.zeros_like(p)
-        dp[y] = -1.0 / (n * p[y])                  # d(-log p[y] / n) / dp
-        jacobian = np.diag(p) - np.outer(p, p)     # symmetric, so J^T dp = J dp
+        dp[y] = -1.0 / (n * p[y])  # d(-log p[y] / n) / dp
+        jacobian = np.diag(p) - np.outer(p, p)  # symmetric, so J^T dp = J dp
         dlogits[i] = jacobian @ dp
     return (loss if n else float("nan")), dlogits
 

@@ -23,11 +23,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.makemore import MLP, MLPConfig
-from .makemore_fused import HandMLP
-from .makemore_mlp import (EPS, LECTURE_NAMES, ORDER, Ops, backward_steps, batchnorm_backward_formula,
-                           cross_entropy_backward_formula, forward_steps, lecture_params)
-from .optim import SGD
+from glassgpt.glass.makemore_fused import HandMLP
+from glassgpt.glass.makemore_mlp import (
+    EPS,
+    LECTURE_NAMES,
+    ORDER,
+    Ops,
+    backward_steps,
+    batchnorm_backward_formula,
+    cross_entropy_backward_formula,
+    forward_steps,
+    lecture_params,
+)
+from glassgpt.glass.optim import SGD
+from glassgpt.models.makemore import MLP, MLPConfig
 
 # float32 roundoff is ~6e-8 per operation.  Measured on the lecture's shapes (n 32, H 64,
 # V 27) over six seeds, the worst max |hand - torch| is 7e-7 for probs (entries up to
@@ -76,9 +85,9 @@ def tolerance(name: str, dtype) -> tuple[float, str]:
 class StepRow:
     name: str
     shape: tuple
-    exact: bool          # bit-for-bit equal
-    close: bool          # within the tolerance
-    max_diff: float      # max |hand - torch|
+    exact: bool  # bit-for-bit equal
+    close: bool  # within the tolerance
+    max_diff: float  # max |hand - torch|
     tol: float
     reason: str
 
@@ -129,17 +138,19 @@ def compare_formulas(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray
     _, ref = torch_steps(params, X, Y)
     dlogits = cross_entropy_backward_formula(acts["logits"], Y)
     dhprebn = batchnorm_backward_formula(chain["hpreact"], acts, params)
-    return [_row("logits: one formula vs the chain", dlogits, chain["logits"], "logits"),
-            _row("logits: one formula vs autograd", dlogits, ref["logits"], "logits"),
-            _row("hprebn: one formula vs the chain", dhprebn, chain["hprebn"], "hprebn"),
-            _row("hprebn: one formula vs autograd", dhprebn, ref["hprebn"], "hprebn")]
+    return [
+        _row("logits: one formula vs the chain", dlogits, chain["logits"], "logits"),
+        _row("logits: one formula vs autograd", dlogits, ref["logits"], "logits"),
+        _row("hprebn: one formula vs the chain", dhprebn, chain["hprebn"], "hprebn"),
+        _row("hprebn: one formula vs autograd", dhprebn, ref["hprebn"], "hprebn"),
+    ]
 
 
 @dataclass
 class TrainingMatch:
     hand_losses: list[float]
     torch_losses: list[float]
-    max_param_diff: float      # max |hand - torch| over every weight and running statistic at the end
+    max_param_diff: float  # max |hand - torch| over every weight and running statistic at the end
 
     @property
     def max_loss_diff(self) -> float:
@@ -149,16 +160,30 @@ class TrainingMatch:
 def torch_mlp_for(params: dict[str, np.ndarray], bn_momentum: float = 0.001) -> MLP:
     """The ladder's torch ``MLP`` with BatchNorm holding a copy of ``params`` (in their dtype)."""
     C, W1 = params[LECTURE_NAMES["C"]], params[LECTURE_NAMES["W1"]]
-    cfg = MLPConfig(vocab_size=C.shape[0], block_size=W1.shape[0] // C.shape[1], n_embd=C.shape[1],
-                    n_hidden=W1.shape[1], batchnorm=True, bn_momentum=bn_momentum,
-                    hidden_bias=LECTURE_NAMES["b1"] in params)
+    cfg = MLPConfig(
+        vocab_size=C.shape[0],
+        block_size=W1.shape[0] // C.shape[1],
+        n_embd=C.shape[1],
+        n_hidden=W1.shape[1],
+        batchnorm=True,
+        bn_momentum=bn_momentum,
+        hidden_bias=LECTURE_NAMES["b1"] in params,
+    )
     model = MLP(cfg, torch.Generator().manual_seed(0)).to(torch.from_numpy(C).dtype)
     model.load_weights({name: torch.from_numpy(a.copy()) for name, a in params.items()})
     return model
 
 
-def training_match(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, steps: int = 20,
-                   batch_size: int = 32, lr: float = 0.1, seed: int = 0, bn_momentum: float = 0.001) -> TrainingMatch:
+def training_match(
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    steps: int = 20,
+    batch_size: int = 32,
+    lr: float = 0.1,
+    seed: int = 0,
+    bn_momentum: float = 0.001,
+) -> TrainingMatch:
     """Train from ``params`` with SGD for ``steps`` steps on the same seeded batches of (X, Y):
     NumPy on hand gradients (``HandMLP``) and torch autograd on the ladder's ``MLP``."""
     hand = HandMLP({k: v.copy() for k, v in params.items()}, bn_momentum=bn_momentum)

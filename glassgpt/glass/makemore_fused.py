@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batchnorm import batchnorm_backward, batchnorm_forward
-from .layers import embedding_backward, embedding_forward, linear_backward, linear_forward, tanh_backward, tanh_forward
-from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from .makemore_mlp import EPS, RUNNING
-from .optim import SGD, _numpy
+from glassgpt.glass.batchnorm import batchnorm_backward, batchnorm_forward
+from glassgpt.glass.layers import (
+    embedding_backward,
+    embedding_forward,
+    linear_backward,
+    linear_forward,
+    tanh_backward,
+    tanh_forward,
+)
+from glassgpt.glass.loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from glassgpt.glass.makemore_mlp import EPS, RUNNING
+from glassgpt.glass.optim import SGD, _numpy
 
 #: the parameters trained by gradients (hidden.bias and the bn.* ones only when present)
 TRAINED = ("C.weight", "hidden.weight", "hidden.bias", "bn.gamma", "bn.beta", "out.weight", "out.bias")
@@ -35,7 +42,7 @@ class HandMLP:
         self.batchnorm = "bn.gamma" in params
 
     @classmethod
-    def from_weights(cls, weights: dict, bn_momentum: float = 0.001, dtype=np.float32) -> "HandMLP":
+    def from_weights(cls, weights: dict, bn_momentum: float = 0.001, dtype=np.float32) -> HandMLP:
         """Copy weights (name -> numpy array or torch tensor, e.g. a torch MLP's ``weights()``)."""
         params = {name: np.array(_numpy(t), dtype=dtype) for name, t in weights.items()}
         return cls(params, bn_momentum)
@@ -57,8 +64,16 @@ class HandMLP:
         hpre, c_hidden = linear_forward(emb.reshape(n, -1), p["hidden.weight"].T, p.get("hidden.bias"))
         c_bn = None
         if self.batchnorm:
-            hpre, c_bn = batchnorm_forward(hpre, p["bn.gamma"], p["bn.beta"], p[RUNNING[0]], p[RUNNING[1]],
-                                           training=training, momentum=self.bn_momentum, eps=self.eps)
+            hpre, c_bn = batchnorm_forward(
+                hpre,
+                p["bn.gamma"],
+                p["bn.beta"],
+                p[RUNNING[0]],
+                p[RUNNING[1]],
+                training=training,
+                momentum=self.bn_momentum,
+                eps=self.eps,
+            )
         h, c_tanh = tanh_forward(hpre)
         logits, c_out = linear_forward(h, p["out.weight"].T, p["out.bias"])
         loss = c_loss = None
@@ -88,4 +103,3 @@ class HandMLP:
         _, loss, cache = self.forward(X, Y, training=True)
         optimizer.step(self.backward(cache), lr=lr)
         return float(loss)
-

@@ -46,29 +46,62 @@ Parameters live in a dict under the torch ``MLP``'s names (``C.weight``, ``hidde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from ..errors import ConfigError
-from .batchnorm import BatchNormCache, batchnorm_backward
-from .loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from glassgpt.errors import ConfigError
+from glassgpt.glass.batchnorm import BatchNormCache, batchnorm_backward
+from glassgpt.glass.loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 #: lecture symbol -> parameter name of ``glassgpt.models.makemore.MLP``
-LECTURE_NAMES = {"C": "C.weight", "W1": "hidden.weight", "b1": "hidden.bias", "bngain": "bn.gamma",
-                 "bnbias": "bn.beta", "W2": "out.weight", "b2": "out.bias"}
+LECTURE_NAMES = {
+    "C": "C.weight",
+    "W1": "hidden.weight",
+    "b1": "hidden.bias",
+    "bngain": "bn.gamma",
+    "bnbias": "bn.beta",
+    "W2": "out.weight",
+    "b2": "out.bias",
+}
 #: the BatchNorm buffers (not trained by gradients)
 RUNNING = ("bn.running_mean", "bn.running_var")
 #: the order in which ``backward_steps`` produces its gradients (the lecture's)
-ORDER = ("logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits", "logit_maxes",
-         "logits", "h", "W2", "b2", "hpreact", "bngain", "bnbias", "bnraw", "bnvar_inv", "bnvar", "bndiff2",
-         "bndiff", "bnmeani", "hprebn", "embcat", "W1", "b1", "emb", "C")
+ORDER = (
+    "logprobs",
+    "probs",
+    "counts_sum_inv",
+    "counts_sum",
+    "counts",
+    "norm_logits",
+    "logit_maxes",
+    "logits",
+    "h",
+    "W2",
+    "b2",
+    "hpreact",
+    "bngain",
+    "bnbias",
+    "bnraw",
+    "bnvar_inv",
+    "bnvar",
+    "bndiff2",
+    "bndiff",
+    "bnmeani",
+    "hprebn",
+    "embcat",
+    "W1",
+    "b1",
+    "emb",
+    "C",
+)
 EPS = 1e-5
 
 
-def init_params(vocab_size: int = 27, block_size: int = 3, n_embd: int = 10, n_hidden: int = 64, seed: int = 42,
-                dtype=np.float64) -> dict[str, np.ndarray]:
+def init_params(
+    vocab_size: int = 27, block_size: int = 3, n_embd: int = 10, n_hidden: int = 64, seed: int = 42, dtype=np.float64
+) -> dict[str, np.ndarray]:
     """The lecture's exercise weights: Kaiming W1, and small *random* b1, W2, b2, bngain - 1 and
     bnbias — never zeros or ones, which could hide a wrong backward formula (a gradient
     multiplied by an all-zero tensor looks right whatever it is)."""
@@ -80,8 +113,8 @@ def init_params(vocab_size: int = 27, block_size: int = 3, n_embd: int = 10, n_h
 
     params = {
         "C.weight": randn(vocab_size, n_embd),
-        "hidden.weight": randn(fan_in, n_hidden) * (5 / 3) / fan_in ** 0.5,
-        "hidden.bias": randn(n_hidden) * 0.1,      # useless before BatchNorm, kept to check its gradient
+        "hidden.weight": randn(fan_in, n_hidden) * (5 / 3) / fan_in**0.5,
+        "hidden.bias": randn(n_hidden) * 0.1,  # useless before BatchNorm, kept to check its gradient
         "bn.gamma": randn(n_hidden) * 0.1 + 1.0,
         "bn.beta": randn(n_hidden) * 0.1,
         "out.weight": randn(n_hidden, vocab_size) * 0.1,
@@ -116,8 +149,10 @@ NUMPY = Ops(np.tanh, np.exp, np.log, lambda x: x.max(1, keepdims=True))
 def forward_steps(params: dict, X, Y, eps: float = EPS, ops: Ops = NUMPY):
     """The training-mode forward pass, one line per intermediate.  -> (loss, acts: name -> array)."""
     if LECTURE_NAMES["bngain"] not in params:
-        raise ConfigError("the step-by-step backward pass is written for the MLP with BatchNorm; "
-                          "train the mlp with batchnorm on to walk its gradients.")
+        raise ConfigError(
+            "the step-by-step backward pass is written for the MLP with BatchNorm; "
+            "train the mlp with batchnorm on to walk its gradients."
+        )
     p = lecture_params(params)
     n = X.shape[0]
     a: dict = {}
@@ -144,8 +179,9 @@ def forward_steps(params: dict, X, Y, eps: float = EPS, ops: Ops = NUMPY):
     return loss, a
 
 
-def backward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, acts: dict[str, np.ndarray],
-                   eps: float = EPS) -> dict[str, np.ndarray]:
+def backward_steps(
+    params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, acts: dict[str, np.ndarray], eps: float = EPS
+) -> dict[str, np.ndarray]:
     """d loss / d (every intermediate and parameter), in ``ORDER``, each from the one before."""
     p, a = lecture_params(params), acts
     n = X.shape[0]
@@ -153,15 +189,15 @@ def backward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, 
     # loss = -mean of the picked log-probabilities: each picked one gets -1/n, the rest 0
     d["logprobs"] = np.zeros_like(a["logprobs"])
     d["logprobs"][np.arange(n), Y] = -1.0 / n
-    d["probs"] = (1.0 / a["probs"]) * d["logprobs"]                      # d log(x) = 1/x
+    d["probs"] = (1.0 / a["probs"]) * d["logprobs"]  # d log(x) = 1/x
     # probs = counts * counts_sum_inv: the (n, 1) factor was broadcast over V columns -> sum them
     d["counts_sum_inv"] = (a["counts"] * d["probs"]).sum(1, keepdims=True)
-    d["counts_sum"] = -a["counts_sum"] ** -2 * d["counts_sum_inv"]       # d x^-1 = -x^-2
+    d["counts_sum"] = -(a["counts_sum"] ** -2) * d["counts_sum_inv"]  # d x^-1 = -x^-2
     # counts is used twice: directly in probs, and through counts_sum (every entry adds with weight 1)
     d["counts"] = a["counts_sum_inv"] * d["probs"] + np.ones_like(a["counts"]) * d["counts_sum"]
-    d["norm_logits"] = a["counts"] * d["counts"]                          # d exp(x) = exp(x)
+    d["norm_logits"] = a["counts"] * d["counts"]  # d exp(x) = exp(x)
     # norm_logits = logits - logit_maxes: the max was broadcast over the row -> minus the row sum
-    d["logit_maxes"] = -d["norm_logits"].sum(1, keepdims=True)           # ~0: the shift changes nothing
+    d["logit_maxes"] = -d["norm_logits"].sum(1, keepdims=True)  # ~0: the shift changes nothing
     # logits reach the loss directly and through the max, which routes to the argmax only
     onehot_max = np.zeros_like(a["logits"])
     onehot_max[np.arange(n), a["logits"].argmax(1)] = 1.0
@@ -170,7 +206,7 @@ def backward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, 
     d["h"] = d["logits"] @ p["W2"].T
     d["W2"] = a["h"].T @ d["logits"]
     d["b2"] = d["logits"].sum(0)
-    d["hpreact"] = (1.0 - a["h"] ** 2) * d["h"]                           # d tanh = 1 - tanh^2
+    d["hpreact"] = (1.0 - a["h"] ** 2) * d["h"]  # d tanh = 1 - tanh^2
     # hpreact = bngain * bnraw + bnbias (gain and bias broadcast over the batch -> sums)
     d["bngain"] = (a["bnraw"] * d["hpreact"]).sum(0)
     d["bnbias"] = d["hpreact"].sum(0)
@@ -178,7 +214,7 @@ def backward_steps(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, 
     # bnraw = bndiff * bnvar_inv
     d["bnvar_inv"] = (a["bndiff"] * d["bnraw"]).sum(0, keepdims=True)
     d["bnvar"] = -0.5 * (a["bnvar"] + eps) ** -1.5 * d["bnvar_inv"]
-    d["bndiff2"] = 1.0 / n * np.ones_like(a["bndiff2"]) * d["bnvar"]      # a mean spreads evenly
+    d["bndiff2"] = 1.0 / n * np.ones_like(a["bndiff2"]) * d["bnvar"]  # a mean spreads evenly
     # bndiff is used twice: in bnraw and in bndiff2
     d["bndiff"] = a["bnvar_inv"] * d["bnraw"] + 2 * a["bndiff"] * d["bndiff2"]
     d["bnmeani"] = -d["bndiff"].sum(0, keepdims=True)
@@ -203,8 +239,9 @@ def cross_entropy_backward_formula(logits: np.ndarray, Y: np.ndarray) -> np.ndar
     return softmax_cross_entropy_backward(1.0, cache)
 
 
-def batchnorm_backward_formula(dhpreact: np.ndarray, acts: dict[str, np.ndarray],
-                               params: dict[str, np.ndarray]) -> np.ndarray:
+def batchnorm_backward_formula(
+    dhpreact: np.ndarray, acts: dict[str, np.ndarray], params: dict[str, np.ndarray]
+) -> np.ndarray:
     """The BatchNorm block in one formula (``glassgpt.glass.batchnorm``, biased variance):
         dhprebn = bngain * bnvar_inv / n * (n * dhpreact - sum(dhpreact) - bnraw * sum(dhpreact * bnraw))
     from the intermediates of ``forward_steps``: bnraw is the normalised x, bnvar_inv the 1/std."""

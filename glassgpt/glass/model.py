@@ -28,12 +28,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ..config import ModelConfig
-from ..errors import GlassError
-from ..models import GPT as TorchGPT
-from ..models.weights import check_weights
-from .attention import SelfAttentionCache, self_attention_backward, self_attention_forward
-from .layers import (
+from glassgpt.config import ModelConfig
+from glassgpt.errors import GlassError
+from glassgpt.glass.attention import SelfAttentionCache, self_attention_backward, self_attention_forward
+from glassgpt.glass.layers import (
     ACTIVATIONS,
     EmbeddingCache,
     LayerNormCache,
@@ -53,8 +51,21 @@ from .layers import (
     residual_forward,
     tied_weight_backward,
 )
-from .loss import CrossEntropyCache, cross_entropy_sum, softmax_cross_entropy_backward, softmax_cross_entropy_forward
-from .options import RMSNormCache, capped_head_backward, capped_head_forward, rmsnorm_backward, rmsnorm_forward
+from glassgpt.glass.loss import (
+    CrossEntropyCache,
+    cross_entropy_sum,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
+from glassgpt.glass.options import (
+    RMSNormCache,
+    capped_head_backward,
+    capped_head_forward,
+    rmsnorm_backward,
+    rmsnorm_forward,
+)
+from glassgpt.models import GPT as TorchGPT
+from glassgpt.models.weights import check_weights
 
 WTE, WPE = "transformer.wte.weight", "transformer.wpe.weight"
 LNF = "transformer.ln_f."
@@ -113,11 +124,11 @@ def init_params(cfg: ModelConfig, seed: int = 0, dtype=np.float32) -> dict[str, 
 
 
 class MLPCache(NamedTuple):
-    c_fc: LinearCache               # the projection up to the hidden width
-    act: Any                        # the activation's cache (its own record or array)
-    c_proj: LinearCache             # the projection back down
-    drop: np.ndarray | None         # the residual dropout mask, or None
-    activation: str                 # "gelu", "relu" or "tanh"
+    c_fc: LinearCache  # the projection up to the hidden width
+    act: Any  # the activation's cache (its own record or array)
+    c_proj: LinearCache  # the projection back down
+    drop: np.ndarray | None  # the residual dropout mask, or None
+    activation: str  # "gelu", "relu" or "tanh"
 
 
 class BlockCache(NamedTuple):
@@ -128,14 +139,15 @@ class BlockCache(NamedTuple):
 
 
 class GPTCache(NamedTuple):
-    wte: EmbeddingCache             # token embedding lookup
-    wpe: PositionCache              # position embedding
-    drop: np.ndarray | None         # embedding dropout mask, or None
-    blocks: list[BlockCache]        # one per layer, bottom first
-    ln_f: LayerNormCache            # final LayerNorm
-    lm_head: LinearCache            # the head (tied or not)
+    wte: EmbeddingCache  # token embedding lookup
+    wpe: PositionCache  # position embedding
+    drop: np.ndarray | None  # embedding dropout mask, or None
+    blocks: list[BlockCache]  # one per layer, bottom first
+    ln_f: LayerNormCache  # final LayerNorm
+    lm_head: LinearCache  # the head (tied or not)
     loss: CrossEntropyCache | None  # None when forward had no targets
     logits_shape: tuple[int, int, int]
+
 
 def norm_forward(kind: str, x, g, b=None):
     """``model.norm`` applied to x: "layernorm" (gain, optional bias) or "rmsnorm" (gain only)."""
@@ -145,7 +157,6 @@ def norm_forward(kind: str, x, g, b=None):
 def norm_backward(dy, cache):
     """The backward of whichever norm made ``cache``: (dx, dg, db or None)."""
     return rmsnorm_backward(dy, cache) if isinstance(cache, RMSNormCache) else layernorm_backward(dy, cache)
-
 
 
 def mlp_forward(x, w_fc, b_fc, w_proj, b_proj, activation: str, p_drop: float, rng, training: bool):
@@ -170,13 +181,30 @@ def block_forward(x, P: dict, h: str, cfg: ModelConfig, rng, training: bool):
     """One pre-norm block, x (B, T, C) -> (B, T, C):  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))."""
     p = cfg.dropout if training else 0.0
     n1, c_ln1 = norm_forward(cfg.norm, x, P[h + "ln_1.weight"], P.get(h + "ln_1.bias"))
-    a, c_attn = self_attention_forward(n1, P[h + "attn.c_attn.weight"], P.get(h + "attn.c_attn.bias"),
-                                       P[h + "attn.c_proj.weight"], P.get(h + "attn.c_proj.bias"),
-                                       cfg.n_head, p, rng, training)
+    a, c_attn = self_attention_forward(
+        n1,
+        P[h + "attn.c_attn.weight"],
+        P.get(h + "attn.c_attn.bias"),
+        P[h + "attn.c_proj.weight"],
+        P.get(h + "attn.c_proj.bias"),
+        cfg.n_head,
+        p,
+        rng,
+        training,
+    )
     x, _ = residual_forward(x, a)
     n2, c_ln2 = norm_forward(cfg.norm, x, P[h + "ln_2.weight"], P.get(h + "ln_2.bias"))
-    m, c_mlp = mlp_forward(n2, P[h + "mlp.c_fc.weight"], P.get(h + "mlp.c_fc.bias"), P[h + "mlp.c_proj.weight"],
-                           P.get(h + "mlp.c_proj.bias"), cfg.activation, p, rng, training)
+    m, c_mlp = mlp_forward(
+        n2,
+        P[h + "mlp.c_fc.weight"],
+        P.get(h + "mlp.c_fc.bias"),
+        P[h + "mlp.c_proj.weight"],
+        P.get(h + "mlp.c_proj.bias"),
+        cfg.activation,
+        p,
+        rng,
+        training,
+    )
     x, _ = residual_forward(x, m)
     return x, BlockCache(c_ln1, c_attn, c_ln2, c_mlp)
 
@@ -216,8 +244,7 @@ class GPT:
     """A NumPy GPT.  ``params`` maps the torch parameter names to arrays (updated in place by
     the optimizers)."""
 
-    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray] | None = None, dtype=np.float32,
-                 seed: int = 0):
+    def __init__(self, cfg: ModelConfig, params: dict[str, np.ndarray] | None = None, dtype=np.float32, seed: int = 0):
         if cfg.vocab_size <= 0:
             raise GlassError("the model's vocab_size must be set from the tokenizer before building a GPT.")
         self.config = cfg
@@ -241,7 +268,7 @@ class GPT:
         return self.params
 
     @classmethod
-    def from_torch(cls, model, dtype=np.float32) -> "GPT":
+    def from_torch(cls, model, dtype=np.float32) -> GPT:
         """A glass GPT holding a copy of the torch GPT's weights."""
         return cls(model.config, dict(model.named_parameters()), dtype=dtype)
 
@@ -257,7 +284,7 @@ class GPT:
     def num_params(self) -> int:
         return sum(a.size for a in self.params.values())
 
-    def astype(self, dtype) -> "GPT":
+    def astype(self, dtype) -> GPT:
         return GPT(self.config, self.params, dtype=dtype)
 
     # ---- forward and backward -------------------------------------------------------------
@@ -270,8 +297,13 @@ class GPT:
         b = P.get("lm_head.bias")
         return w[:V], (b[:V] if b is not None else None)
 
-    def forward(self, idx: np.ndarray, targets: np.ndarray | None = None, training: bool = False,
-                rng: np.random.Generator | None = None):
+    def forward(
+        self,
+        idx: np.ndarray,
+        targets: np.ndarray | None = None,
+        training: bool = False,
+        rng: np.random.Generator | None = None,
+    ):
         """idx (B, T) int -> (logits (B, T, vocab_size), mean loss over targets != -1 or None, cache).
 
         ``training`` turns dropout on (masks drawn from ``rng``)."""

@@ -14,16 +14,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .layers import linear_backward, linear_forward
+from glassgpt.glass.layers import linear_backward, linear_forward
 
 #: as the torch model's ``NORM_EPS``
 NORM_EPS = 1e-5
 
 
 class RMSNormCache(NamedTuple):
-    xhat: np.ndarray      # x / rms(x), the normalised input
-    rstd: np.ndarray      # 1 / rms(x), one per row
-    g: np.ndarray         # the gain
+    xhat: np.ndarray  # x / rms(x), the normalised input
+    rstd: np.ndarray  # 1 / rms(x), one per row
+    g: np.ndarray  # the gain
 
 
 def rmsnorm_forward(x: np.ndarray, g: np.ndarray, eps: float = NORM_EPS):
@@ -50,8 +50,8 @@ def rmsnorm_backward(dy: np.ndarray, cache: RMSNormCache):
 
 
 class CappedHeadCache(NamedTuple):
-    linear: Any                  # the head's linear cache
-    tanh: np.ndarray | None      # tanh(y / cap), or None when the cap is off
+    linear: Any  # the head's linear cache
+    tanh: np.ndarray | None  # tanh(y / cap), or None when the cap is off
 
 
 def capped_head_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, cap: float):

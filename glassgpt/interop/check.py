@@ -6,8 +6,8 @@ import os
 
 import torch
 
-from ..errors import InteropError
-from ..models import GPT
+from glassgpt.errors import InteropError
+from glassgpt.models import GPT
 
 
 def require_transformers():
@@ -33,5 +33,8 @@ def compare_logits(model: GPT, tokenizer, hf_dir: str | os.PathLike, text: str) 
     x = torch.tensor([ids[: model.config.block_size]])
     ours, _ = model.eval().cpu()(x)
     theirs = hf_model(x).logits
-    return {"tokens": x.size(1), "same_ids": list(hf_ids) == list(ids),
-            "max_abs_diff": float((ours - theirs).abs().max())}
+    return {
+        "tokens": x.size(1),
+        "same_ids": list(hf_ids) == list(ids),
+        "max_abs_diff": float((ours - theirs).abs().max()),
+    }

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir
-from ..config import RunConfig, validate
-from ..errors import ConfigError, GlassError, InteropError
-from ..fileio import load_tensors, read_json, save_tensors, write_json
-from ..models import GPT
-from ..runs import load_config, load_weights
-from ..tokenizers import load as load_tokenizer
-from .hf_tokenizer import EOT, hf_tokenizer_files, tokenizer_from_hf
+from glassgpt import rundir
+from glassgpt.config import RunConfig, validate
+from glassgpt.errors import ConfigError, GlassError, InteropError
+from glassgpt.fileio import load_tensors, read_json, save_tensors, write_json
+from glassgpt.interop.hf_tokenizer import EOT, hf_tokenizer_files, tokenizer_from_hf
+from glassgpt.models import GPT
+from glassgpt.runs import load_config, load_weights
+from glassgpt.tokenizers import load as load_tokenizer
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 TANH_GELU = ("gelu_new", "gelu_pytorch_tanh")
@@ -43,11 +43,22 @@ def _hf_shapes(cfg, n_layer: int) -> dict[str, tuple]:
     shapes = {"transformer.ln_f.weight": (C,), "transformer.ln_f.bias": (C,)}
     for i in range(n_layer):
         p = f"transformer.h.{i}."
-        shapes.update({p + "ln_1.weight": (C,), p + "ln_1.bias": (C,), p + "ln_2.weight": (C,), p + "ln_2.bias": (C,),
-                       p + "attn.c_attn.weight": (3 * C, C), p + "attn.c_attn.bias": (3 * C,),
-                       p + "attn.c_proj.weight": (C, C), p + "attn.c_proj.bias": (C,),
-                       p + "mlp.c_fc.weight": (F, C), p + "mlp.c_fc.bias": (F,),
-                       p + "mlp.c_proj.weight": (C, F), p + "mlp.c_proj.bias": (C,)})
+        shapes.update(
+            {
+                p + "ln_1.weight": (C,),
+                p + "ln_1.bias": (C,),
+                p + "ln_2.weight": (C,),
+                p + "ln_2.bias": (C,),
+                p + "attn.c_attn.weight": (3 * C, C),
+                p + "attn.c_attn.bias": (3 * C,),
+                p + "attn.c_proj.weight": (C, C),
+                p + "attn.c_proj.bias": (C,),
+                p + "mlp.c_fc.weight": (F, C),
+                p + "mlp.c_fc.bias": (F,),
+                p + "mlp.c_proj.weight": (C, F),
+                p + "mlp.c_proj.bias": (C,),
+            }
+        )
     return shapes
 
 
@@ -63,32 +74,48 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 # ---- out -------------------------------------------------------------------------------------
 def export_refusal(m) -> str:
     """Why Hugging Face's GPT-2 cannot hold a model of these settings ("" when it can)."""
-    beyond = [why for why, on in (
-        ("rotary position embeddings (model.pos=rope; GPT-2 learns a position table)", m.pos == "rope"),
-        ("RMSNorm (model.norm=rmsnorm; GPT-2 uses LayerNorm)", m.norm == "rmsnorm"),
-        ("QK-norm (model.qk_norm)", m.qk_norm),
-        ("the ReLU² activation (model.activation=relu2)", m.activation == "relu2"),
-        ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
-        ("a bias on its untied LM head (GPT2LMHeadModel's head has none)", m.head_bias and not m.tie_weights),
-        ("ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
-    ) if on]
+    beyond = [
+        why
+        for why, on in (
+            ("rotary position embeddings (model.pos=rope; GPT-2 learns a position table)", m.pos == "rope"),
+            ("RMSNorm (model.norm=rmsnorm; GPT-2 uses LayerNorm)", m.norm == "rmsnorm"),
+            ("QK-norm (model.qk_norm)", m.qk_norm),
+            ("the ReLU² activation (model.activation=relu2)", m.activation == "relu2"),
+            ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
+            ("a bias on its untied LM head (GPT2LMHeadModel's head has none)", m.head_bias and not m.tie_weights),
+            ("ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
+        )
+        if on
+    ]
     if not beyond:
         return ""
     return f"Hugging Face's GPT2LMHeadModel has no {beyond[0]}."
 
 
-
 def hf_config(cfg: RunConfig, vocab_size: int, eot: int | None) -> dict:
     m = cfg.model
     return {
-        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-        "vocab_size": vocab_size, "n_positions": m.block_size, "n_embd": m.n_embd, "n_layer": m.n_layer,
-        "n_head": m.n_head, "n_inner": m.d_ff or None,
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": vocab_size,
+        "n_positions": m.block_size,
+        "n_embd": m.n_embd,
+        "n_layer": m.n_layer,
+        "n_head": m.n_head,
+        "n_inner": m.d_ff or None,
         "activation_function": "gelu_new" if m.activation == "gelu" else "relu",
-        "resid_pdrop": m.dropout, "embd_pdrop": m.dropout, "attn_pdrop": m.attention_dropout,
-        "layer_norm_epsilon": LN_EPS, "initializer_range": 0.02, "scale_attn_weights": True,
-        "scale_attn_by_inverse_layer_idx": False, "reorder_and_upcast_attn": False,
-        "tie_word_embeddings": m.tie_weights, "bos_token_id": eot, "eos_token_id": eot, "use_cache": True,
+        "resid_pdrop": m.dropout,
+        "embd_pdrop": m.dropout,
+        "attn_pdrop": m.attention_dropout,
+        "layer_norm_epsilon": LN_EPS,
+        "initializer_range": 0.02,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": m.tie_weights,
+        "bos_token_id": eot,
+        "eos_token_id": eot,
+        "use_cache": True,
         "dtype": "float32",
     }
 
@@ -134,8 +161,10 @@ def _read_weights(hf_dir: Path) -> dict[str, torch.Tensor]:
         for file in sorted(set(index.get("weight_map", {}).values())):
             tensors.update(load_tensors(hf_dir / file, "Hugging Face weights file"))
     elif any(hf_dir.glob("*.bin")):
-        raise InteropError(f"{hf_dir} has only PyTorch pickle weights, which glassgpt never loads; save the model with "
-                           "save_pretrained(..., safe_serialization=True) to get model.safetensors.")
+        raise InteropError(
+            f"{hf_dir} has only PyTorch pickle weights, which glassgpt never loads; save the model with "
+            "save_pretrained(..., safe_serialization=True) to get model.safetensors."
+        )
     else:
         raise InteropError(f"{hf_dir} has no model.safetensors; give the folder of a saved GPT-2 model.")
     named = {}
@@ -150,7 +179,9 @@ def _read_weights(hf_dir: Path) -> dict[str, torch.Tensor]:
 
 def _run_config(hc: dict, vocab: int, tok_type: str, source: Path) -> RunConfig:
     def refuse(what: str) -> InteropError:
-        return InteropError(f"the model in {source} {what}, which glassgpt's GPT cannot express; it cannot be imported.")
+        return InteropError(
+            f"the model in {source} {what}, which glassgpt's GPT cannot express; it cannot be imported."
+        )
 
     if hc.get("model_type") != "gpt2":
         raise InteropError(f"{source} holds a {hc.get('model_type')!r} model; glassgpt imports GPT-2 models only.")
@@ -193,7 +224,9 @@ def import_hf(hf_dir: str | os.PathLike, out_run_dir: str | os.PathLike, overwri
     tok = tokenizer_from_hf(src)
     V = tok.vocab_size
     if hc.get("vocab_size", V) < V:
-        raise InteropError(f"the model in {src} has {hc.get('vocab_size')} embedding rows for a tokenizer of {V} ids; it cannot be imported.")
+        raise InteropError(
+            f"the model in {src} has {hc.get('vocab_size')} embedding rows for a tokenizer of {V} ids; it cannot be imported."
+        )
     cfg = _run_config(hc, V, tok.type, src)
     weights = _read_weights(src)
     mine = {}

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import TokenizerError
-from ..fileio import read_json
-from ..tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, Tokenizer
-from ..tokenizers.bpe_hf import byte_to_unicode, to_hf_dict
-from ..tokenizers.patterns import BUILTIN, GPT2, WHOLE_TEXT, hf_regex
+from glassgpt.errors import TokenizerError
+from glassgpt.fileio import read_json
+from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, Tokenizer
+from glassgpt.tokenizers.bpe_hf import byte_to_unicode, to_hf_dict
+from glassgpt.tokenizers.patterns import BUILTIN, GPT2, WHOLE_TEXT, hf_regex
 
 EOT = "<|endoftext|>"
 _CHAR_SPLIT = r"[\s\S]"
@@ -30,7 +30,11 @@ _CHAR_SPLIT = r"[\s\S]"
 
 def _char_dict(tok: CharTokenizer) -> dict:
     return {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [], "normalizer": None,
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [],
+        "normalizer": None,
         "pre_tokenizer": {"type": "Split", "pattern": {"Regex": _CHAR_SPLIT}, "behavior": "Isolated", "invert": False},
         "post_processor": None,
         "decoder": {"type": "Fuse"},
@@ -47,10 +51,15 @@ def hf_tokenizer_files(tok: Tokenizer, max_length: int) -> dict[str, dict]:
     elif isinstance(tok, CharTokenizer):
         data = _char_dict(tok)
     else:
-        raise TokenizerError(f"a {tok.type} tokenizer has no Hugging Face equivalent with the same ids; "
-                             "only bpe, byte and char runs can be exported.")
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": max_length,
-              "clean_up_tokenization_spaces": False}
+        raise TokenizerError(
+            f"a {tok.type} tokenizer has no Hugging Face equivalent with the same ids; "
+            "only bpe, byte and char runs can be exported."
+        )
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": max_length,
+        "clean_up_tokenization_spaces": False,
+    }
     specials = {}
     if EOT in tok.special_tokens:
         specials = {"bos_token": EOT, "eos_token": EOT, "unk_token": EOT}
@@ -61,6 +70,7 @@ def hf_tokenizer_files(tok: Tokenizer, max_length: int) -> dict[str, dict]:
 # ---- in ----------------------------------------------------------------------------------
 def _pattern(pre: dict | None, source: Path) -> str | None:
     """The glassgpt pattern of a byte-level pre-tokenizer, or a TokenizerError."""
+
     def refuse(why: str) -> TokenizerError:
         return TokenizerError(f"the tokenizer in {source} {why}; glassgpt reads byte-level BPE without a prefix space.")
 
@@ -99,12 +109,16 @@ def _byte_level(vocab: dict[str, int], added: dict[str, int], pattern: str | Non
         try:
             tokens[idx] = bytes(decode[c] for c in text)
         except KeyError:
-            raise TokenizerError(f"the vocabulary in {source} has the token {text!r}, which is not byte-level; "
-                                 "glassgpt reads byte-level BPE tokenizers only.") from None
+            raise TokenizerError(
+                f"the vocabulary in {source} has the token {text!r}, which is not byte-level; "
+                "glassgpt reads byte-level BPE tokenizers only."
+            ) from None
     early = [(s, i) for s, i in added.items() if i < len(tokens)]
     if early:
-        raise TokenizerError(f"the special token {early[0][0]!r} in {source} has id {early[0][1]}, among the ordinary "
-                             "tokens; glassgpt needs special tokens after them, as GPT-2 has <|endoftext|> last.")
+        raise TokenizerError(
+            f"the special token {early[0][0]!r} in {source} has id {early[0][1]}, among the ordinary "
+            "tokens; glassgpt needs special tokens after them, as GPT-2 has <|endoftext|> last."
+        )
     if sorted(tokens) != list(range(len(tokens))):
         raise TokenizerError(f"the ids of the ordinary tokens in {source} are not 0, 1, 2, … without gaps.")
     ordered = [tokens[i] for i in range(len(tokens))]
@@ -121,14 +135,22 @@ def _from_tokenizer_json(path: Path) -> Tokenizer:
     model = data.get("model") or {}
     added = {t["content"]: t["id"] for t in data.get("added_tokens") or []}
     if data.get("normalizer") is not None:
-        raise TokenizerError(f"the tokenizer in {path} normalizes text first, which glassgpt does not do; it cannot be imported.")
+        raise TokenizerError(
+            f"the tokenizer in {path} normalizes text first, which glassgpt does not do; it cannot be imported."
+        )
     if model.get("type") == "WordLevel":
         vocab = model.get("vocab") or {}
         pre = data.get("pre_tokenizer") or {}
         chars = sorted(vocab, key=vocab.get)
-        if pre.get("pattern", {}).get("Regex") != _CHAR_SPLIT or any(len(c) != 1 for c in chars) or added \
-                or sorted(vocab.values()) != list(range(len(vocab))):
-            raise TokenizerError(f"the WordLevel tokenizer in {path} is not a character tokenizer; it cannot be imported.")
+        if (
+            pre.get("pattern", {}).get("Regex") != _CHAR_SPLIT
+            or any(len(c) != 1 for c in chars)
+            or added
+            or sorted(vocab.values()) != list(range(len(vocab)))
+        ):
+            raise TokenizerError(
+                f"the WordLevel tokenizer in {path} is not a character tokenizer; it cannot be imported."
+            )
         return CharTokenizer(chars)
     if model.get("type") != "BPE":
         raise TokenizerError(f"the tokenizer in {path} is a {model.get('type')} model; glassgpt reads byte-level BPE.")

@@ -40,9 +40,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import ModelConfig
-from .gpt import GPT
-from .weights import check_weights
+from glassgpt.config import ModelConfig
+from glassgpt.models.gpt import GPT
+from glassgpt.models.weights import check_weights
 
 _MEMBER = re.compile(r"^members\.\d+\.")
 
@@ -83,9 +83,16 @@ class Ensemble(nn.Module):
         self.config = cfg
         self.members = nn.ModuleList(GPT(cfg) for _ in range(cfg.ensemble))
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: EnsembleCache | None = None,
-                *, positions: torch.Tensor | None = None, segments: torch.Tensor | None = None,
-                last_only: bool = False):
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        kv_cache: EnsembleCache | None = None,
+        *,
+        positions: torch.Tensor | None = None,
+        segments: torch.Tensor | None = None,
+        last_only: bool = False,
+    ):
         """idx (B, T) -> (log mixture probabilities (B, T, V), loss); the loss is the
         cross-entropy of the mixture.  In training with targets, each member reads its share of
         the rows and the result is ``(None, mean of the members' losses)``: no member predicts
@@ -93,8 +100,12 @@ class Ensemble(nn.Module):
         if self.training and targets is not None:
             return None, self._training_loss(idx, targets, positions, segments)
         caches = kv_cache.members if kv_cache is not None else [None] * len(self.members)
-        logits = mixture_log_probs([m(idx, None, c, positions=positions, segments=segments, last_only=last_only)[0]
-                                    for m, c in zip(self.members, caches)])
+        logits = mixture_log_probs(
+            [
+                m(idx, None, c, positions=positions, segments=segments, last_only=last_only)[0]
+                for m, c in zip(self.members, caches)
+            ]
+        )
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
@@ -105,8 +116,9 @@ class Ensemble(nn.Module):
         losses = []
         for k, m in enumerate(self.members):
             rows = slice(k, None, K) if B >= K else slice(None)
-            losses.append(m(idx[rows], targets[rows], positions=_share(positions, rows, B),
-                            segments=_share(segments, rows, B))[1])
+            losses.append(
+                m(idx[rows], targets[rows], positions=_share(positions, rows, B), segments=_share(segments, rows, B))[1]
+            )
         return torch.stack(losses).mean()
 
     def new_kv_cache(self, batch_size: int, max_len: int | None = None) -> EnsembleCache:
@@ -123,7 +135,7 @@ class Ensemble(nn.Module):
         check_weights({name: t.shape for name, t in self.weights().items()}, tensors)
         for i, m in enumerate(self.members):
             prefix = f"members.{i}."
-            m.load_weights({name[len(prefix):]: t for name, t in tensors.items() if name.startswith(prefix)})
+            m.load_weights({name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)})
 
     def num_params(self) -> int:
         return sum(m.num_params() for m in self.members)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import torch
 
-from ..config import ModelConfig
-from ..errors import count
-from ..ladder_config import LADDER_FIELDS
-from . import makemore
-from .ensemble import Ensemble
-from .gpt import GPT
+from glassgpt.config import ModelConfig
+from glassgpt.errors import count
+from glassgpt.ladder_config import LADDER_FIELDS
+from glassgpt.models import makemore
+from glassgpt.models.ensemble import Ensemble
+from glassgpt.models.gpt import GPT
 
 
 def is_ladder(m: ModelConfig) -> bool:
@@ -41,8 +41,7 @@ def build(m: ModelConfig) -> torch.nn.Module:
 def describe(m: ModelConfig) -> str:
     """One line on the model's shape, e.g. ``mlp: context 3, embedding 10, 200 tanh units, BatchNorm``."""
     if not is_ladder(m):
-        shape = (f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, "
-                 f"context {m.block_size}")
+        shape = f"{count(m.n_layer, 'layer')}, {count(m.n_head, 'head')}, width {m.n_embd}, context {m.block_size}"
         return f"an ensemble of {m.ensemble} GPTs of {shape}" if m.ensemble > 1 else shape
     if m.arch == "bigram":
         return f"bigram: counts of character pairs, add-{m.smoothing:g} smoothing"
@@ -52,9 +51,15 @@ def describe(m: ModelConfig) -> str:
     if m.arch == "wavenet":
         parts[2] += f" per level, pairs of {m.group}"
     if m.arch == "mlp" and (m.small_output or m.hidden_init != "randn"):
-        parts.append("init fixes (" + ", ".join(p for p in ("small output" if m.small_output else "",
-                                                            "" if m.hidden_init == "randn" else m.hidden_init) if p)
-                     + ")")
+        parts.append(
+            "init fixes ("
+            + ", ".join(
+                p
+                for p in ("small output" if m.small_output else "", "" if m.hidden_init == "randn" else m.hidden_init)
+                if p
+            )
+            + ")"
+        )
     if m.batchnorm:
         parts.append("BatchNorm")
     return f"{m.arch}: " + ", ".join(parts)

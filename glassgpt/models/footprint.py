@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import torch
 
-from ..config import ModelConfig, RunConfig
-from ..device import memory_of
-from ..errors import ConfigError
+from glassgpt.config import ModelConfig, RunConfig
+from glassgpt.device import memory_of
+from glassgpt.errors import ConfigError
 
 FLOAT32 = 4
 
@@ -54,8 +54,17 @@ def parameter_count(m: ModelConfig) -> int:
         return ladder_parameter_count(m)
     C, F, V = m.n_embd, m.ffn_width, m.padded_vocab_size
     norm = C * (2 if m.bias else 1)
-    block = (2 * norm + C * 3 * C + (3 * C if m.qkv_bias else 0) + C * C + (C if m.bias else 0)
-             + C * F + (F if m.bias else 0) + F * C + (C if m.bias else 0))
+    block = (
+        2 * norm
+        + C * 3 * C
+        + (3 * C if m.qkv_bias else 0)
+        + C * C
+        + (C if m.bias else 0)
+        + C * F
+        + (F if m.bias else 0)
+        + F * C
+        + (C if m.bias else 0)
+    )
     head = 0 if m.tie_weights else V * C + (V if m.head_bias else 0)
     positions = m.block_size * C if m.pos == "learned" else 0  # rotary positions have no table
     return m.ensemble * (V * C + positions + m.n_layer * block + norm + head)
@@ -94,7 +103,9 @@ def training_bytes(cfg: RunConfig, seq_len: int | None = None) -> dict[str, int]
     return {"state": state, "activations": acts, "batches": batches, "total": state + acts + batches}
 
 
-def inference_bytes(m: ModelConfig, batch: int, seq_len: int, new_tokens: int = 0, bytes_per_float: int = FLOAT32) -> int:
+def inference_bytes(
+    m: ModelConfig, batch: int, seq_len: int, new_tokens: int = 0, bytes_per_float: int = FLOAT32
+) -> int:
     """Bytes to run ``batch`` sequences through the model without gradients: the weights,
     one layer's working set plus the logits, and for generation the key/value cache and the
     growing token sequences (``new_tokens`` more per sequence)."""
@@ -124,5 +135,4 @@ def require_fits(need: int, device: torch.device, what: str, advice: str) -> Non
     memory is never refused): "WHAT needs about N of memory but this machine has M; ADVICE."."""
     available, has = memory_of(device)
     if available is not None and need > available:
-        raise ConfigError(f"{what} needs about {size_text(need)} of memory but {has} {size_text(available)}; "
-                          f"{advice}.")
+        raise ConfigError(f"{what} needs about {size_text(need)} of memory but {has} {size_text(available)}; {advice}.")

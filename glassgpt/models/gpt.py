@@ -30,12 +30,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import ModelConfig
-from ..errors import GlassError
-from .dropout import Dropout, cheap_masks, dropout
-from .kv_cache import KVCache
-from .rotary import Rotary
-from .weights import check_weights
+from glassgpt.config import ModelConfig
+from glassgpt.errors import GlassError
+from glassgpt.models.dropout import Dropout, cheap_masks, dropout
+from glassgpt.models.kv_cache import KVCache
+from glassgpt.models.rotary import Rotary
+from glassgpt.models.weights import check_weights
 
 #: epsilon of the RMS normalisations (RMSNorm layers and QK-norm), as LayerNorm's
 NORM_EPS = 1e-5
@@ -66,8 +66,14 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | Non
     return scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
-           dropout_p: float = 0.0, return_weights: bool = False):
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    return_weights: bool = False,
+):
     """Causal attention, the one implementation: softmax(q kᵀ / √D, masked) v -> (B, H, t, D).
 
     Shapes and ``mask`` as in ``attention_weights``.  The fast path is
@@ -124,8 +130,15 @@ class CausalSelfAttention(nn.Module):
             q, k = self.rotary(q, positions), self.rotary(k, positions)
         return q, k, v
 
-    def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
-                positions: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+    def forward(
+        self,
+        x: torch.Tensor,
+        kv_cache=None,
+        return_weights: bool = False,
+        *,
+        positions: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ):
         B, T, C = x.shape
         q, k, v = self.project(x, positions)
         if kv_cache is not None:
@@ -138,8 +151,9 @@ class CausalSelfAttention(nn.Module):
         y = self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
         return (y, weights) if return_weights else y
 
-    def weights(self, x: torch.Tensor, *, positions: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+    def weights(
+        self, x: torch.Tensor, *, positions: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The attention weights (B, H, T, T) that ``forward(x)`` uses, before dropout; computes
         nothing else and draws no random numbers (the diagnostics read them this way)."""
         q, k, _ = self.project(x, positions)
@@ -194,8 +208,15 @@ class Block(nn.Module):
         self.ln_2 = make_norm(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, kv_cache=None, return_weights: bool = False, *,
-                positions: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+    def forward(
+        self,
+        x: torch.Tensor,
+        kv_cache=None,
+        return_weights: bool = False,
+        *,
+        positions: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ):
         """x (B, T, C) -> (B, T, C), or ``(x, attention weights)``; arguments as in the attention."""
         a = self.attn(self.ln_1(x), kv_cache=kv_cache, return_weights=return_weights, positions=positions, mask=mask)
         a, weights = a if return_weights else (a, None)
@@ -214,12 +235,14 @@ class GPT(nn.Module):
         layers = dict(wte=nn.Embedding(V, cfg.n_embd))
         if cfg.pos == "learned":  # with rotary embeddings there is no position table
             layers["wpe"] = nn.Embedding(cfg.block_size, cfg.n_embd)
-        self.transformer = nn.ModuleDict(dict(
-            **layers,
-            drop=Dropout(cfg.dropout),
-            h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
-            ln_f=make_norm(cfg),
-        ))
+        self.transformer = nn.ModuleDict(
+            dict(
+                **layers,
+                drop=Dropout(cfg.dropout),
+                h=nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer)),
+                ln_f=make_norm(cfg),
+            )
+        )
         self.lm_head = nn.Linear(cfg.n_embd, V, bias=cfg.head_bias and not cfg.tie_weights)
         if cfg.tie_weights:
             self.lm_head.weight = self.transformer.wte.weight
@@ -243,9 +266,16 @@ class GPT(nn.Module):
             else:
                 nn.init.normal_(p, 0.0, 0.02)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, kv_cache: KVCache | None = None, *,
-                positions: torch.Tensor | None = None, segments: torch.Tensor | None = None,
-                last_only: bool = False):
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        kv_cache: KVCache | None = None,
+        *,
+        positions: torch.Tensor | None = None,
+        segments: torch.Tensor | None = None,
+        last_only: bool = False,
+    ):
         """idx (B, T) int64 -> (logits (B, T, V), loss); loss = mean cross-entropy over
         targets != -1 (None without targets).
 
@@ -266,8 +296,9 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss
 
-    def attention_maps(self, idx: torch.Tensor, *, positions: torch.Tensor | None = None,
-                       segments: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def attention_maps(
+        self, idx: torch.Tensor, *, positions: torch.Tensor | None = None, segments: torch.Tensor | None = None
+    ) -> list[torch.Tensor]:
         """The attention weights of every layer for the tokens ``idx`` (B, T): a list of
         n_layer tensors (B, H, T, T), row t = how much query t reads each key (rows sum to
         1, zeros above the diagonal).  The same forward pass as ``forward``, on the path that
@@ -281,15 +312,22 @@ class GPT(nn.Module):
         length = min(max_len or cfg.block_size, cfg.block_size)
         return KVCache(cfg.n_layer, batch_size, cfg.n_head, cfg.n_embd // cfg.n_head, length, w.device, w.dtype)
 
-    def _trunk(self, idx: torch.Tensor, kv_cache: KVCache | None, positions: torch.Tensor | None,
-               segments: torch.Tensor | None, return_weights: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _trunk(
+        self,
+        idx: torch.Tensor,
+        kv_cache: KVCache | None,
+        positions: torch.Tensor | None,
+        segments: torch.Tensor | None,
+        return_weights: bool,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Embeddings, the blocks and the final LayerNorm: (B, T, C), and the per-layer
         weights when ``return_weights``.  The attention mask is built once, for all layers."""
         B, T = idx.shape
         start = 0 if kv_cache is None else kv_cache.length
         if start + T > self.config.block_size:
-            raise GlassError(f"a sequence of {start + T} tokens is longer than the model's context of "
-                             f"{self.config.block_size}.")
+            raise GlassError(
+                f"a sequence of {start + T} tokens is longer than the model's context of {self.config.block_size}."
+            )
         mask = None
         if kv_cache is not None:
             kv_cache.check_room(B, T)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import GlassError
+from glassgpt.errors import GlassError
 
 
 class LayerKV:
@@ -34,9 +34,9 @@ class LayerKV:
 
     __slots__ = ("cache", "keys", "values")
 
-    def __init__(self, cache: "KVCache", layer: int):
+    def __init__(self, cache: KVCache, layer: int):
         self.cache = cache
-        self.keys = cache.keys[layer]      # (B, H, max_len, D) views into the cache's storage
+        self.keys = cache.keys[layer]  # (B, H, max_len, D) views into the cache's storage
         self.values = cache.values[layer]
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,8 +52,16 @@ class LayerKV:
 class KVCache:
     """Keys and values of every layer for up to ``max_len`` positions of ``batch`` rows."""
 
-    def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, max_len: int,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        n_layer: int,
+        batch: int,
+        n_head: int,
+        head_dim: int,
+        max_len: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
         if min(n_layer, batch, n_head, head_dim, max_len) < 1:
             raise GlassError("a KV cache needs at least one layer, row, head, channel and position.")
         shape = (n_layer, batch, n_head, max_len, head_dim)
@@ -69,8 +77,9 @@ class KVCache:
         if batch != self.batch:
             raise GlassError(f"the KV cache holds {self.batch} rows but the input has {batch}.")
         if self.length + t > self.max_len:
-            raise GlassError(f"the KV cache holds {self.max_len} positions; {self.length} are filled "
-                             f"and {t} more do not fit.")
+            raise GlassError(
+                f"the KV cache holds {self.max_len} positions; {self.length} are filled and {t} more do not fit."
+            )
 
     def add_segments(self, segments: torch.Tensor | None, t: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Record the segment ids (B, t) of ``t`` new positions (None: they continue each row's
@@ -81,11 +90,11 @@ class KVCache:
                 return None
             if self.length == 0:
                 raise GlassError("the first tokens in a KV cache that tracks segments need segment ids.")
-            segments = self.segments[:, self.length - 1:self.length].expand(-1, t)
+            segments = self.segments[:, self.length - 1 : self.length].expand(-1, t)
         elif self.segments is None:  # positions cached so far form segment 0
             self.segments = torch.zeros(self.batch, self.max_len, dtype=torch.long, device=self.keys.device)
         end = self.length + t
-        self.segments[:, self.length:end] = segments
+        self.segments[:, self.length : end] = segments
         return segments, self.segments[:, :end]
 
     def advance(self, t: int) -> None:

@@ -31,7 +31,7 @@ class Rotary(nn.Module):
         if head_dim % 2:
             raise ValueError(f"rotary embeddings need an even head size, got {head_dim}")
         theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (D/2,)
-        angles = torch.arange(max_len, dtype=torch.float64)[:, None] * theta[None, :]     # (max_len, D/2)
+        angles = torch.arange(max_len, dtype=torch.float64)[:, None] * theta[None, :]  # (max_len, D/2)
         self.register_buffer("cos", angles.cos().float(), persistent=False)
         self.register_buffer("sin", angles.sin().float(), persistent=False)
 
@@ -40,7 +40,7 @@ class Rotary(nn.Module):
             positions = torch.arange(x.size(-2), device=x.device)
         cos, sin = self.cos[positions], self.sin[positions]  # (T, D/2) or (B, T, D/2)
         if cos.dim() == 3:
-            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)    # (B, 1, T, D/2): the same for every head
+            cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # (B, 1, T, D/2): the same for every head
         x1, x2 = x.float().chunk(2, dim=-1)
         out = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
         return out.to(x.dtype)

@@ -6,9 +6,9 @@ does not fit gets the same sentence from either engine.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from ..errors import GlassError
+from glassgpt.errors import GlassError
 
 
 def check_weights(expected: Mapping[str, tuple[int, ...]], weights: Mapping) -> None:

@@ -16,13 +16,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .figures import FIGURES, Rendered, render  # isort: skip  (first: its figures come first in the report)
-from . import ladder_figures  # noqa: F401  (registers the makemore ladder's figures, after the others)
-from .compare import compare_runs
-from .html import ReportResult, write_report
-from .rundata import MissingData, RunData
+from glassgpt.report.figures import FIGURES, Rendered, render  # isort: skip  (first: its figures come first in the report)
+from glassgpt.report import ladder_figures  # noqa: F401  (registers the makemore ladder's figures, after the others)
+from glassgpt.report.compare import compare_runs
+from glassgpt.report.html import ReportResult, write_report
+from glassgpt.report.rundata import MissingData, RunData
 
-__all__ = ["FIGURES", "MissingData", "compare_runs", "Rendered", "ReportResult", "RunData", "finish_run", "render", "write_report"]
+__all__ = [
+    "FIGURES",
+    "MissingData",
+    "compare_runs",
+    "Rendered",
+    "ReportResult",
+    "RunData",
+    "finish_run",
+    "render",
+    "write_report",
+]
 
 
 def finish_run(run_dir: str | Path, progress: bool = False) -> ReportResult:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .. import plotting
-from ..plotting import matplotlib as require_matplotlib
-from . import theme
-from .rundata import RunData
+from glassgpt import plotting
+from glassgpt.plotting import matplotlib as require_matplotlib
+from glassgpt.report import theme
+from glassgpt.report.rundata import RunData
 
 
 @dataclass
@@ -84,8 +84,13 @@ def window_mean(steps: np.ndarray, values: np.ndarray, span: float = 50) -> np.n
 
 def uniform_line(ax, vocab: int) -> None:
     if vocab > 1:
-        ax.axhline(math.log(vocab), color=theme.MUTED, ls="--", lw=1.2,
-                   label=f"uniform guess  ln {vocab} = {math.log(vocab):.3f}")
+        ax.axhline(
+            math.log(vocab),
+            color=theme.MUTED,
+            ls="--",
+            lw=1.2,
+            label=f"uniform guess  ln {vocab} = {math.log(vocab):.3f}",
+        )
 
 
 def floats(values) -> np.ndarray:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..evaluation import final_loss
-from ..fileio import check_writable
-from . import theme
-from .canvas import new_figure, require_matplotlib, save_png, style
-from .figures import draw_histograms, draw_loss, draw_update_ratio, histogram_sets
-from .ladder_figures import draw_dead
-from .rundata import RunData
+from glassgpt.evaluation import final_loss
+from glassgpt.fileio import check_writable
+from glassgpt.report import theme
+from glassgpt.report.canvas import new_figure, require_matplotlib, save_png, style
+from glassgpt.report.figures import draw_histograms, draw_loss, draw_update_ratio, histogram_sets
+from glassgpt.report.ladder_figures import draw_dead
+from glassgpt.report.rundata import RunData
 
 
 def _empty(ax, text: str) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError, GlassError
-from ..evaluation import final_loss
-from ..fileio import check_writable
-from ..progress import task
-from . import theme
-from .canvas import (
+from glassgpt.errors import ConfigError, GlassError
+from glassgpt.evaluation import final_loss
+from glassgpt.fileio import check_writable
+from glassgpt.progress import task
+from glassgpt.report import theme
+from glassgpt.report.canvas import (
     FIGURES,
     Rendered,
     figure,
@@ -33,14 +33,27 @@ from .canvas import (
     uniform_line,
     window_mean,
 )
-from .rundata import COMPONENTS, MissingData, RunData, latest_components
+from glassgpt.report.rundata import COMPONENTS, MissingData, RunData, latest_components
 
-__all__ = ["FIGURES", "Rendered", "render", "window_mean", "histogram_sets", "draw_histograms", "draw_update_ratio",
-           "draw_loss"]
+__all__ = [
+    "FIGURES",
+    "Rendered",
+    "render",
+    "window_mean",
+    "histogram_sets",
+    "draw_histograms",
+    "draw_update_ratio",
+    "draw_loss",
+]
 
 
-def render(run_dir: str | Path | RunData, which: str | None = "all", prompt: str | None = None,
-           out_dir: str | Path | None = None, progress: bool = False) -> list[Rendered]:
+def render(
+    run_dir: str | Path | RunData,
+    which: str | None = "all",
+    prompt: str | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[Rendered]:
     """Draw one figure (``which``) or all of them; figures without data become notes.  The
     folder is checked before anything is drawn; ``progress`` shows a bar."""
     run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
@@ -109,14 +122,23 @@ def _draw_components(ax, stats: dict, source: str) -> None:
     names = [c for c in COMPONENTS if c in stats] + [c for c in stats if c not in COMPONENTS]
     means = [float(stats[c]["mean"]) for c in names]
     x = np.arange(len(names))
-    ax.bar(x, means, color=[theme.CYCLE[i % len(theme.CYCLE)] for i in range(len(names))], width=0.62,
-           label="mean |grad|")
+    ax.bar(
+        x, means, color=[theme.CYCLE[i % len(theme.CYCLE)] for i in range(len(names))], width=0.62, label="mean |grad|"
+    )
     maxes = [float(stats[c].get("max", float("nan"))) for c in names]
     if all(math.isfinite(m) for m in maxes):
         ax.plot(x, maxes, "_", color=theme.INK, ms=18, mew=2, label="max |grad|")
     for xi, m in zip(x, means):
-        ax.annotate(f"{m:.1e}", (xi, m), ha="center", va="bottom", fontsize=8, color=theme.INK,
-                    xytext=(0, 2), textcoords="offset points")
+        ax.annotate(
+            f"{m:.1e}",
+            (xi, m),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=theme.INK,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
     ax.set_xticks(x, names)
     if min(means) > 0:
         ax.set_yscale("log")
@@ -127,9 +149,12 @@ def _draw_components(ax, stats: dict, source: str) -> None:
 
 
 # ---- the figures -------------------------------------------------------------------------------
-@figure("overview", "How it learned, at a glance: the loss against the uniform-guess baseline, the gradient "
-                    "norm, the spread of per-step training losses early vs late (first and last 20% of the "
-                    "logged steps), and the mean gradient magnitude of each part of the model.")
+@figure(
+    "overview",
+    "How it learned, at a glance: the loss against the uniform-guess baseline, the gradient "
+    "norm, the spread of per-step training losses early vs late (first and last 20% of the "
+    "logged steps), and the mean gradient magnitude of each part of the model.",
+)
 def overview(run: RunData):
     steps, train = run.series("train_loss")
     if not len(steps):
@@ -146,10 +171,16 @@ def overview(run: RunData):
     both = np.concatenate([early, late])
     wide = both.min() > 0 and both.max() / both.min() > 20  # e.g. 5 nats early, 0.05 late
     bins = np.geomspace(both.min(), both.max(), 40) if wide else np.histogram_bin_edges(both, bins=30)
-    c.hist(early, bins=bins, color=theme.ORANGE, alpha=0.65,
-           label=f"early: steps {steps[0]:.0f}–{steps[n - 1]:.0f} (first 20%)")
-    c.hist(late, bins=bins, color=theme.GREEN, alpha=0.65,
-           label=f"late: steps {steps[-n]:.0f}–{steps[-1]:.0f} (last 20%)")
+    c.hist(
+        early,
+        bins=bins,
+        color=theme.ORANGE,
+        alpha=0.65,
+        label=f"early: steps {steps[0]:.0f}–{steps[n - 1]:.0f} (first 20%)",
+    )
+    c.hist(
+        late, bins=bins, color=theme.GREEN, alpha=0.65, label=f"late: steps {steps[-n]:.0f}–{steps[-1]:.0f} (last 20%)"
+    )
     if wide:
         c.set_xscale("log")
     c.set_xlabel("training loss of a logged step (nats" + (", log scale)" if wide else ")"))
@@ -160,17 +191,28 @@ def overview(run: RunData):
         stats, source = latest_components(run)
         _draw_components(d, stats, source)
     except MissingData as exc:
-        d.text(0.5, 0.5, f"no gradient statistics:\n{exc}", ha="center", va="center", color=theme.MUTED,
-               transform=d.transAxes, wrap=True)
+        d.text(
+            0.5,
+            0.5,
+            f"no gradient statistics:\n{exc}",
+            ha="center",
+            va="center",
+            color=theme.MUTED,
+            transform=d.transAxes,
+            wrap=True,
+        )
         d.set_axis_off()
     d.set_title("mean |grad| per component")
     fig.suptitle(f"{run.title}: how it learned")
     return fig
 
 
-@figure("loss", "Training loss at every logged step (thin), its 50-step trailing mean (bold), the periodic "
-                "validation estimates and the final evaluation. The dashed line is ln V, the loss of a "
-                "model that guesses uniformly over the V tokens: where every run starts.")
+@figure(
+    "loss",
+    "Training loss at every logged step (thin), its 50-step trailing mean (bold), the periodic "
+    "validation estimates and the final evaluation. The dashed line is ln V, the loss of a "
+    "model that guesses uniformly over the V tokens: where every run starts.",
+)
 def loss(run: RunData):
     if not any(len(run.series(k)[0]) for k in ("train_loss", "val_loss", "train_eval_loss")):
         raise MissingData("metrics.jsonl has no losses yet")
@@ -180,8 +222,11 @@ def loss(run: RunData):
     return fig
 
 
-@figure("grad-norm", "Global gradient norm ‖∇L‖ at each logged step, measured before clipping. Spikes "
-                     "mean a step met an unusual batch or a too-large learning rate.")
+@figure(
+    "grad-norm",
+    "Global gradient norm ‖∇L‖ at each logged step, measured before clipping. Spikes "
+    "mean a step met an unusual batch or a too-large learning rate.",
+)
 def grad_norm(run: RunData):
     if not len(run.series("grad_norm")[0]):
         raise MissingData("metrics.jsonl has no gradient norms yet")
@@ -191,9 +236,12 @@ def grad_norm(run: RunData):
     return fig
 
 
-@figure("lr-finder", "Learning-rate finder: one step at each of a log-spaced sweep of learning rates, on "
-                     "fresh weights. The loss falls fastest a little below the minimum; the marked "
-                     "suggestion is the minimum's learning rate divided by 10.")
+@figure(
+    "lr-finder",
+    "Learning-rate finder: one step at each of a log-spaced sweep of learning rates, on "
+    "fresh weights. The loss falls fastest a little below the minimum; the marked "
+    "suggestion is the minimum's learning rate divided by 10.",
+)
 def lr_finder(run: RunData):
     data = run.lr_finder
     if not data.get("lrs") or not data.get("losses"):
@@ -204,11 +252,17 @@ def lr_finder(run: RunData):
     if data.get("smoothed"):
         ax.plot(lrs, floats(data["smoothed"]), color=theme.BLUE, lw=2, label="smoothed (EMA 0.9)")
     if data.get("suggested_lr"):
-        ax.axvline(data["suggested_lr"], color=theme.GREEN, ls="--", lw=1.4,
-                   label=f"suggested lr {data['suggested_lr']:.2g}")
+        ax.axvline(
+            data["suggested_lr"], color=theme.GREEN, ls="--", lw=1.4, label=f"suggested lr {data['suggested_lr']:.2g}"
+        )
     if data.get("min_loss_lr"):
-        ax.axvline(data["min_loss_lr"], color=theme.RED, ls=":", lw=1.4,
-                   label=f"lowest smoothed loss at {data['min_loss_lr']:.2g}")
+        ax.axvline(
+            data["min_loss_lr"],
+            color=theme.RED,
+            ls=":",
+            lw=1.4,
+            label=f"lowest smoothed loss at {data['min_loss_lr']:.2g}",
+        )
     ax.set_xscale("log")
     finite = losses[np.isfinite(losses)]
     if len(finite):
@@ -220,8 +274,11 @@ def lr_finder(run: RunData):
     return fig
 
 
-@figure("grad-components", "Mean |gradient| of each part of the model (bars, log scale) and the largest "
-                           "single |gradient| (ticks): which parts are learning fastest.")
+@figure(
+    "grad-components",
+    "Mean |gradient| of each part of the model (bars, log scale) and the largest "
+    "single |gradient| (ticks): which parts are learning fastest.",
+)
 def grad_components(run: RunData):
     stats, source = latest_components(run)
     if not stats:
@@ -232,9 +289,12 @@ def grad_components(run: RunData):
     return fig
 
 
-@figure("grad-flow", "Gradient flow: the gradient norm of every layer (rows, input at the top) at every "
-                     "diagnostics step (columns), log10 colour scale. A dark band means a layer whose "
-                     "gradient vanishes; a bright one, a layer whose gradient explodes.")
+@figure(
+    "grad-flow",
+    "Gradient flow: the gradient norm of every layer (rows, input at the top) at every "
+    "diagnostics step (columns), log10 colour scale. A dark band means a layer whose "
+    "gradient vanishes; a bright one, a layer whose gradient explodes.",
+)
 def grad_flow(run: RunData):
     records = run.diagnostics_with("layer_grad_norm")
     if not records:
@@ -243,10 +303,16 @@ def grad_flow(run: RunData):
     if all(isinstance(r.get("embedding_grad_norm"), (int, float)) for r in records):
         rows.append(("embeddings", [r["embedding_grad_norm"] for r in records]))
     n_layers = max(len(r["layer_grad_norm"]) for r in records)
-    names = records[-1].get("layer_names") or [f"block {i}" for i in range(n_layers)]  # a ladder model names its tensors
+    names = records[-1].get("layer_names") or [
+        f"block {i}" for i in range(n_layers)
+    ]  # a ladder model names its tensors
     for i in range(n_layers):
-        rows.append((names[i] if i < len(names) else f"layer {i}",
-                     [r["layer_grad_norm"][i] if i < len(r["layer_grad_norm"]) else np.nan for r in records]))
+        rows.append(
+            (
+                names[i] if i < len(names) else f"layer {i}",
+                [r["layer_grad_norm"][i] if i < len(r["layer_grad_norm"]) else np.nan for r in records],
+            )
+        )
     if all(isinstance(r.get("head_grad_norm"), (int, float)) for r in records):
         rows.append(("head", [r["head_grad_norm"] for r in records]))
     values = np.asarray([v for _, v in rows], dtype=float)
@@ -263,9 +329,12 @@ def grad_flow(run: RunData):
     return fig
 
 
-@figure("update-ratio", "Update-to-data ratio log10(|update| / |weight|) of each parameter group over "
-                        "time. Around −3 (one thousandth per step) is healthy; far below, that group "
-                        "barely learns; far above, the learning rate is too high for it.")
+@figure(
+    "update-ratio",
+    "Update-to-data ratio log10(|update| / |weight|) of each parameter group over "
+    "time. Around −3 (one thousandth per step) is healthy; far below, that group "
+    "barely learns; far above, the learning rate is too high for it.",
+)
 def update_ratio(run: RunData):
     records = run.diagnostics_with("update_ratio")
     if not records:
@@ -283,12 +352,22 @@ def draw_update_ratio(ax, records: list[dict]) -> None:
     for r in records:
         groups += [g for g in r["update_ratio"] if g not in groups]
     for i, g in enumerate(groups):
-        pts = [(r["step"], r["update_ratio"][g]) for r in records
-               if isinstance(r["update_ratio"].get(g), (int, float)) and math.isfinite(r["update_ratio"][g])]
+        pts = [
+            (r["step"], r["update_ratio"][g])
+            for r in records
+            if isinstance(r["update_ratio"].get(g), (int, float)) and math.isfinite(r["update_ratio"][g])
+        ]
         if pts:
             xs, ys = zip(*pts)
-            ax.plot(xs, ys, "-", marker="o" if len(xs) < 30 else None, ms=3, label=g,
-                    color=theme.CYCLE[i % len(theme.CYCLE)] if len(groups) <= len(theme.CYCLE) else None)
+            ax.plot(
+                xs,
+                ys,
+                "-",
+                marker="o" if len(xs) < 30 else None,
+                ms=3,
+                label=g,
+                color=theme.CYCLE[i % len(theme.CYCLE)] if len(groups) <= len(theme.CYCLE) else None,
+            )
     ax.axhline(-3, color=theme.INK, ls="--", lw=1.2, label="−3 (healthy)")
     ax.set_xlabel("step")
     ax.set_ylabel("log10(update / data)")
@@ -359,19 +438,22 @@ def draw_histograms(axes, record: dict, title_suffix: str = "") -> None:
             total = counts.sum() or 1.0
             if kind == "activations" and i < len(sat) and sat[i] is not None:
                 label = f"{label} ({sat[i]:.1%} saturated)"
-            ax.plot(centers, counts / total, lw=1.6, label=label,
-                    color=cmap(i / max(1, len(layers) - 1) * 0.85))
-        ax.set_title((f"{what} activations" if kind == "activations" else f"gradients w.r.t. {what} activations")
-                     + title_suffix)
+            ax.plot(centers, counts / total, lw=1.6, label=label, color=cmap(i / max(1, len(layers) - 1) * 0.85))
+        ax.set_title(
+            (f"{what} activations" if kind == "activations" else f"gradients w.r.t. {what} activations") + title_suffix
+        )
         ax.set_xlabel("value")
         ax.set_ylabel("fraction of values")
         ax.legend(loc="upper right", fontsize=8)
 
 
-@figure("histograms", "Distributions of each block's output activations and of the gradients flowing "
-                      "into it, at the latest diagnostics step. Healthy layers have similar, "
-                      "well-spread distributions; a layer whose histogram collapses to a spike at 0 "
-                      "(or piles up at the saturation limits) is a problem.")
+@figure(
+    "histograms",
+    "Distributions of each block's output activations and of the gradients flowing "
+    "into it, at the latest diagnostics step. Healthy layers have similar, "
+    "well-spread distributions; a layer whose histogram collapses to a spike at 0 "
+    "(or piles up at the saturation limits) is a problem.",
+)
 def histograms(run: RunData):
     records = run.diagnostics_with("histograms")
     sets = histogram_sets(records[-1]["histograms"]) if records else {}
@@ -384,9 +466,12 @@ def histograms(run: RunData):
     return fig
 
 
-@figure("attention", "Attention weights of every head (columns) in every layer (rows) on a prompt: row t "
-                     "shows how much position t (the query) looks at each earlier position (keys). The "
-                     "upper triangle is empty because a GPT never looks ahead.")
+@figure(
+    "attention",
+    "Attention weights of every head (columns) in every layer (rows) on a prompt: row t "
+    "shows how much position t (the query) looks at each earlier position (keys). The "
+    "upper triangle is empty because a GPT never looks ahead.",
+)
 def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     matplotlib = require_matplotlib()
     loaded = run.loaded()
@@ -396,7 +481,7 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     if prompt is not None:
         if not prompt:
             raise ConfigError("--prompt is empty; give some text to look at.")
-        ids = tok.encode(prompt)[-min(max_tokens, context):]  # the model's view of it
+        ids = tok.encode(prompt)[-min(max_tokens, context) :]  # the model's view of it
     else:
         ids, _ = run.snippet_ids(min(24, context))
     if not ids:
@@ -414,8 +499,7 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
         for h in range(H):
             ax = axes[l][h]
             future = np.triu(np.ones((T, T), dtype=bool), k=1)  # never attended: drawn blank
-            im = ax.imshow(np.ma.masked_array(maps[l][h], future), cmap=cmap, vmin=0, vmax=1,
-                           interpolation="nearest")
+            im = ax.imshow(np.ma.masked_array(maps[l][h], future), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
             ax.grid(False)
             ax.set_title(f"layer {l} · head {h}", fontsize=8.5 if not big else 7)
             # token labels on the outer panels only (they are the same everywhere)
@@ -433,9 +517,12 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     return fig
 
 
-@figure("embeddings", "The token embedding table (a ladder model's character table C) projected onto its first "
-                      "two principal components (PCA by SVD; a 2-wide table is drawn as it is). Tokens the model "
-                      "uses alike end up close together, e.g. vowels, digits or punctuation.")
+@figure(
+    "embeddings",
+    "The token embedding table (a ladder model's character table C) projected onto its first "
+    "two principal components (PCA by SVD; a 2-wide table is drawn as it is). Tokens the model "
+    "uses alike end up close together, e.g. vowels, digits or punctuation.",
+)
 def embeddings(run: RunData, max_labels: int = 120):
     model, tok = run.model()
     V = tok.vocab_size
@@ -464,13 +551,29 @@ def embeddings(run: RunData, max_labels: int = 120):
     def colour(s: str) -> str:
         if len(s) != 1:
             return theme.BLUE
-        return (theme.BLUE if s.isalpha() and s.lower() not in "aeiou" else theme.RED if s.isalpha()
-                else theme.GREEN if s.isdigit() else theme.MUTED if s.isspace() else theme.ORANGE)
+        return (
+            theme.BLUE
+            if s.isalpha() and s.lower() not in "aeiou"
+            else theme.RED
+            if s.isalpha()
+            else theme.GREEN
+            if s.isdigit()
+            else theme.MUTED
+            if s.isspace()
+            else theme.ORANGE
+        )
 
     for i in labelled:
         raw = tok.token_bytes(int(i)).decode("utf-8", errors="replace")
-        ax.annotate(token_label(tok, int(i)), (P[i, 0], P[i, 1]), ha="center", va="center",
-                    fontsize=9 if V <= max_labels else 7, color=colour(raw), fontweight="bold")
+        ax.annotate(
+            token_label(tok, int(i)),
+            (P[i, 0], P[i, 1]),
+            ha="center",
+            va="center",
+            fontsize=9 if V <= max_labels else 7,
+            color=colour(raw),
+            fontweight="bold",
+        )
     ax.set_xlabel(axes_named[0])
     ax.set_ylabel(axes_named[1])
     what = "all tokens" if V <= max_labels else f"{len(labelled)} most frequent of {V} tokens labelled"
@@ -480,8 +583,14 @@ def embeddings(run: RunData, max_labels: int = 120):
     single = sum(len(tok.token_bytes(int(i))) == 1 for i in labelled)
     if single >= 0.8 * len(labelled):
         Line2D = require_matplotlib().lines.Line2D
-        keys = [("consonant", theme.BLUE), ("vowel", theme.RED), ("digit", theme.GREEN),
-                ("punctuation", theme.ORANGE), ("whitespace", theme.MUTED)]
-        ax.legend(handles=[Line2D([], [], ls="", marker="s", color=c, label=k) for k, c in keys],
-                  loc="best", fontsize=8)
+        keys = [
+            ("consonant", theme.BLUE),
+            ("vowel", theme.RED),
+            ("digit", theme.GREEN),
+            ("punctuation", theme.ORANGE),
+            ("whitespace", theme.MUTED),
+        ]
+        ax.legend(
+            handles=[Line2D([], [], ls="", marker="s", color=c, label=k) for k, c in keys], loc="best", fontsize=8
+        )
     return fig

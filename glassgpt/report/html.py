@@ -17,17 +17,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import rundir
-from ..version import __version__
-from ..errors import FileError, GlassError, RunDirError
-from ..evaluation import final_loss
-from ..explain import explain
-from ..fileio import atomic_write_text, check_writable
-from ..progress import task
-from ..training.diagnostics import param_group
-from . import theme
-from .figures import FIGURES, Rendered, render
-from .rundata import MissingData, RunData
+from glassgpt import rundir
+from glassgpt.errors import FileError, GlassError, RunDirError
+from glassgpt.evaluation import final_loss
+from glassgpt.explain import explain
+from glassgpt.fileio import atomic_write_text, check_writable
+from glassgpt.progress import task
+from glassgpt.report import theme
+from glassgpt.report.figures import FIGURES, Rendered, render
+from glassgpt.report.rundata import MissingData, RunData
+from glassgpt.training.diagnostics import param_group
+from glassgpt.version import __version__
 
 #: tokens of validation text shown in the explain strip
 EXPLAIN_TOKENS = 60
@@ -46,8 +46,9 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def write_report(run_dir: str | Path, figures: bool = True, prompt: str | None = None,
-                 progress: bool = False) -> ReportResult:
+def write_report(
+    run_dir: str | Path, figures: bool = True, prompt: str | None = None, progress: bool = False
+) -> ReportResult:
     """Draw the figures into ``DIR/plots/`` and write ``DIR/report.html``.  Without
     matplotlib the report is written without figures and the reason is in ``notes``.
     A run directory that cannot be written is refused before any work; ``progress`` shows
@@ -165,8 +166,10 @@ def figures_section(rendered: list[Rendered], notes: list[str]) -> str:
         wh = f' width="{size[0]}" height="{size[1]}"' if size else ""
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         caption = FIGURES[r.name].caption if r.name in FIGURES else ""
-        parts.append(f'<figure id="fig-{esc(r.name)}"><img src="{uri}" alt="{esc(r.name)}: {esc(caption)}"{wh}>'
-                     f"<figcaption><b>{esc(r.name)}</b> — {esc(caption)}</figcaption></figure>")
+        parts.append(
+            f'<figure id="fig-{esc(r.name)}"><img src="{uri}" alt="{esc(r.name)}: {esc(caption)}"{wh}>'
+            f"<figcaption><b>{esc(r.name)}</b> — {esc(caption)}</figcaption></figure>"
+        )
     skipped = [r for r in rendered if r.path is None]
     if skipped:
         items = "".join(f"<li><b>{esc(r.name)}</b>: {esc(r.note)}</li>" for r in skipped)
@@ -190,9 +193,11 @@ def param_rows(model) -> tuple[list[list[str]], dict[str, int], int]:
             sub = {"attn": "attention", "mlp": "MLP"}.get(parts[3], "LayerNorms")
             key = f"block {parts[2]} {sub}"
         else:
-            key = {"wte": "token embedding (wte)", "wpe": "position embedding (wpe)",
-                   "ln_f": "final LayerNorm (ln_f)"}.get(parts[1] if parts[0] == "transformer" else "",
-                                                         "LM head (lm_head)")
+            key = {
+                "wte": "token embedding (wte)",
+                "wpe": "position embedding (wpe)",
+                "ln_f": "final LayerNorm (ln_f)",
+            }.get(parts[1] if parts[0] == "transformer" else "", "LM head (lm_head)")
         groups.setdefault(key, []).append((name, shape, count))
         kind = param_group(name)
         kinds[kind] = kinds.get(kind, 0) + count
@@ -211,11 +216,15 @@ def params_section(run: RunData) -> tuple[str, int | None]:
     except MissingData as exc:
         return note(f"Parameter table unavailable: {exc}."), None
     rows, kinds, total = param_rows(model)
-    body = table(["part", "tensors", "parameters", "share"], rows, num={2, 3},
-                 total=["total", "", f"{total:,}", "100%"])
+    body = table(
+        ["part", "tensors", "parameters", "share"], rows, num={2, 3}, total=["total", "", f"{total:,}", "100%"]
+    )
     by_kind = " · ".join(f"{k} {v:,}" for k, v in kinds.items())
-    tied = " The LM head shares the token embedding matrix (tied), so it is counted once." \
-        if getattr(model.config, "tie_weights", False) else ""
+    tied = (
+        " The LM head shares the token embedding matrix (tied), so it is counted once."
+        if getattr(model.config, "tie_weights", False)
+        else ""
+    )
     body += note(f"By component: {by_kind}.{tied}")
     return body, total
 
@@ -239,8 +248,9 @@ def samples_section(run: RunData) -> str:
         return note("No samples were recorded (samples.jsonl is empty or missing).")
     shown = samples[-MAX_SAMPLES:]
     head = note(f"The last {len(shown)} of {len(samples)} samples.") if len(shown) < len(samples) else ""
-    items = "".join(f"<h3>step {esc(fmt(s.get('step', '?')))}</h3><pre class=\"sample\">{esc(s['text'])}</pre>"
-                    for s in shown)
+    items = "".join(
+        f'<h3>step {esc(fmt(s.get("step", "?")))}</h3><pre class="sample">{esc(s["text"])}</pre>' for s in shown
+    )
     return head + items
 
 
@@ -250,17 +260,32 @@ def evaluation_section(run: RunData) -> str:
         return note("The run has not finished yet (no summary.json): there is no final evaluation.")
     final = s.get("final") or {}
     split, loss = final_loss(final)
-    names = {"split": "evaluated split", "loss": f"mean {split} loss (nats / token)", "perplexity": "perplexity",
-             "bits_per_byte": "bits per byte", "tokens": "tokens evaluated", "bytes": "UTF-8 bytes evaluated"}
+    names = {
+        "split": "evaluated split",
+        "loss": f"mean {split} loss (nats / token)",
+        "perplexity": "perplexity",
+        "bits_per_byte": "bits per byte",
+        "tokens": "tokens evaluated",
+        "bytes": "UTF-8 bytes evaluated",
+    }
     rows = [["evaluated split", fmt(split)], [names["loss"], fmt(loss)]]
     rows += [[names.get(k, k), fmt(v)] for k, v in final.items() if k in names and k not in ("split", "loss")]
     for name, figures in (final.get("splits") or {}).items():  # a word list: every split
         if isinstance(figures, dict):
-            rows.append([f"{name} loss (nats / character, {fmt(figures.get('tokens'))} examples)", fmt(figures.get("loss"))])
-    rows += [["steps", fmt(s.get("steps"))], ["stopped by", fmt(s.get("stopped_by"))],
-             ["training time", duration(s.get("elapsed_s", 0))]]
+            rows.append(
+                [f"{name} loss (nats / character, {fmt(figures.get('tokens'))} examples)", fmt(figures.get("loss"))]
+            )
+    rows += [
+        ["steps", fmt(s.get("steps"))],
+        ["stopped by", fmt(s.get("stopped_by"))],
+        ["training time", duration(s.get("elapsed_s", 0))],
+    ]
     vocab = run.vocab_size
-    extra = note(f"A uniform guess over {vocab} tokens would score ln {vocab} = {math.log(vocab):.4f}.") if vocab > 1 else ""
+    extra = (
+        note(f"A uniform guess over {vocab} tokens would score ln {vocab} = {math.log(vocab):.4f}.")
+        if vocab > 1
+        else ""
+    )
     return table(["", "value"], rows, num={1}) + extra
 
 
@@ -269,7 +294,7 @@ def _pieces(tokenizer, ids: list[int]) -> list[str]:
     out, prev = [], ""
     for i in range(len(ids)):
         cur = tokenizer.decode(ids[: i + 1])
-        out.append(cur[len(prev):] if cur.startswith(prev) else tokenizer.token_str(ids[i]))
+        out.append(cur[len(prev) :] if cur.startswith(prev) else tokenizer.token_str(ids[i]))
         prev = cur
     return out
 
@@ -297,25 +322,46 @@ def explain_section(run: RunData) -> str:
     strip = [f'<span class="tok ctx" title="first token: context only">{_show(pieces[0])}</span>']
     for row, piece in zip(rows, pieces[1:]):
         top = " · ".join(f"{t!r} {p:.3f}" for t, p in row["top_k"])
-        title = (f"target {row['target']!r}: P = {row['p_target']:.4f} · loss {row['loss']:.3f} nats · "
-                 f"rank {row['rank']}\ntop {len(row['top_k'])}: {top}")
-        strip.append(f'<span class="tok" style="background:{theme.loss_colour(row["loss"], worst)}" '
-                     f'title="{esc(title)}">{_show(piece)}</span>')
-    legend = "".join(f'<span><span class="swatch" style="background:{theme.loss_colour(v, worst)}"></span>{esc(t)}</span>'
-                     for v, t in ((0.0, "loss 0 (certain and right)"), (worst / 2, f"loss {worst / 2:.2f}"),
-                                  (worst, f"loss ≥ ln V = {worst:.2f} (no better than guessing)")))
+        title = (
+            f"target {row['target']!r}: P = {row['p_target']:.4f} · loss {row['loss']:.3f} nats · "
+            f"rank {row['rank']}\ntop {len(row['top_k'])}: {top}"
+        )
+        strip.append(
+            f'<span class="tok" style="background:{theme.loss_colour(row["loss"], worst)}" '
+            f'title="{esc(title)}">{_show(piece)}</span>'
+        )
+    legend = "".join(
+        f'<span><span class="swatch" style="background:{theme.loss_colour(v, worst)}"></span>{esc(t)}</span>'
+        for v, t in (
+            (0.0, "loss 0 (certain and right)"),
+            (worst / 2, f"loss {worst / 2:.2f}"),
+            (worst, f"loss ≥ ln V = {worst:.2f} (no better than guessing)"),
+        )
+    )
     hardest = sorted(rows, key=lambda r: -r["loss"])[:8]
-    hard_rows = [[str(r["position"] + 1), f"{r['context']!r} → {r['target']!r}", f"{r['p_target']:.4f}",
-                  f"{r['loss']:.3f}", str(r["rank"]), ", ".join(f"{t!r} {p:.2f}" for t, p in r["top_k"])]
-                 for r in hardest]
-    return (note(f"The first {len(ids)} tokens of the {split} split. Each token's colour is the loss the model "
-                 "paid predicting it from everything before it; hover (or long-press) a token for its "
-                 "probability, loss, rank and the model's top guesses.")
-            + f'<div class="legend">{legend}</div><div class="strip">{"".join(strip)}</div>'
-            + f'<p class="note">mean loss {result["mean_loss"]:.4f} nats · perplexity {result["perplexity"]:.3f} · '
-            + f'bits per byte {result["bits_per_byte"]:.4f} over {len(rows)} predictions.</p>'
-            + "<h3>The hardest predictions</h3>"
-            + table(["position", "context → target", "P(target)", "loss", "rank", "top 5"], hard_rows, num={0, 2, 3, 4}))
+    hard_rows = [
+        [
+            str(r["position"] + 1),
+            f"{r['context']!r} → {r['target']!r}",
+            f"{r['p_target']:.4f}",
+            f"{r['loss']:.3f}",
+            str(r["rank"]),
+            ", ".join(f"{t!r} {p:.2f}" for t, p in r["top_k"]),
+        ]
+        for r in hardest
+    ]
+    return (
+        note(
+            f"The first {len(ids)} tokens of the {split} split. Each token's colour is the loss the model "
+            "paid predicting it from everything before it; hover (or long-press) a token for its "
+            "probability, loss, rank and the model's top guesses."
+        )
+        + f'<div class="legend">{legend}</div><div class="strip">{"".join(strip)}</div>'
+        + f'<p class="note">mean loss {result["mean_loss"]:.4f} nats · perplexity {result["perplexity"]:.3f} · '
+        + f"bits per byte {result['bits_per_byte']:.4f} over {len(rows)} predictions.</p>"
+        + "<h3>The hardest predictions</h3>"
+        + table(["position", "context → target", "P(target)", "loss", "rank", "top 5"], hard_rows, num={0, 2, 3, 4})
+    )
 
 
 def safe(build, *args) -> str:
@@ -332,8 +378,11 @@ def build_html(run: RunData, rendered: list[Rendered], notes: list[str]) -> str:
         params_body, n_params = params_section(run)
     except Exception as exc:  # noqa: BLE001
         params_body, n_params = note(f"The parameter table could not be built ({exc})."), None
-    status = (f"finished: {run.summary.get('steps', '?')} steps, stopped by {run.summary.get('stopped_by', '?')}"
-              if run.summary else "in progress or interrupted (no summary.json yet)")
+    status = (
+        f"finished: {run.summary.get('steps', '?')} steps, stopped by {run.summary.get('stopped_by', '?')}"
+        if run.summary
+        else "in progress or interrupted (no summary.json yet)"
+    )
     cfg = run.config
     title = f"glassgpt run report: {run.dir.name}"
     sections = [
@@ -345,9 +394,17 @@ def build_html(run: RunData, rendered: list[Rendered], notes: list[str]) -> str:
         section("config", "Configuration", safe(config_section, run)),
         section("params", "Parameters", params_body),
     ]
-    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in (
-        ("figures", "Figures"), ("explain", "Explain"), ("samples", "Samples"), ("evaluation", "Evaluation"),
-        ("config", "Configuration"), ("params", "Parameters")))
+    nav = "".join(
+        f'<a href="#{a}">{esc(t)}</a>'
+        for a, t in (
+            ("figures", "Figures"),
+            ("explain", "Explain"),
+            ("samples", "Samples"),
+            ("evaluation", "Evaluation"),
+            ("config", "Configuration"),
+            ("params", "Parameters"),
+        )
+    )
     generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     sub = f"{run.dir.resolve()} · preset {cfg.get('preset') or 'none'} · {status} · written {generated}"
     return f"""<!DOCTYPE html>

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..training.layer_probe import DEAD, unpack_rows
-from . import theme
-from .canvas import figure, new_figure, require_matplotlib, token_label
-from .rundata import MissingData, RunData
+from glassgpt.report import theme
+from glassgpt.report.canvas import figure, new_figure, require_matplotlib, token_label
+from glassgpt.report.rundata import MissingData, RunData
+from glassgpt.training.layer_probe import DEAD, unpack_rows
 
 NO_LAYER_DIAGNOSTICS = "no layer diagnostics in diagnostics.jsonl (train a ladder model with --diagnostics-every N)"
 
@@ -38,10 +38,16 @@ def draw_weight_gradients(ax, record: dict, title: str = "") -> None:
         counts, edges = np.asarray(w["counts"], float), np.asarray(w["edges"], float)
         centers = (edges[:-1] + edges[1:]) / 2
         ratio = w.get("grad_data")
-        label = (f"{w['name']} {'×'.join(map(str, w['shape']))} · std {w['std']:.2e}"
-                 + (f" · grad:data {ratio:.2e}" if isinstance(ratio, (int, float)) else ""))
-        ax.plot(centers, counts / max(counts.sum(), 1.0), lw=1.6, label=label,
-                color=cmap(i / max(1, len(entries) - 1) * 0.85))
+        label = f"{w['name']} {'×'.join(map(str, w['shape']))} · std {w['std']:.2e}" + (
+            f" · grad:data {ratio:.2e}" if isinstance(ratio, (int, float)) else ""
+        )
+        ax.plot(
+            centers,
+            counts / max(counts.sum(), 1.0),
+            lw=1.6,
+            label=label,
+            color=cmap(i / max(1, len(entries) - 1) * 0.85),
+        )
     ax.set_xlabel("gradient value")
     ax.set_ylabel("fraction of entries")
     ax.set_title(title or f"weight gradients at step {record.get('step', '?')}")
@@ -59,16 +65,22 @@ def draw_dead(ax, entry: dict, step) -> None:
     ax.imshow(bits, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
     ax.grid(False)
     dead = int(bits.all(axis=0).sum()) if len(bits) else 0
-    ax.set_title(f"{entry['layer']}, step {step}: {bits.mean():.0%} of values |tanh| > {DEAD}, "
-                 f"{dead} dead unit{'s' if dead != 1 else ''}", fontsize=9)
+    ax.set_title(
+        f"{entry['layer']}, step {step}: {bits.mean():.0%} of values |tanh| > {DEAD}, "
+        f"{dead} dead unit{'s' if dead != 1 else ''}",
+        fontsize=9,
+    )
     ax.set_xlabel("unit")
     ax.set_ylabel("example")
 
 
-@figure("weight-gradients", "Gradient histograms of every weight matrix at the latest diagnostics step, with "
-                            "each one's grad:data ratio std(grad)/std(W): a matrix whose ratio stands far above "
-                            "the others (the output layer, with a naive initialisation) learns much faster than "
-                            "they do.")
+@figure(
+    "weight-gradients",
+    "Gradient histograms of every weight matrix at the latest diagnostics step, with "
+    "each one's grad:data ratio std(grad)/std(W): a matrix whose ratio stands far above "
+    "the others (the output layer, with a naive initialisation) learns much faster than "
+    "they do.",
+)
 def weight_gradients(run: RunData):
     records = layer_records(run, "weight_gradients")
     if not records:
@@ -78,10 +90,13 @@ def weight_gradients(run: RunData):
     return fig
 
 
-@figure("dead-neurons", "Each tanh layer's outputs on one batch (rows: examples, columns: units), white where "
-                        "|tanh| > 0.99, at the first and the latest diagnostics step. There the gradient "
-                        "1 − tanh² is below 0.02: a mostly white layer barely learns, and a column white in every "
-                        "row is a dead unit that no example can move.")
+@figure(
+    "dead-neurons",
+    "Each tanh layer's outputs on one batch (rows: examples, columns: units), white where "
+    "|tanh| > 0.99, at the first and the latest diagnostics step. There the gradient "
+    "1 − tanh² is below 0.02: a mostly white layer barely learns, and a column white in every "
+    "row is a dead unit that no example can move.",
+)
 def dead_neurons(run: RunData):
     records = layer_records(run, "dead")
     if not records:
@@ -100,10 +115,13 @@ def dead_neurons(run: RunData):
     return fig
 
 
-@figure("bigram-table", "The bigram's table: for each previous character (row) the next one (column), with the "
-                        "count of that pair in the training split (the counting bigram) or the learned "
-                        "probability softmax(W) in percent (the neural bigram). The row of '.' is how names "
-                        "start; the column of '.' how they end.")
+@figure(
+    "bigram-table",
+    "The bigram's table: for each previous character (row) the next one (column), with the "
+    "count of that pair in the training split (the counting bigram) or the learned "
+    "probability softmax(W) in percent (the neural bigram). The row of '.' is how names "
+    "start; the column of '.' how they end.",
+)
 def bigram_table(run: RunData):
     model, tok = run.model()
     if hasattr(model, "counts"):
@@ -123,10 +141,24 @@ def bigram_table(run: RunData):
     for i in range(V):
         for j in range(V):
             dark = shade[i, j] > 0.6 * shade.max()
-            ax.text(j, i - 0.18, labels[i] + labels[j], ha="center", va="center", fontsize=small,
-                    color="white" if dark else theme.MUTED)
-            ax.text(j, i + 0.22, fmt.format(table[i, j]), ha="center", va="center", fontsize=small,
-                    color="white" if dark else theme.INK)
+            ax.text(
+                j,
+                i - 0.18,
+                labels[i] + labels[j],
+                ha="center",
+                va="center",
+                fontsize=small,
+                color="white" if dark else theme.MUTED,
+            )
+            ax.text(
+                j,
+                i + 0.22,
+                fmt.format(table[i, j]),
+                ha="center",
+                va="center",
+                fontsize=small,
+                color="white" if dark else theme.INK,
+            )
     ax.set_xticks(range(V), labels)
     ax.set_yticks(range(V), labels)
     ax.set_xlabel("next character")

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir
-from ..data.loader import fixed_batches
-from ..data.tokens import open_split
-from ..errors import GlassError, RunDirError
-from ..data.words import WordData
-from ..runs import LoadedRun, load_run
-from ..training.diagnostics import analyze_gradients
-from ..wordruns import run_words
+from glassgpt import rundir
+from glassgpt.data.loader import fixed_batches
+from glassgpt.data.tokens import open_split
+from glassgpt.data.words import WordData
+from glassgpt.errors import GlassError, RunDirError
+from glassgpt.runs import LoadedRun, load_run
+from glassgpt.training.diagnostics import analyze_gradients
+from glassgpt.wordruns import run_words
 
 
 class MissingData(GlassError):
@@ -43,7 +43,7 @@ class RunData:
         self.dir = Path(run_dir)
         self._loaded = None
 
-    def require(self) -> "RunData":
+    def require(self) -> RunData:
         """Check the directory holds a readable run (config, weights, tokenizer)."""
         rundir.require_run(self.dir)
         return self
@@ -87,8 +87,11 @@ class RunData:
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of every metrics record that has a finite ``key``."""
-        pts = [(r["step"], r[key]) for r in self.metrics
-               if isinstance(r.get(key), (int, float)) and math.isfinite(r[key]) and "step" in r]
+        pts = [
+            (r["step"], r[key])
+            for r in self.metrics
+            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key]) and "step" in r
+        ]
         if not pts:
             return np.zeros(0), np.zeros(0)
         steps, values = zip(*pts)
@@ -157,15 +160,16 @@ def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 
     if run.words is not None:  # a word list: its first training examples (whole words for the GPT)
         x, y = run.words.arrays("train", model.config.block_size, sequences=run.is_gpt)
         model.train(False)
-        return analyze_gradients(model, x[:batch_size], y[:batch_size]), \
-            f"final weights, the first {batch_size} training examples"
+        return analyze_gradients(
+            model, x[:batch_size], y[:batch_size]
+        ), f"final weights, the first {batch_size} training examples"
     seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
     seq_len = min(seq_len, max_len)
     toks = run.tokens("train")
     if len(toks) < seq_len + 1:
         raise MissingData("the training split is too short for a gradient batch")
     seed = int(cfg.get("train", {}).get("seed", 0)) + 2
-    (x, y), = fixed_batches(toks, seq_len, batch_size, 1, seed)
+    ((x, y),) = fixed_batches(toks, seq_len, batch_size, 1, seed)
     model.train(False)
     stats = analyze_gradients(model, x, y)
     return stats, f"final weights, one batch of {batch_size}×{seq_len} training tokens"

@@ -11,28 +11,75 @@ Everything above this layer (training, sampling, evaluation, the report) names r
 only through these modules.
 """
 
-from . import lock, space
-from .directory import (NewRun, check_new, claim, has_checkpoint, is_run, require_resumable, require_run,
-                        unfinished_setup, unique_default, weights_path)
-from .layout import (
-                     CONFIG,
-                     DATA_DIR,
-                     DIAGNOSTICS,
-                     LOCK,
-                     LR_FINDER,
-                     METRICS,
-                     MODEL,
-                     PLOTS_DIR,
-                     REPORT,
-                     SAMPLES,
-                     SUMMARY,
-                     TOKENIZER,
-                     WORDS,
+from glassgpt.rundir import lock, space
+from glassgpt.rundir.directory import (
+    NewRun,
+    check_new,
+    claim,
+    has_checkpoint,
+    is_run,
+    require_resumable,
+    require_run,
+    unfinished_setup,
+    unique_default,
+    weights_path,
 )
-from .records import (TIMING_FIELDS, append_record, read_config_dict, read_metrics, read_records, truncate_logs,
-                      without_timing)
+from glassgpt.rundir.layout import (
+    CONFIG,
+    DATA_DIR,
+    DIAGNOSTICS,
+    LOCK,
+    LR_FINDER,
+    METRICS,
+    MODEL,
+    PLOTS_DIR,
+    REPORT,
+    SAMPLES,
+    SUMMARY,
+    TOKENIZER,
+    WORDS,
+)
+from glassgpt.rundir.records import (
+    TIMING_FIELDS,
+    append_record,
+    read_config_dict,
+    read_metrics,
+    read_records,
+    truncate_logs,
+    without_timing,
+)
 
-__all__ = ["CONFIG", "DATA_DIR", "DIAGNOSTICS", "LOCK", "LR_FINDER", "METRICS", "MODEL", "PLOTS_DIR", "REPORT",
-           "SAMPLES", "SUMMARY", "TOKENIZER", "WORDS", "NewRun", "append_record", "check_new", "claim", "has_checkpoint", "is_run",
-           "lock", "read_config_dict", "read_metrics", "read_records", "require_resumable", "require_run", "space",
-           "truncate_logs", "unfinished_setup", "unique_default", "weights_path", "TIMING_FIELDS", "without_timing"]
+__all__ = [
+    "CONFIG",
+    "DATA_DIR",
+    "DIAGNOSTICS",
+    "LOCK",
+    "LR_FINDER",
+    "METRICS",
+    "MODEL",
+    "PLOTS_DIR",
+    "REPORT",
+    "SAMPLES",
+    "SUMMARY",
+    "TOKENIZER",
+    "WORDS",
+    "NewRun",
+    "append_record",
+    "check_new",
+    "claim",
+    "has_checkpoint",
+    "is_run",
+    "lock",
+    "read_config_dict",
+    "read_metrics",
+    "read_records",
+    "require_resumable",
+    "require_run",
+    "space",
+    "truncate_logs",
+    "unfinished_setup",
+    "unique_default",
+    "weights_path",
+    "TIMING_FIELDS",
+    "without_timing",
+]

@@ -25,9 +25,18 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import FileError, RunDirError
-from ..fileio import atomic_copy, disk_error, fsync_dir, load_tensors, read_json, save_tensors, write_json
-from .layout import MODEL, STATE_DIR, STATE_MODEL, STATE_NEW, STATE_OLD, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER
+from glassgpt.errors import FileError, RunDirError
+from glassgpt.fileio import atomic_copy, disk_error, fsync_dir, load_tensors, read_json, save_tensors, write_json
+from glassgpt.rundir.layout import (
+    MODEL,
+    STATE_DIR,
+    STATE_MODEL,
+    STATE_NEW,
+    STATE_OLD,
+    STATE_OPTIMIZER,
+    STATE_RNG,
+    STATE_TRAINER,
+)
 
 STATE, NEW, OLD = STATE_DIR, STATE_NEW, STATE_OLD
 
@@ -107,10 +116,16 @@ def load(run_dir: str | Path) -> tuple[dict, dict, dict, dict]:
     """(weights, optimizer, rng, trainer) of the run's last complete checkpoint."""
     state = recover(run_dir)
     if state is None:
-        raise RunDirError(f"{run_dir} has no complete checkpoint to resume from; start the run again with --overwrite "
-                          "(instead of --resume).")
+        raise RunDirError(
+            f"{run_dir} has no complete checkpoint to resume from; start the run again with --overwrite "
+            "(instead of --resume)."
+        )
     try:
-        return (load_tensors(state / STATE_MODEL), load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
-                load_tensors(state / STATE_RNG, "RNG state"), read_json(state / STATE_TRAINER, "trainer state"))
+        return (
+            load_tensors(state / STATE_MODEL),
+            load_tensors(state / STATE_OPTIMIZER, "optimizer state"),
+            load_tensors(state / STATE_RNG, "RNG state"),
+            read_json(state / STATE_TRAINER, "trainer state"),
+        )
     except FileError as exc:
         raise RunDirError(str(exc)) from None

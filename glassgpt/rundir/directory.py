@@ -20,19 +20,29 @@ import fnmatch
 import shutil
 from pathlib import Path
 
-from .. import fileio
-from ..errors import FileError, RunDirError
-from .layout import (CONFIG, LOCK, MODEL, RUN_DIRS, RUN_FILES, SCRATCH, STATE_DIR, STATE_NEW, STATE_OLD, STATE_TRAINER,
-                     TOKENIZER)
-from .lock import WriterLock, acquire
+from glassgpt import fileio
+from glassgpt.errors import FileError, RunDirError
+from glassgpt.rundir.layout import (
+    CONFIG,
+    LOCK,
+    MODEL,
+    RUN_DIRS,
+    RUN_FILES,
+    SCRATCH,
+    STATE_DIR,
+    STATE_NEW,
+    STATE_OLD,
+    STATE_TRAINER,
+    TOKENIZER,
+)
+from glassgpt.rundir.lock import WriterLock, acquire
 
 CHECKPOINT_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD)
 
 
 def is_run(path: Path) -> bool:
     """Whether glassgpt wrote ``path``: a configuration, a checkpoint, or the lock file."""
-    return ((path / CONFIG).is_file() or (path / LOCK).is_file()
-            or any((path / d).is_dir() for d in CHECKPOINT_DIRS))
+    return (path / CONFIG).is_file() or (path / LOCK).is_file() or any((path / d).is_dir() for d in CHECKPOINT_DIRS)
 
 
 def has_checkpoint(path: Path) -> bool:
@@ -90,13 +100,17 @@ def check_new(path: str | Path, overwrite: bool = False) -> None:
         others = foreign_entries(path)
         if not others:
             return  # nothing worth keeping: build the run again
-        raise RunDirError(f"{path} holds a run whose setup was cut short, and other files ({', '.join(others[:3])}); "
-                          "pass --overwrite to build the run there again (the other files are kept).")
+        raise RunDirError(
+            f"{path} holds a run whose setup was cut short, and other files ({', '.join(others[:3])}); "
+            "pass --overwrite to build the run there again (the other files are kept)."
+        )
     if not (path / CONFIG).is_file():
         raise RunDirError(f"{path} holds a damaged run ({CONFIG} is missing); pass --overwrite to start it again.")
     if not has_checkpoint(path):
-        raise RunDirError(f"{path} holds a run that stopped before its first checkpoint, so there is nothing to "
-                          "resume; pass --overwrite to start it again.")
+        raise RunDirError(
+            f"{path} holds a run that stopped before its first checkpoint, so there is nothing to "
+            "resume; pass --overwrite to start it again."
+        )
     raise RunDirError(f"{path} already holds a run; pass --resume to continue it or --overwrite to replace it.")
 
 
@@ -195,12 +209,16 @@ def require_run(path: str | Path) -> Path:
         raise RunDirError(f"run directory {path} does not exist.")
     if not (path / CONFIG).is_file():
         if is_run(path):
-            raise RunDirError(f"{path} holds a run whose setup did not finish ({CONFIG} is missing); start it again "
-                              f"with glassgpt train --out {path} --overwrite.")
+            raise RunDirError(
+                f"{path} holds a run whose setup did not finish ({CONFIG} is missing); start it again "
+                f"with glassgpt train --out {path} --overwrite."
+            )
         raise RunDirError(f"{path} is not a glassgpt run directory (no {CONFIG}).")
     if weights_path(path) is None:
-        raise RunDirError(f"{path} has no saved weights yet ({MODEL} is missing): it is still training, or it stopped "
-                          "before its first checkpoint; wait for a checkpoint, or start it again with --overwrite.")
+        raise RunDirError(
+            f"{path} has no saved weights yet ({MODEL} is missing): it is still training, or it stopped "
+            "before its first checkpoint; wait for a checkpoint, or start it again with --overwrite."
+        )
     if not (path / TOKENIZER).is_file():
         raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing.")
     return path
@@ -212,11 +230,15 @@ def require_resumable(path: str | Path) -> Path:
     if not path.is_dir() or not is_run(path):
         raise RunDirError(f"nothing to resume in {path}: it holds no run (start one without --resume).")
     if not (path / CONFIG).is_file():
-        raise RunDirError(f"nothing to resume in {path}: its setup did not finish ({CONFIG} is missing); "
-                          "start it again with --overwrite instead of --resume.")
+        raise RunDirError(
+            f"nothing to resume in {path}: its setup did not finish ({CONFIG} is missing); "
+            "start it again with --overwrite instead of --resume."
+        )
     if not has_checkpoint(path):
-        raise RunDirError(f"nothing to resume in {path}: the run stopped before its first checkpoint; "
-                          "start it again with --overwrite instead of --resume.")
+        raise RunDirError(
+            f"nothing to resume in {path}: the run stopped before its first checkpoint; "
+            "start it again with --overwrite instead of --resume."
+        )
     if not (path / TOKENIZER).is_file():
         raise RunDirError(f"{path} is incomplete: {TOKENIZER} is missing; start it again with --overwrite.")
     return path

@@ -45,7 +45,11 @@ STATE_DIR, STATE_NEW, STATE_OLD = "state", "state.new", "state.old"
 
 #: the files of the checkpoint folder; ``trainer.json`` is written last and marks it complete
 STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
-    "model.safetensors", "optimizer.safetensors", "rng.safetensors", "trainer.json")
+    "model.safetensors",
+    "optimizer.safetensors",
+    "rng.safetensors",
+    "trainer.json",
+)
 
 #: every file and folder a run writes (``--overwrite`` removes exactly these)
 RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER, FINETUNE)

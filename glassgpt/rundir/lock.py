@@ -27,8 +27,8 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import RunDirError
-from .layout import LOCK
+from glassgpt.errors import RunDirError
+from glassgpt.rundir.layout import LOCK
 
 
 class RunInUseError(RunDirError):
@@ -94,16 +94,20 @@ def _describe(info: dict) -> str:
     if not info.get("pid"):
         return "another glassgpt process"
     since = f", since {info['started']}" if info.get("started") else ""
-    return (f"another glassgpt process ({info.get('command') or 'a writer'}, PID {info['pid']} "
-            f"on host {info.get('host', '?')}{since})")
+    return (
+        f"another glassgpt process ({info.get('command') or 'a writer'}, PID {info['pid']} "
+        f"on host {info.get('host', '?')}{since})"
+    )
 
 
 def _open(path: Path) -> int:
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
     except OSError as exc:
-        raise RunDirError(f"cannot lock {path.parent} for writing ({exc.strerror}); free space, fix its permissions "
-                          "or choose another --out.") from None
+        raise RunDirError(
+            f"cannot lock {path.parent} for writing ({exc.strerror}); free space, fix its permissions "
+            "or choose another --out."
+        ) from None
 
 
 def acquire(run_dir: str | Path, command: str = "train") -> WriterLock:
@@ -123,10 +127,16 @@ def acquire(run_dir: str | Path, command: str = "train") -> WriterLock:
                 break
             time.sleep(0.025)
             info = holder(run_dir)
-        raise RunInUseError(f"{run_dir} is in use by {_describe(info if _current(info) else {})}; wait for it to finish or stop it, "
-                            "then run this command again.") from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
-            "started": datetime.datetime.now().isoformat(timespec="seconds")}
+        raise RunInUseError(
+            f"{run_dir} is in use by {_describe(info if _current(info) else {})}; wait for it to finish or stop it, "
+            "then run this command again."
+        ) from None
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
     try:  # in place (never a rename: the lock belongs to this inode); best effort on a full disk
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import FileError, RunDirError
-from ..fileio import append_text, atomic_write_text, read_json
-from .layout import CONFIG, METRICS, STEP_LOGS
-
+from glassgpt.errors import FileError, RunDirError
+from glassgpt.fileio import append_text, atomic_write_text, read_json
+from glassgpt.rundir.layout import CONFIG, METRICS, STEP_LOGS
 
 #: the fields of a ``metrics.jsonl`` record that measure speed: they differ between two runs
 #: that are otherwise identical (everything else repeats exactly for a fixed seed on a CPU)
@@ -62,7 +61,6 @@ def truncate_logs(run_dir: str | Path, last_step: int) -> None:
         if file.is_file():
             kept = [r for r in read_records(file) if r.get("step", 0) <= last_step]
             atomic_write_text(file, "".join(json.dumps(r) + "\n" for r in kept))
-
 
 
 def read_config_dict(run_dir: str | Path) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..errors import DiskError
+from glassgpt.errors import DiskError
 
 #: logs, JSON files, the tokenizer: room kept beyond the estimate
 MARGIN = 1 << 20
@@ -52,8 +52,12 @@ def require_room(path: str | Path, needed: int, what: str, then: str, freed: int
     free = free_bytes(path) + freed
     if free < needed:
         counting = " (counting the run it replaces)" if freed else ""
-        raise DiskError(f"the disk holding {path} has {megabytes(free)} free{counting} but {what} needs "
-                        f"~{megabytes(needed)}; free space and {then}.", str(path), "full")
+        raise DiskError(
+            f"the disk holding {path} has {megabytes(free)} free{counting} but {what} needs "
+            f"~{megabytes(needed)}; free space and {then}.",
+            str(path),
+            "full",
+        )
 
 
 def disk_message(exc: DiskError, run_dir: str | Path, needed: int, what: str, then: str) -> DiskError:

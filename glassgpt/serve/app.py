@@ -23,7 +23,6 @@ concurrent streams interleave token by token and never share state.  A request w
 seed gets a random one, reported in its ``done`` event so it can be replayed.
 """
 
-
 import json
 import secrets
 import socket
@@ -33,13 +32,13 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..data.conversations import parse_conversation
-from ..errors import DataError, GlassError
-from ..explain import explain, explain_chat
-from ..runs import LoadedRun, load_run
-from ..sample import DEFAULTS, SamplingSettings
-from ..tokenizers.chat import is_chat_tokenizer
-from .session import chat_prompt, completion_ids, prompt_budget, stream_text
+from glassgpt.data.conversations import parse_conversation
+from glassgpt.errors import DataError, GlassError
+from glassgpt.explain import explain, explain_chat
+from glassgpt.runs import LoadedRun, load_run
+from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget, stream_text
+from glassgpt.tokenizers.chat import is_chat_tokenizer
 
 INSTALL = "glassgpt serve needs FastAPI and uvicorn; install them with: pip install 'glassgpt[serve]'"
 
@@ -51,7 +50,7 @@ class Limits:
     max_prompt_tokens: int = 4_096
     max_new_tokens: int = 1_024
     max_explain_tokens: int = 2_048
-    top: int = 10                  # alternatives sent with every token
+    top: int = 10  # alternatives sent with every token
 
 
 class RequestError(Exception):
@@ -76,15 +75,27 @@ class Playground:
         self.lock = threading.Lock()  # one model step at a time
 
     def health(self) -> dict:
-        return {"status": "ok", "run": self.run.run_dir.name, "chat": self.chat, "context": self.run.trained_context,
-                "vocab_size": self.run.tokenizer.vocab_size, "limits": asdict(self.limits),
-                "defaults": {"temperature": DEFAULTS.temperature, "top_k": DEFAULTS.top_k, "top_p": DEFAULTS.top_p,
-                             "max_tokens": min(DEFAULTS.max_new_tokens, self.limits.max_new_tokens)}}
+        return {
+            "status": "ok",
+            "run": self.run.run_dir.name,
+            "chat": self.chat,
+            "context": self.run.trained_context,
+            "vocab_size": self.run.tokenizer.vocab_size,
+            "limits": asdict(self.limits),
+            "defaults": {
+                "temperature": DEFAULTS.temperature,
+                "top_k": DEFAULTS.top_k,
+                "top_p": DEFAULTS.top_p,
+                "max_tokens": min(DEFAULTS.max_new_tokens, self.limits.max_new_tokens),
+            },
+        }
 
     # ---- reading requests ---------------------------------------------------------------------
     def parse(self, raw: bytes) -> dict:
         if len(raw) > self.limits.max_body_bytes:
-            raise RequestError(413, f"the request body is {len(raw):,} bytes; the limit is {self.limits.max_body_bytes:,}.")
+            raise RequestError(
+                413, f"the request body is {len(raw):,} bytes; the limit is {self.limits.max_body_bytes:,}."
+            )
         try:
             body = json.loads(raw.decode("utf-8") or "null")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -99,14 +110,20 @@ class Playground:
             if value is None:
                 return None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-                raise RequestError(400, f"{key} must be {'a whole number' if kind is int else 'a number'}, not {value!r}.")
+                raise RequestError(
+                    400, f"{key} must be {'a whole number' if kind is int else 'a number'}, not {value!r}."
+                )
             return kind(value)
 
         max_tokens = get("max_tokens", int, self.health()["defaults"]["max_tokens"])
         if max_tokens is None or max_tokens > self.limits.max_new_tokens:
             raise RequestError(422, f"max_tokens must be at most {self.limits.max_new_tokens}.")
-        settings = SamplingSettings(max_tokens, get("temperature", float, DEFAULTS.temperature),
-                                    get("top_k", int, DEFAULTS.top_k), get("top_p", float, DEFAULTS.top_p))
+        settings = SamplingSettings(
+            max_tokens,
+            get("temperature", float, DEFAULTS.temperature),
+            get("top_k", int, DEFAULTS.top_k),
+            get("top_p", float, DEFAULTS.top_p),
+        )
         try:
             settings.check()
         except GlassError as exc:
@@ -121,13 +138,18 @@ class Playground:
         if not text and not allow_empty:
             raise RequestError(422, f"{key} is empty; give some text.")
         if len(text) > self.limits.max_prompt_chars:
-            raise RequestError(413, f"{key} has {len(text):,} characters; the limit is {self.limits.max_prompt_chars:,}.")
+            raise RequestError(
+                413, f"{key} has {len(text):,} characters; the limit is {self.limits.max_prompt_chars:,}."
+            )
         return text
 
     def _messages(self, body: dict, require_reply: bool) -> list[dict]:
         try:
-            messages = list(parse_conversation({"messages": body.get("messages")}, "the request's conversation",
-                                               require_reply=require_reply).messages)
+            messages = list(
+                parse_conversation(
+                    {"messages": body.get("messages")}, "the request's conversation", require_reply=require_reply
+                ).messages
+            )
         except DataError as exc:
             raise RequestError(400, str(exc)) from None
         if sum(len(m["content"]) for m in messages) > self.limits.max_prompt_chars:
@@ -151,14 +173,17 @@ class Playground:
 
     def start_chat(self, body: dict):
         if not self.chat:
-            raise RequestError(409, "this run has no chat tokens; fine-tune it with `glassgpt finetune` to chat with it.")
+            raise RequestError(
+                409, "this run has no chat tokens; fine-tune it with `glassgpt finetune` to chat with it."
+            )
         messages = self._messages(body, require_reply=False)
         if messages[-1]["role"] == "assistant":
             raise RequestError(422, "the last message is the assistant's; end with a user message to get a reply.")
         settings, seed = self.settings(body)
         try:
-            prompt, stop = chat_prompt(self.run.tokenizer, messages,
-                                       prompt_budget(self.run.trained_context, settings.max_new_tokens))
+            prompt, stop = chat_prompt(
+                self.run.tokenizer, messages, prompt_budget(self.run.trained_context, settings.max_new_tokens)
+            )
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "conversation")
@@ -197,18 +222,40 @@ class Playground:
                     t = piece.token
                     pieces.append(piece.text)
                     if t.id < 0:  # the end of an incomplete character: text only
-                        yield sse("token", {"id": None, "text": piece.text, "token": piece.text, "p": None,
-                                            "p_sample": None, "stop": False, "special": False, "top": []})
+                        yield sse(
+                            "token",
+                            {
+                                "id": None,
+                                "text": piece.text,
+                                "token": piece.text,
+                                "p": None,
+                                "p_sample": None,
+                                "stop": False,
+                                "special": False,
+                                "top": [],
+                            },
+                        )
                         continue
                     count += 1
-                    yield sse("token", {"id": t.id, "text": piece.text, "token": name(t.id), "p": t.prob,
-                                        "p_sample": t.sample_prob, "stop": t.id in stops, "special": piece.special,
-                                        "top": [[name(i), p] for i, p in t.top]})
+                    yield sse(
+                        "token",
+                        {
+                            "id": t.id,
+                            "text": piece.text,
+                            "token": name(t.id),
+                            "p": t.prob,
+                            "p_sample": t.sample_prob,
+                            "stop": t.id in stops,
+                            "special": piece.special,
+                            "top": [[name(i), p] for i, p in t.top],
+                        },
+                    )
             except GlassError as exc:
                 yield sse("error", {"error": str(exc)})
                 return
-            yield sse("done", {"text": "".join(pieces), "tokens": count, "seed": seed,
-                               "seconds": time.perf_counter() - start})
+            yield sse(
+                "done", {"text": "".join(pieces), "tokens": count, "seed": seed, "seconds": time.perf_counter() - start}
+            )
 
         return events()
 
@@ -243,8 +290,9 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
         return play.health()
 
     def stream(events):
-        return StreamingResponse(events, media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     @app.post("/api/generate")
     async def generate(request: Request):
@@ -262,8 +310,15 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
     return app
 
 
-def serve(run: LoadedRun | str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
-          device: str = "cpu", log_level: str = "warning", announce=print) -> None:
+def serve(
+    run: LoadedRun | str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    limits: Limits = Limits(),
+    device: str = "cpu",
+    log_level: str = "warning",
+    announce=print,
+) -> None:
     """Serve a run (a directory or a ``LoadedRun``) until interrupted.  Checks first that FastAPI
     and uvicorn are installed and that the port is free, then opens the run."""
     try:

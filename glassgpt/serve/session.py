@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from ..runs import LoadedRun
-from ..sample import DEFAULTS, SamplingSettings, default_prompt_ids
-from ..streaming import StreamedToken, TextStream, stream_tokens
-from ..tokenizers import Tokenizer
-from ..tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
+from glassgpt.runs import LoadedRun
+from glassgpt.sample import DEFAULTS, SamplingSettings, default_prompt_ids
+from glassgpt.streaming import StreamedToken, TextStream, stream_tokens
+from glassgpt.tokenizers import Tokenizer
+from glassgpt.tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
 
 
 def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
@@ -23,8 +23,9 @@ def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
     return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
 
 
-def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict],
-                budget: int | None = None) -> tuple[list[int], tuple[int, ...]]:
+def chat_prompt(
+    tokenizer: Tokenizer, messages: Sequence[dict], budget: int | None = None
+) -> tuple[list[int], tuple[int, ...]]:
     """(prompt ids, the ids that end the reply: ``tokenizers.chat.reply_stop_ids``) for the
     model's next reply to ``messages``.
 
@@ -39,7 +40,7 @@ def chat_prompt(tokenizer: Tokenizer, messages: Sequence[dict],
     if budget is None or len(ids) <= budget:
         return ids, end
     system = [m for m in messages[:1] if m["role"] == "system"]
-    rest = list(messages[len(system):])
+    rest = list(messages[len(system) :])
     for start in [i for i in range(1, len(rest)) if rest[i]["role"] != "assistant"]:  # begin at a user turn
         for head in (system, []):
             ids = render(tokenizer, head + rest[start:], add_generation_start=True).ids
@@ -63,15 +64,32 @@ class Piece:
     special: bool = False
 
 
-def stream_text(run: LoadedRun, prompt: list[int], settings: SamplingSettings, seed: int | None = None,
-                stop_ids: Sequence[int] = (), top: int = 10, lock=None) -> Iterator[Piece]:
+def stream_text(
+    run: LoadedRun,
+    prompt: list[int],
+    settings: SamplingSettings,
+    seed: int | None = None,
+    stop_ids: Sequence[int] = (),
+    top: int = 10,
+    lock=None,
+) -> Iterator[Piece]:
     """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it.  Special tokens
     (stop tokens among them) add no text."""
     text = TextStream(run.tokenizer)
     specials = set(run.tokenizer.special_tokens.values())
-    for token in stream_tokens(run.model, prompt, settings.max_new_tokens, settings.temperature, settings.top_k,
-                               settings.top_p, seed, stop_ids,
-                               run.trained_context, top, lock):
+    for token in stream_tokens(
+        run.model,
+        prompt,
+        settings.max_new_tokens,
+        settings.temperature,
+        settings.top_k,
+        settings.top_p,
+        seed,
+        stop_ids,
+        run.trained_context,
+        top,
+        lock,
+    ):
         special = token.id in specials
         yield Piece(token, "" if special else text.push(token.id), special)
     tail = text.flush()
@@ -102,7 +120,7 @@ class ChatSession:
     def reply(self, user_text: str, seed: int | None = None) -> Iterator[Piece]:
         """Stream the model's answer to ``user_text`` and remember both."""
         if self.chat:
-            history = ([{"role": "system", "content": self.system}] if self.system and not self.messages else [])
+            history = [{"role": "system", "content": self.system}] if self.system and not self.messages else []
             messages = self.messages + history + [{"role": "user", "content": user_text}]
             budget = prompt_budget(self.run.trained_context, self.settings.max_new_tokens)
             prompt, stop = chat_prompt(self.run.tokenizer, messages, budget)

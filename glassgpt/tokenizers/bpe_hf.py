@@ -14,8 +14,8 @@ tokens; the first one is the learned merge.
 
 from __future__ import annotations
 
-from ..errors import TokenizerError
-from .patterns import hf_regex
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.patterns import hf_regex
 
 
 def byte_to_unicode() -> list[str]:
@@ -47,18 +47,28 @@ def all_splits(tokens: list[bytes], merges: list[tuple[int, int]]) -> list[tuple
     return out
 
 
-def to_hf_dict(tokens: list[bytes], merges: list[tuple[int, int]], pattern: str | None, specials: dict[str, int]) -> dict:
+def to_hf_dict(
+    tokens: list[bytes], merges: list[tuple[int, int]], pattern: str | None, specials: dict[str, int]
+) -> dict:
     """The JSON object of a ``tokenizers.Tokenizer`` giving the same ids as ours."""
     chars = byte_to_unicode()
     names = ["".join(chars[b] for b in t) for t in tokens]
     names_set = set(names)
-    for special, idx in specials.items():
+    for special, _idx in specials.items():
         if special in names_set:
             raise TokenizerError(
                 f"the special token {special!r} is also an ordinary token, which a Hugging Face vocabulary cannot hold twice."
             )
     added = [
-        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}
+        {
+            "id": i,
+            "content": s,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
         for s, i in sorted(specials.items(), key=lambda kv: kv[1])
     ]
     return {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import concurrent.futures  # ProcessPoolExecutor loads multiprocessing on first use
 import os
 from array import array
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import regex
 
@@ -80,6 +80,7 @@ def encode_many(tokenizer, texts: list[str], allowed_special, processes: int | N
         return [tokenizer.encode(t, allowed_special=allowed_special, disallowed_special=()) for t in texts]
     jobs = [(t, allowed_special) for t in texts]
     rebuild = (type(tokenizer)._from_state, tokenizer._state())
-    with concurrent.futures.ProcessPoolExecutor(max_workers=min(processes, len(texts)), initializer=_init_worker,
-                                                initargs=rebuild) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(processes, len(texts)), initializer=_init_worker, initargs=rebuild
+    ) as pool:
         return [array("I", raw).tolist() for raw in pool.map(_encode_in_worker, jobs)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import regex
 
-from ..errors import TokenizerError
+from glassgpt.errors import TokenizerError
 
 
 def check_specials(specials: dict, first_free_id: int) -> dict[str, int]:
@@ -31,13 +31,17 @@ def check_specials(specials: dict, first_free_id: int) -> dict[str, int]:
                 f"the special token {text!r} has id {idx!r}, which collides with the byte and merge tokens (ids below {first_free_id})."
             )
         if idx in seen:
-            raise TokenizerError(f"the special tokens {seen[idx]!r} and {text!r} both have id {idx}; give each its own id.")
+            raise TokenizerError(
+                f"the special tokens {seen[idx]!r} and {text!r} both have id {idx}; give each its own id."
+            )
         seen[idx] = text
     texts = sorted(specials, key=len)
     for i, short in enumerate(texts):
         for long in texts[i + 1 :]:
             if short in long:
-                raise TokenizerError(f"the special token {short!r} is part of {long!r}; special tokens must not contain each other.")
+                raise TokenizerError(
+                    f"the special token {short!r} is part of {long!r}; special tokens must not contain each other."
+                )
     return dict(specials)
 
 
@@ -50,7 +54,9 @@ def _as_set(value, specials: dict[str, int], what: str) -> set[str]:
     unknown = chosen - set(specials)
     if unknown:
         known = ", ".join(sorted(specials)) or "none"
-        raise TokenizerError(f"{sorted(unknown)[0]!r} in {what} is not a special token of this tokenizer (it has: {known}).")
+        raise TokenizerError(
+            f"{sorted(unknown)[0]!r} in {what} is not a special token of this tokenizer (it has: {known})."
+        )
     return chosen
 
 
@@ -61,7 +67,11 @@ def special_policy(specials: dict[str, int], text: str, allowed_special, disallo
             _as_set(allowed_special, specials, "allowed_special")
         return set()
     allowed = _as_set(allowed_special, specials, "allowed_special")
-    disallowed = set(specials) - allowed if disallowed_special == "all" else _as_set(disallowed_special, specials, "disallowed_special")
+    disallowed = (
+        set(specials) - allowed
+        if disallowed_special == "all"
+        else _as_set(disallowed_special, specials, "disallowed_special")
+    )
     disallowed -= allowed
     if disallowed:
         found = regex.search("|".join(regex.escape(s) for s in sorted(disallowed, key=len, reverse=True)), text)

@@ -24,11 +24,10 @@ twice), exactly what a brute-force recount reports.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
-from typing import Iterable, Mapping, Sequence
 
-
-from ..progress import Task
+from glassgpt.progress import Task
 
 Pair = tuple[int, int]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from .base import Tokenizer
+from glassgpt.tokenizers.base import Tokenizer
 
 
 class ByteTokenizer(Tokenizer):
@@ -32,5 +32,5 @@ class ByteTokenizer(Tokenizer):
         return {"type": self.type}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ByteTokenizer":
+    def from_dict(cls, data: dict) -> ByteTokenizer:
         return cls()

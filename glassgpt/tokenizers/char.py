@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..errors import TokenizerError
-from .base import Tokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.base import Tokenizer
 
 
 class CharTokenizer(Tokenizer):
@@ -18,7 +18,7 @@ class CharTokenizer(Tokenizer):
         self.stoi = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def train(cls, text: str) -> "CharTokenizer":
+    def train(cls, text: str) -> CharTokenizer:
         """The vocabulary is the sorted set of characters in ``text``."""
         if not text:
             raise TokenizerError("cannot build a character vocabulary from empty text.")
@@ -49,5 +49,5 @@ class CharTokenizer(Tokenizer):
         return {"type": self.type, "chars": "".join(self.chars)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CharTokenizer":
+    def from_dict(cls, data: dict) -> CharTokenizer:
         return cls(list(data["chars"]))

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TokenizerError
-from .added import encode_ordinary
-from .base import Tokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.added import encode_ordinary
+from glassgpt.tokenizers.base import Tokenizer
 
 ROLES = ("system", "user", "assistant")
 #: the chat special tokens, in the order they are added to a tokenizer
@@ -36,8 +36,10 @@ def role_tokens(tokenizer: Tokenizer) -> dict[str, tuple[int, int]]:
     specials = tokenizer.special_tokens
     missing = [s for s in CHAT_SPECIALS if s not in specials]
     if missing:
-        raise TokenizerError(f"this tokenizer has no chat tokens ({missing[0]} is missing); fine-tune the run "
-                             "with `glassgpt finetune RUN --sft FILE.jsonl --out NEW_RUN` first.")
+        raise TokenizerError(
+            f"this tokenizer has no chat tokens ({missing[0]} is missing); fine-tune the run "
+            "with `glassgpt finetune RUN --sft FILE.jsonl --out NEW_RUN` first."
+        )
     return {role: (specials[f"<|{role}_start|>"], specials[f"<|{role}_end|>"]) for role in ROLES}
 
 
@@ -67,7 +69,9 @@ class Rendered:
         return ids[:-1], y
 
 
-def render(tokenizer: Tokenizer, messages: Sequence[Mapping[str, str]], *, add_generation_start: bool = False) -> Rendered:
+def render(
+    tokenizer: Tokenizer, messages: Sequence[Mapping[str, str]], *, add_generation_start: bool = False
+) -> Rendered:
     """The template applied to ``messages``; ``add_generation_start`` appends ``<|assistant_start|>``
     (the prompt for the model's next reply)."""
     tokens = role_tokens(tokenizer)

@@ -18,15 +18,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import TokenizerError
-from ..rundir.layout import TOKENIZER
-from .added import SpecialsTokenizer
-from .base import Tokenizer, read_tokenizer_file, rebuild
-from .bpe import BPETokenizer
-from .byte import ByteTokenizer
-from .char import CharTokenizer
-from .tiktoken_io import BUNDLED
-from .word import WordTokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.rundir.layout import TOKENIZER
+from glassgpt.tokenizers.added import SpecialsTokenizer
+from glassgpt.tokenizers.base import Tokenizer, read_tokenizer_file, rebuild
+from glassgpt.tokenizers.bpe import BPETokenizer
+from glassgpt.tokenizers.byte import ByteTokenizer
+from glassgpt.tokenizers.char import CharTokenizer
+from glassgpt.tokenizers.tiktoken_io import BUNDLED
+from glassgpt.tokenizers.word import WordTokenizer
 
 REGISTRY: dict[str, type[Tokenizer]] = {
     "char": CharTokenizer,
@@ -60,9 +60,10 @@ def from_dict(data: dict, source: str = "tokenizer data") -> Tokenizer:
     """Rebuild a tokenizer from its ``to_dict()`` form; ``source`` names it in errors."""
     kind = data.get("type") if isinstance(data, dict) else None
     if not isinstance(kind, str) or kind not in REGISTRY:
-        found = "it has no \"type\" field" if kind is None else f"its type is {kind!r}"
-        raise TokenizerError(f"{source} is not a glassgpt tokenizer ({found}; glassgpt reads "
-                             f"{', '.join(sorted(REGISTRY))}).")
+        found = 'it has no "type" field' if kind is None else f"its type is {kind!r}"
+        raise TokenizerError(
+            f"{source} is not a glassgpt tokenizer ({found}; glassgpt reads {', '.join(sorted(REGISTRY))})."
+        )
     return rebuild(REGISTRY[kind], data, source)
 
 

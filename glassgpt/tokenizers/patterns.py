@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import regex
 
-from ..errors import TokenizerError
+from glassgpt.errors import TokenizerError
 
 GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 

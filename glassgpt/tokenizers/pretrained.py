@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError, TokenizerError
-from .bpe import BPETokenizer
-from .loading import load
-from .tiktoken_io import read_ranks
+from glassgpt.errors import ConfigError, TokenizerError
+from glassgpt.tokenizers.bpe import BPETokenizer
+from glassgpt.tokenizers.loading import load
+from glassgpt.tokenizers.tiktoken_io import read_ranks
 
 EOT = "<|endoftext|>"
 CORPUS_SPECS = ("cl100k", "gpt2:FILE", "bpe:FILE")

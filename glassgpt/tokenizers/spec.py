@@ -9,13 +9,13 @@ a ``.tiktoken`` rank file or ``cl100k_base``) and ``bpe`` (train a BPE tokenizer
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .base import Tokenizer
-from .bpe import BPETokenizer
-from .byte import ByteTokenizer
-from .char import CharTokenizer
-from .loading import load
-from .word import WordTokenizer
+from glassgpt.errors import ConfigError
+from glassgpt.tokenizers.base import Tokenizer
+from glassgpt.tokenizers.bpe import BPETokenizer
+from glassgpt.tokenizers.byte import ByteTokenizer
+from glassgpt.tokenizers.char import CharTokenizer
+from glassgpt.tokenizers.loading import load
+from glassgpt.tokenizers.word import WordTokenizer
 
 SPECS = ("char", "byte", "word", "bpe", "bpe:FILE")
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from ..errors import TokenizerError
-from .base import Tokenizer
-from .bpe import BPETokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.base import Tokenizer
+from glassgpt.tokenizers.bpe import BPETokenizer
 
 #: the sample split when no text is given: prose, digits, code, indentation, emoji, CJK
-SAMPLE_TEXT = ("Hello world! Tokenizers turn text into ids: 12345 + 678 = 13023.\n"
-               "    def f(x):\n        return x ** 2  # 😀 日本語\n")
+SAMPLE_TEXT = (
+    "Hello world! Tokenizers turn text into ids: 12345 + 678 = 13023.\n"
+    "    def f(x):\n        return x ** 2  # 😀 日本語\n"
+)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,18 @@ def describe(tok: Tokenizer, text: str | None = None, top: int = 10) -> Tokenize
         except TokenizerError as exc:
             problem = str(exc)
     return TokenizerStats(
-        name=type(tok).__name__, type=tok.type, vocab_size=tok.vocab_size, n_regular=n_regular,
-        n_merges=n_regular - 256 if bpe else None, pattern_name=tok.pattern_name if bpe else None,
-        specials=specials, longest=longest, first_merges=first_merges, merges_problem=merges_problem,
-        sample=sample, sample_problem=problem,
+        name=type(tok).__name__,
+        type=tok.type,
+        vocab_size=tok.vocab_size,
+        n_regular=n_regular,
+        n_merges=n_regular - 256 if bpe else None,
+        pattern_name=tok.pattern_name if bpe else None,
+        specials=specials,
+        longest=longest,
+        first_merges=first_merges,
+        merges_problem=merges_problem,
+        sample=sample,
+        sample_problem=problem,
     )
 
 

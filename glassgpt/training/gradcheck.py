@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from .. import rundir
 import torch
 
-from ..config import check_seed, resolve
-from ..data import load_corpus
-from ..data.tokens import open_split
-from ..errors import ConfigError, GlassError
-from ..glass import parameter_shapes
-from ..glass.gradcheck import check_model
-from ..models.footprint import activation_floats, parameter_count, require_fits
-from ..runs import load_config, load_weights
-from ..tokenizers.spec import build_tokenizer
+from glassgpt import rundir
+from glassgpt.config import check_seed, resolve
+from glassgpt.data import load_corpus
+from glassgpt.data.tokens import open_split
+from glassgpt.errors import ConfigError, GlassError
+from glassgpt.glass import parameter_shapes
+from glassgpt.glass.gradcheck import check_model
+from glassgpt.models.footprint import activation_floats, parameter_count, require_fits
+from glassgpt.runs import load_config, load_weights
+from glassgpt.tokenizers.spec import build_tokenizer
 
 # ---------------------------------------------------------------------------------------
 # The whole check, as ``glassgpt gradcheck`` runs it
@@ -37,9 +36,9 @@ DEFAULT_CHAR_VOCAB = 65
 @dataclass
 class GradcheckResult:
     rows: list
-    source: str          # what was checked, in words
+    source: str  # what was checked, in words
     dtype: str
-    shape: tuple         # (batch, seq_len)
+    shape: tuple  # (batch, seq_len)
     n_params: int
 
     @property
@@ -66,8 +65,15 @@ def preset_vocab_size(cfg) -> tuple[int, str]:
     return DEFAULT_CHAR_VOCAB, "65 characters, as Tiny Shakespeare"
 
 
-def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64", batch_size: int = 2,
-                  seq_len: int | None = None, seed: int = 0, vocab_size: int | None = None) -> GradcheckResult:
+def run_gradcheck(
+    run_dir=None,
+    preset: str | None = None,
+    dtype: str = "float64",
+    batch_size: int = 2,
+    seq_len: int | None = None,
+    seed: int = 0,
+    vocab_size: int | None = None,
+) -> GradcheckResult:
     """Load the model of ``run_dir`` (or initialise ``preset``, default "baby"), take one batch
     (from the run's training tokens when there are enough, else random ids) and compare the
     glass engine with PyTorch autograd: ``check_model``."""
@@ -96,8 +102,9 @@ def run_gradcheck(run_dir=None, preset: str | None = None, dtype: str = "float64
         weights = None
         source = f"preset {run_cfg.preset} (fresh weights, seed {seed}; vocabulary {cfg.vocab_size}: {how})"
     if cfg.ensemble > 1:
-        raise ConfigError(f"the {source} is an ensemble of {cfg.ensemble} GPTs; the glass engine's gradients "
-                          "are those of one GPT.")
+        raise ConfigError(
+            f"the {source} is an ensemble of {cfg.ensemble} GPTs; the glass engine's gradients are those of one GPT."
+        )
     T = seq_len if seq_len is not None else min(cfg.block_size, 64)
     if not 1 <= T <= cfg.block_size:
         raise ConfigError(f"--seq-len must be between 1 and the model's context {cfg.block_size}, got {T}.")
@@ -120,8 +127,12 @@ def _check_memory(cfg, batch_size: int, seq_len: int, dtype: str) -> None:
     attention maps too) in ``dtype``: refuse a batch that cannot fit before building either."""
     size = 8 if dtype == "float64" else 4
     need = size * (2 * 3 * parameter_count(cfg) + 2 * activation_floats(cfg, batch_size, seq_len, attention_maps=True))
-    require_fits(need, torch.device("cpu"), f"checking a batch of {batch_size:,}×{seq_len:,} tokens in {dtype}",
-                 "use a smaller --batch-size, --seq-len, --vocab-size or preset")
+    require_fits(
+        need,
+        torch.device("cpu"),
+        f"checking a batch of {batch_size:,}×{seq_len:,} tokens in {dtype}",
+        "use a smaller --batch-size, --seq-len, --vocab-size or preset",
+    )
 
 
 def _run_tokens(path):

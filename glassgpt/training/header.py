@@ -15,10 +15,10 @@ decay it was planned with trains its extra steps at the floor rate.
 
 from __future__ import annotations
 
-from ..config import RunConfig
-from ..models.factory import describe
-from ..models.footprint import parameter_count, size_text, training_bytes
-from ..progress import duration
+from glassgpt.config import RunConfig
+from glassgpt.models.factory import describe
+from glassgpt.models.footprint import parameter_count, size_text, training_bytes
+from glassgpt.progress import duration
 
 
 def _lr(x: float) -> str:
@@ -31,20 +31,34 @@ def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
     notes = []
     if t.warmup_steps and t.max_steps < t.warmup_steps:
         peak = t.lr * t.max_steps / t.warmup_steps
-        notes.append(f"warning: the run ends at step {t.max_steps:,}, before its {t.warmup_steps:,} warmup steps "
-                     f"are over, so the learning rate peaks at {_lr(peak)} and never reaches train.lr = {_lr(t.lr)} "
-                     "(lower train.warmup_steps to reach it).")
+        notes.append(
+            f"warning: the run ends at step {t.max_steps:,}, before its {t.warmup_steps:,} warmup steps "
+            f"are over, so the learning rate peaks at {_lr(peak)} and never reaches train.lr = {_lr(t.lr)} "
+            "(lower train.warmup_steps to reach it)."
+        )
     decay_end = t.decay_steps or t.max_steps
     if t.schedule != "constant" and decay_end < t.max_steps:
         first = max(decay_end, start_step)
-        notes.append(f"note: the learning-rate decay ends at step {decay_end:,}, so steps {first:,}–{t.max_steps:,} "
-                     f"train at the floor rate {_lr(t.lr * t.min_lr_ratio)}; pass --set train.decay_steps="
-                     f"{t.max_steps} to stretch the decay over the whole run instead.")
+        notes.append(
+            f"note: the learning-rate decay ends at step {decay_end:,}, so steps {first:,}–{t.max_steps:,} "
+            f"train at the floor rate {_lr(t.lr * t.min_lr_ratio)}; pass --set train.decay_steps="
+            f"{t.max_steps} to stretch the decay over the whole run instead."
+        )
     return notes
 
 
-def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, threads: int, start_step: int,
-                 resumed: bool, dtype: str | None = None, data_line: str = "") -> list[str]:
+def header_lines(
+    cfg: RunConfig,
+    run_dir,
+    meta: dict,
+    tokenizer,
+    device: str,
+    threads: int,
+    start_step: int,
+    resumed: bool,
+    dtype: str | None = None,
+    data_line: str = "",
+) -> list[str]:
     """The start-up header (see the module docstring) as lines of text (``dtype``: what the run
     computes in, when the device overrules ``train.dtype``; ``data_line`` replaces the data line
     made from the token cache's ``meta``: a word list describes itself)."""
@@ -57,11 +71,17 @@ def header_lines(cfg: RunConfig, run_dir, meta: dict, tokenizer, device: str, th
         shape += f" (trained on {seq_len})"
     need = training_bytes(cfg, seq_len)["total"]
     val = meta.get("val_tokens", 0)
-    split = (f"{meta.get('train_tokens', 0):,} train + {val:,} val tokens" if val
-             else f"{meta.get('train_tokens', 0):,} tokens, no validation split")
+    split = (
+        f"{meta.get('train_tokens', 0):,} train + {val:,} val tokens"
+        if val
+        else f"{meta.get('train_tokens', 0):,} tokens, no validation split"
+    )
     chars = f"{meta['text_chars']:,} characters → " if "text_chars" in meta else ""
-    decay = (f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} at step {t.decay_steps or t.max_steps:,}"
-             if t.schedule != "constant" else "constant after warmup")
+    decay = (
+        f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} at step {t.decay_steps or t.max_steps:,}"
+        if t.schedule != "constant"
+        else "constant after warmup"
+    )
     if t.schedule == "step":
         end = t.decay_steps or t.max_steps
         decay = f"{_lr(t.lr * t.min_lr_ratio)} from step {max(t.warmup_steps, end - round(t.decay_fraction * end)):,}"
@@ -93,11 +113,15 @@ def scale_lines(cfg: RunConfig, world_size: int, mode: str, speed, throughput) -
     if world_size > 1 or t.tokens_per_step:
         per_step = t.batch_size * t.grad_accum * seq_len * world_size
         who = f"{world_size} ({mode})" if world_size > 1 else "1"
-        lines.append(f"  processes  {who} · batch {t.batch_size} × {t.grad_accum} micro-batches × {world_size} × "
-                     f"{seq_len} tokens = {per_step:,} tokens per step")
+        lines.append(
+            f"  processes  {who} · batch {t.batch_size} × {t.grad_accum} micro-batches × {world_size} × "
+            f"{seq_len} tokens = {per_step:,} tokens per step"
+        )
     if speed is not None and speed.note():
         lines.append(f"  speed      {speed.note()}")
     if throughput is not None and throughput.peak:
-        lines.append(f"  mfu        {throughput.per_token / 1e6:,.1f} MFLOPs per token (6N + 12·L·H·Q·T) · "
-                     f"peak {throughput.peak / 1e12:,.1f} TFLOP/s per device")
+        lines.append(
+            f"  mfu        {throughput.per_token / 1e6:,.1f} MFLOPs per token (6N + 12·L·H·Q·T) · "
+            f"peak {throughput.peak / 1e12:,.1f} TFLOP/s per device"
+        )
     return lines

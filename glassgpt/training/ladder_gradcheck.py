@@ -22,24 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir
-from ..config import check_seed
-from ..errors import ConfigError
-from ..glass.makemore_check import StepRow, compare_formulas, compare_steps
-from ..glass.makemore_mlp import LECTURE_NAMES
-from ..runs import load_config, load_run
-from ..wordruns import run_words
+from glassgpt import rundir
+from glassgpt.config import check_seed
+from glassgpt.errors import ConfigError
+from glassgpt.glass.makemore_check import StepRow, compare_formulas, compare_steps
+from glassgpt.glass.makemore_mlp import LECTURE_NAMES
+from glassgpt.runs import load_config, load_run
+from glassgpt.wordruns import run_words
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 @dataclass
 class HandCheck:
-    rows: list[StepRow]          # every intermediate, in the lecture's order
-    formulas: list[StepRow]      # the one-formula backward passes
-    source: str                  # the run directory
+    rows: list[StepRow]  # every intermediate, in the lecture's order
+    formulas: list[StepRow]  # the one-formula backward passes
+    source: str  # the run directory
     dtype: str
-    batch: int                   # training examples in the batch
+    batch: int  # training examples in the batch
 
     @property
     def ok(self) -> bool:
@@ -68,8 +68,10 @@ def check_mlp_run(run_dir: str | Path, dtype: str = "float64", batch_size: int =
     loaded = load_run(run_dir, "cpu")
     m = loaded.config.model
     if m.arch != "mlp":
-        raise ConfigError(f"gradcheck by hand walks the makemore MLP; {loaded.run_dir} holds a {m.arch} "
-                          "(train one with --model mlp --set model.batchnorm=true).")
+        raise ConfigError(
+            f"gradcheck by hand walks the makemore MLP; {loaded.run_dir} holds a {m.arch} "
+            "(train one with --model mlp --set model.batchnorm=true)."
+        )
     params = {name: t.double().numpy().astype(DTYPES[dtype]) for name, t in loaded.model.weights().items()}
     params.setdefault(LECTURE_NAMES["b1"], np.zeros(m.n_hidden, dtype=DTYPES[dtype]))
     X, Y = run_words(loaded).examples("train", m.block_size)
@@ -81,15 +83,20 @@ def check_mlp_run(run_dir: str | Path, dtype: str = "float64", batch_size: int =
 
 def table_lines(check: HandCheck) -> list[str]:
     """The check as a plain table of at most 80 columns (a long run path wraps)."""
-    lines = textwrap.wrap(f"the backward pass written by hand vs torch autograd, {check.dtype}, on "
-                          f"{check.batch} training examples of {check.source}", 80)
+    lines = textwrap.wrap(
+        f"the backward pass written by hand vs torch autograd, {check.dtype}, on "
+        f"{check.batch} training examples of {check.source}",
+        80,
+    )
     head = f"{'gradient of':<26} {'shape':<10} {'exact':<5} {'close':<5} {'max |Δ|':>9} {'tolerance':>9}"
     lines += [head, "-" * len(head)]
 
     def row(r: StepRow, name: str) -> str:
         shape = "×".join(map(str, r.shape)) or "scalar"
-        return (f"{name:<26} {shape:<10} {'yes' if r.exact else 'no':<5} {'ok' if r.close else 'FAIL':<5} "
-                f"{r.max_diff:>9.2e} {r.tol:>9.0e}")
+        return (
+            f"{name:<26} {shape:<10} {'yes' if r.exact else 'no':<5} {'ok' if r.close else 'FAIL':<5} "
+            f"{r.max_diff:>9.2e} {r.tol:>9.0e}"
+        )
 
     lines += [row(r, r.name) for r in check.rows]
     lines += ["", "one formula instead of the chain:"]

@@ -37,8 +37,8 @@ import math
 import numpy as np
 import torch
 
-from ..models.makemore import CharModel, Tanh
-from .diagnostics import Probe, _abs_stats, _flat, _floats, _hist_json, _histogram
+from glassgpt.models.makemore import CharModel, Tanh
+from glassgpt.training.diagnostics import Probe, _abs_stats, _flat, _floats, _hist_json, _histogram
 
 #: |tanh| above this counts as saturated (the lectures' threshold)
 SATURATED = 0.97
@@ -91,32 +91,43 @@ class LayerProbe:
         def hook(module, inputs, output):
             with torch.no_grad():
                 out = output.detach().float()
-                self.act_stats[i] = torch.stack([out.mean(), out.std(correction=0),
-                                                 (out.abs() > SATURATED).float().mean()])
+                self.act_stats[i] = torch.stack(
+                    [out.mean(), out.std(correction=0), (out.abs() > SATURATED).float().mean()]
+                )
                 self.act_hist[i] = _histogram(out)
                 self.dead[i] = (out.reshape(-1, out.shape[-1])[:DEAD_ROWS].abs() > DEAD).cpu().numpy()
             if output.requires_grad:
+
                 def grad_hook(g):
                     self.grad_hist[i] = _histogram(g.detach().float())
+
                 output.register_hook(grad_hook)
+
         return hook
 
     # ---- gradients and updates ----------------------------------------------------------------
     def grads_ready(self) -> None:
         with torch.no_grad():
-            grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().float() for n, p in self.params}
+            grads = {
+                n: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().float() for n, p in self.params
+            }
             self.tensors["components"] = {n: _abs_stats([g]) for n, g in grads.items()}
             self.tensors["norms"] = {n: g.norm() for n, g in grads.items()}
-            self.tensors["weight_grads"] = {n: (_histogram(grads[n]), torch.stack([
-                grads[n].mean(), grads[n].std(correction=0), p.detach().float().std(correction=0)]))
-                for n, p in self.weights}
+            self.tensors["weight_grads"] = {
+                n: (
+                    _histogram(grads[n]),
+                    torch.stack([grads[n].mean(), grads[n].std(correction=0), p.detach().float().std(correction=0)]),
+                )
+                for n, p in self.weights
+            }
             self._before = {n: _flat([p]) for n, p in self.weights}
 
     def stepped(self) -> None:
         with torch.no_grad():
-            self.tensors["update"] = {n: torch.stack([(_flat([p]) - self._before[n]).std(correction=0),
-                                                      self._before[n].std(correction=0)])
-                                      for n, p in self.weights}
+            self.tensors["update"] = {
+                n: torch.stack([(_flat([p]) - self._before[n]).std(correction=0), self._before[n].std(correction=0)])
+                for n, p in self.weights
+            }
             self._before = {}
 
     # ---- the record ------------------------------------------------------------------------------
@@ -128,15 +139,25 @@ class LayerProbe:
                 continue
             mean, std, sat = _floats(self.act_stats[i])
             activations.append({"layer": self.label(i), "mean": mean, "std": std, "saturated": sat})
-            histograms[self.label(i)] = {"activation": _hist_json(self.act_hist[i]),
-                                         "gradient": _hist_json(self.grad_hist[i])}
+            histograms[self.label(i)] = {
+                "activation": _hist_json(self.act_hist[i]),
+                "gradient": _hist_json(self.grad_hist[i]),
+            }
             dead.append({"layer": self.label(i), "shape": list(self.dead[i].shape), "rows": pack_rows(self.dead[i])})
         weight_grads = []
         for name, p in self.weights:
             hist, stats = t["weight_grads"][name]
             g_mean, g_std, w_std = _floats(stats)
-            weight_grads.append({"name": name, "shape": list(p.shape), "mean": g_mean, "std": g_std,
-                                 "grad_data": g_std / w_std if w_std > 0 else None, **_hist_json(hist)})
+            weight_grads.append(
+                {
+                    "name": name,
+                    "shape": list(p.shape),
+                    "mean": g_mean,
+                    "std": g_std,
+                    "grad_data": g_std / w_std if w_std > 0 else None,
+                    **_hist_json(hist),
+                }
+            )
         ratios = {}
         for name, s in t["update"].items():
             upd, w = _floats(s)

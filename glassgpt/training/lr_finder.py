@@ -24,18 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir
-from ..config import RunConfig, validate
-from ..data import read_source
-from ..data.loader import BatchLoader
-from ..data.tokens import open_split
-from ..errors import ConfigError, DataError, FileError, RunDirError, count
-from ..fileio import check_writable, write_json
-from ..progress import task
-from ..runs import load_config
-from ..tokenizers.spec import build_tokenizer
-from .engines import TorchEngine, split_micro_batches
-from .words import prepared_words
+from glassgpt import rundir
+from glassgpt.config import RunConfig, validate
+from glassgpt.data import read_source
+from glassgpt.data.loader import BatchLoader
+from glassgpt.data.tokens import open_split
+from glassgpt.errors import ConfigError, DataError, FileError, RunDirError, count
+from glassgpt.fileio import check_writable, write_json
+from glassgpt.progress import task
+from glassgpt.runs import load_config
+from glassgpt.tokenizers.spec import build_tokenizer
+from glassgpt.training.engines import TorchEngine, split_micro_batches
+from glassgpt.training.words import prepared_words
 
 
 def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray | None]:
@@ -64,9 +64,18 @@ def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndar
 MAX_SWEEP_STEPS = 100_000
 
 
-def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.0, steps: int = 100, *,
-            text: str | None = None, diverge: float = 4.0, beta: float = 0.9, write: bool = True,
-            progress: bool = False) -> dict:
+def find_lr(
+    source: str | Path | RunConfig,
+    start: float = 1e-4,
+    end: float = 1.0,
+    steps: int = 100,
+    *,
+    text: str | None = None,
+    diverge: float = 4.0,
+    beta: float = 0.9,
+    write: bool = True,
+    progress: bool = False,
+) -> dict:
     """Sweep ``steps`` learning rates from ``start`` to ``end`` (log-spaced), one optimizer
     step each, on fresh weights.  ``source`` is a run directory (its config and training
     tokens; the result is also written to ``DIR/lr_finder.json`` unless ``write=False``)
@@ -90,16 +99,19 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
             except FileError as exc:
                 raise RunDirError(f"cannot write {rundir.LR_FINDER}: {exc}") from None
     if cfg.model.arch == "bigram":
-        raise ConfigError("the counting bigram has no learning rate: its training is counting, so there is "
-                          "nothing to sweep.")
+        raise ConfigError(
+            "the counting bigram has no learning rate: its training is counting, so there is nothing to sweep."
+        )
     t = cfg.train
     seq_len = t.seq_len or cfg.model.block_size
     if cfg.data.kind == "words":  # the makemore ladder: the run's own batches of examples
         prepared = prepared_words(cfg, run_dir or ".", resume=run_dir is not None)
         cfg.model.vocab_size, loader = prepared.tokenizer.vocab_size, prepared.train
     elif len(tokens) < seq_len + 1:
-        raise DataError(f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
-                        f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len.")
+        raise DataError(
+            f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
+            f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len."
+        )
     else:
         loader = BatchLoader(tokens, seq_len, t.seed)
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
@@ -122,10 +134,19 @@ def find_lr(source: str | Path | RunConfig, start: float = 1e-4, end: float = 1.
                 break
     finite = [(s, lr) for s, lr in zip(smoothed, done) if math.isfinite(s)]
     min_loss_lr = min(finite)[1] if finite else done[0]
-    result = {"start": start, "end": end, "steps": steps, "batch_size": t.batch_size * t.grad_accum,
-              "seq_len": seq_len, "lrs": done, "losses": [_finite(v) for v in losses],
-              "smoothed": [_finite(v) for v in smoothed], "min_loss_lr": min_loss_lr,
-              "suggested_lr": min_loss_lr / 10, "stopped_early": stopped_early}
+    result = {
+        "start": start,
+        "end": end,
+        "steps": steps,
+        "batch_size": t.batch_size * t.grad_accum,
+        "seq_len": seq_len,
+        "lrs": done,
+        "losses": [_finite(v) for v in losses],
+        "smoothed": [_finite(v) for v in smoothed],
+        "min_loss_lr": min_loss_lr,
+        "suggested_lr": min_loss_lr / 10,
+        "stopped_early": stopped_early,
+    }
     if run_dir is not None and write:
         write_json(run_dir / rundir.LR_FINDER, result)
     return result

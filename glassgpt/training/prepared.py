@@ -28,14 +28,15 @@ then skips its own text → tokenizer → token-file pipeline and asks the prepa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from ..evaluation import perplexity
-from ..tokenizers import Tokenizer
+from glassgpt.evaluation import perplexity
+from glassgpt.tokenizers import Tokenizer
 
 
 class BatchSource(Protocol):
@@ -59,10 +60,10 @@ class PreparedData:
     tokenizer: Tokenizer
     train: BatchSource
     eval: EvalSet
-    split: str = "val"                               # what the final evaluation is called in summary.json
+    split: str = "val"  # what the final evaluation is called in summary.json
     weights: dict[str, torch.Tensor] | None = None  # starting weights; None: initialised from the seed
-    reports: dict[str, EvalSet] = field(default_factory=dict)   # also measured by the final evaluation
-    data_files: dict[str, str] = field(default_factory=dict)    # written into the new run's data/
+    reports: dict[str, EvalSet] = field(default_factory=dict)  # also measured by the final evaluation
+    data_files: dict[str, str] = field(default_factory=dict)  # written into the new run's data/
     sample: Callable[[torch.nn.Module, int], list[str]] | None = None
     description: str = ""
     notes: list[str] = field(default_factory=list)
@@ -84,5 +85,10 @@ class BatchEvalSet:
             total, count = total + s, count + n
             n_bytes += int(self.byte_lengths[y[y >= 0]].sum())
         mean = total / max(count, 1)
-        return {"loss": mean, "perplexity": perplexity(mean),
-                "bits_per_byte": total / math.log(2) / max(n_bytes, 1), "tokens": count, "bytes": n_bytes}
+        return {
+            "loss": mean,
+            "perplexity": perplexity(mean),
+            "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
+            "tokens": count,
+            "bytes": n_bytes,
+        }

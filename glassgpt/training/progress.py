@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from ..progress import Task, duration, rate
+from glassgpt.progress import Task, duration, rate
 
 
 class Progress:
@@ -17,7 +17,7 @@ class Progress:
         self.total, self.enabled, self.budget = total, enabled, time_budget
         self.first_step = done
         self.start = time.monotonic()
-        self.speed = None           # tokens/s, smoothed
+        self.speed = None  # tokens/s, smoothed
         self.warned_budget = False
         self.task = Task("train", total, enabled=enabled, done_message=False)
         self.task.update(done)
@@ -44,8 +44,10 @@ class Progress:
             self.warned_budget = True
             steps_per_s = (step - self.first_step) / elapsed
             reach = min(self.total, int(self.first_step + steps_per_s * self.budget))
-            self.task.note(f"the {duration(self.budget)} time budget will end this run near step {reach:,} "
-                           f"of {self.total:,} ({steps_per_s:.2f} steps/s)")
+            self.task.note(
+                f"the {duration(self.budget)} time budget will end this run near step {reach:,} "
+                f"of {self.total:,} ({steps_per_s:.2f} steps/s)"
+            )
 
     def note(self, text: str) -> None:
         self.task.note(text)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from .. import rundir
-from ..config import SECTIONS, RunConfig, set_value, validate
-from ..data.documents import load_training_corpus
-from ..data.tokens import read_meta, text_fingerprint
-from ..errors import ConfigError
-from . import corpus as corpora
+from glassgpt import rundir
+from glassgpt.config import SECTIONS, RunConfig, set_value, validate
+from glassgpt.data.documents import load_training_corpus
+from glassgpt.data.tokens import read_meta, text_fingerprint
+from glassgpt.errors import ConfigError
+from glassgpt.training import corpus as corpora
 
 #: sections a resumed run may not change (its weights and data depend on them)
 FROZEN_ON_RESUME = ("model", "data")
@@ -50,8 +50,11 @@ def resume_config(run_dir: Path, overrides: dict | None) -> RunConfig:
                 continue
         if changed:
             k = changed[0]
-            why = ("the text differs from the one it was trained on" if section == "data" and k in ("path", "corpus")
-                   else "the checkpoint was trained with the old value")
+            why = (
+                "the text differs from the one it was trained on"
+                if section == "data" and k in ("path", "corpus")
+                else "the checkpoint was trained with the old value"
+            )
             raise ConfigError(
                 f"--resume cannot change {section}.{k} ({old[k]!r} → {new[k]!r}): {why}. "
                 "Start a new run with --out to use it."

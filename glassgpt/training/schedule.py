@@ -9,8 +9,15 @@ from __future__ import annotations
 import math
 
 
-def learning_rate(step: int, lr: float, warmup_steps: int, decay_steps: int,
-                  min_lr_ratio: float = 0.1, schedule: str = "cosine", decay_fraction: float = 0.2) -> float:
+def learning_rate(
+    step: int,
+    lr: float,
+    warmup_steps: int,
+    decay_steps: int,
+    min_lr_ratio: float = 0.1,
+    schedule: str = "cosine",
+    decay_fraction: float = 0.2,
+) -> float:
     """Learning rate for optimizer step ``step`` (0-based).
 
     Warmup: ``lr * (step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, so

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ..device import cpu_bfloat16
+from glassgpt.device import cpu_bfloat16
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SpeedPlan:
     tf32: bool = False
     compile: bool = False
     flash: bool = False
-    off: tuple[str, ...] = field(default_factory=tuple)   # asked for but off here, each with why
+    off: tuple[str, ...] = field(default_factory=tuple)  # asked for but off here, each with why
 
     @property
     def dtype(self) -> str:

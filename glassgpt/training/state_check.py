@@ -29,19 +29,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import rundir
-from ..rundir.layout import STATE_DIR, STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER, STEP_LOGS
-from .distributed import RANK_TENSOR
-from .engines.base import TORCH_CPU
-from .optim.groups import param_role
-from .optim.optimizers import MUON_KEYS
+from glassgpt import rundir
+from glassgpt.rundir.layout import STATE_DIR, STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER, STEP_LOGS
+from glassgpt.training.distributed import RANK_TENSOR
+from glassgpt.training.engines.base import TORCH_CPU
+from glassgpt.training.optim.groups import param_role
+from glassgpt.training.optim.optimizers import MUON_KEYS
 
 #: AdamW's tensors per weight, stored as ``<weight>.<key>``
 MOMENTS = ("exp_avg", "exp_avg_sq")
 STEP = "step"
 #: trainer.json: key -> (accepted types, what it should be)
-TRAINER_KEYS = {"step": ((int,), "a whole number of steps"), "tokens": ((int,), "a whole number of tokens"),
-                "elapsed_s": ((int, float), "a number of seconds"), "loader_rng": ((dict,), "a random-generator state")}
+TRAINER_KEYS = {
+    "step": ((int,), "a whole number of steps"),
+    "tokens": ((int,), "a whole number of tokens"),
+    "elapsed_s": ((int, float), "a number of seconds"),
+    "loader_rng": ((dict,), "a random-generator state"),
+}
 #: trainer.json: the number of records of each step log at the checkpoint (absent in older runs)
 LOG_RECORDS = "log_records"
 
@@ -89,8 +93,9 @@ def expected_state(engine) -> StateSchema:
     # (a run may resume on another device or with the other engine): any length of bytes
     may_have = {name: Spec(None, t.dtype) for name, t in fresh["rng"].items() if name != TORCH_CPU}
     may_have.update({"torch_cuda": Spec(None, torch.uint8), "glass_dropout": Spec(None, torch.uint8)})
-    return StateSchema(required={STATE_MODEL: model, STATE_OPTIMIZER: optimizer, STATE_RNG: rng},
-                       optional={STATE_RNG: may_have})
+    return StateSchema(
+        required={STATE_MODEL: model, STATE_OPTIMIZER: optimizer, STATE_RNG: rng}, optional={STATE_RNG: may_have}
+    )
 
 
 def _names(names: list[str], limit: int = 3) -> str:
@@ -111,10 +116,17 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
     missing = [name for name in required if name not in tensors]  # in the model's order
     if missing:
         out.append(f"{where} lacks {len(missing)} of its {len(required)} tensors ({_names(missing)}).")
-    optional = {**optional, **{n: optional[m.group(2)] for n in tensors
-                               if (m := RANK_TENSOR.match(n)) and m.group(2) in optional}}
-    optional.update({n: Spec(None, required[m.group(2)].dtype) for n in tensors
-                     if (m := RANK_TENSOR.match(n)) and m.group(2) in required})
+    optional = {
+        **optional,
+        **{n: optional[m.group(2)] for n in tensors if (m := RANK_TENSOR.match(n)) and m.group(2) in optional},
+    }
+    optional.update(
+        {
+            n: Spec(None, required[m.group(2)].dtype)
+            for n in tensors
+            if (m := RANK_TENSOR.match(n)) and m.group(2) in required
+        }
+    )
     extra = sorted(set(tensors) - set(required) - set(optional))
     if extra:
         out.append(f"{where} holds {len(extra)} tensors this model does not have ({_names(extra)}).")
@@ -124,8 +136,10 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
             want = "one dimension" if spec.shape is None else f"shape {_shape(spec.shape)}"
             out.append(f"{where}: {name} has shape {_shape(t.shape)} but should have {want}.")
         elif t.dtype != spec.dtype:
-            out.append(f"{where}: {name} is {str(t.dtype).removeprefix('torch.')} "
-                       f"but should be {str(spec.dtype).removeprefix('torch.')}.")
+            out.append(
+                f"{where}: {name} is {str(t.dtype).removeprefix('torch.')} "
+                f"but should be {str(spec.dtype).removeprefix('torch.')}."
+            )
     return out
 
 
@@ -164,12 +178,17 @@ def step_problems(optimizer: dict, trainer: dict) -> list[str]:
     step = trainer.get("step") if isinstance(trainer, dict) else None
     if not isinstance(step, int):
         return []
-    wrong = sorted(name for name, t in optimizer.items()
-                   if name.endswith(f".{STEP}") and t.numel() == 1 and float(t.reshape(-1)[0]) != step)
+    wrong = sorted(
+        name
+        for name, t in optimizer.items()
+        if name.endswith(f".{STEP}") and t.numel() == 1 and float(t.reshape(-1)[0]) != step
+    )
     if not wrong:
         return []
-    return [f"{STATE_DIR}/{STATE_OPTIMIZER} counts {float(optimizer[wrong[0]].reshape(-1)[0]):g} steps for "
-            f"{_names(wrong, 1)} but {STATE_TRAINER} says step {step}: the files come from different checkpoints."]
+    return [
+        f"{STATE_DIR}/{STATE_OPTIMIZER} counts {float(optimizer[wrong[0]].reshape(-1)[0]):g} steps for "
+        f"{_names(wrong, 1)} but {STATE_TRAINER} says step {step}: the files come from different checkpoints."
+    ]
 
 
 def problems(schema: StateSchema, weights: dict, optimizer: dict, rng: dict, trainer) -> list[str]:
@@ -185,8 +204,9 @@ def problems(schema: StateSchema, weights: dict, optimizer: dict, rng: dict, tra
 
 def count_records(run_dir: Path, last_step: int) -> dict[str, int]:
     """How many records of each step log belong to steps up to ``last_step``."""
-    return {name: sum(1 for r in rundir.read_records(run_dir / name) if r.get("step", 0) <= last_step)
-            for name in STEP_LOGS}
+    return {
+        name: sum(1 for r in rundir.read_records(run_dir / name) if r.get("step", 0) <= last_step) for name in STEP_LOGS
+    }
 
 
 def lost_records(run_dir: Path, trainer: dict) -> list[str]:
@@ -196,5 +216,8 @@ def lost_records(run_dir: Path, trainer: dict) -> list[str]:
     if not isinstance(saved, dict):
         return []
     present = count_records(run_dir, trainer["step"])
-    return [f"{name} has {present[name]} of the {n} records it had up to step {trainer['step']}"
-            for name, n in saved.items() if name in present and isinstance(n, int) and present[name] < n]
+    return [
+        f"{name} has {present[name]} of the {n} records it had up to step {trainer['step']}"
+        for name, n in saved.items()
+        if name in present and isinstance(n, int) and present[name] < n
+    ]

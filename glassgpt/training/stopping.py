@@ -27,7 +27,7 @@ on every rank, so all of them skip the same end-of-run work).
 from __future__ import annotations
 
 import signal
-from typing import Callable
+from collections.abc import Callable
 
 INTERRUPTED, TERMINATED, TIME_BUDGET = "interrupted", "terminated", "time_budget"
 #: the signals a run stops on, and the ``stopped_by`` each one records

@@ -22,41 +22,52 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import rundir
-from ..config import RunConfig, parse_override, resolve, validate
-from ..data.documents import DocumentBatches, document_segments, load_training_corpus
-from ..data.loader import BatchLoader, fixed_batches
-from ..data.shards import ShardLoader
-from ..data.tokens import open_split, read_meta, write_splits
-from ..device import pick_device
-from ..distributed import current as current_world
-from ..distributed import session
-from ..errors import ConfigError, DiskError, FileError, RunDirError
-from ..evaluation import evaluate_tokens, named, token_byte_lengths
-from ..fileio import atomic_write_text, check_writable, write_json
-from ..models.footprint import inference_bytes, parameter_count, require_fits, training_bytes
-from ..progress import duration, message, task
-from ..rundir import checkpoint, lock, space
-from ..sample import default_prompt_ids, generate
-from ..threads import OtherLoad, ThreadGovernor, check_thread_count, plan_threads, thread_scope
-from ..tokenizers import END_OF_TEXT, Tokenizer
-from ..tokenizers import from_dict as tokenizer_from_dict
-from ..tokenizers import load as load_tokenizer
-from ..tokenizers.spec import build_tokenizer
-from . import corpus as corpora
-from . import state_check
-from .budget import MARGIN, EvalClock, out_of_time
-from .distributed import (RankShare, announce_failure, derive_grad_accum, gather_state, parallel_mode, rank_loader,
-                          rank_rng, receive_setup, share_arrays, stop_agreement, threads_per_rank)
-from .engines import make_engine, split_micro_batches
-from .flops import Throughput
-from .header import header_lines, plan_warnings, scale_lines
-from .prepared import PreparedData
-from .words import prepared_words
-from .progress import Progress
-from .resume import changed_settings, resume_config
-from .schedule import learning_rate, time_position
-from .stopping import StopSignals, Terminated
+from glassgpt import rundir
+from glassgpt.config import RunConfig, parse_override, resolve, validate
+from glassgpt.data.documents import DocumentBatches, document_segments, load_training_corpus
+from glassgpt.data.loader import BatchLoader, fixed_batches
+from glassgpt.data.shards import ShardLoader
+from glassgpt.data.tokens import open_split, read_meta, write_splits
+from glassgpt.device import pick_device
+from glassgpt.distributed import current as current_world
+from glassgpt.distributed import session
+from glassgpt.errors import ConfigError, DiskError, FileError, RunDirError
+from glassgpt.evaluation import evaluate_tokens, named, token_byte_lengths
+from glassgpt.fileio import atomic_write_text, check_writable, write_json
+from glassgpt.models.footprint import inference_bytes, parameter_count, require_fits, training_bytes
+from glassgpt.progress import duration, message, task
+from glassgpt.rundir import checkpoint, lock, space
+from glassgpt.sample import default_prompt_ids, generate
+from glassgpt.threads import OtherLoad, ThreadGovernor, check_thread_count, plan_threads, thread_scope
+from glassgpt.tokenizers import END_OF_TEXT, Tokenizer
+from glassgpt.tokenizers import from_dict as tokenizer_from_dict
+from glassgpt.tokenizers import load as load_tokenizer
+from glassgpt.tokenizers.spec import build_tokenizer
+from glassgpt.training import corpus as corpora
+from glassgpt.training import state_check
+from glassgpt.training.budget import MARGIN, EvalClock, out_of_time
+from glassgpt.training.distributed import (
+    RankShare,
+    announce_failure,
+    derive_grad_accum,
+    gather_state,
+    parallel_mode,
+    rank_loader,
+    rank_rng,
+    receive_setup,
+    share_arrays,
+    stop_agreement,
+    threads_per_rank,
+)
+from glassgpt.training.engines import make_engine, split_micro_batches
+from glassgpt.training.flops import Throughput
+from glassgpt.training.header import header_lines, plan_warnings, scale_lines
+from glassgpt.training.prepared import PreparedData
+from glassgpt.training.progress import Progress
+from glassgpt.training.resume import changed_settings, resume_config
+from glassgpt.training.schedule import learning_rate, time_position
+from glassgpt.training.stopping import StopSignals, Terminated
+from glassgpt.training.words import prepared_words
 
 
 @dataclass
@@ -65,9 +76,9 @@ class TrainResult:
     steps: int
     stopped_by: str
     final: dict = field(default_factory=dict)
-    sample: str = ""                                   # the first of ``samples``
+    sample: str = ""  # the first of ``samples``
     samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
-    rank: int = 0                                      # under torchrun: this process's rank (0 writes)
+    rank: int = 0  # under torchrun: this process's rank (0 writes)
 
 
 class Trainer:
@@ -82,9 +93,17 @@ class Trainer:
     #: None for a single process; a distributed run sets a function every rank calls once per step
     stop_agreement = None
 
-    def __init__(self, cfg: RunConfig | None, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-                 progress: bool = True, text: str | None = None, prepared: PreparedData | None = None,
-                 accept_truncated_logs: bool = False):
+    def __init__(
+        self,
+        cfg: RunConfig | None,
+        run_dir: str | Path,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool = True,
+        text: str | None = None,
+        prepared: PreparedData | None = None,
+        accept_truncated_logs: bool = False,
+    ):
         self.world = current_world()  # a world of one outside torchrun
         cfg = copy.deepcopy(cfg)
         self.cfg, self.run_dir, self.resume, self.prepared = cfg, Path(run_dir), resume, prepared
@@ -117,13 +136,17 @@ class Trainer:
         if resume:
             rundir.require_resumable(self.run_dir)
             try:  # nothing is written until every check has passed
-                check_writable(self.run_dir, "the run directory", "make it writable, or copy the run and resume the copy")
+                check_writable(
+                    self.run_dir, "the run directory", "make it writable, or copy the run and resume the copy"
+                )
             except FileError as exc:
                 raise RunDirError(f"cannot resume: {exc}") from None
             step = checkpoint.saved_step(self.run_dir)
             if step is not None and step >= cfg.train.max_steps:
-                raise ConfigError(f"{self.run_dir} is already at step {step:,} and train.max_steps is "
-                                  f"{cfg.train.max_steps:,}; pass a larger --max-steps to train further.")
+                raise ConfigError(
+                    f"{self.run_dir} is already at step {step:,} and train.max_steps is "
+                    f"{cfg.train.max_steps:,}; pass a larger --max-steps to train further."
+                )
             self.lock = lock.acquire(self.run_dir, "train --resume")  # before anything is read or changed
         else:
             self.lock = self._build(text, overwrite)
@@ -139,8 +162,9 @@ class Trainer:
                 self.val_tokens = open_split(self.run_dir / rundir.DATA_DIR, "val")
             self._open_data()
             if resume:
-                space.require_room(self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint",
-                                   "run the same command again")
+                space.require_room(
+                    self.run_dir, space.resume_bytes(self._weight_bytes()), "a checkpoint", "run the same command again"
+                )
                 self._restore(*saved, accept_truncated_logs=accept_truncated_logs)
                 self._record_resume()
         except BaseException:
@@ -167,8 +191,17 @@ class Trainer:
     def _share(self) -> None:
         """Rank 0: send the others the configuration, tokenizer, data and restored state."""
         w = self.world
-        w.broadcast({"config": self.cfg.to_dict(), "run_dir": str(self.run_dir), "tokenizer": self.tokenizer.to_dict(),
-                     "trainer": self._saved, "step": self.step, "tokens": self.tokens, "elapsed": self.elapsed})
+        w.broadcast(
+            {
+                "config": self.cfg.to_dict(),
+                "run_dir": str(self.run_dir),
+                "tokenizer": self.tokenizer.to_dict(),
+                "trainer": self._saved,
+                "step": self.step,
+                "tokens": self.tokens,
+                "elapsed": self.elapsed,
+            }
+        )
         if self.corpus is None:
             share_arrays(w, [self.train_tokens, self.val_tokens], 2)
         if self._saved is not None:
@@ -239,8 +272,9 @@ class Trainer:
         needed = space.new_run_bytes(self._weight_bytes(), cache)
         rundir.check_new(self.run_dir, overwrite)
         what, then = "the token cache and two checkpoints", "run the same command again"
-        space.require_room(self.run_dir, needed, what, then,
-                           freed=rundir.directory.own_bytes(self.run_dir) if overwrite else 0)
+        space.require_room(
+            self.run_dir, needed, what, then, freed=rundir.directory.own_bytes(self.run_dir) if overwrite else 0
+        )
         setup = rundir.NewRun(self.run_dir, overwrite, "train --overwrite" if overwrite else "train")
         try:
             with setup:
@@ -274,14 +308,20 @@ class Trainer:
         """Refuse a model, batch or sample length that cannot fit in memory, before allocating it."""
         m, t = self.cfg.model, self.cfg.train
         device = self.device()
-        require_fits(training_bytes(self.cfg, self.seq_len)["total"], device,
-                     f"training this model ({parameter_count(m):,} parameters, batches of "
-                     f"{t.batch_size:,}×{self.seq_len:,} tokens)",
-                     "use a smaller model (model.n_layer, model.n_embd, model.d_ff) or batch (train.batch_size)")
+        require_fits(
+            training_bytes(self.cfg, self.seq_len)["total"],
+            device,
+            f"training this model ({parameter_count(m):,} parameters, batches of "
+            f"{t.batch_size:,}×{self.seq_len:,} tokens)",
+            "use a smaller model (model.n_layer, model.n_embd, model.d_ff) or batch (train.batch_size)",
+        )
         samples = max(1, len(t.sample_prompts))
-        require_fits(inference_bytes(m, samples, self.seq_len, t.sample_tokens), device,
-                     f"sampling {samples} × {t.sample_tokens:,} tokens at the end of the run",
-                     "use a smaller train.sample_tokens")
+        require_fits(
+            inference_bytes(m, samples, self.seq_len, t.sample_tokens),
+            device,
+            f"sampling {samples} × {t.sample_tokens:,} tokens at the end of the run",
+            "use a smaller train.sample_tokens",
+        )
 
     def _make_tokenizer(self, text: str) -> Tokenizer:
         d = self.cfg.data
@@ -293,20 +333,27 @@ class Trainer:
     def _restore(self, weights: dict, optim: dict, rng: dict, state: dict, accept_truncated_logs: bool = False) -> None:
         problems = state_check.problems(state_check.expected_state(self.engine), weights, optim, rng, state)
         if problems:
-            raise RunDirError(f"cannot resume {self.run_dir}: its checkpoint does not fit this run. " + " ".join(problems)
-                              + " Restore state/ from a backup, or start again with --overwrite.")
+            raise RunDirError(
+                f"cannot resume {self.run_dir}: its checkpoint does not fit this run. "
+                + " ".join(problems)
+                + " Restore state/ from a backup, or start again with --overwrite."
+            )
         lost = state_check.lost_records(self.run_dir, state)
         if lost:
             text = "; ".join(lost)
             if not accept_truncated_logs:
-                raise RunDirError(f"the logs of {self.run_dir} lost records ({text}); pass --accept-truncated-logs "
-                                  "to resume anyway (the lost records stay lost).")
+                raise RunDirError(
+                    f"the logs of {self.run_dir} lost records ({text}); pass --accept-truncated-logs "
+                    "to resume anyway (the lost records stay lost)."
+                )
             print(f"note: resuming although the logs lost records ({text}).", file=sys.stderr)
         try:
             self.engine.load_state_dict({"model": weights, "optimizer": optim, "rng": rng})
         except (ValueError, TypeError, KeyError, RuntimeError) as exc:  # what the schema cannot see
-            raise RunDirError(f"cannot resume {self.run_dir}: its checkpoint could not be loaded ({exc}); "
-                              "restore state/ from a backup, or start again with --overwrite.") from None
+            raise RunDirError(
+                f"cannot resume {self.run_dir}: its checkpoint could not be loaded ({exc}); "
+                "restore state/ from a backup, or start again with --overwrite."
+            ) from None
         self.loader.set_state(state["loader_rng"])
         self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed_s"]
         self._saved, self._saved_rng = state, rng  # for the other ranks of a distributed run
@@ -317,11 +364,13 @@ class Trainer:
         """Rewrite config.json with the settings this resume runs with, and append to its
         ``resumes`` list the step it resumed at and what it changed."""
         stored = RunConfig.from_dict(rundir.read_config_dict(self.run_dir))
-        self.cfg.resumes = list(stored.resumes) + [{
-            "step": self.step,
-            "changed": changed_settings(stored, self.cfg),
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        }]
+        self.cfg.resumes = list(stored.resumes) + [
+            {
+                "step": self.step,
+                "changed": changed_settings(stored, self.cfg),
+                "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            }
+        ]
         write_json(self.run_dir / rundir.CONFIG, self.cfg.to_dict())
 
     def save(self) -> None:
@@ -330,10 +379,21 @@ class Trainer:
         if state is None:
             return
         try:
-            checkpoint.save(self.run_dir, state["model"], state["optimizer"], state["rng"],
-                            {"step": self.step, "tokens": self.tokens, "elapsed_s": self.elapsed,
-                             "loader_rng": loaders[0], "world_size": self.world.size, "loader_ranks": loaders,
-                             state_check.LOG_RECORDS: dict(self.log_counts)})
+            checkpoint.save(
+                self.run_dir,
+                state["model"],
+                state["optimizer"],
+                state["rng"],
+                {
+                    "step": self.step,
+                    "tokens": self.tokens,
+                    "elapsed_s": self.elapsed,
+                    "loader_rng": loaders[0],
+                    "world_size": self.world.size,
+                    "loader_ranks": loaders,
+                    state_check.LOG_RECORDS: dict(self.log_counts),
+                },
+            )
         except DiskError as exc:
             raise self._disk_full(exc) from None
 
@@ -386,6 +446,7 @@ class Trainer:
                 if stop is not None:
                     stop.raise_if_terminated()
                 return sums(*batch)
+
             return checked
 
         if self.prepared is not None:
@@ -394,9 +455,16 @@ class Trainer:
             return {**result, "splits": reports} if reports else result
         tokens, split = self._eval_split()
         share = self._rank_share()
-        result = evaluate_tokens(guarded(share), tokens, self.seq_len, self.cfg.train.batch_size,
-                                 token_byte_lengths(self.tokenizer), progress=self.progress_enabled,
-                                 label=f"final {split} evaluation", reduce=share.reduce)
+        result = evaluate_tokens(
+            guarded(share),
+            tokens,
+            self.seq_len,
+            self.cfg.train.batch_size,
+            token_byte_lengths(self.tokenizer),
+            progress=self.progress_enabled,
+            label=f"final {split} evaluation",
+            reduce=share.reduce,
+        )
         return named(split, result)
 
     # ---- the loop --------------------------------------------------------------------------
@@ -417,12 +485,16 @@ class Trainer:
         after it; the run directory's writer lock is released when it returns."""
         try:
             self.threads = plan_threads(threads_per_rank(self.cfg.train.threads, self.world, self.device()))
-            self.throughput = Throughput.of(self.cfg, self.seq_len, self.world.size, getattr(self.engine, "speed", None),
-                                            self.device())
+            self.throughput = Throughput.of(
+                self.cfg, self.seq_len, self.world.size, getattr(self.engine, "speed", None), self.device()
+            )
             with thread_scope(self.threads.threads), StopSignals(self.stop_agreement) as stop, self.world.guard():
                 watch = OtherLoad(self.threads.watch) if self.threads.watch else None
-                self.governor = (ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
-                                 if self.threads.adaptive else None)
+                self.governor = (
+                    ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
+                    if self.threads.adaptive
+                    else None
+                )
                 if self.progress_enabled:
                     self.print_header()
                 return self._run(stop)
@@ -436,9 +508,18 @@ class Trainer:
         if self.prepared is None and self.corpus is None:
             meta = read_meta(self.run_dir / rundir.DATA_DIR)
         speed = getattr(self.engine, "speed", None)
-        lines = header_lines(self.cfg, self.run_dir, meta, self.tokenizer, device, torch.get_num_threads(),
-                             self.step, self.resume, speed.dtype if speed else None,
-                             self.prepared.description if self.prepared is not None else "")
+        lines = header_lines(
+            self.cfg,
+            self.run_dir,
+            meta,
+            self.tokenizer,
+            device,
+            torch.get_num_threads(),
+            self.step,
+            self.resume,
+            speed.dtype if speed else None,
+            self.prepared.description if self.prepared is not None else "",
+        )
         lines += scale_lines(self.cfg, self.world.size, parallel_mode(self.cfg, self.world), speed, self.throughput)
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
@@ -469,8 +550,14 @@ class Trainer:
         if not n:
             return 0.0
         start = time.perf_counter()
-        generate(self.engine.sampling_model(), default_prompt_ids(self.tokenizer), n, temperature=t.sample_temperature,
-                 seed=t.seed, max_context=self.seq_len)
+        generate(
+            self.engine.sampling_model(),
+            default_prompt_ids(self.tokenizer),
+            n,
+            temperature=t.sample_temperature,
+            seed=t.seed,
+            max_context=self.seq_len,
+        )
         return (time.perf_counter() - start) / n * t.sample_tokens * max(1, len(t.sample_prompts))
 
     def _run(self, stop: StopSignals) -> TrainResult:
@@ -490,10 +577,12 @@ class Trainer:
                 position = self.step
                 if t.schedule_clock == "time":  # the share of the training time this session can spend
                     horizon = t.time_budget - MARGIN * (self.eval_clock.predict(final_tokens) + sampling)
-                    position = time_position(self.step, t.warmup_steps, decay_steps,
-                                             (step_start - session_start) / max(horizon, 1e-9))
-                lr = learning_rate(position, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule,
-                                   t.decay_fraction)
+                    position = time_position(
+                        self.step, t.warmup_steps, decay_steps, (step_start - session_start) / max(horizon, 1e-9)
+                    )
+                lr = learning_rate(
+                    position, t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule, t.decay_fraction
+                )
                 micro = split_micro_batches(*self.loader.next(t.batch_size * t.grad_accum), t.batch_size)
                 # target positions, over every process
                 tokens_per_step = sum(int(np.asarray(batch[1]).size) for batch in micro) * self.world.size
@@ -510,17 +599,25 @@ class Trainer:
                         bar.note(adapted)
                 next_eval = bool(t.eval_every) and (self.step + 1) % t.eval_every == 0
                 next_cost = (now - step_start) + (self.eval_clock.predict(eval_tokens) if next_eval else 0.0)
-                stop_for_time = out_of_time(now - session_start, t.time_budget, next_cost,
-                                            self.eval_clock.predict(final_tokens) + sampling)
+                stop_for_time = out_of_time(
+                    now - session_start, t.time_budget, next_cost, self.eval_clock.predict(final_tokens) + sampling
+                )
                 # read once per step: the point where distributed ranks agree (the budget is rank 0's)
                 reason = stop.check(stop_for_time)
                 last = self.step == t.max_steps or reason is not None
                 record = None
                 if self.step % t.log_every == 0 or last:
                     speed = (self.tokens - last_log_tokens) / max(now - last_log_time, 1e-9)
-                    record = {"step": self.step, "tokens": self.tokens, "train_loss": loss, "lr": lr,
-                              "grad_norm": grad_norm, "tokens_per_sec": speed, **self.throughput.record(speed),
-                              "elapsed_s": self.elapsed}
+                    record = {
+                        "step": self.step,
+                        "tokens": self.tokens,
+                        "train_loss": loss,
+                        "lr": lr,
+                        "grad_norm": grad_norm,
+                        "tokens_per_sec": speed,
+                        **self.throughput.record(speed),
+                        "elapsed_s": self.elapsed,
+                    }
                     last_log_time, last_log_tokens = now, self.tokens
                 if t.eval_every and self.step % t.eval_every == 0:
                     record = record or {"step": self.step, "tokens": self.tokens, "lr": lr, "elapsed_s": self.elapsed}
@@ -543,8 +640,10 @@ class Trainer:
         finally:
             bar.close()
         if self.progress_enabled:
-            message(f"trained to step {self.step:,} in {duration(time.perf_counter() - session_start)} "
-                    f"({stopped_by.replace('_', ' ')})")
+            message(
+                f"trained to step {self.step:,} in {duration(time.perf_counter() - session_start)} "
+                f"({stopped_by.replace('_', ' ')})"
+            )
         self.save()  # first: whatever comes after may be cut short
         final, samples = {}, []
         eval_start = time.perf_counter()
@@ -560,16 +659,32 @@ class Trainer:
         except Terminated:
             pass
         sample = samples[0] if samples else ""
-        summary = {"steps": self.step, "tokens": self.tokens, "stopped_by": stopped_by, "elapsed_s": self.elapsed,
-                   "final": final, "sample": sample, "samples": samples,
-                   "budget": {"time_budget_s": t.time_budget, "training_s": eval_start - session_start,
-                              "final_eval_s": done - eval_start, "predicted_final_eval_s": predicted,
-                              "with_final_eval_s": done - session_start, "predicted_samples_s": sampling,
-                              "samples_s": finished - done, "with_samples_s": finished - session_start,
-                              "started_unix": time.time() - (finished - session_start)},
-                   "threads": {"plan": self.threads.reason, "start": self.threads.threads,
-                               "end": self.governor.current if self.governor else self.threads.threads,
-                               "changes": self.governor.changes if self.governor else []}}
+        summary = {
+            "steps": self.step,
+            "tokens": self.tokens,
+            "stopped_by": stopped_by,
+            "elapsed_s": self.elapsed,
+            "final": final,
+            "sample": sample,
+            "samples": samples,
+            "budget": {
+                "time_budget_s": t.time_budget,
+                "training_s": eval_start - session_start,
+                "final_eval_s": done - eval_start,
+                "predicted_final_eval_s": predicted,
+                "with_final_eval_s": done - session_start,
+                "predicted_samples_s": sampling,
+                "samples_s": finished - done,
+                "with_samples_s": finished - session_start,
+                "started_unix": time.time() - (finished - session_start),
+            },
+            "threads": {
+                "plan": self.threads.reason,
+                "start": self.threads.threads,
+                "end": self.governor.current if self.governor else self.threads.threads,
+                "changes": self.governor.changes if self.governor else [],
+            },
+        }
         try:
             if self.world.is_main:
                 write_json(self.run_dir / rundir.SUMMARY, summary)
@@ -588,10 +703,21 @@ class Trainer:
             return self.prepared.sample(model, t.seed)
         starts = [self.tokenizer.encode(p) for p in t.sample_prompts] or [default_prompt_ids(self.tokenizer)]
         with task("sampling", len(starts) * t.sample_tokens, enabled=self.progress_enabled) as bar:
-            return [self.tokenizer.decode(ids + generate(model, ids, t.sample_tokens, temperature=t.sample_temperature,
-                                                         seed=t.seed + i, max_context=self.seq_len,
-                                                         on_token=bar.advance)[0])
-                    for i, ids in enumerate(starts)]
+            return [
+                self.tokenizer.decode(
+                    ids
+                    + generate(
+                        model,
+                        ids,
+                        t.sample_tokens,
+                        temperature=t.sample_temperature,
+                        seed=t.seed + i,
+                        max_context=self.seq_len,
+                        on_token=bar.advance,
+                    )[0]
+                )
+                for i, ids in enumerate(starts)
+            ]
 
     def _record_samples(self) -> list[str]:
         texts = self.sample_texts()
@@ -602,10 +728,18 @@ class Trainer:
         return texts
 
 
-def train(out: str | Path, preset: str | None = None, config_file: str | Path | None = None,
-          overrides: dict | list | None = None, config: RunConfig | None = None, resume: bool = False,
-          overwrite: bool = False, progress: bool = False, text: str | None = None,
-          accept_truncated_logs: bool = False) -> TrainResult:
+def train(
+    out: str | Path,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict | list | None = None,
+    config: RunConfig | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    text: str | None = None,
+    accept_truncated_logs: bool = False,
+) -> TrainResult:
     """Train a model into the run directory ``out`` and return its result.
 
     New run: the configuration is ``config`` or is resolved from ``preset``, ``config_file``
@@ -626,8 +760,16 @@ def train(out: str | Path, preset: str | None = None, config_file: str | Path | 
         except BaseException as exc:
             announce_failure(world, exc)
             raise
-        return Trainer(cfg, out, resume=resume, overwrite=overwrite, progress=progress, text=text, prepared=prepared,
-                       accept_truncated_logs=accept_truncated_logs).run()
+        return Trainer(
+            cfg,
+            out,
+            resume=resume,
+            overwrite=overwrite,
+            progress=progress,
+            text=text,
+            prepared=prepared,
+            accept_truncated_logs=accept_truncated_logs,
+        ).run()
 
 
 def _resolve_config(out: Path, preset, config_file, overrides, config, resume: bool) -> RunConfig:
@@ -654,4 +796,3 @@ def _prepare_words(cfg: RunConfig, out: Path, resume: bool, progress: bool, text
     for note in prepared.notes if not resume else []:  # shown even in a quiet run
         print(f"note: {note}", file=sys.stderr)
     return prepared
-

@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import rundir
-from ..config import RunConfig
-from ..data.rows import best_fit, fill_rows
-from ..data.words import SPLITS, WordData, prepare_words, read_word_source, read_words
-from ..errors import RunDirError, count
-from ..evaluation import evaluate_examples, token_byte_lengths
-from ..tokenizers import load as load_tokenizer
-from ..wordruns import EVAL_ROWS, EVAL_WORDS, sample_names, words_text
-from .prepared import PreparedData
+from glassgpt import rundir
+from glassgpt.config import RunConfig
+from glassgpt.data.rows import best_fit, fill_rows
+from glassgpt.data.words import SPLITS, WordData, prepare_words, read_word_source, read_words
+from glassgpt.errors import RunDirError, count
+from glassgpt.evaluation import evaluate_examples, token_byte_lengths
+from glassgpt.tokenizers import load as load_tokenizer
+from glassgpt.training.prepared import PreparedData
+from glassgpt.wordruns import EVAL_ROWS, EVAL_WORDS, sample_names, words_text
 
 #: names sampled at the end of a run (and at every train.sample_every)
 END_SAMPLES = 10
@@ -112,8 +112,10 @@ def word_data(cfg: RunConfig, run_dir: Path, resume: bool) -> WordData:
         return prepare_words(read_word_source(cfg.data), cfg.data.split_seed)
     path = Path(run_dir) / rundir.DATA_DIR / rundir.WORDS
     if not path.is_file():
-        raise RunDirError(f"cannot resume {run_dir}: {rundir.DATA_DIR}/{rundir.WORDS}, the word list it trains on, "
-                          "is missing; restore it, or start again with --overwrite.")
+        raise RunDirError(
+            f"cannot resume {run_dir}: {rundir.DATA_DIR}/{rundir.WORDS}, the word list it trains on, "
+            "is missing; restore it, or start again with --overwrite."
+        )
     data = prepare_words(read_words(path), cfg.data.split_seed)
     saved = load_tokenizer(Path(run_dir) / rundir.TOKENIZER)
     if saved.to_dict() != data.tokenizer.to_dict():
@@ -136,12 +138,21 @@ def prepared_words(cfg: RunConfig, run_dir: str | Path, resume: bool = False) ->
         train = ExampleBatches(*arrays["train"], t.seed, whole=m.arch == "bigram")
 
     def sample(model, seed: int) -> list[str]:
-        names = sample_names(model, data.tokenizer, END_SAMPLES, seed, t.sample_temperature or 1.0,
-                             block_size=m.block_size)
+        names = sample_names(
+            model, data.tokenizer, END_SAMPLES, seed, t.sample_temperature or 1.0, block_size=m.block_size
+        )
         return ["\n".join(names)]
 
     skipped = data.words.skipped
     notes = [f"skipped {count(skipped, 'empty line')} of {data.words.source}."] if skipped else []
-    return PreparedData(data.tokenizer, train, sets["dev"], split="dev", reports=sets,
-                        data_files={rundir.WORDS: words_text(data.words)}, sample=sample,
-                        description=describe(data, arrays, gpt), notes=notes)
+    return PreparedData(
+        data.tokenizer,
+        train,
+        sets["dev"],
+        split="dev",
+        reports=sets,
+        data_files={rundir.WORDS: words_text(data.words)},
+        sample=sample,
+        description=describe(data, arrays, gpt),
+        notes=notes,
+    )

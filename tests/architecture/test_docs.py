@@ -12,8 +12,12 @@ from glassgpt.demos import list_demos
 
 ROOT = Path(__file__).resolve().parents[2]
 CURRICULUM = ROOT / "docs" / "curriculum.md"
-SOURCES = [*sorted((ROOT / "glassgpt").rglob("*.py")), *sorted((ROOT / "tests").rglob("*.py")),
-           *sorted((ROOT / "benchmarks").rglob("*.py")), ROOT / "README.md"]
+SOURCES = [
+    *sorted((ROOT / "glassgpt").rglob("*.py")),
+    *sorted((ROOT / "tests").rglob("*.py")),
+    *sorted((ROOT / "benchmarks").rglob("*.py")),
+    ROOT / "README.md",
+]
 
 
 def labels() -> set[str]:
@@ -21,8 +25,11 @@ def labels() -> set[str]:
 
 
 def test_the_curriculum_has_every_section():
-    assert labels() == {*(f"a{i}" for i in range(1, 10)), *(f"b{i}" for i in range(1, 5)),
-                        *(f"c{i}" for i in range(1, 7))}
+    assert labels() == {
+        *(f"a{i}" for i in range(1, 10)),
+        *(f"b{i}" for i in range(1, 5)),
+        *(f"c{i}" for i in range(1, 7)),
+    }
 
 
 def test_every_citation_names_a_section_that_exists():
@@ -39,13 +46,16 @@ def test_every_citation_names_a_section_that_exists():
 
 
 #: notes that live outside the repository (spelled in two halves so this file does not cite them)
-OUTSIDE = ("SEE" "DS", "DESI" "GN.md")
+OUTSIDE = ("SEE" + "DS", "DESI" + "GN.md")
 
 
 def test_no_comment_cites_a_file_outside_the_repository():
-    found = [f"{p.relative_to(ROOT)}:{n}" for p in SOURCES
-             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-             if any(name in line for name in OUTSIDE)]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in SOURCES
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if any(name in line for name in OUTSIDE)
+    ]
     assert not found, found
 
 

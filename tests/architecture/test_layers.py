@@ -17,8 +17,20 @@ ALLOWED_DEFERRED = {
     "glassgpt/cli/__init__.py": "only the command being run is imported, so `glassgpt --help` stays fast",
     "glassgpt/plotting.py": "matplotlib is imported only when a figure is drawn",
 }
-OPTIONAL_MODULES = {"tiktoken", "tokenizers", "threadpoolctl", "tomllib", "tomli", "transformers", "fastapi", "resource",
-                    "uvicorn", "matplotlib", "cycler", "importlinter"}
+OPTIONAL_MODULES = {
+    "tiktoken",
+    "tokenizers",
+    "threadpoolctl",
+    "tomllib",
+    "tomli",
+    "transformers",
+    "fastapi",
+    "resource",
+    "uvicorn",
+    "matplotlib",
+    "cycler",
+    "importlinter",
+}
 
 
 def test_the_layers_contract_is_kept():

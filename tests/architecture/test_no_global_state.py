@@ -19,14 +19,23 @@ from glassgpt.training.engines import GlassEngine, TorchEngine, split_micro_batc
 
 
 def global_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].copy(), "python": random.getstate(),
-            "torch_threads": torch.get_num_threads(), "blas_threads": get_blas_threads()}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state()[1].copy(),
+        "python": random.getstate(),
+        "torch_threads": torch.get_num_threads(),
+        "blas_threads": get_blas_threads(),
+    }
 
 
 def same(a: dict, b: dict) -> bool:
-    return (torch.equal(a["torch"], b["torch"]) and np.array_equal(a["numpy"], b["numpy"])
-            and a["python"] == b["python"] and a["torch_threads"] == b["torch_threads"]
-            and a["blas_threads"] == b["blas_threads"])
+    return (
+        torch.equal(a["torch"], b["torch"])
+        and np.array_equal(a["numpy"], b["numpy"])
+        and a["python"] == b["python"]
+        and a["torch_threads"] == b["torch_threads"]
+        and a["blas_threads"] == b["blas_threads"]
+    )
 
 
 @pytest.mark.parametrize("engine", ["torch", "glass"])

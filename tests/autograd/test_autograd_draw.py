@@ -24,8 +24,9 @@ def test_to_dot_has_every_node_with_data_and_grad():
     text = to_dot(o)
     nodes = o.topological_order()
     assert text.startswith("digraph") and text.rstrip().endswith("}")
-    records = re.findall(r'^\s*(v\d+) \[shape=record, label="\{ (.*?) \| data (\S+) \| grad (\S+) \}"\];',
-                         text, flags=re.M)
+    records = re.findall(
+        r'^\s*(v\d+) \[shape=record, label="\{ (.*?) \| data (\S+) \| grad (\S+) \}"\];', text, flags=re.M
+    )
     assert len(records) == len(nodes) == 10
     by_label = {label.strip(): (float(d), float(g)) for _, label, d, g in records}
     for name, grad in {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5, "o": 1.0}.items():
@@ -42,7 +43,7 @@ def test_to_dot_escapes_record_characters_and_is_deterministic():
     a = Value(1.0, label='a|{b}<"c">')
     c = a * a
     text = to_dot(c)
-    assert r'a\|\{b\}\<\"c\"\>' in text
+    assert r"a\|\{b\}\<\"c\"\>" in text
     assert to_dot(c) == text
 
 

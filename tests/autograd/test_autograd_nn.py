@@ -15,8 +15,8 @@ def test_parameter_counts_and_shapes():
     assert len(Layer(3, 4).parameters()) == 16
     net = MLP(3, [4, 4, 1])
     assert len(net.parameters()) == 4 * 4 + 4 * 5 + 1 * 5 == 41
-    assert isinstance(net([1.0, 2.0, 3.0]), Value)              # one output -> a Value
-    assert len(MLP(3, [4, 2])([1.0, 2.0, 3.0])) == 2          # several -> a list
+    assert isinstance(net([1.0, 2.0, 3.0]), Value)  # one output -> a Value
+    assert len(MLP(3, [4, 2])([1.0, 2.0, 3.0])) == 2  # several -> a list
 
 
 def test_init_is_deterministic_from_the_seed():
@@ -24,14 +24,14 @@ def test_init_is_deterministic_from_the_seed():
     b = [p.data for p in MLP(3, [4, 4, 1], seed=7).parameters()]
     c = [p.data for p in MLP(3, [4, 4, 1], seed=8).parameters()]
     assert a == b and a != c
-    assert len(set(a)) == len(a)               # neurons do not share one stream position
+    assert len(set(a)) == len(a)  # neurons do not share one stream position
     assert all(-1.0 <= x <= 1.0 for x in a)
 
 
 def test_hidden_layers_are_tanh_and_last_layer_is_linear():
     net = MLP(3, [4, 4, 1])
     assert [n.nonlin for layer in net.layers for n in layer.neurons] == [True] * 8 + [False]
-    assert net([1.0, 2.0, 3.0])._op == "+"     # last op is the bias add, not tanh
+    assert net([1.0, 2.0, 3.0])._op == "+"  # last op is the bias add, not tanh
 
 
 def test_mlp_forward_and_gradients_match_pytorch():
@@ -51,7 +51,7 @@ def test_mlp_forward_and_gradients_match_pytorch():
         if k < len(net.layers) - 1:
             h = torch.tanh(h)
     h.sum().backward()
-    assert out.data == pytest.approx(h.item(), abs=1e-12)      # float64 both sides: rounding only
+    assert out.data == pytest.approx(h.item(), abs=1e-12)  # float64 both sides: rounding only
     for layer, (W, b) in zip(net.layers, tparams):
         for r, n in enumerate(layer.neurons):
             assert [w.grad for w in n.w] == pytest.approx(W.grad[r].tolist(), abs=1e-12)
@@ -86,7 +86,7 @@ def test_demo_derivative_warmup(result):
     # the central difference of a quadratic is exact up to rounding (~eps*|f|/h = 1e-9)
     assert d[3.0]["finite_difference"] == pytest.approx(14.0, abs=1e-6)
     assert d[-3.0]["finite_difference"] == pytest.approx(-22.0, abs=1e-6)
-    assert d[3.0]["autograd"] == 14.0 and d[-3.0]["autograd"] == -22.0   # exact small integers
+    assert d[3.0]["autograd"] == 14.0 and d[-3.0]["autograd"] == -22.0  # exact small integers
 
 
 def test_demo_worked_neuron(result):
@@ -113,14 +113,14 @@ def test_demo_training_reaches_near_zero_loss(result):
 def test_demo_other_seeds_also_learn():
     for seed in (1, 2, 3):
         t = demo.train_mlp(seed=seed)
-        assert t["final_loss"] < 0.05, seed     # the brief's bound holds beyond the chosen seed
+        assert t["final_loss"] < 0.05, seed  # the brief's bound holds beyond the chosen seed
         assert t["loss_history"][-1] < t["loss_history"][0] / 100
 
 
 def test_demo_plot_writes_dot_svg_and_png(tmp_path, monkeypatch):
     import shutil
 
-    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)        # no graphviz: DOT only
+    monkeypatch.setattr(shutil, "which", lambda *args, **kwargs: None)  # no graphviz: DOT only
     out = run_demo("micrograd", plot=True, out_dir=str(tmp_path))
     names = sorted(p.split("/")[-1] for p in out["files"])
     assert names == ["micrograd.png", "micrograd_neuron.dot"]

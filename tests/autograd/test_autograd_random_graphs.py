@@ -16,8 +16,7 @@ from glassgpt.autograd import Value
 
 LIMIT = 1e4  # keep every value in a range where float64 rounding stays far below the tolerance
 
-UNARY = ["neg", "exp", "log", "tanh", "relu", "pow2", "pow3", "pow-1", "pow0.5",
-         "radd", "rsub", "rmul", "rdiv"]
+UNARY = ["neg", "exp", "log", "tanh", "relu", "pow2", "pow3", "pow-1", "pow0.5", "radd", "rsub", "rmul", "rdiv"]
 BINARY = ["add", "sub", "mul", "div"]
 
 
@@ -45,11 +44,19 @@ def valid(op, a, b):
 def apply(op, a, b, lib):
     """The op on engine Values (lib='v') or torch tensors (lib='t')."""
     fn = {
-        "neg": lambda: -a, "pow2": lambda: a**2, "pow3": lambda: a**3,
-        "pow-1": lambda: a**-1, "pow0.5": lambda: a**0.5,
-        "radd": lambda: 1.5 + a, "rsub": lambda: 1.5 - a, "rmul": lambda: -0.75 * a,
+        "neg": lambda: -a,
+        "pow2": lambda: a**2,
+        "pow3": lambda: a**3,
+        "pow-1": lambda: a**-1,
+        "pow0.5": lambda: a**0.5,
+        "radd": lambda: 1.5 + a,
+        "rsub": lambda: 1.5 - a,
+        "rmul": lambda: -0.75 * a,
         "rdiv": lambda: 0.5 / a,
-        "add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b, "div": lambda: a / b,
+        "add": lambda: a + b,
+        "sub": lambda: a - b,
+        "mul": lambda: a * b,
+        "div": lambda: a / b,
     }
     if op in fn:
         return fn[op]()
@@ -92,7 +99,7 @@ def test_random_graph_with_reused_nodes_matches_pytorch(data):
         i = data.draw(st.integers(0, len(nodes) - 1), label="i")
         j = data.draw(st.integers(0, len(nodes) - 1), label="j") if op in BINARY else i
         if not valid(op, nodes[i].data, nodes[j].data):
-            op = "tanh"                      # always defined, keeps the graph growing
+            op = "tanh"  # always defined, keeps the graph growing
             j = i
         nodes.append(apply(op, nodes[i], nodes[j], "v"))
         tnodes.append(apply(op, tnodes[i], tnodes[j], "t"))
@@ -131,4 +138,4 @@ def test_one_node_used_many_times():
     troot.backward()
     # a receives 13 contributions; summed in a different order than PyTorch's, so a few ulps
     assert math.isclose(a.grad, ta.grad.item(), rel_tol=1e-12)
-    assert a.grad > 55                       # sum(1..10) = 55 from the linear uses alone
+    assert a.grad > 55  # sum(1..10) = 55 from the linear uses alone

@@ -91,8 +91,10 @@ def test_op_matches_central_finite_difference(fn, tfn, point):
     _, grads = engine_value_and_grads(fn, point)
     h = 1e-6
     for i in range(len(point)):
-        up = list(point); up[i] += h
-        down = list(point); down[i] -= h
+        up = list(point)
+        up[i] += h
+        down = list(point)
+        down[i] -= h
         fd = (fn(*map(Value, up)).data - fn(*map(Value, down)).data) / (2 * h)
         # central difference error: truncation ~ h^2/6 |f'''| (< 1e-9 at these points)
         # plus rounding ~ eps |f| / h (~ 1e-9 for |f| < 10); 1e-6 relative is well above
@@ -150,7 +152,7 @@ def test_tanh_of_large_inputs_does_not_overflow(x):
     o.backward()
     t = torch_leaf(x)
     torch.tanh(t).backward()
-    assert o.data == math.copysign(1.0, x)       # saturated exactly, no nan
+    assert o.data == math.copysign(1.0, x)  # saturated exactly, no nan
     assert math.isfinite(a.grad)
     # 1 - tanh^2 underflows to exactly 0 here (tanh(30) rounds to 1.0), as in PyTorch
     assert a.grad == t.grad.item() == 0.0
@@ -161,23 +163,23 @@ def test_backward_on_a_100000_node_chain_does_not_recurse():
     x = Value(0.5, label="x")
     y = x
     for _ in range(100_000):
-        y = y * 1.0 + 0.0          # two nodes (and a constant each) per step
+        y = y * 1.0 + 0.0  # two nodes (and a constant each) per step
     assert len(y.topological_order()) > 100_000
-    assert sys.getrecursionlimit() < 100_000   # so a recursive walk would have failed
+    assert sys.getrecursionlimit() < 100_000  # so a recursive walk would have failed
     y.backward()
     assert x.grad == 1.0
-    y = None                       # freeing the deep chain must not crash either
+    y = None  # freeing the deep chain must not crash either
 
 
 def test_second_backward_without_zero_grad_doubles_every_grad():
     a, b = Value(1.5), Value(-0.5)
-    c = a * b + a                  # a is used twice
+    c = a * b + a  # a is used twice
     d = c.tanh()
     d.backward()
     first = [n.grad for n in (a, b, c, d)]
     d.backward()
     assert [n.grad for n in (a, b, c, d)] == [2 * g for g in first]
-    assert d.grad == 2.0           # the root's own gradient accumulates too
+    assert d.grad == 2.0  # the root's own gradient accumulates too
 
 
 def test_zero_grad_resets_the_whole_graph_below():

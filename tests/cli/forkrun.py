@@ -95,8 +95,11 @@ def main() -> None:
             continue
         index, started = running.pop(pid)
         if results[index] is None:
-            results[index] = {"status": os.waitstatus_to_exitcode(wait_status),
-                              "seconds": time.monotonic() - started, "timed_out": False}
+            results[index] = {
+                "status": os.waitstatus_to_exitcode(wait_status),
+                "seconds": time.monotonic() - started,
+                "timed_out": False,
+            }
     with open(sys.argv[2], "w", encoding="utf-8") as f:
         json.dump(results, f)
 

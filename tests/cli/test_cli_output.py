@@ -24,9 +24,25 @@ from glassgpt.training.trainer import train
 
 HERE = Path(__file__).parent
 ENV = dict(os.environ, GLASSGPT_REPORT="0", COLUMNS="80", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
-TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
-        "--set", "model.block_size=16", "--set", "train.batch_size=4", "--set", "train.eval_every=0",
-        "--max-steps", "3", "--threads", "1", "--quiet"]
+TINY = [
+    "--set",
+    "model.n_layer=1",
+    "--set",
+    "model.n_head=2",
+    "--set",
+    "model.n_embd=16",
+    "--set",
+    "model.block_size=16",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.eval_every=0",
+    "--max-steps",
+    "3",
+    "--threads",
+    "1",
+    "--quiet",
+]
 ESCAPES = "\x1b[31mred\x07"
 
 
@@ -47,11 +63,22 @@ def forkrun(tmp_path: Path, cases: list[dict]) -> list[dict]:
     specs = []
     for i, case in enumerate(cases):
         out = case.get("stdout") or str(tmp_path / f"{i}.out")
-        specs.append({"argv": case["argv"], "cwd": str(tmp_path), "stdout": out, "stderr": str(tmp_path / f"{i}.err"),
-                      "timeout": 120})
+        specs.append(
+            {
+                "argv": case["argv"],
+                "cwd": str(tmp_path),
+                "stdout": out,
+                "stderr": str(tmp_path / f"{i}.err"),
+                "timeout": 120,
+            }
+        )
     (tmp_path / "cases.json").write_text(json.dumps(specs))
-    subprocess.run([sys.executable, str(HERE / "forkrun.py"), str(tmp_path / "cases.json"),
-                    str(tmp_path / "results.json"), "2"], env=ENV, check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, str(HERE / "forkrun.py"), str(tmp_path / "cases.json"), str(tmp_path / "results.json"), "2"],
+        env=ENV,
+        check=True,
+        timeout=600,
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     for spec, r in zip(specs, results):
         r["stdout"] = Path(spec["stdout"]).read_text() if spec["stdout"].startswith(str(tmp_path)) else ""
@@ -99,12 +126,19 @@ def test_every_printing_command_exits_quietly_into_a_closed_pipe(runs, tmp_path)
 def test_the_real_script_in_a_shell_pipe_with_head(runs, tmp_path):
     """The same through a shell, as a user types it: no traceback, and head got its byte."""
     run = runs / "run"
-    for argv in (["sample", str(run), "--max-new-tokens", "200", "--num-samples", "20"],
-                 ["explain", str(run), "the quick brown fox jumps over the lazy dog", "--json"],
-                 ["tokenizer", "encode", str(run), "--text", TINY_TEXT * 20]):
+    for argv in (
+        ["sample", str(run), "--max-new-tokens", "200", "--num-samples", "20"],
+        ["explain", str(run), "the quick brown fox jumps over the lazy dog", "--json"],
+        ["tokenizer", "encode", str(run), "--text", TINY_TEXT * 20],
+    ):
         command = " ".join(f"'{a}'" for a in [sys.executable, "-m", "glassgpt", *argv])
-        proc = subprocess.run(["bash", "-o", "pipefail", "-c", f"{command} | head -c 1"], env=ENV,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", f"{command} | head -c 1"],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr, proc.stderr
         assert len(proc.stdout) == 1 and proc.returncode in (0, EXIT_PIPE), (argv, proc.returncode, proc.stderr)
 
@@ -112,18 +146,29 @@ def test_the_real_script_in_a_shell_pipe_with_head(runs, tmp_path):
 @pytest.mark.slow
 def test_output_fits_80_columns_unless_wide(runs, tmp_path):
     run = str(runs / "run")
-    narrow = [["demo"], ["demo", "softmax"], ["demo", "loss-gradient"], ["demo", "chain-rule"],
-              ["demo", "gradient-descent"], ["demo", "cross-entropy"], ["gradcheck", "--preset", "nursery"],
-              ["explain", run, "the quick brown fox jumps"], ["tokenizer", "show", run, "--text", "the quick"]]
-    helps = [[name, "--help"] for name in COMMANDS] + [["tokenizer", a, "--help"] for a in
-                                                       ("train", "encode", "decode", "show")] + [["--help"]]
+    narrow = [
+        ["demo"],
+        ["demo", "softmax"],
+        ["demo", "loss-gradient"],
+        ["demo", "chain-rule"],
+        ["demo", "gradient-descent"],
+        ["demo", "cross-entropy"],
+        ["gradcheck", "--preset", "nursery"],
+        ["explain", run, "the quick brown fox jumps"],
+        ["tokenizer", "show", run, "--text", "the quick"],
+    ]
+    helps = (
+        [[name, "--help"] for name in COMMANDS]
+        + [["tokenizer", a, "--help"] for a in ("train", "encode", "decode", "show")]
+        + [["--help"]]
+    )
     wide = [["demo", "loss-gradient", "--wide"], ["gradcheck", "--preset", "nursery", "--wide"]]
     results = forkrun(tmp_path, [{"argv": a} for a in narrow + helps + wide])
     for r in results[: len(narrow) + len(helps)]:
         assert r["status"] == 0, r
         lines = r["stdout"].splitlines()
         assert lines and max(len(line) for line in lines) <= 80, (r["argv"], max(lines, key=len))
-    for r in results[len(narrow) + len(helps):]:
+    for r in results[len(narrow) + len(helps) :]:
         assert r["status"] == 0 and max(len(line) for line in r["stdout"].splitlines()) > 80, r["argv"]
 
 
@@ -132,7 +177,9 @@ def _on_terminal(tmp_path: Path, argvs: list[list[str]]) -> list[dict]:
     tmp_path.mkdir(exist_ok=True)
     terminals = [pty.openpty() for _ in argvs]
     try:
-        results = forkrun(tmp_path, [{"argv": a, "stdout": os.ttyname(slave)} for a, (_, slave) in zip(argvs, terminals)])
+        results = forkrun(
+            tmp_path, [{"argv": a, "stdout": os.ttyname(slave)} for a, (_, slave) in zip(argvs, terminals)]
+        )
         for r, (master, slave) in zip(results, terminals):
             os.close(slave)
             os.set_blocking(master, False)
@@ -180,8 +227,11 @@ def _help_text(capsys, argv) -> str:
 
 
 def test_help_never_shows_none_or_a_default_twice(capsys):
-    argvs = [[name, "--help"] for name in COMMANDS] + [["tokenizer", a, "--help"] for a in
-                                                       ("train", "encode", "decode", "show")] + [["--help"]]
+    argvs = (
+        [[name, "--help"] for name in COMMANDS]
+        + [["tokenizer", a, "--help"] for a in ("train", "encode", "decode", "show")]
+        + [["--help"]]
+    )
     for argv in argvs:
         out = " ".join(_help_text(capsys, argv).split())
         assert "None" not in out and "default: False" not in out and "default: []" not in out, argv
@@ -196,8 +246,9 @@ def test_the_set_key_list_is_generated_wrapped_and_grouped():
     assert max(len(line) for line in text.splitlines()) <= 80
     for section in SECTIONS:
         names = {f for f in getattr(RunConfig(), section).__dict__}
-        line_words = " ".join(l for l in text.splitlines() if l.lstrip().startswith(section + ":") or
-                              l.startswith(" " * 9)).split()
+        line_words = " ".join(
+            l for l in text.splitlines() if l.lstrip().startswith(section + ":") or l.startswith(" " * 9)
+        ).split()
         for name in names:
             assert (name in line_words) != (f"{section}.{name}" in DERIVED), (section, name)
     assert text.index("model:") < text.index("data:") < text.index("train:")

@@ -82,8 +82,12 @@ def _model(vocab: int) -> GPT:
 def _masked(model, ids: np.ndarray, eot: int, targets=None):
     x = torch.tensor(ids)[None]
     seg = document_segments(ids[None], eot)
-    return model(x, None if targets is None else torch.tensor(targets)[None],
-                 segments=torch.tensor(seg), positions=torch.tensor(document_positions(seg)))
+    return model(
+        x,
+        None if targets is None else torch.tensor(targets)[None],
+        segments=torch.tensor(seg),
+        positions=torch.tensor(document_positions(seg)),
+    )
 
 
 def test_a_tokens_logits_do_not_depend_on_the_previous_document(tok):
@@ -95,9 +99,9 @@ def test_a_tokens_logits_do_not_depend_on_the_previous_document(tok):
         for before in ["the cat sat.", "birds.", "xyz xyz xyz xyz"]:  # other texts and lengths before it
             packed = np.concatenate([pack([before], tok)[:-1], second])
             logits, _ = _masked(model, packed, eot)
-            assert torch.allclose(logits[0, -len(second):], alone[0], atol=1e-12, rtol=0)
+            assert torch.allclose(logits[0, -len(second) :], alone[0], atol=1e-12, rtol=0)
             unmasked, _ = model(torch.tensor(packed)[None])  # without the mask the context leaks in
-            assert not torch.allclose(unmasked[0, -len(second):], alone[0], atol=1e-3)
+            assert not torch.allclose(unmasked[0, -len(second) :], alone[0], atol=1e-3)
 
 
 def test_the_loss_of_a_packed_window_is_the_sum_of_the_documents_losses(tok):
@@ -107,6 +111,7 @@ def test_the_loss_of_a_packed_window_is_the_sum_of_the_documents_losses(tok):
     model = _model(tok.vocab_size)
     stream = pack(DOCS, tok)
     x, y = stream[:-1], stream[1:]
+
     def nll_sum(logits, targets):  # in float64 (the model's own loss is computed in float32)
         return float(F.cross_entropy(logits[0], torch.tensor(targets), reduction="sum"))
 
@@ -157,9 +162,13 @@ def test_doc_mask_needs_packed_documents_and_the_torch_engine():
 
 
 def _doc_files(tmp_path):
-    for i, doc in enumerate(["the quick brown fox jumps over the lazy dog.\n" * 6,
-                             "pack my box with five dozen liquor jugs!\n" * 6,
-                             "how vexingly quick daft zebras jump.\n" * 6]):
+    for i, doc in enumerate(
+        [
+            "the quick brown fox jumps over the lazy dog.\n" * 6,
+            "pack my box with five dozen liquor jugs!\n" * 6,
+            "how vexingly quick daft zebras jump.\n" * 6,
+        ]
+    ):
         (tmp_path / f"doc{i}.txt").write_text(doc, encoding="utf-8")
     return [str(tmp_path / f"doc{i}.txt") for i in range(3)]
 
@@ -182,8 +191,12 @@ def test_a_run_packs_several_files_with_doc_mask(tmp_path, tokenizer):
 
 def test_jsonl_field_packs_each_line(tmp_path):
     f = tmp_path / "docs.jsonl"
-    f.write_text("".join(json.dumps({"text": t, "id": i}) + "\n"
-                         for i, t in enumerate(["the quick brown fox.\n" * 4, "jumps over the lazy dog.\n" * 4])))
+    f.write_text(
+        "".join(
+            json.dumps({"text": t, "id": i}) + "\n"
+            for i, t in enumerate(["the quick brown fox.\n" * 4, "jumps over the lazy dog.\n" * 4])
+        )
+    )
     cfg = tiny_config(max_steps=2, eval_every=0)
     cfg.data.path, cfg.data.jsonl_field, cfg.data.val_fraction = str(f), "text", 0.0
     Trainer(cfg, tmp_path / "run", progress=False).run()

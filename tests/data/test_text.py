@@ -22,7 +22,7 @@ def _one_sentence(err: DataError, path=None) -> str:
 # --- good files ---------------------------------------------------------------------------
 def test_reads_utf8_text_unchanged(tmp_path):
     p = tmp_path / "t.txt"
-    p.write_bytes("héllo wörld\nzweite Zeile\n".encode("utf-8"))
+    p.write_bytes("héllo wörld\nzweite Zeile\n".encode())
     assert read_text(p) == "héllo wörld\nzweite Zeile\n"
     assert read_text(str(p)) == "héllo wörld\nzweite Zeile\n"
 
@@ -101,7 +101,7 @@ def test_invalid_utf8_offset_counts_the_bom(tmp_path):
 
 def test_truncated_utf8_sequence_at_the_end(tmp_path):
     p = tmp_path / "cut.txt"
-    p.write_bytes("ok €".encode("utf-8")[:-1])  # '€' is 3 bytes, cut after 2
+    p.write_bytes("ok €".encode()[:-1])  # '€' is 3 bytes, cut after 2
     with pytest.raises(DataError, match="byte offset 3"):
         read_text(p)
 
@@ -221,11 +221,14 @@ def test_describe_text_counts():
     assert describe_text("a\n\nb")["lines"] == 3
 
 
-@pytest.mark.parametrize("encoding, reason", [
-    ("utf-16", "it starts with a UTF-16 byte-order mark"),      # Windows Notepad's "Unicode"
-    ("utf-16-le", "every other byte is NUL"),
-    ("utf-16-be", "every other byte is NUL"),
-])
+@pytest.mark.parametrize(
+    "encoding, reason",
+    [
+        ("utf-16", "it starts with a UTF-16 byte-order mark"),  # Windows Notepad's "Unicode"
+        ("utf-16-le", "every other byte is NUL"),
+        ("utf-16-be", "every other byte is NUL"),
+    ],
+)
 def test_utf16_text_is_named_as_such_not_binary(tmp_path, encoding, reason):
     f = tmp_path / "notes.txt"
     f.write_bytes("Hello, world.\nA second line.\n".encode(encoding))

@@ -22,10 +22,16 @@ def test_parameter_count_by_component(run):
     r, _ = run
     assert r["total_params"] == r["num_params"] == 27747
     assert r["components"] == {
-        "wte": 35 * 32, "wpe": 6 * 32,
-        "h.*.ln_1": 2 * 64, "h.*.attn.c_attn": 2 * 32 * 96, "h.*.attn.c_proj": 2 * (32 * 32 + 32),
-        "h.*.ln_2": 2 * 64, "h.*.mlp.c_fc": 2 * (32 * 128 + 128), "h.*.mlp.c_proj": 2 * (128 * 32 + 32),
-        "ln_f": 64, "lm_head": 35 * 32 + 35,
+        "wte": 35 * 32,
+        "wpe": 6 * 32,
+        "h.*.ln_1": 2 * 64,
+        "h.*.attn.c_attn": 2 * 32 * 96,
+        "h.*.attn.c_proj": 2 * (32 * 32 + 32),
+        "h.*.ln_2": 2 * 64,
+        "h.*.mlp.c_fc": 2 * (32 * 128 + 128),
+        "h.*.mlp.c_proj": 2 * (128 * 32 + 32),
+        "ln_f": 64,
+        "lm_head": 35 * 32 + 35,
     }
     assert (r["n_tokens"], r["vocab_size"]) == (106, 35)
 

@@ -3,7 +3,16 @@
 from glassgpt.cli import main
 from glassgpt.demos import list_demos
 
-OURS = ["attention", "chain-rule", "cross-entropy", "gradient-descent", "loss-gradient", "neuron", "residual-flow", "softmax"]
+OURS = [
+    "attention",
+    "chain-rule",
+    "cross-entropy",
+    "gradient-descent",
+    "loss-gradient",
+    "neuron",
+    "residual-flow",
+    "softmax",
+]
 
 
 def test_listing(capsys):

@@ -50,7 +50,11 @@ def test_worked_values(r):
 
 
 def test_landmarks(r):
-    assert {k: round(v[1], 3) for k, v in r["landmarks"].items()} == {"terrible": 4.605, "coin flip": 0.693, "perfect": 0.0}
+    assert {k: round(v[1], 3) for k, v in r["landmarks"].items()} == {
+        "terrible": 4.605,
+        "coin flip": 0.693,
+        "perfect": 0.0,
+    }
 
 
 def test_plot_writes_png(tmp_path):

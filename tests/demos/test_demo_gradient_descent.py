@@ -7,9 +7,14 @@ from glassgpt.demos import gradient_descent as gd
 PNG = b"\x89PNG\r\n\x1a\n"
 
 SOURCE = [  # step, w, L, grad
-    (0, 0.0000, 9.0000, -6.0000), (1, 0.6000, 5.7600, -4.8000), (2, 1.0800, 3.6864, -3.8400),
-    (3, 1.4640, 2.3593, -3.0720), (4, 1.7712, 1.5099, -2.4576), (5, 2.0170, 0.9664, -1.9661),
-    (6, 2.2136, 0.6185, -1.5729), (7, 2.3709, 0.3958, -1.2583),
+    (0, 0.0000, 9.0000, -6.0000),
+    (1, 0.6000, 5.7600, -4.8000),
+    (2, 1.0800, 3.6864, -3.8400),
+    (3, 1.4640, 2.3593, -3.0720),
+    (4, 1.7712, 1.5099, -2.4576),
+    (5, 2.0170, 0.9664, -1.9661),
+    (6, 2.2136, 0.6185, -1.5729),
+    (7, 2.3709, 0.3958, -1.2583),
 ]
 
 
@@ -32,7 +37,13 @@ def test_ascent_vs_descent(r):
 
 def test_learning_rate_table(r):
     rows = {row["lr"]: row for row in r["lr_table"]}
-    assert {lr: round(row["new"], 4) for lr, row in rows.items()} == {0.001: 0.5002, 0.01: 0.502, 0.1: 0.52, 1.0: 0.7, 10.0: 2.5}
+    assert {lr: round(row["new"], 4) for lr, row in rows.items()} == {
+        0.001: 0.5002,
+        0.01: 0.502,
+        0.1: 0.52,
+        1.0: 0.7,
+        10.0: 2.5,
+    }
     assert rows[0.001]["verdict"].startswith("too small")
     assert rows[1.0]["verdict"].startswith("unstable")
     assert rows[10.0]["verdict"] == "diverges"

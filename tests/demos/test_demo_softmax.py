@@ -8,12 +8,28 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_step1_exp_sum_and_probabilities(capsys):
     r = softmax.run()
     exps = {w: round(v, 2) for w, v in r["step1_exp"].items()}
-    assert exps == {"the": 24.53, "hello": 16.44, "we": 8.17, "is": 4.48, "love": 0.61, "deep": 0.30,
-                    "learning": 0.14, "<EOS>": 0.00}
+    assert exps == {
+        "the": 24.53,
+        "hello": 16.44,
+        "we": 8.17,
+        "is": 4.48,
+        "love": 0.61,
+        "deep": 0.30,
+        "learning": 0.14,
+        "<EOS>": 0.00,
+    }
     assert round(r["step1_exp_sum"], 2) == 54.67
     probs = {w: round(v, 4) for w, v in r["step1_probs"].items()}
-    assert probs == {"the": 0.4488, "hello": 0.3008, "we": 0.1494, "is": 0.0820, "love": 0.0111, "deep": 0.0055,
-                     "learning": 0.0025, "<EOS>": 0.0000}
+    assert probs == {
+        "the": 0.4488,
+        "hello": 0.3008,
+        "we": 0.1494,
+        "is": 0.0820,
+        "love": 0.0111,
+        "deep": 0.0055,
+        "learning": 0.0025,
+        "<EOS>": 0.0000,
+    }
     assert round(sum(r["step1_probs"].values()), 6) == 1.0
     assert len(r["vocab"]) == 12
     out = capsys.readouterr().out
@@ -35,7 +51,12 @@ def test_later_steps_losses_and_perplexity():
 def test_gradient_at_step_1_targets_we():
     g = softmax.run()["step1_grad"]
     assert round(g["we"], 3) == -0.851
-    assert (round(g["the"], 3), round(g["hello"], 3), round(g["is"], 3), round(g["love"], 3)) == (0.449, 0.301, 0.082, 0.011)
+    assert (round(g["the"], 3), round(g["hello"], 3), round(g["is"], 3), round(g["love"], 3)) == (
+        0.449,
+        0.301,
+        0.082,
+        0.011,
+    )
     assert abs(sum(g.values())) < 1e-12  # p sums to 1, the one-hot to 1
 
 

@@ -36,7 +36,7 @@ def tiny(block_size=8, seed=0):
 
 def window_logits(model, ids, j):
     """Independent reference: logits (float64) predicting ids[j] from the last block_size tokens."""
-    ctx = ids[max(0, j - model.config.block_size):j]
+    ctx = ids[max(0, j - model.config.block_size) : j]
     with torch.no_grad():
         logits, _ = model(torch.tensor([ctx]))
     return logits[0, -1].double()
@@ -68,7 +68,7 @@ def test_max_context_crops_every_window():
     for row in out["tokens"]:
         j = row["position"] + 1
         with torch.no_grad():
-            logits = model(torch.tensor([ids[max(0, j - 4):j]]))[0][0, -1].double()
+            logits = model(torch.tensor([ids[max(0, j - 4) : j]]))[0][0, -1].double()
         p = torch.softmax(logits, -1)
         assert row["p_target"] == pytest.approx(float(p[ids[j]]), rel=1e-6, abs=1e-9)
 

@@ -36,11 +36,37 @@ def test_the_fine_tuned_run_learned_the_replies(chat, base):
 
 def test_finetune_cli_leaves_the_source_untouched_and_counts_truncations(base, tmp_path, capsys):
     before = tree_digest(base)
-    long = json.dumps({"messages": [{"role": "user", "content": "the quick brown fox jumps over the lazy dog"},
-                                    {"role": "assistant", "content": "pack my box with five dozen liquor jugs!"}]})
+    long = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "the quick brown fox jumps over the lazy dog"},
+                {"role": "assistant", "content": "pack my box with five dozen liquor jugs!"},
+            ]
+        }
+    )
     sft = write_sft(tmp_path / "sft.jsonl", chat_lines(12) + [long])
-    code = main(["finetune", str(base), "--sft", str(sft), "--out", str(tmp_path / "new"), "--overflow", "truncate",
-                 "--max-steps", "3", "--batch-size", "2", "--val-fraction", "0", "--quiet", "--json", "--transcript", "1"])
+    code = main(
+        [
+            "finetune",
+            str(base),
+            "--sft",
+            str(sft),
+            "--out",
+            str(tmp_path / "new"),
+            "--overflow",
+            "truncate",
+            "--max-steps",
+            "3",
+            "--batch-size",
+            "2",
+            "--val-fraction",
+            "0",
+            "--quiet",
+            "--json",
+            "--transcript",
+            "1",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0
     assert "1 longer than the context of 48 tokens were truncated, 0 dropped" in out.err
@@ -85,18 +111,32 @@ def overlapping_bpe_run(tmp_path_factory):
 
 GOOD = chat_lines(1)[0]
 BAD_FILES = {
-    "malformed line": (GOOD + "\n{\"messages\": [\n", r"sft.jsonl line 2 is not valid JSON"),
+    "malformed line": (GOOD + '\n{"messages": [\n', r"sft.jsonl line 2 is not valid JSON"),
     "not a conversation": (GOOD + "\n[1, 2]\n", r"line 2 is not a conversation"),
-    "unknown role": ('{"messages": [{"role": "bot", "content": "hi"}]}\n', r"line 1, message 1 has the unknown role 'bot'"),
+    "unknown role": (
+        '{"messages": [{"role": "bot", "content": "hi"}]}\n',
+        r"line 1, message 1 has the unknown role 'bot'",
+    ),
     "no assistant turn": ('\n{"messages": [{"role": "user", "content": "hi"}]}\n', r"line 2 has no assistant message"),
     "empty file": ("", r"sft.jsonl is empty"),
     "only blank lines": ("\n  \n", r"sft.jsonl is empty"),
     "content not text": ('{"messages": [{"role": "user", "content": 3}]}\n', r"message 1: the content must be text"),
-    "unknown character": ('{"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]}\n',
-                          r"line 1: the character 'Q'"),
-    "too long for the context": (json.dumps({"messages": [{"role": "user", "content": "the quick brown fox " * 3},
-                                                          {"role": "assistant", "content": "ok."}]}) + "\n",
-                                 r"line 1: the conversation is \d+ tokens, more than the model's context of 48"),
+    "unknown character": (
+        '{"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "a"}]}\n',
+        r"line 1: the character 'Q'",
+    ),
+    "too long for the context": (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "the quick brown fox " * 3},
+                    {"role": "assistant", "content": "ok."},
+                ]
+            }
+        )
+        + "\n",
+        r"line 1: the conversation is \d+ tokens, more than the model's context of 48",
+    ),
     "binary file": ("\x00\x01", r"looks like a binary file"),
 }
 
@@ -133,6 +173,8 @@ def test_bad_runs_and_paths(base, word_run, overlapping_bpe_run, tmp_path, capsy
     digest = tree_digest(base)
     err = run_bad(capsys, ["finetune", str(base), "--sft", str(sft), "--out", str(base)])
     assert "--out must be a new run directory" in err
-    err = run_bad(capsys, ["finetune", str(base), "--sft", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "n")])
+    err = run_bad(
+        capsys, ["finetune", str(base), "--sft", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "n")]
+    )
     assert "missing.jsonl does not exist" in err
     assert tree_digest(base) == digest and not (tmp_path / "new").exists()

@@ -45,8 +45,11 @@ def test_rows_are_filled_in_order_then_padded():
 def test_a_conversation_longer_than_the_context_is_refused_or_truncated():
     convs = [conv("hi", "ok"), conv("tell me a long story please", "once upon a time there was a fox.", line=7)]
     long_len = len(render(TOK, convs[1].messages).ids)
-    with pytest.raises(DataError, match=rf"sft.jsonl line 7: the conversation is {long_len} tokens, more than the "
-                                        r"model's context of 40 \+ 1; shorten it or pass --overflow truncate"):
+    with pytest.raises(
+        DataError,
+        match=rf"sft.jsonl line 7: the conversation is {long_len} tokens, more than the "
+        r"model's context of 40 \+ 1; shorten it or pass --overflow truncate",
+    ):
         encode_conversations(convs, TOK, 40, "error", "sft.jsonl")
     out = encode_conversations(convs, TOK, 40, "truncate", "sft.jsonl")
     assert out.report["truncated"] == 1 and out.report["dropped"] == 0 and out.report["conversations"] == 2
@@ -89,8 +92,16 @@ def test_eval_batches_keep_file_order_and_cut_into_batches():
 
 @pytest.mark.parametrize("tied,pad", [(True, 1), (False, 1), (False, 16)])
 def test_growing_keeps_old_logits_and_starts_new_rows_at_the_mean(tied, pad):
-    cfg = ModelConfig(vocab_size=30, block_size=16, n_layer=1, n_head=2, n_embd=16, tie_weights=tied,
-                      head_bias=not tied, pad_vocab_to=pad)
+    cfg = ModelConfig(
+        vocab_size=30,
+        block_size=16,
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        tie_weights=tied,
+        head_bias=not tied,
+        pad_vocab_to=pad,
+    )
     torch.manual_seed(0)
     old = GPT(cfg).eval()
     new_cfg, weights = grow_vocabulary(cfg, old.weights(), 36, seed=5)

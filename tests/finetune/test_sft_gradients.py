@@ -32,8 +32,14 @@ def model(seed: int = 0) -> GPT:
 
 
 def conversation(user: str) -> Rendered:
-    return render(TOK, [{"role": "system", "content": "be kind."}, {"role": "user", "content": user},
-                        {"role": "assistant", "content": "the fox ran off."}])
+    return render(
+        TOK,
+        [
+            {"role": "system", "content": "be kind."},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": "the fox ran off."},
+        ],
+    )
 
 
 def grads(m: GPT, rendered: Rendered, count_everything: bool = False) -> tuple[float, dict[str, torch.Tensor]]:
@@ -54,10 +60,11 @@ def test_a_masked_position_contributes_exactly_zero_gradient():
     loss.backward()
     masked = torch.tensor(y == -1)
     assert masked.sum() > 10 and (~masked).sum() == len("the fox ran off.") + 1
-    assert torch.count_nonzero(logits.grad[0, masked]) == 0        # exactly zero, not just small
+    assert torch.count_nonzero(logits.grad[0, masked]) == 0  # exactly zero, not just small
     assert torch.all(logits.grad[0, ~masked].abs().sum(-1) > 0)
-    per_token = torch.nn.functional.cross_entropy(logits[0].detach(), torch.tensor(np.where(y < 0, 0, y)),
-                                                  reduction="none")
+    per_token = torch.nn.functional.cross_entropy(
+        logits[0].detach(), torch.tensor(np.where(y < 0, 0, y)), reduction="none"
+    )
     assert torch.allclose(loss.detach(), per_token[~masked].mean(), atol=1e-6)  # mean over counted targets
 
 

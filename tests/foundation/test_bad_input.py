@@ -7,9 +7,21 @@ from tinyrun import TINY_TEXT
 
 from glassgpt.cli import main
 
-TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
-        "--set", "model.block_size=16", "--set", "train.batch_size=4", "--set", "train.eval_every=0",
-        "--quiet"]
+TINY = [
+    "--set",
+    "model.n_layer=1",
+    "--set",
+    "model.n_head=2",
+    "--set",
+    "model.n_embd=16",
+    "--set",
+    "model.block_size=16",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.eval_every=0",
+    "--quiet",
+]
 
 
 def run_cli(capsys, *args):
@@ -94,14 +106,30 @@ def test_output_directory_rules(tmp_path, capsys, text_file, finished_run):
     fails(capsys, "train", "--data", str(text_file), "--out", str(blocker), *TINY, match="is a file")
     fails(capsys, "train", "--data", str(text_file), "--out", str(blocker / "sub"), *TINY, match="cannot create")
     # a bad run that would overwrite is refused before anything is removed
-    fails(capsys, "train", "--data", str(tmp_path / "missing.txt"), "--out", str(finished_run), "--overwrite",
-          match="does not exist")
+    fails(
+        capsys,
+        "train",
+        "--data",
+        str(tmp_path / "missing.txt"),
+        "--out",
+        str(finished_run),
+        "--overwrite",
+        match="does not exist",
+    )
     assert snapshot(finished_run) == before
 
 
 def test_resume_rules(tmp_path, capsys, finished_run):
-    fails(capsys, "train", "--out", str(finished_run), "--resume", "--set", "model.n_layer=2",
-          match="cannot change model.n_layer")
+    fails(
+        capsys,
+        "train",
+        "--out",
+        str(finished_run),
+        "--resume",
+        "--set",
+        "model.n_layer=2",
+        match="cannot change model.n_layer",
+    )
     fails(capsys, "train", "--out", str(tmp_path / "never"), "--resume", match="nothing to resume")
     fails(capsys, "train", "--resume", match="needs --out")
 

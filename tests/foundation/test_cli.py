@@ -46,10 +46,41 @@ def test_default_training_is_char_level_shakespeare_baby():
 
 
 def test_console_script_trains_and_samples(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "glassgpt", "train", "--preset", "nursery", "--max-steps", "30",
-                          "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glassgpt",
+            "train",
+            "--preset",
+            "nursery",
+            "--max-steps",
+            "30",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "--- sample ---" in out.stdout and "<END>" in out.stdout
-    s = subprocess.run([sys.executable, "-m", "glassgpt", "sample", str(tmp_path / "r"), "--prompt", "mary",
-                        "--max-new-tokens", "5", "--seed", "0", "--temperature", "0"], capture_output=True, text=True)
+    s = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glassgpt",
+            "sample",
+            str(tmp_path / "r"),
+            "--prompt",
+            "mary",
+            "--max-new-tokens",
+            "5",
+            "--seed",
+            "0",
+            "--temperature",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert s.returncode == 0 and s.stdout.startswith("mary ") and len(s.stdout.split()) == 6

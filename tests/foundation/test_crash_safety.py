@@ -14,15 +14,47 @@ from glassgpt.fileio import atomic_write_bytes
 from glassgpt.rundir import checkpoint
 from glassgpt.runs import load
 
-TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
-        "--set", "model.block_size=16", "--set", "train.batch_size=4", "--set", "train.eval_every=0",
-        "--set", "train.log_every=1"]
+TINY = [
+    "--set",
+    "model.n_layer=1",
+    "--set",
+    "model.n_head=2",
+    "--set",
+    "model.n_embd=16",
+    "--set",
+    "model.block_size=16",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.eval_every=0",
+    "--set",
+    "train.log_every=1",
+]
 
 
 def start(run, data, *extra):
-    return subprocess.Popen([sys.executable, "-m", "glassgpt", "train", "--data", str(data), "--out", str(run),
-                             "--quiet", "--save-every", "1", "--max-steps", "1000000", *TINY, *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glassgpt",
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(run),
+            "--quiet",
+            "--save-every",
+            "1",
+            "--max-steps",
+            "1000000",
+            *TINY,
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def wait_for(path, proc, timeout=60):
@@ -53,17 +85,33 @@ def test_kill_9_during_checkpointing_never_corrupts_the_run(tmp_path):
         model, tok = load(run)  # sample/eval can read the run
         assert model.num_params() > 0 and tok.vocab_size > 10
     assert last_step > 0
-    done = subprocess.run([sys.executable, "-m", "glassgpt", "train", "--out", str(run), "--resume",
-                           "--max-steps", str(last_step + 3), "--quiet"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glassgpt",
+            "train",
+            "--out",
+            str(run),
+            "--resume",
+            "--max-steps",
+            str(last_step + 3),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):
     target = tmp_path / "f.bin"
     atomic_write_bytes(target, b"old contents")
-    code = (f"import os\nfrom glassgpt.fileio import atomic_write\n"
-            f"def w(tmp):\n    open(tmp,'wb').write(b'half')\n    os.kill(os.getpid(), 9)\n"
-            f"atomic_write({str(target)!r}, w)\n")
+    code = (
+        f"import os\nfrom glassgpt.fileio import atomic_write\n"
+        f"def w(tmp):\n    open(tmp,'wb').write(b'half')\n    os.kill(os.getpid(), 9)\n"
+        f"atomic_write({str(target)!r}, w)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code])
     assert proc.returncode == -signal.SIGKILL
     assert target.read_bytes() == b"old contents"

@@ -65,9 +65,16 @@ def test_nursery_layout_matches_seeds_b2():
 
 def test_hf_gpt2_parameter_names():
     names = set(small_model().weights())
-    for n in ["transformer.wte.weight", "transformer.wpe.weight", "transformer.h.0.ln_1.weight",
-              "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_proj.bias",
-              "transformer.h.1.mlp.c_fc.weight", "transformer.h.1.mlp.c_proj.weight", "transformer.ln_f.bias"]:
+    for n in [
+        "transformer.wte.weight",
+        "transformer.wpe.weight",
+        "transformer.h.0.ln_1.weight",
+        "transformer.h.0.attn.c_attn.weight",
+        "transformer.h.0.attn.c_proj.bias",
+        "transformer.h.1.mlp.c_fc.weight",
+        "transformer.h.1.mlp.c_proj.weight",
+        "transformer.ln_f.bias",
+    ]:
         assert n in names
     assert "lm_head.weight" not in names  # tied: stored once, as Hugging Face does
 
@@ -119,4 +126,4 @@ def test_generation_crops_to_the_trained_context():
     for _ in range(6):  # the same thing by hand: only the last 4 tokens are ever seen
         logits = model(torch.tensor([seq[-4:]]))[0][0, -1]
         seq.append(int(logits.argmax()))
-    assert out == seq[len(prompt):]
+    assert out == seq[len(prompt) :]

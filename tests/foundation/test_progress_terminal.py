@@ -30,23 +30,26 @@ def clock(monkeypatch):
 def test_plain_lines_come_after_a_pause_then_every_interval(capsys, clock):
     with task("final evaluation", total=100) as t:
         t.advance(10)
-        assert capsys.readouterr().err == ""                     # quick so far: nothing printed
+        assert capsys.readouterr().err == ""  # quick so far: nothing printed
         clock.now += progress.PLAIN_FIRST
         t.advance(10)
         first = capsys.readouterr().err
         assert first.startswith("final evaluation: 20/100 · ") and first.endswith(" left\n")
         clock.now += 1
         t.advance(10)
-        assert capsys.readouterr().err == ""                     # not before the next interval
+        assert capsys.readouterr().err == ""  # not before the next interval
         clock.now += progress.PLAIN_EVERY
         t.advance(10, detail="batch 40")
         assert "40/100 · batch 40 · " in capsys.readouterr().err
-    assert capsys.readouterr().err == f"final evaluation: done in {duration(progress.PLAIN_FIRST + 1 + progress.PLAIN_EVERY)} (batch 40)\n"
+    assert (
+        capsys.readouterr().err
+        == f"final evaluation: done in {duration(progress.PLAIN_FIRST + 1 + progress.PLAIN_EVERY)} (batch 40)\n"
+    )
 
 
 def test_time_left_is_the_rate_or_what_the_caller_knows(clock):
     t = Task("x", total=100, enabled=False)
-    assert t.time_text() == "0.0 s"                              # nothing done: time so far
+    assert t.time_text() == "0.0 s"  # nothing done: time so far
     clock.now += 10
     t.update(25)
     assert t.remaining() == pytest.approx(30.0) and t.time_text() == "30.0 s left"
@@ -83,7 +86,7 @@ def test_the_training_bar_ends_at_the_budget_when_it_comes_first(monkeypatch, ca
     monkeypatch.setattr("glassgpt.training.progress.time.monotonic", clock)
     bar = TrainBar(total=1000, done=0, time_budget=60.0)
     clock.now += 10
-    bar.update(100, loss=2.0, tokens_per_sec=1000.0)          # 10 steps/s: 1000 steps need 100 s > 60 s
+    bar.update(100, loss=2.0, tokens_per_sec=1000.0)  # 10 steps/s: 1000 steps need 100 s > 60 s
     assert bar.time_left(100) == (pytest.approx(50.0), True)
     assert bar.task.time_text() == "50.0 s left (budget)"
     assert "will end this run near step 600 of 1,000" in capsys.readouterr().err
@@ -100,13 +103,16 @@ def test_numbers_in_words():
     assert [rate(x) for x in (950, 17_774, 1_234_567)] == ["950", "17.8k", "1.23M"]
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("\x1b[31mred\x07", "\\x1b[31mred\\x07"),
-    ("del\x7f c1\x9b", "del\\x7f c1\\x9b"),
-    ("a\u202eevil", "a\\u202eevil"),                      # a right-to-left override reorders what follows
-    ("lines\nand\ttabs stay", "lines\nand\ttabs stay"),
-    ("café 日本語 😀", "café 日本語 😀"),
-])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("\x1b[31mred\x07", "\\x1b[31mred\\x07"),
+        ("del\x7f c1\x9b", "del\\x7f c1\\x9b"),
+        ("a\u202eevil", "a\\u202eevil"),  # a right-to-left override reorders what follows
+        ("lines\nand\ttabs stay", "lines\nand\ttabs stay"),
+        ("café 日本語 😀", "café 日本語 😀"),
+    ],
+)
 def test_printable_escapes_only_what_a_terminal_would_act_on(text, shown):
     assert terminal.printable(text) == shown
 
@@ -121,10 +127,19 @@ def test_for_stream_escapes_on_a_terminal_only():
     assert terminal.for_stream("\x1b", io.StringIO()) == "\x1b"
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("\\n\\n", "\n\n"), ("tab\\there", "tab\there"), ("\\x1b", "\x1b"), ("\\u00e9t\\u00e9", "été"),
-    ("a\\\\b", "a\\b"), ("plain", "plain"), ("日本\\n", "日本\n"), ("é\\t", "é\t"),
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("\\n\\n", "\n\n"),
+        ("tab\\there", "tab\there"),
+        ("\\x1b", "\x1b"),
+        ("\\u00e9t\\u00e9", "été"),
+        ("a\\\\b", "a\\b"),
+        ("plain", "plain"),
+        ("日本\\n", "日本\n"),
+        ("é\\t", "é\t"),
+    ],
+)
 def test_unescape_reads_what_a_shell_passes(typed, meant):
     assert terminal.unescape(typed) == meant
 
@@ -148,6 +163,6 @@ def test_a_task_waiting_on_one_long_call_still_prints_in_a_log(monkeypatch, caps
     monkeypatch.setattr(progress, "PLAIN_EVERY", 10.0)
     monkeypatch.setattr(progress, "HEARTBEAT", 0.01)
     with task("preparing data", done_message=False):
-        real_time.sleep(0.5)                                    # one long call, no update
+        real_time.sleep(0.5)  # one long call, no update
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("preparing data: ") and lines[0].endswith(" s"), lines

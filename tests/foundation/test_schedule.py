@@ -27,14 +27,14 @@ def test_linear_and_constant_schedules():
 
 def test_wsd_warms_up_holds_then_decays_linearly_over_the_last_fraction():
     lr = [learning_rate(s, 2.0, 10, 100, 0.1, "wsd", 0.2) for s in range(120)]
-    assert lr[0] == pytest.approx(0.2) and lr[9] == pytest.approx(2.0)   # the same warmup
-    assert all(v == 2.0 for v in lr[10:80])                               # stable until 80 = 100 - 20% of 100
+    assert lr[0] == pytest.approx(0.2) and lr[9] == pytest.approx(2.0)  # the same warmup
+    assert all(v == 2.0 for v in lr[10:80])  # stable until 80 = 100 - 20% of 100
     decay = lr[80:101]
     assert decay[0] == 2.0 and decay[10] == pytest.approx(1.1) and decay[20] == pytest.approx(0.2)
     steps = [b - a for a, b in zip(decay, decay[1:])]
-    assert all(d == pytest.approx(-0.09) for d in steps)                  # a straight line down
-    assert all(v == pytest.approx(0.2) for v in lr[100:])                 # then the floor
-    assert all(b <= a for a, b in zip(lr[10:], lr[11:]))                  # never rises after warmup
+    assert all(d == pytest.approx(-0.09) for d in steps)  # a straight line down
+    assert all(v == pytest.approx(0.2) for v in lr[100:])  # then the floor
+    assert all(b <= a for a, b in zip(lr[10:], lr[11:]))  # never rises after warmup
 
 
 def test_wsd_decay_never_starts_inside_the_warmup():
@@ -44,8 +44,8 @@ def test_wsd_decay_never_starts_inside_the_warmup():
 
 
 def test_time_position_counts_warmup_steps_then_the_share_of_time():
-    assert time_position(3, 10, 100, 0.5) == 3             # inside the warmup: real steps
-    assert time_position(10, 10, 100, 0.02) == 10.0        # never back inside the warmup
-    assert time_position(40, 10, 100, 0.5) == 50.0         # half the time: half-way along the schedule
-    assert time_position(90, 10, 100, 1.3) == 100.0        # past the horizon: the end
+    assert time_position(3, 10, 100, 0.5) == 3  # inside the warmup: real steps
+    assert time_position(10, 10, 100, 0.02) == 10.0  # never back inside the warmup
+    assert time_position(40, 10, 100, 0.5) == 50.0  # half the time: half-way along the schedule
+    assert time_position(90, 10, 100, 1.3) == 100.0  # past the horizon: the end
     assert learning_rate(time_position(500, 10, 100, 1.0), 1.0, 10, 100, 0.1) == pytest.approx(0.1)

@@ -13,7 +13,6 @@ from glassgpt.training.engines import TorchEngine
 from glassgpt.training.trainer import train
 
 
-
 def losses(run_dir):
     return [r["train_loss"] for r in read_metrics(run_dir) if "train_loss" in r]
 
@@ -21,8 +20,17 @@ def losses(run_dir):
 def test_short_run_lowers_the_loss_and_writes_the_run_dir(tmp_path, tiny_cfg, tiny_text):
     result = train(tmp_path / "run", config=tiny_cfg, text=tiny_text)
     run = tmp_path / "run"
-    for name in ["config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "summary.json",
-                 "state/model.safetensors", "state/optimizer.safetensors", "state/trainer.json", "data/meta.json"]:
+    for name in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "metrics.jsonl",
+        "summary.json",
+        "state/model.safetensors",
+        "state/optimizer.safetensors",
+        "state/trainer.json",
+        "data/meta.json",
+    ]:
         assert (run / name).is_file(), name
     ls = losses(run)
     vocab = json.loads((run / "config.json").read_text())["model"]["vocab_size"]
@@ -48,6 +56,7 @@ def test_same_seed_same_metrics(tmp_path, tiny_text):
 
 def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
     """200 steps in one go == 100 steps + resume + 100 more (dropout on, so RNG state matters)."""
+
     def cfg(steps):
         c = tiny_config(max_steps=steps, decay_steps=200, save_every=50, eval_every=50, log_every=10, sample_every=40)
         c.model.dropout = 0.1
@@ -61,7 +70,9 @@ def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
     b = load_file(str(tmp_path / "two" / "model.safetensors"))
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (tmp_path / "one" / "model.safetensors").read_bytes() == (tmp_path / "two" / "model.safetensors").read_bytes()
+    assert (tmp_path / "one" / "model.safetensors").read_bytes() == (
+        tmp_path / "two" / "model.safetensors"
+    ).read_bytes()
     assert without_timing(read_metrics(tmp_path / "one")) == without_timing(read_metrics(tmp_path / "two"))
     samples = read_metrics(tmp_path / "one" / "samples.jsonl")
     assert [s["step"] for s in samples] == [40, 80, 120, 160, 200]  # sample_every, then the final one
@@ -89,7 +100,7 @@ def test_gradient_accumulation_equals_bigger_batch():
         record = []
         for _ in range(3):
             x, y = loader.next(batch * accum)
-            micro = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+            micro = [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
             r = engine.train_step(micro, lr=1e-2)
             record.append((r.loss, r.grad_norm))
         results.append((record, engine.state_dict()["model"]))
@@ -145,8 +156,11 @@ def test_training_with_a_bpe_tokenizer_trained_on_the_train_split(tmp_path, tiny
 
 def test_poem_preset_samples_the_three_prompts_of_seeds_a9(tmp_path):
     result = train(tmp_path / "p", preset="poem", overrides={"train.max_steps": 3, "train.sample_tokens": 10})
-    assert [s[:len(p)] for s, p in zip(result.samples, ["All that ", "Young in ", "Gilded "])] == \
-        ["All that ", "Young in ", "Gilded "]
+    assert [s[: len(p)] for s, p in zip(result.samples, ["All that ", "Young in ", "Gilded "])] == [
+        "All that ",
+        "Young in ",
+        "Gilded ",
+    ]
     records = read_metrics(tmp_path / "p" / "samples.jsonl")
     assert [r["prompt"] for r in records] == ["All that ", "Young in ", "Gilded "]
     assert all(r["step"] == 3 for r in records)

@@ -34,8 +34,12 @@ def refused(overrides: dict, match: str) -> str:
 
 
 def test_every_float_setting_must_be_finite():
-    floats = [(s, f.name) for s in ("model", "data", "train")
-              for f in dataclasses.fields(getattr(RunConfig(), s)) if isinstance(getattr(getattr(RunConfig(), s), f.name), float)]
+    floats = [
+        (s, f.name)
+        for s in ("model", "data", "train")
+        for f in dataclasses.fields(getattr(RunConfig(), s))
+        if isinstance(getattr(getattr(RunConfig(), s), f.name), float)
+    ]
     assert ("train", "time_budget") in floats and len(floats) >= 10
     for section, name in floats:
         for bad in ("nan", "inf", "-inf"):
@@ -68,9 +72,17 @@ def test_messages_name_the_value_and_use_words():
     assert count(1, "token") == "1 token" and count(2, "token") == "2 tokens" and count(1024, "token") == "1,024 tokens"
 
 
-@pytest.mark.parametrize("typed, meant", [("train.learning_rate", "train.lr"), ("learning_rate", "train.lr"),
-                                          ("train.max_iters", "train.max_steps"), ("model.n_embed", "model.n_embd"),
-                                          ("model.context_length", "model.block_size"), ("n_heads", "model.n_head")])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("train.learning_rate", "train.lr"),
+        ("learning_rate", "train.lr"),
+        ("train.max_iters", "train.max_steps"),
+        ("model.n_embed", "model.n_embd"),
+        ("model.context_length", "model.block_size"),
+        ("n_heads", "model.n_head"),
+    ],
+)
 def test_did_you_mean_knows_the_names_of_other_trainers(typed, meant):
     with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
         set_value(RunConfig(), typed, 1)
@@ -91,7 +103,9 @@ def test_thread_counts_are_refused_beyond_a_few_per_core():
 
 
 # ---- memory estimates ------------------------------------------------------------------------------
-@pytest.mark.parametrize("preset, vocab", [("baby", 65), ("small", 65), ("gpt2", 50257), ("nursery", 35), ("poem", 256)])
+@pytest.mark.parametrize(
+    "preset, vocab", [("baby", 65), ("small", 65), ("gpt2", 50257), ("nursery", 35), ("poem", 256)]
+)
 def test_parameter_count_matches_the_model_of_every_preset(preset, vocab):
     cfg = resolve(preset).model
     cfg.vocab_size = vocab
@@ -99,8 +113,16 @@ def test_parameter_count_matches_the_model_of_every_preset(preset, vocab):
         assert parameter_count(cfg) == GPT(cfg).num_params()
 
 
-@pytest.mark.parametrize("options", [dict(bias=False), dict(qkv_bias=False), dict(tie_weights=False, head_bias=True),
-                                     dict(tie_weights=False), dict(pad_vocab_to=64, d_ff=48)])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(bias=False),
+        dict(qkv_bias=False),
+        dict(tie_weights=False, head_bias=True),
+        dict(tie_weights=False),
+        dict(pad_vocab_to=64, d_ff=48),
+    ],
+)
 def test_parameter_count_matches_every_shape_option(options):
     cfg = ModelConfig(vocab_size=70, block_size=8, n_layer=3, n_head=2, n_embd=16, **options)
     with torch.device("meta"):
@@ -112,13 +134,13 @@ def test_estimates_grow_with_what_they_count():
     cfg.model.vocab_size = 65
     base = training_bytes(cfg)
     assert base["total"] == base["state"] + base["activations"] + base["batches"]
-    assert base["state"] == 16 * parameter_count(cfg.model)            # weights, gradients, two AdamW moments
+    assert base["state"] == 16 * parameter_count(cfg.model)  # weights, gradients, two AdamW moments
     bigger = resolve("baby", overrides={"train.batch_size": 64})
     bigger.model.vocab_size = 65
     assert training_bytes(bigger)["activations"] == 2 * base["activations"]
     glass = resolve("baby", overrides={"train.engine": "glass"})
     glass.model.vocab_size = 65
-    assert training_bytes(glass)["activations"] > base["activations"]   # it keeps the attention maps
+    assert training_bytes(glass)["activations"] > base["activations"]  # it keeps the attention maps
     assert activation_floats(cfg.model, 1, 8, attention_maps=True) > activation_floats(cfg.model, 1, 8)
     assert inference_bytes(cfg.model, 2, 10, new_tokens=100) > inference_bytes(cfg.model, 1, 10, new_tokens=100)
 
@@ -130,8 +152,10 @@ def test_require_fits_names_both_numbers():
     with pytest.raises(ConfigError) as e:
         require_fits(10 * available, torch.device("cpu"), "this run", "use a smaller model")
     msg = str(e.value)
-    assert msg.startswith(f"this run needs about {size_text(10 * available)} of memory but {has} "
-                          f"{size_text(available)}; use a smaller model.")
+    assert msg.startswith(
+        f"this run needs about {size_text(10 * available)} of memory but {has} "
+        f"{size_text(available)}; use a smaller model."
+    )
     assert [size_text(n) for n in (512, 12_345_678, 1.9e12)] == ["512 B", "12.3 MB", "1.9 TB"]
 
 
@@ -145,4 +169,3 @@ def test_host_memory_respects_this_process_limit():
         assert host_memory() == (limit, "this process is limited (ulimit) to") or host_memory()[0] < limit
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-

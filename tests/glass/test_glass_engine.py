@@ -35,7 +35,7 @@ def steps(cfg: RunConfig, engines, n: int, start: int = 0, loader=None):
     for s in range(start, start + n):
         lr = learning_rate(s, t.lr, t.warmup_steps, t.max_steps, t.min_lr_ratio, t.schedule)
         x, y = loader.next(t.batch_size * t.grad_accum)
-        micro = [(x[i:i + t.batch_size], y[i:i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
+        micro = [(x[i : i + t.batch_size], y[i : i + t.batch_size]) for i in range(0, len(x), t.batch_size)]
         out.append([(r.loss, r.grad_norm) for r in (e.train_step(micro, lr) for e in engines)])
     return out
 
@@ -57,8 +57,8 @@ def test_fifty_adamw_steps_give_the_same_losses():
     for i, ((tl, tn), (gl, gn)) in enumerate(history):
         assert abs(tl - gl) <= 1e-4, f"step {i}: torch {tl} glass {gl}"
         assert abs(tn - gn) <= 1e-4 * max(tn, 1.0), f"step {i}: grad norm torch {tn} glass {gn}"
-    assert history[-1][1][0] < history[0][1][0] - 0.5   # and it actually learned
-    assert any(n > 1.0 for (_, n), _ in history)       # clipping was exercised
+    assert history[-1][1][0] < history[0][1][0] - 0.5  # and it actually learned
+    assert any(n > 1.0 for (_, n), _ in history)  # clipping was exercised
     # evaluation sums agree too
     x, y = BatchLoader(TOKENS, 16, 99).next(4)
     (ts, tn), (gs, gn) = torch_e.eval_sums(x, y), glass_e.eval_sums(x, y)

@@ -57,14 +57,17 @@ def test_a_trained_run_checks_on_its_own_text(tmp_path, capsys, monkeypatch):
     assert "run " in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--preset", "nursery", "--seq-len", "7"], "between 1 and the model's context 6"),
-    (["--preset", "nursery", "--batch-size", "0"], "at least 1"),
-    (["--preset", "nope"], "unknown preset"),
-    (["RUNDIR", "--preset", "nursery"], "not both"),
-    (["RUNDIR"], "does not exist"),
-    (["--preset", "baby", "--vocab-size", "0"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "nursery", "--seq-len", "7"], "between 1 and the model's context 6"),
+        (["--preset", "nursery", "--batch-size", "0"], "at least 1"),
+        (["--preset", "nope"], "unknown preset"),
+        (["RUNDIR", "--preset", "nursery"], "not both"),
+        (["RUNDIR"], "does not exist"),
+        (["--preset", "baby", "--vocab-size", "0"], "at least 1"),
+    ],
+)
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, capsys, argv, message):
     argv = [str(tmp_path / "missing") if a == "RUNDIR" else a for a in argv]
     assert main(["gradcheck", *argv]) == 2

@@ -22,8 +22,6 @@ from glassgpt.glass.gradcheck import numerical_gradient, relative_error
 FD_TOL = 1e-7
 
 
-
-
 def check(actual, expected, tol, what="", atol=0.0):
     """rel <= tol, or (with ``atol``) max|diff| <= tol * max|expected| + atol for tensors that may be ~0."""
     diff, rel = relative_error(actual, expected)
@@ -70,8 +68,9 @@ def test_embedding_finite_differences():
     ids = np.array([[0, 1, 1], [3, 1, 0]])
     dout = rng.standard_normal((2, 3, 3))
     _, cache = L.embedding_forward(ids, table)
-    fd_check(lambda: L.embedding_forward(ids, table)[0], {"table": L.embedding_backward(dout, cache)},
-             {"table": table}, dout)
+    fd_check(
+        lambda: L.embedding_forward(ids, table)[0], {"table": L.embedding_backward(dout, cache)}, {"table": table}, dout
+    )
 
 
 def test_position_embedding_sums_over_batch_and_zero_past_T():
@@ -81,8 +80,12 @@ def test_position_embedding_sums_over_batch_and_zero_past_T():
     out, cache = L.position_embedding_forward(5, table)
     assert out.shape == (5, 4)
     d = L.position_embedding_backward(dout, cache)
-    fd_check(lambda: np.broadcast_to(L.position_embedding_forward(5, table)[0], (3, 5, 4)), {"table": d},
-             {"table": table}, dout)
+    fd_check(
+        lambda: np.broadcast_to(L.position_embedding_forward(5, table)[0], (3, 5, 4)),
+        {"table": d},
+        {"table": table},
+        dout,
+    )
     assert np.all(d[5:] == 0)
 
 
@@ -157,9 +160,11 @@ def test_layernorm_finite_differences():
 
 TORCH_ACT = {"gelu": lambda z: F.gelu(z, approximate="tanh"), "relu": F.relu, "tanh": torch.tanh}
 # (y tolerance, dx tolerance, reason)
-ACT_TOL = {"gelu": (1e-7, 5e-6, "sigmoid(2u) form vs torch's tanh form: a few float32 ulps"),
-           "relu": (0.0, 0.0, "a comparison and a copy: exact"),
-           "tanh": (1e-6, 1e-6, "libm tanh vs torch's vectorised tanh: 1-2 ulps")}
+ACT_TOL = {
+    "gelu": (1e-7, 5e-6, "sigmoid(2u) form vs torch's tanh form: a few float32 ulps"),
+    "relu": (0.0, 0.0, "a comparison and a copy: exact"),
+    "tanh": (1e-6, 1e-6, "libm tanh vs torch's vectorised tanh: 1-2 ulps"),
+}
 
 
 @pytest.mark.parametrize("name", ["gelu", "relu", "tanh"])
@@ -203,10 +208,10 @@ def test_dropout_mask_is_seeded_scaled_and_reused_in_backward():
     x = np.ones((200, 100), dtype=np.float32)
     y1, m1 = L.dropout_forward(x, 0.25, np.random.default_rng(0))
     y2, m2 = L.dropout_forward(x, 0.25, np.random.default_rng(0))
-    assert np.array_equal(y1, y2)                         # same seed, same mask
+    assert np.array_equal(y1, y2)  # same seed, same mask
     kept = y1 != 0
-    assert abs(kept.mean() - 0.75) < 0.01                 # 20,000 draws: 3 sigma = 0.009
-    assert np.allclose(y1[kept], 1 / 0.75)                # survivors scaled by 1/(1-p)
+    assert abs(kept.mean() - 0.75) < 0.01  # 20,000 draws: 3 sigma = 0.009
+    assert np.allclose(y1[kept], 1 / 0.75)  # survivors scaled by 1/(1-p)
     dy = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
     assert np.array_equal(L.dropout_backward(dy, m1), dy * m1)
     # same computation in torch autograd with the same mask
@@ -222,13 +227,17 @@ def test_dropout_finite_differences_with_a_fixed_mask():
     x = np.random.default_rng(11).standard_normal((4, 5))
     dy = np.random.default_rng(12).standard_normal((4, 5))
     _, mask = L.dropout_forward(x, 0.3, np.random.default_rng(3))
-    fd_check(lambda: L.dropout_forward(x, 0.3, np.random.default_rng(3))[0], {"x": L.dropout_backward(dy, mask)},
-             {"x": x}, dy)
+    fd_check(
+        lambda: L.dropout_forward(x, 0.3, np.random.default_rng(3))[0],
+        {"x": L.dropout_backward(dy, mask)},
+        {"x": x},
+        dy,
+    )
 
 
 def test_tied_weight_gradient_is_the_sum_of_both_uses():
     rng = np.random.default_rng(13)
-    W = rng.standard_normal((6, 4))                      # (V, C), used as embedding and as head
+    W = rng.standard_normal((6, 4))  # (V, C), used as embedding and as head
     ids = np.array([[1, 2, 2]])
     dlogits = rng.standard_normal((1, 3, 6))
     emb, c_emb = L.embedding_forward(ids, W)
@@ -320,9 +329,12 @@ def test_self_attention_sublayer_finite_differences():
     dout = rng.standard_normal((B, T, C))
     _, cache = A.self_attention_forward(x, wa, ba, wp, bp, H)
     dx, dwa, dba, dwp, dbp = A.self_attention_backward(dout, cache)
-    fd_check(lambda: A.self_attention_forward(x, wa, ba, wp, bp, H)[0],
-             {"x": dx, "wa": dwa, "ba": dba, "wp": dwp, "bp": dbp},
-             {"x": x, "wa": wa, "ba": ba, "wp": wp, "bp": bp}, dout)
+    fd_check(
+        lambda: A.self_attention_forward(x, wa, ba, wp, bp, H)[0],
+        {"x": dx, "wa": dwa, "ba": dba, "wp": dwp, "bp": dbp},
+        {"x": x, "wa": wa, "ba": ba, "wp": wp, "bp": bp},
+        dout,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,7 +355,7 @@ def test_softmax_cross_entropy_matches_torch_with_ignored_targets():
     ref.backward()
     check(loss, ref.detach().numpy(), 1e-6, "loss: mean of 17 log-probabilities")
     check(dlogits, lt.grad.numpy(), 1e-6, "dlogits: (softmax - onehot) / 17, one division each")
-    assert np.all(dlogits[[3, 7, 8]] == 0)                 # ignored rows get no gradient
+    assert np.all(dlogits[[3, 7, 8]] == 0)  # ignored rows get no gradient
     np.testing.assert_allclose(dlogits.sum(axis=1), 0, atol=1e-7)  # each row of p - onehot sums to 0
     kept = targets >= 0
     assert CE.cross_entropy_sum(logits[kept], targets[kept]) == pytest.approx(float(loss) * 17, rel=1e-6)
@@ -361,10 +373,14 @@ def test_softmax_cross_entropy_finite_differences():
 
 def test_seeds_a2_loss_gradient_table():
     """docs/curriculum.md, A2: dL/dlogit = p - onehot at the target cells (per-row gradient, before /N)."""
-    probs = np.array([[0.1785, 0.2007, 0.1759, 0.1254, 0.1563, 0.1632],
-                      [0.1836, 0.1969, 0.1805, 0.1233, 0.1500, 0.1657],
-                      [0.1795, 0.2050, 0.1782, 0.1207, 0.1437, 0.1728],
-                      [0.1855, 0.2017, 0.1771, 0.1271, 0.1391, 0.1695]])
+    probs = np.array(
+        [
+            [0.1785, 0.2007, 0.1759, 0.1254, 0.1563, 0.1632],
+            [0.1836, 0.1969, 0.1805, 0.1233, 0.1500, 0.1657],
+            [0.1795, 0.2050, 0.1782, 0.1207, 0.1437, 0.1728],
+            [0.1855, 0.2017, 0.1771, 0.1271, 0.1391, 0.1695],
+        ]
+    )
     targets = np.array([3, 4, 5, 2])
     loss, cache = CE.softmax_cross_entropy_forward(np.log(probs), targets)
     d = CE.softmax_cross_entropy_backward(1.0, cache) * 4  # undo the mean's 1/N for the table
@@ -386,7 +402,7 @@ def test_batchnorm_matches_torch_in_training_and_inference():
         bn.bias.copy_(torch.from_numpy((0.1 * rng.standard_normal(C)).astype(np.float32)))
     gamma, beta = bn.weight.detach().numpy().copy(), bn.bias.detach().numpy().copy()
     rmean, rvar = np.zeros(C, np.float32), np.ones(C, np.float32)
-    for step in range(3):  # running statistics over several batches
+    for _step in range(3):  # running statistics over several batches
         x = (rng.standard_normal((32, C)) * 2 + 3).astype(np.float32)
         dy = rng.standard_normal((32, C)).astype(np.float32)
         y, cache = BN.batchnorm_forward(x, gamma, beta, rmean, rvar, training=True)
@@ -418,8 +434,9 @@ def test_batchnorm_3d_normalises_the_last_axis_like_torch_on_n_c_l():
     rng = np.random.default_rng(21)
     x = rng.standard_normal((8, 4, 5)).astype(np.float32)  # (N, L, C): WaveNet's layout
     dy = rng.standard_normal((8, 4, 5)).astype(np.float32)
-    y, cache = BN.batchnorm_forward(x, np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32),
-                                    np.ones(5, np.float32))
+    y, cache = BN.batchnorm_forward(
+        x, np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32), np.ones(5, np.float32)
+    )
     dx, _, _ = BN.batchnorm_backward(dy, cache)
     bn = torch.nn.BatchNorm1d(5).train()
     xt = t(x)

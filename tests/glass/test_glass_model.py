@@ -129,7 +129,7 @@ def test_padded_rows_get_zero_gradient_and_are_never_in_the_logits():
     g = model.backward(cache)
     assert g["transformer.wte.weight"].shape[0] == cfg.padded_vocab_size > cfg.vocab_size
     # padded rows: never looked up and not part of the head's output -> zero gradient
-    assert np.all(g["transformer.wte.weight"][cfg.vocab_size:] == 0)
+    assert np.all(g["transformer.wte.weight"][cfg.vocab_size :] == 0)
 
 
 def test_weights_move_both_ways_unchanged():

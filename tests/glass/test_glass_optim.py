@@ -18,9 +18,11 @@ def single_thread():
 
 def make_params(seed=0):
     rng = np.random.default_rng(seed)
-    return {"w": rng.standard_normal((5, 4)).astype(np.float32),      # decayed (2-D)
-            "emb": rng.standard_normal((3, 2, 2)).astype(np.float32),  # decayed (3-D)
-            "b": rng.standard_normal(5).astype(np.float32)}            # never decayed (1-D)
+    return {
+        "w": rng.standard_normal((5, 4)).astype(np.float32),  # decayed (2-D)
+        "emb": rng.standard_normal((3, 2, 2)).astype(np.float32),  # decayed (3-D)
+        "b": rng.standard_normal(5).astype(np.float32),
+    }  # never decayed (1-D)
 
 
 def torch_twins(params):
@@ -38,9 +40,15 @@ def grads_for(step, params):
 def test_adamw_matches_torch_for_ten_steps_with_changing_lr(betas, wd):
     params = make_params()
     tp, decay, no_decay = torch_twins(params)
-    topt = torch.optim.AdamW([{"params": [p for _, p in decay], "weight_decay": wd},
-                              {"params": [p for _, p in no_decay], "weight_decay": 0.0}],
-                             lr=1e-2, betas=betas, eps=1e-8)
+    topt = torch.optim.AdamW(
+        [
+            {"params": [p for _, p in decay], "weight_decay": wd},
+            {"params": [p for _, p in no_decay], "weight_decay": 0.0},
+        ],
+        lr=1e-2,
+        betas=betas,
+        eps=1e-8,
+    )
     opt = AdamW(params, lr=1e-2, betas=betas, eps=1e-8, weight_decay=wd)
     for step in range(10):
         lr = 1e-2 * (1 + step) / 10  # a warmup, as the schedule would give
@@ -54,8 +62,9 @@ def test_adamw_matches_torch_for_ten_steps_with_changing_lr(betas, wd):
         for n, p in tp.items():
             # same float32 formulas in the same order: ~1 ulp per step, so 1e-6 of the scale
             # after 10 steps (measured: 0 to 1e-7)
-            np.testing.assert_allclose(params[n], p.detach().numpy(), rtol=0, atol=1e-6 * np.abs(params[n]).max(),
-                                       err_msg=f"step {step} {n}")
+            np.testing.assert_allclose(
+                params[n], p.detach().numpy(), rtol=0, atol=1e-6 * np.abs(params[n]).max(), err_msg=f"step {step} {n}"
+            )
     st = opt.state_arrays()
     for n, p in tp.items():
         s = topt.state[p]
@@ -90,14 +99,23 @@ def test_adamw_state_round_trip_continues_identically():
         assert np.array_equal(p1[n], p2[n])
 
 
-@pytest.mark.parametrize("momentum,dampening,nesterov,wd", [
-    (0.0, 0.0, False, 0.0), (0.9, 0.0, False, 0.0), (0.9, 0.0, True, 1e-2), (0.5, 0.3, False, 1e-3)])
+@pytest.mark.parametrize(
+    "momentum,dampening,nesterov,wd",
+    [(0.0, 0.0, False, 0.0), (0.9, 0.0, False, 0.0), (0.9, 0.0, True, 1e-2), (0.5, 0.3, False, 1e-3)],
+)
 def test_sgd_matches_torch_for_ten_steps(momentum, dampening, nesterov, wd):
     params = make_params(1)
     tp, decay, no_decay = torch_twins(params)
-    topt = torch.optim.SGD([{"params": [p for _, p in decay], "weight_decay": wd},
-                            {"params": [p for _, p in no_decay], "weight_decay": 0.0}],
-                           lr=0.05, momentum=momentum, dampening=dampening, nesterov=nesterov)
+    topt = torch.optim.SGD(
+        [
+            {"params": [p for _, p in decay], "weight_decay": wd},
+            {"params": [p for _, p in no_decay], "weight_decay": 0.0},
+        ],
+        lr=0.05,
+        momentum=momentum,
+        dampening=dampening,
+        nesterov=nesterov,
+    )
     opt = SGD(params, lr=0.05, momentum=momentum, dampening=dampening, weight_decay=wd, nesterov=nesterov)
     for step in range(10):
         g = grads_for(step, params)
@@ -107,8 +125,9 @@ def test_sgd_matches_torch_for_ten_steps(momentum, dampening, nesterov, wd):
         opt.step(g)
         for n, p in tp.items():
             # a multiply-add per step: measured exactly equal or 1 ulp apart
-            np.testing.assert_allclose(params[n], p.detach().numpy(), rtol=0, atol=1e-6 * np.abs(params[n]).max(),
-                                       err_msg=f"step {step} {n}")
+            np.testing.assert_allclose(
+                params[n], p.detach().numpy(), rtol=0, atol=1e-6 * np.abs(params[n]).max(), err_msg=f"step {step} {n}"
+            )
 
 
 def test_sgd_does_not_modify_the_callers_gradients():

@@ -30,8 +30,15 @@ CONFIGS = {
     "rmsnorm": small(norm="rmsnorm"),
     "relu2": small(activation="relu2", tie_weights=False),
     "softcap": small(logit_softcap=1.5, tie_weights=False, head_bias=True),
-    "all-bias-free": small(norm="rmsnorm", activation="relu2", logit_softcap=3.0, bias=False, qkv_bias=False,
-                           tie_weights=False, pad_vocab_to=8),
+    "all-bias-free": small(
+        norm="rmsnorm",
+        activation="relu2",
+        logit_softcap=3.0,
+        bias=False,
+        qkv_bias=False,
+        tie_weights=False,
+        pad_vocab_to=8,
+    ),
 }
 
 
@@ -120,8 +127,9 @@ def _cfg(engine, **model):
 
 
 def test_glass_engine_trains_the_options_like_the_torch_engine():
-    options = dict(norm="rmsnorm", activation="relu2", logit_softcap=4.0, zero_init_proj=True, bias=False,
-                   qkv_bias=False)
+    options = dict(
+        norm="rmsnorm", activation="relu2", logit_softcap=4.0, zero_init_proj=True, bias=False, qkv_bias=False
+    )
     glass, torch_engine = GlassEngine(_cfg("glass", **options)), TorchEngine(_cfg("torch", **options))
     assert not np.any(glass.model.params["transformer.h.0.mlp.c_proj.weight"])  # zero-initialised, copied from torch
     rng = np.random.default_rng(4)

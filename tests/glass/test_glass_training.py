@@ -19,8 +19,6 @@ from glassgpt.rundir import read_metrics, without_timing
 TEXT = TINY_TEXT
 
 
-
-
 @pytest.fixture(autouse=True)
 def no_report(monkeypatch):
     monkeypatch.setenv("GLASSGPT_REPORT", "0")  # figures cost seconds and are tested elsewhere
@@ -38,9 +36,17 @@ def losses(run_dir):
 def test_glass_run_writes_the_same_run_directory_and_learns(tmp_path):
     result = glassgpt.train(tmp_path / "g", config=tiny(), text=TEXT)
     run = tmp_path / "g"
-    for name in ["config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "summary.json",
-                 "state/model.safetensors", "state/optimizer.safetensors", "state/rng.safetensors",
-                 "state/trainer.json"]:
+    for name in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "metrics.jsonl",
+        "summary.json",
+        "state/model.safetensors",
+        "state/optimizer.safetensors",
+        "state/rng.safetensors",
+        "state/trainer.json",
+    ]:
         assert (run / name).is_file(), name
     ls = losses(run)
     vocab = json.loads((run / "config.json").read_text())["model"]["vocab_size"]
@@ -66,6 +72,7 @@ def test_glass_and_torch_runs_log_the_same_losses(tmp_path):
 
 def test_exact_resume_on_glass_is_byte_identical(tmp_path):
     """60 steps in one go == 30 steps + resume + 30 more, dropout on (the dropout RNG is saved)."""
+
     def cfg(steps):
         c = tiny(max_steps=steps, decay_steps=60, save_every=15, eval_every=30, log_every=5)
         c.model.dropout = 0.1
@@ -92,8 +99,10 @@ def test_glassgpt_sample_works_on_a_glass_trained_run(tmp_path, capsys):
     model, tok = glassgpt.load(tmp_path / "s")
     text = glassgpt.generate(model, tok, "the ", max_new_tokens=20, seed=0)[0]
     assert text.startswith("the ") and len(text) == 24
-    assert main(["sample", str(tmp_path / "s"), "--prompt", "the ", "--max-new-tokens", "10", "--seed", "1",
-                 "--json"]) == 0
+    assert (
+        main(["sample", str(tmp_path / "s"), "--prompt", "the ", "--max-new-tokens", "10", "--seed", "1", "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)[0].startswith("the ")
 
 

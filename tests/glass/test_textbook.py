@@ -35,7 +35,9 @@ def close_each(fast, textbook, tol, scale, what):
     """The same, entry by entry: |fast - textbook| <= tol * scale for an array ``scale``."""
     diff = np.abs(np.asarray(fast, np.float64) - np.asarray(textbook, np.float64))
     worst = int(np.argmax(diff - tol * scale))
-    assert np.all(diff <= tol * scale), f"{what}: entry {worst} differs by {diff.flat[worst]:.3e} > {tol:.0e} x {scale.flat[worst]:.3e}"
+    assert np.all(diff <= tol * scale), (
+        f"{what}: entry {worst} differs by {diff.flat[worst]:.3e} > {tol:.0e} x {scale.flat[worst]:.3e}"
+    )
 
 
 def normal(rng, shape, dtype, std=1.0):
@@ -45,6 +47,7 @@ def normal(rng, shape, dtype, std=1.0):
 # ---------------------------------------------------------------------------------------
 # embedding: sorted runs + reduceat vs the np.add.at scatter-add
 # ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @examples
@@ -67,6 +70,7 @@ def test_embedding_backward_equals_the_scatter_add(dtype, seed, B, T, C, V):
 # GELU: the sigmoid identity vs 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @examples
 @given(seed=seeds, n=st.integers(1, 40), spread=st.sampled_from([0.1, 1.0, 3.0, 30.0]))
@@ -84,15 +88,17 @@ def test_gelu_sigmoid_form_equals_the_tanh_formula(dtype, seed, n, spread):
     close_each(y, y_ref, {np.float64: 5e-15, np.float32: 3e-6}[dtype], x64, "y")  # worst 3.9e-16, 2.3e-7
     # where tanh u is near +-1 the textbook 1 - tanh^2 u loses digits, which the factor
     # 0.5 x du/dx multiplies: each entry is measured against |dy| (1 + that factor)
-    factor = 0.5 * x64 * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x64 ** 2)
-    close_each(dx, dx_ref, {np.float64: 1e-14, np.float32: 5e-6}[dtype], np.abs(dy) * (1 + factor), "dx")  # worst 6.3e-16, 3.1e-7
+    factor = 0.5 * x64 * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x64**2)
+    close_each(
+        dx, dx_ref, {np.float64: 1e-14, np.float32: 5e-6}[dtype], np.abs(dy) * (1 + factor), "dx"
+    )  # worst 6.3e-16, 3.1e-7
 
 
 def test_gelu_reference_is_the_formula():
     """Pin the textbook form itself to hand-computed values of the formula (float64)."""
     x = np.array([-3.0, -1.0, 0.0, 0.5, 2.0])
     k = np.sqrt(2 / np.pi)
-    expected = [0.5 * v * (1 + np.tanh(k * (v + 0.044715 * v ** 3))) for v in x]
+    expected = [0.5 * v * (1 + np.tanh(k * (v + 0.044715 * v**3))) for v in x]
     y, _ = L.gelu_forward_reference(x)
     np.testing.assert_allclose(y, expected, rtol=1e-15, atol=0)  # the same expression, entry by entry
     np.testing.assert_allclose(y[3], 0.3457140, atol=1e-7)  # gelu(0.5), tanh approximation, to 7 digits
@@ -104,6 +110,7 @@ def test_gelu_reference_is_the_formula():
 # ---------------------------------------------------------------------------------------
 # LayerNorm and BatchNorm: one-formula backward vs the step-by-step derivation
 # ---------------------------------------------------------------------------------------
+
 
 def centred_scale(x, rstd, dxhat) -> float:
     """The size of the terms of a normalisation's dx: rstd |dxhat|, times (1 + rstd |x|) for
@@ -163,6 +170,7 @@ def test_batchnorm_one_formula_equals_the_derivation(dtype, seed, N, L_, C):
 # attention: batched matmuls and the one-line softmax backward vs loops and the full Jacobian
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @examples
 @given(seed=seeds, B=st.integers(1, 3), H=st.integers(1, 3), T=st.integers(1, 8), D=st.integers(1, 8))
@@ -179,8 +187,8 @@ def test_causal_attention_equals_the_loops(dtype, seed, B, H, T, D):
     close(dv, dv_ref, tol, T * dymax, "dv: at most T weighted dy rows")
     # ds entries are at most 2 max|da|, da = v . dy (D terms); dq, dk sum T of them times k or q
     ds = 2 * D * vmax * dymax
-    close(dq, dq_ref, tol, T * ds * kmax / D ** 0.5, "dq")
-    close(dk, dk_ref, tol, T * ds * qmax / D ** 0.5, "dk")
+    close(dq, dq_ref, tol, T * ds * kmax / D**0.5, "dq")
+    close(dk, dk_ref, tol, T * ds * qmax / D**0.5, "dk")
     # position t never reads a later one: the first query's output is the first value, exactly
     np.testing.assert_array_equal(y_ref[:, :, 0], v[:, :, 0])
 
@@ -189,10 +197,16 @@ def test_causal_attention_equals_the_loops(dtype, seed, B, H, T, D):
 # cross-entropy: the fused softmax - onehot vs softmax, -log, and the Jacobian
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @examples
-@given(seed=seeds, N=st.integers(1, 10), V=st.integers(2, 12), spread=st.sampled_from([0.1, 3.0, 10.0]),
-       ignored=st.integers(0, 3))
+@given(
+    seed=seeds,
+    N=st.integers(1, 10),
+    V=st.integers(2, 12),
+    spread=st.sampled_from([0.1, 3.0, 10.0]),
+    ignored=st.integers(0, 3),
+)
 def test_fused_cross_entropy_equals_the_unfused_textbook(dtype, seed, N, V, spread, ignored):
     # spread <= 10: p[target] stays above float32's smallest normal number; the textbook form
     # divides by it (the fused form never does, which is one reason to fuse)
@@ -219,10 +233,15 @@ def test_fused_cross_entropy_equals_the_unfused_textbook(dtype, seed, N, V, spre
 # AdamW: in-place scratch-buffer passes vs the paper's formulas
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @settings(max_examples=15, deadline=None)
-@given(seed=seeds, betas=st.sampled_from([(0.9, 0.999), (0.9, 0.95), (0.8, 0.99)]),
-       weight_decay=st.sampled_from([0.0, 0.01, 0.1]), steps=st.integers(1, 25))
+@given(
+    seed=seeds,
+    betas=st.sampled_from([(0.9, 0.999), (0.9, 0.95), (0.8, 0.99)]),
+    weight_decay=st.sampled_from([0.0, 0.01, 0.1]),
+    steps=st.integers(1, 25),
+)
 def test_adamw_scratch_buffers_equal_the_textbook_update(dtype, seed, betas, weight_decay, steps):
     rng = np.random.default_rng(seed)
     params = {"w": normal(rng, (5, 4), dtype), "b": normal(rng, 5, dtype)}  # decayed, never decayed

@@ -7,16 +7,23 @@ import torch
 
 from glassgpt.data.words import build_examples, word_vocabulary
 from glassgpt.errors import ConfigError
-from glassgpt.glass.makemore_check import (TOLERANCES, compare_formulas, compare_steps, torch_mlp_for,
-                                           torch_steps, training_match)
+from glassgpt.glass.makemore_check import (
+    TOLERANCES,
+    compare_formulas,
+    compare_steps,
+    torch_mlp_for,
+    torch_steps,
+    training_match,
+)
 from glassgpt.glass.makemore_fused import HandMLP
-from glassgpt.glass.makemore_mlp import (ORDER, backward_steps, batchnorm_backward_formula, forward_steps,
-                                         init_params)
+from glassgpt.glass.makemore_mlp import ORDER, backward_steps, batchnorm_backward_formula, forward_steps, init_params
 from glassgpt.models.makemore import build_model, make_config
 
-WORDS = ("emma olivia ava isabella sophia charlotte mia amelia harper evelyn abigail emily ella elizabeth "
-         "camila luna sofia avery mila aria scarlett penelope layla chloe victoria madison eleanor grace nora "
-         "riley zoey hannah hazel lily ellie violet lillian zoe stella aurora natalie emilia everly leah").split()
+WORDS = (
+    "emma olivia ava isabella sophia charlotte mia amelia harper evelyn abigail emily ella elizabeth "
+    "camila luna sofia avery mila aria scarlett penelope layla chloe victoria madison eleanor grace nora "
+    "riley zoey hannah hazel lily ellie violet lillian zoe stella aurora natalie emilia everly leah"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,7 @@ def test_every_intermediate_matches_autograd(examples, dtype, seed):
     V = examples[0]
     assert shapes["logit_maxes"] == (32, 1) and shapes["bnvar"] == (1, 64) and shapes["emb"] == (32, 3, 10)
     assert shapes["C"] == (V, 10) and shapes["W1"] == (30, 64) and shapes["W2"] == (64, V)
-    assert rows[0].exact                                    # dlogprobs is set, not computed: bit for bit
+    assert rows[0].exact  # dlogprobs is set, not computed: bit for bit
     assert all(r.tol == TOLERANCES[r.name][0 if dtype == np.float32 else 1] for r in rows)
 
 
@@ -81,23 +88,27 @@ def test_the_checker_catches_a_wrong_formula(examples):
     assert np.abs(batchnorm_backward_formula(dh, acts, params) - ref["hprebn"]).max() <= tol
 
 
-@pytest.mark.parametrize("dtype, tol", [
-    (np.float64, 1e-12),   # measured ~1e-15 after 20 steps: roundoff only, any bug is ~1e-3 or more
-    (np.float32, 2e-5),    # measured ~2e-7; float32 roundoff grows slowly with the steps
-])
+@pytest.mark.parametrize(
+    "dtype, tol",
+    [
+        (np.float64, 1e-12),  # measured ~1e-15 after 20 steps: roundoff only, any bug is ~1e-3 or more
+        (np.float32, 2e-5),  # measured ~2e-7; float32 roundoff grows slowly with the steps
+    ],
+)
 def test_training_on_hand_gradients_follows_autograd(examples, dtype, tol):
     V, X, Y = examples
     params = init_params(vocab_size=V, seed=5, dtype=dtype)
     match = training_match(params, X, Y, steps=20, batch_size=32, lr=0.1, seed=6)
     assert len(match.hand_losses) == len(match.torch_losses) == 20
     assert match.max_loss_diff < tol and match.max_param_diff < 10 * tol
-    assert np.mean(match.hand_losses[-5:]) < np.mean(match.hand_losses[:5]) - 0.05   # it learns
+    assert np.mean(match.hand_losses[-5:]) < np.mean(match.hand_losses[:5]) - 0.05  # it learns
 
 
 def test_hand_mlp_equals_the_torch_mlp_without_batchnorm_too(examples):
     V, X, Y = examples
-    model = build_model("mlp", make_config("mlp", vocab_size=V, n_hidden=50, small_output=True,
-                                           hidden_init="kaiming"), seed=0).double()
+    model = build_model(
+        "mlp", make_config("mlp", vocab_size=V, n_hidden=50, small_output=True, hidden_init="kaiming"), seed=0
+    ).double()
     hand = HandMLP.from_weights(model.weights(), dtype=np.float64)
     assert not hand.batchnorm
     logits_h, loss_h, cache = hand.forward(X[:40], Y[:40])
@@ -114,15 +125,15 @@ def test_hand_mlp_eval_uses_the_running_statistics_like_torch(examples):
     params = init_params(vocab_size=V, seed=7)
     hand = HandMLP({k: v.copy() for k, v in params.items()}, bn_momentum=0.1)
     model = torch_mlp_for(params, bn_momentum=0.1).train()
-    for i in range(3):                     # move the running statistics
-        hand.forward(X[32 * i:32 * i + 32], Y[32 * i:32 * i + 32])
-        model(torch.from_numpy(X[32 * i:32 * i + 32]))
+    for i in range(3):  # move the running statistics
+        hand.forward(X[32 * i : 32 * i + 32], Y[32 * i : 32 * i + 32])
+        model(torch.from_numpy(X[32 * i : 32 * i + 32]))
     model.eval()
     one_h, _, _ = hand.forward(X[:1], training=False)
     one_t, _ = model(torch.from_numpy(X[:1]))
     assert np.abs(one_h - one_t.detach().numpy()).max() < 1e-12
     assert np.abs(hand.params["bn.running_var"] - model.bn.running_var.numpy()).max() < 1e-12
-    assert np.abs(hand.forward(X[:8], training=False)[0][:1] - one_h).max() < 1e-12   # batch-independent
+    assert np.abs(hand.forward(X[:8], training=False)[0][:1] - one_h).max() < 1e-12  # batch-independent
 
 
 def test_the_walk_needs_batchnorm(examples):

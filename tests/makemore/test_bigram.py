@@ -18,9 +18,7 @@ FIVE = ["ab", "ab", "ba", "b", "a"]
 # bigrams with "." at both ends:
 #   ab -> .a ab b.      ab -> .a ab b.      ba -> .b ba a.      b -> .b b.      a -> .a a.
 # row ".": .a 3, .b 2 (5)     row "a": ab 2, a. 2 (4)     row "b": b. 3, ba 1 (4)     13 bigrams
-HAND_COUNTS = [[0, 3, 2],
-               [2, 0, 2],
-               [3, 1, 0]]
+HAND_COUNTS = [[0, 3, 2], [2, 0, 2], [3, 1, 0]]
 
 
 def _five():
@@ -35,18 +33,27 @@ def test_counting_gives_the_hand_counts():
     model = build_model("bigram", make_config("bigram", vocab_size=3, smoothing=0.0))
     model.count(X, Y)
     assert model.counts.tolist() == HAND_COUNTS
-    model.count(X, Y)                                 # counting again adds up
+    model.count(X, Y)  # counting again adds up
     assert model.counts.tolist() == [[2 * c for c in row] for row in HAND_COUNTS]
 
 
-@pytest.mark.parametrize("k, hand_nll", [
-    # -(3 ln 3/5 + 2 ln 2/5 + 2 ln 2/4 + 2 ln 2/4 + 3 ln 3/4 + 1 ln 1/4) / 13, worked out on paper: 0.645153
-    (0.0, -(3 * math.log(3 / 5) + 2 * math.log(2 / 5) + 4 * math.log(2 / 4) + 3 * math.log(3 / 4)
-            + math.log(1 / 4)) / 13),
-    # add-1: row "." (1, 4, 3)/8, row "a" (3, 1, 3)/7, row "b" (4, 2, 1)/7
-    (1.0, -(3 * math.log(4 / 8) + 2 * math.log(3 / 8) + 4 * math.log(3 / 7) + 3 * math.log(4 / 7)
-            + math.log(2 / 7)) / 13),
-])
+@pytest.mark.parametrize(
+    "k, hand_nll",
+    [
+        # -(3 ln 3/5 + 2 ln 2/5 + 2 ln 2/4 + 2 ln 2/4 + 3 ln 3/4 + 1 ln 1/4) / 13, worked out on paper: 0.645153
+        (
+            0.0,
+            -(3 * math.log(3 / 5) + 2 * math.log(2 / 5) + 4 * math.log(2 / 4) + 3 * math.log(3 / 4) + math.log(1 / 4))
+            / 13,
+        ),
+        # add-1: row "." (1, 4, 3)/8, row "a" (3, 1, 3)/7, row "b" (4, 2, 1)/7
+        (
+            1.0,
+            -(3 * math.log(4 / 8) + 2 * math.log(3 / 8) + 4 * math.log(3 / 7) + 3 * math.log(4 / 7) + math.log(2 / 7))
+            / 13,
+        ),
+    ],
+)
 def test_bigram_nll_equals_the_hand_count(k, hand_nll):
     X, Y = _five()
     model = build_model("bigram", make_config("bigram", vocab_size=3, smoothing=k))
@@ -56,8 +63,9 @@ def test_bigram_nll_equals_the_hand_count(k, hand_nll):
     if k == 0.0:
         assert hand_nll == pytest.approx(0.645153, abs=1e-6)
     # the smoothed model pays on the training pairs, but never gives an unseen pair probability 0
-    assert model(torch.tensor([[1]]), torch.tensor([1]))[1].item() == (math.inf if k == 0 else
-                                                                        pytest.approx(math.log(7)))
+    assert model(torch.tensor([[1]]), torch.tensor([1]))[1].item() == (
+        math.inf if k == 0 else pytest.approx(math.log(7))
+    )
 
 
 def test_smoothing_moves_the_table_toward_uniform():
@@ -67,7 +75,7 @@ def test_smoothing_moves_the_table_toward_uniform():
         model = build_model("bigram", make_config("bigram", vocab_size=3, smoothing=k))
         model.count(X, Y)
         losses.append(model(X, Y)[1].item())
-    assert losses == sorted(losses)                         # more smoothing, worse fit of the training data
+    assert losses == sorted(losses)  # more smoothing, worse fit of the training data
     assert losses[-1] == pytest.approx(math.log(3), abs=1e-5)
 
 
@@ -107,17 +115,17 @@ def test_the_written_out_softmax_is_cross_entropy_and_l2_is_a_training_term():
     model = build_model("neural-bigram", make_config("neural-bigram", vocab_size=V, l2=0.5), seed=1)
     logits, loss = model(X, Y)
     nll = F.cross_entropy(logits, Y)
-    assert loss.item() == pytest.approx(nll.item() + 0.5 * (model.W ** 2).mean().item(), rel=1e-6)
+    assert loss.item() == pytest.approx(nll.item() + 0.5 * (model.W**2).mean().item(), rel=1e-6)
     model.eval()
     assert model(X, Y)[1].item() == pytest.approx(nll.item(), rel=1e-6)
-    assert torch.allclose(logits, model.W[X[:, 0]])          # one-hot @ W picks a row of W
+    assert torch.allclose(logits, model.W[X[:, 0]])  # one-hot @ W picks a row of W
 
 
 def test_gradient_descent_finds_the_count_table():
     V, X, Y = _small_list()
     P0, counts = _count_probs(X, Y, V, 0.0)
     seen = counts > 0
-    assert seen.sum() == V * V - 1                           # every pair but ".." (no empty word) occurs
+    assert seen.sum() == V * V - 1  # every pair but ".." (no empty word) occurs
     early = _descend(0.0, X, Y, V, steps=10)
     model = _descend(0.0, X, Y, V, steps=300)
     err_early = (early.probs() - P0).abs().max().item()
@@ -127,7 +135,7 @@ def test_gradient_descent_finds_the_count_table():
     counted = build_model("bigram", make_config("bigram", vocab_size=V, smoothing=0.0))
     counted.count(X, Y)
     learned, best = model.eval()(X, Y)[1].item(), counted(X, Y)[1].item()
-    assert best - 1e-6 <= learned < best + 1e-3            # the counts are the optimum; descent gets close
+    assert best - 1e-6 <= learned < best + 1e-3  # the counts are the optimum; descent gets close
     # W itself converges to the log-counts, up to a constant per row (softmax ignores it); the
     # never-seen pair ".." has log-count -inf, which W only approaches, so it is left out
     W = model.W.detach().double()
@@ -141,7 +149,7 @@ def test_gradient_descent_finds_the_count_table():
 def test_l2_strength_plays_the_role_of_add_k():
     V, X, Y = _small_list()
     _, counts = _count_probs(X, Y, V, 0.0)
-    weight = counts.sum(1).double() / counts.sum()          # how often each row is used
+    weight = counts.sum(1).double() / counts.sum()  # how often each row is used
 
     def distance(P, Q):
         """Total variation between the rows, weighted by how often each row is used."""

@@ -38,8 +38,15 @@ def ladder(tmp_path_factory):
 def test_every_rung_keeps_the_run_directory_contract(ladder, rung):
     root, data = ladder
     run = root / rung
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl", "summary.json",
-                 "state/trainer.json", "data/words.txt"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "metrics.jsonl",
+        "summary.json",
+        "state/trainer.json",
+        "data/words.txt",
+    ):
         assert (run / name).is_file(), name
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["arch"] == rung and cfg["data"]["kind"] == "words" and cfg["preset"].startswith("makemore-")
@@ -91,8 +98,7 @@ def test_sample_prints_seeded_names_that_stop_at_the_end_token(ladder, rung, cap
     assert capsys.readouterr().out.splitlines() == first
     assert main(["sample", run, "--num-samples", "20", "--seed", "7"]) == 0
     assert capsys.readouterr().out.splitlines() != first
-    assert len(first) == 20 and all(name and "." not in name and set(name) <= set("".join(SYLLABLES))
-                                    for name in first)
+    assert len(first) == 20 and all(name and "." not in name and set(name) <= set("".join(SYLLABLES)) for name in first)
     # the rungs learned the list's structure: most names are whole syllables
     assert sum(bool(SYLLABLE_NAME.match(n)) for n in first) >= 12, first
 

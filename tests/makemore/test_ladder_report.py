@@ -30,8 +30,21 @@ def runs(tmp_path_factory):
     diagnostics = ["--diagnostics-every", "10", "--max-steps", "60", "--set", "model.n_hidden=48"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GLASSGPT_REPORT", "0")
-        assert train_rung("mlp", data, root / "naive", *diagnostics, "--set", "model.batchnorm=false",
-                          "--set", "model.small_output=false", "--set", "model.hidden_init=randn") == 0
+        assert (
+            train_rung(
+                "mlp",
+                data,
+                root / "naive",
+                *diagnostics,
+                "--set",
+                "model.batchnorm=false",
+                "--set",
+                "model.small_output=false",
+                "--set",
+                "model.hidden_init=randn",
+            )
+            == 0
+        )
         assert train_rung("mlp", data, root / "bn", *diagnostics) == 0
         assert train_rung("bigram", data, root / "bigram") == 0
         assert train_rung("gpt", data, root / "gpt", "--max-steps", "20") == 0
@@ -40,8 +53,16 @@ def runs(tmp_path_factory):
 
 def test_a_ladder_run_draws_its_figures(runs, tmp_path):
     results = {r.name: r for r in render(runs / "bn", "all", out_dir=tmp_path)}
-    for name in ("overview", "loss", "update-ratio", "histograms", "grad-flow", "embeddings", "weight-gradients",
-                 "dead-neurons"):
+    for name in (
+        "overview",
+        "loss",
+        "update-ratio",
+        "histograms",
+        "grad-flow",
+        "embeddings",
+        "weight-gradients",
+        "dead-neurons",
+    ):
         assert results[name].path is not None and results[name].path.stat().st_size > 2000, (name, results[name].note)
     assert results["attention"].note == "skipped: the mlp model has no attention"
     assert "no bigram table" in results["bigram-table"].note
@@ -104,5 +125,5 @@ def test_gradcheck_refuses_what_it_cannot_walk(runs, capsys):
 
 def test_every_ladder_figure_is_registered_after_the_others():
     names = list(FIGURES)
-    assert names[-len(LADDER_FIGURES):] == list(LADDER_FIGURES)
+    assert names[-len(LADDER_FIGURES) :] == list(LADDER_FIGURES)
     assert json.dumps(names)

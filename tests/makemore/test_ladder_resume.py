@@ -23,8 +23,19 @@ CASES = {
     "gpt-on-words": ("gpt", []),
     "gpt-on-packed-words": ("gpt", ["--set", "train.doc_mask=true"]),
     # an ensemble on packed words, with dropout (word-cut masks) and bf16 autocast where the CPU has it
-    "gpt-ensemble": ("gpt", ["--set", "train.doc_mask=true", "--set", "model.ensemble=2", "--set", "model.dropout=0.1",
-                             "--dtype", "bfloat16"]),
+    "gpt-ensemble": (
+        "gpt",
+        [
+            "--set",
+            "train.doc_mask=true",
+            "--set",
+            "model.ensemble=2",
+            "--set",
+            "model.dropout=0.1",
+            "--dtype",
+            "bfloat16",
+        ],
+    ),
 }
 
 
@@ -36,13 +47,36 @@ def _losses(run) -> list:
 def test_half_plus_resume_equals_the_whole_run(tmp_path, case, capsys):
     rung, extra = CASES[case]
     data = write_words(tmp_path, make_words(150))
-    common = ["--save-every", "4", "--set", "train.log_every=2", "--set", f"train.decay_steps={STEPS}",
-              "--set", "train.warmup_steps=2", *extra]
+    common = [
+        "--save-every",
+        "4",
+        "--set",
+        "train.log_every=2",
+        "--set",
+        f"train.decay_steps={STEPS}",
+        "--set",
+        "train.warmup_steps=2",
+        *extra,
+    ]
     assert train_rung(rung, data, tmp_path / "whole", "--max-steps", str(STEPS), *common) == 0
     assert train_rung(rung, data, tmp_path / "half", "--max-steps", str(STEPS // 2), *common) == 0
     (tmp_path / "words.txt").unlink()  # a resumed word-list run reads its own copy of the words
-    assert main(["train", "--out", str(tmp_path / "half"), "--resume", "--max-steps", str(STEPS), "--quiet",
-                 "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(tmp_path / "half"),
+                "--resume",
+                "--max-steps",
+                str(STEPS),
+                "--quiet",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     whole, half = tmp_path / "whole", tmp_path / "half"
     for name in ("model.safetensors", "optimizer.safetensors", "rng.safetensors"):

@@ -35,7 +35,7 @@ def test_the_counting_bigram_counts_the_training_split_once(tmp_path):
     X, Y = words.examples("train", 1)
     V = words.vocab_size
     hand = np.zeros((V, V), dtype=np.int64)
-    np.add.at(hand, (X[:, 0], Y), 1)          # every (previous, next) pair of the training split, once
+    np.add.at(hand, (X[:, 0], Y), 1)  # every (previous, next) pair of the training split, once
     counts = load_tensors(tmp_path / "run" / "model.safetensors")["counts"].numpy()
     assert (counts == hand).all() and counts.sum() == len(Y)
     # its one step's loss is the training NLL of the add-1 table it built
@@ -56,8 +56,8 @@ def test_the_glass_engine_trains_the_mlp_to_the_torch_runs_losses(tmp_path):
     la = np.array([r["train_loss"] for r in a if "train_loss" in r])
     lb = np.array([r["train_loss"] for r in b if "train_loss" in r])
     assert len(la) == len(lb) == 120
-    assert la[-1] < la[0] - 0.5                                 # it learned ...
-    assert np.abs(la - lb).max() < 1e-5                         # ... the same way: float32 roundoff only
+    assert la[-1] < la[0] - 0.5  # it learned ...
+    assert np.abs(la - lb).max() < 1e-5  # ... the same way: float32 roundoff only
     ga, gb = (np.array([r["grad_norm"] for r in m if "grad_norm" in r]) for m in (a, b))
     assert np.abs(ga - gb).max() < 1e-4 * ga.max()
     fa = json.loads((tmp_path / "torch" / "summary.json").read_text())["final"]["splits"]
@@ -77,8 +77,10 @@ def test_a_step_of_the_ladder_counts_its_examples_as_tokens(tmp_path):
 def _probe_step(model, x, y, lr):
     probe = LayerProbe(model)
     seen = {}
-    hooks = [m.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, o.detach().clone()))
-             for k, m in enumerate(probe.tanh)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, o.detach().clone()))
+        for k, m in enumerate(probe.tanh)
+    ]
     with probe.watch():
         _, loss = model(x, y)
     for h in hooks:
@@ -114,7 +116,8 @@ def test_the_layer_probe_measures_what_the_lectures_plot():
         assert w["grad_data"] == pytest.approx(float(g.std(correction=0) / p.std(correction=0)), rel=1e-5)
         # plain SGD: the update-to-data ratio is log10(lr * std(grad) / std(W))
         assert record["update_ratio"][w["name"]] == pytest.approx(
-            math.log10(0.1 * float(g.std(correction=0)) / float(p.std(correction=0))), abs=1e-4)
+            math.log10(0.1 * float(g.std(correction=0)) / float(p.std(correction=0))), abs=1e-4
+        )
     assert set(record["update_ratio"]) == {n for n, p in model.named_parameters() if p.dim() >= 2}
 
 
@@ -127,11 +130,30 @@ def test_a_naive_mlp_saturates_and_the_fixes_do_not(tmp_path):
     """The lecture's lesson, as recorded by --diagnostics-every: tanh saturation and initial loss."""
     data = write_words(tmp_path, make_words(200))
     runs = {}
-    for name, extra in (("naive", ["--set", "model.batchnorm=false", "--set", "model.small_output=false",
-                                   "--set", "model.hidden_init=randn"]),
-                        ("fixed", ["--set", "model.batchnorm=false"])):
-        assert train_rung("mlp", data, tmp_path / name, "--max-steps", "4", "--diagnostics-every", "1",
-                          "--set", "train.log_every=1", "--set", "model.n_hidden=64", *extra) == 0
+    for name, extra in (
+        (
+            "naive",
+            ["--set", "model.batchnorm=false", "--set", "model.small_output=false", "--set", "model.hidden_init=randn"],
+        ),
+        ("fixed", ["--set", "model.batchnorm=false"]),
+    ):
+        assert (
+            train_rung(
+                "mlp",
+                data,
+                tmp_path / name,
+                "--max-steps",
+                "4",
+                "--diagnostics-every",
+                "1",
+                "--set",
+                "train.log_every=1",
+                "--set",
+                "model.n_hidden=64",
+                *extra,
+            )
+            == 0
+        )
         runs[name] = tmp_path / name
     first = {n: json.loads((r / "diagnostics.jsonl").read_text().splitlines()[0]) for n, r in runs.items()}
     # N(0, 1) weights over 30 inputs: most units at ±1; Kaiming's 5/3 gain: P(|N(0, 5/3)| > atanh 0.97) ≈ 21%
@@ -152,10 +174,19 @@ def test_the_learning_rate_finder_sweeps_a_ladder_run(tmp_path):
         find_lr(tmp_path / "bigram")
 
 
-@pytest.mark.parametrize("name, params", [
-    ("makemore-bigram", 729), ("makemore-neural-bigram", 729), ("makemore-mlp", 11_897),
-    ("makemore-mlp-fixes", 11_897), ("makemore-mlp-bn", 12_097), ("makemore-wavenet", 22_397),
-    ("makemore-wavenet-scaled", 76_579), ("makemore-gpt", 203_840)])
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("makemore-bigram", 729),
+        ("makemore-neural-bigram", 729),
+        ("makemore-mlp", 11_897),
+        ("makemore-mlp-fixes", 11_897),
+        ("makemore-mlp-bn", 12_097),
+        ("makemore-wavenet", 22_397),
+        ("makemore-wavenet-scaled", 76_579),
+        ("makemore-gpt", 203_840),
+    ],
+)
 def test_presets_are_the_tables_rows(name, params):
     for preset in (name, name + "-fast"):
         cfg = resolve(preset)
@@ -167,10 +198,13 @@ def test_presets_are_the_tables_rows(name, params):
     assert fast.max_steps <= 4000 and fast.max_steps <= full.max_steps
     if name in ("makemore-mlp", "makemore-mlp-fixes", "makemore-mlp-bn"):  # 0.1, then 0.01 after 100k of 200k
         assert (full.optimizer, full.batch_size, full.max_steps) == ("sgd", 32, 200_000)
-        assert learning_rate(99_999, full.lr, 0, full.max_steps, full.min_lr_ratio, full.schedule,
-                             full.decay_fraction) == 0.1
-        assert learning_rate(100_000, full.lr, 0, full.max_steps, full.min_lr_ratio, full.schedule,
-                             full.decay_fraction) == pytest.approx(0.01)
+        assert (
+            learning_rate(99_999, full.lr, 0, full.max_steps, full.min_lr_ratio, full.schedule, full.decay_fraction)
+            == 0.1
+        )
+        assert learning_rate(
+            100_000, full.lr, 0, full.max_steps, full.min_lr_ratio, full.schedule, full.decay_fraction
+        ) == pytest.approx(0.01)
     assert set(FAST) <= {p.removesuffix("-fast") for p in PRESETS}
 
 

@@ -18,7 +18,7 @@ def test_flatten_consecutive_shapes_through_the_wavenet_tree():
     b = FlattenConsecutive(2)(a)
     c = FlattenConsecutive(2)(b)
     assert a.shape == (4, 4, 20) and b.shape == (4, 2, 40) and c.shape == (4, 80)
-    assert FlattenConsecutive(8)(x).shape == (4, 80)          # flat: the whole context at once
+    assert FlattenConsecutive(8)(x).shape == (4, 80)  # flat: the whole context at once
     assert FlattenConsecutive(4)(x).shape == (4, 2, 40)
     assert FlattenConsecutive(1)(x).shape == (4, 8, 10)
 
@@ -55,7 +55,7 @@ def test_linear_embedding_and_sequential_compute_what_they_say():
 
 def test_linear_init_is_kaiming_scaled_and_seeded():
     w = Linear(400, 300, generator=_gen(0)).weight.detach()
-    assert abs(w.std().item() - 400 ** -0.5) < 0.002                     # N(0,1) / sqrt(fan_in)
+    assert abs(w.std().item() - 400**-0.5) < 0.002  # N(0,1) / sqrt(fan_in)
     g = Linear(400, 300, generator=_gen(0), gain=5 / 3).weight.detach()
     assert torch.allclose(g, w * 5 / 3)
     assert torch.equal(Linear(400, 300, generator=_gen(0)).weight, Linear(400, 300, generator=_gen(0)).weight)
@@ -101,7 +101,7 @@ def test_batchnorm_on_n_l_c_reduces_over_dims_0_and_1_like_torch_on_n_c_l():
     for _ in range(3):
         x = torch.randn(16, 4, 5, generator=g) * 2 - 1
         y = ours(x)
-        y_ref = ref(x.transpose(1, 2)).transpose(1, 2)      # torch wants the channels in the middle
+        y_ref = ref(x.transpose(1, 2)).transpose(1, 2)  # torch wants the channels in the middle
         assert y.shape == (16, 4, 5) and torch.allclose(y, y_ref, atol=1e-5)
     assert torch.allclose(ours.running_mean, ref.running_mean, atol=1e-6)
     assert torch.allclose(ours.running_var, ref.running_var, atol=1e-5)
@@ -133,7 +133,7 @@ def test_batchnorm_train_depends_on_the_batch_eval_does_not():
     other = torch.randn(8, 4, generator=g) + 5
     train_a = bn(x)[0]
     train_b = bn(torch.cat([x[:1], other[1:]]))[0]
-    assert (train_a - train_b).abs().max() > 1e-2              # the batch changed example 0's output
+    assert (train_a - train_b).abs().max() > 1e-2  # the batch changed example 0's output
     bn.eval()
     before = (bn.running_mean.clone(), bn.running_var.clone())
     alone = bn(x[:1])[0]
@@ -145,6 +145,6 @@ def test_batchnorm_train_depends_on_the_batch_eval_does_not():
 def test_batchnorm_refuses_a_training_batch_of_one():
     with pytest.raises(ConfigError, match="batch size of at least 2"):
         BatchNorm1d(3)(torch.randn(1, 3))
-    BatchNorm1d(3)(torch.randn(1, 2, 3))           # one sequence of 2 positions is 2 values per feature
+    BatchNorm1d(3)(torch.randn(1, 2, 3))  # one sequence of 2 positions is 2 values per feature
     with pytest.raises(ConfigError):
         BatchNorm1d(3, momentum=1.5)

@@ -9,7 +9,7 @@ from glassgpt.errors import ConfigError, GlassError
 from glassgpt.fileio import load_tensors, save_tensors
 from glassgpt.models.makemore import MODELS, build_model, generate, make_config
 
-LN27 = math.log(27)          # 3.2958: the loss of a uniform guess over 27 characters
+LN27 = math.log(27)  # 3.2958: the loss of a uniform guess over 27 characters
 FIXES = dict(small_output=True, hidden_init="kaiming")
 
 
@@ -29,20 +29,23 @@ def test_every_model_maps_windows_to_logits_and_a_loss(name):
         model(torch.zeros(4, model.block_size + 1, dtype=torch.long))
 
 
-@pytest.mark.parametrize("name, fields, count", [
-    ("bigram", {}, 27 * 27),
-    ("neural-bigram", {}, 27 * 27),
-    # C 27*10 + W1 30*200 + b1 200 + W2 200*27 + b2 27
-    ("mlp", {}, 270 + 6000 + 200 + 5400 + 27),                                      # 11,897
-    # no b1, but BatchNorm's gamma and beta (2*200)
-    ("mlp", dict(batchnorm=True), 270 + 6000 + 400 + 5400 + 27),                     # 12,097
-    # C 27*24 = 648; level 1: 48*128 + BN 2*128; levels 2, 3: 256*128 + BN 2*128; head 128*27 + 27
-    ("wavenet", {}, 648 + (6144 + 256) + 2 * (32768 + 256) + 3483),                # 76,579
-    # the lecture's flat context-8 baseline: C 27*10, W 80*200, BN 400, head 200*27 + 27
-    ("wavenet", dict(n_embd=10, n_hidden=200, group=8), 270 + 16000 + 400 + 5427),  # 22,097
-    # the lecture's hierarchical 22k net: C 270; 20*68 + 136; 2 * (136*68 + 136); 68*27 + 27
-    ("wavenet", dict(n_embd=10, n_hidden=68), 270 + 1496 + 2 * 9384 + 1863),        # 22,397
-])
+@pytest.mark.parametrize(
+    "name, fields, count",
+    [
+        ("bigram", {}, 27 * 27),
+        ("neural-bigram", {}, 27 * 27),
+        # C 27*10 + W1 30*200 + b1 200 + W2 200*27 + b2 27
+        ("mlp", {}, 270 + 6000 + 200 + 5400 + 27),  # 11,897
+        # no b1, but BatchNorm's gamma and beta (2*200)
+        ("mlp", dict(batchnorm=True), 270 + 6000 + 400 + 5400 + 27),  # 12,097
+        # C 27*24 = 648; level 1: 48*128 + BN 2*128; levels 2, 3: 256*128 + BN 2*128; head 128*27 + 27
+        ("wavenet", {}, 648 + (6144 + 256) + 2 * (32768 + 256) + 3483),  # 76,579
+        # the lecture's flat context-8 baseline: C 27*10, W 80*200, BN 400, head 200*27 + 27
+        ("wavenet", dict(n_embd=10, n_hidden=200, group=8), 270 + 16000 + 400 + 5427),  # 22,097
+        # the lecture's hierarchical 22k net: C 270; 20*68 + 136; 2 * (136*68 + 136); 68*27 + 27
+        ("wavenet", dict(n_embd=10, n_hidden=68), 270 + 1496 + 2 * 9384 + 1863),  # 22,397
+    ],
+)
 def test_parameter_counts_by_hand(name, fields, count):
     model = build_model(name, make_config(name, **fields))
     assert model.num_params() == count
@@ -55,12 +58,24 @@ def test_the_scaled_wavenet_is_the_lectures_76579_parameters():
 
 def test_stable_parameter_names():
     mlp = build_model("mlp", make_config("mlp", batchnorm=True))
-    assert list(mlp.weights()) == ["C.weight", "hidden.weight", "out.weight", "out.bias", "bn.gamma", "bn.beta",
-                                   "bn.running_mean", "bn.running_var"]
+    assert list(mlp.weights()) == [
+        "C.weight",
+        "hidden.weight",
+        "out.weight",
+        "out.bias",
+        "bn.gamma",
+        "bn.beta",
+        "bn.running_mean",
+        "bn.running_var",
+    ]
     assert list(build_model("mlp").weights()) == ["C.weight", "hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     wn = build_model("wavenet")
-    assert [n for n, _, _ in wn.param_table()][:4] == ["net.layers.0.weight", "net.layers.2.weight",
-                                                      "net.layers.3.gamma", "net.layers.3.beta"]
+    assert [n for n, _, _ in wn.param_table()][:4] == [
+        "net.layers.0.weight",
+        "net.layers.2.weight",
+        "net.layers.3.gamma",
+        "net.layers.3.beta",
+    ]
     assert list(build_model("neural-bigram").weights()) == ["W"]
     assert list(build_model("bigram").weights()) == ["counts"]
 
@@ -70,24 +85,25 @@ def test_the_init_fixes_bring_the_initial_loss_to_ln27_and_unsaturate_tanh():
     plain = build_model("mlp", seed=1)
     fixed = build_model("mlp", make_config("mlp", **FIXES), seed=1)
     bn = build_model("mlp", make_config("mlp", batchnorm=True, **FIXES), seed=1)
-    assert plain(x, y)[1].item() > 15                       # confidently wrong: ~27 in the lecture
-    assert abs(fixed(x, y)[1].item() - LN27) < 0.03         # ~3.30
+    assert plain(x, y)[1].item() > 15  # confidently wrong: ~27 in the lecture
+    assert abs(fixed(x, y)[1].item() - LN27) < 0.03  # ~3.30
     assert abs(bn(x, y)[1].item() - LN27) < 0.03
 
     def saturated(model):
         h = torch.tanh(model.hidden(model.C(x).flatten(1)))
         return (h.abs() > 0.97).float().mean().item()
+
     assert saturated(plain) > 0.6 and saturated(fixed) < 0.35
     assert saturated(build_model("mlp", make_config("mlp", small_output=True, hidden_init="small"), seed=1)) < 0.15
     wn = build_model("wavenet", seed=1)
-    assert abs(wn(*_batch(8, n=1024))[1].item() - LN27) < 0.05      # last layer x 0.1
+    assert abs(wn(*_batch(8, n=1024))[1].item() - LN27) < 0.05  # last layer x 0.1
 
 
 def test_the_kaiming_init_is_gain_over_sqrt_fan_in():
     model = build_model("mlp", make_config("mlp", **FIXES), seed=0)
     g = torch.Generator().manual_seed(0)
-    torch.randn((27, 10), generator=g)                               # C is drawn first
-    expected = torch.randn((30, 200), generator=g) * (5 / 3) / 30 ** 0.5
+    torch.randn((27, 10), generator=g)  # C is drawn first
+    expected = torch.randn((30, 200), generator=g) * (5 / 3) / 30**0.5
     assert torch.allclose(model.hidden.weight, expected)
     assert torch.equal(model.out.bias, torch.zeros(27))
 
@@ -116,7 +132,7 @@ def test_weights_round_trip_through_safetensors(tmp_path):
     model = build_model("mlp", make_config("mlp", batchnorm=True, **FIXES), seed=2)
     model.train()
     x, y = _batch(3, n=64)
-    model(x, y)                                 # moves the running statistics off their start
+    model(x, y)  # moves the running statistics off their start
     save_tensors(tmp_path / "model.safetensors", model.weights())
     other = build_model("mlp", make_config("mlp", batchnorm=True, **FIXES), seed=9)
     other.load_weights(load_tensors(tmp_path / "model.safetensors"))
@@ -152,8 +168,9 @@ def test_the_wavenet_tree_is_configurable():
     assert build_model("wavenet", make_config("wavenet", block_size=9, group=3)).config.levels == 2
 
 
-@pytest.mark.parametrize("name, fields", [("bigram", {}), ("neural-bigram", {}), ("mlp", dict(batchnorm=True, **FIXES)),
-                                          ("wavenet", {})])
+@pytest.mark.parametrize(
+    "name, fields", [("bigram", {}), ("neural-bigram", {}), ("mlp", dict(batchnorm=True, **FIXES)), ("wavenet", {})]
+)
 def test_sampling_is_seeded_stops_at_the_end_and_restores_the_mode(name, fields):
     model = build_model(name, make_config(name, **fields), seed=4)
     if name == "bigram":
@@ -165,7 +182,7 @@ def test_sampling_is_seeded_stops_at_the_end_and_restores_the_mode(name, fields)
     assert a == b and len(a) == 6 and model.training
     assert all(0 not in w and len(w) <= 20 and all(0 < i < 27 for i in w) for w in a)
     assert generate(model, 6, torch.Generator().manual_seed(12), max_length=20) != a
-    one = generate(model, 1, torch.Generator().manual_seed(11), max_length=20)    # a batch of one works
+    one = generate(model, 1, torch.Generator().manual_seed(11), max_length=20)  # a batch of one works
     assert len(one) == 1
     with pytest.raises(GlassError):
         generate(model, 0, torch.Generator())
@@ -175,7 +192,7 @@ def test_sampling_stops_at_the_end_token():
     model = build_model("bigram", make_config("bigram", smoothing=0.0))
     # a table in which "." is always followed by 1, 1 by 2, and 2 by "."
     model.count(torch.tensor([[0], [1], [2]]), torch.tensor([1, 2, 0]))
-    model.counts[3:, 0] = 1                    # rows never visited still need a distribution
+    model.counts[3:, 0] = 1  # rows never visited still need a distribution
     assert generate(model, 3, torch.Generator().manual_seed(0)) == [[1, 2]] * 3
 
 

@@ -77,15 +77,29 @@ def test_packed_batches_draw_the_words_unpacked_batches_draw():
 
 
 def _losses(run) -> list[float]:
-    return [r["train_loss"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
-            if "train_loss" in r]
+    return [
+        r["train_loss"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "train_loss" in r
+    ]
 
 
 def test_a_packed_run_logs_the_padded_runs_losses(tmp_path):
     data = write_words(tmp_path)
     for name, extra in (("padded", []), ("packed", ["--set", "train.doc_mask=true"])):
-        assert train_rung("gpt", data, tmp_path / name, "--max-steps", "30", "--set", "model.dropout=0",
-                          "--set", "train.log_every=5", *extra) == 0
+        assert (
+            train_rung(
+                "gpt",
+                data,
+                tmp_path / name,
+                "--max-steps",
+                "30",
+                "--set",
+                "model.dropout=0",
+                "--set",
+                "train.log_every=5",
+                *extra,
+            )
+            == 0
+        )
     padded, packed = _losses(tmp_path / "padded"), _losses(tmp_path / "packed")
     assert len(padded) == len(packed) >= 6 and padded[-1] < padded[0]
     assert packed == pytest.approx(padded, abs=1e-4)  # 30 steps of float drift, no more
@@ -101,6 +115,21 @@ def test_packing_is_refused_where_it_cannot_apply(tmp_path):
     with pytest.raises(ConfigError, match="grad_accum"):
         validate(cfg)
     data = write_words(tmp_path)
-    assert main(["train", "--model", "mlp", "--data", str(data), "--out", str(tmp_path / "r"), "--quiet",
-                 "--set", "train.doc_mask=true"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "mlp",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+                "--set",
+                "train.doc_mask=true",
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "r").exists()

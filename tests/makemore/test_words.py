@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from glassgpt.data import load_corpus
-from glassgpt.data.words import (build_examples, build_sequences, encode_word, parse_words, prepare_words,
-                                 read_words, split_words, word_vocabulary)
+from glassgpt.data.words import (
+    build_examples,
+    build_sequences,
+    encode_word,
+    parse_words,
+    prepare_words,
+    read_words,
+    split_words,
+    word_vocabulary,
+)
 from glassgpt.errors import DataError, GlassError, TokenizerError
 
 WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia", "harper", "evelyn"]
@@ -22,7 +30,7 @@ def _sentence(err) -> str:
 def test_parse_strips_lines_and_counts_skipped_empty_ones():
     wl = parse_words("emma\n\n  olivia \r\n\t\nava\n\n", source="names.txt")
     assert wl.words == ["emma", "olivia", "ava"]
-    assert wl.skipped == 3          # "", "\t" and "" (the final "\n" ends the last line, no extra word)
+    assert wl.skipped == 3  # "", "\t" and "" (the final "\n" ends the last line, no extra word)
     assert wl.summary() == "3 words from names.txt (3 empty lines skipped)"
     assert parse_words("a\nb\nc").summary() == "3 words from the text"
 
@@ -34,13 +42,16 @@ def test_read_words_from_a_file_with_crlf_and_bom(tmp_path):
     assert wl.words == ["emma", "olivia", "ava"] and wl.skipped == 1 and wl.source == str(p)
 
 
-@pytest.mark.parametrize("content, needle", [
-    (None, "does not exist"),
-    (b"", "is empty"),
-    (b"  \n\n", "only whitespace"),
-    (b"emma\x00olivia\n", "binary"),
-    (b"jos\xe9\nemma\nava\n", "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "does not exist"),
+        (b"", "is empty"),
+        (b"  \n\n", "only whitespace"),
+        (b"emma\x00olivia\n", "binary"),
+        (b"jos\xe9\nemma\nava\n", "not valid UTF-8"),
+    ],
+)
 def test_bad_files_are_one_sentence(tmp_path, content, needle):
     p = tmp_path / "names.txt"
     if content is not None:
@@ -50,8 +61,9 @@ def test_bad_files_are_one_sentence(tmp_path, content, needle):
     assert needle in _sentence(e.value) and str(p) in str(e.value)
 
 
-@pytest.mark.parametrize("text, found", [("emma\n\nolivia\n", "only 2 words"), ("emma\n", "only 1 word "),
-                                         ("\n\n \n", "no words")])
+@pytest.mark.parametrize(
+    "text, found", [("emma\n\nolivia\n", "only 2 words"), ("emma\n", "only 1 word "), ("\n\n \n", "no words")]
+)
 def test_fewer_than_three_words_is_refused(text, found):
     with pytest.raises(DataError) as e:
         parse_words(text, source="list.txt")
@@ -92,16 +104,18 @@ def test_split_is_the_reference_shuffle_with_80_10_10_cuts():
     words = [f"w{i}" for i in range(1000)]
     splits = split_words(words, seed=42)
     ref = list(words)
-    random.seed(42)                 # the reference: the module-level shuffle after random.seed
+    random.seed(42)  # the reference: the module-level shuffle after random.seed
     random.shuffle(ref)
     assert splits["train"] == ref[:800] and splits["dev"] == ref[800:900] and splits["test"] == ref[900:]
-    assert words == [f"w{i}" for i in range(1000)]          # the caller's list is not shuffled
+    assert words == [f"w{i}" for i in range(1000)]  # the caller's list is not shuffled
     assert split_words(words, seed=42) == splits
     assert split_words(words, seed=7)["train"] != splits["train"]
 
 
-@pytest.mark.parametrize("n, sizes", [(3, (1, 1, 1)), (4, (2, 1, 1)), (5, (3, 1, 1)), (10, (8, 1, 1)),
-                                      (11, (8, 1, 2)), (32033, (25626, 3203, 3204))])
+@pytest.mark.parametrize(
+    "n, sizes",
+    [(3, (1, 1, 1)), (4, (2, 1, 1)), (5, (3, 1, 1)), (10, (8, 1, 1)), (11, (8, 1, 2)), (32033, (25626, 3203, 3204))],
+)
 def test_split_sizes_keep_a_word_in_every_split(n, sizes):
     splits = split_words([f"w{i}" for i in range(n)])
     assert tuple(len(splits[s]) for s in ("train", "dev", "test")) == sizes
@@ -109,7 +123,7 @@ def test_split_sizes_keep_a_word_in_every_split(n, sizes):
 
 
 def test_examples_of_one_word_by_hand():
-    tok = word_vocabulary(["emma", "ava", "bob"])   # . a b e m o v
+    tok = word_vocabulary(["emma", "ava", "bob"])  # . a b e m o v
     X, Y = build_examples(["emma"], tok, 3)
     assert X.dtype == np.int64 and Y.dtype == np.int64 and X.shape == (5, 3)
     contexts = ["".join(tok.chars[i] for i in row) for row in X]
@@ -126,7 +140,7 @@ def test_examples_count_every_character_and_end_and_slide_over_long_words():
     X2, Y2 = build_examples(["charlotte"], tok, 2)
     text = "..charlotte."
     for i, (row, y) in enumerate(zip(X2, Y2)):
-        assert tok.decode(row) == text[i:i + 2] and tok.decode([y]) == text[i + 2]
+        assert tok.decode(row) == text[i : i + 2] and tok.decode([y]) == text[i + 2]
     with pytest.raises(DataError):
         build_examples(WORDS, tok, 0)
 
@@ -142,7 +156,7 @@ def test_sequences_hold_the_same_targets_as_the_windows():
     assert sorted(Ya[Ya >= 0].tolist()) == sorted(Yw.tolist())
     with pytest.raises(DataError) as e:
         build_sequences(WORDS, tok, block_size=5)
-    assert "at least 10" in _sentence(e.value)          # "charlotte" + "."
+    assert "at least 10" in _sentence(e.value)  # "charlotte" + "."
 
 
 def test_prepare_words_puts_every_word_in_one_split():

@@ -26,13 +26,46 @@ LN_V = math.log(VOCAB)
 RUNGS = {
     "bigram": ["--preset", "makemore-bigram-fast"],
     "neural-bigram": ["--preset", "makemore-neural-bigram-fast", "--set", "train.lr=10", "--max-steps", "40"],
-    "mlp": ["--preset", "makemore-mlp-bn-fast", "--max-steps", "400", "--set", "model.n_hidden=32",
-            "--set", "train.lr=0.3"],
-    "wavenet": ["--preset", "makemore-wavenet-fast", "--max-steps", "400", "--set", "model.n_hidden=16",
-                "--set", "model.n_embd=8", "--set", "train.lr=0.3"],
-    "gpt": ["--preset", "makemore-gpt-fast", "--max-steps", "300", "--set", "model.n_layer=1",
-            "--set", "model.n_embd=16", "--set", "model.n_head=2", "--set", "model.block_size=8",
-            "--set", "train.lr=3e-3", "--set", "train.warmup_steps=10"],
+    "mlp": [
+        "--preset",
+        "makemore-mlp-bn-fast",
+        "--max-steps",
+        "400",
+        "--set",
+        "model.n_hidden=32",
+        "--set",
+        "train.lr=0.3",
+    ],
+    "wavenet": [
+        "--preset",
+        "makemore-wavenet-fast",
+        "--max-steps",
+        "400",
+        "--set",
+        "model.n_hidden=16",
+        "--set",
+        "model.n_embd=8",
+        "--set",
+        "train.lr=0.3",
+    ],
+    "gpt": [
+        "--preset",
+        "makemore-gpt-fast",
+        "--max-steps",
+        "300",
+        "--set",
+        "model.n_layer=1",
+        "--set",
+        "model.n_embd=16",
+        "--set",
+        "model.n_head=2",
+        "--set",
+        "model.block_size=8",
+        "--set",
+        "train.lr=3e-3",
+        "--set",
+        "train.warmup_steps=10",
+    ],
 }
 
 
@@ -44,5 +77,21 @@ def write_words(folder: Path, words: list[str] | None = None, name: str = "words
 
 def train_rung(rung: str, data: Path, out: Path, *extra: str) -> int:
     """``glassgpt train --model RUNG`` on ``data`` into ``out`` (quiet, one thread); the exit status."""
-    return main(["train", "--model", rung, *RUNGS[rung], "--data", str(data), "--out", str(out), "--quiet",
-                 "--threads", "1", "--set", "train.eval_every=50", *extra])
+    return main(
+        [
+            "train",
+            "--model",
+            rung,
+            *RUNGS[rung],
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--quiet",
+            "--threads",
+            "1",
+            "--set",
+            "train.eval_every=50",
+            *extra,
+        ]
+    )

@@ -13,8 +13,7 @@ from glassgpt.models.gpt import attend, causal_mask, segment_mask
 
 def model_for(block_size=16, n_layer=2, n_head=4, n_embd=32, vocab_size=40, seed=0, **kw) -> GPT:
     torch.manual_seed(seed)
-    cfg = ModelConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head,
-                      n_embd=n_embd, **kw)
+    cfg = ModelConfig(vocab_size=vocab_size, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd, **kw)
     return GPT(cfg).eval()
 
 
@@ -32,7 +31,7 @@ def by_hand_weights(model: GPT, idx: torch.Tensor) -> list[torch.Tensor]:
             out = []
             for blk in m.transformer.h:
                 qkv = blk.attn.c_attn(blk.ln_1(x))
-                q, k, v = (qkv[..., i * C:(i + 1) * C].reshape(B, T, H, D).permute(0, 2, 1, 3) for i in range(3))
+                q, k, v = (qkv[..., i * C : (i + 1) * C].reshape(B, T, H, D).permute(0, 2, 1, 3) for i in range(3))
                 scores = q @ k.transpose(-1, -2) / math.sqrt(D)
                 future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
                 w = torch.softmax(scores.masked_fill(future, -math.inf), dim=-1)
@@ -64,8 +63,9 @@ def test_weights_equal_a_hand_computation():
     idx = torch.randint(0, 40, (2, 11), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         maps = model.attention_maps(idx)
-        module_w = model.transformer.h[0].attn.weights(model.transformer.h[0].ln_1(
-            model.transformer.wte(idx) + model.transformer.wpe(torch.arange(11))))
+        module_w = model.transformer.h[0].attn.weights(
+            model.transformer.h[0].ln_1(model.transformer.wte(idx) + model.transformer.wpe(torch.arange(11)))
+        )
     want = by_hand_weights(model, idx)
     for got, ref in zip(maps, want):
         assert (got.double() - ref).abs().max().item() < 1e-6  # float32 vs float64
@@ -136,7 +136,7 @@ def test_cached_forward_equals_the_full_forward():
         full, _ = model(idx)
         pieces, start = [], 0
         for size in (5, 1, 4) + (1,) * 6:
-            logits, _ = model(idx[:, start:start + size], kv_cache=cache)
+            logits, _ = model(idx[:, start : start + size], kv_cache=cache)
             pieces.append(logits)
             start += size
             assert cache.length == start

@@ -18,7 +18,7 @@ def test_the_kept_share_is_one_minus_p_in_every_lane(p):
     torch.manual_seed(0)
     kept = keep_mask((N,), p).float()
     rounded = drop_threshold(p) / (1 << BITS)
-    assert abs(rounded - p) <= 2 ** -16
+    assert abs(rounded - p) <= 2**-16
     assert abs(kept.mean().item() - (1 - rounded)) < 3e-3  # > 6 standard deviations
     lanes = kept.view(-1, 4).mean(0)  # the 4th 16-bit lane of each word has its sign bit fixed at 0
     assert (lanes - (1 - rounded)).abs().max().item() < 5e-3
@@ -47,7 +47,7 @@ def test_off_in_eval_mode_and_at_zero_and_everything_dropped_at_nearly_one():
     assert dropout(x, 0.5, training=False) is x and dropout(x, 0.0) is x
     layer = Dropout(0.5).eval()
     assert layer(x) is x
-    assert torch.equal(dropout(x, 1 - 2 ** -17), torch.zeros_like(x))  # rounds to 1: nothing kept
+    assert torch.equal(dropout(x, 1 - 2**-17), torch.zeros_like(x))  # rounds to 1: nothing kept
 
 
 def test_the_masks_follow_torchs_seed_and_the_gradient_is_the_mask():

@@ -24,8 +24,19 @@ from glassgpt.training.optim import param_role
 
 
 def _cfg(**kw) -> ModelConfig:
-    base = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, pos="rope", norm="rmsnorm", bias=False,
-                qkv_bias=False, dropout=0.1, ensemble=3)
+    base = dict(
+        vocab_size=11,
+        block_size=8,
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        pos="rope",
+        norm="rmsnorm",
+        bias=False,
+        qkv_bias=False,
+        dropout=0.1,
+        ensemble=3,
+    )
     return ModelConfig(**{**base, **kw})
 
 
@@ -112,14 +123,25 @@ def test_the_mixture_of_identical_members_is_the_member():
     assert torch.allclose(two.exp(), torch.tensor([0.5, 0.5]))  # (1/4 + 3/4) / 2 each
 
 
-@pytest.mark.parametrize("settings,words", [
-    ({"model.ensemble": 0}, "from 1 to 16"),
-    ({"model.ensemble": 17}, "from 1 to 16"),
-    ({"model.ensemble": 2, "train.engine": "glass", "model.pos": "learned", "model.qk_norm": False,
-      "train.optimizer": "adamw"}, "glass engine"),
-    ({"model.ensemble": 2, "train.parallel": "fsdp"}, "FSDP"),
-    ({"model.ensemble": 2, "train.diagnostics_every": 10}, "diagnostics"),
-])
+@pytest.mark.parametrize(
+    "settings,words",
+    [
+        ({"model.ensemble": 0}, "from 1 to 16"),
+        ({"model.ensemble": 17}, "from 1 to 16"),
+        (
+            {
+                "model.ensemble": 2,
+                "train.engine": "glass",
+                "model.pos": "learned",
+                "model.qk_norm": False,
+                "train.optimizer": "adamw",
+            },
+            "glass engine",
+        ),
+        ({"model.ensemble": 2, "train.parallel": "fsdp"}, "FSDP"),
+        ({"model.ensemble": 2, "train.diagnostics_every": 10}, "diagnostics"),
+    ],
+)
 def test_settings_an_ensemble_cannot_take_are_one_sentence(settings, words):
     with pytest.raises(ConfigError, match=words):
         resolve("makemore-tuned", overrides=settings)
@@ -139,9 +161,35 @@ def test_an_ensemble_trains_evaluates_and_samples_through_the_cli(tmp_path, caps
     data = tmp_path / "words.txt"
     data.write_text("\n".join(["anna", "bob", "carla", "dan", "eve", "fay", "gus", "hana"] * 10) + "\n")
     run = tmp_path / "run"
-    assert main(["train", "--model", "gpt", "--preset", "makemore-gpt-fast", "--data", str(data), "--out", str(run),
-                 "--max-steps", "20", "--quiet", "--threads", "1", "--set", "model.ensemble=2",
-                 "--set", "model.n_layer=1", "--set", "model.n_embd=16", "--set", "model.n_head=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "gpt",
+                "--preset",
+                "makemore-gpt-fast",
+                "--data",
+                str(data),
+                "--out",
+                str(run),
+                "--max-steps",
+                "20",
+                "--quiet",
+                "--threads",
+                "1",
+                "--set",
+                "model.ensemble=2",
+                "--set",
+                "model.n_layer=1",
+                "--set",
+                "model.n_embd=16",
+                "--set",
+                "model.n_head=2",
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "config.json").read_text())["model"]["ensemble"] == 2
     summary = json.loads((run / "summary.json").read_text())["final"]["splits"]
     capsys.readouterr()

@@ -14,8 +14,17 @@ from glassgpt.models.gpt import NORM_EPS, CausalSelfAttention, soft_cap
 from glassgpt.models.rotary import Rotary
 from glassgpt.sample import generate, generate_batch
 
-MODERN = dict(pos="rope", norm="rmsnorm", qk_norm=True, activation="relu2", zero_init_proj=False,
-              logit_softcap=15.0, bias=False, qkv_bias=False, tie_weights=False)
+MODERN = dict(
+    pos="rope",
+    norm="rmsnorm",
+    qk_norm=True,
+    activation="relu2",
+    zero_init_proj=False,
+    logit_softcap=15.0,
+    bias=False,
+    qkv_bias=False,
+    tie_weights=False,
+)
 
 
 def model_for(seed: int = 0, **options) -> GPT:
@@ -49,7 +58,7 @@ def test_rotary_is_a_rotation_of_channel_pairs():
     x = torch.randn(1, 1, 16, 8, dtype=torch.float32)
     y = rot(x)
     assert torch.allclose(y.norm(dim=-1), x.norm(dim=-1), atol=1e-5)  # lengths kept
-    assert torch.equal(y[..., 0, :], x[..., 0, :])                     # position 0 is not turned
+    assert torch.equal(y[..., 0, :], x[..., 0, :])  # position 0 is not turned
     # pair 0 (channels 0 and 4) at position 5 turns by 5 radians (theta_0 = 1)
     c, s = math.cos(5.0), math.sin(5.0)
     a, b = x[0, 0, 5, 0].item(), x[0, 0, 5, 4].item()
@@ -99,7 +108,7 @@ def test_rmsnorm_matches_the_formula():
         by_hand = x / torch.sqrt((x * x).mean(-1, keepdim=True) + NORM_EPS) * norm.weight
         assert (norm(x) - by_hand).abs().max().item() < 1e-5
         centred = x - x.mean(-1, keepdim=True)
-        layer = centred / torch.sqrt((centred ** 2).mean(-1, keepdim=True) + NORM_EPS) * norm.weight
+        layer = centred / torch.sqrt((centred**2).mean(-1, keepdim=True) + NORM_EPS) * norm.weight
         assert (norm(x) - layer).abs().max().item() > 1e-2  # and it is not LayerNorm
 
 
@@ -112,8 +121,8 @@ def test_qk_norm_gives_unit_rms_query_and_key_rows():
         raw_q = attn.c_attn(x).split(32, dim=2)[0].view(2, 9, 4, 8).transpose(1, 2)
     for t in (q, k):
         assert torch.allclose(t.pow(2).mean(-1), torch.ones(2, 4, 9), atol=1e-4)
-    assert (q * raw_q).sum(-1).min() > 0                    # same direction, only rescaled
-    assert v.pow(2).mean(-1).std() > 0.1                     # values are not normalised
+    assert (q * raw_q).sum(-1).min() > 0  # same direction, only rescaled
+    assert v.pow(2).mean(-1).std() > 0.1  # values are not normalised
 
 
 # ---- MLP, init, head -------------------------------------------------------------------
@@ -150,7 +159,7 @@ def test_logit_soft_cap_bounds_large_logits_and_keeps_small_ones():
     assert (capped.abs() <= 30.0).all() and capped.abs().max() > 29.9
     assert torch.equal(soft_cap(big, 0.0), big)  # 0: off
     small = torch.linspace(-1.5, 1.5, 31)
-    rel = ((soft_cap(small, 30.0) - small).abs() / small.abs().clamp(min=1e-9))
+    rel = (soft_cap(small, 30.0) - small).abs() / small.abs().clamp(min=1e-9)
     assert (rel <= (small / 30.0) ** 2 / 3 + 1e-6).all()  # tanh(u) = u - u^3/3 + ...
     plain, capped_model = model_for(5, tie_weights=False), model_for(5, tie_weights=False, logit_softcap=2.0)
     idx = torch.randint(0, 40, (2, 8), generator=torch.Generator().manual_seed(3))
@@ -196,18 +205,27 @@ def test_an_old_config_without_the_new_keys_keeps_gpt2():
     assert isinstance(model.transformer.h[0].mlp.act, torch.nn.GELU)
     for preset in ("gpt2", "nursery", "poem"):
         p = resolve(preset).model
-        assert (p.pos, p.norm, p.qk_norm, p.zero_init_proj, p.logit_softcap) == ("learned", "layernorm", False, False, 0.0)
+        assert (p.pos, p.norm, p.qk_norm, p.zero_init_proj, p.logit_softcap) == (
+            "learned",
+            "layernorm",
+            False,
+            False,
+            0.0,
+        )
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("model.pos", "alibi", "learned or rope"),
-    ("model.norm", "batchnorm", "layernorm or rmsnorm"),
-    ("model.activation", "swish", "relu2"),
-    ("model.logit_softcap", "-1", "logit_softcap"),
-    ("model.rope_base", "0.5", "rope_base"),
-    ("model.attn_dropout", "1.0", "attn_dropout"),
-    ("model.attn_dropout", "-0.5", "attn_dropout"),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("model.pos", "alibi", "learned or rope"),
+        ("model.norm", "batchnorm", "layernorm or rmsnorm"),
+        ("model.activation", "swish", "relu2"),
+        ("model.logit_softcap", "-1", "logit_softcap"),
+        ("model.rope_base", "0.5", "rope_base"),
+        ("model.attn_dropout", "1.0", "attn_dropout"),
+        ("model.attn_dropout", "-0.5", "attn_dropout"),
+    ],
+)
 def test_bad_options_are_refused_in_one_sentence(key, value, words):
     with pytest.raises(ConfigError, match=words):
         resolve("baby", overrides={key: value})
@@ -235,5 +253,6 @@ def test_rope_needs_an_even_head_size():
 
 def test_qk_norm_uses_torch_rms_norm_formula():
     q = torch.randn(2, 3, 5, 8)
-    assert torch.allclose(F.rms_norm(q, (8,), eps=NORM_EPS), q / torch.sqrt(q.pow(2).mean(-1, keepdim=True) + NORM_EPS),
-                          atol=1e-6)
+    assert torch.allclose(
+        F.rms_norm(q, (8,), eps=NORM_EPS), q / torch.sqrt(q.pow(2).mean(-1, keepdim=True) + NORM_EPS), atol=1e-6
+    )

@@ -19,9 +19,27 @@ from glassgpt.rundir import LOCK
 from glassgpt.training.trainer import train
 
 #: a one-layer model for CLI runs (fast to start, fast to step)
-TINY = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=16",
-        "--set", "model.block_size=16", "--set", "train.batch_size=4", "--set", "train.eval_every=0",
-        "--set", "train.log_every=1", "--set", "train.sample_tokens=8", "--set", "train.threads=1", "--quiet"]
+TINY = [
+    "--set",
+    "model.n_layer=1",
+    "--set",
+    "model.n_head=2",
+    "--set",
+    "model.n_embd=16",
+    "--set",
+    "model.block_size=16",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.eval_every=0",
+    "--set",
+    "train.log_every=1",
+    "--set",
+    "train.sample_tokens=8",
+    "--set",
+    "train.threads=1",
+    "--quiet",
+]
 
 
 def quick_config(**train_settings):
@@ -52,8 +70,11 @@ def fails(capsys, *args, match: str) -> str:
 
 def snapshot(folder: Path) -> dict:
     """Every file's hash (but the lock file's: it names its latest holder)."""
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*")
-            if p.is_file() and p.name != LOCK}
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != LOCK
+    }
 
 
 class Processes:
@@ -64,8 +85,13 @@ class Processes:
 
     def start(self, *args) -> subprocess.Popen:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GLASSGPT_REPORT": "0"}
-        proc = subprocess.Popen([sys.executable, "-m", "glassgpt", *map(str, args)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "glassgpt", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.procs.append(proc)
         return proc
 

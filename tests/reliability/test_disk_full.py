@@ -23,8 +23,11 @@ FULL_SENTENCE = "is full (needs ~"
 
 def leftovers(run: Path) -> list[str]:
     """Half-written files: temporaries, or a checkpoint folder that never got swapped in."""
-    return sorted(str(p.relative_to(run)) for p in run.rglob("*")
-                  if p.name.endswith(".tmp") or p.name in ("state.new", "state.old"))
+    return sorted(
+        str(p.relative_to(run))
+        for p in run.rglob("*")
+        if p.name.endswith(".tmp") or p.name in ("state.new", "state.old")
+    )
 
 
 def resumed(run: Path, steps: int) -> Trainer:
@@ -50,7 +53,8 @@ def test_a_full_disk_at_any_write_of_a_checkpoint_keeps_the_last_one(tmp_path):
             trainer.close()
         message = str(err.value)
         assert message.startswith(f"the disk holding {run} {FULL_SENTENCE}") and message.endswith(
-            "for a checkpoint); free space and run the same command with --resume."), (ops.failed, message)
+            "for a checkpoint); free space and run the same command with --resume."
+        ), (ops.failed, message)
         assert leftovers(run) == [], ops.failed
         if "model.safetensors" in ops.failed and "state" not in ops.failed and ops.failed.startswith("shutil"):
             continue  # the top-level copy failed: the new checkpoint is already in place

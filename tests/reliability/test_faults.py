@@ -20,8 +20,15 @@ def test_it_counts_the_writes_of_an_atomic_write_and_not_the_reads(tmp_path):
         with open(target, "rb"):
             pass
         atomic_write_bytes(target, b"new")
-    assert [op.split(" ")[0] for op in ops.ops] == ["tempfile.mkstemp", "builtins.open", "os.chmod", "builtins.open",
-                                                    "os.fsync", "os.replace", "os.fsync"]
+    assert [op.split(" ")[0] for op in ops.ops] == [
+        "tempfile.mkstemp",
+        "builtins.open",
+        "os.chmod",
+        "builtins.open",
+        "os.fsync",
+        "os.replace",
+        "os.fsync",
+    ]
     assert os.replace is original_replace  # everything is put back
 
 
@@ -29,7 +36,10 @@ def test_the_kth_operation_fails_and_an_atomic_write_keeps_the_old_file(tmp_path
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")
     for k in range(1, 7):
-        with faults.FileFaults(fail_at=k, fail=faults.disk_full, root=tmp_path) as ops, pytest.raises(DiskError, match="the disk is full"):
+        with (
+            faults.FileFaults(fail_at=k, fail=faults.disk_full, root=tmp_path) as ops,
+            pytest.raises(DiskError, match="the disk is full"),
+        ):
             atomic_write_bytes(target, b"new")
         assert ops.failed == ops.ops[k - 1] and target.read_bytes() == b"old", ops.failed
         assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]  # the temporary file is gone

@@ -52,8 +52,10 @@ def test_an_error_during_setup_leaves_the_folder_as_it_was(tmp_path):
     """Not a kill: an exception (here the disk filling up at the token cache) is cleaned up."""
     for name in ("dry-empty", "empty"):
         (tmp_path / name).mkdir()
-    for dry_out, out in ((tmp_path / "dry-new" / "run", tmp_path / "new" / "run"),
-                         (tmp_path / "dry-empty", tmp_path / "empty")):
+    for dry_out, out in (
+        (tmp_path / "dry-new" / "run", tmp_path / "new" / "run"),
+        (tmp_path / "dry-empty", tmp_path / "empty"),
+    ):
         with faults.FileFaults(only=faults.ALLOCATING, root=tmp_path) as dry:  # the same setup, to count
             Trainer(quick_config(), dry_out, progress=False, text=TINY_TEXT).close()
         k = next(i for i, op in enumerate(dry.ops, 1) if ".val.bin" in op)  # half-way through the token cache

@@ -35,8 +35,9 @@ def test_a_second_writer_is_refused_with_the_holders_pid_host_and_command(tmp_pa
 
 def test_a_contender_waits_for_the_new_holders_details_not_a_dead_writers(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (tmp_path / LOCK).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(),
-                                             "command": "train"}), encoding="utf-8")  # left by a killed writer
+    (tmp_path / LOCK).write_text(
+        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "command": "train"}), encoding="utf-8"
+    )  # left by a killed writer
     fd = os.open(tmp_path / LOCK, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)  # held, details not written yet
     try:
@@ -48,8 +49,10 @@ def test_a_contender_waits_for_the_new_holders_details_not_a_dead_writers(tmp_pa
 
 
 def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
-    code = ("import sys, time\nfrom glassgpt.rundir.lock import acquire\n"
-            f"lock = acquire({str(tmp_path)!r}, 'train')\nprint('locked', flush=True)\ntime.sleep(600)\n")
+    code = (
+        "import sys, time\nfrom glassgpt.rundir.lock import acquire\n"
+        f"lock = acquire({str(tmp_path)!r}, 'train')\nprint('locked', flush=True)\ntime.sleep(600)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
@@ -79,8 +82,17 @@ def test_writers_are_refused_and_readers_work_while_a_run_is_locked(tmp_path, ca
         fails(capsys, "train", "--out", run, "--resume", "--max-steps", 5, match=f"PID {os.getpid()}")
         fails(capsys, "train", "--data", tmp_path / "x.txt", "--out", run, "--overwrite", match="does not exist")
         (tmp_path / "x.txt").write_text("some text to train on. " * 60)
-        fails(capsys, "train", "--data", tmp_path / "x.txt", "--out", run, "--overwrite", *TINY,
-              match="is in use by another glassgpt process")
+        fails(
+            capsys,
+            "train",
+            "--data",
+            tmp_path / "x.txt",
+            "--out",
+            run,
+            "--overwrite",
+            *TINY,
+            match="is in use by another glassgpt process",
+        )
         assert (run / "metrics.jsonl").read_bytes() == before  # nothing changed
         code, err = cli(capsys, "sample", run, "--max-new-tokens", 5, "--seed", 0)
         assert code == 0, err
@@ -95,8 +107,11 @@ def test_two_concurrent_resumes_one_trains_the_other_exits_2(tmp_path, processes
     make_run(run, steps=2)
     args = ("train", "--out", run, "--resume", "--max-steps", 1_000_000, "--save-every", 1)
     first, second = processes.start(*args), processes.start(*args)
-    wait_until(lambda: first.poll() is not None or second.poll() is not None, timeout=180,
-               what="one of the two resumes to give up")
+    wait_until(
+        lambda: first.poll() is not None or second.poll() is not None,
+        timeout=180,
+        what="one of the two resumes to give up",
+    )
     loser, winner = (first, second) if first.poll() is not None else (second, first)
     err = loser.communicate()[1].strip()
     assert loser.returncode == 2, err

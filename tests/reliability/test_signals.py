@@ -78,8 +78,9 @@ def test_the_stop_is_read_once_per_step_through_the_agreement_hook(tmp_path):
 @pytest.mark.slow
 def test_sigterm_before_the_first_save_leaves_a_resumable_run(tmp_path, processes, text_file, capsys):
     run = tmp_path / "run"
-    proc = processes.start("train", "--data", text_file, "--out", run, "--max-steps", 1_000_000,
-                           "--save-every", 1_000_000, *TINY)
+    proc = processes.start(
+        "train", "--data", text_file, "--out", run, "--max-steps", 1_000_000, "--save-every", 1_000_000, *TINY
+    )
     wait_until(lambda: len(read_metrics(run)) >= 2, proc, what="training to start")
     assert not (run / "state").exists()  # no checkpoint yet: a kill now would lose every step
     proc.send_signal(signal.SIGTERM)
@@ -96,9 +97,11 @@ def test_sigterm_before_the_first_save_leaves_a_resumable_run(tmp_path, processe
 
 def test_a_ctrl_c_during_interpreter_shutdown_prints_no_traceback():
     """A Ctrl-C that arrives once the command is done (e.g. while torch's exit handlers run)."""
-    code = ("import atexit, os, signal, sys, time\n"
-            "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))\n"
-            "from glassgpt.cli import main\nsys.argv = ['glassgpt', 'demo']\nsys.exit(main())\n")
+    code = (
+        "import atexit, os, signal, sys, time\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))\n"
+        "from glassgpt.cli import main\nsys.argv = ['glassgpt', 'demo']\nsys.exit(main())\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr

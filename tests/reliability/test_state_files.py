@@ -30,19 +30,38 @@ def state(run, name):
 
 def test_an_empty_optimizer_file_is_refused_naming_the_missing_tensors(run, capsys):
     save_file({}, state(run, "optimizer.safetensors"))
-    err = fails(capsys, "train", "--out", run, "--resume", "--max-steps", 5, match="optimizer.safetensors holds no tensors")
+    err = fails(
+        capsys, "train", "--out", run, "--resume", "--max-steps", 5, match="optimizer.safetensors holds no tensors"
+    )
     assert "transformer.wte.weight.exp_avg" in err and "--overwrite" in err
 
 
 def test_an_empty_rng_file_is_refused(run, capsys):
     save_file({}, state(run, "rng.safetensors"))
-    fails(capsys, "train", "--out", run, "--resume", "--max-steps", 5, match="rng.safetensors holds no tensors (it should hold 1: torch_cpu)")
+    fails(
+        capsys,
+        "train",
+        "--out",
+        run,
+        "--resume",
+        "--max-steps",
+        5,
+        match="rng.safetensors holds no tensors (it should hold 1: torch_cpu)",
+    )
 
 
 def test_an_empty_trainer_json_is_refused_naming_the_missing_keys(run, capsys):
     state(run, "trainer.json").write_text("{}")
-    fails(capsys, "train", "--out", run, "--resume", "--max-steps", 5,
-          match="trainer.json lacks the keys step, tokens, elapsed_s, loader_rng")
+    fails(
+        capsys,
+        "train",
+        "--out",
+        run,
+        "--resume",
+        "--max-steps",
+        5,
+        match="trainer.json lacks the keys step, tokens, elapsed_s, loader_rng",
+    )
 
 
 def test_every_problem_gets_its_own_sentence(run, capsys):
@@ -58,11 +77,15 @@ def test_every_problem_gets_its_own_sentence(run, capsys):
     trainer["step"], trainer["loader_rng"] = -1, {"bit_generator": "PCG64"}
     state(run, "trainer.json").write_text(json.dumps(trainer))
     err = fails(capsys, "train", "--out", run, "--resume", "--max-steps", 5, match="does not fit this run")
-    for sentence in ("optimizer.safetensors lacks 1 of its", "transformer.h.0.ln_1.bias.exp_avg",
-                     "1 tensors this model does not have (made.up.exp_avg)",
-                     "transformer.wpe.weight.exp_avg has shape (3, 32) but should have shape (16, 32)",
-                     "transformer.ln_f.weight is float64 but should be float32",
-                     "step is -1, not a whole number of steps", "loader_rng is not a valid random-generator state"):
+    for sentence in (
+        "optimizer.safetensors lacks 1 of its",
+        "transformer.h.0.ln_1.bias.exp_avg",
+        "1 tensors this model does not have (made.up.exp_avg)",
+        "transformer.wpe.weight.exp_avg has shape (3, 32) but should have shape (16, 32)",
+        "transformer.ln_f.weight is float64 but should be float32",
+        "step is -1, not a whole number of steps",
+        "loader_rng is not a valid random-generator state",
+    ):
         assert sentence in err, sentence
 
 
@@ -77,10 +100,15 @@ def test_the_schema_is_what_a_real_checkpoint_holds(run, tiny_cfg):
     """Built from a fresh engine, it accepts the checkpoints both engines write."""
     cfg = json.loads((run / "config.json").read_text())
     for engine in ("torch", "glass"):
-        trained = train(run.parent / engine, config=tiny_cfg.__class__.from_dict(
-            {**cfg, "train": {**cfg["train"], "engine": engine, "max_steps": 2}}), text=TINY_TEXT)
-        files = [load_file(state(trained.run_dir, f)) for f in ("model.safetensors", "optimizer.safetensors",
-                                                                  "rng.safetensors")]
+        trained = train(
+            run.parent / engine,
+            config=tiny_cfg.__class__.from_dict({**cfg, "train": {**cfg["train"], "engine": engine, "max_steps": 2}}),
+            text=TINY_TEXT,
+        )
+        files = [
+            load_file(state(trained.run_dir, f))
+            for f in ("model.safetensors", "optimizer.safetensors", "rng.safetensors")
+        ]
         trainer = json.loads(state(trained.run_dir, "trainer.json").read_text())
         for fresh in ("torch", "glass"):  # either engine may resume either engine's run
             fresh_cfg = tiny_cfg.__class__.from_dict({**cfg, "train": {**cfg["train"], "engine": fresh}})

@@ -22,8 +22,8 @@ def report_config(**train) -> RunConfig:
 @pytest.fixture(scope="session")
 def report_run(tmp_path_factory):
     """A finished run whose end-of-training hook wrote plots/ and report.html, plus lr_finder.json."""
-    from glassgpt.training.lr_finder import find_lr
     from glassgpt.api import train
+    from glassgpt.training.lr_finder import find_lr
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("report") / "run"

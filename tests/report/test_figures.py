@@ -18,9 +18,16 @@ from glassgpt.report.figures import histogram_sets, window_mean  # noqa: E402
 from glassgpt.training.lr_finder import find_lr  # noqa: E402
 
 #: figures whose size does not depend on the run: name -> (width, height) in pixels at DPI 100
-FIXED_SIZES = {"overview": (1100, 760), "loss": (800, 440), "grad-norm": (800, 400), "lr-finder": (800, 420),
-               "grad-components": (700, 400), "update-ratio": (800, 420), "histograms": (1100, 420),
-               "embeddings": (800, 640)}
+FIXED_SIZES = {
+    "overview": (1100, 760),
+    "loss": (800, 440),
+    "grad-norm": (800, 400),
+    "lr-finder": (800, 420),
+    "grad-components": (700, 400),
+    "update-ratio": (800, 420),
+    "histograms": (1100, 420),
+    "embeddings": (800, 640),
+}
 DIAGNOSTIC_FIGURES = {"grad-flow", "update-ratio", "histograms"}
 #: the makemore ladder's figures (tests/makemore/test_ladder_report.py): a GPT run skips them
 LADDER_ONLY = {"weight-gradients", "dead-neurons", "bigram-table"}
@@ -78,7 +85,7 @@ def test_figures_without_their_data_are_skipped_with_a_note(run_copy, tmp_path):
 
     (run_copy / "metrics.jsonl").write_text("")
     for name in ("overview", "loss", "grad-norm"):
-        r, = render(run_copy, name, out_dir=tmp_path / "empty")
+        (r,) = render(run_copy, name, out_dir=tmp_path / "empty")
         assert r.path is None and "metrics" in r.note, name
 
 
@@ -153,8 +160,12 @@ def test_plot_and_report_refuse_missing_or_partial_run_dirs(tmp_path, report_run
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "config.json").write_text((report_run / "config.json").read_text())
-    for argv in (["plot", str(missing)], ["plot", str(partial), "loss"], ["report", str(missing)],
-                 ["report", str(partial)]):
+    for argv in (
+        ["plot", str(missing)],
+        ["plot", str(partial), "loss"],
+        ["report", str(missing)],
+        ["report", str(partial)],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1

@@ -25,7 +25,9 @@ def test_report_in_headless_chromium(full_report, browser):
     state = browser.script("return document.readyState")
     assert state == "complete"
 
-    images = browser.script("return Array.from(document.images).map(i => [i.alt.split(':')[0], i.complete, i.naturalWidth])")
+    images = browser.script(
+        "return Array.from(document.images).map(i => [i.alt.split(':')[0], i.complete, i.naturalWidth])"
+    )
     assert len(images) >= 10
     broken = [name for name, complete, width in images if not (complete and width > 0)]
     assert not broken, f"images that did not decode: {broken}"
@@ -40,13 +42,15 @@ def test_report_in_headless_chromium(full_report, browser):
     browser.screenshot(ARTIFACTS / "report-desktop.png")
 
     # phone: 390 css px wide, as a phone would lay it out; nothing may overflow sideways
-    browser.cdp("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2,
-                                                       "mobile": True})
+    browser.cdp(
+        "Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+    )
     width = browser.script("return [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1] + 1, f"the page is wider than a phone screen: {width}"
     too_wide = browser.script(
         "return Array.from(document.images).filter(i => i.getBoundingClientRect().width > window.innerWidth)"
-        ".map(i => i.alt.split(':')[0])")
+        ".map(i => i.alt.split(':')[0])"
+    )
     assert not too_wide, too_wide
     browser.screenshot(ARTIFACTS / "report-phone.png")
     assert (ARTIFACTS / "report-phone.png").stat().st_size > 10_000

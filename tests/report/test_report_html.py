@@ -80,8 +80,9 @@ def report(full_report):
 def test_report_is_valid_and_self_contained(report):
     assert report.startswith("<!DOCTYPE html>")
     page = parse(report)
-    assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]", report.replace("data:image/png;base64,", "")), \
+    assert not re.search(r"(?i)(https?:)?//[a-z0-9.-]+\.[a-z]", report.replace("data:image/png;base64,", "")), (
         "the report must not reference the network"
+    )
     assert page.scripts == 0
     assert '<meta name="viewport"' in report and "max-width: 100%" in report
     assert len(page.images) >= 10
@@ -114,8 +115,11 @@ def test_report_holds_config_params_samples_evaluation_and_explain(report, repor
     # the explain strip: one span per token, each prediction with its numbers in a title
     tokens = re.findall(r'<span class="tok( ctx)?"[^>]*>', report)
     assert len(tokens) == min(60, model.config.block_size) + 1
-    titled = re.findall(r'<span class="tok" style="background:#[0-9a-f]{6}" title="target [^"]*P = [0-9.]+ · '
-                        r'loss [0-9.]+ nats · rank \d+', report)
+    titled = re.findall(
+        r'<span class="tok" style="background:#[0-9a-f]{6}" title="target [^"]*P = [0-9.]+ · '
+        r"loss [0-9.]+ nats · rank \d+",
+        report,
+    )
     assert len(titled) == len(tokens) - 1
     assert "mean loss" in text and "hardest predictions" in text
 
@@ -162,8 +166,9 @@ def test_a_failing_report_does_not_lose_the_run(tmp_path, monkeypatch, capsys, m
 
     monkeypatch.setattr(glassgpt.report, "finish_run", broken)
     monkeypatch.setenv("GLASSGPT_REPORT", "1")
-    result = train(tmp_path / "run", config=make_config(max_steps=3, diagnostics_every=0, eval_every=0),
-                   text=report_text)
+    result = train(
+        tmp_path / "run", config=make_config(max_steps=3, diagnostics_every=0, eval_every=0), text=report_text
+    )
     assert result.steps == 3 and (tmp_path / "run" / "summary.json").is_file()
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("note: the run is saved") and "disk on fire" in err[-1]

@@ -1,6 +1,7 @@
 """Generation: the KV cache changes speed, never results; batches of different lengths;
 the trained context as a parameter; one set of sampling defaults."""
 
+import dataclasses
 import inspect
 import json
 
@@ -22,8 +23,9 @@ def spread_model(block_size: int, vocab_size: int = 50, seed: int = 0) -> GPT:
     (an untied head scaled up: logits of std ≈ 4.5, not 0.1) and whose greedy text does not
     fall into a one-token loop (position embeddings scaled up, so positions matter)."""
     torch.manual_seed(seed)
-    model = GPT(ModelConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=4, n_embd=32,
-                            tie_weights=False)).eval()
+    model = GPT(
+        ModelConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=4, n_embd=32, tie_weights=False)
+    ).eval()
     with torch.no_grad():
         model.lm_head.weight.mul_(40.0)
         model.transformer.wpe.weight.mul_(5.0)
@@ -49,7 +51,7 @@ def stepwise_logits(model: GPT, prompt: list[int], steps: int, block: int):
                 cached = model(torch.tensor([seq[-1:]]), kv_cache=cache, last_only=True)[0][0, -1]
             cached_rows.append(cached)
             seq.append(int(cached.argmax()))
-    return seq[len(prompt):], torch.stack(full_rows), torch.stack(cached_rows)
+    return seq[len(prompt) :], torch.stack(full_rows), torch.stack(cached_rows)
 
 
 @pytest.mark.parametrize("block_size, prompt_len", [(256, 7), (48, 30)])  # 48: runs far past the block size
@@ -114,9 +116,14 @@ def test_generation_arguments_are_checked():
 
 
 def test_sampling_defaults_live_in_one_place():
-    assert (DEFAULTS.temperature, DEFAULTS.max_new_tokens, DEFAULTS.top_k, DEFAULTS.top_p,
-            DEFAULTS.num_samples) == (0.8, 300, None, None, 1)
-    with pytest.raises(Exception):
+    assert (DEFAULTS.temperature, DEFAULTS.max_new_tokens, DEFAULTS.top_k, DEFAULTS.top_p, DEFAULTS.num_samples) == (
+        0.8,
+        300,
+        None,
+        None,
+        1,
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULTS.temperature = 1.0  # frozen
     args = build_parser("sample").parse_args(["sample", "runs/x"])
     text_api = inspect.signature(sample_text).parameters
@@ -151,6 +158,22 @@ def test_the_cli_samples_within_the_trained_context(short_window_run, capsys):
     cropped = sample_text(run.model, run.tokenizer, prompt, 40, temperature=1.0, seed=0, max_context=6)
     whole = sample_text(run.model, run.tokenizer, prompt, 40, temperature=1.0, seed=0)
     assert cropped != whole  # the crop matters for this model, so the check below means something
-    assert main(["sample", str(short_window_run), "--prompt", prompt, "--max-new-tokens", "40",
-                 "--temperature", "1", "--seed", "0", "--json"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(short_window_run),
+                "--prompt",
+                prompt,
+                "--max-new-tokens",
+                "40",
+                "--temperature",
+                "1",
+                "--seed",
+                "0",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == cropped

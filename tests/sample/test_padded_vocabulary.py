@@ -27,10 +27,18 @@ VOCAB = 50
 
 @pytest.fixture(scope="module")
 def poisoned():
-    tok = CharTokenizer.train((string.ascii_letters[:VOCAB - 2] + " .") * 3)
+    tok = CharTokenizer.train((string.ascii_letters[: VOCAB - 2] + " .") * 3)
     assert tok.vocab_size == VOCAB
-    cfg = ModelConfig(vocab_size=VOCAB, block_size=16, n_layer=1, n_head=2, n_embd=16, pad_vocab_to=64,
-                      tie_weights=False, head_bias=True)
+    cfg = ModelConfig(
+        vocab_size=VOCAB,
+        block_size=16,
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        pad_vocab_to=64,
+        tie_weights=False,
+        head_bias=True,
+    )
     torch.manual_seed(0)
     model = GPT(cfg).eval()
     with torch.no_grad():
@@ -47,8 +55,16 @@ def test_the_model_gives_logits_for_real_ids_only(poisoned):
     assert model(torch.zeros(1, 3, dtype=torch.long), kv_cache=cache, last_only=True)[0].shape == (1, 1, VOCAB)
 
 
-@pytest.mark.parametrize("kw", [dict(temperature=0.0), dict(temperature=2.0), dict(temperature=1.0, top_k=60),
-                                dict(temperature=1.0, top_p=1.0), dict(temperature=1.0, use_cache=False)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(temperature=0.0),
+        dict(temperature=2.0),
+        dict(temperature=1.0, top_k=60),
+        dict(temperature=1.0, top_p=1.0),
+        dict(temperature=1.0, use_cache=False),
+    ],
+)
 def test_no_generation_path_samples_a_padded_id(poisoned, kw):
     model, tok = poisoned
     out = generate(model, [1, 2, 3], 40, num_samples=3, seed=0, **kw)  # 40 > the context: cropping too
@@ -76,8 +92,9 @@ def test_explain_evaluation_and_multiple_choice_score_real_ids_only(poisoned):
     y = np.array([tok.encode("bcdefghi")])
     total, count = model_nll_sum(model)(x, y)
     logits = model(torch.from_numpy(x))[0].detach()
-    assert count == 8 and total == pytest.approx(float(F.cross_entropy(logits[0], torch.from_numpy(y[0]),
-                                                                        reduction="sum")), rel=1e-6)
+    assert count == 8 and total == pytest.approx(
+        float(F.cross_entropy(logits[0], torch.from_numpy(y[0]), reduction="sum")), rel=1e-6
+    )
     assert total < 8 * 10  # a padded logit of 1e4 in the softmax would make it enormous
     mc = score_records(model, tok, [MCRecord(1, "abc", ["de", "fgh"], 0)])
     assert all(0 < loss < 20 for loss in mc.details[0]["sum_losses"])

@@ -14,15 +14,45 @@ from pathlib import Path
 from glassgpt.distributed import free_port
 
 #: a two-layer char model that steps in milliseconds
-MODEL = ["--tokenizer", "char", "--threads", "1", "--set", "model.n_layer=2", "--set", "model.n_head=2",
-         "--set", "model.n_embd=32", "--set", "model.block_size=16", "--set", "model.dropout=0.0",
-         "--set", "train.lr=3e-3", "--set", "train.warmup_steps=2", "--set", "train.eval_batches=3",
-         "--set", "train.log_every=1", "--set", "train.sample_tokens=8", "--set", "train.time_budget=0"]
+MODEL = [
+    "--tokenizer",
+    "char",
+    "--threads",
+    "1",
+    "--set",
+    "model.n_layer=2",
+    "--set",
+    "model.n_head=2",
+    "--set",
+    "model.n_embd=32",
+    "--set",
+    "model.block_size=16",
+    "--set",
+    "model.dropout=0.0",
+    "--set",
+    "train.lr=3e-3",
+    "--set",
+    "train.warmup_steps=2",
+    "--set",
+    "train.eval_batches=3",
+    "--set",
+    "train.log_every=1",
+    "--set",
+    "train.sample_tokens=8",
+    "--set",
+    "train.time_budget=0",
+]
 
 
 def environment() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "GLASSGPT_REPORT": "0",
-            "GLASSGPT_DIST_TIMEOUT": "120", "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "GLASSGPT_REPORT": "0",
+        "GLASSGPT_DIST_TIMEOUT": "120",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 class Jobs:
@@ -33,13 +63,21 @@ class Jobs:
 
     def start(self, nproc: int, *args, log_dir: Path | None = None) -> subprocess.Popen:
         """``torchrun --nproc_per_node=nproc -m glassgpt ARGS`` (worker output per rank in ``log_dir``)."""
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
-               "--master_addr=127.0.0.1", f"--master_port={free_port()}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={nproc}",
+            "--nnodes=1",
+            "--master_addr=127.0.0.1",
+            f"--master_port={free_port()}",
+        ]
         if log_dir is not None:
             cmd += ["--log-dir", str(log_dir), "--redirects", "3"]
         cmd += ["-m", "glassgpt", *map(str, args)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(), start_new_session=True
+        )
         self.procs.append(proc)
         return proc
 

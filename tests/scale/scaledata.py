@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 
-WORDS = ("the cat sat on a mat while rain fell over grey hills and quiet rivers ran to the sea; "
-         "nobody knew why, but everyone agreed it was 42 times better than yesterday").split()
+WORDS = (
+    "the cat sat on a mat while rain fell over grey hills and quiet rivers ran to the sea; "
+    "nobody knew why, but everyone agreed it was 42 times better than yesterday"
+).split()
 
 
 def make_docs(n: int, seed: int = 0, words: tuple[int, int] = (5, 80)) -> list[str]:
@@ -26,10 +28,10 @@ def make_run(path, tokenizer, seed: int = 0, noise: float = 0.1, **model):
     are not all 0/1.  Returns the folder."""
     import torch
 
+    from glassgpt import rundir
     from glassgpt.config import RunConfig
     from glassgpt.fileio import save_tensors, write_json
     from glassgpt.models import GPT
-    from glassgpt import rundir
 
     cfg = RunConfig()
     m = cfg.model

@@ -28,8 +28,15 @@ def corpus(tmp_path, bpe_file):
     docs.mkdir()
     for i, text in enumerate(make_docs(30, seed=5)):
         (docs / f"{i:02d}.txt").write_text(text)
-    prepare([str(docs)], f"bpe:{bpe_file}", tmp_path / "corpus", shard_tokens=700, workers=1, val_fraction=0.1,
-            progress=False)
+    prepare(
+        [str(docs)],
+        f"bpe:{bpe_file}",
+        tmp_path / "corpus",
+        shard_tokens=700,
+        workers=1,
+        val_fraction=0.1,
+        progress=False,
+    )
     return tmp_path / "corpus"
 
 
@@ -44,7 +51,10 @@ def test_a_run_streams_the_shards_with_their_tokenizer_and_copies_nothing(tmp_pa
     data = open_prepared(corpus)
     trainer = Trainer(corpus_config(corpus, max_steps=6), tmp_path / "run", progress=False)
     assert isinstance(trainer.loader, ShardLoader) and isinstance(trainer.train_tokens, ShardedTokens)
-    assert isinstance(trainer.val_tokens, ShardedTokens) and len(trainer.val_tokens) == data.index["splits"]["val"]["tokens"]
+    assert (
+        isinstance(trainer.val_tokens, ShardedTokens)
+        and len(trainer.val_tokens) == data.index["splits"]["val"]["tokens"]
+    )
     result = trainer.run()
     run = tmp_path / "run"
     assert not (run / "data").exists()  # no token cache copied into the run
@@ -55,7 +65,9 @@ def test_a_run_streams_the_shards_with_their_tokenizer_and_copies_nothing(tmp_pa
     assert result.final["split"] == "val" and result.final["tokens"] == len(data.split("val")) - 1
     # the final figure is every validation token, as `glassgpt eval` computes it
     evaluated = glassgpt.evaluate(run)
-    assert evaluated["tokens"] == result.final["tokens"] and evaluated["loss"] == pytest.approx(result.final["loss"], rel=1e-6)
+    assert evaluated["tokens"] == result.final["tokens"] and evaluated["loss"] == pytest.approx(
+        result.final["loss"], rel=1e-6
+    )
 
 
 def test_resume_from_the_corpus_is_exact_and_a_moved_corpus_is_the_same_data(tmp_path, corpus):
@@ -63,11 +75,14 @@ def test_resume_from_the_corpus_is_exact_and_a_moved_corpus_is_the_same_data(tmp
     glassgpt.train(tmp_path / "half", config=corpus_config(corpus, max_steps=5, decay_steps=10), report=False)
     moved = tmp_path / "moved"
     shutil.move(corpus, moved)
-    glassgpt.train(tmp_path / "half", resume=True, overrides={"train.max_steps": 10, "data.path": str(moved)},
-                   report=False)
+    glassgpt.train(
+        tmp_path / "half", resume=True, overrides={"train.max_steps": 10, "data.path": str(moved)}, report=False
+    )
     a, b = load_tensors(tmp_path / "whole" / "model.safetensors"), load_tensors(tmp_path / "half" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert [r["train_loss"] for r in read_metrics(tmp_path / "whole")] == [r["train_loss"] for r in read_metrics(tmp_path / "half")]
+    assert [r["train_loss"] for r in read_metrics(tmp_path / "whole")] == [
+        r["train_loss"] for r in read_metrics(tmp_path / "half")
+    ]
     assert json.loads((tmp_path / "half" / "config.json").read_text())["data"]["path"] == str(moved)
     shutil.move(moved, tmp_path / "elsewhere")
     with pytest.raises(DataError, match="is not there any more; resume with --data DIR naming where it is now"):
@@ -76,18 +91,44 @@ def test_resume_from_the_corpus_is_exact_and_a_moved_corpus_is_the_same_data(tmp
 
 def test_resume_refuses_a_corpus_that_changed(tmp_path, corpus, bpe_file):
     glassgpt.train(tmp_path / "run", config=corpus_config(corpus, max_steps=3), report=False)
-    prepare([str(tmp_path / "docs")], f"bpe:{bpe_file}", corpus, shard_tokens=500, workers=1, val_fraction=0.1,
-            progress=False, overwrite=True)
+    prepare(
+        [str(tmp_path / "docs")],
+        f"bpe:{bpe_file}",
+        corpus,
+        shard_tokens=500,
+        workers=1,
+        val_fraction=0.1,
+        progress=False,
+        overwrite=True,
+    )
     with pytest.raises(DataError, match="has changed since this run started"):
         glassgpt.train(tmp_path / "run", resume=True, overrides={"train.max_steps": 6}, report=False)
 
 
 def test_the_gpt2_preset_takes_the_corpus_tokenizer_and_its_recipe(tmp_path, corpus, capsys):
-    small = ["--set", "model.n_layer=1", "--set", "model.n_head=2", "--set", "model.n_embd=32",
-             "--set", "model.block_size=32", "--set", "train.batch_size=2", "--set", "train.tokens_per_step=128",
-             "--set", "train.eval_every=2", "--set", "train.sample_tokens=4", "--threads", "1"]
-    code = main(["train", "--preset", "gpt2", "--data", str(corpus), "--out", str(tmp_path / "run"),
-                 "--max-steps", "2", *small])
+    small = [
+        "--set",
+        "model.n_layer=1",
+        "--set",
+        "model.n_head=2",
+        "--set",
+        "model.n_embd=32",
+        "--set",
+        "model.block_size=32",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "train.tokens_per_step=128",
+        "--set",
+        "train.eval_every=2",
+        "--set",
+        "train.sample_tokens=4",
+        "--threads",
+        "1",
+    ]
+    code = main(
+        ["train", "--preset", "gpt2", "--data", str(corpus), "--out", str(tmp_path / "run"), "--max-steps", "2", *small]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert "TF32 (CUDA only); torch.compile (CUDA only); flash attention (CUDA only)" in err
@@ -107,9 +148,11 @@ def test_the_gpt2_preset_takes_the_corpus_tokenizer_and_its_recipe(tmp_path, cor
 def test_the_gpt2_preset_without_a_corpus_says_what_it_needs(tmp_path, capsys):
     assert main(["train", "--preset", "gpt2", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: the gpt2 preset trains on a prepared corpus and its tokenizer: prepare one with "
-                   "`glassgpt data prepare --input FILES --tokenizer gpt2:r50k_base.tiktoken --out DIR` "
-                   "(or --tokenizer cl100k) and pass --data DIR.")
+    assert err == (
+        "error: the gpt2 preset trains on a prepared corpus and its tokenizer: prepare one with "
+        "`glassgpt data prepare --input FILES --tokenizer gpt2:r50k_base.tiktoken --out DIR` "
+        "(or --tokenizer cl100k) and pass --data DIR."
+    )
     assert not (tmp_path / "run").exists()
 
 

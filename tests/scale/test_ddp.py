@@ -60,8 +60,22 @@ def test_two_processes_equal_one_process_with_two_micro_batches(tmp_path, jobs, 
     common = ["--data", text_file, *MODEL, "--max-steps", 12, "--set", "train.eval_every=6"]
     done = jobs.run(2, "train", "--out", ddp, *common, "--set", "train.batch_size=4", "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert main(["train", "--out", str(single), *map(str, common), "--set", "train.batch_size=4",
-                 "--set", "train.grad_accum=2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(single),
+                *map(str, common),
+                "--set",
+                "train.batch_size=4",
+                "--set",
+                "train.grad_accum=2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     a, b = losses(ddp), losses(single)
     assert [s for s, _ in a] == list(range(1, 13)) == [s for s, _ in b]
@@ -70,7 +84,10 @@ def test_two_processes_equal_one_process_with_two_micro_batches(tmp_path, jobs, 
     assert [r["tokens"] for r in read_metrics(ddp)] == [r["tokens"] for r in read_metrics(single)]
     assert max_diff(weights(ddp), weights(single)) <= WEIGHT_TOL
     summary = json.loads((ddp / "summary.json").read_text())
-    assert abs(summary["final"]["val_loss"] - json.loads((single / "summary.json").read_text())["final"]["val_loss"]) <= LOSS_TOL
+    assert (
+        abs(summary["final"]["val_loss"] - json.loads((single / "summary.json").read_text())["final"]["val_loss"])
+        <= LOSS_TOL
+    )
     # rank 0 alone wrote: one metrics line per step, one sample, both ranks' RNG in the checkpoint
     assert len(read_metrics(ddp)) == 12 and len((ddp / "samples.jsonl").read_text().splitlines()) == 1
     _, _, rng, state = load_checkpoint(ddp)
@@ -80,9 +97,25 @@ def test_two_processes_equal_one_process_with_two_micro_batches(tmp_path, jobs, 
 
 def test_killing_one_rank_stops_the_other_with_one_sentence_and_the_checkpoint_resumes(tmp_path, jobs, text_file):
     run, logs = tmp_path / "run", tmp_path / "logs"
-    proc = jobs.start(2, "train", "--out", run, "--data", text_file, *MODEL, "--max-steps", 100000,
-                      "--save-every", 3, "--set", "train.eval_every=0", "--set", "train.batch_size=4", "--quiet",
-                      log_dir=logs)
+    proc = jobs.start(
+        2,
+        "train",
+        "--out",
+        run,
+        "--data",
+        text_file,
+        *MODEL,
+        "--max-steps",
+        100000,
+        "--save-every",
+        3,
+        "--set",
+        "train.eval_every=0",
+        "--set",
+        "train.batch_size=4",
+        "--quiet",
+        log_dir=logs,
+    )
     state = run / "state" / "trainer.json"
     wait_for(lambda: state.is_file() and json.loads(state.read_text())["step"] >= 6, proc, "two checkpoints")
     pids = rank_pids(proc.pid)
@@ -103,8 +136,24 @@ def test_killing_one_rank_stops_the_other_with_one_sentence_and_the_checkpoint_r
 
 def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step(tmp_path, jobs, text_file):
     run = tmp_path / "run"
-    proc = jobs.start(2, "train", "--out", run, "--data", text_file, *MODEL, "--max-steps", 100000,
-                      "--save-every", 100000, "--set", "train.eval_every=0", "--set", "train.batch_size=4", "--quiet")
+    proc = jobs.start(
+        2,
+        "train",
+        "--out",
+        run,
+        "--data",
+        text_file,
+        *MODEL,
+        "--max-steps",
+        100000,
+        "--save-every",
+        100000,
+        "--set",
+        "train.eval_every=0",
+        "--set",
+        "train.batch_size=4",
+        "--quiet",
+    )
     wait_for(lambda: len(read_metrics(run)) >= 3, proc, "training to start")
     pids = rank_pids(proc.pid)
     os.kill(pids[1], signal.SIGTERM)  # only rank 1 is told
@@ -117,24 +166,51 @@ def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step(tmp_path, jobs
 
 
 def test_resume_under_two_processes_is_exact(tmp_path, jobs, text_file):
-    whole, halves = whole_and_halves(jobs, tmp_path, "--data", text_file, *MODEL, "--set", "train.batch_size=4",
-                                     "--set", "train.decay_steps=10", "--set", "train.eval_every=5",
-                                     "--set", "model.dropout=0.1", "--quiet")
+    whole, halves = whole_and_halves(
+        jobs,
+        tmp_path,
+        "--data",
+        text_file,
+        *MODEL,
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "train.decay_steps=10",
+        "--set",
+        "train.eval_every=5",
+        "--set",
+        "model.dropout=0.1",
+        "--quiet",
+    )
     done = jobs.run(2, "train", "--out", halves, "--resume", "--max-steps", 10, "--threads", 1, "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     a, b = weights(whole), weights(halves)
     assert all(torch.equal(a[k], b[k]) for k in a)
     strip = ("tokens_per_sec", "flops_per_sec", "elapsed_s")
-    assert ([{k: v for k, v in r.items() if k not in strip} for r in read_metrics(whole)]
-            == [{k: v for k, v in r.items() if k not in strip} for r in read_metrics(halves)])
+    assert [{k: v for k, v in r.items() if k not in strip} for r in read_metrics(whole)] == [
+        {k: v for k, v in r.items() if k not in strip} for r in read_metrics(halves)
+    ]
 
 
 def test_resume_in_one_process_continues_a_two_process_run(tmp_path, jobs, text_file, capsys):
     """train.tokens_per_step keeps the global batch: 2 ranks × batch 4 become 1 rank × 4 × 2
     micro-batches, on the same data stream, with the tokens counted on."""
-    whole, halves = whole_and_halves(jobs, tmp_path, "--data", text_file, *MODEL, "--set", "train.batch_size=4",
-                                     "--set", "train.tokens_per_step=128", "--set", "train.decay_steps=10",
-                                     "--set", "train.eval_every=0", "--quiet")
+    whole, halves = whole_and_halves(
+        jobs,
+        tmp_path,
+        "--data",
+        text_file,
+        *MODEL,
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "train.tokens_per_step=128",
+        "--set",
+        "train.decay_steps=10",
+        "--set",
+        "train.eval_every=0",
+        "--quiet",
+    )
     assert json.loads((halves / "config.json").read_text())["train"]["grad_accum"] == 1
     assert main(["train", "--out", str(halves), "--resume", "--max-steps", "10", "--threads", "1", "--quiet"]) == 0
     capsys.readouterr()
@@ -149,16 +225,34 @@ def test_resume_in_one_process_continues_a_two_process_run(tmp_path, jobs, text_
 def test_fsdp_trains_as_one_process_does_and_its_checkpoints_resume_exactly(tmp_path, jobs, text_file, capsys):
     single = tmp_path / "single"
     common = ["--data", text_file, *MODEL, "--set", "train.decay_steps=10", "--set", "train.eval_every=5", "--quiet"]
-    whole, halves = whole_and_halves(jobs, tmp_path, *common, "--set", "train.batch_size=4",
-                                     "--set", "train.parallel=fsdp")
+    whole, halves = whole_and_halves(
+        jobs, tmp_path, *common, "--set", "train.batch_size=4", "--set", "train.parallel=fsdp"
+    )
     done = jobs.run(2, "train", "--out", halves, "--resume", "--max-steps", 10, "--threads", 1, "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     a, b = weights(whole), weights(halves)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert main(["train", "--out", str(single), *map(str, common), "--max-steps", "10", "--set", "train.batch_size=4",
-                 "--set", "train.grad_accum=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(single),
+                *map(str, common),
+                "--max-steps",
+                "10",
+                "--set",
+                "train.batch_size=4",
+                "--set",
+                "train.grad_accum=2",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert max(abs(x - y) for (_, x), (_, y) in zip(losses(whole), losses(single))) <= LOSS_TOL
     assert max_diff(a, weights(single)) <= WEIGHT_TOL
     # the checkpoint holds whole tensors, as a single process writes them
-    assert {k: v.shape for k, v in load_checkpoint(whole)[0].items()} == {k: v.shape for k, v in weights(single).items()}
+    assert {k: v.shape for k, v in load_checkpoint(whole)[0].items()} == {
+        k: v.shape for k, v in weights(single).items()
+    }

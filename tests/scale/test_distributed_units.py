@@ -15,8 +15,15 @@ from tinyrun import tiny_config
 
 from glassgpt.distributed import SINGLE, World
 from glassgpt.errors import ConfigError
-from glassgpt.training.distributed import (RankShare, derive_grad_accum, merge_rng, parallel_mode, rank_loader,
-                                           rank_rng, stop_agreement)
+from glassgpt.training.distributed import (
+    RankShare,
+    derive_grad_accum,
+    merge_rng,
+    parallel_mode,
+    rank_loader,
+    rank_rng,
+    stop_agreement,
+)
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 from glassgpt.training.state_check import expected_state, problems
 
@@ -39,9 +46,9 @@ def test_a_signal_on_either_rank_stops_both_and_the_time_budget_is_rank_0s():
     assert stop_agreement(TwoRanks(0, [3]))(None) == "terminated"
     assert stop_agreement(TwoRanks(1, [2]))(None) == "interrupted"
     assert stop_agreement(TwoRanks(1, [2]))("terminated") == "terminated"
-    assert stop_agreement(TwoRanks(0, [0]))("time_budget") == "time_budget"   # rank 0's clock decides
-    assert stop_agreement(TwoRanks(1, [0]))("time_budget") is None            # rank 1's does not count
-    assert stop_agreement(TwoRanks(1, [1]))(None) == "time_budget"            # it hears rank 0's
+    assert stop_agreement(TwoRanks(0, [0]))("time_budget") == "time_budget"  # rank 0's clock decides
+    assert stop_agreement(TwoRanks(1, [0]))("time_budget") is None  # rank 1's does not count
+    assert stop_agreement(TwoRanks(1, [1]))(None) == "time_budget"  # it hears rank 0's
 
 
 def test_evaluation_batches_are_shared_out_and_added_up():
@@ -61,8 +68,9 @@ def test_evaluation_batches_are_shared_out_and_added_up():
     assert [alone(i, None)[1] for i in range(3)] == [10, 10, 10] and alone.reduce(4.0, 20) == (4.0, 20)
 
 
-@pytest.mark.parametrize("batch, seq, world, accum", [(16, 1024, 1, 32), (16, 1024, 8, 4), (32, 1024, 16, 1),
-                                                       (4, 16, 2, 2)])
+@pytest.mark.parametrize(
+    "batch, seq, world, accum", [(16, 1024, 1, 32), (16, 1024, 8, 4), (32, 1024, 16, 1), (4, 16, 2, 2)]
+)
 def test_tokens_per_step_sets_the_accumulation(batch, seq, world, accum):
     cfg = tiny_config(batch_size=batch, tokens_per_step=524288 if seq == 1024 else 256)
     derive_grad_accum(cfg, seq, world)
@@ -72,8 +80,11 @@ def test_tokens_per_step_sets_the_accumulation(batch, seq, world, accum):
 
 def test_tokens_per_step_refuses_a_world_that_does_not_divide_it():
     cfg = tiny_config(batch_size=16, tokens_per_step=524288)
-    with pytest.raises(ConfigError, match=r"not a multiple of batch_size × seq_len × processes "
-                                          r"\(16 × 1024 × 3 = 49,152\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"not a multiple of batch_size × seq_len × processes "
+        r"\(16 × 1024 × 3 = 49,152\)",
+    ):
         derive_grad_accum(cfg, 1024, 3)
     with pytest.raises(ConfigError, match="not a multiple"):  # more tokens per micro-step than per step
         derive_grad_accum(tiny_config(batch_size=1024, tokens_per_step=524288), 1024, 1)
@@ -112,8 +123,11 @@ def test_the_checkpoint_check_accepts_other_ranks_streams_and_shard_positions():
     engine = TorchEngine(cfg)
     state = engine.state_dict()
     weights, rng = state["model"], merge_rng([state["rng"], state["rng"]])
-    optimizer = {f"{n}.{k}": (torch.zeros(1) if k == "step" else torch.zeros_like(t))
-                 for n, t in weights.items() for k in ("exp_avg", "exp_avg_sq", "step")}
+    optimizer = {
+        f"{n}.{k}": (torch.zeros(1) if k == "step" else torch.zeros_like(t))
+        for n, t in weights.items()
+        for k in ("exp_avg", "exp_avg_sq", "step")
+    }
     trainer = {"step": 0, "tokens": 0, "elapsed_s": 0.0, "loader_rng": {"sample": 12, "windows": 9}}
     assert problems(expected_state(engine), weights, optimizer, rng, trainer) == []
     rng["rank1.mystery"] = torch.zeros(3, dtype=torch.uint8)

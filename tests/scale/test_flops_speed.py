@@ -12,8 +12,8 @@ import glassgpt
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.models import GPT
 from glassgpt.rundir import read_metrics
-from glassgpt.training.flops import Throughput, flops_per_token, matmul_parameters, mfu, peak_flops
 from glassgpt.training import speed
+from glassgpt.training.flops import Throughput, flops_per_token, matmul_parameters, mfu, peak_flops
 from glassgpt.training.speed import plan_speed
 
 
@@ -25,9 +25,16 @@ def gpt2_shape(**kw) -> ModelConfig:
     return cfg
 
 
-@pytest.mark.parametrize("options", [{}, {"tie_weights": False}, {"bias": False, "qkv_bias": False},
-                                     {"norm": "rmsnorm", "pos": "rope", "d_ff": 1000},
-                                     {"tie_weights": False, "head_bias": True}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"tie_weights": False},
+        {"bias": False, "qkv_bias": False},
+        {"norm": "rmsnorm", "pos": "rope", "d_ff": 1000},
+        {"tie_weights": False, "head_bias": True},
+    ],
+)
 def test_n_counts_every_parameter_but_the_embedding_lookups(options):
     cfg = gpt2_shape(**options)
     with torch.device("meta"):
@@ -81,8 +88,7 @@ def test_the_gpu_switches_are_off_on_the_cpu_and_say_so(native, monkeypatch):
     assert (plan.bf16, plan.tf32, plan.compile, plan.flash) == (native, False, False, False)
     assert plan.dtype == ("bfloat16" if native else "float32")
     bf16 = "" if native else "bf16 autocast (this CPU has no native bfloat16); "
-    assert plan.note() == (f"off here: {bf16}TF32 (CUDA only); torch.compile (CUDA only); "
-                           "flash attention (CUDA only)")
+    assert plan.note() == (f"off here: {bf16}TF32 (CUDA only); torch.compile (CUDA only); flash attention (CUDA only)")
     assert plan_speed(tiny_config().train, torch.device("cpu")).note() == ""
     assert "bf16 autocast (CUDA or CPU only)" in plan_speed(t, torch.device("mps")).note()
     before = torch.backends.cuda.matmul.allow_tf32

@@ -38,8 +38,9 @@ def test_float32_steps_on_the_gpu_equal_the_cpus():
 
 
 def test_the_gpu_switches_train(tmp_path):
-    cfg = tiny_config(device="cuda", max_steps=6, dtype="bfloat16", tf32=True, flash=True, compile=False,
-                      peak_flops=0.0, log_every=1)
+    cfg = tiny_config(
+        device="cuda", max_steps=6, dtype="bfloat16", tf32=True, flash=True, compile=False, peak_flops=0.0, log_every=1
+    )
     result = glassgpt.train(tmp_path / "run", config=cfg, text=TINY_TEXT, report=False)
     assert result.steps == 6 and np.isfinite(result.final["loss"])
     records = read_metrics(tmp_path / "run")
@@ -53,11 +54,25 @@ def test_two_gpus_over_nccl_equal_one_with_two_micro_batches(tmp_path, jobs, mod
     text = tmp_path / "tiny.txt"
     text.write_text(TINY_TEXT)
     common = ["--data", text, *MODEL, "--max-steps", 8, "--device", "cuda", "--set", "train.eval_every=4", "--quiet"]
-    done = jobs.run(2, "train", "--out", tmp_path / mode, *common, "--set", "train.batch_size=4",
-                    "--set", f"train.parallel={mode}")
+    done = jobs.run(
+        2, "train", "--out", tmp_path / mode, *common, "--set", "train.batch_size=4", "--set", f"train.parallel={mode}"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert glassgpt.cli.main(["train", "--out", str(tmp_path / "one"), *map(str, common), "--set",
-                              "train.batch_size=4", "--set", "train.grad_accum=2"]) == 0
+    assert (
+        glassgpt.cli.main(
+            [
+                "train",
+                "--out",
+                str(tmp_path / "one"),
+                *map(str, common),
+                "--set",
+                "train.batch_size=4",
+                "--set",
+                "train.grad_accum=2",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     a, b = load_tensors(tmp_path / mode / "model.safetensors"), load_tensors(tmp_path / "one" / "model.safetensors")
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-4

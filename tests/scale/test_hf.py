@@ -33,14 +33,20 @@ def hf_logits(hf_dir, ids):
         return model(torch.tensor([ids])).logits
 
 
-@pytest.mark.parametrize("kind, model_kw", [
-    ("bpe", dict(pad_vocab_to=64)),                                      # GPT-2 style: tied, padded vocabulary
-    ("char", dict(bias=False, qkv_bias=False, tie_weights=False, pad_vocab_to=16)),  # bias-free, untied head
-    ("byte", dict(activation="relu", d_ff=48, tie_weights=False)),      # ReLU, custom MLP width
-])
+@pytest.mark.parametrize(
+    "kind, model_kw",
+    [
+        ("bpe", dict(pad_vocab_to=64)),  # GPT-2 style: tied, padded vocabulary
+        ("char", dict(bias=False, qkv_bias=False, tie_weights=False, pad_vocab_to=16)),  # bias-free, untied head
+        ("byte", dict(activation="relu", d_ff=48, tie_weights=False)),  # ReLU, custom MLP width
+    ],
+)
 def test_export_loads_in_transformers_with_our_ids_and_logits(tmp_path, kind, model_kw):
-    tok = {"bpe": lambda: BPETokenizer.train(TEXT, vocab_size=330, special_tokens=["<|endoftext|>"]),
-           "char": lambda: CharTokenizer.train(TEXT + "!"), "byte": ByteTokenizer}[kind]()
+    tok = {
+        "bpe": lambda: BPETokenizer.train(TEXT, vocab_size=330, special_tokens=["<|endoftext|>"]),
+        "char": lambda: CharTokenizer.train(TEXT + "!"),
+        "byte": ByteTokenizer,
+    }[kind]()
     run = make_run(tmp_path / "run", tok, block_size=80, **model_kw)
     hf = export_hf(run, tmp_path / "hf")
     model, tokenizer = glassgpt.load(run)
@@ -85,8 +91,16 @@ def gpt2_style_folder(path, seed=0, **config):
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=bl._tokenizer, eos_token="<|endoftext|>")
     fast.save_pretrained(path)
     torch.manual_seed(seed)
-    cfg = transformers.GPT2Config(vocab_size=len(fast), n_positions=48, n_embd=32, n_layer=2, n_head=4,
-                                  bos_token_id=len(fast) - 1, eos_token_id=len(fast) - 1, **config)
+    cfg = transformers.GPT2Config(
+        vocab_size=len(fast),
+        n_positions=48,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=len(fast) - 1,
+        eos_token_id=len(fast) - 1,
+        **config,
+    )
     model = transformers.GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -158,14 +172,17 @@ def test_import_the_original_gpt2_file_layout(tmp_path):
         assert (model(torch.tensor([ids]))[0] - hf_model(torch.tensor([ids])).logits).abs().max() <= TOL
 
 
-@pytest.mark.parametrize("change, pattern", [
-    ({"activation_function": "gelu"}, "activation 'gelu'"),
-    ({"layer_norm_epsilon": 1e-6}, "LayerNorm epsilon 1e-06"),
-    ({"scale_attn_by_inverse_layer_idx": True}, "scales attention differently"),
-    ({"add_cross_attention": True}, "cross-attention"),
-    ({"model_type": "llama"}, "holds a 'llama' model; glassgpt imports GPT-2 models only"),
-    ({"vocab_size": 100}, "100 embedding rows for a tokenizer of 321 ids"),
-])
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        ({"activation_function": "gelu"}, "activation 'gelu'"),
+        ({"layer_norm_epsilon": 1e-6}, "LayerNorm epsilon 1e-06"),
+        ({"scale_attn_by_inverse_layer_idx": True}, "scales attention differently"),
+        ({"add_cross_attention": True}, "cross-attention"),
+        ({"model_type": "llama"}, "holds a 'llama' model; glassgpt imports GPT-2 models only"),
+        ({"vocab_size": 100}, "100 embedding rows for a tokenizer of 321 ids"),
+    ],
+)
 def test_import_refuses_what_glassgpt_cannot_express(tmp_path, change, pattern):
     gpt2_style_folder(tmp_path / "hf")
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
@@ -186,7 +203,9 @@ def test_import_refuses_broken_folders(tmp_path):
     from tokenizers import ByteLevelBPETokenizer
 
     bl = ByteLevelBPETokenizer(add_prefix_space=False)
-    bl.train_from_iterator([TEXT], vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False)
+    bl.train_from_iterator(
+        [TEXT], vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False
+    )
     bl.save(str(tmp_path / "hf" / "tokenizer.json"))
     with pytest.raises(TokenizerError, match="'<\\|endoftext\\|>' .* has id 0, among the ordinary tokens"):
         import_hf(tmp_path / "hf", tmp_path / "run")
@@ -199,7 +218,9 @@ def test_import_refuses_broken_folders(tmp_path):
 
 def test_missing_transformers_is_one_sentence(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(InteropError, match="needs the transformers package; install it with pip install 'glassgpt\\[hf\\]'"):
+    with pytest.raises(
+        InteropError, match="needs the transformers package; install it with pip install 'glassgpt\\[hf\\]'"
+    ):
         require_transformers()
 
 

@@ -23,8 +23,9 @@ PROBS = {" ": 0.05, "a": 0.4, "b": 0.25, "c": 0.1, "d": 0.1, "e": 0.05, ".": 0.0
 def unigram_model(tok: CharTokenizer) -> GPT:
     """A GPT whose every prediction is PROBS, whatever the context: all weights zero except
     the LM head's bias, which holds log-probabilities (zero activations flow to the head)."""
-    cfg = ModelConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=1, n_embd=8,
-                      tie_weights=False, head_bias=True)
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=1, n_embd=8, tie_weights=False, head_bias=True
+    )
     model = GPT(cfg)
     with torch.no_grad():
         for p in model.parameters():
@@ -41,9 +42,9 @@ def test_known_answers_sum_and_mean_disagree_by_design():
     tok = CharTokenizer(CHARS)
     model = unigram_model(tok)
     records = [
-        MCRecord(1, "abc.", ["aaaa", "c"], 0),      # sum prefers "c" (one unlikely char), mean prefers "aaaa"
-        MCRecord(2, "ab", ["ee", "ab", "dd"], 1),   # both prefer "ab"
-        MCRecord(3, "dd", ["?", "a"], 0),           # both prefer "a": wrong under both
+        MCRecord(1, "abc.", ["aaaa", "c"], 0),  # sum prefers "c" (one unlikely char), mean prefers "aaaa"
+        MCRecord(2, "ab", ["ee", "ab", "dd"], 1),  # both prefer "ab"
+        MCRecord(3, "dd", ["?", "a"], 0),  # both prefer "a": wrong under both
     ]
     result = score_records(model, tok, records, separator="")
     d = result.details
@@ -64,7 +65,7 @@ def brute_force(model, tok, record, separator, context_len):
     out = []
     for ending in record.endings:
         ctx, end = tok.encode(record.context), tok.encode(separator + ending)
-        seq = (ctx + end)[-(context_len + 1):]
+        seq = (ctx + end)[-(context_len + 1) :]
         total = 0.0
         for p in range(len(seq) - len(end), len(seq)):
             with torch.no_grad():
@@ -110,19 +111,22 @@ def write_lines(path, lines):
     return path
 
 
-@pytest.mark.parametrize("line, pattern", [
-    ("not json", "is not valid JSON"),
-    ("[1, 2]", "is not a JSON object"),
-    ('{"endings": ["a", "b"], "label": 0}', "has no 'context'"),
-    ('{"context": "x", "label": 0}', "has no 'endings'"),
-    ('{"context": "x", "endings": ["a", "b"]}', "has no 'label'"),
-    ('{"context": "", "endings": ["a", "b"], "label": 0}', "empty or non-text 'context'"),
-    ('{"context": "x", "endings": ["a"], "label": 0}', "at least two non-empty texts"),
-    ('{"context": "x", "endings": ["a", 3], "label": 0}', "at least two non-empty texts"),
-    ('{"context": "x", "endings": ["a", "b"], "label": 2}', "the label 2, not the index of one of its 2 endings"),
-    ('{"context": "x", "endings": ["a", "b"], "label": true}', "the label True"),
-    ('{"context": "x", "endings": ["a", "b"], "label": "0"}', "the label '0'"),
-])
+@pytest.mark.parametrize(
+    "line, pattern",
+    [
+        ("not json", "is not valid JSON"),
+        ("[1, 2]", "is not a JSON object"),
+        ('{"endings": ["a", "b"], "label": 0}', "has no 'context'"),
+        ('{"context": "x", "label": 0}', "has no 'endings'"),
+        ('{"context": "x", "endings": ["a", "b"]}', "has no 'label'"),
+        ('{"context": "", "endings": ["a", "b"], "label": 0}', "empty or non-text 'context'"),
+        ('{"context": "x", "endings": ["a"], "label": 0}', "at least two non-empty texts"),
+        ('{"context": "x", "endings": ["a", 3], "label": 0}', "at least two non-empty texts"),
+        ('{"context": "x", "endings": ["a", "b"], "label": 2}', "the label 2, not the index of one of its 2 endings"),
+        ('{"context": "x", "endings": ["a", "b"], "label": true}', "the label True"),
+        ('{"context": "x", "endings": ["a", "b"], "label": "0"}', "the label '0'"),
+    ],
+)
 def test_bad_records_are_named_by_line(tmp_path, line, pattern):
     good = json.dumps({"context": "ab", "endings": ["a", "b"], "label": 0})
     path = write_lines(tmp_path / "mc.jsonl", [good, "", line])
@@ -146,7 +150,9 @@ def test_records_the_model_cannot_score(tmp_path):
     model = unigram_model(tok)
     with pytest.raises(TokenizerError, match="the record on line 4: the character 'z'"):
         score_records(model, tok, [MCRecord(4, "abz", ["a", "b"], 0)])
-    with pytest.raises(DataError, match="ending 1 of the record on line 5 has 17 tokens, more than the model's context of 16"):
+    with pytest.raises(
+        DataError, match="ending 1 of the record on line 5 has 17 tokens, more than the model's context of 16"
+    ):
         score_records(model, tok, [MCRecord(5, "ab", ["a", "b" * 16], 0)])
 
 

@@ -7,13 +7,12 @@ import os
 
 import numpy as np
 import pytest
+from scaledata import make_docs
 
 from glassgpt.data import prepare as prep
 from glassgpt.data.prepare import prepare
 from glassgpt.data.shards import open_prepared
 from glassgpt.tokenizers import BPETokenizer
-
-from scaledata import make_docs
 
 EOT_TEXT = "<|endoftext|>"
 
@@ -34,13 +33,21 @@ def documents(ids, eot):
     """Split a stream at the end-of-text ids (each document starts with one)."""
     cuts = list(np.flatnonzero(ids == eot)) + [len(ids)]
     assert cuts[0] == 0, "a split must start with a document separator"
-    return [ids[a + 1: b] for a, b in zip(cuts, cuts[1:])]
+    return [ids[a + 1 : b] for a, b in zip(cuts, cuts[1:])]
 
 
 def test_every_document_once_exactly_encoded_and_shuffled(tmp_path, bpe_file, bpe):
     docs = make_docs(40)
-    index = prepare(write_docs(tmp_path / "in", docs), f"bpe:{bpe_file}", tmp_path / "out",
-                    shard_tokens=500, val_fraction=0.2, seed=3, workers=1, progress=False)
+    index = prepare(
+        write_docs(tmp_path / "in", docs),
+        f"bpe:{bpe_file}",
+        tmp_path / "out",
+        shard_tokens=500,
+        val_fraction=0.2,
+        seed=3,
+        workers=1,
+        progress=False,
+    )
     eot = bpe.special_tokens[EOT_TEXT]
     assert index["tokenizer"]["eot_id"] == eot and index["dtype"] == "uint16"
     seen = []
@@ -52,8 +59,8 @@ def test_every_document_once_exactly_encoded_and_shuffled(tmp_path, bpe_file, bp
             assert p.tolist() == bpe.encode(t)
         assert index["splits"][split]["bytes"] == sum(len(t.encode()) for t in texts)
         seen += texts
-    assert sorted(seen) == sorted(docs)          # each document exactly once, text intact
-    assert seen != docs                           # and not in file order
+    assert sorted(seen) == sorted(docs)  # each document exactly once, text intact
+    assert seen != docs  # and not in file order
     val_bytes = index["splits"]["val"]["bytes"]
     assert 0.2 * sum(len(d) for d in docs) <= val_bytes < 0.2 * sum(len(d) for d in docs) + max(map(len, docs))
     for split in ("val", "train"):
@@ -78,8 +85,16 @@ def test_a_large_file_is_cut_into_pieces_that_encode_like_the_whole(tmp_path, bp
     text = "".join(make_docs(50, seed=5))
     (tmp_path / "one.txt").write_text(text)
     bpe.save(tmp_path / "tok.json")
-    prepare(tmp_path / "one.txt", f"bpe:{tmp_path / 'tok.json'}", tmp_path / "out", val_fraction=0,
-            piece_bytes=300, shard_tokens=256, workers=1, progress=False)
+    prepare(
+        tmp_path / "one.txt",
+        f"bpe:{tmp_path / 'tok.json'}",
+        tmp_path / "out",
+        val_fraction=0,
+        piece_bytes=300,
+        shard_tokens=256,
+        workers=1,
+        progress=False,
+    )
     plan_pieces = len(text) // 300
     assert plan_pieces > 20
     ids = stream(tmp_path / "out", "train")
@@ -89,8 +104,15 @@ def test_a_large_file_is_cut_into_pieces_that_encode_like_the_whole(tmp_path, bp
 def test_one_big_document_is_split_for_validation_at_a_piece_boundary(tmp_path, bpe_file, bpe):
     text = "".join(make_docs(50, seed=6))
     (tmp_path / "one.txt").write_text(text)
-    index = prepare(tmp_path / "one.txt", f"bpe:{bpe_file}", tmp_path / "out", val_fraction=0.25,
-                    piece_bytes=400, workers=1, progress=False)
+    index = prepare(
+        tmp_path / "one.txt",
+        f"bpe:{bpe_file}",
+        tmp_path / "out",
+        val_fraction=0.25,
+        piece_bytes=400,
+        workers=1,
+        progress=False,
+    )
     val, train = stream(tmp_path / "out", "val"), stream(tmp_path / "out", "train")
     assert val[0] == bpe.special_tokens[EOT_TEXT] and EOT_TEXT not in bpe.decode(train.tolist())
     joined = bpe.decode(val[1:].tolist()) + bpe.decode(train.tolist())
@@ -101,8 +123,16 @@ def test_one_big_document_is_split_for_validation_at_a_piece_boundary(tmp_path, 
 def test_workers_write_the_same_bytes(tmp_path, bpe_file):
     src = write_docs(tmp_path / "in", make_docs(60, seed=2))
     for w in (1, 3):
-        prepare(src, f"bpe:{bpe_file}", tmp_path / f"w{w}", shard_tokens=700, workers=w, val_fraction=0.1,
-                piece_bytes=500, progress=False)
+        prepare(
+            src,
+            f"bpe:{bpe_file}",
+            tmp_path / f"w{w}",
+            shard_tokens=700,
+            workers=w,
+            val_fraction=0.1,
+            piece_bytes=500,
+            progress=False,
+        )
     names = sorted(p.name for p in (tmp_path / "w1").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "w3").iterdir()) and len(names) > 6
     for n in names:
@@ -115,8 +145,15 @@ def test_jsonl_one_document_per_line_and_special_text_stays_text(tmp_path, bpe_f
     lines = [json.dumps({"text": d, "id": i}) for i, d in enumerate(docs)]
     lines.insert(3, "")  # blank lines are skipped
     (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n   \n")
-    index = prepare(tmp_path / "c.jsonl", f"bpe:{bpe_file}", tmp_path / "out", jsonl="text", val_fraction=0,
-                    workers=1, progress=False)
+    index = prepare(
+        tmp_path / "c.jsonl",
+        f"bpe:{bpe_file}",
+        tmp_path / "out",
+        jsonl="text",
+        val_fraction=0,
+        workers=1,
+        progress=False,
+    )
     ids = stream(tmp_path / "out", "train")
     eot = bpe.special_tokens[EOT_TEXT]
     assert (ids == eot).sum() == len(docs) == index["splits"]["train"]["documents"]
@@ -126,8 +163,14 @@ def test_jsonl_one_document_per_line_and_special_text_stays_text(tmp_path, bpe_f
 def test_gpt2_rank_file_gets_the_gpt2_pattern_and_eot_after_the_ranks(tmp_path, bpe):
     bpe.save_tiktoken(tmp_path / "r.tiktoken")
     (tmp_path / "a.txt").write_text("hello  world\n\nagain")
-    index = prepare(tmp_path / "a.txt", f"gpt2:{tmp_path / 'r.tiktoken'}", tmp_path / "out", val_fraction=0,
-                    workers=1, progress=False)
+    index = prepare(
+        tmp_path / "a.txt",
+        f"gpt2:{tmp_path / 'r.tiktoken'}",
+        tmp_path / "out",
+        val_fraction=0,
+        workers=1,
+        progress=False,
+    )
     n_ranks = len(bpe.mergeable_ranks)
     assert index["tokenizer"]["eot_id"] == n_ranks
     ref = BPETokenizer.from_tiktoken(tmp_path / "r.tiktoken", pattern="gpt2")
@@ -191,7 +234,9 @@ def test_an_interrupted_run_resumes_to_the_same_bytes(tmp_path, bpe_file, monkey
     monkeypatch.setattr(prep.prepare_worker, "encode_task", lambda task: encoded.append(task[0]) or real_encode(task))
     index = prepare(src, f"bpe:{bpe_file}", tmp_path / "part", **kw)
     assert encoded[0] == progress["next_task"]  # earlier tasks were not encoded again
-    assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert sorted(p.name for p in (tmp_path / "part").iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole").iterdir()
+    )
     for p in (tmp_path / "whole").iterdir():
         if p.suffix == ".bin":
             assert p.read_bytes() == (tmp_path / "part" / p.name).read_bytes(), p.name
@@ -214,8 +259,9 @@ def test_resume_refuses_changed_inputs_until_overwrite(tmp_path, bpe_file, monke
     (src / "d000.txt").write_text("Changed.\n")
     with pytest.raises(prep.DataError, match="other inputs or settings.*--overwrite"):
         prepare(src, f"bpe:{bpe_file}", tmp_path / "out", shard_tokens=300, workers=1, progress=False)
-    index = prepare(src, f"bpe:{bpe_file}", tmp_path / "out", shard_tokens=300, workers=1, progress=False,
-                    overwrite=True)
+    index = prepare(
+        src, f"bpe:{bpe_file}", tmp_path / "out", shard_tokens=300, workers=1, progress=False, overwrite=True
+    )
     assert index["splits"]["train"]["documents"] + index["splits"]["val"]["documents"] == 20
 
 
@@ -227,6 +273,7 @@ def test_memory_state_is_bounded_by_tasks_in_flight(tmp_path, bpe_file, monkeypa
     class CountingPool:
         def __init__(self, n, init, args):
             import multiprocessing
+
             self.pool = multiprocessing.get_context("fork").Pool(n, init, args)
 
         def apply_async(self, fn, args):
@@ -238,6 +285,7 @@ def test_memory_state_is_bounded_by_tasks_in_flight(tmp_path, bpe_file, monkeypa
                 def get(_):
                     in_flight[0] -= 1
                     return res.get()
+
             return R()
 
         def terminate(self):

@@ -33,13 +33,16 @@ def src(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("make, pattern", [
-    (lambda p: p / "missing.txt", "does not exist"),
-    (lambda p: str(p / "nothing*.txt"), "matches no files"),
-    (lambda p: (p / "empty.txt").write_text("") and None or p / "empty.txt", "is empty"),
-    (lambda p: (p / "sub").mkdir() or p / "sub", "contains no .txt files"),
-    (lambda p: (p / "bin.txt").write_bytes(b"abc\x00def") and p / "bin.txt", "binary file.*byte offset 3"),
-])
+@pytest.mark.parametrize(
+    "make, pattern",
+    [
+        (lambda p: p / "missing.txt", "does not exist"),
+        (lambda p: str(p / "nothing*.txt"), "matches no files"),
+        (lambda p: (p / "empty.txt").write_text("") and None or p / "empty.txt", "is empty"),
+        (lambda p: (p / "sub").mkdir() or p / "sub", "contains no .txt files"),
+        (lambda p: (p / "bin.txt").write_bytes(b"abc\x00def") and p / "bin.txt", "binary file.*byte offset 3"),
+    ],
+)
 def test_unusable_inputs(tmp_path, bpe_file, make, pattern):
     with pytest.raises(DataError, match=pattern) as e:
         run(make(tmp_path), f"bpe:{bpe_file}", tmp_path / "out")
@@ -58,13 +61,16 @@ def test_damage_deep_inside_a_file_names_the_byte_offset(tmp_path, bpe_file):
         run(tmp_path / "b.txt", f"bpe:{bpe_file}", tmp_path / "out2", val_fraction=0)
 
 
-@pytest.mark.parametrize("line, pattern", [
-    ("{not json", "line 3 of .* is not valid JSON"),
-    ('{"body": "x"}', "line 3 of .* has no field 'text'"),
-    ('{"text": 7}', "line 3 of .* has a int in 'text', not text"),
-    ('["text"]', "line 3 of .* is not a JSON object"),
-    ('{"text": "\\ud800"}', "line 3 of .* lone surrogate"),
-])
+@pytest.mark.parametrize(
+    "line, pattern",
+    [
+        ("{not json", "line 3 of .* is not valid JSON"),
+        ('{"body": "x"}', "line 3 of .* has no field 'text'"),
+        ('{"text": 7}', "line 3 of .* has a int in 'text', not text"),
+        ('["text"]', "line 3 of .* is not a JSON object"),
+        ('{"text": "\\ud800"}', "line 3 of .* lone surrogate"),
+    ],
+)
 def test_bad_jsonl_lines_are_named_by_number(tmp_path, bpe_file, line, pattern):
     (tmp_path / "c.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n' + line + '\n{"text": "four"}\n')
     with pytest.raises(DataError, match=pattern) as e:
@@ -78,13 +84,16 @@ def test_non_utf8_jsonl_line(tmp_path, bpe_file):
         run(tmp_path / "c.jsonl", f"bpe:{bpe_file}", tmp_path / "out", jsonl="text", val_fraction=0)
 
 
-@pytest.mark.parametrize("spec, kind, pattern", [
-    ("gpt3", ConfigError, "unknown tokenizer 'gpt3'; choose one of cl100k, gpt2:FILE, bpe:FILE"),
-    ("gpt2", ConfigError, "do not ship offline.*gpt2:r50k_base.tiktoken"),
-    ("gpt2:/no/such.tiktoken", ConfigError, "does not exist"),
-    ("bpe:/no/such.json", TokenizerError, "does not exist"),
-    ("", ConfigError, "a tokenizer is needed"),
-])
+@pytest.mark.parametrize(
+    "spec, kind, pattern",
+    [
+        ("gpt3", ConfigError, "unknown tokenizer 'gpt3'; choose one of cl100k, gpt2:FILE, bpe:FILE"),
+        ("gpt2", ConfigError, "do not ship offline.*gpt2:r50k_base.tiktoken"),
+        ("gpt2:/no/such.tiktoken", ConfigError, "does not exist"),
+        ("bpe:/no/such.json", TokenizerError, "does not exist"),
+        ("", ConfigError, "a tokenizer is needed"),
+    ],
+)
 def test_unknown_or_unavailable_tokenizers(tmp_path, src, spec, kind, pattern):
     with pytest.raises(kind, match=pattern) as e:
         run(src, spec, tmp_path / "out")
@@ -98,16 +107,19 @@ def test_a_tokenizer_without_end_of_text_is_refused(tmp_path, src):
     one_sentence(e.value)
 
 
-@pytest.mark.parametrize("kw, pattern", [
-    ({"shard_tokens": 0}, "--shard-tokens must be a whole number from 1"),
-    ({"shard_tokens": 2.5}, "--shard-tokens"),
-    ({"workers": 0}, "--workers must be a whole number from 1 to 256"),
-    ({"workers": 10_000}, "--workers"),
-    ({"val_fraction": 1.0}, "--val-fraction must be a number in \\[0, 1\\)"),
-    ({"val_fraction": -0.1}, "--val-fraction"),
-    ({"seed": -1}, "--seed"),
-    ({"jsonl": ""}, "--jsonl needs the name of the field"),
-])
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        ({"shard_tokens": 0}, "--shard-tokens must be a whole number from 1"),
+        ({"shard_tokens": 2.5}, "--shard-tokens"),
+        ({"workers": 0}, "--workers must be a whole number from 1 to 256"),
+        ({"workers": 10_000}, "--workers"),
+        ({"val_fraction": 1.0}, "--val-fraction must be a number in \\[0, 1\\)"),
+        ({"val_fraction": -0.1}, "--val-fraction"),
+        ({"seed": -1}, "--seed"),
+        ({"jsonl": ""}, "--jsonl needs the name of the field"),
+    ],
+)
 def test_absurd_settings(tmp_path, src, bpe_file, kw, pattern):
     with pytest.raises(ConfigError, match=pattern) as e:
         run(src, f"bpe:{bpe_file}", tmp_path / "out", **kw)

@@ -37,9 +37,26 @@ def test_data_prepare_writes_shards_and_says_how_to_train(tmp_path, bpe_file, ca
     docs.mkdir()
     for i, text in enumerate(make_docs(12, seed=1)):
         (docs / f"{i}.txt").write_text(text)
-    code, out, err = cli(capsys, "data", "prepare", "--input", f"{docs}/*.txt", "--tokenizer", f"bpe:{bpe_file}",
-                         "--out", tmp_path / "c", "--shard-tokens", 500, "--workers", 1, "--val-fraction", 0.2,
-                         "--seed", 3, "--quiet")
+    code, out, err = cli(
+        capsys,
+        "data",
+        "prepare",
+        "--input",
+        f"{docs}/*.txt",
+        "--tokenizer",
+        f"bpe:{bpe_file}",
+        "--out",
+        tmp_path / "c",
+        "--shard-tokens",
+        500,
+        "--workers",
+        1,
+        "--val-fraction",
+        0.2,
+        "--seed",
+        3,
+        "--quiet",
+    )
     assert code == 0, err
     index = open_prepared(tmp_path / "c").index
     train = index["splits"]["train"]
@@ -48,19 +65,45 @@ def test_data_prepare_writes_shards_and_says_how_to_train(tmp_path, bpe_file, ca
     assert index["splits"]["train"]["documents"] + index["splits"]["val"]["documents"] == 12
     # the same command again leaves the finished folder as it is
     before = (tmp_path / "c" / "index.json").read_bytes()
-    assert cli(capsys, "data", "prepare", "--input", f"{docs}/*.txt", "--tokenizer", f"bpe:{bpe_file}", "--out",
-               tmp_path / "c", "--shard-tokens", 500, "--workers", 1, "--val-fraction", 0.2, "--seed", 3,
-               "--quiet")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "data",
+            "prepare",
+            "--input",
+            f"{docs}/*.txt",
+            "--tokenizer",
+            f"bpe:{bpe_file}",
+            "--out",
+            tmp_path / "c",
+            "--shard-tokens",
+            500,
+            "--workers",
+            1,
+            "--val-fraction",
+            0.2,
+            "--seed",
+            3,
+            "--quiet",
+        )[0]
+        == 0
+    )
     assert (tmp_path / "c" / "index.json").read_bytes() == before
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--input", "nothing/here.txt", "--tokenizer", "cl100k"], "nothing/here.txt"),
-    (["--input", "DOCS", "--tokenizer", "gpt2"], "the GPT-2 ranks do not ship offline"),
-    (["--input", "DOCS", "--tokenizer", "cl100k", "--workers", "0"], "--workers must be a whole number from 1"),
-    (["--input", "DOCS", "--tokenizer", "cl100k", "--val-fraction", "1.5"], "--val-fraction must be a number in [0, 1)"),
-    (["--input", "DOCS", "--tokenizer", "nope"], "unknown tokenizer 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--input", "nothing/here.txt", "--tokenizer", "cl100k"], "nothing/here.txt"),
+        (["--input", "DOCS", "--tokenizer", "gpt2"], "the GPT-2 ranks do not ship offline"),
+        (["--input", "DOCS", "--tokenizer", "cl100k", "--workers", "0"], "--workers must be a whole number from 1"),
+        (
+            ["--input", "DOCS", "--tokenizer", "cl100k", "--val-fraction", "1.5"],
+            "--val-fraction must be a number in [0, 1)",
+        ),
+        (["--input", "DOCS", "--tokenizer", "nope"], "unknown tokenizer 'nope'"),
+    ],
+)
 def test_data_prepare_refuses_bad_input_in_one_sentence(tmp_path, capsys, args, match):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -71,22 +114,39 @@ def test_data_prepare_refuses_bad_input_in_one_sentence(tmp_path, capsys, args, 
 
 
 # ---- export / import-hf ---------------------------------------------------------------------------
-@pytest.mark.parametrize("option, words", [
-    (dict(pos="rope"), "no rotary position embeddings"), (dict(norm="rmsnorm"), "no RMSNorm"),
-    (dict(qk_norm=True), "no QK-norm"), (dict(activation="relu2"), "no the ReLU² activation"),
-    (dict(logit_softcap=30.0), "no logit soft-capping"),
-    (dict(tie_weights=False, head_bias=True), "no a bias on its untied LM head"),
-])
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        (dict(pos="rope"), "no rotary position embeddings"),
+        (dict(norm="rmsnorm"), "no RMSNorm"),
+        (dict(qk_norm=True), "no QK-norm"),
+        (dict(activation="relu2"), "no the ReLU² activation"),
+        (dict(logit_softcap=30.0), "no logit soft-capping"),
+        (dict(tie_weights=False, head_bias=True), "no a bias on its untied LM head"),
+    ],
+)
 def test_export_refuses_every_option_gpt2_cannot_hold(tmp_path, capsys, option, words):
     assert words in export_refusal(ModelConfig(**option))
     run = make_run(tmp_path / "run", CharTokenizer.train("abc de."), **option)
-    refused(capsys, "export", run, "--hf", tmp_path / "hf", match=f"cannot be exported: Hugging Face's GPT2LMHeadModel has {words}")
+    refused(
+        capsys,
+        "export",
+        run,
+        "--hf",
+        tmp_path / "hf",
+        match=f"cannot be exported: Hugging Face's GPT2LMHeadModel has {words}",
+    )
     assert not (tmp_path / "hf").exists()
 
 
 def test_what_gpt2_can_hold_is_exported(tmp_path):
-    for option in (dict(), dict(zero_init_proj=True), dict(bias=False, qkv_bias=False), dict(activation="relu"),
-                   dict(tie_weights=False)):
+    for option in (
+        dict(),
+        dict(zero_init_proj=True),
+        dict(bias=False, qkv_bias=False),
+        dict(activation="relu"),
+        dict(tie_weights=False),
+    ):
         assert export_refusal(ModelConfig(**option)) == ""
 
 
@@ -105,7 +165,9 @@ def test_export_reads_a_run_another_process_is_writing(tmp_path, capsys):
     with torch.no_grad():
         assert (hf(ids).logits - model(ids)[0]).abs().max() <= 1e-4
     capsys.readouterr()  # transformers' own progress output
-    refused(capsys, "export", run, "--hf", tmp_path / "hf", match="is not empty; choose a new folder or pass --overwrite")
+    refused(
+        capsys, "export", run, "--hf", tmp_path / "hf", match="is not empty; choose a new folder or pass --overwrite"
+    )
 
 
 def test_import_hf_makes_a_run_that_samples_evaluates_explains_and_finetunes(tmp_path, capsys):
@@ -123,11 +185,29 @@ def test_import_hf_makes_a_run_that_samples_evaluates_explains_and_finetunes(tmp
     assert code == 0 and json.loads(out)["tokens"] > 5, err
     assert cli(capsys, "explain", run, "The cat sat on the mat", "--json")[0] == 0
     chats = tmp_path / "chats.jsonl"
-    chats.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"say {w}"},
-                                                      {"role": "assistant", "content": f"{w} it is"}]}) + "\n"
-                             for w in ("cat", "mat", "rain", "hills", "sea", "river")))
-    code, _, err = cli(capsys, "finetune", run, "--sft", chats, "--out", tmp_path / "chat", "--max-steps", 3,
-                       "--batch-size", 2, "--quiet")
+    chats.write_text(
+        "".join(
+            json.dumps(
+                {"messages": [{"role": "user", "content": f"say {w}"}, {"role": "assistant", "content": f"{w} it is"}]}
+            )
+            + "\n"
+            for w in ("cat", "mat", "rain", "hills", "sea", "river")
+        )
+    )
+    code, _, err = cli(
+        capsys,
+        "finetune",
+        run,
+        "--sft",
+        chats,
+        "--out",
+        tmp_path / "chat",
+        "--max-steps",
+        3,
+        "--batch-size",
+        2,
+        "--quiet",
+    )
     assert code == 0, err
     # a second import into the same run is refused: the folder holds a run
     refused(capsys, "import-hf", tmp_path / "hf", "--out", run, match="--overwrite")
@@ -152,8 +232,10 @@ def test_eval_multiple_choice_prints_both_accuracies_and_details_with_json(mc_ru
     assert code == 0, err
     assert json.loads(out) == json.loads(json.dumps(expected))
     code, out, _ = cli(capsys, "eval", run, "--multiple-choice", path, "--quiet")
-    assert out.strip() == (f"7 examples  accuracy (summed loss) {expected['accuracy_sum']:.4f}  "
-                           f"accuracy (mean loss per token) {expected['accuracy_mean']:.4f}")
+    assert out.strip() == (
+        f"7 examples  accuracy (summed loss) {expected['accuracy_sum']:.4f}  "
+        f"accuracy (mean loss per token) {expected['accuracy_mean']:.4f}"
+    )
     refused(capsys, "eval", run, "--multiple-choice", path, "--data", path, match="are two evaluations; give one")
     refused(capsys, "eval", run, "--json", match="--json goes with --multiple-choice")
     path.write_text('{"context": "abc", "endings": ["de"], "label": 0}\n')

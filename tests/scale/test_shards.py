@@ -51,7 +51,7 @@ def test_every_window_is_exact_across_shard_ends(tmp_path, seq_len):
     windows = (len(ref) - 1) // seq_len
     assert loader.windows == windows
     x, y = loader.next(windows)  # one whole epoch
-    assert np.array_equal(y, x + 1)                       # targets are the next tokens, no off-by-one
+    assert np.array_equal(y, x + 1)  # targets are the next tokens, no off-by-one
     assert np.array_equal(np.sort(x[:, 0]), np.arange(windows) * seq_len)  # every window once
     assert np.array_equal(x - x[:, :1], np.broadcast_to(np.arange(seq_len), x.shape))
     assert x.max() < len(ref) - 1 and y.max() <= len(ref) - 1

@@ -41,8 +41,18 @@ def events(text: str) -> list[tuple[str, dict]]:
 @pytest.fixture(scope="module")
 def base_app(base):
     run = load_run(base)
-    return run, TestClient(create_app(run, Limits(max_prompt_tokens=200, max_new_tokens=100, max_prompt_chars=300,
-                                                  max_body_bytes=4000, max_explain_tokens=150)))
+    return run, TestClient(
+        create_app(
+            run,
+            Limits(
+                max_prompt_tokens=200,
+                max_new_tokens=100,
+                max_prompt_chars=300,
+                max_body_bytes=4000,
+                max_explain_tokens=150,
+            ),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +98,23 @@ def test_generate_streams_the_librarys_tokens(base_app):
     assert [d["id"] for e, d in first if e == "token"] == [d["id"] for e, d in again if e == "token"]
 
 
-@pytest.mark.parametrize("kwargs,status,message", [
-    (dict(content=b"{not json"), 400, "the request body is not valid JSON"),
-    (dict(content=b"[1, 2]"), 400, "the request body must be a JSON object"),
-    (dict(json={"prompt": 5}), 400, "prompt must be a string"),
-    (dict(json={"temperature": "hot"}), 400, "temperature must be a number, not 'hot'"),
-    (dict(json={"top_k": 2.5}), 400, "top_k must be a whole number"),
-    (dict(json={"max_tokens": 101}), 422, "max_tokens must be at most 100"),
-    (dict(json={"top_p": 1.5}), 422, "top_p must be in (0, 1]"),
-    (dict(json={"temperature": -1}), 422, "temperature must be a finite number"),
-    (dict(json={"prompt": "x" * 301}), 413, "prompt has 301 characters; the limit is 300"),
-    (dict(json={"prompt": "the quick " * 25}), 413, "the prompt is 250 tokens; the limit is 200"),
-    (dict(content=b'{"prompt": "' + b"a" * 4100 + b'"}'), 413, "the limit is 4,000"),
-    (dict(json={"prompt": "ZZZ"}), 422, "the character 'Z'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,status,message",
+    [
+        (dict(content=b"{not json"), 400, "the request body is not valid JSON"),
+        (dict(content=b"[1, 2]"), 400, "the request body must be a JSON object"),
+        (dict(json={"prompt": 5}), 400, "prompt must be a string"),
+        (dict(json={"temperature": "hot"}), 400, "temperature must be a number, not 'hot'"),
+        (dict(json={"top_k": 2.5}), 400, "top_k must be a whole number"),
+        (dict(json={"max_tokens": 101}), 422, "max_tokens must be at most 100"),
+        (dict(json={"top_p": 1.5}), 422, "top_p must be in (0, 1]"),
+        (dict(json={"temperature": -1}), 422, "temperature must be a finite number"),
+        (dict(json={"prompt": "x" * 301}), 413, "prompt has 301 characters; the limit is 300"),
+        (dict(json={"prompt": "the quick " * 25}), 413, "the prompt is 250 tokens; the limit is 200"),
+        (dict(content=b'{"prompt": "' + b"a" * 4100 + b'"}'), 413, "the limit is 4,000"),
+        (dict(json={"prompt": "ZZZ"}), 422, "the character 'Z'"),
+    ],
+)
 def test_bad_requests_get_one_sentence_and_a_4xx(base_app, kwargs, status, message):
     r = base_app[1].post("/api/generate", **kwargs)
     assert r.status_code == status and message in r.json()["error"], r.text
@@ -129,8 +142,9 @@ def test_explain_gives_the_same_numbers_as_glassgpt_explain(base_app, chat_app):
     run, client = base_app
     r = client.post("/api/explain", json={"text": "the lazy dog.", "top_k": 4})
     assert r.status_code == 200
-    assert r.json() == json.loads(json.dumps(explain(run.model, run.tokenizer, "the lazy dog.", 4,
-                                                     run.trained_context)))
+    assert r.json() == json.loads(
+        json.dumps(explain(run.model, run.tokenizer, "the lazy dog.", 4, run.trained_context))
+    )
     assert client.post("/api/explain", json={"text": ""}).status_code == 422
     assert client.post("/api/explain", json={"text": "the quick " * 16}).status_code == 413
     assert client.post("/api/explain", json={"text": "ok", "top_k": 99}).status_code == 422
@@ -189,8 +203,9 @@ def test_concurrent_streams_do_not_corrupt_each_other(base):
             t.join(180)
     assert not errors, errors
     for i, prompt in enumerate(prompts):
-        expected = generate(run.model, run.tokenizer.encode(prompt), 40, 1.0, 20, None, seed=100 + i,
-                            max_context=run.trained_context)[0]
+        expected = generate(
+            run.model, run.tokenizer.encode(prompt), 40, 1.0, 20, None, seed=100 + i, max_context=run.trained_context
+        )[0]
         assert results[i] == expected, i
     assert max(s for s, _ in spans.values()) < min(e for _, e in spans.values())  # they really overlapped
 

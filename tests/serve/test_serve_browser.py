@@ -29,8 +29,12 @@ def server(chat):
     """``glassgpt serve`` in a subprocess; yields its URL once /health answers."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "glassgpt", "serve", str(chat), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassgpt", "serve", str(chat), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -77,8 +81,11 @@ def wait_for(browser, js: str, timeout: float = 90):
 def hover(browser, css: str) -> None:
     element = browser.cmd("POST", "/element", {"using": "css selector", "value": css})
     move = {"type": "pointerMove", "origin": {ELEMENT: element[ELEMENT]}, "x": 0, "y": 0, "duration": 50}
-    browser.cmd("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-                                                  "actions": [move]}]})
+    browser.cmd(
+        "POST",
+        "/actions",
+        {"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [move]}]},
+    )
 
 
 def test_playground_generates_hovers_chats_and_explains(server, browser):
@@ -87,29 +94,38 @@ def test_playground_generates_hovers_chats_and_explains(server, browser):
     wait_for(browser, "return document.getElementById('meta').textContent.includes('fine-tuned for chat')")
 
     # generate: tokens stream in, each coloured by its probability
-    browser.script("document.getElementById('prompt').value = 'the quick';"
-                   "document.getElementById('max_tokens').value = '40';"
-                   "document.getElementById('seed').value = '3';"
-                   "document.getElementById('go').click();")
-    status = wait_for(browser, "const s = document.getElementById('gen-status').textContent;"
-                               "return s.includes('tokens in') ? s : null")
+    browser.script(
+        "document.getElementById('prompt').value = 'the quick';"
+        "document.getElementById('max_tokens').value = '40';"
+        "document.getElementById('seed').value = '3';"
+        "document.getElementById('go').click();"
+    )
+    status = wait_for(
+        browser, "const s = document.getElementById('gen-status').textContent;return s.includes('tokens in') ? s : null"
+    )
     assert status.startswith("40 tokens in") and "seed 3" in status
-    tokens = browser.script("return Array.from(document.querySelectorAll('#out .tok'))"
-                            ".map(t => [t.textContent, t.style.background])")
+    tokens = browser.script(
+        "return Array.from(document.querySelectorAll('#out .tok')).map(t => [t.textContent, t.style.background])"
+    )
     assert len(tokens) == 40 and all(bg.startswith("rgb") for _, bg in tokens)
 
     # hovering a token shows its ten likeliest alternatives with probabilities
     hover(browser, "#out .tok:nth-of-type(3)")
-    tip = wait_for(browser, "const t = document.getElementById('tip');"
-                            "return t.style.display === 'block' ? [t.querySelectorAll('tr').length, t.textContent] : null")
+    tip = wait_for(
+        browser,
+        "const t = document.getElementById('tip');"
+        "return t.style.display === 'block' ? [t.querySelectorAll('tr').length, t.textContent] : null",
+    )
     assert tip[0] == 10 and "P ." in tip[1]
     browser.screenshot(ARTIFACTS / "serve-generate.png")
 
     # chat with the fine-tuned run
-    browser.script("document.getElementById('tab-chat').click();"
-                   "document.getElementById('temperature').value = '0';"  # greedy: the reply the run learned
-                   f"document.getElementById('message').value = {json.dumps(QA[0][0])};"
-                   "document.getElementById('send').click();")
+    browser.script(
+        "document.getElementById('tab-chat').click();"
+        "document.getElementById('temperature').value = '0';"  # greedy: the reply the run learned
+        f"document.getElementById('message').value = {json.dumps(QA[0][0])};"
+        "document.getElementById('send').click();"
+    )
     wait_for(browser, "return document.getElementById('chat-status').textContent.includes('tokens')")
     replies = browser.script("return document.querySelectorAll('.msg.assistant .tok').length")
     assert replies > 0

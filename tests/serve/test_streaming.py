@@ -17,8 +17,13 @@ from glassgpt.streaming import TextStream, stream_tokens
 from glassgpt.tokenizers import ByteTokenizer
 from glassgpt.tokenizers.chat import render
 
-SETTINGS = [dict(temperature=0.0), dict(temperature=1.0), dict(temperature=0.7, top_k=5),
-            dict(temperature=1.3, top_p=0.8), dict(temperature=0.9, top_k=8, top_p=0.9)]
+SETTINGS = [
+    dict(temperature=0.0),
+    dict(temperature=1.0),
+    dict(temperature=0.7, top_k=5),
+    dict(temperature=1.3, top_p=0.8),
+    dict(temperature=0.9, top_k=8, top_p=0.9),
+]
 
 
 @pytest.mark.parametrize("settings", SETTINGS)
@@ -68,8 +73,27 @@ def test_text_stream_holds_a_split_character_until_it_is_complete():
 
 def test_terminal_chat_with_a_scripted_stdin(chat):
     run = load_run(chat)
-    script = "\n".join([QA[0][0], "/probs", QA[1][0], "/temperature 0.5", "/top-k 3", "/top-p 0.9", "/top-k off",
-                        "/temperature -1", "/max-tokens x", "/bogus", "/clear", QA[0][0], "/quit", "never read"]) + "\n"
+    script = (
+        "\n".join(
+            [
+                QA[0][0],
+                "/probs",
+                QA[1][0],
+                "/temperature 0.5",
+                "/top-k 3",
+                "/top-p 0.9",
+                "/top-k off",
+                "/temperature -1",
+                "/max-tokens x",
+                "/bogus",
+                "/clear",
+                QA[0][0],
+                "/quit",
+                "never read",
+            ]
+        )
+        + "\n"
+    )
     out = io.StringIO()
     replies = chat_loop(run, SamplingSettings(max_new_tokens=30, temperature=0.0), stdin=io.StringIO(script), out=out)
     text = out.getvalue()
@@ -78,8 +102,9 @@ def test_terminal_chat_with_a_scripted_stdin(chat):
     assert "chat template" in lines[0]
     # greedy reply 1 is what the library generates for the same conversation
     prompt, stops = chat_prompt(run.tokenizer, [{"role": "user", "content": QA[0][0]}])
-    first = run.tokenizer.decode([i for i in generate(run.model, prompt, 30, temperature=0.0, stop_ids=stops)[0]
-                                  if i not in stops])
+    first = run.tokenizer.decode(
+        [i for i in generate(run.model, prompt, 30, temperature=0.0, stop_ids=stops)[0] if i not in stops]
+    )
     bot = [line.split("bot> ", 1)[1] for line in lines if "bot> " in line]
     assert bot[0] == first
     assert "probabilities on" in text and "[" in bot[1] and "]" in bot[1]  # /probs marks every token
@@ -96,8 +121,9 @@ def test_terminal_continues_text_for_a_run_without_chat_tokens(base):
     text = out.getvalue()
     assert "text continuation" in text
     prompt = completion_ids(run.tokenizer, "the quick\n")
-    expected = run.tokenizer.decode(generate(run.model, prompt, 12, temperature=0.0,
-                                             max_context=run.trained_context)[0])
+    expected = run.tokenizer.decode(
+        generate(run.model, prompt, 12, temperature=0.0, max_context=run.trained_context)[0]
+    )
     assert "bot> " + expected in text
 
 

@@ -80,14 +80,32 @@ def chat_tok():
 
 def test_render_marks_assistant_text_and_its_end_only(chat_tok):
     t = role_tokens(chat_tok)
-    messages = [{"role": "system", "content": "be"}, {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "ab"}, {"role": "user", "content": "c"},
-                {"role": "assistant", "content": "d"}]
+    messages = [
+        {"role": "system", "content": "be"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "ab"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
     r = render(chat_tok, messages)
     e = chat_tok.encode
-    assert r.ids == [t["system"][0], *e("be"), t["system"][1], t["user"][0], *e("hi"), t["user"][1],
-                     t["assistant"][0], *e("ab"), t["assistant"][1], t["user"][0], *e("c"), t["user"][1],
-                     t["assistant"][0], *e("d"), t["assistant"][1]]
+    assert r.ids == [
+        t["system"][0],
+        *e("be"),
+        t["system"][1],
+        t["user"][0],
+        *e("hi"),
+        t["user"][1],
+        t["assistant"][0],
+        *e("ab"),
+        t["assistant"][1],
+        t["user"][0],
+        *e("c"),
+        t["user"][1],
+        t["assistant"][0],
+        *e("d"),
+        t["assistant"][1],
+    ]
     counted_tokens = [i for i, c in zip(r.ids, r.counted) if c]
     assert counted_tokens == [*e("ab"), t["assistant"][1], *e("d"), t["assistant"][1]]
     x, y = r.training_pair()

@@ -24,7 +24,7 @@ CODE = [
     "def f(x):\n    return x ** 2  # square\n\n\nclass A:\n\tpass\n",
     '{"key": [1, 2.5, -3e10], "nested": {"a": null}}\n',
     "for (int i = 0; i < n; ++i) { sum += a[i]; }\r\n#include <stdio.h>\r\n",
-    "<div class=\"x\">&amp;&lt;</div>  //// ---- ==== **** ____",
+    '<div class="x">&amp;&lt;</div>  //// ---- ==== **** ____',
 ]
 SPACING = [
     "trailing spaces   \n\n\n   leading\t\t\ttabs\n \n  \n",

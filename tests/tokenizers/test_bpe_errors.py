@@ -116,7 +116,10 @@ CLI_ERRORS = [
     (["train", "--data", "{empty}", "--vocab-size", "300", "--out", "{out}"], ""),
     (["train", "--data", "{text}", "--vocab-size", "100", "--out", "{out}"], "at least 256"),
     (["train", "--data", "{text}", "--vocab-size", "300", "--pattern", "[", "--out", "{out}"], "regular expression"),
-    (["train", "--data", "{text}", "--vocab-size", "300", "--special", "<a>", "--special", "<a>", "--out", "{out}"], "twice"),
+    (
+        ["train", "--data", "{text}", "--vocab-size", "300", "--special", "<a>", "--special", "<a>", "--out", "{out}"],
+        "twice",
+    ),
     (["train", "--data", "{text}", "--vocab-size", "300", "--out", "{tok}"], "already exists"),
     (["train", "--corpus", "no-such-corpus", "--vocab-size", "300", "--out", "{out}"], "no-such-corpus"),
     (["encode", "{tok}", "--text", "a <|endoftext|>"], "special token"),
@@ -131,8 +134,13 @@ CLI_ERRORS = [
 def test_cli_errors_exit_2(saved, tmp_path, capsys, argv, message):
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "text.txt").write_text(big_text())
-    paths = dict(empty=tmp_path / "empty.txt", text=tmp_path / "text.txt", out=tmp_path / "out.json", tok=saved,
-                 missing=tmp_path / "missing.json")
+    paths = dict(
+        empty=tmp_path / "empty.txt",
+        text=tmp_path / "text.txt",
+        out=tmp_path / "out.json",
+        tok=saved,
+        missing=tmp_path / "missing.json",
+    )
     before = saved.read_bytes()
     assert main(["tokenizer", *[a.format(**paths) for a in argv]]) == 2
     err = capsys.readouterr().err
@@ -141,8 +149,11 @@ def test_cli_errors_exit_2(saved, tmp_path, capsys, argv, message):
 
 
 def test_cli_exit_status_in_a_real_process(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "glassgpt", "tokenizer", "decode", "cl100k_base", "--ids", "100261"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "glassgpt", "tokenizer", "decode", "cl100k_base", "--ids", "100261"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "not assigned" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -150,8 +161,26 @@ def test_cli_happy_path(tmp_path, capsys):
     data = tmp_path / "text.txt"
     data.write_text(big_text(), encoding="utf-8")
     out = tmp_path / "tok.json"
-    assert main(["tokenizer", "train", "--data", str(data), "--vocab-size", "400", "--pattern", "gpt2",
-                 "--special", "<|endoftext|>", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tokenizer",
+                "train",
+                "--data",
+                str(data),
+                "--vocab-size",
+                "400",
+                "--pattern",
+                "gpt2",
+                "--special",
+                "<|endoftext|>",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "bytes per token" in capsys.readouterr().out
     tok = BPETokenizer.load(out)
     assert tok.vocab_size == 400 and tok.pattern_name == "gpt2"

@@ -58,7 +58,9 @@ def test_lone_surrogates_are_refused(trained, cl100k, before, after, cp):
         BPETokenizer.train(text, 300)
 
 
-@pytest.mark.parametrize("text", ["\u0301", "\u0301\u0301\u0301", "a\u0301", " \u0301x", "\u20dd\u0308 ", "\u0301\n\u0301"])
+@pytest.mark.parametrize(
+    "text", ["\u0301", "\u0301\u0301\u0301", "a\u0301", " \u0301x", "\u20dd\u0308 ", "\u0301\n\u0301"]
+)
 def test_lone_combining_marks(trained, cl100k, text):
     for tok in [*trained.values(), cl100k]:
         assert tok.decode(tok.encode(text)) == text
@@ -118,8 +120,11 @@ def test_chunk_cache_does_not_change_ids(trained):
 
 
 @settings(max_examples=100, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from(list("ab .,\n\n\t1é😀'sS")), max_size=300), size=st.integers(1, 40),
-       pattern=st.sampled_from(["gpt4", "gpt2"]))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab .,\n\n\t1é😀'sS")), max_size=300),
+    size=st.integers(1, 40),
+    pattern=st.sampled_from(["gpt4", "gpt2"]),
+)
 def test_cut_points_do_not_change_ids(trained, text, size, pattern):
     tok = trained[pattern]
     pieces = split_text(text, cut_points(text, pattern, tok.special_tokens, size))

@@ -32,21 +32,27 @@ def test_merges_equal_the_brute_force_reference(text, n, pattern):
 
 
 @settings(max_examples=60, deadline=None)
-@given(chunks=st.lists(st.binary(min_size=1, max_size=12).map(lambda b: bytes(x % 3 for x in b)), min_size=1, max_size=10),
-       n=st.integers(1, 30))
+@given(
+    chunks=st.lists(st.binary(min_size=1, max_size=12).map(lambda b: bytes(x % 3 for x in b)), min_size=1, max_size=10),
+    n=st.integers(1, 30),
+)
 def test_learn_merges_with_overlapping_pairs(chunks, n):
     """Runs like ``a a a`` (overlapping pairs) are where incremental counting goes wrong."""
     assert learn_merges(Counter(chunks), n) == learn_merges_by_recount([list(c) for c in chunks], n)
 
 
 varied_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=120)  # any valid Unicode
-words_and_spaces = st.lists(st.sampled_from(["the", " the", " cat", "  ", "\n", "héllo", " 42", "!!", "日本", "🙂"]),
-                            min_size=1, max_size=40).map("".join)
+words_and_spaces = st.lists(
+    st.sampled_from(["the", " the", " cat", "  ", "\n", "héllo", " 42", "!!", "日本", "🙂"]), min_size=1, max_size=40
+).map("".join)
 
 
 @settings(max_examples=100, deadline=None)
-@given(text=st.one_of(varied_text, words_and_spaces), n=st.integers(1, 40),
-       pattern=st.sampled_from(["gpt4", "gpt2", "none"]))
+@given(
+    text=st.one_of(varied_text, words_and_spaces),
+    n=st.integers(1, 40),
+    pattern=st.sampled_from(["gpt4", "gpt2", "none"]),
+)
 def test_merges_equal_the_recount_on_varied_texts(text, n, pattern):
     """Multi-byte characters, emoji, runs of spaces and digits: the heap trainer and the
     recount trainer learn the same merges, in the same order."""
@@ -55,7 +61,7 @@ def test_merges_equal_the_recount_on_varied_texts(text, n, pattern):
 
 
 def test_recount_trainer_on_a_worked_example():
-    """"aaabdaaabac" by hand: (a, a) occurs 4 times (overlaps count); then (a, b) and (256, a)
+    """ "aaabdaaabac" by hand: (a, a) occurs 4 times (overlaps count); then (a, b) and (256, a)
     tie at 2 and the smaller pair wins; then (256, 257) at 2; then four pairs tie at 1 and
     (a, c) = (97, 99) is the smallest."""
     expected = [(97, 97), (97, 98), (256, 257), (97, 99)]
@@ -88,7 +94,10 @@ def test_merges_never_cross_chunks():
 def test_special_text_is_not_learned():
     text = "<|endoftext|>hello world" * 50
     tok = BPETokenizer.train(text, 300, special_tokens=["<|endoftext|>"])
-    assert all(b"<|" not in tok.token_bytes(i) and b"|>" not in tok.token_bytes(i) for i in range(256, len(tok.mergeable_ranks)))
+    assert all(
+        b"<|" not in tok.token_bytes(i) and b"|>" not in tok.token_bytes(i)
+        for i in range(256, len(tok.mergeable_ranks))
+    )
     assert tok.special_tokens == {"<|endoftext|>": tok.vocab_size - 1}
     assert tok.encode(text[:30], allowed_special="all")[0] == tok.vocab_size - 1
 

@@ -13,7 +13,7 @@ import glassgpt
 from glassgpt.cli import main
 from glassgpt.errors import TokenizerError
 from glassgpt.runs import load as load_run
-from glassgpt.tokenizers import (BPETokenizer, ByteTokenizer, CharTokenizer, WordTokenizer, from_dict, load)
+from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, WordTokenizer, from_dict, load
 from glassgpt.tokenizers.spec import build_tokenizer
 
 TEXT = "\n".join(corpus(with_specials=True))
@@ -36,12 +36,17 @@ def one_sentence(message: str) -> bool:
 
 # ---- every kind of spec loads, with the ids of the path it replaces -------------------------
 
-@pytest.mark.parametrize("make", [
-    lambda: CharTokenizer.train(TINY_TEXT),
-    lambda: WordTokenizer.train(TINY_TEXT),
-    lambda: ByteTokenizer(),
-    lambda: BPETokenizer.train(big_text(), 300, pattern="gpt2", special_tokens=["<|endoftext|>"]),
-], ids=["char", "word", "byte", "bpe"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: CharTokenizer.train(TINY_TEXT),
+        lambda: WordTokenizer.train(TINY_TEXT),
+        lambda: ByteTokenizer(),
+        lambda: BPETokenizer.train(big_text(), 300, pattern="gpt2", special_tokens=["<|endoftext|>"]),
+    ],
+    ids=["char", "word", "byte", "bpe"],
+)
 def test_a_json_file_loads_as_its_own_type(tmp_path, make):
     tok = make()
     path = tmp_path / "tok.json"
@@ -97,6 +102,7 @@ def test_a_path_wins_over_a_bundled_name(tmp_path, monkeypatch):
 
 # ---- every bad spec is one sentence ---------------------------------------------------------
 
+
 def _write(path, content):
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return path
@@ -111,13 +117,17 @@ BAD = {
     "binary file": (lambda d: _write(d / "b.json", b"\x89PNG\r\n\x1a\n\x00\xff"), "not JSON"),
     "truncated JSON": (lambda d: _write(d / "t.json", '{"type": "char", "chars'), "not JSON"),
     "JSON list": (lambda d: _write(d / "l.json", "[1, 2]"), "not a glassgpt tokenizer"),
-    "no type": (lambda d: _write(d / "h.json", '{"model": {"type": "BPE"}}'), "no \"type\" field"),
+    "no type": (lambda d: _write(d / "h.json", '{"model": {"type": "BPE"}}'), 'no "type" field'),
     "unknown type": (lambda d: _write(d / "u.json", '{"type": "sentencepiece"}'), "'sentencepiece'"),
     "unhashable type": (lambda d: _write(d / "x.json", '{"type": ["char"]}'), "not a glassgpt tokenizer"),
     "field missing": (lambda d: _write(d / "c.json", '{"type": "char"}'), "corrupted"),
     "field wrong": (lambda d: _write(d / "w.json", '{"type": "char", "chars": "aab"}'), "corrupted"),
-    "bad merge": (lambda d: _write(d / "m.json", json.dumps(
-        {"type": "bpe", "pattern": None, "special_tokens": {}, "merges": [[0, 999]]})), "corrupted"),
+    "bad merge": (
+        lambda d: _write(
+            d / "m.json", json.dumps({"type": "bpe", "pattern": None, "special_tokens": {}, "merges": [[0, 999]]})
+        ),
+        "corrupted",
+    ),
     "rank file not base64": (lambda d: _write(d / "r.tiktoken", "!!! 0\n"), "not a tiktoken rank file"),
     "rank file too small": (lambda d: _write(d / "s.tiktoken", "YQ== 0\n"), "256 single bytes"),
 }
@@ -151,6 +161,7 @@ def test_a_class_loader_refuses_another_type(tmp_path):
 
 # ---- the CLI takes every kind of spec -------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory, bpe):
     """spec kind -> (spec string, the tokenizer it names)."""
@@ -161,9 +172,13 @@ def specs(tmp_path_factory, bpe):
     bpe.save_tiktoken(d / "bpe.tiktoken")
     char = CharTokenizer.train("hello world\n")
     char.save(d / "char.json")
-    return {"file": (str(d / "bpe.json"), bpe), "run dir": (str(d / "run"), bpe),
-            "rank file": (str(d / "bpe.tiktoken"), load(d / "bpe.tiktoken")),
-            "char file": (str(d / "char.json"), char), "bundled": ("cl100k_base", None)}
+    return {
+        "file": (str(d / "bpe.json"), bpe),
+        "run dir": (str(d / "run"), bpe),
+        "rank file": (str(d / "bpe.tiktoken"), load(d / "bpe.tiktoken")),
+        "char file": (str(d / "char.json"), char),
+        "bundled": ("cl100k_base", None),
+    }
 
 
 @pytest.mark.parametrize("kind", ["file", "run dir", "rank file", "char file", "bundled"])

@@ -20,8 +20,10 @@ def test_describe_a_small_bpe(abc):
     assert (s.name, s.type, s.vocab_size, s.n_regular, s.n_merges) == ("BPETokenizer", "bpe", 259, 258, 2)
     assert s.pattern_name == "gpt4" and s.specials == [("<|end|>", 258)]
     assert s.longest == [Token(257, 3, "abc"), Token(256, 2, "ab"), Token(0, 1, "\\x00")]
-    assert s.first_merges == [Merge(Token(97, 1, "a"), Token(98, 1, "b"), 256),
-                              Merge(Token(256, 2, "ab"), Token(99, 1, "c"), 257)]
+    assert s.first_merges == [
+        Merge(Token(97, 1, "a"), Token(98, 1, "b"), 256),
+        Merge(Token(256, 2, "ab"), Token(99, 1, "c"), 257),
+    ]
     # "abcab" is one chunk: a b c a b -> ab c ab -> abc ab; the special's text is split as plain text
     split = s.sample
     assert split.ids[:2] == [257, 256] and 258 not in split.ids
@@ -76,7 +78,7 @@ def test_describe_cl100k_agrees_with_tiktoken():
     assert s.vocab_size == enc.n_vocab and s.specials == specials
     regular = [i for i in range(enc.n_vocab) if i not in {i for _, i in specials} and _known(enc, i)]
     assert s.n_regular == len(regular) and s.n_merges == len(regular) - 256
-    lengths = sorted(((-len(enc.decode_single_token_bytes(i)), i) for i in regular))[:5]
+    lengths = sorted((-len(enc.decode_single_token_bytes(i)), i) for i in regular)[:5]
     assert [(t.n_bytes, t.id) for t in s.longest] == [(-n, i) for n, i in lengths]
     for m in s.first_merges:
         whole = enc.decode_single_token_bytes(m.id)

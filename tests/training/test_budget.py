@@ -14,7 +14,7 @@ from glassgpt.training import trainer
 from glassgpt.training.budget import MARGIN, EvalClock, out_of_time
 from glassgpt.training.trainer import Trainer
 
-STEP_S = 0.1            # one training step
+STEP_S = 0.1  # one training step
 EVAL_S_PER_TOKEN = 2e-3  # evaluation: 500 tokens/s, so the ~490 validation tokens take ~1 s
 SAMPLE_S_PER_TOKEN = 4e-3  # sampling: the 200 end-of-run tokens take 0.8 s
 
@@ -59,7 +59,7 @@ def test_eval_clock_and_the_stopping_rule():
     clock = EvalClock()
     assert clock.predict(1000) == 0.0  # nothing measured yet: nothing reserved
     clock.record(500, 2.0)
-    clock.record(500, 1.0)             # the latest measurement wins
+    clock.record(500, 1.0)  # the latest measurement wins
     assert clock.predict(1000) == pytest.approx(2.0)
     assert not out_of_time(5.0, 0.0, 1.0, 100.0)  # no budget
     assert out_of_time(7.0, 10.0, 0.5, 2.5) == (7.0 + 0.5 + MARGIN * 2.5 >= 10.0)
@@ -74,13 +74,13 @@ def test_training_plus_final_evaluation_fit_the_budget(tmp_path, monkeypatch, ev
     info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
     assert result.stopped_by == "time_budget"
     final_s = info["final_eval_s"]
-    assert final_s > 0.9                                           # the final evaluation is a real share here
+    assert final_s > 0.9  # the final evaluation is a real share here
     assert info["predicted_final_eval_s"] == pytest.approx(final_s, rel=0.02)
     assert info["predicted_samples_s"] == pytest.approx(info["samples_s"]) == pytest.approx(0.8)
-    assert info["with_samples_s"] <= budget                        # it all fits, samples included
+    assert info["with_samples_s"] <= budget  # it all fits, samples included
     periodic = 2 * 8 * 16 * EVAL_S_PER_TOKEN if eval_every else 0.0
     slack = STEP_S + periodic + (MARGIN - 1) * (final_s + 0.8) + 1e-9
-    assert info["with_samples_s"] >= budget - slack - STEP_S       # and not much is left unused
+    assert info["with_samples_s"] >= budget - slack - STEP_S  # and not much is left unused
     assert info["training_s"] == pytest.approx(info["with_final_eval_s"] - final_s)
 
 
@@ -93,12 +93,23 @@ def test_without_a_budget_nothing_is_calibrated(tmp_path, monkeypatch):
 
 
 def test_a_time_clock_schedule_finishes_its_decay_when_the_budget_ends(tmp_path, monkeypatch):
-    tr = simulated_trainer(tmp_path, monkeypatch, max_steps=100_000, time_budget=6.0, eval_every=0, warmup_steps=5,
-                           schedule_clock="time", min_lr_ratio=0.1, lr=1e-2)
+    tr = simulated_trainer(
+        tmp_path,
+        monkeypatch,
+        max_steps=100_000,
+        time_budget=6.0,
+        eval_every=0,
+        warmup_steps=5,
+        schedule_clock="time",
+        min_lr_ratio=0.1,
+        lr=1e-2,
+    )
     result = tr.run()
     lrs = [r["lr"] for r in read_metrics(tmp_path / "run") if "lr" in r]
     assert result.stopped_by == "time_budget" and result.steps < 100
-    assert lrs[-1] == pytest.approx(1e-3, rel=0.1)   # the floor, reached with the time (a step clock would be at the peak)
+    assert lrs[-1] == pytest.approx(
+        1e-3, rel=0.1
+    )  # the floor, reached with the time (a step clock would be at the peak)
     assert max(lrs) == pytest.approx(1e-2, rel=0.02) and all(b <= a for a, b in zip(lrs[1:], lrs[2:]))
 
 
@@ -127,9 +138,9 @@ def test_the_cpu_speedrun_preset_spends_its_budget_and_ends_its_decay_at_zero(tm
     tr.engine.train_step = timed_step
     result = tr.run()
     lrs = [r["lr"] for r in read_metrics(tmp_path / "run") if "lr" in r]
-    assert result.stopped_by == "time_budget" and 40 <= result.steps <= 60   # ~6 s of 0.1 s steps
+    assert result.stopped_by == "time_budget" and 40 <= result.steps <= 60  # ~6 s of 0.1 s steps
     assert max(lrs) == pytest.approx(2e-3, rel=0.02)
-    assert lrs[-1] < 0.1 * 2e-3                                             # the decay ran out with the time
+    assert lrs[-1] < 0.1 * 2e-3  # the decay ran out with the time
 
 
 def test_the_glass_engine_refuses_the_cpu_speedrun_preset_in_one_sentence():

@@ -29,8 +29,12 @@ def _no_report(monkeypatch):
 
 
 #: parameter-name prefixes of each group, written out independently of the module
-GROUP_OF = [("lm_head.", "head"), ("transformer.wte.", "embeddings"), ("transformer.wpe.", "embeddings"),
-            ("transformer.ln_f.", "norms")]
+GROUP_OF = [
+    ("lm_head.", "head"),
+    ("transformer.wte.", "embeddings"),
+    ("transformer.wpe.", "embeddings"),
+    ("transformer.ln_f.", "norms"),
+]
 
 
 def group_of(name):
@@ -112,7 +116,8 @@ def test_training_step_reports_loss_before_and_after():
     with torch.no_grad():
         logits, _ = model(x)
         assert out["loss_after"] == pytest.approx(
-            F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1)).item(), rel=1e-6)
+            F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1)).item(), rel=1e-6
+        )
 
 
 # ---- the engine's capture ---------------------------------------------------------------------
@@ -157,20 +162,21 @@ def test_capture_matches_independent_computations(activation, tied):
     logits, pre, acts, resid = manual_forward(ref, x)
     F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1)).backward()
     grads = {n: p.grad.double().numpy() for n, p in ref.named_parameters()}
-    assert rec["grad_norm"] == pytest.approx(math.sqrt(sum((g ** 2).sum() for g in grads.values())), rel=1e-5)
+    assert rec["grad_norm"] == pytest.approx(math.sqrt(sum((g**2).sum() for g in grads.values())), rel=1e-5)
     for g, stats in rec["components"].items():
         want = abs_stats([v for n, v in grads.items() if group_of(n) == g])
         assert stats == pytest.approx(want, rel=1e-5), g
     for i, n in enumerate(rec["layer_grad_norm"]):
-        assert n == pytest.approx(math.sqrt(sum((v ** 2).sum() for k, v in grads.items()
-                                                if k.startswith(f"transformer.h.{i}."))), rel=1e-5)
+        assert n == pytest.approx(
+            math.sqrt(sum((v**2).sum() for k, v in grads.items() if k.startswith(f"transformer.h.{i}."))), rel=1e-5
+        )
     emb = [v for k, v in grads.items() if k.startswith(("transformer.wte", "transformer.wpe"))]
-    assert rec["embedding_grad_norm"] == pytest.approx(math.sqrt(sum((v ** 2).sum() for v in emb)), rel=1e-5)
+    assert rec["embedding_grad_norm"] == pytest.approx(math.sqrt(sum((v**2).sum() for v in emb)), rel=1e-5)
     if tied:
         assert rec["head_grad_norm"] is None and "head" not in rec["components"]
     else:
         head = [v for k, v in grads.items() if k.startswith("lm_head.")]
-        assert rec["head_grad_norm"] == pytest.approx(math.sqrt(sum((v ** 2).sum() for v in head)), rel=1e-5)
+        assert rec["head_grad_norm"] == pytest.approx(math.sqrt(sum((v**2).sum() for v in head)), rel=1e-5)
 
     # activations, saturation, residual stream, histograms
     for i in range(2):
@@ -221,8 +227,9 @@ def test_capture_changes_nothing_and_draws_no_random_numbers():
         eng = engine_for(dropout=0.2)
         losses = [eng.train_step(micro, 1e-2, capture=capture).loss]
         losses.append(eng.train_step(micro, 1e-2).loss)  # dropout masks drawn after the captured step
-        results.append((losses, {k: v.clone() for k, v in eng.state_dict()["model"].items()},
-                        eng.state_dict()["rng"]["torch_cpu"]))
+        results.append(
+            (losses, {k: v.clone() for k, v in eng.state_dict()["model"].items()}, eng.state_dict()["rng"]["torch_cpu"])
+        )
     (l0, w0, r0), (l1, w1, r1) = results
     assert l0 == l1 and torch.equal(r0, r1)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
@@ -230,8 +237,15 @@ def test_capture_changes_nothing_and_draws_no_random_numbers():
 
 # ---- diagnostics.jsonl from real runs ------------------------------------------------------------
 def run_cfg(steps, diagnostics_every=2):
-    c = tiny_config(max_steps=steps, decay_steps=8, save_every=100, eval_every=0, log_every=1,
-                    diagnostics_every=diagnostics_every, device="cpu")
+    c = tiny_config(
+        max_steps=steps,
+        decay_steps=8,
+        save_every=100,
+        eval_every=0,
+        log_every=1,
+        diagnostics_every=diagnostics_every,
+        device="cpu",
+    )
     c.model.dropout = 0.1
     return c
 
@@ -240,8 +254,18 @@ def records(run):
     return [json.loads(line) for line in (run / "diagnostics.jsonl").read_text().splitlines()]
 
 
-FIELDS = ["step", "grad_norm", "components", "layer_grad_norm", "embedding_grad_norm", "head_grad_norm",
-          "update_ratio", "activations", "attention_entropy", "histograms"]
+FIELDS = [
+    "step",
+    "grad_norm",
+    "components",
+    "layer_grad_norm",
+    "embedding_grad_norm",
+    "head_grad_norm",
+    "update_ratio",
+    "activations",
+    "attention_entropy",
+    "histograms",
+]
 
 
 def test_diagnostics_jsonl_fields_resume_and_update_ratio(tmp_path):
@@ -257,12 +281,12 @@ def test_diagnostics_jsonl_fields_resume_and_update_ratio(tmp_path):
         assert all(set(s) == {"mean", "max", "std"} for s in r["components"].values())
         assert len(r["layer_grad_norm"]) == 2 and r["head_grad_norm"] is None
         assert set(r["update_ratio"]) == set(r["components"])
-        assert all(set(a) == {"mlp", "residual"} and set(a["mlp"]) == {"mean", "std", "saturated"}
-                   for a in r["activations"])
+        assert all(
+            set(a) == {"mlp", "residual"} and set(a["mlp"]) == {"mean", "std", "saturated"} for a in r["activations"]
+        )
         assert len(r["attention_entropy"]) == 2 and all(len(h) == 2 for h in r["attention_entropy"])
         assert all(0 <= e <= math.log(seq) + 1e-6 for h in r["attention_entropy"] for e in h)
-        assert all(len(h["activation"]["counts"]) == 30 and len(h["gradient"]["edges"]) == 31
-                   for h in r["histograms"])
+        assert all(len(h["activation"]["counts"]) == 30 and len(h["gradient"]["edges"]) == 31 for h in r["histograms"])
     # the grad_norm of a record is the one metrics.jsonl logs for that step
     metrics = {m["step"]: m for m in map(json.loads, (one / "metrics.jsonl").read_text().splitlines())}
     assert all(r["grad_norm"] == metrics[r["step"]]["grad_norm"] for r in recs)
@@ -294,6 +318,7 @@ def test_diagnostics_jsonl_fields_resume_and_update_ratio(tmp_path):
 def test_glass_engine_records_diagnostics_too(tmp_path):
     """--engine glass with diagnostics: the torch engine's record format, and capturing does not
     change the run (the same losses as with diagnostics off)."""
+
     def cfg(every, engine):
         c = run_cfg(4, diagnostics_every=every)
         c.train.engine = engine

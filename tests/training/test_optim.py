@@ -58,8 +58,8 @@ def test_muon_step_is_momentum_then_an_orthogonalised_update():
     expected = before - 0.1 * update_scale((32, 16), "aspect") * newton_schulz(g2 + 0.9 * buf)
     assert torch.allclose(w.detach(), expected, atol=1e-6)
     assert torch.allclose(opt.state[w]["momentum_buffer"], buf)
-    assert update_scale((32, 16), "aspect") == pytest.approx(2 ** 0.5)
-    assert update_scale((16, 32), "adamw") == pytest.approx(0.2 * 32 ** 0.5)
+    assert update_scale((32, 16), "aspect") == pytest.approx(2**0.5)
+    assert update_scale((16, 32), "adamw") == pytest.approx(0.2 * 32**0.5)
     with pytest.raises(ValueError, match="2-D"):
         Muon([torch.nn.Parameter(torch.zeros(4))])
 
@@ -79,8 +79,15 @@ def test_every_parameter_has_one_role():
 
 
 def test_muon_takes_the_block_matrices_and_adamw_the_rest():
-    t = resolve("baby", overrides={"train.optimizer": "muon", "train.lr": "0.001", "train.lr_matrix": "0.02",
-                                   "train.lr_embed": "0.004"}).train
+    t = resolve(
+        "baby",
+        overrides={
+            "train.optimizer": "muon",
+            "train.lr": "0.001",
+            "train.lr_matrix": "0.02",
+            "train.lr_embed": "0.004",
+        },
+    ).train
     model = gpt(tie=True)
     opt = Optimizers(model, t, torch.device("cpu"))
     muon = {id(p) for g in opt.muon.param_groups for p in g["params"]}
@@ -125,9 +132,21 @@ def test_glass_per_role_rates_match_torch():
 
 def test_muon_run_resumes_byte_identically(tmp_path):
     """12 steps in one go == 6 + resume + 6, with Muon, per-role rates and the wsd schedule."""
+
     def cfg(steps):
-        c = tiny_config(max_steps=steps, decay_steps=12, save_every=4, eval_every=6, log_every=2, warmup_steps=2,
-                        optimizer="muon", lr_matrix=0.02, lr_embed=0.01, schedule="wsd", decay_fraction=0.5)
+        c = tiny_config(
+            max_steps=steps,
+            decay_steps=12,
+            save_every=4,
+            eval_every=6,
+            log_every=2,
+            warmup_steps=2,
+            optimizer="muon",
+            lr_matrix=0.02,
+            lr_embed=0.01,
+            schedule="wsd",
+            decay_fraction=0.5,
+        )
         c.model.dropout = 0.1
         return c
 
@@ -142,14 +161,17 @@ def test_muon_run_resumes_byte_identically(tmp_path):
     assert a == (tmp_path / "two" / "model.safetensors").read_bytes()
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("train.optimizer", "lion", "adamw, muon, sgd"),
-    ("train.lr_head", "-1", "lr_head"),
-    ("train.muon_momentum", "1.0", "muon_momentum"),
-    ("train.muon_scale", "big", "adamw or aspect"),
-    ("train.schedule", "exponential", "wsd, step"),
-    ("train.decay_fraction", "0", "decay_fraction"),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("train.optimizer", "lion", "adamw, muon, sgd"),
+        ("train.lr_head", "-1", "lr_head"),
+        ("train.muon_momentum", "1.0", "muon_momentum"),
+        ("train.muon_scale", "big", "adamw or aspect"),
+        ("train.schedule", "exponential", "wsd, step"),
+        ("train.decay_fraction", "0", "decay_fraction"),
+    ],
+)
 def test_bad_optimizer_settings_are_one_sentence(key, value, words):
     with pytest.raises(ConfigError, match=words):
         resolve("baby", overrides={key: value})

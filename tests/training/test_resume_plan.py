@@ -33,12 +33,12 @@ def lrs(run) -> dict[int, float]:
 
 
 def test_a_longer_resume_keeps_the_decay_the_run_started_with(tmp_path):
-    train(tmp_path / "ten", config=plan(10), text=TINY_TEXT)            # one go of 10 steps: the reference plan
+    train(tmp_path / "ten", config=plan(10), text=TINY_TEXT)  # one go of 10 steps: the reference plan
     train(tmp_path / "r", config=plan(10), text=TINY_TEXT)
     result = train(tmp_path / "r", overrides={"train.max_steps": 20}, resume=True)
     assert result.steps == 20
     got, ten = lrs(tmp_path / "r"), lrs(tmp_path / "ten")
-    assert all(got[s] == ten[s] for s in range(1, 11))                 # no planned step changed its rate
+    assert all(got[s] == ten[s] for s in range(1, 11))  # no planned step changed its rate
     floor = 3e-3 * 0.1
     assert all(got[s] == pytest.approx(floor) for s in range(11, 21))  # the extra steps train at the floor
     assert got[11] == learning_rate(10, 3e-3, 2, 10, 0.1, "cosine")
@@ -64,7 +64,7 @@ def test_every_resume_is_recorded(tmp_path):
     resumes = read_config_dict(tmp_path / "r")["resumes"]
     assert [r["step"] for r in resumes] == [4, 6]
     assert resumes[1]["changed"] == {"train.max_steps": [6, 8], "train.lr": [3e-3, 1e-3]}
-    assert RunConfig.from_dict(read_config_dict(tmp_path / "r")).resumes == resumes   # config.json still loads
+    assert RunConfig.from_dict(read_config_dict(tmp_path / "r")).resumes == resumes  # config.json still loads
 
 
 def test_resume_compares_the_text_not_the_spelling_of_its_path(tmp_path, monkeypatch):
@@ -73,8 +73,9 @@ def test_resume_compares_the_text_not_the_spelling_of_its_path(tmp_path, monkeyp
     cfg = plan(4)
     cfg.data.path = "notes.txt"
     train(tmp_path / "r", config=cfg)
-    result = train(tmp_path / "r", overrides={"train.max_steps": 6, "data.path": str(tmp_path / "notes.txt")},
-                   resume=True)
+    result = train(
+        tmp_path / "r", overrides={"train.max_steps": 6, "data.path": str(tmp_path / "notes.txt")}, resume=True
+    )
     assert result.steps == 6 and read_config_dict(tmp_path / "r")["data"]["path"] == "notes.txt"
     (tmp_path / "other.txt").write_text(TINY_TEXT.replace("dog", "cat"))
     with pytest.raises(ConfigError, match="the text differs from the one it was trained on"):
@@ -155,16 +156,40 @@ def test_the_header_says_what_will_end_the_run(tmp_path):
 
 def test_a_time_clock_header_says_the_decay_follows_the_budget(tmp_path):
     cfg = resolve("cpu-speedrun", overrides={"model.vocab_size": 30})
-    text = "\n".join(header_lines(cfg, tmp_path / "r", {"train_tokens": 10, "val_tokens": 2}, Tok(), "cpu", 2, 0,
-                                   False))
+    text = "\n".join(
+        header_lines(cfg, tmp_path / "r", {"train_tokens": 10, "val_tokens": 2}, Tok(), "cpu", 2, 0, False)
+    )
     assert "wsd decay to 0 over the last 50% of the time budget" in text and "at step 1,000,000" not in text
     assert "step 1,000,000, or the 1:34 time budget if that comes first" in text
 
 
 def test_train_prints_the_header_before_step_one(tmp_path, capsys):
-    assert main(["train", "--data", str(_text(tmp_path)), "--out", str(tmp_path / "r"), "--max-steps", "3",
-                 "--set", "model.n_layer=1", "--set", "model.n_embd=16", "--set", "model.n_head=2",
-                 "--set", "model.block_size=16", "--set", "train.batch_size=4", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(_text(tmp_path)),
+                "--out",
+                str(tmp_path / "r"),
+                "--max-steps",
+                "3",
+                "--set",
+                "model.n_layer=1",
+                "--set",
+                "model.n_embd=16",
+                "--set",
+                "model.n_head=2",
+                "--set",
+                "model.block_size=16",
+                "--set",
+                "train.batch_size=4",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"glassgpt train → {tmp_path / 'r'} (new run)\n  model ")
     assert "warning: the run ends at step 3, before its 100 warmup steps are over" in err

@@ -34,15 +34,18 @@ def cgroup_tree(tmp_path, v2=None, nested=None, v1=None):
     return dict(root=root, self_cgroup=tmp_path / "self")
 
 
-@pytest.mark.parametrize("files, cores", [
-    (dict(v2="150000 100000\n"), 1.5),
-    (dict(v2="max 100000\n"), None),
-    (dict(v2="max 100000\n", nested="50000 100000"), 0.5),   # a parent group's quota binds
-    (dict(v2="300000 100000", nested="200000 100000"), 2.0),  # the smallest wins
-    (dict(v1=("250000", "100000")), 2.5),
-    (dict(v1=("-1", "100000")), None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "files, cores",
+    [
+        (dict(v2="150000 100000\n"), 1.5),
+        (dict(v2="max 100000\n"), None),
+        (dict(v2="max 100000\n", nested="50000 100000"), 0.5),  # a parent group's quota binds
+        (dict(v2="300000 100000", nested="200000 100000"), 2.0),  # the smallest wins
+        (dict(v1=("250000", "100000")), 2.5),
+        (dict(v1=("-1", "100000")), None),
+        ({}, None),
+    ],
+)
 def test_cgroup_quota_in_cores(tmp_path, files, cores):
     assert cgroup_cpu_limit(**cgroup_tree(tmp_path, **files)) == (pytest.approx(cores) if cores else None)
 
@@ -69,8 +72,9 @@ def test_idle_cores_from_two_proc_stat_readings():
     assert idle_cores(before, before, [0, 1]) is None  # no time passed
 
 
-@pytest.mark.parametrize("usable, idle, n", [(2, 1.96, 2), (2, 0.95, 1), (2, 0.05, 1), (8, None, 8), (4, 2.6, 3),
-                                             (4, 9.0, 4)])
+@pytest.mark.parametrize(
+    "usable, idle, n", [(2, 1.96, 2), (2, 0.95, 1), (2, 0.05, 1), (8, None, 8), (4, 2.6, 3), (4, 9.0, 4)]
+)
 def test_choose_threads_takes_the_idle_cores(usable, idle, n):
     assert choose_threads(usable, idle) == n
 
@@ -188,9 +192,9 @@ def test_other_load_is_busy_time_minus_our_own(tmp_path, monkeypatch):
     path.write_text(stat((100, 100), (100, 100)))
     load = T.OtherLoad([0, 1], path)
     path.write_text(stat((200, 100), (180, 120)))  # cpu0 all busy, cpu1 80% busy: 1.8 cores
-    clock["t"], clock["cpu"] = 1.0, 1.0                 # of which we used 1.0
+    clock["t"], clock["cpu"] = 1.0, 1.0  # of which we used 1.0
     assert load() == pytest.approx(0.8)
-    clock["t"] = 2.0                                     # nothing moved in /proc/stat: unknown
+    clock["t"] = 2.0  # nothing moved in /proc/stat: unknown
     assert load() is None
     assert T.OtherLoad([0], tmp_path / "missing")() is None
 
@@ -213,8 +217,9 @@ def test_a_single_catastrophic_trial_step_aborts_the_trial():
 
 
 def test_trainer_uses_the_auto_plan_and_records_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(trainer, "plan_threads",
-                        lambda n: T.plan_threads(n, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1]))
+    monkeypatch.setattr(
+        trainer, "plan_threads", lambda n: T.plan_threads(n, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1])
+    )
     train(tmp_path / "r", config=tiny_config(max_steps=8), text=TINY_TEXT)
     info = json.loads((tmp_path / "r" / "summary.json").read_text())["threads"]
     assert info["start"] == 1 and "auto: 2 usable cores, 0.3 idle" in info["plan"]
@@ -277,6 +282,7 @@ def test_thread_count_changes_only_layernorm_gain_and_bias_gradients():
 def test_rmsnorm_runs_are_identical_at_one_and_two_threads(tmp_path, monkeypatch):
     """With RMSNorm (no fused LayerNorm backward) every gradient is thread-count independent,
     so whole runs are byte-identical."""
+
     def cfg(n):
         c = tiny_config(max_steps=12, threads=n)
         c.model.norm, c.model.activation = "rmsnorm", "relu2"
@@ -284,7 +290,9 @@ def test_rmsnorm_runs_are_identical_at_one_and_two_threads(tmp_path, monkeypatch
 
     train(tmp_path / "one", config=cfg(1), text=TINY_TEXT)
     train(tmp_path / "two", config=cfg(2), text=TINY_TEXT)
-    assert (tmp_path / "one" / "model.safetensors").read_bytes() == (tmp_path / "two" / "model.safetensors").read_bytes()
+    assert (tmp_path / "one" / "model.safetensors").read_bytes() == (
+        tmp_path / "two" / "model.safetensors"
+    ).read_bytes()
 
 
 # ---- OpenMP environment defaults ------------------------------------------------------------------

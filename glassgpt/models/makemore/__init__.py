@@ -18,14 +18,14 @@ import dataclasses
 
 import torch
 
-from ...errors import ConfigError
-from .base import CharModel
-from .bigram import Bigram, BigramConfig
-from .generate import generate
-from .layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
-from .mlp import MLP, MLPConfig
-from .neural_bigram import NeuralBigram, NeuralBigramConfig
-from .wavenet import WaveNet, WaveNetConfig
+from glassgpt.errors import ConfigError
+from glassgpt.models.makemore.base import CharModel
+from glassgpt.models.makemore.bigram import Bigram, BigramConfig
+from glassgpt.models.makemore.generate import generate
+from glassgpt.models.makemore.layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
+from glassgpt.models.makemore.mlp import MLP, MLPConfig
+from glassgpt.models.makemore.neural_bigram import NeuralBigram, NeuralBigramConfig
+from glassgpt.models.makemore.wavenet import WaveNet, WaveNetConfig
 
 #: name -> (config class, model class)
 MODELS: dict[str, tuple[type, type[CharModel]]] = {
@@ -48,8 +48,9 @@ def make_config(name: str, **fields):
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise ConfigError(f"the {name} model has no setting {unknown[0]!r}; "
-                          f"its settings are {', '.join(sorted(known))}.")
+        raise ConfigError(
+            f"the {name} model has no setting {unknown[0]!r}; its settings are {', '.join(sorted(known))}."
+        )
     return config_cls(**fields)
 
 
@@ -66,7 +67,24 @@ def build_model(name: str, config=None, generator: torch.Generator | None = None
     return model_cls(config, generator)
 
 
-__all__ = ["MODELS", "make_config", "build_model", "generate", "CharModel",
-           "Bigram", "BigramConfig", "NeuralBigram", "NeuralBigramConfig", "MLP", "MLPConfig",
-           "WaveNet", "WaveNetConfig", "Embedding", "FlattenConsecutive", "Linear", "BatchNorm1d",
-           "Tanh", "Sequential"]
+__all__ = [
+    "MODELS",
+    "make_config",
+    "build_model",
+    "generate",
+    "CharModel",
+    "Bigram",
+    "BigramConfig",
+    "NeuralBigram",
+    "NeuralBigramConfig",
+    "MLP",
+    "MLPConfig",
+    "WaveNet",
+    "WaveNetConfig",
+    "Embedding",
+    "FlattenConsecutive",
+    "Linear",
+    "BatchNorm1d",
+    "Tanh",
+    "Sequential",
+]

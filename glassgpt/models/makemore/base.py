@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...errors import GlassError
+from glassgpt.errors import GlassError
 
 
 class CharModel(nn.Module):
@@ -45,8 +45,9 @@ class CharModel(nn.Module):
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None):
         """x (B, block_size) int64 -> (logits (B, V), loss or None)."""
         if x.dim() != 2 or x.shape[1] != self.block_size:
-            raise GlassError(f"this model reads windows of {self.block_size} characters, "
-                             f"but got input of shape {tuple(x.shape)}.")
+            raise GlassError(
+                f"this model reads windows of {self.block_size} characters, but got input of shape {tuple(x.shape)}."
+            )
         logits = self.logits(x)
         return logits, (None if targets is None else self.loss(logits, targets))
 
@@ -76,10 +77,13 @@ class CharModel(nn.Module):
         own = self.state_dict()
         missing, extra = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
         if missing or extra:
-            raise GlassError(f"the weights do not fit this model (missing {missing[:3]}, unexpected {extra[:3]}); "
-                             "the checkpoint was made for a different configuration.")
+            raise GlassError(
+                f"the weights do not fit this model (missing {missing[:3]}, unexpected {extra[:3]}); "
+                "the checkpoint was made for a different configuration."
+            )
         for name, t in tensors.items():
             if tuple(t.shape) != tuple(own[name].shape):
-                raise GlassError(f"weight {name} has shape {tuple(t.shape)} but the model expects "
-                                 f"{tuple(own[name].shape)}.")
+                raise GlassError(
+                    f"weight {name} has shape {tuple(t.shape)} but the model expects {tuple(own[name].shape)}."
+                )
         self.load_state_dict(tensors)

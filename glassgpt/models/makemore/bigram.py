@@ -19,14 +19,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ...errors import ConfigError
-from .base import CharModel
+from glassgpt.errors import ConfigError
+from glassgpt.models.makemore.base import CharModel
 
 
 @dataclass
 class BigramConfig:
     vocab_size: int = 27
-    smoothing: float = 1.0        # add-k: k added to every count before normalising
+    smoothing: float = 1.0  # add-k: k added to every count before normalising
 
     @property
     def block_size(self) -> int:

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import torch
 
-from ...errors import GlassError
-from .base import CharModel
+from glassgpt.errors import GlassError
+from glassgpt.models.makemore.base import CharModel
 
 END_ID = 0
 
 
 @torch.no_grad()
-def generate(model: CharModel, num_samples: int, generator: torch.Generator, max_length: int = 50,
-             temperature: float = 1.0, prefix: list[int] | tuple[int, ...] = ()) -> list[list[int]]:
+def generate(
+    model: CharModel,
+    num_samples: int,
+    generator: torch.Generator,
+    max_length: int = 50,
+    temperature: float = 1.0,
+    prefix: list[int] | tuple[int, ...] = (),
+) -> list[list[int]]:
     """``num_samples`` words as lists of ids, each without its final ``.`` (id 0).
 
     Every word starts with the ids of ``prefix`` (none: from the very start) and stops at ``.``
@@ -29,7 +35,7 @@ def generate(model: CharModel, num_samples: int, generator: torch.Generator, max
     was_training = model.training
     model.eval()
     try:
-        start = ([END_ID] * model.block_size + list(prefix))[len(prefix):]
+        start = ([END_ID] * model.block_size + list(prefix))[len(prefix) :]
         context = torch.tensor([start] * num_samples, dtype=torch.long)
         words: list[list[int]] = [list(prefix) for _ in range(num_samples)]
         alive = torch.ones(num_samples, dtype=torch.bool)

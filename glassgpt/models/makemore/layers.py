@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ...errors import ConfigError, GlassError
+from glassgpt.errors import ConfigError, GlassError
 
 __all__ = ["Embedding", "FlattenConsecutive", "Linear", "BatchNorm1d", "Tanh", "Sequential"]
 
@@ -55,8 +55,9 @@ class FlattenConsecutive(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         if T % self.n:
-            raise GlassError(f"FlattenConsecutive({self.n}) cannot group {T} positions; "
-                             f"the context must be a multiple of {self.n}.")
+            raise GlassError(
+                f"FlattenConsecutive({self.n}) cannot group {T} positions; the context must be a multiple of {self.n}."
+            )
         x = x.reshape(B, T // self.n, C * self.n)
         return x.squeeze(1) if x.shape[1] == 1 else x
 
@@ -70,10 +71,19 @@ class Linear(nn.Module):
     ``weight`` ~ N(0, 1) * scale with scale = gain / sqrt(fan_in) unless ``scale`` is given;
     ``bias`` is zeros, or N(0, 1) * ``bias_scale`` when given (the lecture's MLP draws it)."""
 
-    def __init__(self, fan_in: int, fan_out: int, bias: bool = True, *, generator: torch.Generator,
-                 gain: float = 1.0, scale: float | None = None, bias_scale: float | None = None):
+    def __init__(
+        self,
+        fan_in: int,
+        fan_out: int,
+        bias: bool = True,
+        *,
+        generator: torch.Generator,
+        gain: float = 1.0,
+        scale: float | None = None,
+        bias_scale: float | None = None,
+    ):
         super().__init__()
-        w_scale = gain / fan_in ** 0.5 if scale is None else scale
+        w_scale = gain / fan_in**0.5 if scale is None else scale
         self.weight = nn.Parameter(torch.randn((fan_in, fan_out), generator=generator) * w_scale)
         if not bias:
             self.bias = None
@@ -108,8 +118,10 @@ class BatchNorm1d(nn.Module):
         if self.training:
             n = x.numel() // x.shape[-1]
             if n < 2:
-                raise ConfigError("BatchNorm cannot train on a batch of one example (its variance is undefined); "
-                                  "use a batch size of at least 2.")
+                raise ConfigError(
+                    "BatchNorm cannot train on a batch of one example (its variance is undefined); "
+                    "use a batch size of at least 2."
+                )
             mean = x.mean(dims)
             var = x.var(dims, correction=0)
             with torch.no_grad():

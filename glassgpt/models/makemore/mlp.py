@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ...errors import ConfigError
-from .base import CharModel
-from .layers import BatchNorm1d, Embedding, Linear, Tanh
+from glassgpt.errors import ConfigError
+from glassgpt.models.makemore.base import CharModel
+from glassgpt.models.makemore.layers import BatchNorm1d, Embedding, Linear, Tanh
 
 #: tanh's gain: (5/3) / sqrt(fan_in) keeps activations in tanh's working range (Kaiming et al.)
 TANH_GAIN = 5.0 / 3.0
@@ -45,14 +45,14 @@ HIDDEN_INITS = ("randn", "small", "kaiming")
 @dataclass
 class MLPConfig:
     vocab_size: int = 27
-    block_size: int = 3           # characters of context
-    n_embd: int = 10              # size of each character's vector
-    n_hidden: int = 200           # tanh units
-    small_output: bool = False    # fix 1: W2 x 0.01, b2 = 0 -> initial loss ~ -ln(1/V)
-    hidden_init: str = "randn"    # fix 2: "randn" N(0,1) | "small" x 0.2 | "kaiming" x (5/3)/sqrt(fan_in)
-    batchnorm: bool = False       # BatchNorm1d between the hidden Linear and the tanh
+    block_size: int = 3  # characters of context
+    n_embd: int = 10  # size of each character's vector
+    n_hidden: int = 200  # tanh units
+    small_output: bool = False  # fix 1: W2 x 0.01, b2 = 0 -> initial loss ~ -ln(1/V)
+    hidden_init: str = "randn"  # fix 2: "randn" N(0,1) | "small" x 0.2 | "kaiming" x (5/3)/sqrt(fan_in)
+    batchnorm: bool = False  # BatchNorm1d between the hidden Linear and the tanh
     bn_momentum: float = 0.001
-    hidden_bias: bool | None = None   # None: a bias unless BatchNorm follows
+    hidden_bias: bool | None = None  # None: a bias unless BatchNorm follows
 
 
 class MLP(CharModel):
@@ -72,16 +72,22 @@ class MLP(CharModel):
                 raise ConfigError(f"the MLP's {name} must be at least 1, got {getattr(config, name)}.")
         self.config = config
         fan_in = config.block_size * config.n_embd
-        w1_scale = {"randn": 1.0, "small": 0.2, "kaiming": TANH_GAIN / fan_in ** 0.5}[config.hidden_init]
+        w1_scale = {"randn": 1.0, "small": 0.2, "kaiming": TANH_GAIN / fan_in**0.5}[config.hidden_init]
         b1_scale = 1.0 if config.hidden_init == "randn" else 0.01
         out_scale = 0.01 if config.small_output else 1.0
         hidden_bias = (not config.batchnorm) if config.hidden_bias is None else config.hidden_bias
 
         self.C = Embedding(config.vocab_size, config.n_embd, generator=generator)
-        self.hidden = Linear(fan_in, config.n_hidden, bias=hidden_bias, generator=generator,
-                             scale=w1_scale, bias_scale=b1_scale)
-        self.out = Linear(config.n_hidden, config.vocab_size, generator=generator,
-                          scale=out_scale, bias_scale=0.0 if config.small_output else 1.0)
+        self.hidden = Linear(
+            fan_in, config.n_hidden, bias=hidden_bias, generator=generator, scale=w1_scale, bias_scale=b1_scale
+        )
+        self.out = Linear(
+            config.n_hidden,
+            config.vocab_size,
+            generator=generator,
+            scale=out_scale,
+            bias_scale=0.0 if config.small_output else 1.0,
+        )
         self.bn = BatchNorm1d(config.n_hidden, momentum=config.bn_momentum) if config.batchnorm else None
         self.tanh = Tanh()
 
@@ -89,8 +95,8 @@ class MLP(CharModel):
         return self.C.weight.detach()
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        emb = self.C(x)                                    # (B, block, n_embd)
+        emb = self.C(x)  # (B, block, n_embd)
         hpreact = self.hidden(emb.view(emb.shape[0], -1))  # (B, n_hidden)
         if self.bn is not None:
             hpreact = self.bn(hpreact)
-        return self.out(self.tanh(hpreact))                # (B, V)
+        return self.out(self.tanh(hpreact))  # (B, V)

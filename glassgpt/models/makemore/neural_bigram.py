@@ -26,14 +26,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...errors import ConfigError
-from .base import CharModel
+from glassgpt.errors import ConfigError
+from glassgpt.models.makemore.base import CharModel
 
 
 @dataclass
 class NeuralBigramConfig:
     vocab_size: int = 27
-    l2: float = 0.01              # weight of mean(W**2) in the loss (0: off)
+    l2: float = 0.01  # weight of mean(W**2) in the loss (0: off)
 
     @property
     def block_size(self) -> int:
@@ -53,15 +53,15 @@ class NeuralBigram(CharModel):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         xenc = F.one_hot(x[:, -1], num_classes=self.config.vocab_size).float()
-        return xenc @ self.W                                   # log-counts
+        return xenc @ self.W  # log-counts
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        counts = logits.exp()                                  # "counts", positive
-        probs = counts / counts.sum(dim=1, keepdim=True)       # softmax, written out
+        counts = logits.exp()  # "counts", positive
+        probs = counts / counts.sum(dim=1, keepdim=True)  # softmax, written out
         nll = -probs[torch.arange(len(targets)), targets].log().mean()
         if not self.training:
-            return nll                                         # evaluation: the plain NLL
-        return nll + self.config.l2 * (self.W ** 2).mean()
+            return nll  # evaluation: the plain NLL
+        return nll + self.config.l2 * (self.W**2).mean()
 
     def probs(self) -> torch.Tensor:
         """softmax(W): row i is the learned distribution of the character after i."""

@@ -22,19 +22,19 @@ from dataclasses import dataclass
 
 import torch
 
-from ...errors import ConfigError
-from .base import CharModel
-from .layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
+from glassgpt.errors import ConfigError
+from glassgpt.models.makemore.base import CharModel
+from glassgpt.models.makemore.layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
 
 
 @dataclass
 class WaveNetConfig:
     vocab_size: int = 27
-    block_size: int = 8           # characters of context; a power of ``group``
+    block_size: int = 8  # characters of context; a power of ``group``
     n_embd: int = 24
     n_hidden: int = 128
-    group: int = 2                # neighbours fused per level (block_size: one flat level)
-    batchnorm: bool = True        # BatchNorm1d after each hidden Linear (which then has no bias)
+    group: int = 2  # neighbours fused per level (block_size: one flat level)
+    batchnorm: bool = True  # BatchNorm1d after each hidden Linear (which then has no bias)
     bn_momentum: float = 0.1
     last_layer_scale: float = 0.1  # the output Linear's weights start small: initial loss ~ ln V
 
@@ -61,9 +61,11 @@ class WaveNet(CharModel):
                 raise ConfigError(f"the WaveNet's {name} must be at least 1, got {getattr(config, name)}.")
         if config.group < 2 and config.block_size > 1:
             raise ConfigError(f"the WaveNet's group must be at least 2, got {config.group}.")
-        if config.group ** config.levels != config.block_size:
-            raise ConfigError(f"the WaveNet's block_size {config.block_size} is not a power of its group "
-                              f"{config.group}; use e.g. block_size {config.group ** config.levels}.")
+        if config.group**config.levels != config.block_size:
+            raise ConfigError(
+                f"the WaveNet's block_size {config.block_size} is not a power of its group "
+                f"{config.group}; use e.g. block_size {config.group**config.levels}."
+            )
         self.config = config
         layers: list[torch.nn.Module] = [Embedding(config.vocab_size, config.n_embd, generator=generator)]
         width = config.n_embd

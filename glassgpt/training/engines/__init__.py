@@ -12,12 +12,12 @@ All implement ``base.Engine``.
 
 from __future__ import annotations
 
-from ...config import RunConfig
-from .base import Engine, StepResult, TorchRNG, split_micro_batches
-from .counting import CountingEngine
-from .glass_engine import GlassEngine
-from .glass_mlp import GlassMLPEngine
-from .torch_engine import TorchEngine, decay_groups
+from glassgpt.config import RunConfig
+from glassgpt.training.engines.base import Engine, StepResult, TorchRNG, split_micro_batches
+from glassgpt.training.engines.counting import CountingEngine
+from glassgpt.training.engines.glass_engine import GlassEngine
+from glassgpt.training.engines.glass_mlp import GlassMLPEngine
+from glassgpt.training.engines.torch_engine import TorchEngine, decay_groups
 
 ENGINES = {"torch": TorchEngine, "glass": GlassEngine}
 
@@ -31,5 +31,16 @@ def make_engine(cfg: RunConfig) -> Engine:
     return ENGINES[cfg.train.engine](cfg)
 
 
-__all__ = ["ENGINES", "CountingEngine", "Engine", "GlassEngine", "GlassMLPEngine", "StepResult", "TorchEngine",
-           "TorchRNG", "decay_groups", "make_engine", "split_micro_batches"]
+__all__ = [
+    "ENGINES",
+    "CountingEngine",
+    "Engine",
+    "GlassEngine",
+    "GlassMLPEngine",
+    "StepResult",
+    "TorchEngine",
+    "TorchRNG",
+    "decay_groups",
+    "make_engine",
+    "split_micro_batches",
+]

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from ..diagnostics import Probe  # the GPT's probe; a ladder model's LayerProbe has the same methods
+from glassgpt.training.diagnostics import Probe  # the GPT's probe; a ladder model's LayerProbe has the same methods
 
 #: the name under which a checkpoint stores an engine's CPU torch stream (and its GPU stream)
 TORCH_CPU, TORCH_CUDA = "torch_cpu", "torch_cuda"
@@ -40,8 +40,7 @@ class StepResult:
 
 
 class Engine(Protocol):
-    def train_step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float,
-                   capture: bool = False) -> StepResult:
+    def train_step(self, micro_batches: list[tuple[np.ndarray, ...]], lr: float, capture: bool = False) -> StepResult:
         """Accumulate the gradient of the mean loss over the micro-batches (x, y[, segments];
         targets of -1 are ignored), clip, step."""
 
@@ -106,4 +105,4 @@ def split_micro_batches(*arrays_then_size) -> list[tuple[np.ndarray, ...]]:
     """``split_micro_batches(x, y, [segments,] batch_size)``: cut one step's arrays into
     micro-batches of ``batch_size`` rows, each a tuple (x, y[, segments])."""
     *arrays, batch_size = arrays_then_size
-    return [tuple(a[i:i + batch_size] for a in arrays) for i in range(0, len(arrays[0]), batch_size)]
+    return [tuple(a[i : i + batch_size] for a in arrays) for i in range(0, len(arrays[0]), batch_size)]

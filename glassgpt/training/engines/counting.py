@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...config import RunConfig
-from ...evaluation import summed_nll
-from ...models.factory import build
-from .base import StepResult, TorchRNG
+from glassgpt.config import RunConfig
+from glassgpt.evaluation import summed_nll
+from glassgpt.models.factory import build
+from glassgpt.training.engines.base import StepResult, TorchRNG
 
 
 class CountingEngine:

@@ -24,13 +24,13 @@ import json
 import numpy as np
 import torch
 
-from ...config import RunConfig
-from ...errors import ConfigError
-from ...glass import GPT, AdamW
-from ...models import GPT as TorchGPT
-from ..diagnostics import Probe
-from ..optim import param_role, peak_rates, scaled_rate
-from .base import StepResult, TorchRNG
+from glassgpt.config import RunConfig
+from glassgpt.errors import ConfigError
+from glassgpt.glass import GPT, AdamW
+from glassgpt.models import GPT as TorchGPT
+from glassgpt.training.diagnostics import Probe
+from glassgpt.training.engines.base import StepResult, TorchRNG
+from glassgpt.training.optim import param_role, peak_rates, scaled_rate
 
 DROPOUT_RNG = "glass_dropout"
 
@@ -40,13 +40,15 @@ class GlassEngine:
         self.cfg = cfg
         t = cfg.train
         if t.dtype != "float32":
-            raise ConfigError(f"the glass engine computes in float32 only; drop train.dtype={t.dtype} "
-                              "or use --engine torch.")
+            raise ConfigError(
+                f"the glass engine computes in float32 only; drop train.dtype={t.dtype} or use --engine torch."
+            )
         self.torch_rng = TorchRNG(t.seed, torch.device("cpu"))
         with self.torch_rng.active():  # same initial weights as TorchEngine with the same seed
             self.model = GPT.from_torch(TorchGPT(cfg.model), dtype=np.float32)
-        self.optimizer = AdamW(self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps,
-                               weight_decay=t.weight_decay)
+        self.optimizer = AdamW(
+            self.model.params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay
+        )
         self.rng = np.random.Generator(np.random.PCG64(t.seed))  # dropout masks
         self.rates = peak_rates(t)
         self.roles: dict[str, list[str]] = {}
@@ -67,8 +69,9 @@ class GlassEngine:
         watched = self._start_probe(micro_batches[0], n) if capture else None
         total, grads = 0.0, None
         for x, y in micro_batches:
-            loss, g = self.model.loss_and_grads(np.asarray(x), np.asarray(y), training=True, rng=self.rng,
-                                                dloss=1.0 / n)
+            loss, g = self.model.loss_and_grads(
+                np.asarray(x), np.asarray(y), training=True, rng=self.rng, dloss=1.0 / n
+            )
             total += float(loss) / n
             if grads is None:
                 grads = g
@@ -123,10 +126,13 @@ class GlassEngine:
         (so the torch engine can resume this run) and the dropout generator's state as UTF-8
         JSON bytes."""
         dropout = json.dumps(self.rng.bit_generator.state).encode("utf-8")
-        return {"model": {name: torch.from_numpy(a.copy()) for name, a in self.model.params.items()},
-                "optimizer": {k: torch.from_numpy(np.array(a, copy=True))
-                              for k, a in self.optimizer.state_arrays().items()},
-                "rng": {**self.torch_rng.state(), DROPOUT_RNG: torch.frombuffer(bytearray(dropout), dtype=torch.uint8)}}
+        return {
+            "model": {name: torch.from_numpy(a.copy()) for name, a in self.model.params.items()},
+            "optimizer": {
+                k: torch.from_numpy(np.array(a, copy=True)) for k, a in self.optimizer.state_arrays().items()
+            },
+            "rng": {**self.torch_rng.state(), DROPOUT_RNG: torch.frombuffer(bytearray(dropout), dtype=torch.uint8)},
+        }
 
     def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         self.model.load_weights(state["model"])
@@ -147,8 +153,14 @@ def clip_gradients(grads: dict[str, np.ndarray], norm: float, clip: float) -> No
             g *= np.float32(coef)
 
 
-def step_by_role(optimizer, grads: dict[str, np.ndarray], roles: dict[str, list[str]], rates: dict[str, float],
-                 lr: float, base: float) -> None:
+def step_by_role(
+    optimizer,
+    grads: dict[str, np.ndarray],
+    roles: dict[str, list[str]],
+    rates: dict[str, float],
+    lr: float,
+    base: float,
+) -> None:
     """One optimizer step at each parameter role's rate: the optimizers skip the parameters
     without a gradient, so one call per role sets each rate."""
     for role, names in roles.items():

@@ -22,16 +22,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...config import RunConfig
-from ...glass import SGD, AdamW
-from ...glass.loss import cross_entropy_sum
-from ...glass.makemore_fused import HandMLP
-from ...models.factory import build, ladder_config
-from ...models.makemore import MLP
-from ..layer_probe import LayerProbe
-from ..optim import param_role, peak_rates
-from .base import StepResult, TorchRNG
-from .glass_engine import clip_gradients, global_norm, probe_gradients, probe_update, step_by_role
+from glassgpt.config import RunConfig
+from glassgpt.glass import SGD, AdamW
+from glassgpt.glass.loss import cross_entropy_sum
+from glassgpt.glass.makemore_fused import HandMLP
+from glassgpt.models.factory import build, ladder_config
+from glassgpt.models.makemore import MLP
+from glassgpt.training.engines.base import StepResult, TorchRNG
+from glassgpt.training.engines.glass_engine import (
+    clip_gradients,
+    global_norm,
+    probe_gradients,
+    probe_update,
+    step_by_role,
+)
+from glassgpt.training.layer_probe import LayerProbe
+from glassgpt.training.optim import param_role, peak_rates
 
 
 class GlassMLPEngine:
@@ -101,9 +107,11 @@ class GlassMLPEngine:
         return list(self.model.trained())
 
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"model": {k: torch.from_numpy(np.array(v)) for k, v in self.model.params.items()},
-                "optimizer": {k: torch.from_numpy(np.array(v)) for k, v in self.optimizer.state_arrays().items()},
-                "rng": self.rng.state()}
+        return {
+            "model": {k: torch.from_numpy(np.array(v)) for k, v in self.model.params.items()},
+            "optimizer": {k: torch.from_numpy(np.array(v)) for k, v in self.optimizer.state_arrays().items()},
+            "rng": self.rng.state(),
+        }
 
     def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         own = self.model.params

@@ -20,17 +20,17 @@ import contextlib
 import numpy as np
 import torch
 
-from ...config import RunConfig
-from ...data.documents import document_positions
-from ...device import pick_device
-from ...distributed import World, device_for
-from ...evaluation import summed_nll
-from ...models.factory import build
-from ..layer_probe import make_probe
-from ..optim import Optimizers, decays
-from ..parallel import Local, wrap
-from ..speed import plan_speed
-from .base import StepResult, TorchRNG
+from glassgpt.config import RunConfig
+from glassgpt.data.documents import document_positions
+from glassgpt.device import pick_device
+from glassgpt.distributed import World, device_for
+from glassgpt.evaluation import summed_nll
+from glassgpt.models.factory import build
+from glassgpt.training.engines.base import StepResult, TorchRNG
+from glassgpt.training.layer_probe import make_probe
+from glassgpt.training.optim import Optimizers, decays
+from glassgpt.training.parallel import Local, wrap
+from glassgpt.training.speed import plan_speed
 
 
 def decay_groups(named_params) -> tuple[list, list]:
@@ -105,10 +105,11 @@ class TorchEngine:
                 watch = probe is not None and i == 0
                 # entered before the forward pass: only the last micro-batch reduces gradients
                 with self.parallel.sync(last=i == n - 1):
-                    with self.autocast(), (probe.watch() if watch else contextlib.nullcontext()):
+                    with self.autocast(), probe.watch() if watch else contextlib.nullcontext():
                         # hooks need the eager module: a compiled one would recompile for them
                         _, loss = (self.parallel.module if watch else self.forward)(
-                            self._tensor(x), self._tensor(y), **self._documents(*segments))
+                            self._tensor(x), self._tensor(y), **self._documents(*segments)
+                        )
                     (loss / n).backward()
                 total += loss.detach() / n
         if probe is not None:
@@ -150,14 +151,17 @@ class TorchEngine:
     # ---- state in and out (whole tensors, also under FSDP) -------------------------------
     def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
         full = self.parallel.full
-        return {"model": {k: full(v) for k, v in self.model.weights().items()},
-                "optimizer": {k: full(v) for k, v in self.optimizer.state_tensors().items()},
-                "rng": self.rng.state()}
+        return {
+            "model": {k: full(v) for k, v in self.model.weights().items()},
+            "optimizer": {k: full(v) for k, v in self.optimizer.state_tensors().items()},
+            "rng": self.rng.state(),
+        }
 
     def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         mine = self.model.weights()
-        self.model.load_weights({k: self.parallel.local(v, mine[k]) if k in mine else v
-                                 for k, v in state["model"].items()})
+        self.model.load_weights(
+            {k: self.parallel.local(v, mine[k]) if k in mine else v for k, v in state["model"].items()}
+        )
         params = dict(self.model.named_parameters())
         optim = {}
         for key, t in state.get("optimizer", {}).items():

@@ -5,9 +5,18 @@
 - ``optimizers``: ``Optimizers``, what the torch engine steps: AdamW, or AdamW + Muon
 """
 
-from .groups import ROLES, decays, param_role, peak_rates, scaled_rate
-from .muon import Muon, newton_schulz, update_scale
-from .optimizers import Optimizers
+from glassgpt.training.optim.groups import ROLES, decays, param_role, peak_rates, scaled_rate
+from glassgpt.training.optim.muon import Muon, newton_schulz, update_scale
+from glassgpt.training.optim.optimizers import Optimizers
 
-__all__ = ["ROLES", "Muon", "Optimizers", "decays", "newton_schulz", "param_role", "peak_rates", "scaled_rate",
-           "update_scale"]
+__all__ = [
+    "ROLES",
+    "Muon",
+    "Optimizers",
+    "decays",
+    "newton_schulz",
+    "param_role",
+    "peak_rates",
+    "scaled_rate",
+    "update_scale",
+]

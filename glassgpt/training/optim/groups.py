@@ -18,7 +18,7 @@ and embeddings), whatever their role.
 
 from __future__ import annotations
 
-from ...models.ensemble import member_name
+from glassgpt.models.ensemble import member_name
 
 ROLES = ("embed", "head", "matrix", "scalar")
 

@@ -36,8 +36,9 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 MUON_SCALES = ("adamw", "aspect")
 
 
-def newton_schulz(g: torch.Tensor, steps: int = 5, coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
-                  eps: float = 1e-7) -> torch.Tensor:
+def newton_schulz(
+    g: torch.Tensor, steps: int = 5, coefficients: tuple[float, float, float] = NS_COEFFICIENTS, eps: float = 1e-7
+) -> torch.Tensor:
     """An approximately orthogonal matrix with the singular vectors of the 2-D ``g`` (float32)."""
     a, b, c = coefficients
     x = g.float()
@@ -63,12 +64,24 @@ class Muon(torch.optim.Optimizer):
     """Muon for 2-D parameters (see the module docstring).  Param groups may carry their own
     ``lr`` and ``weight_decay``, as with any torch optimizer."""
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.95, nesterov: bool = True,
-                 ns_steps: int = 5, weight_decay: float = 0.0, scale: str = "adamw"):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_steps: int = 5,
+        weight_decay: float = 0.0,
+        scale: str = "adamw",
+    ):
         if scale not in MUON_SCALES:
             raise ValueError(f"Muon scale must be one of {MUON_SCALES}, got {scale!r}")
-        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
-                                      weight_decay=weight_decay, scale=scale))
+        super().__init__(
+            params,
+            dict(
+                lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, weight_decay=weight_decay, scale=scale
+            ),
+        )
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() != 2:

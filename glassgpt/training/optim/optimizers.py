@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import torch
 
-from .groups import ROLES, decays, param_role, peak_rates, scaled_rate
-from .muon import Muon
+from glassgpt.training.optim.groups import ROLES, decays, param_role, peak_rates, scaled_rate
+from glassgpt.training.optim.muon import Muon
 
 ADAMW_KEYS = ("exp_avg", "exp_avg_sq", "step")
 MUON_KEYS = ("momentum_buffer",)
@@ -44,18 +44,31 @@ class Optimizers:
             for decay in (True, False):
                 params = [p for _, p in members if decays(p.dim()) == decay]
                 if params:
-                    adamw_groups.append({"params": params, "weight_decay": train.weight_decay if decay else 0.0,
-                                         "base_lr": rates[role], "role": role})
+                    adamw_groups.append(
+                        {
+                            "params": params,
+                            "weight_decay": train.weight_decay if decay else 0.0,
+                            "base_lr": rates[role],
+                            "role": role,
+                        }
+                    )
         self.adamw = self.sgd = self.muon = None
         if train.optimizer == "sgd":
             self.sgd = torch.optim.SGD(adamw_groups, lr=train.lr, momentum=train.momentum)
         else:
-            self.adamw = torch.optim.AdamW(adamw_groups, lr=train.lr, betas=(train.beta1, train.beta2),
-                                           eps=train.eps, fused=device.type == "cuda")
+            self.adamw = torch.optim.AdamW(
+                adamw_groups, lr=train.lr, betas=(train.beta1, train.beta2), eps=train.eps, fused=device.type == "cuda"
+            )
         if muon_params:
-            self.muon = Muon([{"params": muon_params, "base_lr": rates["matrix"], "role": "matrix"}],
-                             lr=rates["matrix"], momentum=train.muon_momentum, nesterov=train.muon_nesterov,
-                             ns_steps=train.muon_ns_steps, weight_decay=train.weight_decay, scale=train.muon_scale)
+            self.muon = Muon(
+                [{"params": muon_params, "base_lr": rates["matrix"], "role": "matrix"}],
+                lr=rates["matrix"],
+                momentum=train.muon_momentum,
+                nesterov=train.muon_nesterov,
+                ns_steps=train.muon_ns_steps,
+                weight_decay=train.weight_decay,
+                scale=train.muon_scale,
+            )
         self.all = [o for o in (self.adamw, self.sgd, self.muon) if o is not None]
 
     @property
