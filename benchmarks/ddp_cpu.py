@@ -37,8 +37,8 @@ import torch.multiprocessing as mp
 from launcher import bench_data, matmul_gflops, training_flops_per_token
 
 from glassgpt.config import resolve
-from glassgpt.distributed import World, free_port
 from glassgpt.models import GPT
+from glassgpt.parallel.world import World, free_port
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 
 MODEL = [
@@ -118,7 +118,7 @@ def _share_worker(rank: int, port: int, steps: int, micro: int, out: str) -> Non
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
         cfg = resolve("baby", overrides={"train.seed": 1})
-        cfg.model.vocab_size = 65
+        cfg = cfg.updated({"model.vocab_size": 65})
         engine = TorchEngine(cfg)
         engine.distribute(World(rank, 2, rank, 2), "ddp")
         synced = engine.parallel.sync
@@ -156,7 +156,7 @@ def allreduce_share(steps: int, micro: int, work: Path) -> dict:
 
 def _params():
     cfg = resolve("baby")
-    cfg.model.vocab_size = 65
+    cfg = cfg.updated({"model.vocab_size": 65})
     with torch.device("meta"):
         return list(GPT(cfg.model).parameters())
 

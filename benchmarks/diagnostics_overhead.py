@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         tok = CharTokenizer.train(text)
         vocab, tokens, data = tok.vocab_size, np.array(tok.encode(text)), "tinyshakespeare"
     cfg = resolve("baby", overrides={"train.device": args.device})
-    cfg.model.vocab_size = vocab
+    cfg = cfg.updated({"model.vocab_size": vocab})
     t = cfg.train
     engine = TorchEngine(cfg)
     loader = BatchLoader(tokens, cfg.model.block_size, t.seed)

@@ -11,7 +11,7 @@ Phases (a fresh copy of the run for every kill point):
 - ``resume``           a resume's start-up: the lock, recovering ``state/``, cutting the logs
                        back to the checkpoint (from a run killed in the middle of a save).
 
-Each point forks a child that counts the file operations of the phase (``glassgpt.faults``)
+Each point forks a child that counts the file operations of the phase (``tests/support/faults.py``)
 and ends itself with ``os._exit(137)`` at the k-th, as ``kill -9`` would: no cleanup runs,
 the kernel drops its lock, what it wrote stays on disk.  Then, in the parent:
 
@@ -47,9 +47,11 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the fault injector is test-only code: tests/support/faults.py
 
-from glassgpt import faults  # noqa: E402
-from glassgpt.config import RunConfig  # noqa: E402
+from support import faults  # noqa: E402
+
+from glassgpt.config.schema import RunConfig  # noqa: E402
 from glassgpt.data import load_corpus  # noqa: E402
 from glassgpt.errors import GlassError  # noqa: E402
 from glassgpt.rundir import has_checkpoint, read_metrics, without_timing  # noqa: E402
@@ -61,12 +63,12 @@ TEXT = load_corpus("poem")
 
 def config(steps: int) -> RunConfig:
     cfg = RunConfig()
-    cfg.preset = "fault-sweep"
+    cfg = cfg.updated({"preset": "fault-sweep"})
     m, t = cfg.model, cfg.train
     m.n_layer, m.n_head, m.n_embd, m.block_size = 1, 2, 16, 16
     t.batch_size, t.max_steps, t.save_every, t.log_every, t.eval_every = 4, steps, 1, 1, 0
     t.threads, t.sample_tokens, t.seed = 1, 8, 0
-    cfg.data.corpus, cfg.data.tokenizer = "", "char"
+    cfg = cfg.updated({"data.corpus": "", "data.tokenizer": "char"})
     return cfg
 
 

@@ -5,7 +5,7 @@ vocabulary of 50257, random weights (seed 0; the speed does not depend on the va
 Greedy decoding of one row from a 16-token prompt, ``--lengths`` new tokens each (default
 128 and 512).  For every length, in one process and alternating the order between rounds:
 
-- ``cached``: ``glassgpt.sample.generate(use_cache=True)`` (preallocated KV cache);
+- ``cached``: ``glassgpt.generation.sampling.generate(use_cache=True)`` (preallocated KV cache);
 - ``uncached``: ``generate(use_cache=False)`` (the whole context recomputed per token);
 - ``hf``: when ``transformers`` is installed, ``GPT2LMHeadModel.generate(use_cache=True)`` on
   the same weights (copied over: Hugging Face's Conv1D stores Linear weights transposed),
@@ -28,8 +28,8 @@ import time
 import torch
 
 from glassgpt.config import ModelConfig
+from glassgpt.generation.sampling import generate
 from glassgpt.models import GPT
-from glassgpt.sample import generate
 
 SHAPE = dict(vocab_size=50257, block_size=1024, n_layer=6, n_head=6, n_embd=384)
 PROMPT = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13, 198, 464, 2068, 7586, 21831, 18045]

@@ -80,7 +80,7 @@ def make_config(vocab: int, args):
     cfg = resolve(
         "baby", overrides={"train.batch_size": args.batch_size, "train.seq_len": args.seq_len, "train.device": "cpu"}
     )
-    cfg.model.vocab_size = vocab
+    cfg = cfg.updated({"model.vocab_size": vocab})
     return cfg
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from glassgpt.config import resolve
-from glassgpt.training.distributed import derive_grad_accum
+from glassgpt.parallel.ranks import derive_grad_accum
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 from glassgpt.training.flops import flops_per_token, mfu, peak_flops, precision
 
@@ -55,7 +55,7 @@ def tiny_losses(device: str, steps: int = 5) -> list[float]:
             "model.block_size": 32,
         },
     )
-    cfg.model.vocab_size = 65
+    cfg = cfg.updated({"model.vocab_size": 65})
     engine = TorchEngine(cfg)
     rng = np.random.default_rng(0)
     out = []
@@ -71,7 +71,7 @@ def gpt2_speed(args, deadline: float) -> dict:
     if args.no_compile:
         overrides["train.compile"] = "false"
     cfg = resolve("gpt2", overrides=overrides)
-    cfg.model.vocab_size = GPT2_VOCAB
+    cfg = cfg.updated({"model.vocab_size": GPT2_VOCAB})
     T = cfg.model.block_size
     derive_grad_accum(cfg, T, 1)
     engine = TorchEngine(cfg)

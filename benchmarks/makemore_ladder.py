@@ -34,7 +34,7 @@ from pathlib import Path
 from launcher import bench_data, glassgpt_command
 
 from glassgpt.config import resolve
-from glassgpt.ladder_config import PUBLISHED
+from glassgpt.makemore.presets import PUBLISHED
 from glassgpt.models.footprint import parameter_count
 
 #: (row name, preset), in ladder order

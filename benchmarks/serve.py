@@ -6,7 +6,7 @@ heads, width 128, context 64, char-level) trained for a few steps on the built-i
 (the speed does not depend on the weights).  Every client streams ``--tokens`` new tokens
 (default 200) at temperature 1 with its own seed, from the same short prompt.
 
-- ``library``: ``clients`` threads call ``glassgpt.streaming.stream_tokens`` directly, sharing one
+- ``library``: ``clients`` threads call ``glassgpt.generation.streaming.stream_tokens`` directly, sharing one
   model lock exactly as the server does (one model step at a time, streams interleaved);
 - ``server``: ``glassgpt serve`` runs as its own process on 127.0.0.1; ``clients`` threads
   POST /api/generate with httpx and read the event stream.
@@ -39,10 +39,10 @@ from pathlib import Path
 import httpx
 import torch
 
-from glassgpt.runs import load_run
+from glassgpt.generation.streaming import stream_tokens
+from glassgpt.models.from_run import load_run
 from glassgpt.serve.session import completion_ids
-from glassgpt.streaming import stream_tokens
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 PROMPT = "All that "
 

@@ -24,9 +24,9 @@ import torch
 from launcher import bench_data
 
 from glassgpt.config import resolve
+from glassgpt.makemore.source import prepared_words
 from glassgpt.threads import thread_scope
 from glassgpt.training.engines import make_engine, split_micro_batches
-from glassgpt.training.words import prepared_words
 
 
 def setup(data, batch: int, packed: bool, folder: str, **overrides):
@@ -45,7 +45,7 @@ def setup(data, batch: int, packed: bool, folder: str, **overrides):
         },
     )
     prepared = prepared_words(cfg, folder)
-    cfg.model.vocab_size = prepared.tokenizer.vocab_size
+    cfg = cfg.updated({"model.vocab_size": prepared.tokenizer.vocab_size})
     return make_engine(cfg), prepared.train
 
 

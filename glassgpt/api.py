@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 
 from glassgpt import report
-from glassgpt.evaluation import evaluate_run as evaluate
-from glassgpt.runs import load, load_run
-from glassgpt.sample import sample_text as generate
+from glassgpt.evaluation.loss import evaluate_run as evaluate
+from glassgpt.generation.sampling import sample_text as generate
+from glassgpt.models.from_run import load, load_run
+from glassgpt.training.launch import train as train_run
 from glassgpt.training.trainer import TrainResult
-from glassgpt.training.trainer import train as train_run
 
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
 
@@ -44,7 +44,7 @@ def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
 
 
 def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
-    """Train a GPT into the run directory ``out`` (see ``glassgpt.training.trainer.train`` for the
+    """Train a GPT into the run directory ``out`` (see ``glassgpt.training.launch.train`` for the
     arguments), then write its figures and report unless ``report=False`` or the run was
     stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved)."""
     result = train_run(out, *args, **kwargs)

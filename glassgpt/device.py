@@ -84,3 +84,10 @@ def memory_of(device: torch.device) -> tuple[int | None, str]:
         props = torch.cuda.get_device_properties(device)
         return props.total_memory, f"the GPU {props.name} has"
     return host_memory()
+
+
+def device_of(model: torch.nn.Module) -> torch.device:
+    """Where a model's tensors live (parameters or, for a model of counts only, its buffers)."""
+    for tensor in model.state_dict().values():
+        return tensor.device
+    return torch.device("cpu")

@@ -45,8 +45,12 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from glassgpt.data.source import perplexity
+from glassgpt.device import device_of
 from glassgpt.errors import DataError
-from glassgpt.evaluation import perplexity
+from glassgpt.makemore.models.sequence import START
+from glassgpt.makemore.words import encode_word
+from glassgpt.models.from_run import LoadedRun
 from glassgpt.progress import task
 from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import printable
@@ -62,7 +66,7 @@ ROWS_PER_CHUNK = 256
 def _logit_chunks(model, ids: list[int], block: int):
     """Yield logits (rows, V) predicting ids[1], ids[2], … in order, each row from the
     longest context available up to ``block`` tokens; memory stays bounded."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     t = torch.tensor(ids, dtype=torch.long, device=device)
     first = min(len(ids) - 1, block)
     logits, _ = model(t[:first].unsqueeze(0))
@@ -108,6 +112,20 @@ def explain(
     Raises the tokenizer's TokenizerError for text it cannot encode, and DataError when
     the text has fewer than two tokens (nothing to predict)."""
     return explain_ids(model, tokenizer, tokenizer.encode(text), top_k, max_context, progress=progress)
+
+
+def explain_text(run: LoadedRun, text: str, top_k: int = 5, progress: bool = False) -> dict:
+    """``explain`` of ``text`` under a run's model, for every kind of run: a word-list run
+    (the makemore ladder) reads ``text`` as one name between the two ``.`` that start and end
+    it, so every character and the end are predicted."""
+    model, tokenizer = run.language_model, run.tokenizer
+    if not run.words:
+        return explain(model, tokenizer, text, top_k, run.trained_context, progress)
+    words = text.split()
+    if len(words) != 1:
+        raise DataError("a word-list run is explained one name at a time; give one word (no spaces).")
+    ids = [START, *encode_word(tokenizer, words[0]), START]
+    return explain_ids(model, tokenizer, ids, top_k, run.trained_context, progress=progress)
 
 
 def explain_chat(

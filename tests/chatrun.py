@@ -13,8 +13,8 @@ import torch
 from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import RunConfig
-from glassgpt.finetune import finetune
-from glassgpt.training.trainer import train
+from glassgpt.stages.finetune import finetune
+from glassgpt.training.launch import train
 
 #: short conversations in TINY_TEXT's characters (lowercase letters, space, ".", "!")
 QA = [
@@ -49,11 +49,8 @@ def write_sft(path: Path, lines: list[str] | None = None) -> Path:
 
 
 def pretrain_config(**model) -> RunConfig:
-    cfg = tiny_config(max_steps=30, eval_every=0)
-    cfg.model.block_size = CONTEXT
-    for k, v in model.items():
-        setattr(cfg.model, k, v)
-    return cfg
+    settings = {"model.block_size": CONTEXT, **{f"model.{k}": v for k, v in model.items()}}
+    return tiny_config(settings, max_steps=30, eval_every=0)
 
 
 def base_run(root: Path) -> Path:

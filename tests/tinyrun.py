@@ -12,15 +12,27 @@ TINY_TEXT = (
 ) * 40
 
 
-def tiny_config(**train) -> RunConfig:
-    """A two-layer char model that trains in a second or two on TINY_TEXT."""
-    cfg = RunConfig()
-    cfg.preset = "test"
-    m, t = cfg.model, cfg.train
-    m.n_layer, m.n_head, m.n_embd, m.block_size = 2, 2, 32, 16
-    t.batch_size, t.max_steps, t.lr, t.warmup_steps = 8, 40, 3e-3, 5
-    t.eval_every, t.eval_batches, t.log_every, t.save_every = 20, 2, 5, 20
-    cfg.data.corpus, cfg.data.tokenizer, cfg.data.val_fraction = "", "char", 0.1
-    for k, v in train.items():
-        setattr(t, k, v)
-    return cfg
+def tiny_config(settings: dict | None = None, **train) -> RunConfig:
+    """A two-layer char model that trains in a second or two on TINY_TEXT; ``train`` sets
+    ``train.*`` keys, ``settings`` any ``{"section.key": value}``."""
+    values = {
+        "preset": "test",
+        "model.n_layer": 2,
+        "model.n_head": 2,
+        "model.n_embd": 32,
+        "model.block_size": 16,
+        "train.batch_size": 8,
+        "train.max_steps": 40,
+        "train.lr": 3e-3,
+        "train.warmup_steps": 5,
+        "train.eval_every": 20,
+        "train.eval_batches": 2,
+        "train.log_every": 5,
+        "train.save_every": 20,
+        "data.corpus": "",
+        "data.tokenizer": "char",
+        "data.val_fraction": 0.1,
+    }
+    values.update({f"train.{k}": v for k, v in train.items()})
+    values.update(settings or {})
+    return RunConfig().updated(values)

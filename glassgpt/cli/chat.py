@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
-from glassgpt.runs import load_run
-from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
+from glassgpt.models.from_run import load_run
+from glassgpt.rundir import kinds
 from glassgpt.serve.terminal import HELP, chat_loop
 
 
@@ -31,6 +32,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "chat")
     settings = SamplingSettings(args.max_tokens, args.temperature, args.top_k, args.top_p)
     settings.check()
     chat_loop(load_run(args.run_dir, args.device), settings, seed=args.seed, system=args.system, probs=args.probs)

@@ -6,12 +6,12 @@ import argparse
 import json
 
 from glassgpt.cli import COMMANDS, HelpFormatter
-from glassgpt.data.words import SPLITS
 from glassgpt.errors import ConfigError
-from glassgpt.evaluation import evaluate_run, named
-from glassgpt.multiple_choice import evaluate_multiple_choice_job
+from glassgpt.evaluation.loss import evaluate_run
+from glassgpt.evaluation.multiple_choice import evaluate_multiple_choice_job
+from glassgpt.makemore.words import SPLITS
+from glassgpt.rundir import kinds
 from glassgpt.threads import thread_scope
-from glassgpt.wordruns import evaluate_words, is_words_run
 
 
 def register(sub) -> None:
@@ -61,35 +61,23 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--json goes with --multiple-choice; plain eval always prints JSON.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
-    if is_words_run(args.run_dir):
-        if args.splits and args.data:
-            raise ConfigError("--splits evaluates the run's own splits and --data another word list; give one.")
-        result = evaluate_words(
-            args.run_dir,
-            SPLITS if args.splits else ("dev",),
-            args.data,
-            args.device,
-            args.threads,
-            progress=not args.quiet,
-        )
-        if not args.splits:
-            ((split, figures),) = result.items()
-            result = named(split, figures, held_out=bool(args.data))
-        print(json.dumps(result))
-        return 0
-    if args.splits:
-        raise ConfigError("--splits is for runs trained on a word list (train/dev/test); this run was trained on text.")
-    print(
-        json.dumps(
-            evaluate_run(
-                args.run_dir, args.data, args.device, args.batch_size, threads=args.threads, progress=not args.quiet
-            )
-        )
+    if args.splits and args.data:
+        raise ConfigError("--splits evaluates the run's own splits and --data other data; give one.")
+    result = evaluate_run(
+        args.run_dir,
+        args.data,
+        args.device,
+        args.batch_size,
+        threads=args.threads,
+        progress=not args.quiet,
+        splits=SPLITS if args.splits else (),
     )
+    print(json.dumps(result))
     return 0
 
 
 def run_multiple_choice(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "eval --multiple-choice")
     if args.data:
         raise ConfigError(
             f"--data {args.data} and --multiple-choice {args.multiple_choice} are two evaluations; give one of them."

@@ -9,8 +9,9 @@ from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.data import read_text
 from glassgpt.data.conversations import parse_conversation_text
 from glassgpt.errors import ConfigError
-from glassgpt.explain import explain, explain_chat, render
-from glassgpt.runs import load_run
+from glassgpt.explain import explain_chat, explain_text, render
+from glassgpt.models.from_run import load_run
+from glassgpt.rundir import kinds
 from glassgpt.threads import thread_scope
 
 
@@ -50,6 +51,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "explain")
     if (args.text is None) == (args.file is None):
         raise ConfigError("give the text to explain either as TEXT or with --file PATH (exactly one of them).")
     if args.top_k < 0:
@@ -66,14 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 loaded.model, loaded.tokenizer, messages, top_k=args.top_k, max_context=loaded.trained_context
             )
         else:
-            result = explain(
-                loaded.model,
-                loaded.tokenizer,
-                text,
-                top_k=args.top_k,
-                max_context=loaded.trained_context,
-                progress=not args.quiet,
-            )
+            result = explain_text(loaded, text, top_k=args.top_k, progress=not args.quiet)
     if args.json:
         print(json.dumps(result))
     else:

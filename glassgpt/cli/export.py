@@ -6,6 +6,7 @@ import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.interop import export_hf
+from glassgpt.rundir import kinds
 
 
 def register(sub) -> None:
@@ -26,6 +27,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "export --hf")
     out = export_hf(args.run_dir, args.hf, overwrite=args.overwrite)
     print(f"exported {args.run_dir} to {out}; load it with transformers.GPT2LMHeadModel.from_pretrained({str(out)!r})")
     return 0

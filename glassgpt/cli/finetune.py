@@ -7,7 +7,7 @@ import json
 import sys
 
 from glassgpt.cli import COMMANDS, HelpFormatter
-from glassgpt.finetune import DEFAULTS, finetune
+from glassgpt.stages.finetune import DEFAULTS, finetune
 
 
 def register(sub) -> None:

@@ -8,12 +8,13 @@ from rich import box
 from rich.table import Table
 
 from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.makemore.gradcheck import check_mlp_run, is_ladder_run, table_lines
 from glassgpt.progress import task
+from glassgpt.rundir import kinds
 from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import width
 from glassgpt.threads import thread_scope
 from glassgpt.training.gradcheck import run_gradcheck
-from glassgpt.training.ladder_gradcheck import check_mlp_run, is_ladder_run, table_lines
 
 
 def register(sub) -> None:
@@ -83,6 +84,8 @@ def run_by_hand(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "run_dir", None):
+        kinds.require(args.run_dir, "gradcheck")
     if getattr(args, "run_dir", None) and not hasattr(args, "preset") and is_ladder_run(args.run_dir):
         return run_by_hand(args)
     get = lambda name: getattr(args, name, None)  # noqa: E731

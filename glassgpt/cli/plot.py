@@ -8,6 +8,7 @@ from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.errors import ConfigError
 from glassgpt.report import RunData, compare_runs, render
 from glassgpt.report.figures import require_matplotlib
+from glassgpt.rundir import kinds
 from glassgpt.training.lr_finder import find_lr
 
 FIGURE_NAMES = [
@@ -61,6 +62,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "plot")
     data = RunData(args.run_dir).require()
     if args.compare:
         if args.what != "all" or args.run:

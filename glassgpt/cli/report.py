@@ -6,6 +6,7 @@ import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.report import write_report
+from glassgpt.rundir import kinds
 
 
 def register(sub) -> None:
@@ -26,6 +27,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "report")
     result = write_report(args.run_dir, figures=not args.no_plots, prompt=args.prompt, progress=not args.quiet)
     drawn = [r for r in result.figures if r.path]
     skipped = [r for r in result.figures if not r.path]

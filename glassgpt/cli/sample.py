@@ -7,13 +7,17 @@ import json
 import sys
 
 from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.config.resolve import load_run_config
 from glassgpt.errors import ConfigError
+from glassgpt.generation.sampling import DEFAULTS, check_request, sample_text
+from glassgpt.makemore.sampling import sample_run
+from glassgpt.makemore.source import run_words as word_data
+from glassgpt.models.from_run import load_run
 from glassgpt.progress import task
-from glassgpt.runs import load_run
-from glassgpt.sample import DEFAULTS, check_request, sample_text
+from glassgpt.rundir import kinds
 from glassgpt.terminal import for_stream, unescape
 from glassgpt.threads import thread_scope
-from glassgpt.wordruns import is_words_run, sample_run
+from glassgpt.tokenizers import load as load_tokenizer
 
 
 def register(sub) -> None:
@@ -66,13 +70,17 @@ def register(sub) -> None:
 
 def run_words(args: argparse.Namespace) -> int:
     """A word-list run: one name per line (`` *`` after a name of the training split with --mark-known)."""
+    known = None
+    if args.mark_known:
+        cfg = load_run_config(args.run_dir)
+        known = set(word_data(args.run_dir, cfg, load_tokenizer(args.run_dir)).splits["train"])
     names = sample_run(
         args.run_dir,
         args.num_samples,
         args.seed,
         args.temperature,
         args.prompt,
-        args.mark_known,
+        known,
         args.device,
         args.threads,
     )
@@ -88,7 +96,8 @@ def run_words(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if is_words_run(args.run_dir):
+    kinds.require(args.run_dir, "sample")
+    if load_run_config(args.run_dir).data.kind == "words":
         return run_words(args)
     if args.mark_known:
         raise ConfigError("--mark-known marks names of a word list's training split; this run was trained on text.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.rundir import kinds
 from glassgpt.serve.app import Limits, serve
 
 LIMITS = Limits()
@@ -30,6 +31,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    kinds.require(args.run_dir, "serve")
     limits = Limits(max_new_tokens=args.max_new_tokens, max_prompt_tokens=args.max_prompt_tokens)
     serve(args.run_dir, args.host, args.port, limits, args.device, announce=lambda line: print(line, flush=True))
     return 0

@@ -10,11 +10,11 @@ from glassgpt import rundir
 from glassgpt.api import train
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.config import DataConfig, parse_override, resolve, settings_help
+from glassgpt.data.corpus_source import is_corpus
 from glassgpt.errors import ConfigError
-from glassgpt.evaluation import final_loss
-from glassgpt.ladder_config import ARCHS
+from glassgpt.evaluation.loss import final_loss
+from glassgpt.makemore.presets import ARCHS
 from glassgpt.terminal import for_stream
-from glassgpt.training.corpus import is_corpus
 
 
 def register(sub) -> None:
@@ -156,11 +156,6 @@ def check_conflicts(args: argparse.Namespace) -> None:
         )
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite replaces it; give one of them.")
-    if args.resume and (args.preset or args.config):
-        raise ConfigError(
-            "--resume continues the stored configuration, so --preset and --config do not apply; "
-            "change training settings with --set or the named options."
-        )
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out DIR naming the run to continue.")
     if (
@@ -173,24 +168,15 @@ def check_conflicts(args: argparse.Namespace) -> None:
         raise ConfigError(f"--data {args.data[0]} is a prepared corpus, which brings its own tokenizer; drop {flag}.")
 
 
-def check_vocab_size(args: argparse.Namespace, tokenizer: str) -> None:
-    """``--vocab-size`` sizes a BPE tokenizer trained for the run; any other tokenizer has its own size."""
-    if args.vocab_size is not None and tokenizer != "bpe":
-        raise ConfigError(
-            f"--vocab-size only applies to --tokenizer bpe (the BPE vocabulary to train); the "
-            f"{tokenizer} tokenizer's vocabulary comes from its own definition, so drop --vocab-size."
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     check_conflicts(args)
     overrides = overrides_from(args)
     progress = not args.quiet
-    if args.resume:
-        if args.vocab_size is not None:
-            check_vocab_size(args, rundir.read_config_dict(args.out).get("data", {}).get("tokenizer", "char"))
+    if args.resume:  # the same command again with --resume: equal settings are accepted
         result = train(
             args.out,
+            args.preset,
+            args.config,
             overrides=overrides,
             resume=True,
             progress=progress,
@@ -199,7 +185,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         preset = args.preset or (f"makemore-{args.model}" if args.model and not args.config else None)
         cfg = resolve(preset, args.config, overrides)
-        check_vocab_size(args, cfg.data.tokenizer)
         source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
         result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)

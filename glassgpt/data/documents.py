@@ -34,6 +34,7 @@ from glassgpt.data import read_source
 from glassgpt.data.text import decode_text, read_folder_texts, read_text
 from glassgpt.data.tokens import split_tokens
 from glassgpt.errors import DataError
+from glassgpt.models.segments import document_segments
 from glassgpt.tokenizers import END_OF_TEXT, Tokenizer, add_special_tokens, encode_ordinary
 
 
@@ -134,22 +135,6 @@ def pack(documents, tokenizer: Tokenizer) -> np.ndarray:
         parts.append(encode_ordinary(tokenizer, doc))
     parts.append([eot])
     return np.fromiter((i for part in parts for i in part), dtype=np.int64)
-
-
-def document_segments(x: np.ndarray, eot_id: int) -> np.ndarray:
-    """Segment ids of a window (..., T): the number of end-of-text tokens up to and including
-    each position, so an end-of-text token opens the next document."""
-    return np.cumsum(np.asarray(x) == eot_id, axis=-1)
-
-
-def document_positions(segments: np.ndarray) -> np.ndarray:
-    """Each token's position inside its segment (0 at a segment's first token), for (..., T) ids."""
-    segments = np.asarray(segments)
-    t = np.broadcast_to(np.arange(segments.shape[-1]), segments.shape)
-    first = np.ones(segments.shape, dtype=bool)
-    first[..., 1:] = segments[..., 1:] != segments[..., :-1]
-    starts = np.maximum.accumulate(np.where(first, t, 0), axis=-1)
-    return t - starts
 
 
 class DocumentBatches:

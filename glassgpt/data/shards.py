@@ -93,7 +93,7 @@ class ShardedTokens:
         return arr.astype(dtype) if dtype is not None else arr
 
 
-class PreparedData:
+class PreparedCorpus:
     """A prepared folder: ``index`` (the JSON), ``tokenizer``, ``split(name)``."""
 
     def __init__(self, path: Path, index: dict, tokenizer):
@@ -108,7 +108,7 @@ class PreparedData:
         )
 
 
-def open_prepared(path: str | Path) -> PreparedData:
+def open_prepared(path: str | Path) -> PreparedCorpus:
     """Open a folder written by ``prepare``; one clear sentence for anything missing or damaged."""
     path = Path(path)
     if not path.is_dir():
@@ -139,7 +139,7 @@ def open_prepared(path: str | Path) -> PreparedData:
         tokenizer = load_tokenizer(path / index["tokenizer"]["file"])
     except (KeyError, TypeError) as exc:
         raise DataError(f"{path / 'index.json'} is corrupted (missing {exc}); prepare the corpus again.") from None
-    return PreparedData(path, index, tokenizer)
+    return PreparedCorpus(path, index, tokenizer)
 
 
 # ---- a keyed permutation of range(n) without a table ---------------------------------------

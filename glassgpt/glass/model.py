@@ -15,7 +15,7 @@ Options beyond GPT-2 that the glass engine implements: RMSNorm (``model.norm``),
 (``model.activation``), soft-capped logits (``model.logit_softcap``, see ``options.py``),
 bias-free layers, and zero-initialised projections (the engine copies torch's initial
 weights).  Rotary embeddings and QK-norm are refused at config validation
-(``glassgpt.config.glass_refusal``).
+(``glassgpt.config.validate.glass_refusal``).
 
 Float32 by default (training), float64 for gradient checks.
 """

@@ -29,7 +29,7 @@ from glassgpt.errors import ConfigError, GlassError, InteropError
 from glassgpt.fileio import load_tensors, read_json, save_tensors, write_json
 from glassgpt.interop.hf_tokenizer import EOT, hf_tokenizer_files, tokenizer_from_hf
 from glassgpt.models import GPT
-from glassgpt.runs import load_config, load_weights
+from glassgpt.models.from_run import load_config, load_weights
 from glassgpt.tokenizers import load as load_tokenizer
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -194,24 +194,32 @@ def _run_config(hc: dict, vocab: int, tok_type: str, source: Path) -> RunConfig:
         raise refuse("scales attention differently from 1/sqrt(head size)")
     if hc.get("add_cross_attention", False):
         raise refuse("has cross-attention")
-    cfg = RunConfig()
-    cfg.preset = "import-hf"
-    m = cfg.model
-    m.vocab_size, m.block_size = vocab, hc.get("n_positions", 1024)
-    m.n_layer, m.n_head, m.n_embd = hc.get("n_layer", 12), hc.get("n_head", 12), hc.get("n_embd", 768)
-    m.d_ff = hc.get("n_inner") or 0
-    m.dropout = float(hc.get("resid_pdrop", 0.0))
-    attn = float(hc.get("attn_pdrop", m.dropout))
-    m.attn_dropout = -1.0 if attn == m.dropout else attn
-    m.activation = "relu" if act == "relu" else "gelu"
-    m.bias = m.qkv_bias = True
-    m.tie_weights, m.head_bias = bool(hc.get("tie_word_embeddings", True)), False
-    cfg.data.corpus, cfg.data.tokenizer, cfg.data.vocab_size = "", tok_type, vocab if tok_type == "bpe" else 0
+    dropout = float(hc.get("resid_pdrop", 0.0))
+    attn = float(hc.get("attn_pdrop", dropout))
+    settings = {
+        "preset": "import-hf",
+        "kind": "imported",
+        "model.vocab_size": vocab,
+        "model.block_size": hc.get("n_positions", 1024),
+        "model.n_layer": hc.get("n_layer", 12),
+        "model.n_head": hc.get("n_head", 12),
+        "model.n_embd": hc.get("n_embd", 768),
+        "model.d_ff": hc.get("n_inner") or 0,
+        "model.dropout": dropout,
+        "model.attn_dropout": -1.0 if attn == dropout else attn,
+        "model.activation": "relu" if act == "relu" else "gelu",
+        "model.bias": True,
+        "model.qkv_bias": True,
+        "model.tie_weights": bool(hc.get("tie_word_embeddings", True)),
+        "model.head_bias": False,
+        "data.corpus": "",
+        "data.tokenizer": tok_type,
+        "data.vocab_size": vocab if tok_type == "bpe" else 0,
+    }
     try:
-        validate(cfg)
+        return validate(RunConfig().updated(settings))
     except ConfigError as exc:
         raise InteropError(f"the configuration in {source} does not make a valid glassgpt model ({exc})") from None
-    return cfg
 
 
 def import_hf(hf_dir: str | os.PathLike, out_run_dir: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from glassgpt.errors import TokenizerError
 from glassgpt.fileio import read_json
 from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, Tokenizer
+from glassgpt.tokenizers.added import SpecialsTokenizer
 from glassgpt.tokenizers.bpe_hf import byte_to_unicode, to_hf_dict
 from glassgpt.tokenizers.patterns import BUILTIN, GPT2, WHOLE_TEXT, hf_regex
 
@@ -42,14 +43,37 @@ def _char_dict(tok: CharTokenizer) -> dict:
     }
 
 
+def _added(specials: dict[str, int]) -> list[dict]:
+    """Hugging Face's entries for special tokens: matched whole before the model splits the rest."""
+    return [
+        {
+            "id": i,
+            "content": s,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
+        for s, i in sorted(specials.items(), key=lambda kv: kv[1])
+    ]
+
+
 def hf_tokenizer_files(tok: Tokenizer, max_length: int) -> dict[str, dict]:
-    """File name -> JSON object for a Hugging Face tokenizer equal to ``tok``."""
-    if isinstance(tok, BPETokenizer):
-        data = tok.to_hf_dict()
-    elif isinstance(tok, ByteTokenizer):
-        data = to_hf_dict([bytes([b]) for b in range(256)], [], None, {})
-    elif isinstance(tok, CharTokenizer):
-        data = _char_dict(tok)
+    """File name -> JSON object for a Hugging Face tokenizer equal to ``tok``; special tokens
+    added to a char or byte tokenizer (a fine-tune's chat tokens) become Hugging Face's added
+    tokens with the same ids."""
+    base, specials = tok, {}
+    if isinstance(tok, SpecialsTokenizer):
+        base, specials = tok.base, tok.special_tokens
+    if isinstance(base, BPETokenizer):
+        data = base.to_hf_dict()
+    elif isinstance(base, ByteTokenizer):
+        data = to_hf_dict([bytes([b]) for b in range(256)], [], None, specials)
+    elif isinstance(base, CharTokenizer):
+        data = _char_dict(base)
+        data["added_tokens"] = _added(specials)
+        data["model"]["vocab"].update(specials)
     else:
         raise TokenizerError(
             f"a {tok.type} tokenizer has no Hugging Face equivalent with the same ids; "
@@ -63,6 +87,8 @@ def hf_tokenizer_files(tok: Tokenizer, max_length: int) -> dict[str, dict]:
     specials = {}
     if EOT in tok.special_tokens:
         specials = {"bos_token": EOT, "eos_token": EOT, "unk_token": EOT}
+    elif tok.special_tokens:  # a chat run's tokens: named, so transformers keeps them whole
+        specials = {"additional_special_tokens": sorted(tok.special_tokens, key=tok.special_tokens.get)}
     config.update(specials)
     return {"tokenizer.json": data, "tokenizer_config.json": config, "special_tokens_map.json": specials}
 

@@ -3,7 +3,7 @@ the makemore ladder (``model.arch``).
 
 The GPT reads its own fields of ``ModelConfig``; a ladder model reads the fields
 ``ladder_config.LADDER_FIELDS`` lists for it, which carry the same names as the fields of its
-own config dataclass (``glassgpt.models.makemore``).  Every model draws its initial weights
+own config dataclass (``glassgpt.makemore.models``).  Every model draws its initial weights
 from torch's global generator here, as ``GPT(m)`` always has: callers that must not touch the
 process's random state wrap the call (the engines in their own ``TorchRNG``, loading in
 ``fork_rng``).
@@ -15,8 +15,8 @@ import torch
 
 from glassgpt.config import ModelConfig
 from glassgpt.errors import count
-from glassgpt.ladder_config import LADDER_FIELDS
-from glassgpt.models import makemore
+from glassgpt.makemore import models as makemore
+from glassgpt.makemore.presets import LADDER_FIELDS
 from glassgpt.models.ensemble import Ensemble
 from glassgpt.models.gpt import GPT
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from glassgpt.report.figures import FIGURES, Rendered, render  # isort: skip  (first: its figures come first in the report)
-from glassgpt.report import ladder_figures  # noqa: F401  (registers the makemore ladder's figures, after the others)
+from glassgpt.makemore import figures as ladder_figures  # noqa: F401  (registers the ladder's figures)
 from glassgpt.report.compare import compare_runs
 from glassgpt.report.html import ReportResult, write_report
 from glassgpt.report.rundata import MissingData, RunData

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glassgpt.evaluation import final_loss
+from glassgpt.evaluation.loss import final_loss
 from glassgpt.fileio import check_writable
+from glassgpt.makemore.figures import draw_dead
 from glassgpt.report import theme
 from glassgpt.report.canvas import new_figure, require_matplotlib, save_png, style
 from glassgpt.report.figures import draw_histograms, draw_loss, draw_update_ratio, histogram_sets
-from glassgpt.report.ladder_figures import draw_dead
 from glassgpt.report.rundata import RunData
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from glassgpt.errors import ConfigError, GlassError
-from glassgpt.evaluation import final_loss
+from glassgpt.evaluation.loss import final_loss
 from glassgpt.fileio import check_writable
 from glassgpt.progress import task
 from glassgpt.report import theme

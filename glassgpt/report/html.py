@@ -19,7 +19,7 @@ from pathlib import Path
 
 from glassgpt import rundir
 from glassgpt.errors import FileError, GlassError, RunDirError
-from glassgpt.evaluation import final_loss
+from glassgpt.evaluation.loss import final_loss
 from glassgpt.explain import explain
 from glassgpt.fileio import atomic_write_text, check_writable
 from glassgpt.progress import task

@@ -17,11 +17,11 @@ import numpy as np
 from glassgpt import rundir
 from glassgpt.data.loader import fixed_batches
 from glassgpt.data.tokens import open_split
-from glassgpt.data.words import WordData
 from glassgpt.errors import GlassError, RunDirError
-from glassgpt.runs import LoadedRun, load_run
+from glassgpt.makemore.source import run_words
+from glassgpt.makemore.words import WordData
+from glassgpt.models.from_run import LoadedRun, load_run
 from glassgpt.training.diagnostics import analyze_gradients
-from glassgpt.wordruns import run_words
 
 
 class MissingData(GlassError):
@@ -124,7 +124,8 @@ class RunData:
         if (self.config.get("data") or {}).get("kind") != "words":
             return None
         try:
-            return run_words(self.loaded())
+            loaded = self.loaded()
+            return run_words(loaded.run_dir, loaded.config, loaded.tokenizer)
         except GlassError:
             return None
 

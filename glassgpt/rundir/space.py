@@ -35,7 +35,13 @@ def resume_bytes(weight_bytes: int) -> int:
 
 
 def megabytes(n: int) -> str:
-    return f"{max(n / 1e6, 0.1):.1f} MB" if n < 10e6 else f"{n / 1e6:,.0f} MB"
+    """A size as people read it, exact below a kilobyte: "0 bytes", "1 byte", "512 bytes",
+    "4.1 kB", "3.2 MB", "1,234 MB"."""
+    if n < 1000:
+        return f"{n} byte" + ("" if n == 1 else "s")
+    if n < 1e6:
+        return f"{n / 1e3:.1f} kB"
+    return f"{n / 1e6:.1f} MB" if n < 10e6 else f"{n / 1e6:,.0f} MB"
 
 
 def free_bytes(path: str | Path) -> int:
@@ -53,8 +59,8 @@ def require_room(path: str | Path, needed: int, what: str, then: str, freed: int
     if free < needed:
         counting = " (counting the run it replaces)" if freed else ""
         raise DiskError(
-            f"the disk holding {path} has {megabytes(free)} free{counting} but {what} needs "
-            f"~{megabytes(needed)}; free space and {then}.",
+            f"the disk holding {path} has {megabytes(free)} free{counting}, but ~{megabytes(needed)} is needed "
+            f"for {what}; free space and {then}.",
             str(path),
             "full",
         )

@@ -34,9 +34,9 @@ from pathlib import Path
 
 from glassgpt.data.conversations import parse_conversation
 from glassgpt.errors import DataError, GlassError
-from glassgpt.explain import explain, explain_chat
-from glassgpt.runs import LoadedRun, load_run
-from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.explain import explain_chat, explain_text
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
+from glassgpt.models.from_run import LoadedRun, load_run
 from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget, stream_text
 from glassgpt.tokenizers.chat import is_chat_tokenizer
 
@@ -165,11 +165,11 @@ class Playground:
         """Check a generate request; returns the event stream (a generator of SSE strings)."""
         settings, seed = self.settings(body)
         try:
-            prompt = completion_ids(self.run.tokenizer, self._text(body, "prompt", allow_empty=True))
+            prompt, stops = completion_ids(self.run, self._text(body, "prompt", allow_empty=True))
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "prompt")
-        return self._events(prompt, settings, seed, ())
+        return self._events(prompt, settings, seed, stops)
 
     def start_chat(self, body: dict):
         if not self.chat:
@@ -193,7 +193,7 @@ class Playground:
         top_k = body.get("top_k", 10)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= 50:
             raise RequestError(422, "top_k must be a whole number from 0 to 50.")
-        model, tok, context = self.run.model, self.run.tokenizer, self.run.trained_context
+        model, tok, context = self.run.language_model, self.run.tokenizer, self.run.trained_context
         try:
             if body.get("messages") is not None:
                 messages = self._messages(body, require_reply=True)
@@ -202,7 +202,7 @@ class Playground:
             text = self._text(body, "text", allow_empty=False)
             self._check_tokens(tok.encode(text), self.limits.max_explain_tokens, "text")
             with self.lock:
-                return explain(model, tok, text, top_k=top_k, max_context=context)
+                return explain_text(self.run, text, top_k=top_k)
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
 

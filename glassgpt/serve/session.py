@@ -2,8 +2,10 @@
 
 Runs fine-tuned for chat (their tokenizer holds the chat tokens) talk through the chat
 template: the messages so far, then ``<|assistant_start|>``; the reply streams until
-``<|assistant_end|>``.  Other runs *continue text*: what you type is appended to the
-running text and the model writes on from there.
+``<|assistant_end|>``.  A run trained on a word list (the makemore ladder) *completes
+names*: what you type is the start of a name (nothing: any name), and the reply is the
+rest of it, up to the ``.`` that ends it.  Other runs *continue text*: what you type is
+appended to the running text and the model writes on from there.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from glassgpt.runs import LoadedRun
-from glassgpt.sample import DEFAULTS, SamplingSettings, default_prompt_ids
-from glassgpt.streaming import StreamedToken, TextStream, stream_tokens
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings, default_prompt_ids
+from glassgpt.generation.streaming import StreamedToken, TextStream, stream_tokens
+from glassgpt.makemore.models.sequence import START
+from glassgpt.makemore.words import encode_word
+from glassgpt.models.from_run import LoadedRun
 from glassgpt.tokenizers import Tokenizer
 from glassgpt.tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
 
 
-def completion_ids(tokenizer: Tokenizer, text: str) -> list[int]:
-    """The prompt ids of a text to continue (a neutral start when it is empty)."""
-    return tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
+def completion_ids(run: LoadedRun, text: str) -> tuple[list[int], tuple[int, ...]]:
+    """(prompt ids, stop ids) to continue ``text``: a neutral start when it is empty; for a
+    word-list run, ``.`` and the start of a name, stopping at the ``.`` that ends it."""
+    if run.words:
+        return [START, *encode_word(run.tokenizer, text)], (START,)
+    return (run.tokenizer.encode(text) if text else default_prompt_ids(run.tokenizer)), ()
 
 
 def chat_prompt(
@@ -78,7 +85,7 @@ def stream_text(
     text = TextStream(run.tokenizer)
     specials = set(run.tokenizer.special_tokens.values())
     for token in stream_tokens(
-        run.model,
+        run.language_model,
         prompt,
         settings.max_new_tokens,
         settings.temperature,
@@ -103,7 +110,7 @@ class ChatSession:
     def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
         self.run, self.settings, self.system = run, settings, system
         self.chat = is_chat_tokenizer(run.tokenizer)
-        self.stop_ids = reply_stop_ids(run.tokenizer) if self.chat else ()
+        self.stop_ids = reply_stop_ids(run.tokenizer) if self.chat else (START,) if run.words else ()
         self.messages: list[dict] = []
         self.text = ""
 
@@ -125,13 +132,13 @@ class ChatSession:
             budget = prompt_budget(self.run.trained_context, self.settings.max_new_tokens)
             prompt, stop = chat_prompt(self.run.tokenizer, messages, budget)
         else:
-            messages, stop = [], ()
-            prompt = completion_ids(self.run.tokenizer, self.text + user_text)
+            messages = []
+            prompt, stop = completion_ids(self.run, user_text if self.run.words else self.text + user_text)
         out = []
         for piece in stream_text(self.run, prompt, self.settings, seed, stop):
             out.append(piece.text)
             yield piece
         if self.chat:
             self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
-        else:
+        elif not self.run.words:  # a name is complete in itself: nothing runs on
             self.text += user_text + "".join(out)

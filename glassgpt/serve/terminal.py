@@ -21,8 +21,8 @@ import sys
 from typing import TextIO
 
 from glassgpt.errors import GlassError
-from glassgpt.runs import LoadedRun
-from glassgpt.sample import DEFAULTS, SamplingSettings
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
+from glassgpt.models.from_run import LoadedRun
 from glassgpt.serve.session import ChatSession
 
 HELP = __doc__.split("Commands:")[1].split("The loop")[0].rstrip()
@@ -44,7 +44,13 @@ def chat_loop(
     stdin, out = stdin or sys.stdin, out or sys.stdout
     session = ChatSession(run, settings, system)
     colour = out.isatty()
-    mode = "chat template" if session.chat else "text continuation (this run has no chat tokens)"
+    mode = (
+        "chat template"
+        if session.chat
+        else "names (a word-list run: type the start of a name, or nothing)"
+        if run.words
+        else "text continuation (this run has no chat tokens)"
+    )
     out.write(f"glassgpt chat · {run.run_dir} · {mode} · /help for commands\n")
     replies = 0
     while True:
@@ -60,11 +66,12 @@ def chat_loop(
                 return replies
             probs = _command(session, line, probs, out)
             continue
-        if not line.strip():
+        if not line.strip() and not run.words:
             continue
-        out.write("bot> ")
+        out.write("bot> " + (line.strip() if run.words else ""))
+        text = line.strip() if run.words else line if session.chat else line + "\n"
         try:
-            for piece in session.reply(line if session.chat else line + "\n", None if seed is None else seed + replies):
+            for piece in session.reply(text, None if seed is None else seed + replies):
                 if piece.token.id in session.stop_ids:  # the end of the reply: nothing to show
                     continue
                 out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)

@@ -117,6 +117,9 @@ class SpecialsTokenizer(Tokenizer):
         idx = self.check_ids([idx])[0]
         return self._by_id[idx].encode("utf-8") if idx in self._by_id else self.base.token_bytes(idx)
 
+    def is_assigned(self, idx: int) -> bool:
+        return idx in self._by_id or self.base.is_assigned(idx)
+
     def token_str(self, idx: int) -> str:
         idx = self.check_ids([idx])[0]
         return self._by_id[idx] if idx in self._by_id else self.base.token_str(idx)

@@ -52,6 +52,11 @@ class Tokenizer(ABC):
     def token_bytes(self, idx: int) -> bytes:
         """The UTF-8 bytes one id stands for in the text (used for bits per byte)."""
 
+    def is_assigned(self, idx: int) -> bool:
+        """Whether ``idx`` stands for a token: every id in ``range(vocab_size)``, except the
+        gaps some imported BPE vocabularies leave (cl100k has ids no token uses)."""
+        return 0 <= idx < self.vocab_size
+
     def token_str(self, idx: int) -> str:
         """A printable rendering of one id, control characters escaped (for tables)."""
         text = self.token_bytes(idx).decode("utf-8", errors="replace")

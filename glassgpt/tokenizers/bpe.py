@@ -339,6 +339,9 @@ class BPETokenizer(Tokenizer):
     def token_bytes(self, idx: int) -> bytes:
         return self.decode_bytes([idx])
 
+    def is_assigned(self, idx: int) -> bool:
+        return 0 <= idx < len(self._decoder) and self._decoder[idx] is not None
+
     def token_str(self, idx: int) -> str:
         """The token as text; bytes that are not UTF-8 shown as ``\\xNN``, control characters escaped."""
         text = self.token_bytes(idx).decode("utf-8", errors="backslashreplace")

@@ -18,7 +18,11 @@ evaluation really took are both kept in ``summary.json`` (``budget``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+from glassgpt.config import TrainConfig
+from glassgpt.training.schedule import time_position
 
 #: the predicted final evaluation is stretched by this much before it is reserved
 MARGIN = 1.1
@@ -44,3 +48,36 @@ def out_of_time(elapsed: float, budget: float, last_step: float, final_eval: flo
     """Whether to stop now: another step and the (stretched) final evaluation would not fit.
     A budget of 0 means no limit."""
     return bool(budget) and elapsed + last_step + MARGIN * final_eval >= budget
+
+
+class Budget:
+    """One session's clock: when to stop for the time budget, and where a schedule on the
+    time clock (``train.schedule_clock = "time"``) stands.
+
+    ``final_targets`` and ``estimate_targets``: the targets the final evaluation and one
+    periodic estimate measure; ``sampling_s``: the predicted seconds of the end samples."""
+
+    def __init__(self, train: TrainConfig, final_targets: int, estimate_targets: int, sampling_s: float = 0.0):
+        self.train, self.final_targets, self.estimate_targets = train, final_targets, estimate_targets
+        self.sampling_s = sampling_s
+        self.evals = EvalClock()
+        self.start = time.perf_counter()
+
+    def reserved(self) -> float:
+        """Seconds kept for the final evaluation and the samples (unstretched)."""
+        return self.evals.predict(self.final_targets) + self.sampling_s
+
+    def position(self, step: int, decay_steps: int) -> float:
+        """The schedule's position at ``step``: the step itself, or on the time clock the step
+        the share of the training time spent so far stands for."""
+        t = self.train
+        if t.schedule_clock != "time":
+            return step
+        horizon = t.time_budget - MARGIN * self.reserved()
+        return time_position(step, t.warmup_steps, decay_steps, (time.perf_counter() - self.start) / max(horizon, 1e-9))
+
+    def spent(self, step_seconds: float, eval_next: bool) -> bool:
+        """Whether to stop after this step: the next one (and the estimate due after it) and
+        the final evaluation would not fit in the budget."""
+        next_cost = step_seconds + (self.evals.predict(self.estimate_targets) if eval_next else 0.0)
+        return out_of_time(time.perf_counter() - self.start, self.train.time_budget, next_cost, self.reserved())

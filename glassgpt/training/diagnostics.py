@@ -67,6 +67,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from glassgpt.device import device_of
 from glassgpt.models.ensemble import member_name
 
 #: order in which groups appear in records
@@ -127,7 +128,7 @@ def gradient_components(model) -> dict[str, dict[str, float]]:
 
 
 def _batch(model, x, y) -> tuple[torch.Tensor, torch.Tensor]:
-    device = next(model.parameters()).device
+    device = device_of(model)
     x, y = (torch.as_tensor(a).to(device=device, dtype=torch.long) for a in (x, y))
     return x, y
 

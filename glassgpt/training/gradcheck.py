@@ -7,6 +7,7 @@ the loss and every parameter's gradient, each with its own tolerance.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from glassgpt.errors import ConfigError, GlassError
 from glassgpt.glass import parameter_shapes
 from glassgpt.glass.gradcheck import check_model
 from glassgpt.models.footprint import activation_floats, parameter_count, require_fits
-from glassgpt.runs import load_config, load_weights
+from glassgpt.models.from_run import load_config, load_weights
 from glassgpt.tokenizers.spec import build_tokenizer
 
 # ---------------------------------------------------------------------------------------
@@ -95,10 +96,10 @@ def run_gradcheck(
         source = f"run {path}"
     else:
         run_cfg = resolve(preset or "baby")
-        cfg = run_cfg.model
         if vocab_size is not None and vocab_size < 1:
             raise ConfigError(f"--vocab-size must be at least 1, got {vocab_size}.")
-        cfg.vocab_size, how = (vocab_size, "--vocab-size") if vocab_size else preset_vocab_size(run_cfg)
+        size, how = (vocab_size, "--vocab-size") if vocab_size else preset_vocab_size(run_cfg)
+        cfg = dataclasses.replace(run_cfg.model, vocab_size=size)
         weights = None
         source = f"preset {run_cfg.preset} (fresh weights, seed {seed}; vocabulary {cfg.vocab_size}: {how})"
     if cfg.ensemble > 1:

@@ -50,33 +50,23 @@ def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
 def header_lines(
     cfg: RunConfig,
     run_dir,
-    meta: dict,
-    tokenizer,
+    source,
     device: str,
     threads: int,
     start_step: int,
     resumed: bool,
     dtype: str | None = None,
-    data_line: str = "",
 ) -> list[str]:
-    """The start-up header (see the module docstring) as lines of text (``dtype``: what the run
-    computes in, when the device overrules ``train.dtype``; ``data_line`` replaces the data line
-    made from the token cache's ``meta``: a word list describes itself)."""
+    """The start-up header (see the module docstring) as lines of text (``source``: the run's
+    ``DataSource``, which describes itself; ``dtype``: what the run computes in, when the
+    device overrules ``train.dtype``)."""
     m, d, t = cfg.model, cfg.data, cfg.train
     seq_len = t.seq_len or m.block_size
-    source = d.path or d.corpus or "the given text"
     state = f"resuming at step {start_step:,}" if resumed else "new run"
     shape = describe(m)
     if seq_len != m.block_size:
         shape += f" (trained on {seq_len})"
     need = training_bytes(cfg, seq_len)["total"]
-    val = meta.get("val_tokens", 0)
-    split = (
-        f"{meta.get('train_tokens', 0):,} train + {val:,} val tokens"
-        if val
-        else f"{meta.get('train_tokens', 0):,} tokens, no validation split"
-    )
-    chars = f"{meta['text_chars']:,} characters → " if "text_chars" in meta else ""
     decay = (
         f"{t.schedule} decay to {_lr(t.lr * t.min_lr_ratio)} at step {t.decay_steps or t.max_steps:,}"
         if t.schedule != "constant"
@@ -97,8 +87,8 @@ def header_lines(
         f"  model      {cfg.preset or 'custom'}: {shape} · {parameter_count(m):,} params",
         f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {dtype or t.dtype} · {t.engine} engine · "
         f"about {size_text(need)} to train",
-        f"  data       {data_line or f'{source}: {chars}{split}'}",
-        f"  tokenizer  {d.tokenizer} · {tokenizer.vocab_size:,} ids",
+        f"  data       {source.description}",
+        f"  tokenizer  {d.tokenizer} · {source.tokenizer.vocab_size:,} ids",
         f"  schedule   {schedule}",
         f"  ends       {ends}",
     ]

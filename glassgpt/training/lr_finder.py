@@ -18,47 +18,19 @@ configuration that has no run directory yet and only returns the result.
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 
 import numpy as np
 
 from glassgpt import rundir
-from glassgpt.config import RunConfig, validate
-from glassgpt.data import read_source
-from glassgpt.data.loader import BatchLoader
-from glassgpt.data.tokens import open_split
-from glassgpt.errors import ConfigError, DataError, FileError, RunDirError, count
+from glassgpt.config import RunConfig, derive, validate
+from glassgpt.config.resolve import load_run_config
+from glassgpt.data.open import open_source, reopen_source
+from glassgpt.errors import ConfigError, FileError, RunDirError
 from glassgpt.fileio import check_writable, write_json
 from glassgpt.progress import task
-from glassgpt.runs import load_config
-from glassgpt.tokenizers.spec import build_tokenizer
 from glassgpt.training.engines import TorchEngine, split_micro_batches
-from glassgpt.training.words import prepared_words
-
-
-def _run_tokens(run_dir: Path) -> tuple[RunConfig, np.ndarray | None]:
-    if not (run_dir / rundir.CONFIG).is_file():
-        raise RunDirError(f"{run_dir} is not a glassgpt run directory (no {rundir.CONFIG}).")
-    cfg = load_config(run_dir)
-    return cfg, None if cfg.data.kind == "words" else open_split(run_dir / rundir.DATA_DIR, "train")
-
-
-def _config_tokens(cfg: RunConfig, text: str | None) -> tuple[RunConfig, np.ndarray | None]:
-    cfg = copy.deepcopy(cfg)
-    if cfg.data.kind == "words":
-        validate(cfg)
-        return cfg, None  # vocab_size is set with the words (below)
-    text = read_source(cfg.data) if text is None else text
-    d = cfg.data
-    train_text = text[: len(text) - int(len(text) * d.val_fraction)]
-    tokenizer = build_tokenizer(d.tokenizer, train_text if d.tokenizer == "bpe" else text, d.vocab_size or None)
-    cfg.model.vocab_size = tokenizer.vocab_size
-    validate(cfg)
-    ids = np.asarray(tokenizer.encode_corpus(text), dtype=np.int64)
-    return cfg, ids[: len(ids) - int(len(ids) * d.val_fraction)]
-
 
 #: the most learning rates one sweep may try (each is one optimizer step)
 MAX_SWEEP_STEPS = 100_000
@@ -89,10 +61,14 @@ def find_lr(
     if not 2 <= steps <= MAX_SWEEP_STEPS:
         raise ConfigError(f"the learning-rate sweep needs 2 to {MAX_SWEEP_STEPS:,} steps, got {steps:,}.")
     if isinstance(source, RunConfig):
-        cfg, tokens, run_dir = (*_config_tokens(source, text), None)
+        data = open_source(source, text)
+        cfg, run_dir = validate(derive(source, data.facts())), None
     else:
         run_dir = Path(source)
-        cfg, tokens = _run_tokens(run_dir)
+        if not (run_dir / rundir.CONFIG).is_file():
+            raise RunDirError(f"{run_dir} is not a glassgpt run directory (no {rundir.CONFIG}).")
+        cfg = load_run_config(run_dir)
+        data = reopen_source(cfg, run_dir)
         if write:
             try:  # before the sweep, not after it
                 check_writable(run_dir, "the run directory", "make it writable, or copy the run and sweep the copy")
@@ -103,17 +79,7 @@ def find_lr(
             "the counting bigram has no learning rate: its training is counting, so there is nothing to sweep."
         )
     t = cfg.train
-    seq_len = t.seq_len or cfg.model.block_size
-    if cfg.data.kind == "words":  # the makemore ladder: the run's own batches of examples
-        prepared = prepared_words(cfg, run_dir or ".", resume=run_dir is not None)
-        cfg.model.vocab_size, loader = prepared.tokenizer.vocab_size, prepared.train
-    elif len(tokens) < seq_len + 1:
-        raise DataError(
-            f"the training text has {count(len(tokens), 'token')}, too few for one sequence of "
-            f"{count(seq_len, 'token')}; use more text or a smaller train.seq_len."
-        )
-    else:
-        loader = BatchLoader(tokens, seq_len, t.seed)
+    loader = data.batches(t.seed)  # the run's own batches, from its seed
     engine = TorchEngine(cfg)  # fresh weights from the run's seed
     lrs = np.logspace(math.log10(start), math.log10(end), steps)
     done, losses, smoothed = [], [], []
@@ -139,7 +105,7 @@ def find_lr(
         "end": end,
         "steps": steps,
         "batch_size": t.batch_size * t.grad_accum,
-        "seq_len": seq_len,
+        "seq_len": cfg.seq_len,
         "lrs": done,
         "losses": [_finite(v) for v in losses],
         "smoothed": [_finite(v) for v in smoothed],

@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from glassgpt import rundir
+from glassgpt.parallel.ranks import RANK_TENSOR
 from glassgpt.rundir.layout import STATE_DIR, STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER, STEP_LOGS
-from glassgpt.training.distributed import RANK_TENSOR
+from glassgpt.rundir.writer import LOG_RECORDS
 from glassgpt.training.engines.base import TORCH_CPU
 from glassgpt.training.optim.groups import param_role
 from glassgpt.training.optim.optimizers import MUON_KEYS
@@ -46,8 +47,6 @@ TRAINER_KEYS = {
     "elapsed_s": ((int, float), "a number of seconds"),
     "loader_rng": ((dict,), "a random-generator state"),
 }
-#: trainer.json: the number of records of each step log at the checkpoint (absent in older runs)
-LOG_RECORDS = "log_records"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ The loop reads ``stop.check(out_of_time)`` exactly once per step, after the step
 deciding whether to log, save and stop; a spent time budget is one more reason,
 ``"time_budget"``.  That one reading is the hook for distributed training: a torchrun run
 passes ``agree``, a function every rank calls at that point with its own reason (an
-all-reduce MAX of ``REASON_CODES``, ``training.distributed.stop_agreement``), so that a
+all-reduce MAX of ``REASON_CODES``, ``stop_agreement``), so that a
 signal that reached one rank stops every rank after the same step and all of them save the
 same checkpoint.  A signal agreed that way counts as received (``terminated`` is then true
 on every rank, so all of them skip the same end-of-run work).
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
+
+from glassgpt.parallel.world import World
 
 INTERRUPTED, TERMINATED, TIME_BUDGET = "interrupted", "terminated", "time_budget"
 #: the signals a run stops on, and the ``stopped_by`` each one records
@@ -94,3 +96,17 @@ class StopSignals:
     def raise_if_terminated(self) -> None:
         if self.terminated:
             raise Terminated
+
+
+def stop_agreement(world: World) -> Callable[[str | None], str | None]:
+    """The ``StopSignals`` agreement of a distributed run: the largest reason of any rank
+    (terminated > interrupted > time budget), the time budget counting only on rank 0."""
+    reasons = {code: reason for reason, code in REASON_CODES.items()}
+
+    def agree(reason: str | None) -> str | None:
+        code = REASON_CODES[reason]
+        if reason == TIME_BUDGET and not world.is_main:
+            code = 0
+        return reasons[int(world.all_reduce([code], "max")[0])]
+
+    return agree

@@ -45,7 +45,7 @@ def test_train_leaves_no_global_rng_or_thread_state(tmp_path, engine):
     old_blas = set_blas_threads(2)
     try:
         cfg = tiny_config(max_steps=6, eval_every=3, threads=1, engine=engine)
-        cfg.model.dropout = 0.1  # dropout draws random numbers every step
+        cfg = cfg.updated({"model.dropout": 0.1})
         before_cfg = copy.deepcopy(cfg)
         before = global_state()
         glassgpt.train(tmp_path / "run", config=cfg, text=TINY_TEXT, report=False)
@@ -63,7 +63,7 @@ def test_interleaved_engines_do_not_share_random_streams(make):
     """Two engines stepping in turn give each the losses it gives alone: each draws its dropout
     masks from its own generator, not from a shared global one."""
     cfg = tiny_config(batch_size=4)
-    cfg.model.vocab_size, cfg.model.dropout = 30, 0.3
+    cfg = cfg.updated({"model.vocab_size": 30, "model.dropout": 0.3})
     tokens = np.random.default_rng(0).integers(0, 30, 2000)
 
     def run(engines, n=4):

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 LAUNCHER = Path(__file__).with_name("limited.py")
 FORKRUN = Path(__file__).with_name("forkrun.py")
@@ -166,9 +166,13 @@ CASES = [
     Case(
         "char with vocab size",
         ["train", "--data", "{text}", "--tokenizer", "char", "--vocab-size", "500", "--out", "{new}", *TINY],
-        "--vocab-size only applies to --tokenizer bpe",
+        "data.vocab_size (--vocab-size) sizes a BPE tokenizer trained for the run",
     ),
-    Case("resume with preset", ["train", "--out", "{run}", "--resume", "--preset", "poem"], "do not apply"),
+    Case(
+        "resume with preset",
+        ["train", "--out", "{run}", "--resume", "--preset", "poem"],
+        "was trained with the preset 'test', not 'poem'; drop --preset",
+    ),
     Case("demo out without plot", ["demo", "softmax", "--out", "{new}"], "add --plot"),
     Case("explain text and file", ["explain", "{run}", "abc", "--file", "{text}"], "exactly one of them"),
     Case("gradcheck run and vocab", ["gradcheck", "{run}", "--vocab-size", "50"], "only applies with --preset"),
@@ -343,7 +347,7 @@ CASES = [
     Case("eval a list with the end token", ["eval", "{wordrun}", "--data", "{other}"], "contains '.'"),
     Case("eval unseen characters", ["eval", "{wordrun}", "--data", "{unseen}"], "in the word 'zebra'"),
     Case("eval splits and data", ["eval", "{wordrun}", "--splits", "--data", "{words}"], "give one"),
-    Case("splits of a text run", ["eval", "{run}", "--splits"], "--splits is for runs trained on a word list"),
+    Case("splits of a text run", ["eval", "{run}", "--splits"], "`glassgpt eval --splits` does not work on"),
     Case("mark known on text", ["sample", "{run}", "--mark-known"], "this run was trained on text"),
     Case("gradcheck mlp without batchnorm", ["gradcheck", "{plainrun}"], "written for the MLP with BatchNorm"),
     Case("gradcheck batch of one", ["gradcheck", "{wordrun}", "--batch-size", "1"], "at least 2 examples"),
@@ -352,7 +356,7 @@ CASES = [
     Case(
         "resume without the words",
         ["train", "--out", "{nowords}", "--resume", "--max-steps", "9"],
-        "the word list it trains on, is missing",
+        "has no data/words.txt, the word list it was trained on",
     ),
 ]
 
@@ -405,7 +409,7 @@ def templates(tmp_path_factory):
     (root / "utf16.txt").write_bytes(TINY_TEXT.encode("utf-16"))
     (root / "file").write_text("a regular file\n")
     cfg = tiny_config(max_steps=3, eval_every=0, save_every=100)
-    cfg.model.n_layer, cfg.model.n_embd = 1, 16
+    cfg = cfg.updated({"model.n_layer": 1, "model.n_embd": 16})
     train(root / "run", config=cfg, text=TINY_TEXT)
     partial = root / "partial"  # stopped before its first checkpoint: config, data and tokenizer only
     shutil.copytree(root / "run", partial)

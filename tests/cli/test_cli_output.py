@@ -18,9 +18,10 @@ import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import COMMANDS, EXIT_PIPE, main
-from glassgpt.config import DERIVED, SECTIONS, RunConfig, settings_help
+from glassgpt.config import RunConfig, settings_help
+from glassgpt.config.schema import DERIVED, SECTIONS
 from glassgpt.errors import RunDirError
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 HERE = Path(__file__).parent
 ENV = dict(os.environ, GLASSGPT_REPORT="0", COLUMNS="80", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
@@ -51,9 +52,9 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-output")
     (root / "text.txt").write_text(TINY_TEXT)
     cfg = tiny_config(max_steps=3, eval_every=0)
-    cfg.model.n_layer, cfg.model.n_embd = 1, 16
+    cfg = cfg.updated({"model.n_layer": 1, "model.n_embd": 16})
     train(root / "run", config=cfg, text=TINY_TEXT)
-    cfg.data.tokenizer = "byte"
+    cfg = cfg.updated({"data.tokenizer": "byte"})
     train(root / "bytes", config=cfg, text=TINY_TEXT)
     return root
 

@@ -5,6 +5,7 @@ documents' own losses), and training runs that pack files or a JSONL field."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -15,19 +16,14 @@ from tinyrun import tiny_config
 
 from glassgpt.cli.train import overrides_from, register
 from glassgpt.config import ModelConfig, validate
-from glassgpt.data.documents import (
-    DocumentBatches,
-    document_positions,
-    document_segments,
-    pack,
-    read_jsonl_field,
-)
+from glassgpt.data.documents import DocumentBatches, pack, read_jsonl_field
 from glassgpt.data.loader import BatchLoader
 from glassgpt.errors import ConfigError, DataError
 from glassgpt.models import GPT
+from glassgpt.models.segments import document_positions, document_segments
 from glassgpt.tokenizers import END_OF_TEXT, CharTokenizer, add_special_tokens, load
 from glassgpt.training.engines import TorchEngine
-from glassgpt.training.trainer import Trainer
+from glassgpt.training.launch import build_trainer, train
 
 DOCS = ["the cat sat.", "a dog ran off!", "birds."]
 
@@ -126,7 +122,7 @@ def test_the_loss_of_a_packed_window_is_the_sum_of_the_documents_losses(tok):
     assert float(mean) == pytest.approx(total / len(y), rel=1e-6)  # the mean: divided by all the window's targets
     # the engine's evaluation sums agree (float32 there)
     cfg = tiny_config()
-    cfg.model = ModelConfig(**{**model.config.__dict__})
+    cfg = dataclasses.replace(cfg, model=ModelConfig(**{**model.config.__dict__}))
     engine = TorchEngine(cfg)
     engine.model.load_state_dict({k: v.float() for k, v in model.state_dict().items()})
     s, n = engine.eval_sums(x[None], y[None], document_segments(x[None], eot))
@@ -149,16 +145,13 @@ def test_read_jsonl_field_names_the_line_of_a_problem(tmp_path):
 
 
 def test_doc_mask_needs_packed_documents_and_the_torch_engine():
-    cfg = tiny_config()
-    cfg.model.vocab_size = 10
-    cfg.train.doc_mask = True
+    cfg = tiny_config({"model.vocab_size": 10}, doc_mask=True)
     with pytest.raises(ConfigError, match="needs packed documents"):
         validate(cfg)
-    cfg.data.files = ["a.txt", "b.txt"]
+    cfg = cfg.updated({"data.files": ["a.txt", "b.txt"]})
     validate(cfg)
-    cfg.train.engine = "glass"
     with pytest.raises(ConfigError, match="needs the torch engine"):
-        validate(cfg)
+        validate(cfg.updated({"train.engine": "glass"}))
 
 
 def _doc_files(tmp_path):
@@ -175,9 +168,9 @@ def _doc_files(tmp_path):
 
 @pytest.mark.parametrize("tokenizer", ["char", "byte", "word"])
 def test_a_run_packs_several_files_with_doc_mask(tmp_path, tokenizer):
-    cfg = tiny_config(max_steps=4, eval_every=2, doc_mask=True)
-    cfg.data.files, cfg.data.tokenizer, cfg.data.val_fraction = _doc_files(tmp_path), tokenizer, 0.0
-    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    settings = {"data.files": _doc_files(tmp_path), "data.tokenizer": tokenizer, "data.val_fraction": 0.0}
+    cfg = tiny_config(settings, max_steps=4, eval_every=2, doc_mask=True)
+    trainer = build_trainer(tmp_path / "run", config=cfg)
     result = trainer.run()
     tok = load(tmp_path / "run")
     eot = tok.special_tokens[END_OF_TEXT]
@@ -186,7 +179,7 @@ def test_a_run_packs_several_files_with_doc_mask(tmp_path, tokenizer):
     assert meta["documents"] == 3 and meta["end_of_text"] == eot
     train = np.fromfile(tmp_path / "run" / "data" / "train.bin", dtype=meta["dtype"])
     assert int((train == eot).sum()) == 4 and train[0] == eot and train[-1] == eot
-    assert isinstance(trainer.loader, DocumentBatches) and np.isfinite(result.final["loss"])
+    assert isinstance(trainer.batches, DocumentBatches) and np.isfinite(result.final["loss"])
 
 
 def test_jsonl_field_packs_each_line(tmp_path):
@@ -197,9 +190,10 @@ def test_jsonl_field_packs_each_line(tmp_path):
             for i, t in enumerate(["the quick brown fox.\n" * 4, "jumps over the lazy dog.\n" * 4])
         )
     )
-    cfg = tiny_config(max_steps=2, eval_every=0)
-    cfg.data.path, cfg.data.jsonl_field, cfg.data.val_fraction = str(f), "text", 0.0
-    Trainer(cfg, tmp_path / "run", progress=False).run()
+    cfg = tiny_config(
+        {"data.path": str(f), "data.jsonl_field": "text", "data.val_fraction": 0.0}, max_steps=2, eval_every=0
+    )
+    train(tmp_path / "run", config=cfg)
     meta = json.loads((tmp_path / "run" / "data" / "meta.json").read_text())
     assert meta["documents"] == 2
 

@@ -24,10 +24,11 @@ KEYS = {"position", "context", "target", "p_target", "loss", "rank", "top_k", "g
 def tiny(block_size=8, seed=0):
     torch.manual_seed(seed)
     tok = CharTokenizer.train(VOCAB_TEXT)
-    cfg = RunConfig()
-    m = cfg.model
-    m.vocab_size, m.block_size, m.n_layer, m.n_head, m.n_embd = tok.vocab_size, block_size, 2, 2, 16
-    model = GPT(m)
+    cfg = RunConfig().updated(
+        {"model.vocab_size": tok.vocab_size, "model.block_size": block_size, "model.n_layer": 2}
+        | {"model.n_head": 2, "model.n_embd": 16}
+    )
+    model = GPT(cfg.model)
     with torch.no_grad():  # large random weights: peaked, varied distributions to rank and check
         for p in model.parameters():
             p.normal_(0.0, 0.5)

@@ -11,10 +11,10 @@ from chatrun import CONTEXT, QA, chat_lines, pretrain_config, tree_digest, write
 from tinyrun import TINY_TEXT
 
 from glassgpt.cli import main
-from glassgpt.runs import load_run
+from glassgpt.models.from_run import load_run
 from glassgpt.tokenizers import BPETokenizer
 from glassgpt.tokenizers.chat import CHAT_SPECIALS, is_chat_tokenizer, render
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 
 def test_the_fine_tuned_run_learned_the_replies(chat, base):
@@ -92,7 +92,7 @@ def test_explain_chat_marks_the_counted_targets(chat, capsys):
 @pytest.fixture(scope="module")
 def word_run(tmp_path_factory):
     cfg = pretrain_config()
-    cfg.data.tokenizer = "word"
+    cfg = cfg.updated({"data.tokenizer": "word"})
     out = tmp_path_factory.mktemp("word") / "run"
     train(out, config=cfg, text=TINY_TEXT)
     return out
@@ -103,8 +103,8 @@ def overlapping_bpe_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("bpe")
     BPETokenizer.train(TINY_TEXT, vocab_size=262, special_tokens=["<|user"]).save(root / "bpe.json")
     cfg = pretrain_config()
-    cfg.train.max_steps = 2
-    cfg.data.tokenizer = f"bpe:{root / 'bpe.json'}"
+    cfg = cfg.updated({"train.max_steps": 2})
+    cfg = cfg.updated({"data.tokenizer": f"bpe:{root / 'bpe.json'}"})
     train(root / "run", config=cfg, text=TINY_TEXT)
     return root / "run"
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from glassgpt.config import ModelConfig
+from glassgpt.data.conversation_rows import SFTBatches, best_fit, encode_conversations, eval_batches, fill_rows
 from glassgpt.data.conversations import Conversation, conversations_path, read_conversations
 from glassgpt.errors import DataError
-from glassgpt.finetune.batches import SFTBatches, best_fit, encode_conversations, eval_batches, fill_rows
-from glassgpt.finetune.grow import NOISE, grow_vocabulary
 from glassgpt.models import GPT
+from glassgpt.stages.grow import NOISE, grow_vocabulary
 from glassgpt.tokenizers import CharTokenizer, add_special_tokens
 from glassgpt.tokenizers.chat import CHAT_SPECIALS, render
 

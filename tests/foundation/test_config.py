@@ -36,10 +36,10 @@ def test_typed_overrides():
 
 def test_list_settings_from_set_and_toml(tmp_path):
     cfg = resolve(overrides=["train.sample_prompts=All that |Young in "])
-    assert cfg.train.sample_prompts == ["All that ", "Young in "]
+    assert cfg.train.sample_prompts == ("All that ", "Young in ")
     f = tmp_path / "c.toml"
     f.write_text('[train]\nsample_prompts = ["a", "b"]\n')
-    assert resolve(config_file=f).train.sample_prompts == ["a", "b"]
+    assert resolve(config_file=f).train.sample_prompts == ("a", "b")
     f.write_text("[train]\nsample_prompts = [1, 2]\n")
     with pytest.raises(ConfigError, match="list of strings"):
         resolve(config_file=f)

@@ -11,8 +11,8 @@ import pytest
 from tinyrun import TINY_TEXT
 
 from glassgpt.fileio import atomic_write_bytes
+from glassgpt.models.from_run import load
 from glassgpt.rundir import checkpoint
-from glassgpt.runs import load
 
 TINY = [
     "--set",

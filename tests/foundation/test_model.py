@@ -5,8 +5,8 @@ import torch
 
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import GlassError
+from glassgpt.generation.sampling import generate
 from glassgpt.models import GPT
-from glassgpt.sample import generate
 
 
 def small_model(**kw) -> GPT:
@@ -50,13 +50,13 @@ def test_sequence_longer_than_context_is_a_clear_error():
 @pytest.mark.parametrize("preset,vocab,expected", [("nursery", 35, 27_747), ("poem", 256, 241_024)])
 def test_preset_parameter_counts(preset, vocab, expected):
     cfg = resolve(preset)
-    cfg.model.vocab_size = vocab
+    cfg = cfg.updated({"model.vocab_size": vocab})
     assert GPT(cfg.model).num_params() == expected
 
 
 def test_nursery_layout_matches_seeds_b2():
     cfg = resolve("nursery")
-    cfg.model.vocab_size = 35
+    cfg = cfg.updated({"model.vocab_size": 35})
     names = dict((n, s) for n, s, _ in GPT(cfg.model).param_table())
     assert "transformer.h.0.attn.c_attn.bias" not in names  # bias-free q/k/v
     assert names["lm_head.bias"] == (35,)  # untied head with bias

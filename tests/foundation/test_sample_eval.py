@@ -7,9 +7,10 @@ from tinyrun import tiny_config
 
 from glassgpt.config import ModelConfig
 from glassgpt.data.loader import all_windows
-from glassgpt.evaluation import evaluate_tokens, model_nll_sum
+from glassgpt.data.source import EvalSet, measure
+from glassgpt.generation.sampling import cut_at_stop, filter_logits, generate
 from glassgpt.models import GPT
-from glassgpt.sample import cut_at_stop, filter_logits, generate
+from glassgpt.models.nll import model_nll_sum
 
 
 def test_top_k_and_top_p_filters():
@@ -50,7 +51,8 @@ def test_bits_per_byte_counts_utf8_bytes():
     model = GPT(ModelConfig(vocab_size=4, block_size=8, n_layer=1, n_head=1, n_embd=8)).eval()
     tokens = np.array([0, 1, 2, 3] * 10)
     byte_lengths = np.array([1, 2, 3, 1])  # e.g. 'a', 'é', '€', 'b'
-    r = evaluate_tokens(model_nll_sum(model), tokens, 8, 4, byte_lengths)
+    windows = EvalSet("val", lambda: all_windows(tokens, 8, 4), 2, 39, byte_lengths)
+    r = measure(model_nll_sum(model), windows)
     n_bytes = byte_lengths[tokens[1:]].sum()
     assert r["tokens"] == 39 and r["bytes"] == n_bytes
     assert r["bits_per_byte"] == pytest.approx(r["loss"] * 39 / math.log(2) / n_bytes)

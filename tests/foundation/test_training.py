@@ -10,7 +10,7 @@ from tinyrun import tiny_config
 from glassgpt.data.loader import BatchLoader
 from glassgpt.rundir import read_metrics, without_timing
 from glassgpt.training.engines import TorchEngine
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 
 def losses(run_dir):
@@ -59,7 +59,7 @@ def test_exact_resume_is_byte_identical(tmp_path, tiny_text):
 
     def cfg(steps):
         c = tiny_config(max_steps=steps, decay_steps=200, save_every=50, eval_every=50, log_every=10, sample_every=40)
-        c.model.dropout = 0.1
+        c = c.updated({"model.dropout": 0.1})
         return c
 
     train(tmp_path / "one", config=cfg(200), text=tiny_text)
@@ -94,7 +94,7 @@ def test_gradient_accumulation_equals_bigger_batch():
         # a large Adam eps keeps the update proportional to the gradient: with the default 1e-8,
         # gradients that are ~0 up to float noise would turn into full-size ±lr steps
         cfg = tiny_config(batch_size=batch, grad_accum=accum, grad_clip=0.5, eps=1e-3)
-        cfg.model.vocab_size = 30
+        cfg = cfg.updated({"model.vocab_size": 30})
         engine = TorchEngine(cfg)
         loader = BatchLoader(tokens, 16, seed=3)
         record = []
@@ -138,7 +138,7 @@ def test_training_with_a_bpe_tokenizer_trained_on_the_train_split(tmp_path, tiny
     from glassgpt.tokenizers import load
 
     cfg = tiny_config(max_steps=5)
-    cfg.data.tokenizer, cfg.data.vocab_size = "bpe", 300
+    cfg = cfg.updated({"data.tokenizer": "bpe", "data.vocab_size": 300})
     result = train(tmp_path / "b", config=cfg, text=tiny_text)
     tok = load(tmp_path / "b" / "tokenizer.json")
     assert tok.type == "bpe" and tok.vocab_size == 300
@@ -149,7 +149,7 @@ def test_training_with_a_bpe_tokenizer_trained_on_the_train_split(tmp_path, tiny
     assert result.final["bits_per_byte"] > 0
     tok.save(tmp_path / "t.json")
     cfg2 = tiny_config(max_steps=2)
-    cfg2.data.tokenizer = f"bpe:{tmp_path / 't.json'}"
+    cfg2 = cfg2.updated({"data.tokenizer": f"bpe:{tmp_path / 't.json'}"})
     train(tmp_path / "c", config=cfg2, text=tiny_text)
     assert load(tmp_path / "c" / "tokenizer.json") == tok
 

@@ -10,7 +10,8 @@ import resource
 import pytest
 import torch
 
-from glassgpt.config import ALIASES, SEED_MAX, ModelConfig, RunConfig, resolve, set_value
+from glassgpt.config import ModelConfig, RunConfig, resolve
+from glassgpt.config.schema import ALIASES, SEED_MAX, Settings
 from glassgpt.device import host_memory, memory_of
 from glassgpt.errors import ConfigError, count
 from glassgpt.models import GPT
@@ -85,7 +86,7 @@ def test_messages_name_the_value_and_use_words():
 )
 def test_did_you_mean_knows_the_names_of_other_trainers(typed, meant):
     with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
-        set_value(RunConfig(), typed, 1)
+        Settings.defaults().set(typed, 1)
 
 
 def test_every_alias_points_at_a_real_key():
@@ -107,8 +108,7 @@ def test_thread_counts_are_refused_beyond_a_few_per_core():
     "preset, vocab", [("baby", 65), ("small", 65), ("gpt2", 50257), ("nursery", 35), ("poem", 256)]
 )
 def test_parameter_count_matches_the_model_of_every_preset(preset, vocab):
-    cfg = resolve(preset).model
-    cfg.vocab_size = vocab
+    cfg = dataclasses.replace(resolve(preset).model, vocab_size=vocab)
     with torch.device("meta"):
         assert parameter_count(cfg) == GPT(cfg).num_params()
 
@@ -131,15 +131,15 @@ def test_parameter_count_matches_every_shape_option(options):
 
 def test_estimates_grow_with_what_they_count():
     cfg = resolve("baby")
-    cfg.model.vocab_size = 65
+    cfg = cfg.updated({"model.vocab_size": 65})
     base = training_bytes(cfg)
     assert base["total"] == base["state"] + base["activations"] + base["batches"]
     assert base["state"] == 16 * parameter_count(cfg.model)  # weights, gradients, two AdamW moments
     bigger = resolve("baby", overrides={"train.batch_size": 64})
-    bigger.model.vocab_size = 65
+    bigger = bigger.updated({"model.vocab_size": 65})
     assert training_bytes(bigger)["activations"] == 2 * base["activations"]
     glass = resolve("baby", overrides={"train.engine": "glass"})
-    glass.model.vocab_size = 65
+    glass = glass.updated({"model.vocab_size": 65})
     assert training_bytes(glass)["activations"] > base["activations"]  # it keeps the attention maps
     assert activation_floats(cfg.model, 1, 8, attention_maps=True) > activation_floats(cfg.model, 1, 8)
     assert inference_bytes(cfg.model, 2, 10, new_tokens=100) > inference_bytes(cfg.model, 1, 10, new_tokens=100)

@@ -17,14 +17,10 @@ TOKENS = np.array([CHARS.index(c) for c in TEXT], dtype=np.uint16)
 
 
 def run_config(**train) -> RunConfig:
-    cfg = RunConfig()
-    cfg.model = ModelConfig(vocab_size=len(CHARS), block_size=16, n_layer=2, n_head=2, n_embd=32)
-    t = cfg.train
-    t.batch_size, t.grad_accum, t.lr, t.warmup_steps, t.max_steps = 8, 2, 3e-3, 10, 50
-    t.grad_clip, t.weight_decay, t.beta2, t.device, t.seed = 1.0, 0.1, 0.99, "cpu", 1234
-    for k, v in train.items():
-        setattr(t, k, v)
-    return cfg
+    cfg = RunConfig(model=ModelConfig(vocab_size=len(CHARS), block_size=16, n_layer=2, n_head=2, n_embd=32))
+    settings = dict(batch_size=8, grad_accum=2, lr=3e-3, warmup_steps=10, max_steps=50, grad_clip=1.0, weight_decay=0.1)
+    settings.update(beta2=0.99, device="cpu", seed=1234, **train)
+    return cfg.updated({f"train.{k}": v for k, v in settings.items()})
 
 
 def steps(cfg: RunConfig, engines, n: int, start: int = 0, loader=None):
@@ -101,7 +97,7 @@ def test_a_run_resumes_across_engines(first, second):
 
 def test_rng_state_round_trip_reproduces_dropout():
     cfg = run_config(grad_accum=1)
-    cfg.model.dropout = 0.2
+    cfg = cfg.updated({"model.dropout": 0.2})
     a = GlassEngine(cfg)
     loader = BatchLoader(TOKENS, 16, 5)
     steps(cfg, [a], 2, loader=loader)

@@ -49,9 +49,9 @@ def test_a_wrong_backward_fails_with_exit_1(capsys, monkeypatch):
 def test_a_trained_run_checks_on_its_own_text(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GLASSGPT_REPORT", "0")
     cfg = RunConfig()
-    cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.block_size = 1, 2, 16, 8
-    cfg.train.batch_size, cfg.train.max_steps, cfg.train.engine = 4, 10, "glass"
-    cfg.data.corpus, cfg.data.val_fraction = "", 0.1
+    cfg = cfg.updated({"model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "model.block_size": 8})
+    cfg = cfg.updated({"train.batch_size": 4, "train.max_steps": 10, "train.engine": "glass"})
+    cfg = cfg.updated({"data.corpus": "", "data.val_fraction": 0.1})
     glassgpt.train(tmp_path / "run", config=cfg, text="abcabcabd " * 50)
     assert main(["gradcheck", str(tmp_path / "run"), "--dtype", "float32", "--seq-len", "8"]) == 0
     assert "run " in capsys.readouterr().out

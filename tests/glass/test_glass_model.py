@@ -7,6 +7,8 @@ absolute 1e-9: their truncation error is ~eps^2 = 1e-10 and their roundoff
 ~1e-16 * |loss| / eps ~ 3e-11 (measured worst ~1e-10 absolute).
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -67,8 +69,7 @@ def test_parameter_names_and_shapes_are_the_torch_ones(name):
 
 
 def test_nursery_preset_has_27747_parameters():
-    cfg = resolve("nursery").model
-    cfg.vocab_size = 35
+    cfg = dataclasses.replace(resolve("nursery").model, vocab_size=35)
     assert GPT(cfg).num_params() == 27_747
 
 

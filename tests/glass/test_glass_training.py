@@ -75,7 +75,7 @@ def test_exact_resume_on_glass_is_byte_identical(tmp_path):
 
     def cfg(steps):
         c = tiny(max_steps=steps, decay_steps=60, save_every=15, eval_every=30, log_every=5)
-        c.model.dropout = 0.1
+        c = c.updated({"model.dropout": 0.1})
         return c
 
     glassgpt.train(tmp_path / "one", config=cfg(60), text=TEXT)
@@ -113,7 +113,7 @@ def test_glass_engine_captures_diagnostics_in_the_torch_format():
     from glassgpt.training.engines import GlassEngine, TorchEngine
 
     cfg = tiny()
-    cfg.model.vocab_size = 30
+    cfg = cfg.updated({"model.vocab_size": 30})
     rng = np.random.default_rng(0)
     micro = [(rng.integers(0, 30, (8, 16)), rng.integers(0, 30, (8, 16))) for _ in range(2)]
     glass, eager, plain = GlassEngine(cfg), TorchEngine(cfg), GlassEngine(cfg)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from glassgpt.data.words import build_examples, word_vocabulary
 from glassgpt.errors import ConfigError
-from glassgpt.glass.makemore_check import (
+from glassgpt.makemore.backprop import ORDER, backward_steps, batchnorm_backward_formula, forward_steps, init_params
+from glassgpt.makemore.backprop_check import (
     TOLERANCES,
     compare_formulas,
     compare_steps,
@@ -15,9 +15,9 @@ from glassgpt.glass.makemore_check import (
     torch_steps,
     training_match,
 )
-from glassgpt.glass.makemore_fused import HandMLP
-from glassgpt.glass.makemore_mlp import ORDER, backward_steps, batchnorm_backward_formula, forward_steps, init_params
-from glassgpt.models.makemore import build_model, make_config
+from glassgpt.makemore.backprop_fused import HandMLP
+from glassgpt.makemore.models import build_model, make_config
+from glassgpt.makemore.words import build_examples, word_vocabulary
 
 WORDS = (
     "emma olivia ava isabella sophia charlotte mia amelia harper evelyn abigail emily ella elizabeth "

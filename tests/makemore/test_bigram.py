@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glassgpt.data.words import build_examples, word_vocabulary
-from glassgpt.models.makemore import build_model, make_config
+from glassgpt.makemore.models import build_model, make_config
+from glassgpt.makemore.words import build_examples, word_vocabulary
 
 # ---------------------------------------------------------------------------------------------
 # The counting bigram on five words, counted by hand

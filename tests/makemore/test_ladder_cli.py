@@ -12,10 +12,10 @@ import torch
 from wordlists import LN_V, RUNGS, SYLLABLES, VOCAB, make_words, train_rung, write_words
 
 from glassgpt.cli import main
-from glassgpt.data.words import SPLITS, prepare_words, read_words
 from glassgpt.fileio import load_tensors
+from glassgpt.makemore.words import SPLITS, prepare_words, read_words
 from glassgpt.models.footprint import parameter_count
-from glassgpt.runs import load_run
+from glassgpt.models.from_run import load_run
 
 SYLLABLE_NAME = re.compile(f"^({'|'.join(SYLLABLES)})+$")
 

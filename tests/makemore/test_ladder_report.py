@@ -9,7 +9,7 @@ import pytest
 from wordlists import make_words, train_rung, write_words
 
 from glassgpt.cli import main
-from glassgpt.glass.makemore_mlp import ORDER
+from glassgpt.makemore.backprop import ORDER
 from glassgpt.report import FIGURES, render, write_report
 
 pytest.importorskip("matplotlib")

@@ -13,13 +13,13 @@ import torch
 from wordlists import make_words, train_rung, write_words
 
 from glassgpt.config import resolve
-from glassgpt.data.words import prepare_words, read_words
 from glassgpt.errors import ConfigError
 from glassgpt.fileio import load_tensors
-from glassgpt.ladder_config import FAST, PRESETS
+from glassgpt.makemore.models import build_model, make_config
+from glassgpt.makemore.presets import FAST, PRESETS
+from glassgpt.makemore.probe import DEAD, SATURATED, LayerProbe, pack_rows, unpack_rows
+from glassgpt.makemore.words import prepare_words, read_words
 from glassgpt.models.factory import build
-from glassgpt.models.makemore import build_model, make_config
-from glassgpt.training.layer_probe import DEAD, SATURATED, LayerProbe, pack_rows, unpack_rows
 from glassgpt.training.lr_finder import find_lr
 from glassgpt.training.schedule import learning_rate
 
@@ -190,7 +190,7 @@ def test_the_learning_rate_finder_sweeps_a_ladder_run(tmp_path):
 def test_presets_are_the_tables_rows(name, params):
     for preset in (name, name + "-fast"):
         cfg = resolve(preset)
-        cfg.model.vocab_size = 27
+        cfg = cfg.updated({"model.vocab_size": 27})
         assert cfg.data.kind == "words" and cfg.data.corpus == "names" and cfg.data.split_seed == 42
         with torch.random.fork_rng():
             assert build(cfg.model).num_params() == params

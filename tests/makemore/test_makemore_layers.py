@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from glassgpt.errors import ConfigError, GlassError
-from glassgpt.models.makemore import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
+from glassgpt.makemore.models import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
 
 
 def _gen(seed=0):

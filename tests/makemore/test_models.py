@@ -7,7 +7,7 @@ import torch
 
 from glassgpt.errors import ConfigError, GlassError
 from glassgpt.fileio import load_tensors, save_tensors
-from glassgpt.models.makemore import MODELS, build_model, generate, make_config
+from glassgpt.makemore.models import MODELS, build_model, generate, make_config
 
 LN27 = math.log(27)  # 3.2958: the loss of a uniform guess over 27 characters
 FIXES = dict(small_output=True, hidden_init="kaiming")

@@ -13,11 +13,11 @@ from wordlists import make_words, train_rung, write_words
 
 from glassgpt.cli import main
 from glassgpt.config import ModelConfig, resolve, validate
-from glassgpt.data.documents import document_positions
-from glassgpt.data.words import WordList, prepare_words
 from glassgpt.errors import ConfigError
+from glassgpt.makemore.source import ExampleBatches, PackedWordBatches, pack_words
+from glassgpt.makemore.words import WordList, prepare_words
 from glassgpt.models.gpt import GPT
-from glassgpt.training.words import ExampleBatches, PackedWordBatches, pack_words
+from glassgpt.models.segments import document_positions
 
 
 def _padded(lengths: list[int], T: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -107,11 +107,11 @@ def test_a_packed_run_logs_the_padded_runs_losses(tmp_path):
 
 def test_packing_is_refused_where_it_cannot_apply(tmp_path):
     cfg = resolve("makemore-mlp-fast")
-    cfg.train.doc_mask = True
+    cfg = cfg.updated({"train.doc_mask": True})
     with pytest.raises(ConfigError, match="reads fixed windows"):
         validate(cfg)
     cfg = resolve("makemore-gpt-fast")
-    cfg.train.doc_mask, cfg.train.grad_accum = True, 2
+    cfg = cfg.updated({"train.doc_mask": True, "train.grad_accum": 2})
     with pytest.raises(ConfigError, match="grad_accum"):
         validate(cfg)
     data = write_words(tmp_path)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from glassgpt.data import load_corpus
-from glassgpt.data.words import (
+from glassgpt.errors import DataError, GlassError, TokenizerError
+from glassgpt.makemore.words import (
     build_examples,
     build_sequences,
     encode_word,
@@ -16,7 +17,6 @@ from glassgpt.data.words import (
     split_words,
     word_vocabulary,
 )
-from glassgpt.errors import DataError, GlassError, TokenizerError
 
 WORDS = ["emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia", "amelia", "harper", "evelyn"]
 

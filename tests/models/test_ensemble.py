@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from glassgpt.cli import main
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import ConfigError
+from glassgpt.generation.sampling import generate
 from glassgpt.interop.hf import export_refusal
 from glassgpt.models.ensemble import Ensemble, member_name, mixture_log_probs
 from glassgpt.models.factory import build
 from glassgpt.models.footprint import parameter_count
 from glassgpt.models.gpt import GPT
-from glassgpt.sample import generate
 from glassgpt.training.diagnostics import param_group
 from glassgpt.training.optim import param_role
 

@@ -1,6 +1,7 @@
 """The architecture options beyond GPT-2, each tested by its defining property, and the
 GPT-2 defaults that every older configuration keeps."""
 
+import dataclasses
 import math
 
 import pytest
@@ -9,10 +10,10 @@ import torch.nn.functional as F
 
 from glassgpt.config import ModelConfig, RunConfig, resolve
 from glassgpt.errors import ConfigError
+from glassgpt.generation.sampling import generate, generate_batch
 from glassgpt.models import GPT
 from glassgpt.models.gpt import NORM_EPS, CausalSelfAttention, soft_cap
 from glassgpt.models.rotary import Rotary
-from glassgpt.sample import generate, generate_batch
 
 MODERN = dict(
     pos="rope",
@@ -198,8 +199,7 @@ def test_an_old_config_without_the_new_keys_keeps_gpt2():
     cfg = RunConfig.from_dict(old)
     m = cfg.model
     assert (m.pos, m.norm, m.qk_norm, m.zero_init_proj, m.logit_softcap) == ("learned", "layernorm", False, False, 0.0)
-    m.vocab_size = 40
-    model = GPT(m)
+    model = GPT(dataclasses.replace(m, vocab_size=40))
     assert "transformer.wpe.weight" in model.weights()
     assert isinstance(model.transformer.ln_f, torch.nn.LayerNorm)
     assert isinstance(model.transformer.h[0].mlp.act, torch.nn.GELU)

@@ -16,7 +16,7 @@ from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import main
 from glassgpt.rundir import LOCK
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 #: a one-layer model for CLI runs (fast to start, fast to step)
 TINY = [

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from conftest import TINY, cli, fails, make_run, snapshot
 from safetensors import SafetensorError
+from support import faults
 
-from glassgpt import faults, fileio
+from glassgpt import fileio
 from glassgpt.errors import DiskError
 from glassgpt.rundir import append_record, checkpoint, directory, space
-from glassgpt.training.trainer import Trainer, resume_config, train
+from glassgpt.training.launch import build_trainer, train
+from glassgpt.training.trainer import Trainer
 
 FULL_SENTENCE = "is full (needs ~"
 
@@ -31,7 +33,7 @@ def leftovers(run: Path) -> list[str]:
 
 
 def resumed(run: Path, steps: int) -> Trainer:
-    return Trainer(resume_config(run, {"train.max_steps": steps}), run, resume=True, progress=False)
+    return build_trainer(run, overrides={"train.max_steps": steps}, resume=True)
 
 
 def test_a_full_disk_at_any_write_of_a_checkpoint_keeps_the_last_one(tmp_path):
@@ -107,10 +109,10 @@ def test_a_run_that_cannot_fit_is_refused_before_anything_is_written(tmp_path, m
     make_run(run, steps=2)
     monkeypatch.setattr(space.shutil, "disk_usage", lambda path: Usage(10**9, 10**9 - 50_000, 50_000))
     new = tmp_path / "new"
-    err = fails(capsys, "train", "--data", text_file, "--out", new, *TINY, match="0.1 MB free but")
-    assert "the token cache and two checkpoints needs ~" in err and not new.exists()
+    err = fails(capsys, "train", "--data", text_file, "--out", new, *TINY, match="has 50.0 kB free, but")
+    assert "MB is needed for the run's data and two checkpoints" in err and not new.exists()
     before = snapshot(run)
-    fails(capsys, "train", "--out", run, "--resume", "--max-steps", 4, match="a checkpoint needs ~")
+    fails(capsys, "train", "--out", run, "--resume", "--max-steps", 4, match="is needed for a checkpoint")
     assert snapshot(run) == before
 
 
@@ -152,7 +154,7 @@ def fill(disk: Path, leave: int) -> Path:
 
 def test_a_real_full_disk(small_disk, capsys, text_file, monkeypatch):
     big = ["--set", "model.n_embd=192", "--set", "model.n_layer=2"]
-    fails(capsys, "train", "--data", text_file, "--out", small_disk / "big", *TINY, *big, match="MB free but")
+    fails(capsys, "train", "--data", text_file, "--out", small_disk / "big", *TINY, *big, match="MB free, but")
     assert not (small_disk / "big").exists()
     run = small_disk / "run"
     make_run(run, steps=2)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from support import faults
 
-from glassgpt import faults
 from glassgpt.errors import DiskError
 from glassgpt.fileio import atomic_write_bytes
 

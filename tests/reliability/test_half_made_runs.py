@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import pytest
 from conftest import TINY, cli, fails, make_run, quick_config, snapshot
+from support import faults
 from tinyrun import TINY_TEXT
 
-from glassgpt import faults
 from glassgpt.errors import GlassError
 from glassgpt.rundir import LOCK, directory, require_run
-from glassgpt.training.trainer import Trainer, train
+from glassgpt.training.launch import build_trainer, train
 
 
 def test_a_run_stopped_before_its_first_checkpoint_points_to_overwrite(tmp_path, capsys, text_file):
     run = tmp_path / "run"
-    Trainer(quick_config(max_steps=5), run, progress=False, text=TINY_TEXT).close()  # set up, never trained
+    build_trainer(run, config=quick_config(max_steps=5), text=TINY_TEXT).close()  # set up, never trained
     assert (run / "config.json").is_file() and not (run / "state").exists()
     fails(capsys, "train", "--data", text_file, "--out", run, *TINY, match="stopped before its first checkpoint")
     fails(capsys, "train", "--out", run, "--resume", match="start it again with --overwrite")
@@ -57,11 +57,11 @@ def test_an_error_during_setup_leaves_the_folder_as_it_was(tmp_path):
         (tmp_path / "dry-empty", tmp_path / "empty"),
     ):
         with faults.FileFaults(only=faults.ALLOCATING, root=tmp_path) as dry:  # the same setup, to count
-            Trainer(quick_config(), dry_out, progress=False, text=TINY_TEXT).close()
+            build_trainer(dry_out, config=quick_config(), text=TINY_TEXT).close()
         k = next(i for i, op in enumerate(dry.ops, 1) if ".val.bin" in op)  # half-way through the token cache
         with faults.FileFaults(fail_at=k, fail=faults.disk_full, only=faults.ALLOCATING, root=tmp_path):
             with pytest.raises(GlassError, match="is full"):
-                Trainer(quick_config(), out, progress=False, text=TINY_TEXT)
+                build_trainer(out, config=quick_config(), text=TINY_TEXT)
         assert not out.exists() or list(out.iterdir()) == []
     assert (tmp_path / "empty").is_dir()  # the user's empty folder stays
 
@@ -73,7 +73,7 @@ SCENARIOS = {
 }
 
 
-def prepare(tmp_path, scenario: str, label: str):
+def target_folder(tmp_path, scenario: str, label: str):
     """The target folder and the user's files around it (which must survive)."""
     parent = tmp_path / label
     parent.mkdir()
@@ -92,7 +92,7 @@ def user_files(parent):
 
 
 def setup(run, overwrite):
-    return Trainer(quick_config(max_steps=1), run, overwrite=overwrite, progress=False, text=TINY_TEXT)
+    return build_trainer(run, config=quick_config(max_steps=1), overwrite=overwrite, text=TINY_TEXT)
 
 
 def released_on_kill(monkeypatch):
@@ -112,14 +112,14 @@ def released_on_kill(monkeypatch):
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_a_kill_at_every_file_operation_of_setup_is_survived(tmp_path, monkeypatch, scenario):
     overwrite = SCENARIOS[scenario]["overwrite"]
-    parent, run = prepare(tmp_path, scenario, "dry-run")
+    parent, run = target_folder(tmp_path, scenario, "dry-run")
     with faults.FileFaults(root=tmp_path) as dry:
         made = setup(run, overwrite)
     made.close()  # releasing the lock (emptying its details) is not part of setup
     assert dry.count >= 30, dry.ops  # every write of setup is a kill point (the lock, tokenizer, cache, config)
     taken = released_on_kill(monkeypatch)
     for k in range(1, dry.count + 1):
-        parent, run = prepare(tmp_path, scenario, f"kill-{k}")
+        parent, run = target_folder(tmp_path, scenario, f"kill-{k}")
         mine = user_files(parent)
         with faults.FileFaults(fail_at=k, root=tmp_path) as ops, pytest.raises(faults.SimulatedKill):
             setup(run, overwrite)

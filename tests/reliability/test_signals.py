@@ -14,8 +14,9 @@ from tinyrun import TINY_TEXT
 
 from glassgpt.rundir import read_metrics
 from glassgpt.rundir.checkpoint import load as load_checkpoint
+from glassgpt.training.launch import build_trainer, train
 from glassgpt.training.stopping import StopSignals
-from glassgpt.training.trainer import Trainer, train
+from glassgpt.training.trainer import Trainer
 
 
 def test_stop_signals_set_a_reason_and_put_the_old_handlers_back():
@@ -49,7 +50,7 @@ def stop_with_signal_at(trainer: Trainer, step: int, signum: int) -> None:
 
 def test_sigusr1_saves_writes_the_summary_and_skips_the_final_evaluation(tmp_path):
     run = tmp_path / "run"
-    trainer = Trainer(quick_config(max_steps=20, save_every=1000), run, progress=False, text=TINY_TEXT)
+    trainer = build_trainer(run, config=quick_config(max_steps=20, save_every=1000), text=TINY_TEXT)
     stop_with_signal_at(trainer, 4, signal.SIGUSR1)
     result = trainer.run()
     assert (result.steps, result.stopped_by, result.final, result.samples) == (4, "terminated", {}, [])
@@ -63,14 +64,14 @@ def test_sigusr1_saves_writes_the_summary_and_skips_the_final_evaluation(tmp_pat
 
 def test_the_stop_is_read_once_per_step_through_the_agreement_hook(tmp_path):
     """The hook a distributed run uses to make every rank stop after the same step."""
-    trainer = Trainer(quick_config(max_steps=20, save_every=1000), tmp_path / "run", progress=False, text=TINY_TEXT)
+    trainer = build_trainer(tmp_path / "run", config=quick_config(max_steps=20, save_every=1000), text=TINY_TEXT)
     seen = []
 
     def agree(local_reason):
         seen.append(local_reason)
         return "terminated" if len(seen) == 3 else local_reason  # another rank was told to stop
 
-    trainer.stop_agreement = agree
+    trainer.agree = agree
     result = trainer.run()
     assert seen == [None, None, None] and (result.steps, result.stopped_by) == (3, "terminated")
 

@@ -14,7 +14,7 @@ from tinyrun import TINY_TEXT
 from glassgpt.rundir import read_metrics
 from glassgpt.training import state_check
 from glassgpt.training.engines import make_engine
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from conftest import cli, fails, make_run, quick_config
 from tinyrun import TINY_TEXT
 
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 
 def damage(kind: str, run, other):
@@ -31,7 +31,7 @@ def test_damage_to_the_top_level_weights_leaves_resume_exact(tmp_path, capsys, k
     run, other = tmp_path / "run", tmp_path / "other"
     make_run(run, steps=2)
     narrow = quick_config(max_steps=1)
-    narrow.model.n_embd = 16  # another model's weights: another shape
+    narrow = narrow.updated({"model.n_embd": 16})
     train(other, config=narrow, text=TINY_TEXT)
     assert os.stat(run / "model.safetensors").st_ino != os.stat(run / "state" / "model.safetensors").st_ino
     damage(kind, run, other)

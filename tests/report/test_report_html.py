@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from glassgpt.cli import main
+from glassgpt.models.from_run import load
 from glassgpt.report import finish_run, write_report
-from glassgpt.runs import load
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 

@@ -13,9 +13,9 @@ import glassgpt
 from glassgpt.cli import build_parser, main
 from glassgpt.config import ModelConfig
 from glassgpt.errors import GlassError
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings, generate, generate_batch, sample_text
 from glassgpt.models import GPT
-from glassgpt.runs import LoadedRun, load_run
-from glassgpt.sample import DEFAULTS, SamplingSettings, generate, generate_batch, sample_text
+from glassgpt.models.from_run import LoadedRun, load_run
 
 
 def spread_model(block_size: int, vocab_size: int = 50, seed: int = 0) -> GPT:

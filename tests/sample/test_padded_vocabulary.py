@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from glassgpt.config import ModelConfig
-from glassgpt.evaluation import model_nll_sum
+from glassgpt.evaluation.loss import model_nll_sum
+from glassgpt.evaluation.multiple_choice import MCRecord, score_records
 from glassgpt.explain import explain
+from glassgpt.generation.sampling import generate, generate_batch, sample_text
+from glassgpt.generation.streaming import stream_tokens
 from glassgpt.models import GPT
-from glassgpt.multiple_choice import MCRecord, score_records
-from glassgpt.sample import generate, generate_batch, sample_text
-from glassgpt.streaming import stream_tokens
 from glassgpt.tokenizers import CharTokenizer
 
 VOCAB = 50

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from glassgpt.distributed import free_port
+from glassgpt.parallel.world import free_port
 
 #: a two-layer char model that steps in milliseconds
 MODEL = [

@@ -33,12 +33,10 @@ def make_run(path, tokenizer, seed: int = 0, noise: float = 0.1, **model):
     from glassgpt.fileio import save_tensors, write_json
     from glassgpt.models import GPT
 
-    cfg = RunConfig()
+    settings = {"model.n_layer": 2, "model.n_head": 2, "model.n_embd": 32, "model.block_size": 32}
+    settings.update({f"model.{k}": v for k, v in model.items()})
+    cfg = RunConfig().updated({**settings, "model.vocab_size": tokenizer.vocab_size})
     m = cfg.model
-    m.n_layer, m.n_head, m.n_embd, m.block_size = 2, 2, 32, 32
-    for k, v in model.items():
-        setattr(m, k, v)
-    m.vocab_size = tokenizer.vocab_size
     torch.manual_seed(seed)
     gpt = GPT(m)
     with torch.no_grad():

@@ -12,14 +12,14 @@ from tinyrun import tiny_config
 
 import glassgpt
 from glassgpt.cli import main
+from glassgpt.data import corpus_source as corpora
 from glassgpt.data.prepare import prepare
 from glassgpt.data.shards import ShardedTokens, ShardLoader, open_prepared
 from glassgpt.device import cpu_bfloat16
 from glassgpt.errors import DataError
 from glassgpt.fileio import load_tensors
 from glassgpt.rundir import read_metrics
-from glassgpt.training import corpus as corpora
-from glassgpt.training.trainer import Trainer
+from glassgpt.training.launch import build_trainer
 
 
 @pytest.fixture
@@ -42,18 +42,18 @@ def corpus(tmp_path, bpe_file):
 
 def corpus_config(path, **train):
     cfg = tiny_config(threads=1, **{"eval_every": 5, "log_every": 1, "sample_tokens": 8, **train})
-    cfg.data.path = str(path)
-    cfg.model.block_size = 32
+    cfg = cfg.updated({"data.path": str(path)})
+    cfg = cfg.updated({"model.block_size": 32})
     return cfg
 
 
 def test_a_run_streams_the_shards_with_their_tokenizer_and_copies_nothing(tmp_path, corpus):
     data = open_prepared(corpus)
-    trainer = Trainer(corpus_config(corpus, max_steps=6), tmp_path / "run", progress=False)
-    assert isinstance(trainer.loader, ShardLoader) and isinstance(trainer.train_tokens, ShardedTokens)
+    trainer = build_trainer(tmp_path / "run", config=corpus_config(corpus, max_steps=6))
+    assert isinstance(trainer.batches, ShardLoader) and isinstance(trainer.source.train_tokens, ShardedTokens)
     assert (
-        isinstance(trainer.val_tokens, ShardedTokens)
-        and len(trainer.val_tokens) == data.index["splits"]["val"]["tokens"]
+        isinstance(trainer.source.val_tokens, ShardedTokens)
+        and len(trainer.source.val_tokens) == data.index["splits"]["val"]["tokens"]
     )
     result = trainer.run()
     run = tmp_path / "run"

@@ -13,19 +13,14 @@ import torch.multiprocessing as mp
 from distrun import free_port
 from tinyrun import tiny_config
 
-from glassgpt.distributed import SINGLE, World
+from glassgpt.config.derive import grad_accum
+from glassgpt.config.validate import parallel_mode
 from glassgpt.errors import ConfigError
-from glassgpt.training.distributed import (
-    RankShare,
-    derive_grad_accum,
-    merge_rng,
-    parallel_mode,
-    rank_loader,
-    rank_rng,
-    stop_agreement,
-)
+from glassgpt.parallel.ranks import RankShare, merge_rng, rank_loader, rank_rng
+from glassgpt.parallel.world import SINGLE, World
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 from glassgpt.training.state_check import expected_state, problems
+from glassgpt.training.stopping import stop_agreement
 
 
 class TwoRanks(World):
@@ -72,37 +67,35 @@ def test_evaluation_batches_are_shared_out_and_added_up():
     "batch, seq, world, accum", [(16, 1024, 1, 32), (16, 1024, 8, 4), (32, 1024, 16, 1), (4, 16, 2, 2)]
 )
 def test_tokens_per_step_sets_the_accumulation(batch, seq, world, accum):
-    cfg = tiny_config(batch_size=batch, tokens_per_step=524288 if seq == 1024 else 256)
-    derive_grad_accum(cfg, seq, world)
-    assert cfg.train.grad_accum == accum
+    cfg = tiny_config({"model.block_size": seq}, batch_size=batch, tokens_per_step=524288 if seq == 1024 else 256)
+    assert grad_accum(cfg, world) == accum
     assert cfg.train.batch_size * accum * seq * world == cfg.train.tokens_per_step
 
 
 def test_tokens_per_step_refuses_a_world_that_does_not_divide_it():
-    cfg = tiny_config(batch_size=16, tokens_per_step=524288)
+    long = {"model.block_size": 1024}
+    cfg = tiny_config(long, batch_size=16, tokens_per_step=524288)
     with pytest.raises(
         ConfigError,
         match=r"not a multiple of batch_size × seq_len × processes "
         r"\(16 × 1024 × 3 = 49,152\)",
     ):
-        derive_grad_accum(cfg, 1024, 3)
+        grad_accum(cfg, 3)
     with pytest.raises(ConfigError, match="not a multiple"):  # more tokens per micro-step than per step
-        derive_grad_accum(tiny_config(batch_size=1024, tokens_per_step=524288), 1024, 1)
-    unset = tiny_config(grad_accum=3)
-    derive_grad_accum(unset, 16, 4)
-    assert unset.train.grad_accum == 3
+        grad_accum(tiny_config(long, batch_size=1024, tokens_per_step=524288), 1)
+    assert grad_accum(tiny_config(grad_accum=3), 4) == 3
 
 
 def test_the_parallel_mode_must_match_how_many_processes_run():
-    assert parallel_mode(tiny_config(), SINGLE) == "none"
-    assert parallel_mode(tiny_config(), World(0, 2)) == "ddp"
-    assert parallel_mode(tiny_config(parallel="fsdp"), World(1, 4)) == "fsdp"
+    assert parallel_mode(tiny_config(), 1) == "none"
+    assert parallel_mode(tiny_config(), 2) == "ddp"
+    assert parallel_mode(tiny_config(parallel="fsdp"), 4) == "fsdp"
     with pytest.raises(ConfigError, match="needs several processes: start them with torchrun"):
-        parallel_mode(tiny_config(parallel="ddp"), SINGLE)
+        parallel_mode(tiny_config(parallel="ddp"), 1)
     with pytest.raises(ConfigError, match="would all train the same run"):
-        parallel_mode(tiny_config(parallel="none"), World(0, 2))
+        parallel_mode(tiny_config(parallel="none"), 2)
     with pytest.raises(ConfigError, match="glass engine runs in one process"):
-        parallel_mode(tiny_config(engine="glass"), World(0, 2))
+        parallel_mode(tiny_config(engine="glass"), 2)
 
 
 def test_every_ranks_random_stream_is_saved_and_given_back_to_it():
@@ -119,7 +112,7 @@ def test_every_ranks_random_stream_is_saved_and_given_back_to_it():
 
 def test_the_checkpoint_check_accepts_other_ranks_streams_and_shard_positions():
     cfg = tiny_config()
-    cfg.model.vocab_size = 30
+    cfg = cfg.updated({"model.vocab_size": 30})
     engine = TorchEngine(cfg)
     state = engine.state_dict()
     weights, rng = state["model"], merge_rng([state["rng"], state["rng"]])
@@ -143,7 +136,7 @@ def _count_reductions(rank: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=2)
     try:
         cfg = tiny_config(batch_size=2)
-        cfg.model.vocab_size = 30
+        cfg = cfg.updated({"model.vocab_size": 30})
         engine = TorchEngine(cfg)
         engine.distribute(World(rank, 2, rank, 2), "ddp")
         reductions = []

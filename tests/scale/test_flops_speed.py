@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -18,11 +19,7 @@ from glassgpt.training.speed import plan_speed
 
 
 def gpt2_shape(**kw) -> ModelConfig:
-    cfg = resolve("gpt2").model
-    cfg.vocab_size = 50257
-    for k, v in kw.items():
-        setattr(cfg, k, v)
-    return cfg
+    return dataclasses.replace(resolve("gpt2").model, vocab_size=50257, **kw)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.gpu
 
 def first_losses(device: str, steps: int = 5) -> list[float]:
     cfg = tiny_config(device=device, batch_size=8)
-    cfg.model.vocab_size = 40
+    cfg = cfg.updated({"model.vocab_size": 40})
     engine = TorchEngine(cfg)
     rng = np.random.default_rng(0)
     losses = []

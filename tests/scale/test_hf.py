@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 from scaledata import make_docs, make_run
+from support.hf_check import compare_logits, require_transformers
 
 import glassgpt
 from glassgpt.errors import InteropError, TokenizerError
-from glassgpt.evaluation import evaluate_run
+from glassgpt.evaluation.loss import evaluate_run
 from glassgpt.fileio import load_tensors, save_tensors
 from glassgpt.interop import export_hf, import_hf
-from glassgpt.interop.check import compare_logits, require_transformers
 from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, WordTokenizer
 
 transformers = pytest.importorskip("transformers")

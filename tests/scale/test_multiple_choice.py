@@ -12,8 +12,8 @@ from scaledata import make_run
 import glassgpt
 from glassgpt.config import ModelConfig
 from glassgpt.errors import DataError, TokenizerError
+from glassgpt.evaluation.multiple_choice import MCRecord, combine, evaluate_multiple_choice, read_records, score_records
 from glassgpt.models import GPT
-from glassgpt.multiple_choice import MCRecord, combine, evaluate_multiple_choice, read_records, score_records
 from glassgpt.tokenizers import CharTokenizer
 
 CHARS = " abcde.?"

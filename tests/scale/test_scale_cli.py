@@ -12,8 +12,8 @@ import glassgpt
 from glassgpt.cli import main
 from glassgpt.config import ModelConfig
 from glassgpt.data.shards import open_prepared
+from glassgpt.evaluation.multiple_choice import read_records, score_records
 from glassgpt.interop.hf import export_refusal
-from glassgpt.multiple_choice import read_records, score_records
 from glassgpt.rundir.lock import acquire
 from glassgpt.tokenizers import ByteTokenizer, CharTokenizer
 

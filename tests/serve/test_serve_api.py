@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from glassgpt.cli import main  # noqa: E402
 from glassgpt.errors import GlassError  # noqa: E402
 from glassgpt.explain import explain, explain_chat  # noqa: E402
-from glassgpt.runs import load_run  # noqa: E402
-from glassgpt.sample import generate  # noqa: E402
+from glassgpt.generation.sampling import generate  # noqa: E402
+from glassgpt.models.from_run import load_run  # noqa: E402
 from glassgpt.serve.app import INSTALL, Limits, check_port, create_app  # noqa: E402
 from glassgpt.serve.session import chat_prompt  # noqa: E402
 

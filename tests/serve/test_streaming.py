@@ -9,11 +9,11 @@ import pytest
 import torch
 from chatrun import QA
 
-from glassgpt.runs import load_run
-from glassgpt.sample import SamplingSettings, generate
+from glassgpt.generation.sampling import SamplingSettings, generate
+from glassgpt.generation.streaming import TextStream, stream_tokens
+from glassgpt.models.from_run import load_run
 from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget
 from glassgpt.serve.terminal import chat_loop
-from glassgpt.streaming import TextStream, stream_tokens
 from glassgpt.tokenizers import ByteTokenizer
 from glassgpt.tokenizers.chat import render
 

@@ -12,7 +12,7 @@ from tinyrun import TINY_TEXT, tiny_config
 import glassgpt
 from glassgpt.cli import main
 from glassgpt.errors import TokenizerError
-from glassgpt.runs import load as load_run
+from glassgpt.models.from_run import load as load_run
 from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, WordTokenizer, from_dict, load
 from glassgpt.tokenizers.spec import build_tokenizer
 
@@ -63,7 +63,7 @@ def test_a_run_directory_loads_its_tokenizer(tmp_path, bpe):
     spec = tmp_path / "bpe.json"
     bpe.save(spec)
     cfg = tiny_config(max_steps=2, eval_every=2, save_every=2)
-    cfg.data.tokenizer = f"bpe:{spec}"
+    cfg = cfg.updated({"data.tokenizer": f"bpe:{spec}"})
     glassgpt.train(tmp_path / "run", config=cfg, text=big_text())
     from_dir = load(tmp_path / "run")
     assert from_dir == bpe == load(tmp_path / "run" / "tokenizer.json")

@@ -8,11 +8,13 @@ import pytest
 from tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import resolve
+from glassgpt.data import token_stream
 from glassgpt.errors import ConfigError
 from glassgpt.rundir import read_metrics
+from glassgpt.training import budget as budget_clock
 from glassgpt.training import trainer
 from glassgpt.training.budget import MARGIN, EvalClock, out_of_time
-from glassgpt.training.trainer import Trainer
+from glassgpt.training.launch import build_trainer
 
 STEP_S = 0.1  # one training step
 EVAL_S_PER_TOKEN = 2e-3  # evaluation: 500 tokens/s, so the ~490 validation tokens take ~1 s
@@ -33,7 +35,9 @@ class Clock:
 def simulated_trainer(tmp_path, monkeypatch, **train):
     clock = Clock()
     monkeypatch.setattr(trainer, "time", clock)
-    tr = Trainer(tiny_config(**train), tmp_path / "run", text=TINY_TEXT, progress=False)
+    monkeypatch.setattr(budget_clock, "time", clock)
+    monkeypatch.setattr(token_stream, "time", clock)
+    tr = build_trainer(tmp_path / "run", config=tiny_config(**train), text=TINY_TEXT)
     step, evaluate = tr.engine.train_step, tr.engine.eval_sums
 
     def timed_step(*a, **k):
@@ -44,14 +48,14 @@ def simulated_trainer(tmp_path, monkeypatch, **train):
         clock.now += EVAL_S_PER_TOKEN * y.size
         return evaluate(x, y)
 
-    real_generate = trainer.generate
+    real_generate = token_stream.generate
 
     def timed_generate(model, ids, n, **k):
         clock.now += SAMPLE_S_PER_TOKEN * n
         return real_generate(model, ids, n, **k)
 
     tr.engine.train_step, tr.engine.eval_sums = timed_step, timed_eval
-    monkeypatch.setattr(trainer, "generate", timed_generate)
+    monkeypatch.setattr(token_stream, "generate", timed_generate)
     return tr
 
 
@@ -125,10 +129,13 @@ def test_the_cpu_speedrun_preset_spends_its_budget_and_ends_its_decay_at_zero(tm
     assert (m.pos, m.norm, m.activation, m.qk_norm, m.tie_weights) == ("rope", "rmsnorm", "relu2", True, False)
     clock = Clock()
     monkeypatch.setattr(trainer, "time", clock)
-    m.n_embd, m.block_size, m.n_layer = 32, 16, 2  # the preset's recipe on a model small enough for a test
-    t.batch_size, t.time_budget, t.warmup_steps, t.eval_every, t.eval_batches, t.sample_tokens = 8, 6.0, 5, 0, 2, 20
-    cfg.data.corpus = ""
-    tr = Trainer(cfg, tmp_path / "run", text=TINY_TEXT, progress=False)
+    monkeypatch.setattr(budget_clock, "time", clock)
+    monkeypatch.setattr(token_stream, "time", clock)
+    small = {"model.n_embd": 32, "model.block_size": 16, "model.n_layer": 2}  # the recipe on a test-sized model
+    train = {"batch_size": 8, "time_budget": 6.0, "warmup_steps": 5, "eval_every": 0, "eval_batches": 2}
+    cfg = cfg.updated({**small, **{f"train.{k}": v for k, v in train.items()}, "train.sample_tokens": 20})
+    cfg = cfg.updated({"data.corpus": ""})
+    tr = build_trainer(tmp_path / "run", config=cfg, text=TINY_TEXT)
     step = tr.engine.train_step
 
     def timed_step(*a, **k):

@@ -20,7 +20,7 @@ from glassgpt.config import RunConfig
 from glassgpt.models import GPT
 from glassgpt.training.diagnostics import analyze_gradients, training_step
 from glassgpt.training.engines import TorchEngine
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 
 @pytest.fixture(autouse=True)
@@ -46,11 +46,9 @@ def group_of(name):
 
 
 def model_cfg(activation="gelu", tied=True, dropout=0.0, vocab=11):
-    cfg = RunConfig()
-    m = cfg.model
-    m.vocab_size, m.block_size, m.n_layer, m.n_head, m.n_embd = vocab, 8, 2, 2, 16
-    m.activation, m.tie_weights, m.head_bias, m.dropout = activation, tied, not tied, dropout
-    return cfg
+    model = dict(vocab_size=vocab, block_size=8, n_layer=2, n_head=2, n_embd=16, activation=activation)
+    model.update(tie_weights=tied, head_bias=not tied, dropout=dropout)
+    return RunConfig().updated({f"model.{k}": v for k, v in model.items()})
 
 
 def batch(vocab=11, B=3, T=8, seed=0):
@@ -123,7 +121,7 @@ def test_training_step_reports_loss_before_and_after():
 # ---- the engine's capture ---------------------------------------------------------------------
 def engine_for(activation="gelu", tied=True, dropout=0.0, grad_clip=1.0):
     cfg = model_cfg(activation, tied, dropout)
-    cfg.train.device, cfg.train.seed, cfg.train.grad_clip, cfg.train.lr = "cpu", 3, grad_clip, 1e-2
+    cfg = cfg.updated({"train.device": "cpu", "train.seed": 3, "train.grad_clip": grad_clip, "train.lr": 1e-2})
     return TorchEngine(cfg)
 
 
@@ -246,7 +244,7 @@ def run_cfg(steps, diagnostics_every=2):
         diagnostics_every=diagnostics_every,
         device="cpu",
     )
-    c.model.dropout = 0.1
+    c = c.updated({"model.dropout": 0.1})
     return c
 
 
@@ -321,7 +319,7 @@ def test_glass_engine_records_diagnostics_too(tmp_path):
 
     def cfg(every, engine):
         c = run_cfg(4, diagnostics_every=every)
-        c.train.engine = engine
+        c = c.updated({"train.engine": engine})
         return c
 
     train(tmp_path / "g", config=cfg(2, "glass"), text=TINY_TEXT)

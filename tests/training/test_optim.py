@@ -11,8 +11,8 @@ from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import ConfigError
 from glassgpt.models import GPT
 from glassgpt.training.engines import GlassEngine, TorchEngine
+from glassgpt.training.launch import train
 from glassgpt.training.optim import Muon, Optimizers, newton_schulz, param_role, update_scale
-from glassgpt.training.trainer import train
 
 #: five quintic Newton–Schulz steps put every singular value of a full-rank, not
 #: ill-conditioned matrix in about [0.68, 1.14] (measured); the test allows [0.6, 1.2]
@@ -147,7 +147,7 @@ def test_muon_run_resumes_byte_identically(tmp_path):
             schedule="wsd",
             decay_fraction=0.5,
         )
-        c.model.dropout = 0.1
+        c = c.updated({"model.dropout": 0.1})
         return c
 
     train(tmp_path / "one", config=cfg(12), text=TINY_TEXT)

@@ -14,7 +14,7 @@ from glassgpt.errors import ConfigError
 from glassgpt.models import GPT
 from glassgpt.threads import ThreadGovernor, cgroup_cpu_limit, choose_threads, idle_cores, plan_threads, usable_cpus
 from glassgpt.training import trainer
-from glassgpt.training.trainer import train
+from glassgpt.training.launch import train
 
 # ---- cores: affinity, quota, load ------------------------------------------------------------
 
@@ -285,7 +285,7 @@ def test_rmsnorm_runs_are_identical_at_one_and_two_threads(tmp_path, monkeypatch
 
     def cfg(n):
         c = tiny_config(max_steps=12, threads=n)
-        c.model.norm, c.model.activation = "rmsnorm", "relu2"
+        c = c.updated({"model.norm": "rmsnorm", "model.activation": "relu2"})
         return c
 
     train(tmp_path / "one", config=cfg(1), text=TINY_TEXT)

@@ -13,10 +13,10 @@ All implement ``base.Engine``.
 from __future__ import annotations
 
 from glassgpt.config import RunConfig
+from glassgpt.makemore.backprop_engine import GlassMLPEngine
+from glassgpt.makemore.counting import CountingEngine
 from glassgpt.training.engines.base import Engine, StepResult, TorchRNG, split_micro_batches
-from glassgpt.training.engines.counting import CountingEngine
 from glassgpt.training.engines.glass_engine import GlassEngine
-from glassgpt.training.engines.glass_mlp import GlassMLPEngine
 from glassgpt.training.engines.torch_engine import TorchEngine, decay_groups
 
 ENGINES = {"torch": TorchEngine, "glass": GlassEngine}

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 
 from glassgpt.config import RunConfig
-from glassgpt.data.documents import document_positions
 from glassgpt.device import pick_device
-from glassgpt.distributed import World, device_for
-from glassgpt.evaluation import summed_nll
+from glassgpt.makemore.probe import make_probe
 from glassgpt.models.factory import build
+from glassgpt.models.nll import summed_nll
+from glassgpt.models.segments import document_positions
+from glassgpt.parallel.data_parallel import Local, wrap
+from glassgpt.parallel.world import World, device_for
 from glassgpt.training.engines.base import StepResult, TorchRNG
-from glassgpt.training.layer_probe import make_probe
 from glassgpt.training.optim import Optimizers, decays
-from glassgpt.training.parallel import Local, wrap
 from glassgpt.training.speed import plan_speed
 
 

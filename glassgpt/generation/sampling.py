@@ -1,0 +1,353 @@
+"""Generation: temperature, top-k, top-p (nucleus), stop tokens/strings, batches, a KV cache.
+
+The model runs in eval mode.  Until the context fills the model's block size each new
+token costs one position's work: ``GPT.forward`` keeps the keys and values of earlier
+positions in a preallocated ``KVCache``.  After that the context is cropped to the last
+``block_size`` tokens and recomputed, exactly as without a cache — the cache changes
+speed, never results.
+
+A batch of prompts of different lengths is left-padded: padding is a segment of its own
+that no prompt token reads, and each row's positions start at 0 with its first token, so
+every row generates what its prompt would generate alone.
+
+A model trained on sequences shorter than its block size (the ``poem`` preset trains
+windows of 64 in a context of 128) never learned the later position embeddings, so pass
+``max_context`` = the trained length (``runs.load_run(dir).trained_context``): the context
+is then cropped to it.
+
+Defaults live in ``SamplingSettings`` (temperature 0.8, 300 new tokens, no top-k/top-p,
+one sample); the CLI and ``glassgpt.generate`` both read them from ``DEFAULTS``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from glassgpt.config import check_seed
+from glassgpt.device import device_of
+from glassgpt.errors import GlassError
+from glassgpt.models.footprint import inference_bytes, require_fits
+from glassgpt.tokenizers import Tokenizer
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How text is sampled.  The defaults are what ``glassgpt sample`` and ``glassgpt.generate``
+    use: temperature 0.8 (a little sharper than the model's distribution: fewer odd tokens,
+    still varied), 300 new tokens, no top-k / top-p cut, one sample."""
+
+    max_new_tokens: int = 300
+    temperature: float = 0.8
+    top_k: int | None = None
+    top_p: float | None = None
+    num_samples: int = 1
+
+    def check(self) -> None:
+        """One clear sentence for a setting that cannot work."""
+        check_sampling(self.max_new_tokens, self.temperature, self.top_k, self.top_p, self.num_samples)
+
+
+#: the sampling defaults, the one place they are written
+DEFAULTS = SamplingSettings()
+
+
+def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Scale by temperature, keep the ``top_k`` largest and the smallest set whose
+    probability reaches ``top_p``; everything else becomes -inf.  logits: (N, V)."""
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        probs = sorted_logits.softmax(-1)
+        before = probs.cumsum(-1) - probs  # mass of strictly more likely tokens
+        sorted_logits = sorted_logits.masked_fill(before >= top_p, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    return logits
+
+
+@torch.inference_mode()
+def generate_batch(
+    model,
+    prompts: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    seed: int | None = None,
+    stop_ids: tuple[int, ...] = (),
+    use_cache: bool = True,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[list[int]]:
+    """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``; returns
+    the new ids of each row.  Greedy rows equal what each prompt gives alone.
+
+    ``temperature=0`` is greedy decoding.  A row ends early at any id in ``stop_ids`` (the
+    stop id is kept).  ``seed`` makes sampling reproducible without touching the global
+    random state (all rows draw from one generator).  ``max_context`` crops the context
+    (default and upper bound: the block size).  ``on_token()`` is called after each generated
+    position (for a progress bar)."""
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise GlassError("the prompt is empty; give at least one token to start from.")
+    if max_context is not None and max_context < 1:
+        raise GlassError("max_context must be at least 1.")
+    check_request(model, len(prompts), max(len(p) for p in prompts), max_new_tokens, temperature, top_k, top_p, seed)
+    was_training = model.training
+    model.eval()
+    try:
+        return _decode(
+            model,
+            prompts,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+            stop_ids,
+            use_cache,
+            min(max_context or model.config.block_size, model.config.block_size),
+            on_token,
+        )
+    finally:
+        model.train(was_training)
+
+
+def decode_steps(
+    model,
+    prompts,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int | None,
+    use_cache: bool,
+    block: int,
+):
+    """The decoding loop, one step at a time: yields ``(next ids (B,), logits (B, V))`` for each
+    new position, the logits those ids were drawn from.  The caller has checked the settings,
+    put the model in eval mode and runs under ``torch.inference_mode()``; it may stop early.
+    ``generate_batch`` and ``streaming.stream_tokens`` both decode through here, so a stream
+    gives exactly the tokens ``generate`` gives for the same seed."""
+    device = device_of(model)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+    B, P = len(prompts), max(len(p) for p in prompts)
+    total = P + max_new_tokens
+    tokens = torch.zeros(B, total, dtype=torch.long)  # left-padded prompts, then the new tokens
+    for i, p in enumerate(prompts):
+        tokens[i, P - len(p) : P] = torch.tensor(p, dtype=torch.long)
+    tokens = tokens.to(device)
+    pads = torch.tensor([P - len(p) for p in prompts], device=device).unsqueeze(1)  # (B, 1)
+    padded = bool(pads.any())
+    columns = torch.arange(total, device=device).unsqueeze(0)
+    cache, n = None, P
+    use_cache = use_cache and hasattr(model, "new_kv_cache")  # a ladder model reads one window a step
+    for _ in range(max_new_tokens):
+        if use_cache and n <= block:
+            if cache is None:  # the prompt, all at once
+                cache = model.new_kv_cache(B, min(total, block))
+                logits = _step(model, tokens, columns, pads, padded, 0, n, cache)
+            else:  # one new token per row
+                logits = _step(model, tokens, columns, pads, padded, n - 1, n, cache)
+        else:  # the last `block` tokens, recomputed (positions shift, so nothing can be reused)
+            logits = _step(model, tokens, columns, pads, padded, max(0, n - block), n, None)
+        if temperature == 0:
+            nxt = logits.argmax(-1)
+        else:
+            probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+        tokens[:, n] = nxt
+        n += 1
+        yield nxt, logits
+
+
+def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token):
+    device = device_of(model)
+    stops = torch.tensor(stop_ids, dtype=torch.long, device=device) if stop_ids else None
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
+    steps = []
+    for nxt, _ in decode_steps(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, use_cache, block):
+        steps.append(nxt)
+        if on_token is not None:
+            on_token()
+        if stops is not None:
+            done |= torch.isin(nxt, stops)
+            if bool(done.all()):
+                break
+    result = []
+    for row in torch.stack(steps, 1).tolist() if steps else [[] for _ in prompts]:
+        for j, tok in enumerate(row):
+            if tok in stop_ids:
+                row = row[: j + 1]
+                break
+        result.append(row)
+    return result
+
+
+def _step(model, tokens, columns, pads, padded, lo, hi, cache):
+    """Logits (B, V) after running columns [lo, hi) of ``tokens``, appending to ``cache`` if given.
+
+    Unpadded, positions and segments are the model's defaults.  Left-padded, every row's
+    positions count from its first real token within the window that starts at column
+    ``w0`` (0 with a cache): position = column − max(pad, w0); padding is segment 0."""
+    if not padded:
+        return model(tokens[:, lo:hi], kv_cache=cache, last_only=True)[0][:, -1]
+    w0 = 0 if cache is not None else lo
+    positions = (columns[:, lo:hi] - pads.clamp(min=w0)).clamp(min=0)
+    segments = None
+    if cache is None or cache.length == 0:
+        segments = (columns[:, lo:hi] >= pads).long()
+    return model(tokens[:, lo:hi], kv_cache=cache, positions=positions, segments=segments, last_only=True)[0][:, -1]
+
+
+def generate(
+    model,
+    prompt_ids: Sequence[int],
+    max_new_tokens: int,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    num_samples: int = DEFAULTS.num_samples,
+    seed: int | None = None,
+    stop_ids: tuple[int, ...] = (),
+    use_cache: bool = True,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[list[int]]:
+    """Sample ``num_samples`` continuations of one prompt; returns the new ids of each (see
+    ``generate_batch`` for the arguments)."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
+    return generate_batch(
+        model,
+        [list(prompt_ids)] * num_samples,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        stop_ids,
+        use_cache,
+        max_context,
+        on_token,
+    )
+
+
+def check_request(
+    model,
+    rows: int,
+    prompt_len: int,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+) -> None:
+    """Refuse, before any work, settings that cannot work and a request that cannot fit in
+    memory: ``rows`` sequences of ``prompt_len`` + ``max_new_tokens`` tokens on ``model``."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, max(1, rows), seed)
+    device = device_of(model)
+    require_fits(
+        inference_bytes(model.config, rows, prompt_len, max_new_tokens),
+        device,
+        f"sampling {rows:,} × {max_new_tokens:,} tokens",
+        "ask for fewer samples or tokens",
+    )
+
+
+def check_sampling(
+    max_new_tokens: int = 0,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    num_samples: int = 1,
+    seed: int | None = None,
+) -> None:
+    """Refuse impossible sampling settings, one sentence naming the value."""
+    if max_new_tokens < 0:
+        raise GlassError(f"max_new_tokens must be 0 or more, got {max_new_tokens}.")
+    if num_samples < 1:
+        raise GlassError(f"num_samples must be at least 1, got {num_samples}.")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise GlassError(f"temperature must be a finite number, 0 or more (0 is greedy), got {temperature}.")
+    if top_k is not None and top_k < 1:
+        raise GlassError(f"top_k must be at least 1, got {top_k}.")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise GlassError(f"top_p must be in (0, 1], got {top_p}.")
+    check_seed(seed, "the sampling seed")
+
+
+def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
+    """A neutral start: a newline (or the end-of-line word) when the vocabulary has one, else id 0."""
+    for probe in ("\n", "<END>", "<|endoftext|>"):
+        try:
+            ids = tokenizer.encode(probe) if probe == "\n" else [tokenizer.special_tokens[probe]]
+            if len(ids) == 1:
+                return ids
+        except Exception:
+            continue
+    return [0]
+
+
+def cut_at_stop(text: str, stops: list[str]) -> str:
+    """Text up to (not including) the first occurrence of any stop string."""
+    cut = min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+def sample_text(
+    model,
+    tokenizer,
+    prompt: str = "",
+    max_new_tokens: int = DEFAULTS.max_new_tokens,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    num_samples: int = DEFAULTS.num_samples,
+    seed: int | None = None,
+    stop: list[str] | None = None,
+    max_context: int | None = None,
+    on_token: Callable[[], None] | None = None,
+) -> list[str]:
+    """Text in, text out: the prompt followed by each sampled continuation.
+
+    An empty prompt starts from a neutral token (a newline where the vocabulary has one).
+    ``stop`` strings cut the continuation before their first occurrence; a stop string
+    that is a single token also ends generation early.  ``max_context``: the trained
+    context to crop to (``runs.load_run(dir).trained_context``; default the block size).
+    ``on_token`` as in ``generate_batch``."""
+    check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
+    ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
+    stop_ids = []
+    for s in stop or []:
+        try:
+            enc = tokenizer.encode(s)
+        except GlassError:
+            continue
+        if len(enc) == 1:
+            stop_ids.append(enc[0])
+    outs = generate(
+        model,
+        ids,
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        num_samples,
+        seed,
+        tuple(stop_ids),
+        max_context=max_context,
+        on_token=on_token,
+    )
+    start = tokenizer.decode(ids) if prompt else ""
+    results = []
+    for new in outs:
+        text = tokenizer.decode(ids + new)[len(tokenizer.decode(ids)) :]
+        results.append((prompt if prompt else start) + (cut_at_stop(text, stop) if stop else text))
+    return results

@@ -1,0 +1,107 @@
+"""Streaming generation: one token at a time, with its probability and the alternatives.
+
+``stream_tokens(model, prompt_ids, ...)`` yields a ``StreamedToken`` per new token as soon
+as it is drawn: its id, its probability under the model (temperature 1, no top-k/top-p
+cut: what the model believes), its probability under the distribution it was actually
+drawn from (after temperature, top-k and top-p; 1 for greedy decoding), and the model's
+``top`` most likely tokens with their probabilities.  It decodes through the same loop
+as ``sample.generate`` (``sample.decode_steps``: KV cache, cropping at the context), so
+for the same seed and settings a stream gives exactly ``generate``'s tokens.
+
+``TextStream`` turns streamed ids into text pieces for display: each token's UTF-8 bytes
+go through an incremental decoder, so a character split over several byte-level tokens
+appears whole, with the token that completes it.
+
+The chat terminal and the web playground (``glassgpt.serve``) both stream through here.
+Each call owns its generator, KV cache and token buffer; ``lock`` (any context manager,
+e.g. a ``threading.Lock``) is held around every model step, so concurrent streams on one
+model interleave step by step without sharing state.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from glassgpt.errors import GlassError
+from glassgpt.generation.sampling import DEFAULTS, SamplingSettings, decode_steps, filter_logits
+from glassgpt.tokenizers import Tokenizer
+
+
+@dataclass(frozen=True)
+class StreamedToken:
+    id: int
+    prob: float  # P(token) under the model (softmax of the raw logits)
+    sample_prob: float  # P(token) under the distribution it was drawn from
+    top: tuple[tuple[int, float], ...]  # the most likely tokens under the model, (id, probability)
+
+
+def stream_tokens(
+    model,
+    prompt_ids: Sequence[int],
+    max_new_tokens: int = DEFAULTS.max_new_tokens,
+    temperature: float = DEFAULTS.temperature,
+    top_k: int | None = DEFAULTS.top_k,
+    top_p: float | None = DEFAULTS.top_p,
+    seed: int | None = None,
+    stop_ids: Sequence[int] = (),
+    max_context: int | None = None,
+    top: int = 10,
+    lock=None,
+) -> Iterator[StreamedToken]:
+    """Yield up to ``max_new_tokens`` new tokens continuing ``prompt_ids`` (a stop id is yielded,
+    then the stream ends).  Arguments as ``sample.generate``; ``top``: alternatives per token;
+    ``lock``: held around each model step.  The model is put in eval mode."""
+    SamplingSettings(max_new_tokens, temperature, top_k, top_p).check()
+    if len(prompt_ids) == 0:
+        raise GlassError("the prompt is empty; give at least one token to start from.")
+    if max_context is not None and max_context < 1:
+        raise GlassError("max_context must be at least 1.")
+    block = min(max_context or model.config.block_size, model.config.block_size)
+    model.eval()
+    lock = lock if lock is not None else contextlib.nullcontext()
+    steps = decode_steps(model, [list(prompt_ids)], max_new_tokens, temperature, top_k, top_p, seed, True, block)
+    stops = set(int(i) for i in stop_ids)
+    while True:
+        # grad mode is per thread: enter inference mode around each step, never across a yield
+        with lock, torch.inference_mode():
+            try:
+                nxt, logits = next(steps)
+            except StopIteration:
+                return
+            token = _describe(int(nxt[0]), logits[0].float(), temperature, top_k, top_p, top)
+        yield token
+        if token.id in stops:
+            steps.close()
+            return
+
+
+def _describe(idx: int, logits: torch.Tensor, temperature, top_k, top_p, top: int) -> StreamedToken:
+    probs = logits.softmax(-1)
+    if temperature == 0:
+        sample_prob = 1.0
+    else:
+        sample_prob = float(filter_logits(logits[None], temperature, top_k, top_p).softmax(-1)[0, idx])
+    k = max(0, min(top, probs.numel()))
+    values, ids = probs.topk(k)
+    return StreamedToken(idx, float(probs[idx]), sample_prob, tuple(zip(ids.tolist(), values.tolist())))
+
+
+class TextStream:
+    """Streamed ids -> text pieces: ``push(id)`` returns the text that id completes ("" while a
+    multi-byte character is still incomplete); ``flush()`` returns what is left (broken
+    UTF-8 as U+FFFD)."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, idx: int) -> str:
+        return self._decoder.decode(self.tokenizer.token_bytes(idx))
+
+    def flush(self) -> str:
+        return self._decoder.decode(b"", final=True)

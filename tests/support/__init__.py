@@ -1,0 +1,1 @@
+"""Helpers the test suite shares (never shipped in the package)."""
