@@ -194,28 +194,29 @@ def glass_refusal(cfg: RunConfig) -> str:
     projections, bias-free layers, every schedule and the per-group learning rates; rotary
     embeddings and QK-norm would need new hand-written attention backward passes, and its
     optimizer is AdamW only, so those and Muon are torch-only."""
-    if cfg.train.engine != "glass":
+    if cfg.train.engine != "glass" or cfg.model.arch != "gpt":  # the ladder's engines: _validate_ladder
         return ""
-    m = cfg.model
-    if m.arch != "gpt":
-        return ""  # the ladder's engines: see ladder_config.validate_ladder
-    missing = [
-        k
-        for k, on in (
-            ("model.pos=rope", m.pos == "rope"),
-            ("model.qk_norm", m.qk_norm),
-            ("model.attn_dropout", m.attention_dropout != m.dropout),
-            ("model.ensemble", m.ensemble > 1),
-            ("train.optimizer=muon", cfg.train.optimizer == "muon"),
-            ("train.optimizer=sgd", cfg.train.optimizer == "sgd"),
-        )
-        if on
+    optimizer = [
+        ("train.optimizer=muon", cfg.train.optimizer == "muon"),
+        ("train.optimizer=sgd", cfg.train.optimizer == "sgd"),
     ]
+    missing = glass_missing(cfg.model) + [k for k, on in optimizer if on]
     if missing:
         return (
             f"the glass engine has no hand-written gradients for {' or '.join(missing)}; use --engine torch for them."
         )
     return ""
+
+
+def glass_missing(m: ModelConfig) -> list[str]:
+    """The settings of a GPT the glass engine's hand-written gradients do not cover."""
+    features = (
+        ("model.pos=rope", m.pos == "rope"),
+        ("model.qk_norm", m.qk_norm),
+        ("model.attn_dropout", m.attention_dropout != m.dropout),
+        ("model.ensemble", m.ensemble > 1),
+    )
+    return [k for k, on in features if on]
 
 
 def validate_optimizer(t: TrainConfig) -> None:

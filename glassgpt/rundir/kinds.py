@@ -117,9 +117,12 @@ SERVES: dict[str, Serves] = {
     ),
     "plot": Serves(ALL, {}),
     "report": Serves(ALL, {}),
-    "resume": Serves(
-        tuple(k for k in ALL if k != "imported"),
-        {"imported": "an imported run has no training state to continue; fine-tune it with `glassgpt finetune`"},
+    "train --resume": Serves(
+        tuple(k for k in ALL if k not in ("imported", "bigram")),
+        {
+            "imported": "an imported run has no training state to continue; fine-tune it with `glassgpt finetune`",
+            "bigram": "the counting bigram is finished after its one pass of counting; there is nothing to resume",
+        },
     ),
 }
 
@@ -145,32 +148,51 @@ def kind_of(config: Mapping[str, Any], finetuned: bool = False) -> str:
     return "gpt-words" if data.get("kind") == "words" else "gpt"
 
 
-def run_kind(run_dir: str | Path) -> str:
-    """The kind of the run in ``run_dir``, from its ``config.json`` alone."""
-    path = require_run(run_dir)
+#: commands that read word lists only, and commands that read text only: an ensemble may have
+#: been trained on either, so for these the run's data decides too
+WORDS_ONLY = ("eval --splits",)
+TEXT_ONLY = ("eval --multiple-choice",)
+
+
+def run_config(run_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of the run in ``run_dir`` as a dict (one sentence when there is none)."""
+    path = Path(run_dir)
+    if not (path / CONFIG).is_file():
+        require_run(path)  # says what is wrong with the folder
     config = read_config_dict(path)
     if not isinstance(config, dict):
         raise RunDirError(f"{path / CONFIG} is not a run configuration (it holds no settings).")
-    kind = kind_of(config, finetuned=(path / FINETUNE).is_file())
+    return config
+
+
+def run_kind(run_dir: str | Path) -> str:
+    """The kind of the run in ``run_dir``, from its ``config.json`` alone."""
+    path = Path(run_dir)
+    kind = kind_of(run_config(path), finetuned=(path / FINETUNE).is_file())
     if kind not in KINDS:
         raise RunDirError(f"{path / CONFIG} names the kind {kind!r}, which this glassgpt does not know.")
     return kind
 
 
-def refusal(command: str, kind: str, run: str) -> str:
-    """The one sentence for ``command`` on a run of ``kind`` ("" when the command serves it)."""
+def refusal(command: str, kind: str, run: str, words: bool = False) -> str:
+    """The one sentence for ``command`` on a run of ``kind`` ("" when the command serves it);
+    ``words``: the run was trained on a word list."""
     serves = SERVES[command]
-    if kind in serves.kinds:
+    served = kind in serves.kinds
+    served = served and not (command in WORDS_ONLY and not words) and not (command in TEXT_ONLY and words)
+    if served:
         return ""
     why = serves.instead.get(kind) or serves.instead.get("*", "")
     works = ", ".join(serves.kinds)
-    return f"`glassgpt {command}` does not work on {run}, {KINDS[kind].what}: {why} (it works on {works} runs)."
+    what = KINDS[kind].what + (" on a word list" if kind == "ensemble" and words else "")
+    return f"`glassgpt {command}` does not work on {run}, {what}: {why} (it works on {works} runs)."
 
 
 def require(run_dir: str | Path, command: str) -> str:
     """The run's kind when ``command`` serves it; else one sentence (``RunDirError``)."""
     kind = run_kind(run_dir)
-    sentence = refusal(command, kind, str(run_dir))
+    words = (run_config(run_dir).get("data") or {}).get("kind") == "words"
+    sentence = refusal(command, kind, str(run_dir), words)
     if sentence:
         raise RunDirError(sentence)
     return kind

@@ -16,6 +16,7 @@ import torch
 
 from glassgpt import rundir
 from glassgpt.config import check_seed, resolve
+from glassgpt.config.validate import glass_missing
 from glassgpt.data import load_corpus
 from glassgpt.data.tokens import open_split
 from glassgpt.errors import ConfigError, GlassError
@@ -105,6 +106,12 @@ def run_gradcheck(
     if cfg.ensemble > 1:
         raise ConfigError(
             f"the {source} is an ensemble of {cfg.ensemble} GPTs; the glass engine's gradients are those of one GPT."
+        )
+    missing = glass_missing(cfg)
+    if missing:
+        raise ConfigError(
+            f"the {source} uses {' and '.join(missing)}, which the glass engine has no hand-written gradients for; "
+            "gradcheck checks the GPT-2 block and its RMSNorm, ReLU², soft-capping and bias-free options."
         )
     T = seq_len if seq_len is not None else min(cfg.block_size, 64)
     if not 1 <= T <= cfg.block_size:

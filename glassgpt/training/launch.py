@@ -199,8 +199,9 @@ def _resumed(
     accept_truncated_logs: bool,
 ) -> Trainer:
     """A resumed run: its settings, its data, its checkpoint restored."""
+    if (out / CONFIG).is_file():
+        kinds.require(out, "train --resume")
     stored = load_run_config(out, resuming=True)
-    kinds.require(out, "resume")
     cfg = resume(stored, str(out), preset, config_file, overrides, same_data(out))
     step = checkpoint.saved_step(out)
     if step is not None and step >= cfg.train.max_steps:

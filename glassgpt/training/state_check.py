@@ -142,10 +142,16 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
     return out
 
 
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _valid_generator_state(state: dict) -> bool:
-    """A NumPy PCG64 state (``BatchLoader``), or a shard loader's position (``ShardLoader``)."""
-    sample = state.get("sample") if isinstance(state, dict) else None
-    if isinstance(sample, int) and not isinstance(sample, bool) and sample >= 0:
+    """A NumPy PCG64 state (``BatchLoader``, a word list's batches), a shard loader's position
+    (``ShardLoader``) or a conversation source's (epoch, row) (``SFTBatches``)."""
+    if not isinstance(state, dict):
+        return False
+    if _count(state.get("sample")) or (_count(state.get("epoch")) and _count(state.get("row"))):
         return True
     try:
         np.random.PCG64().state = state

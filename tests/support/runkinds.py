@@ -9,6 +9,7 @@ few steps on the built-in poem or a made-up word list, so the whole set takes se
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -60,12 +61,9 @@ def words(n: int = 300, seed: int = 0) -> str:
 
 
 def chat_lines() -> str:
-    pairs = [("all that", "glitters."), ("young in", "limbs."), ("gilded", "tombs."), ("had you", "been wise.")]
-    lines = [
-        '{"messages": [{"role": "user", "content": "%s"}, {"role": "assistant", "content": "%s"}]}' % pair
-        for pair in pairs * 3
-    ]
-    return "\n".join(lines) + "\n"
+    pairs = [("all", "gold"), ("young", "old"), ("gilded", "tombs"), ("had", "you")]
+    messages = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in pairs * 3]
+    return "".join(json.dumps({"messages": m}) + "\n" for m in messages)
 
 
 def _text(root: Path, out: str, settings: dict, preset: str = "baby", text: str = POEM[:3000]) -> Path:
@@ -99,7 +97,16 @@ def build(root: Path) -> dict[str, Path]:
     corpus_in = root / "corpus-in"
     corpus_in.mkdir(exist_ok=True)
     (corpus_in / "a.txt").write_text(POEM[:6000], encoding="utf-8")
-    prepare([corpus_in], "cl100k", root / "corpus", shard_tokens=1000, workers=1, progress=False)
+    prepare(
+        [corpus_in],
+        "cl100k",
+        root / "corpus",
+        shard_tokens=1000,
+        workers=1,
+        progress=False,
+        piece_bytes=256,
+        val_fraction=0.2,
+    )
     cfg = resolve("baby", overrides={"data.path": str(root / "corpus"), "data.corpus": "", **SMALL, **SHORT})
     runs["gpt-corpus"] = train(root / "gpt-corpus", config=cfg).run_dir
     ladder = {"model.n_hidden": 8, "model.n_embd": 4}
