@@ -6,7 +6,7 @@ import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.data.prepare import prepare
-from glassgpt.tokenizers.pretrained import CORPUS_SPECS
+from glassgpt.tokenizers.spec import GRAMMAR
 
 
 def register(sub) -> None:
@@ -34,7 +34,12 @@ def register(sub) -> None:
         metavar="PATH_OR_GLOB",
         help="files, folders (their .txt files, or .jsonl with --jsonl) or quoted globs ('**' recurses)",
     )
-    d.add_argument("--tokenizer", required=True, metavar="SPEC", help=f"{' | '.join(CORPUS_SPECS)}")
+    d.add_argument(
+        "--tokenizer",
+        required=True,
+        metavar="SPEC",
+        help=f"a tokenizer spec with <|endoftext|>: cl100k | gpt2:RANKS | bpe:FILE (the grammar: {GRAMMAR})",
+    )
     d.add_argument(
         "--out",
         required=True,

@@ -23,8 +23,9 @@ from glassgpt.fileio import check_writable
 from glassgpt.progress import task
 from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import for_stream, printable
-from glassgpt.tokenizers import BPETokenizer, load
+from glassgpt.tokenizers import BPETokenizer
 from glassgpt.tokenizers.loading import SPEC_KINDS
+from glassgpt.tokenizers.spec import ready_tokenizer
 from glassgpt.tokenizers.stats import TokenizerStats, describe
 
 COLOURS = ["on #3b4252", "on #5e3c58", "on #2e5a3a", "on #6b4f1d", "on #1f4e6b"]
@@ -36,7 +37,7 @@ def register(sub) -> None:
         help=COMMANDS["tokenizer"],
         formatter_class=HelpFormatter,
         description="Train a byte-level BPE tokenizer, encode and decode with it, or look inside one.\n"
-        f"FILE is {SPEC_KINDS}.",
+        f"TOKENIZER is a tokenizer spec (cl100k, gpt2:RANKS, bpe:FILE) or a file: {SPEC_KINDS}.",
     )
     tsub = p.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
 
@@ -72,7 +73,7 @@ def register(sub) -> None:
     t.set_defaults(func=run)
 
     e = tsub.add_parser("encode", help="print the ids of a text", formatter_class=HelpFormatter)
-    e.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
+    e.add_argument("file", metavar="TOKENIZER", help="the tokenizer: cl100k, gpt2:RANKS, bpe:FILE, or a tokenizer file")
     e.add_argument("--text", help="the text to encode (default: read standard input)")
     e.add_argument(
         "--specials",
@@ -83,7 +84,7 @@ def register(sub) -> None:
     e.set_defaults(func=run)
 
     d = tsub.add_parser("decode", help="print the text of some ids", formatter_class=HelpFormatter)
-    d.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
+    d.add_argument("file", metavar="TOKENIZER", help="the tokenizer: cl100k, gpt2:RANKS, bpe:FILE, or a tokenizer file")
     d.add_argument("--ids", nargs="+", required=True, metavar="ID", help="ids, separated by spaces or commas")
     d.add_argument(
         "--strict", action="store_true", help="fail on bytes that are not valid UTF-8 instead of showing U+FFFD"
@@ -98,7 +99,7 @@ def register(sub) -> None:
         description="Vocabulary size, longest tokens, first merges, and a coloured split of a sample text "
         "with its compression in bytes per token.",
     )
-    s.add_argument("file", metavar="FILE", help=f"the tokenizer: {SPEC_KINDS}")
+    s.add_argument("file", metavar="TOKENIZER", help="the tokenizer: cl100k, gpt2:RANKS, bpe:FILE, or a tokenizer file")
     s.add_argument("--text", help="the sample text to split (default: a short built-in sample)")
     s.add_argument("--top", type=int, default=10, metavar="K", help="how many longest tokens and first merges to list")
     s.set_defaults(func=run)
@@ -152,7 +153,7 @@ def _read_input(args) -> str:
 
 
 def _encode(args) -> int:
-    tok = load(args.file)
+    tok = ready_tokenizer(args.file)
     text = _read_input(args)
     if isinstance(tok, BPETokenizer):  # only BPE has special-token text to police
         policy = {"refuse": {}, "allow": {"allowed_special": "all"}, "text": {"disallowed_special": ()}}[args.specials]
@@ -175,7 +176,7 @@ def _parse_ids(items: list[str]) -> list[int]:
 
 
 def _decode(args) -> int:
-    tok = load(args.file)
+    tok = ready_tokenizer(args.file)
     ids = _parse_ids(args.ids)
     if isinstance(tok, BPETokenizer):
         text = tok.decode(ids, errors="strict" if args.strict else "replace")
@@ -189,7 +190,7 @@ def _decode(args) -> int:
 def _show(args) -> int:
     if args.top < 0:
         raise ConfigError(f"--top must be 0 or more, got {args.top}.")
-    _print_stats(describe(load(args.file), args.text, args.top), args.file)
+    _print_stats(describe(ready_tokenizer(args.file), args.text, args.top), args.file)
     return 0
 
 

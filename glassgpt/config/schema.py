@@ -163,7 +163,8 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (lists for tuples): what ``config.json`` holds."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        plain: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(self)))
+        return plain
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "config") -> RunConfig:
@@ -263,7 +264,7 @@ class Settings:
 
     @classmethod
     def of(cls, cfg: RunConfig) -> Settings:
-        values = {s: dict(dataclasses.asdict(getattr(cfg, s))) for s in SECTIONS}
+        values: dict[str, Any] = {s: dict(dataclasses.asdict(getattr(cfg, s))) for s in SECTIONS}
         values.update(preset=cfg.preset, kind=cfg.kind, resumes=[dict(r) for r in cfg.resumes])
         return cls(values)
 

@@ -47,7 +47,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     for key, v in positive.items():
         if v <= 0:
             raise ConfigError(f"{key} must be positive, got {v}.")
-    nonneg = {
+    nonneg: dict[str, float] = {
         "model.d_ff": m.d_ff,
         "train.seq_len": t.seq_len,
         "train.warmup_steps": t.warmup_steps,
@@ -63,9 +63,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         "train.sample_tokens": t.sample_tokens,
         "train.sample_temperature": t.sample_temperature,
     }
-    for key, v in nonneg.items():
-        if v < 0:
-            raise ConfigError(f"{key} must not be negative, got {v}.")
+    for key, number in nonneg.items():
+        if number < 0:
+            raise ConfigError(f"{key} must not be negative, got {number}.")
     check_seed(d.split_seed, "data.split_seed")
     check_thread_count(t.threads)
     _validate_ladder(cfg)  # model.arch, data.kind and what the ladder's models need

@@ -38,7 +38,7 @@ from glassgpt.data.tokens import token_dtype
 from glassgpt.errors import ConfigError, DataError
 from glassgpt.fileio import fsync_dir, read_json, write_json
 from glassgpt.tokenizers.bpe_parallel import default_processes
-from glassgpt.tokenizers.pretrained import EOT, corpus_tokenizer
+from glassgpt.tokenizers.spec import EOT, corpus_tokenizer
 
 FORMAT, VERSION = "glassgpt-shards", 1
 INDEX, PROGRESS, TOKENIZER = "index.json", "progress.json", "tokenizer.json"
