@@ -39,7 +39,7 @@ from glassgpt.tokenizers import END_OF_TEXT, Tokenizer, add_special_tokens, enco
 
 
 @dataclass(frozen=True)
-class Corpus:
+class TrainingText:
     """What a new run trains on: ``text`` (the tokenizer is built from it) and, when the run
     packs documents, the ``documents`` themselves (None: ``text`` is one plain stream)."""
 
@@ -62,14 +62,14 @@ class Corpus:
         return train, val, meta
 
 
-def load_training_corpus(data_cfg, text: str | None = None) -> Corpus:
+def load_training_text(data_cfg, text: str | None = None) -> TrainingText:
     """The corpus a run's ``[data]`` section names (``text``, when given, replaces it)."""
     if text is not None:
-        return Corpus(text)
+        return TrainingText(text)
     docs = read_documents(data_cfg)
     if docs is None:
-        return Corpus(read_source(data_cfg))
-    return Corpus("\n\n".join(docs), tuple(docs))
+        return TrainingText(read_source(data_cfg))
+    return TrainingText("\n\n".join(docs), tuple(docs))
 
 
 def packs_documents(data_cfg) -> bool:

@@ -21,7 +21,7 @@ from glassgpt.config import DataConfig, RunConfig
 from glassgpt.config.resolve import SameData
 from glassgpt.data.conversation_source import ConversationSource
 from glassgpt.data.corpus_source import CorpusSource, is_corpus, require_corpus_for, same_corpus
-from glassgpt.data.documents import load_training_corpus
+from glassgpt.data.documents import load_training_text
 from glassgpt.data.source import DataSource
 from glassgpt.data.text_source import TextSource
 from glassgpt.data.tokens import read_meta, text_fingerprint
@@ -81,7 +81,7 @@ def same_data(run_dir: str | Path) -> SameData:
         if stored.kind != "text":
             return None
         fingerprint = read_meta(Path(run_dir) / DATA_DIR).get("text_sha256_16")
-        if fingerprint and text_fingerprint(load_training_corpus(given).text) == fingerprint:
+        if fingerprint and text_fingerprint(load_training_text(given).text) == fingerprint:
             return stored  # the same text under another name
         return None
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from glassgpt.config import RunConfig
-from glassgpt.data.documents import load_training_corpus
+from glassgpt.data.documents import load_training_text
 from glassgpt.data.loader import BatchLoader
 from glassgpt.data.source import Batches
 from glassgpt.data.token_stream import TokenStream
@@ -37,14 +37,14 @@ class TextSource(TokenStream):
     def build(cls, cfg: RunConfig, text: str | None = None) -> TextSource:
         """A new run's text (``text``, when given, replaces what ``[data]`` names), encoded."""
         d = cfg.data
-        corpus = load_training_corpus(d, text)  # packed documents get <|endoftext|>
-        train_text = corpus.text
+        training = load_training_text(d, text)  # packed documents get <|endoftext|>
+        train_text = training.text
         if d.tokenizer == "bpe":  # trained on the training split only
             train_text = train_text[: len(train_text) - int(len(train_text) * d.val_fraction)]
-        tokenizer = corpus.adapt(build_tokenizer(d.tokenizer, train_text, d.vocab_size or None))
+        tokenizer = training.adapt(build_tokenizer(d.tokenizer, train_text, d.vocab_size or None))
         for prompt in cfg.train.sample_prompts:  # a prompt the vocabulary cannot encode fails now
             tokenizer.encode(prompt)
-        train, val, meta = corpus.encode_splits(tokenizer, d.val_fraction, cfg.seq_len + 1)
+        train, val, meta = training.encode_splits(tokenizer, d.val_fraction, cfg.seq_len + 1)
         return cls(cfg, tokenizer, train, val, meta)
 
     @classmethod
