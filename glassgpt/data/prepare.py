@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from glassgpt.data import prepare_worker
-from glassgpt.data.progress import ByteProgress
 from glassgpt.data.sources import Plan, fingerprint, make_plan, resolve_inputs
 from glassgpt.data.tokens import token_dtype
 from glassgpt.errors import ConfigError, DataError
 from glassgpt.fileio import fsync_dir, read_json, write_json
+from glassgpt.progress import ByteTask
 from glassgpt.tokenizers.bpe_parallel import default_processes
 from glassgpt.tokenizers.spec import EOT, corpus_tokenizer
 
@@ -243,25 +243,29 @@ def prepare(
     initargs = ([str(f) for f in files], tok._state(), tok.special_tokens[EOT], dtype.name, jsonl)
     # workers start before the progress bar's thread exists
     pool = _pool_context().Pool(n_workers, prepare_worker.init, initargs) if n_workers > 1 else None
-    bar = ByteProgress("prepare", plan.total_bytes, sum(plan.task_bytes(i) for i in range(start)), progress)
+    resumed = sum(plan.task_bytes(i) for i in range(start))
+    bar = ByteTask("prepare", plan.total_bytes, done=resumed, enabled=progress is not False)
     writer = _Writer(out, dtype, shard_tokens, record["shards"], checkpoint)
     try:
-        for number, raw, docs, nbytes in _encoded(plan, start, pool, n_workers, initargs):
-            split = plan.task_split(number)
-            writer.switch(split, number)
-            ids = np.frombuffer(raw, dtype=dtype)
-            offset = skip if number == start else 0
-            writer.write(ids[offset:], (number, offset))
-            counts[split] = {"documents": counts[split]["documents"] + docs, "bytes": counts[split]["bytes"] + nbytes}
-            bar.advance(plan.task_bytes(number))
-        writer.close_shard((plan.n_tasks, 0))
+        with bar:
+            for number, raw, docs, nbytes in _encoded(plan, start, pool, n_workers, initargs):
+                split = plan.task_split(number)
+                writer.switch(split, number)
+                ids = np.frombuffer(raw, dtype=dtype)
+                offset = skip if number == start else 0
+                writer.write(ids[offset:], (number, offset))
+                counts[split] = {
+                    "documents": counts[split]["documents"] + docs,
+                    "bytes": counts[split]["bytes"] + nbytes,
+                }
+                bar.advance(plan.task_bytes(number))
+            writer.close_shard((plan.n_tasks, 0))
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
         if writer.fh is not None:
             writer.fh.close()
-        bar.close()
     return _finish(out, record, plan, tok, dtype)
 
 

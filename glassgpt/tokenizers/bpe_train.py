@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 
-from glassgpt.progress import Task
+from glassgpt.progress import task
 
 Pair = tuple[int, int]
 
@@ -59,24 +59,23 @@ def learn_merges(chunk_counts: Mapping[bytes, int], num_merges: int, progress: b
     heap = [(-count, pair) for pair, count in counts.items()]
     heapify(heap)
 
-    bar = _Progress(num_merges) if progress else None
     merges: list[Pair] = []
-    while len(merges) < num_merges and heap:
-        neg, pair = heappop(heap)
-        count = counts.get(pair, 0)
-        if count != -neg:  # a stale entry: the count shrank since it was pushed
-            if 0 < count < -neg:
-                heappush(heap, (-count, pair))
-            continue
-        new = 256 + len(merges)
-        merges.append(pair)
-        del counts[pair]
-        for grown in _merge_everywhere(pair, new, words, freqs, counts, where, where.pop(pair)):
-            heappush(heap, (-counts[grown], grown))
-        if bar is not None:
-            bar.step(len(merges))
-    if bar is not None:
-        bar.close(len(merges))
+    with task("learning merges", num_merges, enabled=progress) as bar:
+        while len(merges) < num_merges and heap:
+            neg, pair = heappop(heap)
+            count = counts.get(pair, 0)
+            if count != -neg:  # a stale entry: the count shrank since it was pushed
+                if 0 < count < -neg:
+                    heappush(heap, (-count, pair))
+                continue
+            new = 256 + len(merges)
+            merges.append(pair)
+            del counts[pair]
+            for grown in _merge_everywhere(pair, new, words, freqs, counts, where, where.pop(pair)):
+                heappush(heap, (-counts[grown], grown))
+            if len(merges) % 64 == 0:  # every 64 merges: the bar costs nothing measurable
+                bar.update(len(merges))
+        bar.update(len(merges))
     return merges
 
 
@@ -155,18 +154,3 @@ def _merge_pair(word: list[int], pair: Pair, new: int) -> list[int]:
             out.append(word[i])
             i += 1
     return out
-
-
-class _Progress:
-    """The merge count on ``glassgpt.progress``, updated every 64 merges so it costs nothing measurable."""
-
-    def __init__(self, total: int):
-        self.task = Task("learning merges", total)
-
-    def step(self, done: int) -> None:
-        if done % 64 == 0:
-            self.task.update(done)
-
-    def close(self, done: int) -> None:
-        self.task.update(done)
-        self.task.close()

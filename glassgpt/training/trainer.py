@@ -35,6 +35,7 @@ from glassgpt.data.source import DataSource, EvalSet, first_batches, measure
 from glassgpt.device import pick_device
 from glassgpt.parallel.ranks import RankShare, gather_state, threads_per_rank
 from glassgpt.parallel.world import World
+from glassgpt.progress import TrainingBar as Progress
 from glassgpt.progress import duration, message
 from glassgpt.rundir.layout import DIAGNOSTICS, SAMPLES
 from glassgpt.rundir.writer import RunWriter
@@ -43,7 +44,6 @@ from glassgpt.training.budget import Budget
 from glassgpt.training.engines.base import Engine, split_micro_batches
 from glassgpt.training.flops import Throughput
 from glassgpt.training.header import header_lines, plan_warnings, scale_lines
-from glassgpt.training.progress import Progress
 from glassgpt.training.schedule import learning_rate
 from glassgpt.training.stopping import StopSignals, Terminated, stop_agreement
 
