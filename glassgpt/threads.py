@@ -301,6 +301,21 @@ class ThreadPlan:
     reason: str  # one line: how the count was chosen
     watch: list[int] | None = None  # the CPUs whose load tells contention (None: a cgroup quota binds instead)
 
+    def governor(self) -> ThreadGovernor | None:
+        """The governor that adapts an automatic plan's count to contention (None: a fixed count)."""
+        if not self.adaptive:
+            return None
+        return ThreadGovernor(self.threads, self.most, others=OtherLoad(self.watch) if self.watch else None)
+
+    def summary(self, governor=None) -> dict:
+        """``summary.json``'s ``threads``: the plan, and what the governor changed."""
+        return {
+            "plan": self.reason,
+            "start": self.threads,
+            "end": governor.current if governor else self.threads,
+            "changes": governor.changes if governor else [],
+        }
+
 
 def plan_threads(
     requested: int,

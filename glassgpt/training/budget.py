@@ -21,7 +21,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from glassgpt.config import TrainConfig
+from glassgpt.data.source import first_batches
 from glassgpt.training.schedule import time_position
 
 #: the predicted final evaluation is stretched by this much before it is reserved
@@ -75,6 +78,33 @@ class Budget:
             return step
         horizon = t.time_budget - MARGIN * self.reserved()
         return time_position(step, t.warmup_steps, decay_steps, (time.perf_counter() - self.start) / max(horizon, 1e-9))
+
+    def calibrate(self, sums, estimate, ranks: int = 1) -> None:
+        """Time the first four batches of the periodic estimate (the median of the last three
+        counts: the first also warms up), so the final evaluation can be predicted; ``ranks``:
+        how many processes share an evaluation's batches."""
+        seconds, size = [], 0
+        for batch in first_batches(estimate, 4):
+            start = time.perf_counter()
+            sums(*batch)
+            seconds.append(time.perf_counter() - start)
+            size = int((np.asarray(batch[1]) >= 0).sum())
+        if len(seconds) >= 2:
+            self.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2])
+
+    def summary(self, eval_start: float, done: float, finished: float, predicted: float) -> dict:
+        """``summary.json``'s ``budget``: what each phase took, and what was predicted."""
+        return {
+            "time_budget_s": self.train.time_budget,
+            "training_s": eval_start - self.start,
+            "final_eval_s": done - eval_start,
+            "predicted_final_eval_s": predicted,
+            "with_final_eval_s": done - self.start,
+            "predicted_samples_s": self.sampling_s,
+            "samples_s": finished - done,
+            "with_samples_s": finished - self.start,
+            "started_unix": time.time() - (finished - self.start),
+        }
 
     def spent(self, step_seconds: float, eval_next: bool) -> bool:
         """Whether to stop after this step: the next one (and the estimate due after it) and

@@ -31,15 +31,16 @@ import torch
 
 from glassgpt.config import RunConfig
 from glassgpt.config.validate import parallel_mode
-from glassgpt.data.source import DataSource, EvalSet, first_batches, measure
+from glassgpt.data.source import DataSource, EvalSet, measure
 from glassgpt.device import pick_device
+from glassgpt.evaluation.loss import named
 from glassgpt.parallel.ranks import RankShare, gather_state, threads_per_rank
 from glassgpt.parallel.world import World
 from glassgpt.progress import TrainingBar as Progress
 from glassgpt.progress import duration, message
 from glassgpt.rundir.layout import DIAGNOSTICS, SAMPLES
 from glassgpt.rundir.writer import RunWriter
-from glassgpt.threads import OtherLoad, ThreadGovernor, plan_threads, thread_scope
+from glassgpt.threads import plan_threads, thread_scope
 from glassgpt.training.budget import Budget
 from glassgpt.training.engines.base import Engine, split_micro_batches
 from glassgpt.training.flops import Throughput
@@ -104,21 +105,14 @@ class Trainer:
         self.writer.close()
 
     def run(self) -> TrainResult:
-        """Train until ``max_steps``, the time budget, Ctrl-C, SIGTERM or SIGUSR1, then save,
-        evaluate and sample (after SIGTERM/SIGUSR1: save and return).  Torch and BLAS use the
-        planned threads during the run and their earlier counts after it; the run directory's
-        writer lock is released when it returns."""
+        """Train until ``max_steps``, the budget or a stop signal, then save, evaluate and sample
+        (after SIGTERM/SIGUSR1: save and return); the planned threads only for the run."""
         try:
             self.threads = plan_threads(threads_per_rank(self.cfg.train.threads, self.world, self.device))
             speed = getattr(self.engine, "speed", None)
             self.throughput = Throughput.of(self.cfg, self.cfg.seq_len, self.world.size, speed, self.device)
             with thread_scope(self.threads.threads), StopSignals(self.agree) as stop, self.world.guard():
-                watch = OtherLoad(self.threads.watch) if self.threads.watch else None
-                self.governor = (
-                    ThreadGovernor(self.threads.threads, self.threads.most, others=watch)
-                    if self.threads.adaptive
-                    else None
-                )
+                self.governor = self.threads.governor()
                 if self.progress:
                     self.print_header()
                 return self._train(stop)
@@ -130,8 +124,9 @@ class Trainer:
         decay_steps = t.decay_steps or t.max_steps
         estimate = self.source.estimate_set()
         budget = Budget(t, self.source.final_sets()[0].targets, estimate.targets)
-        if t.time_budget:
-            budget.sampling_s = self._calibrate(budget, estimate)
+        if t.time_budget:  # time the evaluation and the samples, so the budget can keep room for them
+            budget.calibrate(self.engine.eval_sums, estimate, self.world.size if self._share().split else 1)
+            budget.sampling_s = self.source.sample_seconds(self.engine.sampling_model(), t.seed)
         start_time = time.perf_counter() - self.elapsed
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
@@ -229,23 +224,8 @@ class Trainer:
             "final": final,
             "sample": samples[0] if samples else "",
             "samples": samples,
-            "budget": {
-                "time_budget_s": self.cfg.train.time_budget,
-                "training_s": eval_start - budget.start,
-                "final_eval_s": done - eval_start,
-                "predicted_final_eval_s": predicted,
-                "with_final_eval_s": done - budget.start,
-                "predicted_samples_s": budget.sampling_s,
-                "samples_s": finished - done,
-                "with_samples_s": finished - budget.start,
-                "started_unix": time.time() - (finished - budget.start),
-            },
-            "threads": {
-                "plan": self.threads.reason,
-                "start": self.threads.threads,
-                "end": self.governor.current if self.governor else self.threads.threads,
-                "changes": self.governor.changes if self.governor else [],
-            },
+            "budget": budget.summary(eval_start, done, finished, predicted),
+            "threads": self.threads.summary(self.governor),
         }
         self.writer.write_summary(summary)
         return TrainResult(
@@ -265,21 +245,6 @@ class Trainer:
         budget.evals.record(estimate.targets, time.perf_counter() - start)
         return float(loss["loss"])
 
-    def _calibrate(self, budget: Budget, estimate: EvalSet) -> float:
-        """Time four estimate batches (the median of the last three: the first also warms up)
-        so the final evaluation can be predicted, and a short sample; returns the predicted
-        seconds of the end-of-run samples."""
-        seconds, size = [], 0
-        for batch in first_batches(estimate, 4):
-            start = time.perf_counter()
-            self.engine.eval_sums(*batch)
-            seconds.append(time.perf_counter() - start)
-            size = int((np.asarray(batch[1]) >= 0).sum())
-        ranks = self.world.size if self._share().split else 1  # evaluations are split over the ranks
-        if len(seconds) >= 2:
-            budget.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2])
-        return self.source.sample_seconds(self.engine.sampling_model(), self.cfg.train.seed)
-
     def final_evaluation(self, stop: StopSignals | None = None) -> dict:
         """Every target of the source's final sets: the first is the run's loss (named after its
         split), the others are reported under ``"splits"``; with ``stop``, a SIGTERM cuts it short."""
@@ -289,16 +254,12 @@ class Trainer:
                 stop.raise_if_terminated()
             return share(*batch)
 
-        sets = self.source.final_sets()
-        results: dict[int, dict] = {}
+        sets, results = self.source.final_sets(), {}
         for data in sets:
-            if id(data) not in results:
-                share = self._share()
-                label = f"final {data.name} evaluation"
+            share, label = self._share(), f"final {data.name} evaluation"
+            if id(data) not in results:  # a set reported twice is measured once
                 results[id(data)] = measure(checked, data, progress=self.progress, label=label, reduce=share.reduce)
-        main = sets[0]
-        loss_name = "train_loss" if main.name == "train" else "val_loss"
-        final = {"split": main.name, loss_name: results[id(main)]["loss"], **results[id(main)]}
+        final = named(sets[0].name, results[id(sets[0])])
         if len(sets) > 1:
             final["splits"] = {data.name: results[id(data)] for data in sets[1:]}
         return final
@@ -330,16 +291,8 @@ class Trainer:
         """The start-up header and the plan's warnings, on stderr (see ``training.header``)."""
         device = "cpu (NumPy)" if self.cfg.train.engine == "glass" else str(self.device)
         speed = getattr(self.engine, "speed", None)
-        lines = header_lines(
-            self.cfg,
-            self.writer.path,
-            self.source,
-            device,
-            torch.get_num_threads(),
-            self.step,
-            self.resumed,
-            speed.dtype if speed else None,
-        )
+        where = (self.writer.path, self.source, device, torch.get_num_threads(), self.step, self.resumed)
+        lines = header_lines(self.cfg, *where, speed.dtype if speed else None)
         lines += scale_lines(self.cfg, self.world.size, self.mode, speed, self.throughput)
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
