@@ -88,7 +88,7 @@ def child(args) -> None:
 
 
 def tiktoken_speed(folder: Path, workers: int) -> tuple[float, float]:
-    from glassgpt.tokenizers.pretrained import corpus_tokenizer
+    from glassgpt.tokenizers.spec import corpus_tokenizer
 
     enc = corpus_tokenizer("cl100k").to_tiktoken()
     docs, size = [], 0

@@ -55,29 +55,27 @@ from glassgpt.config.schema import RunConfig  # noqa: E402
 from glassgpt.data import load_corpus  # noqa: E402
 from glassgpt.errors import GlassError  # noqa: E402
 from glassgpt.rundir import has_checkpoint, read_metrics, without_timing  # noqa: E402
-from glassgpt.training.trainer import Trainer, resume_config, train  # noqa: E402
+from glassgpt.training.launch import build_trainer, train  # noqa: E402
+from glassgpt.training.trainer import Trainer  # noqa: E402
 
 PHASES = ("setup", "setup-overwrite", "train", "resume")
 TEXT = load_corpus("poem")
 
 
 def config(steps: int) -> RunConfig:
-    cfg = RunConfig()
-    cfg = cfg.updated({"preset": "fault-sweep"})
-    m, t = cfg.model, cfg.train
-    m.n_layer, m.n_head, m.n_embd, m.block_size = 1, 2, 16, 16
-    t.batch_size, t.max_steps, t.save_every, t.log_every, t.eval_every = 4, steps, 1, 1, 0
-    t.threads, t.sample_tokens, t.seed = 1, 8, 0
-    cfg = cfg.updated({"data.corpus": "", "data.tokenizer": "char"})
-    return cfg
+    model = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}
+    train = {"batch_size": 4, "max_steps": steps, "save_every": 1, "log_every": 1, "eval_every": 0}
+    train.update(threads=1, sample_tokens=8, seed=0)
+    settings = {f"model.{k}": v for k, v in model.items()} | {f"train.{k}": v for k, v in train.items()}
+    return RunConfig().updated({"preset": "fault-sweep", "data.corpus": "", "data.tokenizer": "char", **settings})
 
 
 def new_run(run: Path, overwrite: bool) -> Trainer:
-    return Trainer(config(2), run, overwrite=overwrite, progress=False, text=TEXT)
+    return build_trainer(run, config=config(2), overwrite=overwrite, text=TEXT)
 
 
 def resumed(run: Path, steps: int) -> Trainer:
-    return Trainer(resume_config(run, {"train.max_steps": steps}), run, resume=True, progress=False)
+    return build_trainer(run, overrides={"train.max_steps": steps}, resume=True)
 
 
 # ---- the phases: what runs under the fault injector ---------------------------------------

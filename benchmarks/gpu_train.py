@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from glassgpt.config import resolve
-from glassgpt.parallel.ranks import derive_grad_accum
+from glassgpt.config.derive import grad_accum
 from glassgpt.training.engines import TorchEngine, split_micro_batches
 from glassgpt.training.flops import flops_per_token, mfu, peak_flops, precision
 
@@ -73,7 +73,7 @@ def gpt2_speed(args, deadline: float) -> dict:
     cfg = resolve("gpt2", overrides=overrides)
     cfg = cfg.updated({"model.vocab_size": GPT2_VOCAB})
     T = cfg.model.block_size
-    derive_grad_accum(cfg, T, 1)
+    cfg = cfg.updated({"train.grad_accum": grad_accum(cfg, 1)})
     engine = TorchEngine(cfg)
     rng = np.random.default_rng(0)
     B, A = cfg.train.batch_size, cfg.train.grad_accum

@@ -24,7 +24,7 @@ import torch
 from launcher import bench_data
 
 from glassgpt.config import resolve
-from glassgpt.makemore.source import prepared_words
+from glassgpt.makemore.source import WordSource
 from glassgpt.threads import thread_scope
 from glassgpt.training.engines import make_engine, split_micro_batches
 
@@ -44,9 +44,9 @@ def setup(data, batch: int, packed: bool, folder: str, **overrides):
             **overrides,
         },
     )
-    prepared = prepared_words(cfg, folder)
-    cfg = cfg.updated({"model.vocab_size": prepared.tokenizer.vocab_size})
-    return make_engine(cfg), prepared.train
+    source = WordSource.build(cfg)
+    cfg = cfg.updated({"model.vocab_size": source.tokenizer.vocab_size})
+    return make_engine(cfg), source.batches(cfg.train.seed)
 
 
 def timed(data, batch: int, packed: bool, steps: int, folder: str, **overrides) -> dict:
