@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 import glassgpt
 from glassgpt.data.loader import BatchLoader

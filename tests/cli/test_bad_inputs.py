@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.training.launch import train
 
-LAUNCHER = Path(__file__).with_name("limited.py")
-FORKRUN = Path(__file__).with_name("forkrun.py")
+LAUNCHER = Path(__file__).parents[1] / "support" / "limited.py"
+FORKRUN = Path(__file__).parents[1] / "support" / "forkrun.py"
 MEMORY_LIMIT = 3 << 30  # 3 GiB of address space: torch fits, a runaway allocation does not
 TIMEOUT = 120  # seconds per case; a hang fails the case instead of the suite
 PARALLEL = 2

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import COMMANDS, EXIT_PIPE, main
 from glassgpt.config import RunConfig, settings_help
@@ -75,7 +75,13 @@ def forkrun(tmp_path: Path, cases: list[dict]) -> list[dict]:
         )
     (tmp_path / "cases.json").write_text(json.dumps(specs))
     subprocess.run(
-        [sys.executable, str(HERE / "forkrun.py"), str(tmp_path / "cases.json"), str(tmp_path / "results.json"), "2"],
+        [
+            sys.executable,
+            str(HERE.parent / "support" / "forkrun.py"),
+            str(tmp_path / "cases.json"),
+            str(tmp_path / "results.json"),
+            "2",
+        ],
         env=ENV,
         check=True,
         timeout=600,

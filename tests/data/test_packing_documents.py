@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from tinyrun import tiny_config
+from support.tinyrun import tiny_config
 
 from glassgpt.cli.train import overrides_from, register
 from glassgpt.config import ModelConfig, validate

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 import glassgpt
 from glassgpt.cli import main
@@ -25,7 +25,7 @@ def no_report(monkeypatch):
 
 
 def tiny(engine="glass", **train) -> RunConfig:
-    """The suite's tiny char model (tests/tinyrun.py) on the given engine."""
+    """The suite's tiny char model (tests/support/tinyrun.py) on the given engine."""
     return tiny_config(engine=engine, **train)
 
 

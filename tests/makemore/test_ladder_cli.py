@@ -9,7 +9,7 @@ import re
 
 import pytest
 import torch
-from wordlists import LN_V, RUNGS, SYLLABLES, VOCAB, make_words, train_rung, write_words
+from support.wordlists import LN_V, RUNGS, SYLLABLES, VOCAB, make_words, train_rung, write_words
 
 from glassgpt.cli import main
 from glassgpt.fileio import load_tensors

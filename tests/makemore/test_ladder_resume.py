@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from wordlists import RUNGS, make_words, train_rung, write_words
+from support.wordlists import RUNGS, make_words, train_rung, write_words
 
 from glassgpt.cli import main
 from glassgpt.fileio import load_tensors

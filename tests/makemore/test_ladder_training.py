@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from wordlists import make_words, train_rung, write_words
+from support.wordlists import make_words, train_rung, write_words
 
 from glassgpt.config import resolve
 from glassgpt.errors import ConfigError

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from wordlists import make_words, train_rung, write_words
+from support.wordlists import make_words, train_rung, write_words
 
 from glassgpt.cli import main
 from glassgpt.config import ModelConfig, resolve, validate

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import torch
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import RunConfig
 

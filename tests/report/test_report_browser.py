@@ -1,4 +1,4 @@
-"""report.html in a real browser: headless Chromium driven by chromedriver (see tests/webdriver.py).
+"""report.html in a real browser: headless Chromium driven by chromedriver (see tests/support/webdriver.py).
 
 Checks that every image decodes, that the console logs no error, and that the page fits a
 phone's width; saves desktop and phone screenshots under test-artifacts/ (git-ignored).
@@ -8,7 +8,7 @@ Skipped when Chromium or chromedriver is not installed.
 from __future__ import annotations
 
 import pytest
-from webdriver import ARTIFACTS, NEEDS_CHROMIUM, WebDriver
+from support.webdriver import ARTIFACTS, NEEDS_CHROMIUM, WebDriver
 
 pytestmark = NEEDS_CHROMIUM
 

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from chatrun import QA
+from support.chatrun import QA
 
 fastapi = pytest.importorskip("fastapi", reason="the serve extra: pip install 'glassgpt[serve]'")
 httpx = pytest.importorskip("httpx")

@@ -14,8 +14,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from chatrun import QA
-from webdriver import ARTIFACTS, NEEDS_CHROMIUM, WebDriver, free_port
+from support.chatrun import QA
+from support.webdriver import ARTIFACTS, NEEDS_CHROMIUM, WebDriver, free_port
 
 pytest.importorskip("fastapi", reason="the serve extra: pip install 'glassgpt[serve]'")
 pytest.importorskip("uvicorn", reason="the serve extra: pip install 'glassgpt[serve]'")

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from chatrun import QA
+from support.chatrun import QA
 
 from glassgpt.generation.sampling import SamplingSettings, generate
 from glassgpt.generation.streaming import TextStream, stream_tokens

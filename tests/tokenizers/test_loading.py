@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
+from support.tinyrun import TINY_TEXT, tiny_config
 from test_bpe_corpus import big_text, corpus
-from tinyrun import TINY_TEXT, tiny_config
 
 import glassgpt
 from glassgpt.cli import main

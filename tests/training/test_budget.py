@@ -5,7 +5,7 @@ training step and each evaluated token costs a fixed time), so the test is exact
 import json
 
 import pytest
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import resolve
 from glassgpt.data import token_stream

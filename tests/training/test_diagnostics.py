@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import RunConfig
 from glassgpt.models import GPT

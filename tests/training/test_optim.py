@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.errors import ConfigError

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT, tiny_config
 
 from glassgpt.cli import main
 from glassgpt.config import RunConfig, resolve

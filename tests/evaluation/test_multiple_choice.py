@@ -1,0 +1,168 @@
+"""Multiple-choice scoring: known answers, a brute-force reference, ranks, bad records."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from support.scaledata import make_run
+
+import glassgpt
+from glassgpt.config import ModelConfig
+from glassgpt.errors import DataError, TokenizerError
+from glassgpt.evaluation.multiple_choice import MCRecord, combine, evaluate_multiple_choice, read_records, score_records
+from glassgpt.models import GPT
+from glassgpt.tokenizers import CharTokenizer
+
+CHARS = " abcde.?"
+PROBS = {" ": 0.05, "a": 0.4, "b": 0.25, "c": 0.1, "d": 0.1, "e": 0.05, ".": 0.03, "?": 0.02}
+
+
+def unigram_model(tok: CharTokenizer) -> GPT:
+    """A GPT whose every prediction is PROBS, whatever the context: all weights zero except
+    the LM head's bias, which holds log-probabilities (zero activations flow to the head)."""
+    cfg = ModelConfig(
+        vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=1, n_embd=8, tie_weights=False, head_bias=True
+    )
+    model = GPT(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.lm_head.bias.copy_(torch.tensor([math.log(PROBS[c]) for c in tok.chars]))
+    return model.eval()
+
+
+def nll(text: str) -> float:
+    return -sum(math.log(PROBS[c]) for c in text)
+
+
+def test_known_answers_sum_and_mean_disagree_by_design():
+    tok = CharTokenizer(CHARS)
+    model = unigram_model(tok)
+    records = [
+        MCRecord(1, "abc.", ["aaaa", "c"], 0),  # sum prefers "c" (one unlikely char), mean prefers "aaaa"
+        MCRecord(2, "ab", ["ee", "ab", "dd"], 1),  # both prefer "ab"
+        MCRecord(3, "dd", ["?", "a"], 0),  # both prefer "a": wrong under both
+    ]
+    result = score_records(model, tok, records, separator="")
+    d = result.details
+    assert [x["pred_sum"] for x in d] == [1, 1, 1] and [x["pred_mean"] for x in d] == [0, 1, 1]
+    assert (result.correct_sum, result.correct_mean, result.examples) == (1, 2, 3)
+    assert result.accuracy_sum == pytest.approx(1 / 3) and result.accuracy_mean == pytest.approx(2 / 3)
+    for x, r in zip(d, records):
+        assert x["sum_losses"] == pytest.approx([nll(e) for e in r.endings], abs=1e-5)
+        assert x["mean_losses"] == pytest.approx([nll(e) / len(e) for e in r.endings], abs=1e-5)
+        assert x["ending_tokens"] == [len(e) for e in r.endings]
+    # the separator is scored as part of the ending
+    spaced = score_records(model, tok, records[:1]).details[0]
+    assert spaced["sum_losses"] == pytest.approx([nll(" aaaa"), nll(" c")], abs=1e-5)
+
+
+def brute_force(model, tok, record, separator, context_len):
+    """Each ending token's loss from its own forward pass on the tokens before it."""
+    out = []
+    for ending in record.endings:
+        ctx, end = tok.encode(record.context), tok.encode(separator + ending)
+        seq = (ctx + end)[-(context_len + 1) :]
+        total = 0.0
+        for p in range(len(seq) - len(end), len(seq)):
+            with torch.no_grad():
+                logits, _ = model(torch.tensor([seq[:p]]))
+            total -= float(torch.log_softmax(logits[0, -1].double(), -1)[seq[p]])
+        out.append(total)
+    return out
+
+
+def test_batched_scores_equal_a_brute_force_reference():
+    tok = CharTokenizer.train("the quick brown fox jumps over the lazy dog. 0123456789")
+    cfg = ModelConfig(vocab_size=tok.vocab_size, block_size=24, n_layer=2, n_head=2, n_embd=16)
+    torch.manual_seed(0)
+    model = GPT(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    records = [
+        MCRecord(1, "the quick brown", ["fox", "dog jumps", "lazy over the 0"], 2),
+        MCRecord(2, "the lazy dog jumps over the quick brown fox and " * 2, ["x", "quick", "a long ending here"], 0),
+        MCRecord(3, "0", ["123", "9"], 1),
+    ]
+    result = score_records(model, tok, records)
+    for detail, record in zip(result.details, records):
+        assert detail["sum_losses"] == pytest.approx(brute_force(model, tok, record, " ", 24), abs=1e-5)
+
+
+def test_ranks_score_disjoint_shares_that_add_up():
+    tok = CharTokenizer(CHARS)
+    model = unigram_model(tok)
+    records = [MCRecord(i + 1, "abc", ["a" * (1 + i % 3), "cc", "d" + "b" * (i % 4)], i % 3) for i in range(10)]
+    whole = score_records(model, tok, records)
+    parts = [score_records(model, tok, records, rank=r, world_size=3) for r in range(3)]
+    assert [p.examples for p in parts] == [4, 3, 3]
+    assert {d["index"] for p in parts for d in p.details} == set(range(10))
+    merged = combine(parts)
+    assert merged.counts() == whole.counts() == [sum(c) for c in zip(*(p.counts() for p in parts))]
+    assert merged.details == whole.details
+
+
+def write_lines(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "line, pattern",
+    [
+        ("not json", "is not valid JSON"),
+        ("[1, 2]", "is not a JSON object"),
+        ('{"endings": ["a", "b"], "label": 0}', "has no 'context'"),
+        ('{"context": "x", "label": 0}', "has no 'endings'"),
+        ('{"context": "x", "endings": ["a", "b"]}', "has no 'label'"),
+        ('{"context": "", "endings": ["a", "b"], "label": 0}', "empty or non-text 'context'"),
+        ('{"context": "x", "endings": ["a"], "label": 0}', "at least two non-empty texts"),
+        ('{"context": "x", "endings": ["a", 3], "label": 0}', "at least two non-empty texts"),
+        ('{"context": "x", "endings": ["a", "b"], "label": 2}', "the label 2, not the index of one of its 2 endings"),
+        ('{"context": "x", "endings": ["a", "b"], "label": true}', "the label True"),
+        ('{"context": "x", "endings": ["a", "b"], "label": "0"}', "the label '0'"),
+    ],
+)
+def test_bad_records_are_named_by_line(tmp_path, line, pattern):
+    good = json.dumps({"context": "ab", "endings": ["a", "b"], "label": 0})
+    path = write_lines(tmp_path / "mc.jsonl", [good, "", line])
+    with pytest.raises(DataError, match=f"line 3 of .*mc.jsonl (is |has |needs )?.*{pattern}") as e:
+        read_records(path)
+    assert str(e.value).endswith(".") and "\n" not in str(e.value)
+
+
+def test_missing_empty_and_non_utf8_files(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_records(tmp_path / "none.jsonl")
+    with pytest.raises(DataError, match="holds no records"):
+        read_records(write_lines(tmp_path / "empty.jsonl", ["", "  "]))
+    (tmp_path / "latin.jsonl").write_bytes(b'{"context": "caf\xe9", "endings": ["a", "b"], "label": 0}\n')
+    with pytest.raises(DataError, match="line 1 of .* is not valid UTF-8"):
+        read_records(tmp_path / "latin.jsonl")
+
+
+def test_records_the_model_cannot_score(tmp_path):
+    tok = CharTokenizer(CHARS)
+    model = unigram_model(tok)
+    with pytest.raises(TokenizerError, match="the record on line 4: the character 'z'"):
+        score_records(model, tok, [MCRecord(4, "abz", ["a", "b"], 0)])
+    with pytest.raises(
+        DataError, match="ending 1 of the record on line 5 has 17 tokens, more than the model's context of 16"
+    ):
+        score_records(model, tok, [MCRecord(5, "ab", ["a", "b" * 16], 0)])
+
+
+def test_evaluate_a_run_directory(tmp_path):
+    tok = CharTokenizer.train("abcde .?")
+    run = make_run(tmp_path / "run", tok, seed=2)
+    lines = [json.dumps({"context": "abc", "endings": ["de", "a.", "??"], "label": i % 3}) for i in range(5)]
+    path = write_lines(tmp_path / "mc.jsonl", lines)
+    result = evaluate_multiple_choice(run, path)
+    model, tokenizer = glassgpt.load(run)
+    assert result.to_dict(details=True) == score_records(model, tokenizer, read_records(path)).to_dict(details=True)
+    summary = json.loads(json.dumps(result.to_dict(details=True)))
+    assert summary["examples"] == 5 and len(summary["details"]) == 5 and 0 <= summary["accuracy_mean"] <= 1
