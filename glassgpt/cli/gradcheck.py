@@ -84,7 +84,7 @@ def run_by_hand(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "run_dir", None):
+    if getattr(args, "run_dir", None) and not getattr(args, "preset", None):
         kinds.require(args.run_dir, "gradcheck")
     if getattr(args, "run_dir", None) and not hasattr(args, "preset") and is_ladder_run(args.run_dir):
         return run_by_hand(args)

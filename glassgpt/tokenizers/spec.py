@@ -71,7 +71,7 @@ def parse(spec: str, files: bool = False) -> Spec:
         return Spec("gpt2", spec[5:])
     if spec.startswith("bpe:"):
         return Spec("file", spec[4:])
-    if files and (Path(spec).exists() or "/" in spec or Path(spec).suffix):
+    if files:
         return Spec("file", spec)
     raise ConfigError(f"unknown tokenizer {spec!r}; give one of {GRAMMAR}.")
 

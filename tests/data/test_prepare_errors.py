@@ -87,7 +87,7 @@ def test_non_utf8_jsonl_line(tmp_path, bpe_file):
 @pytest.mark.parametrize(
     "spec, kind, pattern",
     [
-        ("gpt3", ConfigError, "unknown tokenizer 'gpt3'; give one of char | byte | word | bpe | cl100k"),
+        ("gpt3", TokenizerError, "tokenizer file gpt3 does not exist; give a tokenizer JSON file"),
         ("gpt2", ConfigError, "do not ship offline.*gpt2:r50k_base.tiktoken"),
         ("gpt2:/no/such.tiktoken", ConfigError, "does not exist"),
         ("bpe:/no/such.json", TokenizerError, "does not exist"),

@@ -120,7 +120,7 @@ def test_terminal_continues_text_for_a_run_without_chat_tokens(base):
     chat_loop(run, SamplingSettings(max_new_tokens=12, temperature=0.0), stdin=io.StringIO("the quick\n"), out=out)
     text = out.getvalue()
     assert "text continuation" in text
-    prompt = completion_ids(run.tokenizer, "the quick\n")
+    prompt, _ = completion_ids(run, "the quick\n")
     expected = run.tokenizer.decode(
         generate(run.model, prompt, 12, temperature=0.0, max_context=run.trained_context)[0]
     )

@@ -233,7 +233,7 @@ def test_trainer_prints_what_the_governor_says(tmp_path, monkeypatch, capsys):
             return "threads: 2 → 1 (test)" if self.steps in (3, 6) else None
 
     monkeypatch.setattr(trainer, "plan_threads", lambda n: T.ThreadPlan(2, 2, True, "2 threads (test)"))
-    monkeypatch.setattr(trainer, "ThreadGovernor", Adapting)
+    monkeypatch.setattr(T, "ThreadGovernor", Adapting)
     train(tmp_path / "r", config=tiny_config(max_steps=8), text=TINY_TEXT, progress=True)
     err = capsys.readouterr().err
     assert err.count("threads: 2 → 1 (test)") == 2  # the trainer prints what the governor says, each time
