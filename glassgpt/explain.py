@@ -54,7 +54,7 @@ from glassgpt.models.from_run import LoadedRun
 from glassgpt.progress import task
 from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import printable
-from glassgpt.tokenizers.chat import render as render_chat
+from glassgpt.tokenizers.chat_template import render as render_chat
 
 #: most logits (rows × vocabulary) one forward pass of sliding windows may produce
 LOGITS_BUDGET = 1 << 24

@@ -8,7 +8,7 @@ from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
 from glassgpt.models.from_run import load_run
 from glassgpt.rundir import kinds
-from glassgpt.serve.terminal import HELP, chat_loop
+from glassgpt.serve.terminal_chat import HELP, chat_loop
 
 
 def register(sub) -> None:

@@ -10,8 +10,8 @@ from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.config.resolve import load_run_config
 from glassgpt.errors import ConfigError
 from glassgpt.generation.sampling import DEFAULTS, check_request, sample_text
-from glassgpt.makemore.sampling import sample_run
-from glassgpt.makemore.source import run_words as word_data
+from glassgpt.makemore.names import sample_run
+from glassgpt.makemore.word_source import run_words as word_data
 from glassgpt.models.from_run import load_run
 from glassgpt.progress import task
 from glassgpt.rundir import kinds

@@ -29,7 +29,7 @@ from glassgpt.data.conversations import Conversation
 from glassgpt.data.rows import best_fit, fill_rows
 from glassgpt.errors import DataError, TokenizerError
 from glassgpt.tokenizers import Tokenizer
-from glassgpt.tokenizers.chat import Rendered, render
+from glassgpt.tokenizers.chat_template import Rendered, render
 
 OVERFLOW = ("error", "truncate")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from glassgpt.data.text import decode_text
 from glassgpt.errors import DataError
-from glassgpt.tokenizers.chat import ROLES
+from glassgpt.tokenizers.chat_template import ROLES
 
 #: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
 BUILTIN = {"qa": "texts/qa.jsonl"}

@@ -26,7 +26,7 @@ from glassgpt.data.source import DataSource
 from glassgpt.data.text_source import TextSource
 from glassgpt.data.tokens import read_meta, text_fingerprint
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.source import WordSource
+from glassgpt.makemore.word_source import WordSource
 from glassgpt.rundir.layout import DATA_DIR, TOKENIZER
 from glassgpt.tokenizers import Tokenizer
 from glassgpt.tokenizers import load as load_tokenizer

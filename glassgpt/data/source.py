@@ -1,7 +1,7 @@
 """DataSource: every kind of training data behind one interface.
 
 The trainer never asks what it trains on.  Text tokens (``data.text_source``), a prepared
-corpus's shards (``data.corpus_source``), a word list (``glassgpt.makemore.source``) and
+corpus's shards (``data.corpus_source``), a word list (``glassgpt.makemore.word_source``) and
 conversations (``data.conversation_source``) each provide:
 
 - ``tokenizer``: the run's tokenizer (the model's vocabulary size comes from it);

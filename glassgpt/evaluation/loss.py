@@ -26,7 +26,7 @@ from glassgpt.data.open import reopen_source
 from glassgpt.data.source import EvalSet, measure, token_byte_lengths
 from glassgpt.device import device_of
 from glassgpt.errors import ConfigError, DataError
-from glassgpt.makemore.source import EVAL_ROWS, EVAL_WORDS, example_set
+from glassgpt.makemore.word_source import EVAL_ROWS, EVAL_WORDS, example_set
 from glassgpt.makemore.words import SPLITS, build_examples, build_sequences, read_words
 from glassgpt.models.footprint import inference_bytes, require_fits
 from glassgpt.models.from_run import LoadedRun, load_run

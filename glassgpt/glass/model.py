@@ -31,6 +31,12 @@ import torch
 from glassgpt.config import ModelConfig
 from glassgpt.errors import GlassError
 from glassgpt.glass.attention import SelfAttentionCache, self_attention_backward, self_attention_forward
+from glassgpt.glass.cross_entropy import (
+    CrossEntropyCache,
+    cross_entropy_sum,
+    softmax_cross_entropy_backward,
+    softmax_cross_entropy_forward,
+)
 from glassgpt.glass.layers import (
     ACTIVATIONS,
     EmbeddingCache,
@@ -50,12 +56,6 @@ from glassgpt.glass.layers import (
     residual_backward,
     residual_forward,
     tied_weight_backward,
-)
-from glassgpt.glass.loss import (
-    CrossEntropyCache,
-    cross_entropy_sum,
-    softmax_cross_entropy_backward,
-    softmax_cross_entropy_forward,
 )
 from glassgpt.glass.options import (
     RMSNormCache,

@@ -33,7 +33,7 @@ both gradients (bndiff feeds bndiff2 and bnraw; counts feeds probs and counts_su
 lookup scatters its gradient back to the rows it read (C).
 
 Then the two shortcuts: the whole cross-entropy collapses to dlogits = (softmax - onehot)/n,
-and the whole BatchNorm block to one line (``glassgpt.glass.loss`` and
+and the whole BatchNorm block to one line (``glassgpt.glass.cross_entropy`` and
 ``glassgpt.glass.batchnorm`` hold those fused forms; ``makemore_fused`` trains with them).
 
 The variance: the lecture divides by n - 1 (Bessel) when normalising the batch; this network
@@ -53,7 +53,7 @@ import numpy as np
 
 from glassgpt.errors import ConfigError
 from glassgpt.glass.batchnorm import BatchNormCache, batchnorm_backward
-from glassgpt.glass.loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
+from glassgpt.glass.cross_entropy import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 
 #: lecture symbol -> parameter name of ``glassgpt.makemore.models.MLP``
 LECTURE_NAMES = {
@@ -234,7 +234,7 @@ def backward_steps(
 
 def cross_entropy_backward_formula(logits: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """The cross-entropy block in one formula: dlogits = (softmax(logits) - onehot(Y)) / n —
-    the fused loss of ``glassgpt.glass.loss``, which the glass GPT trains with too."""
+    the fused loss of ``glassgpt.glass.cross_entropy``, which the glass GPT trains with too."""
     _, cache = softmax_cross_entropy_forward(logits, Y)
     return softmax_cross_entropy_backward(1.0, cache)
 

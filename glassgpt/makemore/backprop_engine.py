@@ -24,7 +24,7 @@ import torch
 
 from glassgpt.config import RunConfig
 from glassgpt.glass import SGD, AdamW
-from glassgpt.glass.loss import cross_entropy_sum
+from glassgpt.glass.cross_entropy import cross_entropy_sum
 from glassgpt.makemore.backprop_fused import HandMLP
 from glassgpt.makemore.models import MLP
 from glassgpt.makemore.probe import LayerProbe

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassgpt.glass.batchnorm import batchnorm_backward, batchnorm_forward
+from glassgpt.glass.cross_entropy import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from glassgpt.glass.layers import (
     embedding_backward,
     embedding_forward,
@@ -25,7 +26,6 @@ from glassgpt.glass.layers import (
     tanh_backward,
     tanh_forward,
 )
-from glassgpt.glass.loss import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from glassgpt.glass.optim import SGD, _numpy
 from glassgpt.makemore.backprop import EPS, RUNNING
 

@@ -27,7 +27,7 @@ from glassgpt.config import check_seed
 from glassgpt.errors import ConfigError
 from glassgpt.makemore.backprop import LECTURE_NAMES
 from glassgpt.makemore.backprop_check import StepRow, compare_formulas, compare_steps
-from glassgpt.makemore.source import run_words
+from glassgpt.makemore.word_source import run_words
 from glassgpt.models.from_run import load_config, load_run
 
 DTYPES = {"float32": np.float32, "float64": np.float64}

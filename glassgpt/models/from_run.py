@@ -13,7 +13,7 @@ from glassgpt.config import RunConfig
 from glassgpt.device import pick_device
 from glassgpt.errors import ConfigError, FileError, GlassError, RunDirError
 from glassgpt.fileio import load_tensors
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 from glassgpt.makemore.models.sequence import Windowed
 from glassgpt.models import GPT
 from glassgpt.models.factory import build

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from glassgpt.report.figures import FIGURES, Rendered, render  # isort: skip  (first: its figures come first in the report)
+from glassgpt.report.figures import FIGURES, DrawnFigure, render  # isort: skip  (first: its figures come first in the report)
 from glassgpt.makemore import figures as ladder_figures  # noqa: F401  (registers the ladder's figures)
 from glassgpt.report.compare import compare_runs
 from glassgpt.report.html import ReportResult, write_report
@@ -26,7 +26,7 @@ __all__ = [
     "FIGURES",
     "MissingData",
     "compare_runs",
-    "Rendered",
+    "DrawnFigure",
     "ReportResult",
     "RunData",
     "finish_run",

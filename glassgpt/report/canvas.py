@@ -29,7 +29,7 @@ class FigureSpec:
 
 
 @dataclass
-class Rendered:
+class DrawnFigure:
     name: str
     path: Path | None
     note: str = ""

@@ -23,7 +23,7 @@ from glassgpt.progress import task
 from glassgpt.report import theme
 from glassgpt.report.canvas import (
     FIGURES,
-    Rendered,
+    DrawnFigure,
     figure,
     floats,
     new_figure,
@@ -37,7 +37,7 @@ from glassgpt.report.rundata import COMPONENTS, MissingData, RunData, latest_com
 
 __all__ = [
     "FIGURES",
-    "Rendered",
+    "DrawnFigure",
     "render",
     "window_mean",
     "histogram_sets",
@@ -53,7 +53,7 @@ def render(
     prompt: str | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
-) -> list[Rendered]:
+) -> list[DrawnFigure]:
     """Draw one figure (``which``) or all of them; figures without data become notes.  The
     folder is checked before anything is drawn; ``progress`` shows a bar."""
     run = run_dir if isinstance(run_dir, RunData) else RunData(run_dir)
@@ -71,13 +71,13 @@ def render(
             bar.update(detail=name)
             kw = {"prompt": prompt} if name == "attention" and prompt is not None else {}
             try:
-                out.append(Rendered(name, FIGURES[name].draw(run, out_dir, **kw)))
+                out.append(DrawnFigure(name, FIGURES[name].draw(run, out_dir, **kw)))
             except MissingData as exc:
-                out.append(Rendered(name, None, f"skipped: {exc}"))
+                out.append(DrawnFigure(name, None, f"skipped: {exc}"))
             except GlassError:
                 raise
             except Exception as exc:  # one broken figure must not cost the others
-                out.append(Rendered(name, None, f"could not be drawn ({exc.__class__.__name__}: {exc})"))
+                out.append(DrawnFigure(name, None, f"could not be drawn ({exc.__class__.__name__}: {exc})"))
             bar.advance(detail="")
     return out
 

@@ -24,7 +24,7 @@ from glassgpt.explain import explain
 from glassgpt.fileio import atomic_write_text, check_writable
 from glassgpt.progress import task
 from glassgpt.report import theme
-from glassgpt.report.figures import FIGURES, Rendered, render
+from glassgpt.report.figures import FIGURES, DrawnFigure, render
 from glassgpt.report.rundata import MissingData, RunData
 from glassgpt.training.diagnostics import param_group
 from glassgpt.version import __version__
@@ -42,7 +42,7 @@ def esc(value) -> str:
 @dataclass
 class ReportResult:
     path: Path
-    figures: list[Rendered] = field(default_factory=list)
+    figures: list[DrawnFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -156,7 +156,7 @@ def summary_cards(run: RunData, n_params: int | None) -> str:
     return f'<div class="cards">{"".join(cards)}</div>' if cards else note("No metrics yet.")
 
 
-def figures_section(rendered: list[Rendered], notes: list[str]) -> str:
+def figures_section(rendered: list[DrawnFigure], notes: list[str]) -> str:
     parts = [note(n) for n in notes]
     for r in rendered:
         if r.path is None:
@@ -373,7 +373,7 @@ def safe(build, *args) -> str:
         return note(f"This section could not be built ({exc.__class__.__name__}: {exc}).")
 
 
-def build_html(run: RunData, rendered: list[Rendered], notes: list[str]) -> str:
+def build_html(run: RunData, rendered: list[DrawnFigure], notes: list[str]) -> str:
     try:
         params_body, n_params = params_section(run)
     except Exception as exc:  # noqa: BLE001

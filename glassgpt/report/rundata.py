@@ -18,7 +18,7 @@ from glassgpt import rundir
 from glassgpt.data.loader import fixed_batches
 from glassgpt.data.tokens import open_split
 from glassgpt.errors import GlassError, RunDirError
-from glassgpt.makemore.source import run_words
+from glassgpt.makemore.word_source import run_words
 from glassgpt.makemore.words import WordData
 from glassgpt.models.from_run import LoadedRun, load_run
 from glassgpt.training.diagnostics import analyze_gradients

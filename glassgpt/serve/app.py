@@ -38,7 +38,7 @@ from glassgpt.explain import explain_chat, explain_text
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
 from glassgpt.models.from_run import LoadedRun, load_run
 from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget, stream_text
-from glassgpt.tokenizers.chat import is_chat_tokenizer
+from glassgpt.tokenizers.chat_template import is_chat_tokenizer
 
 INSTALL = "glassgpt serve needs FastAPI and uvicorn; install them with: pip install 'glassgpt[serve]'"
 

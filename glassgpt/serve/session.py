@@ -19,7 +19,7 @@ from glassgpt.makemore.models.sequence import START
 from glassgpt.makemore.words import encode_word
 from glassgpt.models.from_run import LoadedRun
 from glassgpt.tokenizers import Tokenizer
-from glassgpt.tokenizers.chat import is_chat_tokenizer, render, reply_stop_ids
+from glassgpt.tokenizers.chat_template import is_chat_tokenizer, render, reply_stop_ids
 
 
 def completion_ids(run: LoadedRun, text: str) -> tuple[list[int], tuple[int, ...]]:

@@ -47,7 +47,7 @@ from glassgpt.rundir import kinds
 from glassgpt.rundir.layout import FINETUNE
 from glassgpt.stages.grow import NOISE, grow_vocabulary
 from glassgpt.tokenizers import Tokenizer, add_special_tokens
-from glassgpt.tokenizers.chat import CHAT_SPECIALS, render, role_tokens
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, render, role_tokens
 from glassgpt.training.launch import build_trainer
 
 #: training settings of a fine-tune unless the caller gives others

@@ -50,7 +50,7 @@ TRAINER_KEYS = {
 
 
 @dataclass(frozen=True)
-class Spec:
+class TensorSpec:
     """What one tensor must be; ``shape=None`` accepts any 1-D length."""
 
     shape: tuple[int, ...] | None
@@ -61,12 +61,12 @@ class Spec:
 class StateSchema:
     """Per checkpoint file: the tensors it must hold and those it may hold."""
 
-    required: dict[str, dict[str, Spec]] = field(default_factory=dict)
-    optional: dict[str, dict[str, Spec]] = field(default_factory=dict)
+    required: dict[str, dict[str, TensorSpec]] = field(default_factory=dict)
+    optional: dict[str, dict[str, TensorSpec]] = field(default_factory=dict)
 
 
-def _spec(t: torch.Tensor) -> Spec:
-    return Spec(tuple(t.shape), t.dtype)
+def _spec(t: torch.Tensor) -> TensorSpec:
+    return TensorSpec(tuple(t.shape), t.dtype)
 
 
 def expected_state(engine) -> StateSchema:
@@ -86,12 +86,12 @@ def expected_state(engine) -> StateSchema:
             continue
         for key in MOMENTS:
             optimizer[f"{name}.{key}"] = spec
-        optimizer[f"{name}.{STEP}"] = Spec((1,), torch.float32)
+        optimizer[f"{name}.{STEP}"] = TensorSpec((1,), torch.float32)
     rng = {TORCH_CPU: _spec(fresh["rng"][TORCH_CPU])}
     # another device's stream or another engine's dropout stream may be there or not
     # (a run may resume on another device or with the other engine): any length of bytes
-    may_have = {name: Spec(None, t.dtype) for name, t in fresh["rng"].items() if name != TORCH_CPU}
-    may_have.update({"torch_cuda": Spec(None, torch.uint8), "glass_dropout": Spec(None, torch.uint8)})
+    may_have = {name: TensorSpec(None, t.dtype) for name, t in fresh["rng"].items() if name != TORCH_CPU}
+    may_have.update({"torch_cuda": TensorSpec(None, torch.uint8), "glass_dropout": TensorSpec(None, torch.uint8)})
     return StateSchema(
         required={STATE_MODEL: model, STATE_OPTIMIZER: optimizer, STATE_RNG: rng}, optional={STATE_RNG: may_have}
     )
@@ -106,7 +106,9 @@ def _shape(shape) -> str:
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
-def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optional: dict[str, Spec]) -> list[str]:
+def tensor_problems(
+    file: str, tensors: dict, required: dict[str, TensorSpec], optional: dict[str, TensorSpec]
+) -> list[str]:
     """One sentence per problem of one checkpoint file's tensors."""
     where = f"{STATE_DIR}/{file}"
     if not tensors and required:
@@ -121,7 +123,7 @@ def tensor_problems(file: str, tensors: dict, required: dict[str, Spec], optiona
     }
     optional.update(
         {
-            n: Spec(None, required[m.group(2)].dtype)
+            n: TensorSpec(None, required[m.group(2)].dtype)
             for n in tensors
             if (m := RANK_TENSOR.match(n)) and m.group(2) in required
         }

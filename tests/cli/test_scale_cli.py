@@ -101,7 +101,7 @@ def test_data_prepare_writes_shards_and_says_how_to_train(tmp_path, bpe_file, ca
             ["--input", "DOCS", "--tokenizer", "cl100k", "--val-fraction", "1.5"],
             "--val-fraction must be a number in [0, 1)",
         ),
-        (["--input", "DOCS", "--tokenizer", "nope"], "unknown tokenizer 'nope'"),
+        (["--input", "DOCS", "--tokenizer", "nope"], "tokenizer file nope does not exist"),
     ],
 )
 def test_data_prepare_refuses_bad_input_in_one_sentence(tmp_path, capsys, args, match):

@@ -13,7 +13,7 @@ from glassgpt.errors import DataError
 from glassgpt.models import GPT
 from glassgpt.stages.grow import NOISE, grow_vocabulary
 from glassgpt.tokenizers import CharTokenizer, add_special_tokens
-from glassgpt.tokenizers.chat import CHAT_SPECIALS, render
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, render
 
 TOK = add_special_tokens(CharTokenizer.train("abcdefghijklmnopqrstuvwxyz .?!"), CHAT_SPECIALS)
 

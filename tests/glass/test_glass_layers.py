@@ -15,8 +15,8 @@ import torch.nn.functional as F
 
 from glassgpt.glass import attention as A
 from glassgpt.glass import batchnorm as BN
+from glassgpt.glass import cross_entropy as CE
 from glassgpt.glass import layers as L
-from glassgpt.glass import loss as CE
 from glassgpt.glass.gradcheck import numerical_gradient, relative_error
 
 FD_TOL = 1e-7

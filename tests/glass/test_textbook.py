@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from glassgpt.glass import attention as A
 from glassgpt.glass import batchnorm as BN
+from glassgpt.glass import cross_entropy as CE
 from glassgpt.glass import layers as L
-from glassgpt.glass import loss as CE
 from glassgpt.glass.optim import AdamW, adamw_reference
 
 DTYPES = [np.float64, np.float32]

@@ -14,7 +14,7 @@ from support.wordlists import make_words, train_rung, write_words
 from glassgpt.cli import main
 from glassgpt.config import ModelConfig, resolve, validate
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.source import ExampleBatches, PackedWordBatches, pack_words
+from glassgpt.makemore.word_source import ExampleBatches, PackedWordBatches, pack_words
 from glassgpt.makemore.words import WordList, prepare_words
 from glassgpt.models.gpt import GPT
 from glassgpt.models.segments import document_positions

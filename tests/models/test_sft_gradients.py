@@ -21,7 +21,7 @@ import torch
 from glassgpt.config import ModelConfig
 from glassgpt.models import GPT
 from glassgpt.tokenizers import CharTokenizer, add_special_tokens
-from glassgpt.tokenizers.chat import CHAT_SPECIALS, Rendered, render
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, Rendered, render
 
 TOK = add_special_tokens(CharTokenizer.train("abcdefghijklmnopqrstuvwxyz .?!"), CHAT_SPECIALS)
 

@@ -13,9 +13,9 @@ from glassgpt.generation.sampling import SamplingSettings, generate
 from glassgpt.generation.streaming import TextStream, stream_tokens
 from glassgpt.models.from_run import load_run
 from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget
-from glassgpt.serve.terminal import chat_loop
+from glassgpt.serve.terminal_chat import chat_loop
 from glassgpt.tokenizers import ByteTokenizer
-from glassgpt.tokenizers.chat import render
+from glassgpt.tokenizers.chat_template import render
 
 SETTINGS = [
     dict(temperature=0.0),

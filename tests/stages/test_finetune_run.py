@@ -13,7 +13,7 @@ from support.tinyrun import TINY_TEXT
 from glassgpt.cli import main
 from glassgpt.models.from_run import load_run
 from glassgpt.tokenizers import BPETokenizer
-from glassgpt.tokenizers.chat import CHAT_SPECIALS, is_chat_tokenizer, render
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, is_chat_tokenizer, render
 from glassgpt.training.launch import train
 
 

@@ -17,7 +17,7 @@ from glassgpt.tokenizers import (
     encode_ordinary,
     load,
 )
-from glassgpt.tokenizers.chat import CHAT_SPECIALS, is_chat_tokenizer, render, role_tokens
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, is_chat_tokenizer, render, role_tokens
 
 TEXT = "hello world, <|x|> is plain text here!"
 

@@ -19,8 +19,8 @@ import dataclasses
 import torch
 
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.models.base import CharModel
 from glassgpt.makemore.models.bigram import Bigram, BigramConfig
+from glassgpt.makemore.models.char_model import CharModel
 from glassgpt.makemore.models.generate import generate
 from glassgpt.makemore.models.layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
 from glassgpt.makemore.models.mlp import MLP, MLPConfig

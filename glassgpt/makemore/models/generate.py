@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from glassgpt.errors import GlassError
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 
 END_ID = 0
 

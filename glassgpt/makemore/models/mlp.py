@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 from glassgpt.makemore.models.layers import BatchNorm1d, Embedding, Linear, Tanh
 
 #: tanh's gain: (5/3) / sqrt(fan_in) keeps activations in tanh's working range (Kaiming et al.)

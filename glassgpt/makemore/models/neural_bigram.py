@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 
 #: the id of ``.``, which starts and ends every word
 START = 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.models.base import CharModel
+from glassgpt.makemore.models.char_model import CharModel
 from glassgpt.makemore.models.layers import BatchNorm1d, Embedding, FlattenConsecutive, Linear, Sequential, Tanh
 
 

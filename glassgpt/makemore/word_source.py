@@ -34,7 +34,7 @@ from glassgpt.data.rows import best_fit, fill_rows
 from glassgpt.data.source import Batch, Batches, EvalSet, token_byte_lengths
 from glassgpt.errors import RunDirError, count
 from glassgpt.fileio import atomic_write_text
-from glassgpt.makemore.sampling import sample_names
+from glassgpt.makemore.names import sample_names
 from glassgpt.makemore.words import SPLITS, WordData, prepare_words, read_word_source, read_words
 from glassgpt.rundir.layout import DATA_DIR, WORDS
 
