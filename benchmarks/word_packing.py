@@ -24,7 +24,7 @@ import torch
 from launcher import bench_data
 
 from glassgpt.config import resolve
-from glassgpt.makemore.source import WordSource
+from glassgpt.makemore.word_source import WordSource
 from glassgpt.threads import thread_scope
 from glassgpt.training.engines import make_engine, split_micro_batches
 
