@@ -131,6 +131,24 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             sample_tokens=80,
         ),
     },
+    # the arithmetic task (glassgpt.tasks.arithmetic, docs/stages.md): a small char model pretrained on
+    # 12+34=46 lines in a few CPU-minutes, the base model the stages after pretraining start from; the
+    # context holds a chat turn with the reward model's readout token (17 tokens at most)
+    "arithmetic": {
+        "model": dict(n_layer=3, n_head=4, n_embd=96, block_size=32, dropout=0.0),
+        "data": dict(corpus="arithmetic", tokenizer="char", val_fraction=0.02),
+        "train": dict(
+            batch_size=32,
+            lr=3e-3,
+            max_steps=1500,
+            warmup_steps=100,
+            eval_every=250,
+            eval_batches=10,
+            sample_prompts=["12+34=", "305-48="],
+            sample_tokens=24,
+            sample_temperature=0.0,
+        ),
+    },
 }
 
 

