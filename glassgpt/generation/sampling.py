@@ -25,12 +25,16 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from glassgpt.config import check_seed
+from glassgpt.config.schema import SEED_MAX
 from glassgpt.device import device_of
 from glassgpt.errors import GlassError
+from glassgpt.generation.constraints import ConstrainedRow, automaton_for, make_constraint, require_room
+from glassgpt.generation.steering import END, RowSteer
 from glassgpt.models.footprint import inference_bytes, require_fits
 from glassgpt.tokenizers import Tokenizer
 
@@ -80,20 +84,23 @@ def generate_batch(
     temperature: float = DEFAULTS.temperature,
     top_k: int | None = DEFAULTS.top_k,
     top_p: float | None = DEFAULTS.top_p,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
     stop_ids: tuple[int, ...] = (),
     use_cache: bool = True,
     max_context: int | None = None,
     on_token: Callable[[], None] | None = None,
+    steer: Callable[[int], RowSteer] | None = None,
 ) -> list[list[int]]:
-    """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``; returns
-    the new ids of each row.  Greedy rows equal what each prompt gives alone.
+    """Continue every prompt (lists of ids, any lengths) by up to ``max_new_tokens``, all rows
+    in one batch; returns the new ids of each row.  Every row gives exactly what its prompt
+    gives alone with that row's seed.
 
     ``temperature=0`` is greedy decoding.  A row ends early at any id in ``stop_ids`` (the
-    stop id is kept).  ``seed`` makes sampling reproducible without touching the global
-    random state (all rows draw from one generator).  ``max_context`` crops the context
-    (default and upper bound: the block size).  ``on_token()`` is called after each generated
-    position (for a progress bar)."""
+    stop id is kept).  ``seed``: row i draws from its own generator seeded ``seed + i``
+    (or ``seed[i]`` for a list), without touching the global random state.
+    ``max_context`` crops the context (default and upper bound: the block size).
+    ``on_token()`` is called after each generated position (for a progress bar).  ``steer(i)``
+    makes the ``RowSteer`` of row i (a constraint, a tool loop); a row it ends stops there."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise GlassError("the prompt is empty; give at least one token to start from.")
     if max_context is not None and max_context < 1:
@@ -114,6 +121,7 @@ def generate_batch(
             use_cache,
             min(max_context or model.config.block_size, model.config.block_size),
             on_token,
+            [steer(i) for i in range(len(prompts))] if steer is not None else None,
         )
     finally:
         model.train(was_training)
@@ -126,18 +134,19 @@ def decode_steps(
     temperature: float,
     top_k: int | None,
     top_p: float | None,
-    seed: int | None,
+    seed: int | Sequence[int] | None,
     use_cache: bool,
     block: int,
+    steers: Sequence[RowSteer | None] | None = None,
 ):
     """The decoding loop, one step at a time: yields ``(next ids (B,), logits (B, V))`` for each
-    new position, the logits those ids were drawn from.  The caller has checked the settings,
-    put the model in eval mode and runs under ``torch.inference_mode()``; it may stop early.
-    ``generate_batch`` and ``streaming.stream_tokens`` both decode through here, so a stream
-    gives exactly the tokens ``generate`` gives for the same seed."""
+    new position, the logits those ids were drawn from; a row its steer has ended gets ``END``
+    (-1) and nothing more.  The caller has checked the settings, put the model in eval mode
+    and runs under ``torch.inference_mode()``; it may stop early.  ``generate_batch`` and
+    ``streaming.stream_tokens`` both decode through here, so a stream gives exactly the
+    tokens ``generate`` gives for the same seed."""
     device = device_of(model)
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else int.from_bytes(os.urandom(8), "little") >> 1)
+    gens = row_generators(seed, len(prompts), device)
     B, P = len(prompts), max(len(p) for p in prompts)
     total = P + max_new_tokens
     tokens = torch.zeros(B, total, dtype=torch.long)  # left-padded prompts, then the new tokens
@@ -149,7 +158,7 @@ def decode_steps(
     columns = torch.arange(total, device=device).unsqueeze(0)
     cache, n = None, P
     use_cache = use_cache and hasattr(model, "new_kv_cache")  # a ladder model reads one window a step
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         if use_cache and n <= block:
             if cache is None:  # the prompt, all at once
                 cache = model.new_kv_cache(B, min(total, block))
@@ -158,32 +167,87 @@ def decode_steps(
                 logits = _step(model, tokens, columns, pads, padded, n - 1, n, cache)
         else:  # the last `block` tokens, recomputed (positions shift, so nothing can be reused)
             logits = _step(model, tokens, columns, pads, padded, max(0, n - block), n, None)
-        if temperature == 0:
-            nxt = logits.argmax(-1)
+        if steers is None:
+            nxt = draw(logits, temperature, top_k, top_p, gens)
         else:
-            probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
-            nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
-        tokens[:, n] = nxt
+            nxt = _steered(logits, temperature, top_k, top_p, gens, steers, max_new_tokens - step)
+        tokens[:, n] = nxt.clamp(min=0)  # an ended row reads filler from here on, never used
         n += 1
         yield nxt, logits
 
 
-def _decode(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token):
+def row_generators(seed: int | Sequence[int] | None, rows: int, device) -> list[torch.Generator]:
+    """One generator per row: seeded ``seed + i`` (modulo 2³²), or ``seed[i]``, or at random."""
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    seeds = [(seed + i) % (SEED_MAX + 1) for i in range(rows)] if isinstance(seed, int) else list(seed)
+    if len(seeds) != rows:
+        raise GlassError(f"{len(seeds)} seeds were given for {rows} rows; give one per row.")
+    return [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+
+
+def draw(logits: torch.Tensor, temperature: float, top_k, top_p, gens: Sequence[torch.Generator]) -> torch.Tensor:
+    """The next id of every row (B,): the argmax at temperature 0, else one draw from each row's
+    filtered distribution with that row's own generator (so a row never depends on the others)."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    probs = filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
+    return torch.cat([torch.multinomial(probs[i : i + 1], 1, generator=g)[0] for i, g in enumerate(gens)])
+
+
+def _steered(logits, temperature, top_k, top_p, gens, steers, remaining: int) -> torch.Tensor:
+    """``draw`` for rows with steers: a forced token is taken as it is, an ended row gets END,
+    the others draw from their steer's logits (the last column is its END choice)."""
+    B, V = logits.shape
+    out = torch.full((B,), END, dtype=torch.long, device=logits.device)
+    rows, wide = [], []
+    for i, s in enumerate(steers):
+        if s is not None and s.done:
+            continue
+        forced = s.forced() if s is not None else None
+        if forced is not None:
+            out[i] = forced
+            s.push(forced)
+            continue
+        if s is None:
+            wide.append(torch.cat([logits[i], logits.new_full((1,), float("-inf"))]))
+        else:
+            wide.append(s.adjust(logits[i], remaining))
+        rows.append(i)
+    if rows:
+        picked = draw(torch.stack(wide), temperature, top_k, top_p, [gens[i] for i in rows])
+        for i, tok in zip(rows, picked.tolist()):
+            tok = END if tok == V else tok
+            out[i] = tok
+            if steers[i] is not None:
+                steers[i].push(tok)
+    return out
+
+
+def _decode(
+    model, prompts, max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache, block, on_token, steers
+):
     device = device_of(model)
     stops = torch.tensor(stop_ids, dtype=torch.long, device=device) if stop_ids else None
     done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     steps = []
-    for nxt, _ in decode_steps(model, prompts, max_new_tokens, temperature, top_k, top_p, seed, use_cache, block):
+    for nxt, _ in decode_steps(
+        model, prompts, max_new_tokens, temperature, top_k, top_p, seed, use_cache, block, steers
+    ):
         steps.append(nxt)
         if on_token is not None:
             on_token()
+        done |= nxt == END
         if stops is not None:
             done |= torch.isin(nxt, stops)
-            if bool(done.all()):
-                break
+        if bool(done.all()):
+            break
     result = []
     for row in torch.stack(steps, 1).tolist() if steps else [[] for _ in prompts]:
         for j, tok in enumerate(row):
+            if tok == END:
+                row = row[:j]
+                break
             if tok in stop_ids:
                 row = row[: j + 1]
                 break
@@ -220,9 +284,11 @@ def generate(
     use_cache: bool = True,
     max_context: int | None = None,
     on_token: Callable[[], None] | None = None,
+    steer: Callable[[int], RowSteer] | None = None,
 ) -> list[list[int]]:
-    """Sample ``num_samples`` continuations of one prompt; returns the new ids of each (see
-    ``generate_batch`` for the arguments)."""
+    """Sample ``num_samples`` continuations of one prompt in one batch; returns the new ids of
+    each.  Sample i is what ``num_samples=1`` gives with ``seed + i`` (see ``generate_batch``
+    for the arguments)."""
     check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
     return generate_batch(
         model,
@@ -236,6 +302,7 @@ def generate(
         use_cache,
         max_context,
         on_token,
+        steer,
     )
 
 
@@ -247,7 +314,7 @@ def check_request(
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
 ) -> None:
     """Refuse, before any work, settings that cannot work and a request that cannot fit in
     memory: ``rows`` sequences of ``prompt_len`` + ``max_new_tokens`` tokens on ``model``."""
@@ -267,7 +334,7 @@ def check_sampling(
     top_k: int | None = None,
     top_p: float | None = None,
     num_samples: int = 1,
-    seed: int | None = None,
+    seed: int | Sequence[int] | None = None,
 ) -> None:
     """Refuse impossible sampling settings, one sentence naming the value."""
     if max_new_tokens < 0:
@@ -280,7 +347,8 @@ def check_sampling(
         raise GlassError(f"top_k must be at least 1, got {top_k}.")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise GlassError(f"top_p must be in (0, 1], got {top_p}.")
-    check_seed(seed, "the sampling seed")
+    for one in [seed] if seed is None or isinstance(seed, int) else seed:
+        check_seed(one, "the sampling seed")
 
 
 def default_prompt_ids(tokenizer: Tokenizer) -> list[int]:
@@ -314,6 +382,9 @@ def sample_text(
     stop: list[str] | None = None,
     max_context: int | None = None,
     on_token: Callable[[], None] | None = None,
+    regex: str | None = None,
+    choices: str | list[str] | None = None,
+    json_schema: dict | str | Path | None = None,
 ) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
@@ -321,8 +392,11 @@ def sample_text(
     ``stop`` strings cut the continuation before their first occurrence; a stop string
     that is a single token also ends generation early.  ``max_context``: the trained
     context to crop to (``runs.load_run(dir).trained_context``; default the block size).
-    ``on_token`` as in ``generate_batch``."""
+    ``on_token`` as in ``generate_batch``.  ``regex``, ``choices`` (a list, or one string
+    ``"A|B|C"``) or ``json_schema`` (a dict or a file): the continuation must match it
+    (``generation.constraints``); refused before sampling when no continuation can."""
     check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
+    steer = constrained_rows(tokenizer, max_new_tokens, regex, choices, json_schema)
     ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:
@@ -344,6 +418,7 @@ def sample_text(
         tuple(stop_ids),
         max_context=max_context,
         on_token=on_token,
+        steer=steer,
     )
     start = tokenizer.decode(ids) if prompt else ""
     results = []
@@ -351,3 +426,20 @@ def sample_text(
         text = tokenizer.decode(ids + new)[len(tokenizer.decode(ids)) :]
         results.append((prompt if prompt else start) + (cut_at_stop(text, stop) if stop else text))
     return results
+
+
+def constrained_rows(
+    tokenizer: Tokenizer,
+    max_new_tokens: int,
+    regex: str | None = None,
+    choices: str | list[str] | None = None,
+    json_schema: dict | str | Path | None = None,
+) -> Callable[[int], RowSteer] | None:
+    """The ``steer`` of ``generate`` for a constraint (None without one), checked against the
+    vocabulary and ``max_new_tokens`` before anything is sampled."""
+    constraint = make_constraint(regex, choices, json_schema)
+    if constraint is None:
+        return None
+    automaton = automaton_for(constraint, tokenizer)
+    require_room(automaton, max_new_tokens)
+    return lambda row: ConstrainedRow(automaton)
