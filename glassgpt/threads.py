@@ -12,15 +12,25 @@ through OpenBLAS's own ``*_set_num_threads`` via ctypes; other BLAS libraries ar
 alone (the functions return None).  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is
 imported works too.
 
-Choosing the count (``train.threads = 0``, "auto"; see ``plan_threads``):
-- usable cores = the CPUs this process may run on (``os.sched_getaffinity``), capped by the
-  container's CPU quota (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``);
-- minus what other processes keep busy right now: the idle share of each usable core,
-  sampled from ``/proc/stat`` over a fifth of a second, rounded to whole cores (at least 1).
-On a quiet 2-core laptop that is 2; with a browser and a build spinning, 1.  Why it matters:
-torch's default is one thread per core, and every parallel region then waits for its
-slowest thread; when the scheduler has parked one of them behind another program, each of
-the thousands of small regions of a training step waits a scheduler slice.
+Choosing the count.  A run's training arithmetic never depends on the machine's load: the
+count of threads a training step uses changes how floating-point sums are split, so two
+counts give weights that differ in their last bits.  So by default (``train.threads = 0``)
+the count is the usable cores (``training_threads``: the CPUs this process may run on,
+``os.sched_getaffinity``, capped by the container's CPU quota, cgroup v2 ``cpu.max`` or v1
+``cpu.cfs_quota_us``, shared by the processes of a torchrun job on this machine): the
+hardware's, never the load's.  ``config.derive`` records it in the run's ``config.json``, and a
+resume reuses it, so the same command gives the same bytes on a quiet or a busy machine.
+What may follow the load is only what cannot change the weights: evaluation and sampling
+(``LoadFollower``).
+
+``train.adaptive_threads`` (``--threads adaptive``) opts into following the load for
+training too (``plan_threads``): the usable cores minus what other processes keep busy right
+now (the idle share of each usable core, sampled from ``/proc/stat`` over a fifth of a
+second, rounded to whole cores, at least 1), adapted during the run.  On a busy machine that
+is faster: torch's default is one thread per core, and every parallel region then waits for
+its slowest thread; when the scheduler has parked one of them behind another program, each
+of the thousands of small regions of a training step waits a scheduler slice.  Such a run
+reproduces its bytes only at the same thread counts.
 
 Adapting (``ThreadGovernor``): during training the step times are watched in blocks, and
 after each block ``OtherLoad`` reads how many cores other processes kept busy meanwhile
@@ -317,6 +327,12 @@ class ThreadPlan:
         }
 
 
+def training_threads(ranks_here: int = 1) -> int:
+    """The default count of a run's training threads: this machine's usable cores, shared by
+    the ``ranks_here`` processes of a torchrun job on it (see the module docstring)."""
+    return max(1, usable_cpus() // max(1, ranks_here))
+
+
 def plan_threads(
     requested: int,
     measure: Callable[[list[int]], float | None] = measure_idle_cores,
@@ -324,15 +340,20 @@ def plan_threads(
     cpus: list[int] | None = None,
 ) -> ThreadPlan:
     """The thread count for ``train.threads = requested``: an explicit count (capped at
-    ``max_sensible_threads()``) is used as given and never changed; 0 means auto (see the
-    module docstring).  ``measure``, ``quota`` and ``cpus`` are for tests."""
+    ``max_sensible_threads()``) is used as given and never changed; 0 follows the load
+    (``--threads adaptive``, see the module docstring).  ``measure``, ``quota`` and ``cpus``
+    are for tests."""
     cpus = affinity_cpus() if cpus is None else cpus
     quota = cgroup_cpu_limit() if quota == -1.0 else quota
     usable = usable_cpus(cpus, quota)
     if requested:
         cap = THREADS_PER_CPU * usable
         n = min(int(requested), cap)
-        why = f"{_count(n)} (asked for {requested}; capped at {cap})" if n < requested else f"{_count(n)} (as asked)"
+        why = (
+            f"{_count(n)} (asked for {requested}; capped at {cap})"
+            if n < requested
+            else f"{_count(n)} (fixed for the run)"
+        )
         return ThreadPlan(n, n, False, why)
     idle = measure(cpus[:usable] if quota is not None else cpus)
     if quota is not None and idle is not None:
@@ -340,9 +361,23 @@ def plan_threads(
     n = choose_threads(usable, idle)
     busy = "" if idle is None else f", {idle:.1f} idle"
     watch = cpus if quota is None or quota >= len(cpus) else None
-    return ThreadPlan(
-        n, usable, True, f"{_count(n)} (auto: {usable} usable core{'s' if usable != 1 else ''}{busy})", watch
-    )
+    cores = f"{usable} usable core{'s' if usable != 1 else ''}"
+    why = f"{_count(n)} (adaptive: {cores}{busy}; reproducible only at the same counts)"
+    return ThreadPlan(n, usable, True, why, watch)
+
+
+class LoadFollower:
+    """Threads for the work that cannot change the weights (evaluation, sampling): the usable
+    cores minus what other processes kept busy since the last call (``OtherLoad``), at least 1."""
+
+    def __init__(self) -> None:
+        cpus = affinity_cpus()
+        self.usable = usable_cpus(cpus)
+        self.load = OtherLoad(cpus)
+
+    def threads(self) -> int:
+        others = self.load()
+        return self.usable if others is None else max(1, min(self.usable, round(self.usable - others)))
 
 
 # ---- adapting while training -----------------------------------------------------------------

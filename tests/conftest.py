@@ -18,7 +18,7 @@ from support.tinyrun import TINY_TEXT, tiny_config
 from glassgpt.config import RunConfig
 from glassgpt.threads import ThreadPlan
 from glassgpt.tokenizers import BPETokenizer
-from glassgpt.training import trainer
+from glassgpt.training import launch, trainer
 
 
 def pytest_collection_modifyitems(config, items):
@@ -41,6 +41,7 @@ def pinned_plan(requested: int, **_) -> ThreadPlan:
 def _few_threads(monkeypatch):
     torch.set_num_threads(1)  # same results and less contention on small CPU runners
     monkeypatch.setattr(trainer, "plan_threads", pinned_plan)
+    monkeypatch.setattr(launch, "training_threads", lambda ranks_here=1: 1)  # what derive records
     # the end-of-run figures and report cost seconds per run; tests/report turns them back on
     monkeypatch.setenv("GLASSGPT_REPORT", "0")
     yield

@@ -35,7 +35,6 @@ re-derives ``grad_accum``, the tokens per step change with the world size.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 
@@ -47,14 +46,6 @@ from glassgpt.parallel.world import PeerLost, World
 
 #: a non-zero rank's random stream in rng.safetensors: "rank3.torch_cpu"
 RANK_TENSOR = re.compile(r"^rank(\d+)\.(.+)$")
-
-
-def threads_per_rank(requested: int, world: World, device: torch.device) -> int:
-    """CPU threads for one rank: as asked, or (auto) this machine's cores shared by its ranks."""
-    if requested or not world.active or device.type != "cpu":
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, world.local_size))
 
 
 class RankShare:

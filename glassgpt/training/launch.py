@@ -43,11 +43,13 @@ from glassgpt.rundir import checkpoint, kinds, space
 from glassgpt.rundir.layout import CONFIG, DATA_DIR, TOKENIZER
 from glassgpt.rundir.records import truncate_logs
 from glassgpt.rundir.writer import RunWriter
+from glassgpt.threads import training_threads
 from glassgpt.tokenizers import from_dict as tokenizer_from_dict
 from glassgpt.tokenizers import load as load_tokenizer
 from glassgpt.training import state_check
+from glassgpt.training.callbacks import Listener
 from glassgpt.training.engines import Engine, make_engine
-from glassgpt.training.trainer import Callback, Start, Trainer, TrainResult
+from glassgpt.training.trainer import Start, Trainer, TrainResult
 
 
 def train(
@@ -61,7 +63,7 @@ def train(
     progress: bool = False,
     text: str | None = None,
     accept_truncated_logs: bool = False,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Listener] = (),
 ) -> TrainResult:
     """Train a model into the run directory ``out`` and return its result.
 
@@ -71,7 +73,8 @@ def train(
     (``config.resume``: equal ones change nothing, training settings may change, a model or
     data setting that differs is refused); ``accept_truncated_logs`` resumes even when a step
     log lost records.  Another process writing ``out`` raises ``rundir.lock.RunInUseError``.
-    ``callbacks`` receive every metrics record."""
+    ``callbacks`` (``training.callbacks``: objects, or functions of a metrics record) hear of
+    the run's start, every metrics record, the samples and the end."""
     with session() as world:  # under torchrun: this process joins the others (rank 0 leads)
         trainer = build_trainer(
             out,
@@ -104,7 +107,7 @@ def build_trainer(
     accept_truncated_logs: bool = False,
     source: DataSource | None = None,
     weights: Mapping[str, torch.Tensor] | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Listener] = (),
     world: World | None = None,
 ) -> Trainer:
     """The ``Trainer`` of a new or resumed run, ready to ``run()`` (see ``train``).  ``source``:
@@ -124,7 +127,7 @@ def build_trainer(
     except BaseException as exc:
         announce_failure(world, exc)  # the other ranks are waiting for the setup
         raise
-    trainer.callbacks = tuple(callbacks)
+    trainer.listen(callbacks)
     if world.active:
         _lead(trainer)
     _distribute(trainer)
@@ -171,7 +174,7 @@ def _new(
     parallel_mode(cfg, world.size)
     with task("preparing data", enabled=progress):
         source = source or open_source(cfg, text)
-        cfg = validate(derive(cfg, source.facts(), world.size))
+        cfg = validate(derive(cfg, source.facts(), world.size, cores=training_threads(world.local_size)))
         require_memory(cfg)
     engine = make_engine(cfg)
     if weights is not None:
@@ -216,7 +219,9 @@ def _resumed(
         require_memory(cfg)
         weights, optim, rng, state = checkpoint.load(out)
         source = reopen_source(cfg, out, tokenizer)
-        cfg = validate(derive(cfg, source.facts(), world.size, stored=stored, resumed_at=state.get("step", 0)))
+        facts = source.facts()
+        cores = training_threads(world.local_size)
+        cfg = validate(derive(cfg, facts, world.size, stored=stored, resumed_at=state.get("step", 0), cores=cores))
         engine = make_engine(cfg)
         writer.weight_bytes = _weight_bytes(engine)
         space.require_room(out, space.resume_bytes(writer.weight_bytes), "a checkpoint", "run the same command again")
@@ -289,7 +294,7 @@ def _lead(trainer: Trainer) -> None:
     lead(trainer.world, setup, trainer.source.shared(), tensors)
 
 
-def _follow(world: World, progress: bool, callbacks: Sequence[Callback]) -> Trainer:
+def _follow(world: World, progress: bool, callbacks: Sequence[Listener]) -> Trainer:
     """Ranks 1…N-1: receive rank 0's setup, open this rank's share of the data, load the state."""
     setup, arrays, tensors = follow(world)
     cfg = RunConfig.from_dict(setup["config"])
@@ -310,7 +315,7 @@ def _follow(world: World, progress: bool, callbacks: Sequence[Callback]) -> Trai
     step, tokens, elapsed, resumed = setup["start"]
     writer = RunWriter.silent(setup["run_dir"])
     trainer = Trainer(cfg, source, engine, batches, writer, world, Start(step, tokens, elapsed, resumed), progress)
-    trainer.callbacks = tuple(callbacks)
+    trainer.listen(callbacks)
     _distribute(trainer)
     return trainer
 

@@ -81,7 +81,7 @@ def test_choose_threads_takes_the_idle_cores(usable, idle, n):
 
 def test_plans_auto_explicit_and_capped():
     busy = plan_threads(0, measure=lambda cpus: 0.2, quota=None, cpus=[0, 1])
-    assert (busy.threads, busy.most, busy.adaptive) == (1, 2, True) and "auto" in busy.reason
+    assert (busy.threads, busy.most, busy.adaptive) == (1, 2, True) and "adaptive" in busy.reason
     quiet = plan_threads(0, measure=lambda cpus: 1.97, quota=None, cpus=[0, 1])
     assert quiet.threads == 2
     limited = plan_threads(0, measure=lambda cpus: 7.5, quota=1.5, cpus=list(range(8)))
@@ -216,13 +216,14 @@ def test_a_single_catastrophic_trial_step_aborts_the_trial():
 # ---- in the trainer ---------------------------------------------------------------------------
 
 
-def test_trainer_uses_the_auto_plan_and_records_it(tmp_path, monkeypatch):
+def test_an_adaptive_run_follows_the_load_and_records_its_plan(tmp_path, monkeypatch):
     monkeypatch.setattr(
         trainer, "plan_threads", lambda n: T.plan_threads(n, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1])
     )
-    train(tmp_path / "r", config=tiny_config(max_steps=8), text=TINY_TEXT)
+    train(tmp_path / "r", config=tiny_config(max_steps=8, adaptive_threads=True), text=TINY_TEXT)
     info = json.loads((tmp_path / "r" / "summary.json").read_text())["threads"]
-    assert info["start"] == 1 and "auto: 2 usable cores, 0.3 idle" in info["plan"]
+    assert info["start"] == 1 and "adaptive: 2 usable cores, 0.3 idle" in info["plan"]
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["threads"] == 0  # nothing recorded
     assert torch.get_num_threads() == 1  # restored after the run (the suite runs on one)
 
 
