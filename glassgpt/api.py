@@ -9,7 +9,10 @@
     glassgpt.evaluate("runs/poem")                          # val_loss, perplexity, bits_per_byte
 
 ``train`` is the trainer's ``train`` plus the end-of-run figures and report; the report sits
-above training in the layers, so the trainer itself never draws.
+above training in the layers, so the trainer itself never draws.  In a notebook,
+``train(..., live=True)`` shows a live figure of the run (``glassgpt.notebook``), and
+``train(..., log=["tensorboard", "wandb"])`` logs to experiment trackers (``glassgpt.tracking``);
+both are callbacks on the training loop.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from glassgpt import report
 from glassgpt.evaluation.loss import evaluate_run as evaluate
 from glassgpt.generation.sampling import sample_text as generate
 from glassgpt.models.from_run import load, load_run
+from glassgpt.notebook import LiveFigure, in_notebook
+from glassgpt.rundir.layout import REPORT
+from glassgpt.tracking import open_trackers
 from glassgpt.training.launch import train as train_run
 from glassgpt.training.trainer import TrainResult
 
@@ -43,11 +49,31 @@ def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
         )
 
 
-def train(out: str | Path, *args, report: bool = True, **kwargs) -> TrainResult:
+def train(
+    out: str | Path, *args, report: bool = True, live: bool = False, log: str | list[str] | None = None, **kwargs
+) -> TrainResult:
     """Train a GPT into the run directory ``out`` (see ``glassgpt.training.launch.train`` for the
     arguments), then write its figures and report unless ``report=False`` or the run was
-    stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved)."""
-    result = train_run(out, *args, **kwargs)
-    if report and result.stopped_by != "terminated" and result.rank == 0:
-        write_run_report(result.run_dir, progress=kwargs.get("progress", False))
-    return result
+    stopped by SIGTERM/SIGUSR1 (then it returns as soon as the checkpoint is saved).
+
+    ``live=True``: in a notebook, a figure of the loss, learning rate and gradient norm that
+    is redrawn as the run trains (every few seconds); anywhere else, the progress line.
+    ``log``: experiment trackers, ``"tensorboard"`` and/or ``"wandb"`` (``"none"``: none; a
+    resumed run without ``log`` continues the trackers it logged to), checked before the run
+    starts and closed after the report is written."""
+    trackers = open_trackers(log, out, resume=bool(kwargs.get("resume")))
+    callbacks = [*kwargs.pop("callbacks", ()), *trackers.items]
+    if live and in_notebook():
+        callbacks.append(LiveFigure())
+    elif live:
+        kwargs["progress"] = True  # a terminal or a script: the progress line instead
+    written, failed = None, True
+    try:
+        result = train_run(out, *args, callbacks=callbacks, **kwargs)
+        if report and result.stopped_by != "terminated" and result.rank == 0:
+            write_run_report(result.run_dir, progress=kwargs.get("progress", False))
+            written = result.run_dir / REPORT
+        failed = False
+        return result
+    finally:
+        trackers.close(written, failed)

@@ -17,6 +17,7 @@ from glassgpt.makemore.models.char_model import CharModel
 from glassgpt.makemore.models.sequence import Windowed
 from glassgpt.models import GPT
 from glassgpt.models.factory import build
+from glassgpt.rundir.card import run_card
 from glassgpt.rundir.layout import STATE_DIR, STATE_MODEL
 from glassgpt.tokenizers import Tokenizer
 from glassgpt.tokenizers import load as load_tokenizer
@@ -65,6 +66,10 @@ class LoadedRun:
     @property
     def kind(self) -> str:
         return self.config.kind
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the run's card (``rundir.card``)."""
+        return run_card(self.run_dir)
 
     @property
     def words(self) -> bool:

@@ -13,6 +13,10 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``lr_finder.json``     the learning-rate sweep (``glassgpt plot DIR lr-finder --run``)
 ``finetune.json``     a fine-tuned run's source run, data, counts and losses before and after
 ``report.html``        the run report; its figures live in ``plots/``
+``trackers.json``      the experiment trackers the run logs to (``--log``) and what resuming
+                       into the same tracker run needs (the W&B run id)
+``tensorboard/``       TensorBoard event files (``--log tensorboard``)
+``wandb/``             Weights & Biases' own files, offline runs included (``--log wandb``)
 ``state/``             the last complete checkpoint (see ``checkpoint``)
 ``data/``              the token cache (``train.bin``, ``val.bin``, ``meta.json``), or for a
                        word-list run the list itself (``words.txt``, one word per line)
@@ -34,6 +38,8 @@ DIAGNOSTICS = "diagnostics.jsonl"
 LR_FINDER = "lr_finder.json"
 REPORT = "report.html"
 FINETUNE = "finetune.json"
+#: the trackers of ``--log`` and their run ids, written atomically (``glassgpt.tracking``)
+TRACKERS = "trackers.json"
 
 LOCK = ".glassgpt.lock"
 
@@ -41,6 +47,8 @@ DATA_DIR = "data"
 #: a word-list run's words, in the file's order (empty lines left out), inside DATA_DIR
 WORDS = "words.txt"
 PLOTS_DIR = "plots"
+#: what the experiment trackers write: TensorBoard's event files, W&B's folder (``wandb`` is the name W&B gives it)
+TENSORBOARD_DIR, WANDB_DIR = "tensorboard", "wandb"
 STATE_DIR, STATE_NEW, STATE_OLD = "state", "state.new", "state.old"
 
 #: the files of the checkpoint folder; ``trainer.json`` is written last and marks it complete
@@ -52,8 +60,20 @@ STATE_MODEL, STATE_OPTIMIZER, STATE_RNG, STATE_TRAINER = (
 )
 
 #: every file and folder a run writes (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG, MODEL, TOKENIZER, METRICS, SAMPLES, SUMMARY, REPORT, DIAGNOSTICS, LR_FINDER, FINETUNE)
-RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR)
+RUN_FILES = (
+    CONFIG,
+    MODEL,
+    TOKENIZER,
+    METRICS,
+    SAMPLES,
+    SUMMARY,
+    REPORT,
+    DIAGNOSTICS,
+    LR_FINDER,
+    FINETUNE,
+    TRACKERS,
+)
+RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR, TENSORBOARD_DIR, WANDB_DIR)
 #: the hidden scratch files a killed writer may leave: atomic writes' ``.<name>.<random>.tmp``,
 #: the writability probe's ``.write-test-<random>``, the hard link older versions made (glob patterns)
 SCRATCH = (".*.tmp", ".write-test-*", ".model.safetensors.link")

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from glassgpt.errors import TokenizerError
 from glassgpt.fileio import write_json
+from glassgpt.tokenizers.table import token_table
 
 T = TypeVar("T", bound="Tokenizer")
 
@@ -101,6 +102,10 @@ class Tokenizer(ABC):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(vocab_size={self.vocab_size})"
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the token table (``tokenizers.table``)."""
+        return token_table(self)
 
 
 def read_tokenizer_file(path: str | Path) -> dict:
