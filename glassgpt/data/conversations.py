@@ -3,10 +3,15 @@
 ``qa`` names the set that ships with glassgpt (``glassgpt/data/texts/qa.jsonl``: 214 short
 question-answer pairs written for the project, in the characters of the Shakespeare corpus).
 Each non-blank line is ``{"messages": [{"role": "system" | "user" | "assistant", "content":
-"..."}, ...]}`` with at least one assistant message (other keys are ignored).  Every
+"..."}, ...]}`` with at least one assistant message (other keys are ignored).  An assistant
+message may call the calculator: its content is then a list of parts, ``{"type": "text",
+"text": "..."}`` and ``{"type": "tool", "text": "12+34"}``; the calculator
+(``generation.calculator``) computes each call's output as the file is read, so the output
+the model learns to read is the one generation will force (``tokenizers.chat_template``).  Every
 problem is one ``DataError`` sentence that names the file and the line: a line that is not
 JSON or not such an object, an unknown role, a content that is not text, a conversation
-without an assistant message, an empty file.
+without an assistant message, an empty file, a tool call that is not arithmetic or divides by
+zero.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from pathlib import Path
 
 from glassgpt.data.text import decode_text
 from glassgpt.errors import DataError
+from glassgpt.generation.calculator import ToolError, calculate
 from glassgpt.tokenizers.chat_template import ROLES
 
 #: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
 BUILTIN = {"qa": "texts/qa.jsonl"}
 EXAMPLE = '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}'
+TOOL_EXAMPLE = '[{"type": "tool", "text": "12+34"}, {"type": "text", "text": "46"}]'
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,35 @@ def parse_conversation(obj, where: str, line: int = 0, require_reply: bool = Tru
         role, content = m["role"], m["content"]
         if role not in ROLES:
             raise DataError(f"{where}, message {i} has the unknown role {role!r}; roles are {', '.join(ROLES)}.")
-        if not isinstance(content, str):
+        if isinstance(content, list) and role == "assistant":
+            content = _parts(content, f"{where}, message {i}")
+        elif not isinstance(content, str):
             raise DataError(f"{where}, message {i}: the content must be text, not {type(content).__name__}.")
         clean.append({"role": role, "content": content})
     if require_reply and not any(m["role"] == "assistant" for m in clean):
         raise DataError(f"{where} has no assistant message; every conversation needs a reply to learn from.")
     return Conversation(tuple(clean), line)
+
+
+def _parts(parts: list, where: str) -> list[dict]:
+    """An assistant's text and tool parts, each tool call with the calculator's output."""
+    out = []
+    for j, part in enumerate(parts, 1):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in ("text", "tool") or not isinstance(part.get("text"), str):
+            raise DataError(
+                f'{where}, part {j} is not {{"type": "text" or "tool", "text": "..."}}; write tool calls like '
+                f"{TOOL_EXAMPLE}."
+            )
+        if kind == "text":
+            out.append({"type": "text", "text": part["text"]})
+            continue
+        try:
+            output = calculate(part["text"])
+        except ToolError as exc:
+            raise DataError(f"{where}, part {j}: {exc}") from None
+        out.append({"type": "tool", "text": part["text"], "output": output})
+    return out
 
 
 def parse_conversation_text(text: str, where: str = "the conversation") -> Conversation:
