@@ -34,7 +34,7 @@ lookup scatters its gradient back to the rows it read (C).
 
 Then the two shortcuts: the whole cross-entropy collapses to dlogits = (softmax - onehot)/n,
 and the whole BatchNorm block to one line (``glassgpt.glass.cross_entropy`` and
-``glassgpt.glass.batchnorm`` hold those fused forms; ``makemore_fused`` trains with them).
+``glassgpt.glass.batchnorm`` hold those fused forms; ``makemore.backprop_fused`` trains with them).
 
 The variance: the lecture divides by n - 1 (Bessel) when normalising the batch; this network
 divides by n, like ``torch.nn.BatchNorm1d`` and the ladder's ``BatchNorm1d`` layer, so the
@@ -135,7 +135,7 @@ class Ops:
     """The few array functions the forward pass calls by name.  Everything else in it is
     arithmetic, indexing and ``.sum(axis, keepdims=True)``, which NumPy arrays and torch tensors
     share — so the very same lines run on NumPy (for the hand backward pass) and on torch
-    tensors (for the autograd reference in ``makemore_check``)."""
+    tensors (for the autograd reference in ``makemore.backprop_check``)."""
 
     tanh: Callable
     exp: Callable

@@ -1,6 +1,6 @@
 """The ladder's MLP (with or without BatchNorm) trained on hand-written gradients, fused layers.
 
-``makemore_mlp`` backpropagates the network one line at a time, to learn how.  Training
+``makemore.backprop`` backpropagates the network one line at a time, to learn how.  Training
 needs the same gradients fast, so this module builds the network from the glass engine's
 forward/backward pairs, where each block's backward is already one formula:
 

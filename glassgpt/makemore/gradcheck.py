@@ -2,11 +2,12 @@
 
 ``check_mlp_run`` takes the run's weights (the MLP with BatchNorm) and a batch of its training
 examples and walks the lecture's backward pass one intermediate at a time — logprobs, probs,
-counts_sum_inv, … , emb, C — each gradient written by hand (``glass.makemore_mlp``) against
-PyTorch autograd on the very same forward lines (``glass.makemore_check.compare_steps``):
-bit-for-bit equal?, within its tolerance?, the largest difference.  Then the two one-formula
-shortcuts (the cross-entropy and the BatchNorm backward) against the chain and against
-autograd.
+counts_sum_inv, … , emb, C — each gradient written by hand (``makemore.backprop``) against
+PyTorch autograd from the very same activations (``makemore.backprop_check.compare_steps``):
+bit-for-bit equal?, within its bound?, the largest difference, and that difference in rounding
+errors of the terms combined to make the gradient (the bound counts the roundings on the way
+from the loss).  Then the two one-formula shortcuts (the cross-entropy and the BatchNorm
+backward) against the chain and against autograd.
 
 The run's MLP has no bias before its BatchNorm (it would be cancelled); the check adds a zero
 one, which changes nothing in the forward pass, so the lecture's b1 gradient is checked too
@@ -70,7 +71,7 @@ def check_mlp_run(run_dir: str | Path, dtype: str = "float64", batch_size: int =
     if m.arch != "mlp":
         raise ConfigError(
             f"gradcheck by hand walks the makemore MLP; {loaded.run_dir} holds a {m.arch} "
-            "(train one with --model mlp --set model.batchnorm=true)."
+            "(train one with `glassgpt train --model mlp --set model.batchnorm=true`)."
         )
     params = {name: t.double().numpy().astype(DTYPES[dtype]) for name, t in loaded.model.weights().items()}
     params.setdefault(LECTURE_NAMES["b1"], np.zeros(m.n_hidden, dtype=DTYPES[dtype]))
@@ -83,19 +84,26 @@ def check_mlp_run(run_dir: str | Path, dtype: str = "float64", batch_size: int =
 
 def table_lines(check: HandCheck) -> list[str]:
     """The check as a plain table of at most 80 columns (a long run path wraps)."""
+    eps = np.finfo(DTYPES[check.dtype]).eps
     lines = textwrap.wrap(
         f"the backward pass written by hand vs torch autograd, {check.dtype}, on "
         f"{check.batch} training examples of {check.source}",
         80,
     )
-    head = f"{'gradient of':<26} {'shape':<10} {'exact':<5} {'close':<5} {'max |Δ|':>9} {'tolerance':>9}"
+    lines += textwrap.wrap(
+        f"in ε·size: the worst entry's |Δ| in units of ε = {eps:.1e} times the size of the terms "
+        "combined to make it (cancelling terms round like any others); bound: the roundings both "
+        "sides can carry on the way from the loss.",
+        80,
+    )
+    head = f"{'gradient of':<26} {'shape':<10} {'exact':<5} {'close':<5} {'max |Δ|':>9} {'in ε·size':>9} {'bound':>6}"
     lines += [head, "-" * len(head)]
 
     def row(r: StepRow, name: str) -> str:
         shape = "×".join(map(str, r.shape)) or "scalar"
         return (
             f"{name:<26} {shape:<10} {'yes' if r.exact else 'no':<5} {'ok' if r.close else 'FAIL':<5} "
-            f"{r.max_diff:>9.2e} {r.tol:>9.0e}"
+            f"{r.max_diff:>9.2e} {r.error:>9.2f} {r.bound:>6}"
         )
 
     lines += [row(r, r.name) for r in check.rows]
