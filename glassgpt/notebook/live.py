@@ -44,15 +44,16 @@ def notebook_display() -> Callable[[bytes], None]:
 
 
 class LiveFigure(Callback):
-    """``show``: where a drawn PNG goes (default: the notebook's output); ``clock``: seconds."""
+    """``interval``: seconds between redraws (default ``INTERVAL_S``); ``show``: where a drawn
+    PNG goes (default: the notebook's output); ``clock``: seconds."""
 
     def __init__(
         self,
-        interval: float = INTERVAL_S,
+        interval: float | None = None,
         show: Callable[[bytes], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.interval, self.clock = interval, clock
+        self.interval, self.clock = INTERVAL_S if interval is None else interval, clock
         self.show = show or notebook_display()
         self.series: dict[str, list[tuple[int, float]]] = {key: [] for _, keys, _ in PANELS for key in keys}
         self.title, self.max_steps, self.last = "", 0, {}

@@ -49,7 +49,7 @@ class Tracker(Callback):
                 f"install it with: pip install 'glassgpt[{cls.name}]'."
             ) from None
         check_writable(
-            run_dir / cls.folder, f"the {cls.name} log directory", "make it writable or choose another --out"
+            run_dir / cls.folder, f"the {cls.name} log directory", "make it a writable folder or choose another --out"
         )
 
     def close(self, report: Path | None, failed: bool = False) -> None:
