@@ -15,7 +15,8 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
         description="Read config.json, model.safetensors (or a sharded index) and tokenizer.json (or vocab.json + "
         "merges.txt) from a local folder and write a run (config.json, model.safetensors, tokenizer.json) "
-        "that glassgpt sample, eval --data TEXT, explain and finetune open. Nothing is downloaded and "
+        "that `glassgpt sample`, `glassgpt eval --data TEXT`, `glassgpt explain` and `glassgpt finetune` open. "
+        "Nothing is downloaded and "
         "PyTorch pickle files are never loaded.",
     )
     p.add_argument("hf_dir", metavar="HF_DIR", help="a local Hugging Face GPT-2 model folder")

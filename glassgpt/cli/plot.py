@@ -35,9 +35,9 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
         description="Draw one figure, or all of them, into DIR/plots/<name>.png.\n"
         "Figures: overview (the 2x2 summary), loss, grad-norm, lr-finder, grad-components, grad-flow,\n"
-        "update-ratio, histograms (these three need a run trained with --diagnostics-every N),\n"
+        "update-ratio, histograms (these three need a run trained by `glassgpt train --diagnostics-every N`),\n"
         "attention (for --prompt), embeddings; for the makemore ladder's models also\n"
-        "weight-gradients and dead-neurons (with --diagnostics-every N) and bigram-table.\n"
+        "weight-gradients and dead-neurons (with `glassgpt train --diagnostics-every N`) and bigram-table.\n"
         "--compare OTHER_DIR draws the two runs side by side in one picture instead\n"
         "(loss, activation histograms, dead neurons, update ratios): DIR/plots/compare-OTHER.png.\n"
         "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"

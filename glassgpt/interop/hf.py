@@ -82,14 +82,14 @@ def export_refusal(m) -> str:
             ("QK-norm (model.qk_norm)", m.qk_norm),
             ("the ReLU² activation (model.activation=relu2)", m.activation == "relu2"),
             ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
-            ("a bias on its untied LM head (GPT2LMHeadModel's head has none)", m.head_bias and not m.tie_weights),
-            ("ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
+            ("a bias on an untied LM head (model.head_bias; GPT-2's head has none)", m.head_bias and not m.tie_weights),
+            ("an ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
         )
         if on
     ]
     if not beyond:
         return ""
-    return f"Hugging Face's GPT2LMHeadModel has no {beyond[0]}."
+    return f"Hugging Face's GPT2LMHeadModel cannot hold {beyond[0]}."
 
 
 def hf_config(cfg: RunConfig, vocab_size: int, eot: int | None) -> dict:
@@ -183,8 +183,10 @@ def _run_config(hc: dict, vocab: int, tok_type: str, source: Path) -> RunConfig:
             f"the model in {source} {what}, which glassgpt's GPT cannot express; it cannot be imported."
         )
 
-    if hc.get("model_type") != "gpt2":
-        raise InteropError(f"{source} holds a {hc.get('model_type')!r} model; glassgpt imports GPT-2 models only.")
+    if "model_type" not in hc:
+        raise InteropError(f"{source / 'config.json'} names no model_type; glassgpt imports GPT-2 models only.")
+    if hc["model_type"] != "gpt2":
+        raise InteropError(f"{source} holds a {hc['model_type']!r} model; glassgpt imports GPT-2 models only.")
     act = hc.get("activation_function", "gelu_new")
     if act not in (*TANH_GELU, "relu"):
         raise refuse(f"uses the activation {act!r} (glassgpt has tanh-GELU and ReLU)")
@@ -229,6 +231,13 @@ def import_hf(hf_dir: str | os.PathLike, out_run_dir: str | os.PathLike, overwri
     if not (src / "config.json").is_file():
         raise InteropError(f"{src} is not a Hugging Face model folder (no config.json).")
     hc = read_json(src / "config.json", "Hugging Face config")
+    if not isinstance(hc, dict):
+        raise InteropError(f"{src / 'config.json'} is not a model configuration (it is not a JSON object).")
+    if "model_type" not in hc and {"model", "train"} <= hc.keys():
+        raise InteropError(
+            f"{src} is a glassgpt run, not a Hugging Face model folder; use it as it is "
+            f"(glassgpt sample {src}), or write a Hugging Face folder from it with glassgpt export {src} --hf OUT."
+        )
     tok = tokenizer_from_hf(src)
     V = tok.vocab_size
     if hc.get("vocab_size", V) < V:

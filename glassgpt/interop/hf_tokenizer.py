@@ -178,8 +178,10 @@ def _from_tokenizer_json(path: Path) -> Tokenizer:
                 f"the WordLevel tokenizer in {path} is not a character tokenizer; it cannot be imported."
             )
         return CharTokenizer(chars)
-    if model.get("type") != "BPE":
-        raise TokenizerError(f"the tokenizer in {path} is a {model.get('type')} model; glassgpt reads byte-level BPE.")
+    if "type" not in model:
+        raise TokenizerError(f"{path} names no tokenizer model type; it is not a Hugging Face tokenizer file.")
+    if model["type"] != "BPE":
+        raise TokenizerError(f"the tokenizer in {path} is a {model['type']} model; glassgpt reads byte-level BPE.")
     return _byte_level(model.get("vocab") or {}, added, _pattern(data.get("pre_tokenizer"), path), path)
 
 

@@ -85,8 +85,9 @@ def check_writable(path: Path) -> None:
         raise RunDirError(str(exc)) from None
 
 
-def check_new(path: str | Path, overwrite: bool = False) -> None:
-    """Refuse, before anything is written, a folder a new run may not use."""
+def check_new(path: str | Path, overwrite: bool = False, command: str = "train") -> None:
+    """Refuse, before anything is written, a folder a new run may not use; ``command`` (train,
+    finetune, import-hf) decides what the sentence suggests: only train can ``--resume``."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--out {path} is a file, not a directory; choose another --out.")
@@ -106,12 +107,15 @@ def check_new(path: str | Path, overwrite: bool = False) -> None:
         )
     if not (path / CONFIG).is_file():
         raise RunDirError(f"{path} holds a damaged run ({CONFIG} is missing); pass --overwrite to start it again.")
-    if not has_checkpoint(path):
+    trains = command.split()[0] == "train"
+    if trains and not has_checkpoint(path) and not (path / MODEL).is_file():
         raise RunDirError(
             f"{path} holds a run that stopped before its first checkpoint, so there is nothing to "
             "resume; pass --overwrite to start it again."
         )
-    raise RunDirError(f"{path} already holds a run; pass --resume to continue it or --overwrite to replace it.")
+    if trains and has_checkpoint(path):
+        raise RunDirError(f"{path} already holds a run; pass --resume to continue it or --overwrite to replace it.")
+    raise RunDirError(f"{path} already holds a run; pass --overwrite to replace it, or choose another --out.")
 
 
 def _clear(path: Path) -> None:
@@ -143,7 +147,7 @@ class NewRun:
         self._made_dir = self._made_lock = False
 
     def __enter__(self) -> WriterLock:
-        check_new(self.path, self.overwrite)
+        check_new(self.path, self.overwrite, self.command)
         self._made_dir = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -156,7 +160,7 @@ class NewRun:
             self._undo()
             raise
         try:
-            check_new(self.path, self.overwrite)  # again, now that no other writer can change it
+            check_new(self.path, self.overwrite, self.command)  # again, now that no other writer can change it
             check_writable(self.path)
             _clear(self.path)
         except Exception:  # a kill-like interruption (BaseException) leaves an unfinished setup instead

@@ -15,16 +15,24 @@ Routes (every error is JSON ``{"error": "<one sentence>"}`` with a 4xx status):
 ``POST /api/explain``  ``{"text"}`` or ``{"messages"}``, ``top_k``: ``glassgpt explain --json``'s numbers
 =====================  =============================================================================
 
-Caps (``Limits``): the request body, the prompt / explained text (characters and tokens) and
-``max_tokens``; over a cap is 413 (too large) or 422 (a setting out of range), malformed
-JSON or a wrong type 400.  Every request gets its own generator, KV cache and token buffer;
+Statuses: 400 when the body is not a JSON object; 422 for a key or value that is wrong (an
+unknown key, a wrong type, a setting out of range, a seed that is not a whole number from 0);
+413 over a cap (``Limits``: the request body, the prompt / explained text in characters and
+tokens; ``max_tokens`` over its cap is 422); 404 and 405 for a path or method the playground
+does not have.  Every request gets its own generator, KV cache and token buffer;
 model steps are serialised by one lock (``streaming.stream_tokens(lock=...)``), so
 concurrent streams interleave token by token and never share state.  A request without a
 seed gets a random one, reported in its ``done`` event so it can be replayed.
+
+``serve`` binds the socket itself (so ``--port 0`` announces the port it got) and runs uvicorn
+in a thread, the main thread keeping SIGINT and SIGTERM: either one (once or more) ends the
+open streams after their current token, stops the server (a request still running after
+``GRACE`` seconds is cut off) and prints one line.
 """
 
 import json
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -32,6 +40,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from glassgpt.config import check_seed
 from glassgpt.data.conversations import parse_conversation
 from glassgpt.errors import DataError, GlassError
 from glassgpt.explain import explain_chat, explain_text
@@ -51,6 +60,19 @@ class Limits:
     max_new_tokens: int = 1_024
     max_explain_tokens: int = 2_048
     top: int = 10  # alternatives sent with every token
+
+
+#: the keys each route reads; any other key is refused (a misspelt setting would be ignored otherwise)
+SETTINGS_KEYS = ("temperature", "top_k", "top_p", "max_tokens", "seed")
+KEYS = {
+    "/api/generate": ("prompt", *SETTINGS_KEYS),
+    "/api/chat": ("messages", *SETTINGS_KEYS),
+    "/api/explain": ("text", "messages", "top_k"),
+}
+#: what the playground answers, for the 404 sentence
+ROUTES = "GET /, GET /health, POST /api/generate, POST /api/chat and POST /api/explain"
+#: seconds a stopping server waits for its connections to close before it stops without them
+GRACE = 5.0
 
 
 class RequestError(Exception):
@@ -73,6 +95,7 @@ class Playground:
         self.run, self.limits = run, limits
         self.chat = is_chat_tokenizer(run.tokenizer)
         self.lock = threading.Lock()  # one model step at a time
+        self.closing = threading.Event()  # set when the server stops: open streams end after their token
 
     def health(self) -> dict:
         return {
@@ -91,7 +114,9 @@ class Playground:
         }
 
     # ---- reading requests ---------------------------------------------------------------------
-    def parse(self, raw: bytes) -> dict:
+    def parse(self, raw: bytes, route: str) -> dict:
+        """The JSON object of a request to ``route``; one sentence for anything else, or a key
+        the route does not read."""
         if len(raw) > self.limits.max_body_bytes:
             raise RequestError(
                 413, f"the request body is {len(raw):,} bytes; the limit is {self.limits.max_body_bytes:,}."
@@ -102,6 +127,11 @@ class Playground:
             raise RequestError(400, f"the request body is not valid JSON ({exc.__class__.__name__}).") from None
         if not isinstance(body, dict):
             raise RequestError(400, "the request body must be a JSON object.")
+        unknown = [key for key in body if key not in KEYS[route]]
+        if unknown:
+            raise RequestError(
+                422, f"unknown key {unknown[0]!r} in the request; {route} reads {', '.join(KEYS[route])}."
+            )
         return body
 
     def settings(self, body: dict) -> tuple[SamplingSettings, int]:
@@ -111,7 +141,7 @@ class Playground:
                 return None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
                 raise RequestError(
-                    400, f"{key} must be {'a whole number' if kind is int else 'a number'}, not {value!r}."
+                    422, f"{key} must be {'a whole number' if kind is int else 'a number'}, not {json.dumps(value)}."
                 )
             return kind(value)
 
@@ -128,13 +158,19 @@ class Playground:
             settings.check()
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
-        seed = get("seed", int, None)
+        seed = body.get("seed")
+        try:
+            if isinstance(seed, bool):  # JSON true / false, which Python counts as 1 / 0
+                raise GlassError(f"seed must be a whole number, not {json.dumps(seed)}.")
+            check_seed(seed, "seed")
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
         return settings, secrets.randbelow(2**31) if seed is None else seed
 
     def _text(self, body: dict, key: str, allow_empty: bool) -> str:
         text = body.get(key, "")
         if not isinstance(text, str):
-            raise RequestError(400, f"{key} must be a string.")
+            raise RequestError(422, f"{key} must be a string.")
         if not text and not allow_empty:
             raise RequestError(422, f"{key} is empty; give some text.")
         if len(text) > self.limits.max_prompt_chars:
@@ -151,7 +187,7 @@ class Playground:
                 ).messages
             )
         except DataError as exc:
-            raise RequestError(400, str(exc)) from None
+            raise RequestError(422, str(exc)) from None
         if sum(len(m["content"]) for m in messages) > self.limits.max_prompt_chars:
             raise RequestError(413, f"the messages exceed {self.limits.max_prompt_chars:,} characters.")
         return messages
@@ -219,6 +255,9 @@ class Playground:
             start, pieces, count = time.perf_counter(), [], 0
             try:
                 for piece in stream_text(self.run, prompt, settings, seed, stops, self.limits.top, self.lock):
+                    if self.closing.is_set():
+                        yield sse("error", {"error": "the server is stopping; this reply ends here."})
+                        return
                     t = piece.token
                     pieces.append(piece.text)
                     if t.id < 0:  # the end of an incomplete character: text only
@@ -271,6 +310,7 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
         from fastapi import FastAPI, Request
         from fastapi.concurrency import run_in_threadpool
         from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+        from starlette.exceptions import HTTPException
     except ImportError:
         raise GlassError(INSTALL + ".") from None
     play = Playground(run, limits)
@@ -280,6 +320,19 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
     @app.exception_handler(RequestError)
     async def request_error(request, exc: RequestError):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        """The framework's own 404 and 405, in the playground's ``{"error": ...}`` shape."""
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 404:
+            message = f"there is no {request.url.path} here; the playground answers {ROUTES}."
+        elif exc.status_code == 405:
+            allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "other methods")
+            message = f"{where} is not allowed; {request.url.path} takes {allowed}."
+        else:
+            message = f"{where} failed: {exc.detail}."
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/", response_class=HTMLResponse)
     def index():
@@ -296,15 +349,15 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
 
     @app.post("/api/generate")
     async def generate(request: Request):
-        return stream(play.start_generate(play.parse(await request.body())))
+        return stream(play.start_generate(play.parse(await request.body(), "/api/generate")))
 
     @app.post("/api/chat")
     async def chat(request: Request):
-        return stream(play.start_chat(play.parse(await request.body())))
+        return stream(play.start_chat(play.parse(await request.body(), "/api/chat")))
 
     @app.post("/api/explain")
     async def explain_route(request: Request):
-        body = play.parse(await request.body())
+        body = play.parse(await request.body(), "/api/explain")
         return await run_in_threadpool(play.explain, body)
 
     return app
@@ -319,27 +372,101 @@ def serve(
     log_level: str = "warning",
     announce=print,
 ) -> None:
-    """Serve a run (a directory or a ``LoadedRun``) until interrupted.  Checks first that FastAPI
-    and uvicorn are installed and that the port is free, then opens the run."""
+    """Serve a run (a directory or a ``LoadedRun``) until SIGINT or SIGTERM, then ``announce``
+    one line and return.  Checks first that FastAPI and uvicorn are installed and takes the
+    port (``port`` 0: a free one, announced), then opens the run."""
     try:
         import uvicorn
     except ImportError:
         raise GlassError(INSTALL + ".") from None
-    check_port(host, port)
-    if not isinstance(run, LoadedRun):
-        run = load_run(run, device)
-    app = create_app(run, limits)
-    announce(f"glassgpt playground for {run.run_dir}: http://{host}:{port}/  (Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    with ShutdownSignals() as stop:
+        sock = listen_socket(host, port)
+        try:
+            if not isinstance(run, LoadedRun):
+                run = load_run(run, device)
+            app = create_app(run, limits)
+            server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
+            failed: list[BaseException] = []
+
+            def run_server() -> None:
+                try:
+                    server.run(sockets=[sock])
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                    failed.append(exc)
+
+            thread = threading.Thread(target=run_server, name="glassgpt-serve")
+            thread.start()
+            try:
+                announce(f"glassgpt playground for {run.run_dir}: {url_of(sock)}  (Ctrl-C stops)")
+                while thread.is_alive() and not stop.name:
+                    time.sleep(0.05)
+            finally:
+                _shut_down(server, thread, app.state.playground)
+        finally:
+            sock.close()
+    if failed:
+        raise failed[0]
+    announce(f"glassgpt playground stopped ({stop.name or 'the server ended'}).")
 
 
-def check_port(host: str, port: int) -> None:
-    """One sentence when ``host:port`` cannot be listened on (taken, or not an address of this machine)."""
+def _shut_down(server, thread: threading.Thread, play: Playground) -> None:
+    """End the open streams after their current token, stop the server and wait for it (a
+    request still running after ``GRACE`` seconds is cut off)."""
+    play.closing.set()
+    server.should_exit = True
+    deadline = time.monotonic() + GRACE
+    while thread.is_alive():
+        if time.monotonic() > deadline:
+            server.force_exit = True
+        time.sleep(0.05)
+
+
+class ShutdownSignals:
+    """``with ShutdownSignals() as stop:`` notes SIGINT and SIGTERM (``name``: the first one's)
+    instead of letting them raise or kill, and puts the previous handlers back after.  Outside
+    the main thread, where Python cannot install handlers, it notes nothing.  (A
+    training run's ``training.stopping.StopSignals`` raises on a second Ctrl-C instead: a
+    server has no step to finish, so every signal only asks it to stop sooner.)"""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.name = ""
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "ShutdownSignals":
+        for signum in self.SIGNALS:
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread
+                break
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    def _handle(self, signum, frame) -> None:
+        self.name = self.name or signal.Signals(signum).name
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (``port`` 0: a free one), or one sentence when that
+    address cannot be listened on (taken, or not an address of this machine)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family)
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
     except (OSError, OverflowError) as exc:
+        sock.close()
         reason = getattr(exc, "strerror", None) or str(exc)
         raise GlassError(f"cannot listen on {host}:{port} ({reason}); choose another --port or --host.") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """The playground's address on a listening socket, with the port it really got."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if sock.family == socket.AF_INET6 else f"http://{host}:{port}/"

@@ -125,7 +125,8 @@ class ChatSession:
         return settings
 
     def reply(self, user_text: str, seed: int | None = None) -> Iterator[Piece]:
-        """Stream the model's answer to ``user_text`` and remember both."""
+        """Stream the model's answer to ``user_text`` and remember both (the part streamed so
+        far when the stream is stopped early, e.g. by Ctrl-C)."""
         if self.chat:
             history = [{"role": "system", "content": self.system}] if self.system and not self.messages else []
             messages = self.messages + history + [{"role": "user", "content": user_text}]
@@ -135,10 +136,12 @@ class ChatSession:
             messages = []
             prompt, stop = completion_ids(self.run, user_text if self.run.words else self.text + user_text)
         out = []
-        for piece in stream_text(self.run, prompt, self.settings, seed, stop):
-            out.append(piece.text)
-            yield piece
-        if self.chat:
-            self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
-        elif not self.run.words:  # a name is complete in itself: nothing runs on
-            self.text += user_text + "".join(out)
+        try:
+            for piece in stream_text(self.run, prompt, self.settings, seed, stop):
+                out.append(piece.text)
+                yield piece
+        finally:
+            if self.chat:
+                self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
+            elif not self.run.words:  # a name is complete in itself: nothing runs on
+                self.text += user_text + "".join(out)

@@ -11,8 +11,13 @@ Type a message and press Enter; the reply appears as it is sampled.  Commands:
     /settings        print the current settings
     /help, /quit     (end of input quits too)
 
+Ctrl-C during a reply stops it (what was written so far stays in the conversation) and
+returns to the prompt; Ctrl-C at the prompt ends the chat, like /quit.
+
 The loop reads lines from any text stream and writes to any other, so it runs the same
-under a test with a scripted stdin as in a terminal (colour only when writing to one).
+under a test with a scripted stdin as in a terminal (colour only when writing to one).  Input
+that is not a terminal (a pipe, a file) is echoed after the prompt, so a piped transcript
+reads ``you> question`` / ``bot> answer`` like a typed one.
 """
 
 from __future__ import annotations
@@ -39,11 +44,12 @@ def chat_loop(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Talk to ``run`` until /quit or end of input; returns the number of replies.  With ``seed``,
-    reply i is sampled with seed + i, so a scripted conversation is reproducible."""
+    """Talk to ``run`` until /quit, Ctrl-C at the prompt or end of input; returns the number of
+    replies (a reply stopped by Ctrl-C counts).  With ``seed``, reply i is sampled with seed + i,
+    so a scripted conversation is reproducible."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
     session = ChatSession(run, settings, system)
-    colour = out.isatty()
+    colour, echo = out.isatty(), not stdin.isatty()
     mode = (
         "chat template"
         if session.chat
@@ -56,11 +62,16 @@ def chat_loop(
     while True:
         out.write("you> ")
         out.flush()
-        line = stdin.readline()
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:  # Ctrl-C at the prompt: the end of the chat
+            line = ""
         if not line:
             out.write("\n")
             return replies
         line = line.rstrip("\n")
+        if echo:
+            out.write(line + "\n")
         if line.startswith("/"):
             if line.split()[0] in ("/quit", "/exit"):
                 return replies
@@ -70,8 +81,9 @@ def chat_loop(
             continue
         out.write("bot> " + (line.strip() if run.words else ""))
         text = line.strip() if run.words else line if session.chat else line + "\n"
+        stream = session.reply(text, None if seed is None else seed + replies)
         try:
-            for piece in session.reply(text, None if seed is None else seed + replies):
+            for piece in stream:
                 if piece.token.id in session.stop_ids:  # the end of the reply: nothing to show
                     continue
                 out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)
@@ -81,6 +93,10 @@ def chat_loop(
                 out.flush()
         except GlassError as exc:
             out.write(f"\nerror: {exc}")
+        except KeyboardInterrupt:  # Ctrl-C during a reply: stop it, back to the prompt
+            out.write(" [stopped]")
+        finally:
+            stream.close()  # the session keeps what was streamed
         out.write("\n")
         replies += 1
 

@@ -1,6 +1,6 @@
-"""The playground's HTTP API driven by a client: streaming, caps, bad JSON, explain, chat, and
-concurrent requests against a real uvicorn server (each stream equal to the library's for
-its seed)."""
+"""The playground's HTTP API driven by a client: streaming, caps, bad JSON, unknown keys and
+seeds, 404 and 405 in the same JSON shape as every other error, explain, chat, and concurrent
+requests against a real uvicorn server (each stream equal to the library's for its seed)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from glassgpt.errors import GlassError  # noqa: E402
 from glassgpt.explain import explain, explain_chat  # noqa: E402
 from glassgpt.generation.sampling import generate  # noqa: E402
 from glassgpt.models.from_run import load_run  # noqa: E402
-from glassgpt.serve.app import INSTALL, Limits, check_port, create_app  # noqa: E402
+from glassgpt.serve.app import INSTALL, KEYS, Limits, create_app, listen_socket  # noqa: E402
 from glassgpt.serve.session import chat_prompt  # noqa: E402
 
 
@@ -103,9 +103,9 @@ def test_generate_streams_the_librarys_tokens(base_app):
     [
         (dict(content=b"{not json"), 400, "the request body is not valid JSON"),
         (dict(content=b"[1, 2]"), 400, "the request body must be a JSON object"),
-        (dict(json={"prompt": 5}), 400, "prompt must be a string"),
-        (dict(json={"temperature": "hot"}), 400, "temperature must be a number, not 'hot'"),
-        (dict(json={"top_k": 2.5}), 400, "top_k must be a whole number"),
+        (dict(json={"prompt": 5}), 422, "prompt must be a string"),
+        (dict(json={"temperature": "hot"}), 422, 'temperature must be a number, not "hot"'),
+        (dict(json={"top_k": 2.5}), 422, "top_k must be a whole number, not 2.5"),
         (dict(json={"max_tokens": 101}), 422, "max_tokens must be at most 100"),
         (dict(json={"top_p": 1.5}), 422, "top_p must be in (0, 1]"),
         (dict(json={"temperature": -1}), 422, "temperature must be a finite number"),
@@ -120,6 +120,59 @@ def test_bad_requests_get_one_sentence_and_a_4xx(base_app, kwargs, status, messa
     assert r.status_code == status and message in r.json()["error"], r.text
 
 
+ROUTES = ["/api/generate", "/api/chat", "/api/explain"]
+HELLO = {"/api/generate": {"prompt": "the"}, "/api/chat": {"messages": [{"role": "user", "content": "hi"}]}}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_an_unknown_key_is_refused_by_name(chat_app, route):
+    body = {**HELLO.get(route, {"text": "the quick"}), "temprature": 0.5}  # a misspelt setting is never ignored
+    r = chat_app[1].post(route, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json() == {"error": f"unknown key 'temprature' in the request; {route} reads {', '.join(KEYS[route])}."}
+
+
+@pytest.mark.parametrize("route", ["/api/generate", "/api/chat"])
+@pytest.mark.parametrize(
+    "seed,message",
+    [
+        (-1, "seed must be a whole number from 0 to 4294967295, got -1."),
+        (2.5, "seed must be a whole number from 0 to 4294967295, got 2.5."),
+        ("7", "seed must be a whole number from 0 to 4294967295, got 7."),
+        (True, "seed must be a whole number, not true."),
+        (2**32, "seed must be a whole number from 0 to 4294967295, got 4294967296."),
+    ],
+)
+def test_a_seed_that_is_not_a_whole_number_from_0_is_refused(chat_app, route, seed, message):
+    r = chat_app[1].post(route, json={**HELLO[route], "seed": seed, "max_tokens": 2})
+    assert r.status_code == 422 and r.json() == {"error": message}, r.text
+
+
+def test_explain_takes_no_seed(chat_app):
+    r = chat_app[1].post("/api/explain", json={"text": "the quick", "seed": 3})
+    assert r.status_code == 422 and r.json()["error"].startswith("unknown key 'seed' in the request; /api/explain")
+
+
+def test_the_largest_seed_still_streams(chat_app):
+    r = chat_app[1].post("/api/generate", json={"prompt": "the", "seed": 2**32 - 1, "max_tokens": 3})
+    event, done = events(r.text)[-1]
+    assert r.status_code == 200 and event == "done" and done["seed"] == 2**32 - 1 and done["tokens"] == 3
+
+
+def test_404_and_405_are_json_errors_like_the_others(base_app):
+    client = base_app[1]
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+    assert missing.json() == {
+        "error": "there is no /api/nothing here; the playground answers GET /, GET /health, "
+        "POST /api/generate, POST /api/chat and POST /api/explain."
+    }
+    wrong = client.get("/api/generate")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+    assert wrong.json() == {"error": "GET /api/generate is not allowed; /api/generate takes POST."}
+    assert client.post("/health").json() == {"error": "POST /health is not allowed; /health takes GET."}
+
+
 def test_chat_needs_a_fine_tuned_run_and_streams_until_the_end_token(base_app, chat_app):
     assert base_app[1].post("/api/chat", json={"messages": [{"role": "user", "content": "hi"}]}).status_code == 409
     run, client = chat_app
@@ -132,10 +185,10 @@ def test_chat_needs_a_fine_tuned_run_and_streams_until_the_end_token(base_app, c
     assert tokens[-1]["stop"] is True and tokens[-1]["text"] == ""
     assert evs[-1][1]["text"] == run.tokenizer.decode(expected[:-1])
     bad = client.post("/api/chat", json={"messages": [{"role": "bot", "content": "hi"}]})
-    assert bad.status_code == 400 and "unknown role 'bot'" in bad.json()["error"]
+    assert bad.status_code == 422 and "unknown role 'bot'" in bad.json()["error"]
     ends = client.post("/api/chat", json={"messages": messages + [{"role": "assistant", "content": "x"}]})
     assert ends.status_code == 422 and "end with a user message" in ends.json()["error"]
-    assert client.post("/api/chat", json={"messages": []}).status_code == 400
+    assert client.post("/api/chat", json={"messages": []}).status_code == 422
 
 
 def test_explain_gives_the_same_numbers_as_glassgpt_explain(base_app, chat_app):
@@ -224,5 +277,7 @@ def test_a_taken_port_is_one_sentence():
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        with pytest.raises(GlassError, match=f"cannot listen on 127.0.0.1:{port}"):
-            check_port("127.0.0.1", port)
+        with pytest.raises(GlassError, match=f"cannot listen on 127.0.0.1:{port} .*; choose another --port"):
+            listen_socket("127.0.0.1", port)
+    with listen_socket("127.0.0.1", 0) as free:  # port 0: the system picks one, and the socket says which
+        assert free.getsockname()[1] > 0
