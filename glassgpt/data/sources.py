@@ -9,9 +9,15 @@ patterns would cut anyway (after ``"x\\n"`` before a letter, see
 Documents are shuffled with the seed by permuting an array of document numbers, never
 their text; a document's pieces stay together and in order.  The plan costs about 100
 bytes per unit while it is made and 21 bytes per unit (file, start, end, first) after.
-The validation split is the shuffled stream up to the first document boundary at or
-after ``val_fraction`` of its bytes (a piece boundary when the input is one document).  Units are grouped into *tasks* of about ``piece_bytes`` that never
-cross the split boundary; a task is what one worker process encodes at a time.
+
+The validation split is the start of the shuffled stream, ``val_fraction`` of its bytes:
+it ends at the document boundary nearest to that share when the boundary lands within a
+tenth of it (``WHOLE_DOCUMENTS``), else inside the document that holds the share, right
+after the line break nearest to it (a character boundary in a document without one), so
+the share holds to within one line.  A JSONL document is never cut: there the nearest
+boundary between documents decides.  Units are grouped into *tasks* of about
+``piece_bytes`` that never cross the split boundary; a task is what one worker process
+encodes at a time.
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from glassgpt.data.text import find_files
+from glassgpt.data.text import check_bytes, find_files
 from glassgpt.errors import DataError
 from glassgpt.tokenizers.bpe_parallel import SAFE_CUT
 
 SNIFF_BYTES = 8192
 _WINDOW = 1 << 16
 _SCAN_BLOCK = 1 << 24
+#: the validation split is whole documents when their boundary is this close to the asked share (relative)
+WHOLE_DOCUMENTS = 0.1
 
 
 def resolve_inputs(inputs: str | os.PathLike | list, jsonl: str | None) -> list[Path]:
@@ -82,9 +90,7 @@ def _sniff(path: Path) -> None:
             head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}; check its permissions.") from None
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        raise DataError(f"{path} looks like a binary file (a NUL byte at byte offset {nul}); give UTF-8 text files.")
+    check_bytes(head, str(path))
 
 
 def _find_cut(fh, pos: int, size: int) -> int | None:
@@ -216,19 +222,11 @@ def make_plan(
     del rank, d_all
     f_all, s_all, e_all = f_all[order], s_all[order], e_all[order]
     del order
-    sizes_u = e_all - s_all
-    cum = np.cumsum(sizes_u)
     n_val = 0
     if val_fraction > 0:
-        n_val = int(np.searchsorted(cum, val_fraction * cum[-1], side="left")) + 1
-        doc_starts = np.flatnonzero(first[n_val:]) + n_val  # prefer to cut between documents
-        if len(doc_starts):
-            n_val = int(doc_starts[0])
-        if n_val >= len(cum):
-            raise DataError(
-                f"the input is too small to hold out {val_fraction:g} of it for validation "
-                f"({len(cum)} piece(s)); give more text or --val-fraction 0."
-            )
+        f_all, s_all, e_all, first, n_val = _split(files, f_all, s_all, e_all, first, val_fraction, bool(jsonl))
+    sizes_u = e_all - s_all
+    cum = np.cumsum(sizes_u)
     bounds = [0]
     for lo, hi in ((0, n_val), (n_val, len(cum))):
         if hi <= lo:
@@ -237,3 +235,84 @@ def make_plan(
         bucket = before // piece_bytes
         bounds += list(np.flatnonzero(np.diff(bucket)) + 1 + lo) + [hi]
     return Plan(files, f_all, s_all, e_all, first, n_val, np.array(bounds, np.int64))
+
+
+def _nearest_line_end(path: Path, lo: int, hi: int, at: int) -> int | None:
+    """The file position right after a line break, strictly between ``lo`` and ``hi``, nearest
+    to ``at`` (None if there is none): windows around ``at`` that grow until one holds a break."""
+    width = _WINDOW
+    with open(path, "rb") as fh:
+        while True:
+            a, b = max(lo + 1, at - width), min(hi - 1, at + width)  # the candidate positions
+            if a > b:
+                return None
+            fh.seek(a - 1)
+            block = np.frombuffer(fh.read(b - a + 1), dtype=np.uint8)  # bytes a-1 … b-1
+            cuts = np.flatnonzero(block == 10) + a
+            if len(cuts):
+                return int(cuts[np.argmin(np.abs(cuts - at))])
+            if a == lo + 1 and b == hi - 1:
+                return None
+            width *= 4
+
+
+def _nearest_character(path: Path, lo: int, hi: int, at: int) -> int | None:
+    """The start of a UTF-8 character strictly between ``lo`` and ``hi`` nearest to ``at``,
+    never between a carriage return and its line feed (None if there is none)."""
+    a, b = max(lo + 1, at - 4), min(hi - 1, at + 4)
+    if a > b:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(a - 1)
+        raw = fh.read(b - a + 2)  # bytes a-1 … b
+    ok = [p for p in range(a, b + 1) if not 0x80 <= raw[p - a + 1] < 0xC0 and raw[p - a : p - a + 2] != b"\r\n"]
+    return min(ok, key=lambda p: abs(p - at)) if ok else None
+
+
+def _split(files: list[Path], file, start, end, first, val_fraction: float, jsonl: bool):
+    """(file, start, end, first, n_val): the units, the one that holds the split cut in two
+    where needed, and how many of them are validation (see the module docstring)."""
+    cum = np.cumsum(end - start)
+    total = int(cum[-1])
+    target = val_fraction * total
+
+    def before(i: int) -> int:  # the stream position where unit i starts
+        return int(cum[i - 1]) if i else 0
+
+    k = min(int(np.searchsorted(cum, target, side="left")), len(cum) - 1)  # the unit holding the share
+    doc_starts = np.flatnonzero(first)
+    after = int(np.searchsorted(doc_starts, k, side="right"))
+    ends = (int(doc_starts[after - 1]), int(doc_starts[after]) if after < len(doc_starts) else len(cum))
+    whole = [(abs(before(i) - target), i) for i in ends if 0 < before(i) < total]
+    if whole and (jsonl or min(whole)[0] <= WHOLE_DOCUMENTS * target):
+        return file, start, end, first, min(whole)[1]
+    if jsonl:
+        raise DataError(
+            "the input holds a single JSONL document, which cannot be cut for validation; "
+            "give more lines or --val-fraction 0."
+        )
+    lo, hi = before(k), int(cum[k])
+    options = [(abs(b - target), b) for b in (lo, hi) if 0 < b < total]  # unit k's ends: piece or document ends
+    path, s, e = files[int(file[k])], int(start[k]), int(end[k])
+    at = s + round(target - lo)
+    inside = _nearest_line_end(path, s, e, at)
+    if inside is None and not options:
+        inside = _nearest_character(path, s, e, at)
+    if inside is not None:
+        options.append((abs(lo + inside - s - target), lo + inside - s))
+    if not options:
+        raise DataError(
+            f"the input is too small to hold out {val_fraction:g} of it for validation; "
+            "give more text or --val-fraction 0."
+        )
+    cut = min(options)[1]
+    if cut in (lo, hi):
+        return file, start, end, first, k + (cut == hi)
+    at = s + cut - lo
+    return (
+        np.insert(file, k + 1, file[k]),
+        np.insert(start, k + 1, at),
+        np.insert(end, k, at),
+        np.insert(first, k + 1, False),
+        k + 1,
+    )

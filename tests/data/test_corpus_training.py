@@ -159,3 +159,26 @@ def test_the_gpt2_preset_without_a_corpus_says_what_it_needs(tmp_path, capsys):
 def test_a_corpus_brings_its_own_tokenizer(tmp_path, corpus, capsys):
     assert main(["train", "--data", str(corpus), "--tokenizer", "char", "--out", str(tmp_path / "run")]) == 2
     assert "is a prepared corpus, which brings its own tokenizer; drop --tokenizer" in capsys.readouterr().err
+
+
+def test_a_char_corpus_trains_resumes_evaluates_and_samples(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, text in enumerate(make_docs(30, seed=6)):
+        (docs / f"{i:02d}.txt").write_text(text)
+    index = prepare([str(docs)], "char", tmp_path / "corpus", workers=1, val_fraction=0.1, progress=False)
+    glassgpt.train(
+        tmp_path / "run", config=corpus_config(tmp_path / "corpus", max_steps=3, decay_steps=6), report=False
+    )
+    glassgpt.train(tmp_path / "run", resume=True, overrides={"train.max_steps": 6}, report=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["tokenizer"] == "char" and config["model"]["vocab_size"] == index["tokenizer"]["vocab_size"]
+    assert glassgpt.load(tmp_path / "run")[1] == open_prepared(tmp_path / "corpus").tokenizer
+    evaluated = glassgpt.evaluate(tmp_path / "run")
+    assert evaluated["split"] == "val" and evaluated["tokens"] == index["splits"]["val"]["tokens"] - 1
+    val = open_prepared(tmp_path / "corpus").split("val")[:]
+    separators = int((val[1:] == index["tokenizer"]["eot_id"]).sum())  # each is its 13 characters' bytes
+    assert evaluated["bytes"] == evaluated["tokens"] + 12 * separators  # ASCII text: a character is a byte
+    assert 0 < evaluated["loss"] < 5
+    assert main(["sample", str(tmp_path / "run"), "--num-samples", "1", "--max-new-tokens", "20", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.strip()

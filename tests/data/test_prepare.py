@@ -62,7 +62,8 @@ def test_every_document_once_exactly_encoded_and_shuffled(tmp_path, bpe_file, bp
     assert sorted(seen) == sorted(docs)  # each document exactly once, text intact
     assert seen != docs  # and not in file order
     val_bytes = index["splits"]["val"]["bytes"]
-    assert 0.2 * sum(len(d) for d in docs) <= val_bytes < 0.2 * sum(len(d) for d in docs) + max(map(len, docs))
+    assert abs(val_bytes - 0.2 * sum(len(d) for d in docs)) <= max(map(len, docs)) / 2  # the nearest boundary
+    assert index["split"] == {"val_fraction": 0.2, "cut": "between documents"}
     for split in ("val", "train"):
         shards = index["splits"][split]["shards"]
         assert all(s["tokens"] == 500 for s in shards[:-1]) and 0 < shards[-1]["tokens"] <= 500
@@ -101,23 +102,67 @@ def test_a_large_file_is_cut_into_pieces_that_encode_like_the_whole(tmp_path, bp
     assert ids.tolist() == [bpe.special_tokens[EOT_TEXT]] + bpe.encode(text)
 
 
-def test_one_big_document_is_split_for_validation_at_a_piece_boundary(tmp_path, bpe_file, bpe):
+@pytest.mark.parametrize("piece_bytes", [400, 1 << 20])  # cut into pieces, or one piece
+@pytest.mark.parametrize("fraction", [0.001, 0.01, 0.25, 0.5, 0.9])
+def test_one_big_document_is_split_for_validation_at_the_line_end_nearest_the_share(
+    tmp_path, bpe_file, bpe, fraction, piece_bytes
+):
     text = "".join(make_docs(50, seed=6))
     (tmp_path / "one.txt").write_text(text)
     index = prepare(
         tmp_path / "one.txt",
         f"bpe:{bpe_file}",
         tmp_path / "out",
-        val_fraction=0.25,
-        piece_bytes=400,
+        val_fraction=fraction,
+        piece_bytes=piece_bytes,
         workers=1,
         progress=False,
     )
     val, train = stream(tmp_path / "out", "val"), stream(tmp_path / "out", "train")
     assert val[0] == bpe.special_tokens[EOT_TEXT] and EOT_TEXT not in bpe.decode(train.tolist())
-    joined = bpe.decode(val[1:].tolist()) + bpe.decode(train.tolist())
-    assert joined == text  # the document continues from val into train, nothing lost
-    assert 0.25 * len(text) <= index["splits"]["val"]["bytes"] < 0.25 * len(text) + 2000
+    val_text = bpe.decode(val[1:].tolist())
+    assert val_text + bpe.decode(train.tolist()) == text  # the document continues from val into train
+    assert val_text.endswith("\n")  # cut right after a line break …
+    longest = max(len(line) + 1 for line in text.splitlines())
+    assert abs(len(val_text) - fraction * len(text)) <= longest  # … within one line of the share
+    assert index["splits"]["val"]["input_bytes"] == len(val_text)
+    assert index["split"]["cut"] == "inside a document"
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("fraction", [0.01, 0.05, 0.2])
+def test_the_validation_share_holds_within_one_document_or_one_line(tmp_path, bpe_file, seed, fraction):
+    """Documents of very different sizes, one of them three quarters of the input: the split by
+    whole documents gave validation 37% of the bytes for --val-fraction 0.01."""
+    docs = make_docs(12, seed=seed, words=(5, 60))
+    docs[seed % 12] = "".join(make_docs(30, seed=seed + 100))  # a big document
+    total = sum(len(d) for d in docs)
+    index = prepare(
+        write_docs(tmp_path / "in", docs),
+        f"bpe:{bpe_file}",
+        tmp_path / "out",
+        val_fraction=fraction,
+        seed=seed,
+        workers=1,
+        progress=False,
+    )
+    val = index["splits"]["val"]["input_bytes"]
+    assert val + index["splits"]["train"]["input_bytes"] == total
+    if index["split"]["cut"] == "between documents":
+        assert abs(val - fraction * total) <= 0.1 * fraction * total  # whole documents: within a tenth of the share
+    else:
+        longest = max(len(line) + 1 for d in docs for line in d.splitlines())
+        assert abs(val - fraction * total) <= longest  # cut inside a document: within one line
+    assert 0 < val < total
+
+
+def test_any_non_empty_input_gives_one_shard_per_split(tmp_path, bpe_file, bpe):
+    for name, text in (("line", "just one short line\n"), ("word", "hello"), ("lines", "one\ntwo\nthree\n")):
+        (tmp_path / f"{name}.txt").write_text(text)
+        index = prepare(tmp_path / f"{name}.txt", f"bpe:{bpe_file}", tmp_path / name, workers=1, progress=False)
+        assert [len(index["splits"][s]["shards"]) for s in ("val", "train")] == [1, 1]
+        val, train = stream(tmp_path / name, "val"), stream(tmp_path / name, "train")
+        assert bpe.decode(val[1:].tolist()) + bpe.decode(train.tolist()) == text
 
 
 def test_workers_write_the_same_bytes(tmp_path, bpe_file):
@@ -375,3 +420,81 @@ def test_files_inside_out_are_never_inputs(tmp_path, bpe_file):
     assert prepare(pattern, f"bpe:{bpe_file}", src / "out", workers=1, progress=False, val_fraction=0) == first
     with pytest.raises(prep.DataError, match="every input file is inside --out"):
         prepare(str(src / "out" / "*.bin"), f"bpe:{bpe_file}", src / "out", workers=1, progress=False)
+
+
+# ---- char and byte tokenizers -----------------------------------------------------------------
+def test_a_char_corpus_has_the_inputs_characters_then_end_of_text(tmp_path):
+    docs = make_docs(20, seed=7) + ["Ünïcödé — 你好 🙂\r\nand a second line\n"]
+    kw = dict(val_fraction=0.1, piece_bytes=300, shard_tokens=400, progress=False)
+    index = prepare(write_docs(tmp_path / "in", docs), "char", tmp_path / "out", workers=1, **kw)
+    texts = [d.replace("\r\n", "\n") for d in docs]  # CRLF becomes LF, as for every tokenizer
+    chars = sorted(set("".join(texts)))
+    tok = open_prepared(tmp_path / "out").tokenizer
+    assert tok.vocab_size == len(chars) + 1 and [tok.decode([i]) for i in range(len(chars))] == chars
+    assert index["tokenizer"] == {
+        "spec": "char",
+        "file": "tokenizer.json",
+        "vocab_size": len(chars) + 1,
+        "eot": EOT_TEXT,
+        "eot_id": len(chars),
+    }
+    val, train = stream(tmp_path / "out", "val"), stream(tmp_path / "out", "train")
+    parts = "".join(tok.decode(ids.tolist()) for ids in (val, train)).split(EOT_TEXT)
+    assert parts[0] == "" and sorted(parts[1:]) == sorted(texts)  # each document once, intact
+    assert len(val) + len(train) == sum(len(t) for t in texts) + len(texts)  # an id per character and per document
+    prepare(tmp_path / "in", "char", tmp_path / "two", workers=2, **kw)
+    for path in (tmp_path / "out").iterdir():
+        if path.suffix == ".bin" or path.name == "tokenizer.json":
+            assert path.read_bytes() == (tmp_path / "two" / path.name).read_bytes(), path.name
+
+
+def test_a_char_corpus_finds_bad_bytes_before_writing_anything(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"fine text\n" * 50 + b"caf\xe9\n")
+    with pytest.raises(prep.DataError, match="a.txt is not valid UTF-8 \\(byte 0xe9 at byte offset 503, on line 51\\)"):
+        prepare(tmp_path / "a.txt", "char", tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_byte_corpus_is_the_utf8_bytes_with_end_of_text_256(tmp_path):
+    text = "naïve café\nsecond line\n"
+    (tmp_path / "a.txt").write_text(text)
+    index = prepare(tmp_path / "a.txt", "byte", tmp_path / "out", val_fraction=0, workers=1, progress=False)
+    assert index["tokenizer"]["vocab_size"] == 257 and index["tokenizer"]["eot_id"] == 256
+    assert stream(tmp_path / "out", "train").tolist() == [256, *text.encode("utf-8")]
+    assert open_prepared(tmp_path / "out").tokenizer.decode([256, 110, 97]) == f"{EOT_TEXT}na"
+
+
+def test_the_command_prints_the_split_it_made(tmp_path, capsys):
+    from glassgpt.cli import main
+
+    text = "".join(make_docs(40, seed=3))
+    (tmp_path / "a.txt").write_text(text)
+    argv = [
+        "data",
+        "prepare",
+        "--input",
+        str(tmp_path / "a.txt"),
+        "--tokenizer",
+        "char",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert main([*argv, "--val-fraction", "0.1", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    index = open_prepared(tmp_path / "out").index
+    val, train = index["splits"]["val"], index["splits"]["train"]
+
+    def words(name, split):
+        share, size, tokens, documents = (
+            split["input_bytes"] / len(text),
+            split["input_bytes"],
+            split["tokens"],
+            split["documents"],
+        )
+        return (
+            f"{name} {share:.2%} of the input: {size:,} bytes → {tokens:,} tokens {documents} documents 1 shard".split()
+        )
+
+    assert [line.split() for line in out[:2]] == [words("val", val), words("train", train)]
+    assert out[2] == "split 0.1 of the bytes asked for validation; cut inside a document"
+    assert abs(val["input_bytes"] - 0.1 * len(text)) <= max(len(line) + 1 for line in text.splitlines())
