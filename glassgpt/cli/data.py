@@ -6,7 +6,6 @@ import argparse
 
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.data.prepare import prepare
-from glassgpt.tokenizers.spec import GRAMMAR
 
 
 def register(sub) -> None:
@@ -38,7 +37,8 @@ def register(sub) -> None:
         "--tokenizer",
         required=True,
         metavar="SPEC",
-        help=f"a tokenizer spec with <|endoftext|>: cl100k | gpt2:RANKS | bpe:FILE (the grammar: {GRAMMAR})",
+        help="char (one id per character of the inputs) | byte | cl100k | gpt2:RANKS | bpe:FILE (a BPE file with "
+        "<|endoftext|>); char and byte get <|endoftext|> after their vocabulary, word and bpe are refused",
     )
     d.add_argument(
         "--out",
@@ -48,7 +48,14 @@ def register(sub) -> None:
     )
     d.add_argument("--shard-tokens", type=int, default=100_000_000, metavar="N", help="tokens per shard")
     d.add_argument("--workers", type=int, metavar="N", help="encoding processes (default: one per CPU, at most 8)")
-    d.add_argument("--val-fraction", type=float, default=0.01, metavar="F", help="share of the bytes held out")
+    d.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.01,
+        metavar="F",
+        help="share of the bytes held out: whole documents when they land within a tenth of it, else cut at the "
+        "line end nearest to it",
+    )
     d.add_argument("--seed", type=int, default=1337, metavar="S", help="seed of the document shuffle")
     d.add_argument("--jsonl", metavar="FIELD", help="read JSONL: every line is a document, its text in FIELD")
     d.add_argument("--overwrite", action="store_true", help="replace an earlier preparation with other inputs")
