@@ -101,6 +101,13 @@ class KVCache:
         """Mark ``t`` more positions as filled (the model calls this after its last layer)."""
         self.length += t
 
+    def truncate(self, length: int) -> None:
+        """Forget every position from ``length`` on (speculative decoding drops the guesses the
+        large model rejected); the storage is kept and is overwritten by the next tokens."""
+        if not 0 <= length <= self.length:
+            raise GlassError(f"the KV cache holds {self.length} positions; it cannot be cut to {length}.")
+        self.length = length
+
     def reset(self) -> None:
         """Forget every cached position (the storage is kept for reuse)."""
         self.length = 0
