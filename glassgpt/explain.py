@@ -29,6 +29,15 @@ it; every later target is scored in its own window of the ``max_context`` tokens
 same numbers a model with an unlimited context would give if it only ever looked back ``max_context``
 tokens.  ``render(result)`` prints the coloured table.
 
+``explain_text(run, text, constraint=Constraint.regex(...))`` (``glassgpt explain --regex``) also
+shows what a constraint does at each position: every row gets ``removed``, the probability
+the constraint took from the tokens it does not allow there, and ``p_constrained``, the
+target's probability once they are masked (``generation.constraints``: when the text so far
+is already a whole match, the masked mass becomes the choice to end, so nothing is lost);
+the result says whether the text is a whole ``match``.  The constraint covers every predicted
+token (the text after its first token; for a word-list run the name, whose final ``.`` is
+the end).  A text the constraint does not allow is refused at the first token that leaves it.
+
 ``explain_chat(model, tokenizer, messages)`` applies the chat template (``tokenizers.chat``)
 and explains the conversation's ids: every row also says whether its target ``counts`` for
 the fine-tuning loss (assistant content and ``<|assistant_end|>``), and the result adds
@@ -48,6 +57,7 @@ from rich.table import Table
 from glassgpt.data.source import perplexity
 from glassgpt.device import device_of
 from glassgpt.errors import DataError
+from glassgpt.generation.constraints import Constraint, automaton_for
 from glassgpt.makemore.models.sequence import START
 from glassgpt.makemore.words import encode_word
 from glassgpt.models.from_run import LoadedRun
@@ -114,18 +124,49 @@ def explain(
     return explain_ids(model, tokenizer, tokenizer.encode(text), top_k, max_context, progress=progress)
 
 
-def explain_text(run: LoadedRun, text: str, top_k: int = 5, progress: bool = False) -> dict:
+def explain_text(
+    run: LoadedRun, text: str, top_k: int = 5, progress: bool = False, constraint: Constraint | None = None
+) -> dict:
     """``explain`` of ``text`` under a run's model, for every kind of run: a word-list run
     (the makemore ladder) reads ``text`` as one name between the two ``.`` that start and end
-    it, so every character and the end are predicted."""
+    it, so every character and the end are predicted.  ``constraint``: what it removes at
+    each position (see the module docstring)."""
     model, tokenizer = run.language_model, run.tokenizer
     if not run.words:
-        return explain(model, tokenizer, text, top_k, run.trained_context, progress)
+        ids = tokenizer.encode(text)
+        steps = _constraint_steps(constraint, tokenizer, ids, ()) if constraint else None
+        return explain_ids(model, tokenizer, ids, top_k, run.trained_context, progress=progress, constrained=steps)
     words = text.split()
     if len(words) != 1:
         raise DataError("a word-list run is explained one name at a time; give one word (no spaces).")
     ids = [START, *encode_word(tokenizer, words[0]), START]
-    return explain_ids(model, tokenizer, ids, top_k, run.trained_context, progress=progress)
+    steps = _constraint_steps(constraint, tokenizer, ids, (START,)) if constraint else None
+    return explain_ids(model, tokenizer, ids, top_k, run.trained_context, progress=progress, constrained=steps)
+
+
+def _constraint_steps(constraint: Constraint, tokenizer, ids: list[int], ends: tuple[int, ...]) -> list:
+    """For every predicted position: (the ids the constraint allows, whether the text so far is
+    a whole match, whether the target is the end); DataError where the text leaves the constraint.
+    ``ends``: an id that ends the text (a word list's ``.``) rather than continuing it."""
+    automaton = automaton_for(constraint, tokenizer, excluded=ends)
+    what = f"{constraint.what} {constraint.pattern!r}" if constraint.what == "--regex" else constraint.what
+    state, steps = automaton.start, []
+    for j, target in enumerate(ids[1:], 1):
+        allowed = automaton.allowed(state)
+        if j == len(ids) - 1 and target in ends and state.complete:
+            steps.append((allowed, True, True))
+            return steps
+        if not bool((allowed == target).any()):
+            raise DataError(
+                f"the text leaves {what} at token {j} ({tokenizer.token_str(target)!r}); explain a text the "
+                "constraint allows, or leave the constraint out."
+            )
+        steps.append((allowed, state.complete, False))
+        state = automaton.move(state, target)
+    if ends:
+        raise DataError(f"the name does not match {what}; explain a name the constraint allows.")
+    steps.append(state.complete)  # whether the whole text is a match
+    return steps
 
 
 def explain_chat(
@@ -146,9 +187,11 @@ def explain_ids(
     max_context: int | None = None,
     counted: list[bool] | None = None,
     progress: bool = False,
+    constrained: list | None = None,
 ) -> dict:
     """``explain`` of token ids; ``counted[i]``: whether the target of position i counts (adds
-    ``counts`` to every row and ``response_loss`` / ``counted_targets`` to the totals)."""
+    ``counts`` to every row and ``response_loss`` / ``counted_targets`` to the totals);
+    ``constrained``: ``_constraint_steps`` of the ids (adds ``removed`` and ``p_constrained``)."""
     ids = [int(i) for i in ids]
     if len(ids) < 2:
         raise DataError(
@@ -173,6 +216,8 @@ def explain_ids(
             k = max(0, min(int(top_k), logits.size(-1)))
             start = len(tokens)
             s = _row_stats(logits, ids[start + 1 : start + 1 + logits.size(0)], k)
+            if constrained is not None:
+                s["kept"] = _kept_mass(logits, constrained[start : start + logits.size(0)])
             for r in range(logits.size(0)):
                 pos = start + r
                 tokens.append(
@@ -188,6 +233,8 @@ def explain_ids(
                         "grad_row_sum": s["row_sum"][r],
                     }
                 )
+                if constrained is not None:
+                    _add_constraint(tokens[-1], s["kept"][r], constrained[pos])
     finally:
         bar.close()
         model.train(was_training)
@@ -200,6 +247,9 @@ def explain_ids(
         "perplexity": perplexity(mean),
         "bits_per_byte": total / math.log(2) / max(n_bytes, 1),
     }
+    if constrained is not None:
+        last = constrained[-1]
+        result["match"] = last if isinstance(last, bool) else last[2]
     if counted is not None:
         for row, counts in zip(tokens, counted):
             row["counts"] = bool(counts)
@@ -207,6 +257,25 @@ def explain_ids(
         result["response_loss"] = math.fsum(losses) / len(losses) if losses else float("nan")
         result["counted_targets"] = len(losses)
     return result
+
+
+def _kept_mass(logits: torch.Tensor, steps: list) -> list[float]:
+    """For each row, the probability of the tokens the constraint allows there (float64)."""
+    probs = torch.softmax(logits.float().cpu().double(), dim=-1)
+    return [float(probs[r, step[0]].sum()) if isinstance(step, tuple) else 1.0 for r, step in enumerate(steps)]
+
+
+def _add_constraint(row: dict, kept: float, step: tuple) -> None:
+    """``removed`` and ``p_constrained`` of one row: masked mass goes to the end choice when the
+    text so far is a whole match, else it is renormalised away."""
+    _, complete, is_end = step
+    row["removed"] = max(0.0, 1.0 - kept)
+    if is_end:
+        row["p_constrained"] = row["removed"]  # the end's probability is the masked mass
+    elif complete:
+        row["p_constrained"] = row["p_target"]
+    else:
+        row["p_constrained"] = row["p_target"] / kept if kept > 0 else 0.0
 
 
 # ---- the terminal table ----------------------------------------------------------------------
@@ -271,6 +340,10 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
     chat = "counted_targets" in result
     if chat:
         table.add_column("counts", justify="center", no_wrap=True)
+    constrained = "match" in result
+    if constrained:
+        table.add_column("cut", justify="right", no_wrap=True)
+        table.add_column("P|c", justify="right", no_wrap=True)
     for row in result["tokens"]:
         masked = not row.get("counts", True)  # its target is -1 in training: no loss, no gradient
         style = "dim" if masked else loss_style(row["loss"], vocab_size)
@@ -294,6 +367,8 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
             cells.append(" ".join(f"{escape(_q(t))}[dim]:{_p(p)}[/]" for t, p in row["top_k"]))
         if chat:
             cells.append("[green]✓[/]" if row["counts"] else "[dim]·[/]")
+        if constrained:
+            cells += [_p(row["removed"]), _p(row["p_constrained"])]
         table.add_row(*cells)
     console.print(table)
     if chat:
@@ -301,6 +376,12 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
             f"response loss [bold]{result['response_loss']:.4f}[/] nats over the "
             f"{result['counted_targets']} counted targets (✓: assistant text and <|assistant_end|>; "
             "rows marked · are masked: target −1, no loss, no gradient)"
+        )
+    if constrained:
+        console.print(
+            "cut = the probability the constraint removed at that position (masked to −inf; once the text "
+            "is a whole match it becomes the choice to end) · P|c = the target's probability under the "
+            f"constraint · the text {'is' if result['match'] else 'is not yet'} a whole match"
         )
     check = (
         "" if full else (" · every ∂L/∂z row sums to 0 ✓" if sums_ok else " · [red]a ∂L/∂z row does not sum to 0[/]")

@@ -32,9 +32,11 @@ import torch
 from glassgpt.config import check_seed
 from glassgpt.config.schema import SEED_MAX
 from glassgpt.device import device_of
-from glassgpt.errors import GlassError
+from glassgpt.errors import ConfigError, GlassError
 from glassgpt.generation.constraints import ConstrainedRow, automaton_for, make_constraint, require_room
+from glassgpt.generation.shots import SEPARATOR, few_shot_prompt, read_shots
 from glassgpt.generation.steering import END, RowSteer
+from glassgpt.generation.tools import tool_rows
 from glassgpt.models.footprint import inference_bytes, require_fits
 from glassgpt.tokenizers import Tokenizer
 
@@ -385,6 +387,10 @@ def sample_text(
     regex: str | None = None,
     choices: str | list[str] | None = None,
     json_schema: dict | str | Path | None = None,
+    shots: str | Path | None = None,
+    draft=None,
+    draft_tokens: int = 4,
+    stats: dict | None = None,
 ) -> list[str]:
     """Text in, text out: the prompt followed by each sampled continuation.
 
@@ -394,10 +400,20 @@ def sample_text(
     context to crop to (``runs.load_run(dir).trained_context``; default the block size).
     ``on_token`` as in ``generate_batch``.  ``regex``, ``choices`` (a list, or one string
     ``"A|B|C"``) or ``json_schema`` (a dict or a file): the continuation must match it
-    (``generation.constraints``); refused before sampling when no continuation can."""
+    (``generation.constraints``); refused before sampling when no continuation can.
+    ``shots``: a JSONL file of examples written before the prompt (``generation.shots``; the
+    result leaves them out, and ``stop`` defaults to a newline).  ``draft``: a small model with
+    the same tokenizer that guesses ``draft_tokens`` tokens for the model to check
+    (``generation.speculative``: the same distribution, fewer passes of the model; samples
+    are drawn one after another); ``stats`` receives its counts.  A run whose tokenizer has
+    the tool tokens runs the calculator calls its model writes (``generation.tools``)."""
     check_sampling(max_new_tokens, temperature, top_k, top_p, num_samples, seed)
-    steer = constrained_rows(tokenizer, max_new_tokens, regex, choices, json_schema)
-    ids = tokenizer.encode(prompt) if prompt else default_prompt_ids(tokenizer)
+    steer = constrained_rows(tokenizer, max_new_tokens, regex, choices, json_schema) or tool_rows(tokenizer)
+    examples = few_shot_prompt(read_shots(shots)) if shots else ""
+    if shots and stop is None:
+        stop = [SEPARATOR]
+    text = examples + prompt
+    ids = tokenizer.encode(text) if text else default_prompt_ids(tokenizer)
     stop_ids = []
     for s in stop or []:
         try:
@@ -406,25 +422,55 @@ def sample_text(
             continue
         if len(enc) == 1:
             stop_ids.append(enc[0])
-    outs = generate(
-        model,
-        ids,
-        max_new_tokens,
-        temperature,
-        top_k,
-        top_p,
-        num_samples,
-        seed,
-        tuple(stop_ids),
-        max_context=max_context,
-        on_token=on_token,
-        steer=steer,
-    )
-    start = tokenizer.decode(ids) if prompt else ""
+    if draft is not None:
+        if regex or choices or json_schema:
+            raise ConfigError("--draft and a constraint cannot be combined; sample with one of them.")
+        from glassgpt.generation.speculative import SpeculativeStats, speculative_generate  # it builds on this module
+
+        counts = SpeculativeStats()
+        outs = []
+        for i in range(num_samples):
+            row_seed = None if seed is None else (seed + i) % (SEED_MAX + 1)
+            outs.append(
+                speculative_generate(
+                    model,
+                    draft,
+                    ids,
+                    max_new_tokens,
+                    draft_tokens,
+                    temperature,
+                    top_k,
+                    top_p,
+                    row_seed,
+                    tuple(stop_ids),
+                    max_context,
+                    counts,
+                )
+            )
+            if on_token is not None:
+                on_token()
+        if stats is not None:
+            stats.update(counts.as_dict())
+    else:
+        outs = generate(
+            model,
+            ids,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            num_samples,
+            seed,
+            tuple(stop_ids),
+            max_context=max_context,
+            on_token=on_token,
+            steer=steer,
+        )
+    start = tokenizer.decode(ids) if text else ""
     results = []
     for new in outs:
-        text = tokenizer.decode(ids + new)[len(tokenizer.decode(ids)) :]
-        results.append((prompt if prompt else start) + (cut_at_stop(text, stop) if stop else text))
+        continuation = tokenizer.decode(ids + new)[len(start) :]
+        results.append(prompt + (cut_at_stop(continuation, stop) if stop else continuation))
     return results
 
 

@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from glassgpt.cli import main
 from glassgpt.config import RunConfig
 from glassgpt.errors import DataError, TokenizerError
-from glassgpt.explain import explain, render
+from glassgpt.explain import explain, explain_text, render
 from glassgpt.fileio import save_tensors, write_json
+from glassgpt.generation.constraints import Constraint
 from glassgpt.models import GPT
+from glassgpt.models.from_run import LoadedRun
 from glassgpt.tokenizers import CharTokenizer
 
 VOCAB_TEXT = "abcdefgh é.\n"  # 'é' is two UTF-8 bytes: bits per byte must count bytes, not tokens
@@ -205,3 +207,49 @@ def test_cli_errors_exit_2(run_dir, capsys, tmp_path):
     assert main(["explain", str(d), "a"]) == 2
     assert main(["explain", str(d)]) == 2  # neither TEXT nor --file
     assert main(["explain", str(d), "abc", "--top-k", "-1"]) == 2
+
+
+# ---- --regex: what a constraint removes ---------------------------------------------------------
+def loaded(model, tok, cfg) -> LoadedRun:
+    return LoadedRun(None, cfg, model, tok, cfg.model.block_size)
+
+
+def test_removed_mass_is_the_probability_of_the_disallowed_tokens():
+    model, tok, cfg = tiny(block_size=16)
+    text = "a bad cafe"
+    result = explain_text(loaded(model, tok, cfg), text, constraint=Constraint.regex(r"( [a-h]+)+"))
+    ids = tok.encode(text)
+    letters = [tok.encode(c)[0] for c in "abcdefgh"]
+    space = tok.encode(" ")[0]
+    with torch.no_grad():
+        for row in result["tokens"]:
+            j = row["position"]
+            probs = model(torch.tensor([ids[: j + 1]]))[0][0, -1].double().softmax(-1)
+            prev = text[1 : j + 1]  # what the constraint has read so far
+            allowed = [space] if prev == "" else letters if prev.endswith(" ") else [*letters, space]
+            removed = 1.0 - float(probs[allowed].sum())
+            assert row["removed"] == pytest.approx(removed, abs=1e-6)
+            complete = prev != "" and not prev.endswith(" ")
+            expected = row["p_target"] if complete else row["p_target"] / (1.0 - row["removed"])
+            assert row["p_constrained"] == pytest.approx(expected, rel=1e-9)
+    assert result["match"] is True
+    assert result["tokens"][0]["removed"] > 0.5  # only the space may come first: most of the mass is cut
+
+
+def test_a_text_the_constraint_does_not_allow_is_refused_where_it_leaves():
+    model, tok, cfg = tiny(block_size=16)
+    with pytest.raises(DataError, match=r"leaves --regex '\[a-c\]\+' at token 3 \('d'\)"):
+        explain_text(loaded(model, tok, cfg), "eabd", constraint=Constraint.regex("[a-c]+"))
+    partial = explain_text(loaded(model, tok, cfg), "eab", constraint=Constraint.regex("[a-c]+ h"))
+    assert partial["match"] is False and all(0 <= r["removed"] <= 1 for r in partial["tokens"])
+
+
+def test_a_word_list_name_ends_with_the_end_choice():
+    model, _, cfg = tiny(block_size=16)
+    tok = CharTokenizer(list(".abcdefgh é\n"))  # id 0 is '.', the end of every name
+    cfg = cfg.updated({"data.kind": "words"})
+    result = explain_text(loaded(model, tok, cfg), "bad", constraint=Constraint.regex("[a-d]+"))
+    last = result["tokens"][-1]
+    assert last["target"] == "." and result["match"] is True
+    assert last["p_constrained"] == pytest.approx(last["removed"])  # P(end) is the masked mass
+    assert math.isclose(sum(1 for r in result["tokens"] if "removed" in r), 4)

@@ -10,7 +10,7 @@ import torch
 from glassgpt.config import ModelConfig
 from glassgpt.errors import ConfigError
 from glassgpt.generation import speculative
-from glassgpt.generation.sampling import generate
+from glassgpt.generation.sampling import generate, sample_text
 from glassgpt.generation.speculative import SpeculativeStats, check_draft, speculative_generate
 from glassgpt.models import GPT
 from glassgpt.tokenizers import ByteTokenizer, CharTokenizer
@@ -107,3 +107,14 @@ def test_a_draft_must_share_the_tokenizer_and_guess_a_sane_number():
     for k in (0, 33, 2.5):
         with pytest.raises(ConfigError, match="--draft-tokens must be a whole number from 1 to 32"):
             check_draft(ByteTokenizer(), ByteTokenizer(), k)
+
+
+def test_sample_text_with_a_draft_gives_the_models_text_and_its_counts():
+    tok = CharTokenizer("abcd")
+    target, draft = tiny(3, 32), tiny(4, 8)
+    stats: dict = {}
+    fast = sample_text(target, tok, "ab", 12, temperature=0, num_samples=2, draft=draft, draft_tokens=3, stats=stats)
+    assert fast == sample_text(target, tok, "ab", 12, temperature=0, num_samples=2)
+    assert stats["proposed"] > 0 and 0 <= stats["acceptance_rate"] <= 1
+    with pytest.raises(ConfigError, match="--draft and a constraint"):
+        sample_text(target, tok, "ab", 5, draft=draft, regex="a+")
