@@ -160,3 +160,14 @@ def test_a_division_by_zero_is_an_error_shown_to_the_model(tok):
     assert rows[0].calls[0].error and rows[0].calls[0].expression == "1/0"
     shown = parts(tok, out)
     assert shown[1] == {"type": "output", "text": "error: the tool call '1/0' divides by zero."}
+
+
+def test_a_stream_marks_the_forced_tool_output(tok):
+    from glassgpt.generation.streaming import stream_tokens
+
+    call, script = scripted_reply(tok, "2*21", "42", "42")
+    model = Scripted(tok.vocab_size, 1, script)
+    streamed = list(stream_tokens(model, [1], len(script), temperature=0, steer=tool_rows(tok)(0)))
+    forced = [t for t in streamed if t.forced]
+    assert tok.decode([t.id for t in forced if t.id < 256]) == "42" and len(forced) == 4
+    assert all(t.sample_prob == 1.0 for t in forced)
