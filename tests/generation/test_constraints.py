@@ -6,10 +6,8 @@ import json
 import pytest
 import regex
 import torch
-from support.tinyrun import TINY_TEXT, tiny_config
+from support.tinyrun import TINY_TEXT
 
-import glassgpt
-from glassgpt.cli import main
 from glassgpt.config import ModelConfig
 from glassgpt.data.corpora import POEM
 from glassgpt.errors import ConfigError, GlassError
@@ -174,37 +172,6 @@ def test_make_constraint_reads_a_schema_file(tmp_path):
     path.write_text("{nope")
     with pytest.raises(GlassError, match="not valid JSON"):
         make_constraint(json_schema=str(path))
-
-
-@pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("constrained") / "run"
-    text = TINY_TEXT + '{"dog": "lazy", "n": [1, 2]}\n' * 10
-    glassgpt.train(out, config=tiny_config(max_steps=10), text=text, report=False)
-    return out
-
-
-def test_the_cli_samples_under_each_constraint(char_run, tmp_path, capsys):
-    schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps({"type": "object", "properties": {"dog": {"enum": ["lazy", "quick"]}}}))
-    for option, value, pattern in (
-        ("--regex", "(quick|lazy) [a-z]{3,5}", r"(quick|lazy) [a-z]{3,5}"),
-        ("--choices", "fox|dog", "fox|dog"),
-        ("--json-schema", str(schema), r'\{"dog": "(lazy|quick)"\}'),
-    ):
-        args = ["sample", str(char_run), "--prompt", "the ", "--num-samples", "5", "--seed", "1", "--json", "--quiet"]
-        assert main([*args, option, value, "--max-new-tokens", "30"]) == 0
-        texts = json.loads(capsys.readouterr().out)
-        assert len(texts) == 5 and all(regex.fullmatch(pattern, t[len("the ") :]) for t in texts), texts
-
-
-def test_the_cli_refuses_a_bad_constraint_with_status_2(char_run, capsys):
-    before = sorted(p.name for p in char_run.iterdir())
-    assert main(["sample", str(char_run), "--regex", "[a-"]) == 2
-    assert "error: --regex '[a-' is not a valid regular expression" in capsys.readouterr().err
-    assert main(["sample", str(char_run), "--choices", "ÆØÅ"]) == 2
-    assert "no text this model's vocabulary can spell" in capsys.readouterr().err
-    assert sorted(p.name for p in char_run.iterdir()) == before
 
 
 def test_a_constrained_stream_gives_generates_tokens(tokenizers):
