@@ -10,6 +10,7 @@ import pytest
 from glassgpt.data import CORPORA, corpora, load_corpus
 from glassgpt.data.shakespeare import format_speeches, render_play, render_plays
 from glassgpt.errors import ConfigError, DataError, GlassError
+from glassgpt.makemore.words import parse_words, prepare_words
 from glassgpt.tokenizers import WordTokenizer
 
 try:
@@ -230,6 +231,13 @@ def test_names_corpus_is_the_32033_names_of_the_makemore_list(monkeypatch, fresh
     assert names[:3] == ["emma", "olivia", "ava"] and names[-1] == "zzyzx"  # in its own order
     assert all(re.fullmatch(r"[a-z]+", n) for n in names)
     assert text.rstrip("\n") == corpora.NAMES_FILE.read_text(encoding="utf-8").rstrip("\n")
+    data = prepare_words(parse_words(text, source="names"), seed=42)  # the lectures' split and examples
+    assert [len(data.examples(split, block_size=3)[0]) for split in ("train", "dev", "test")] == [
+        182_625,
+        22_655,
+        22_866,
+    ]
+    assert data.tokenizer.vocab_size == 27
 
 
 def test_the_names_list_is_package_data():
