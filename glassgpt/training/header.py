@@ -9,26 +9,50 @@
       ends       step 900, or the 3:30 time budget if that comes first
 
 The warnings say when a plan cannot do what it looks like it does: a run shorter than
-its warmup never reaches its peak learning rate, and a resumed run longer than the
-decay it was planned with trains its extra steps at the floor rate.
+its warmup never reaches its peak learning rate, a resumed run longer than the decay it
+was planned with trains its extra steps at the floor rate, and a model far too large for
+this device: its training needs more than half the device's memory
+(``models.footprint.training_bytes``), or its time budget holds less than half of its
+steps even at an optimistic speed (``training.flops.flops_per_token`` × the tokens of a
+step, at ``CPU_FLOPS_PER_THREAD`` per CPU thread or a GPU's peak from ``training.flops``).
+Each such warning says what to change; when the vocabulary holds most of the parameters
+(a prepared corpus with a 100,277-id tokenizer under the ``baby`` preset), that is the
+tokenizer.
 """
 
 from __future__ import annotations
 
+import torch
+
 from glassgpt.config import RunConfig
+from glassgpt.device import memory_of, pick_device
 from glassgpt.models.factory import describe
 from glassgpt.models.footprint import parameter_count, size_text, training_bytes
 from glassgpt.progress import duration
+from glassgpt.training.flops import flops_per_token, peak_flops, precision
+
+#: an optimistic float32 training speed of one CPU thread (FLOP/s): a one-thread 1024³ matmul
+#: measured 76–110 GFLOP/s on the project's 2-core machines (docs/benchmarks.md, docs/scale.md)
+#: and a training step reaches a fraction of that, so a step predicted from it is a lower bound
+CPU_FLOPS_PER_THREAD = 100e9
+#: warn when the time budget holds less than this share of the run's steps at that speed
+FAR = 0.5
+#: warn when training needs more than this share of the device's memory
+MEMORY_SHARE = 0.5
 
 
 def _lr(x: float) -> str:
     return f"{x:.3g}"
 
 
-def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
-    """Sentences about a schedule that does not do what its numbers suggest."""
+def plan_warnings(
+    cfg: RunConfig, start_step: int = 0, device: torch.device | None = None, threads: int | None = None
+) -> list[str]:
+    """Sentences about a schedule that does not do what its numbers suggest, and about a model
+    far from what ``device`` (default: the run's) with ``threads`` CPU threads (default: torch's
+    now) can train in the run's budget."""
     t = cfg.train
-    notes = []
+    notes = _size_warnings(cfg, device or pick_device(t.device), threads or torch.get_num_threads())
     if t.warmup_steps and t.max_steps < t.warmup_steps:
         peak = t.lr * t.max_steps / t.warmup_steps
         notes.append(
@@ -44,6 +68,68 @@ def plan_warnings(cfg: RunConfig, start_step: int = 0) -> list[str]:
             f"train at the floor rate {_lr(t.lr * t.min_lr_ratio)}; pass --set train.decay_steps="
             f"{t.max_steps} to stretch the decay over the whole run instead."
         )
+    return notes
+
+
+def _advice(cfg: RunConfig) -> str:
+    """What to change when a model is too large for the device: the tokenizer when the
+    vocabulary holds most of the parameters, else the preset or the model's settings."""
+    m = cfg.model
+    params = parameter_count(m)
+    table = m.ensemble * m.padded_vocab_size * m.n_embd * (1 if m.tie_weights else 2)
+    if table > params / 2:
+        return (
+            f"the {m.vocab_size:,}-id vocabulary holds {table / params:.0%} of the parameters: use a smaller "
+            "tokenizer (char, byte or a BPE of a few thousand ids; for a prepared corpus, prepare it again "
+            "with one)"
+        )
+    smaller = "" if cfg.preset == "baby" else "a smaller preset (e.g. --preset baby), "
+    return (
+        f"choose {smaller}smaller model settings (--set model.n_layer=... model.n_embd=...), fewer "
+        "--max-steps or a longer --time-budget"
+    )
+
+
+def _flops_per_second(cfg: RunConfig, device: torch.device, threads: int) -> tuple[float, str] | None:
+    """(an optimistic training speed in FLOP/s, the device in words); None where none is known."""
+    if device.type == "cpu":
+        return threads * CPU_FLOPS_PER_THREAD, f"{threads} CPU thread{'s' if threads != 1 else ''}"
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        peak = cfg.train.peak_flops or peak_flops(name, precision(cfg.train.dtype, cfg.train.tf32))
+        return (peak, name) if peak else None
+    return None
+
+
+def _size_warnings(cfg: RunConfig, device: torch.device, threads: int) -> list[str]:
+    """A model whose training needs most of the device's memory, or whose steps its time
+    budget cannot hold even at an optimistic speed (see the module docstring)."""
+    m, t = cfg.model, cfg.train
+    if m.arch != "gpt":
+        return []
+    notes = []
+    seq_len = t.seq_len or m.block_size
+    need = training_bytes(cfg, seq_len)["total"]
+    available, has = memory_of(device)
+    if available and need > MEMORY_SHARE * available:
+        notes.append(
+            f"warning: training this model needs about {size_text(need)} of memory and {has} "
+            f"{size_text(available)}; {_advice(cfg)}."
+        )
+    rate = _flops_per_second(cfg, device, threads)
+    if t.time_budget and rate:
+        tokens = t.batch_size * t.grad_accum * seq_len
+        step_flops = flops_per_token(m, seq_len) * tokens
+        fit = int(t.time_budget * rate[0] / step_flops)
+        by_steps = t.schedule_clock == "steps"
+        planned = t.max_steps if by_steps else t.warmup_steps
+        if fit < FAR * planned:
+            notes.append(
+                f"warning: the {duration(t.time_budget)} time budget holds at most about {fit:,} of the "
+                f"{planned:,} {'steps' if by_steps else 'warmup steps'} on {rate[1]} (a step computes "
+                f"{step_flops / 1e9:,.0f} GFLOP: {parameter_count(m):,} parameters × {tokens:,} tokens, at "
+                f"least {step_flops / rate[0]:.2g} s even at {rate[0] / 1e9:,.0f} GFLOP/s); {_advice(cfg)}."
+            )
     return notes
 
 
