@@ -7,6 +7,7 @@ import argparse
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.errors import ConfigError
 from glassgpt.report import RunData, compare_runs, render
+from glassgpt.report.compare import MAX_RUNS
 from glassgpt.report.figures import require_matplotlib
 from glassgpt.rundir import kinds
 from glassgpt.training.lr_finder import find_lr
@@ -38,8 +39,9 @@ def register(sub) -> None:
         "update-ratio, histograms (these three need a run trained by `glassgpt train --diagnostics-every N`),\n"
         "attention (for --prompt), embeddings; for the makemore ladder's models also\n"
         "weight-gradients and dead-neurons (with `glassgpt train --diagnostics-every N`) and bigram-table.\n"
-        "--compare OTHER_DIR draws the two runs side by side in one picture instead\n"
-        "(loss, activation histograms, dead neurons, update ratios): DIR/plots/compare-OTHER.png.\n"
+        "--compare OTHER_DIR [OTHER_DIR ...] draws DIR and the other runs side by side in one picture\n"
+        "instead, one column each (loss, activation histograms, dead neurons, update ratios; each row\n"
+        "of curves on one shared y range): DIR/plots/compare-OTHER[-OTHER2...].png.\n"
         "lr-finder plots DIR/lr_finder.json; --run first sweeps the learning rate on fresh weights\n"
         "with the run's model, data and optimizer settings and writes that file.\n"
         "With 'all', figures whose data the run lacks are skipped with a note.",
@@ -52,7 +54,12 @@ def register(sub) -> None:
         "--prompt", help="text whose attention the attention figure shows (default: the start of the validation text)"
     )
     p.add_argument("--out", metavar="FOLDER", help="folder for the PNG files (default: DIR/plots)")
-    p.add_argument("--compare", metavar="OTHER_DIR", help="draw DIR and OTHER_DIR side by side in one picture")
+    p.add_argument(
+        "--compare",
+        metavar="OTHER_DIR",
+        nargs="+",
+        help=f"draw DIR and these runs side by side in one picture (up to {MAX_RUNS - 1} others)",
+    )
     p.add_argument("--run", action="store_true", help="lr-finder only: run the learning-rate sweep first")
     p.add_argument("--lr-start", type=float, default=1e-4, help="lr-finder --run: first learning rate")
     p.add_argument("--lr-end", type=float, default=1.0, help="lr-finder --run: last learning rate")
@@ -67,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         if args.what != "all" or args.run:
             raise ConfigError("--compare draws its own picture; drop the figure name and --run.")
-        print(f"wrote {compare_runs(data.dir, args.compare, args.out)}")
+        print(f"wrote {compare_runs(data.dir, *args.compare, out_dir=args.out).path}")
         return 0
     if args.run:
         if args.what != "lr-finder":
