@@ -22,6 +22,7 @@ from pathlib import Path
 
 from glassgpt import fileio
 from glassgpt.errors import FileError, RunDirError
+from glassgpt.rundir import checkpoint
 from glassgpt.rundir.layout import (
     CONFIG,
     LOCK,
@@ -30,6 +31,7 @@ from glassgpt.rundir.layout import (
     RUN_FILES,
     SCRATCH,
     STATE_DIR,
+    STATE_MODEL,
     STATE_NEW,
     STATE_OLD,
     STATE_TRAINER,
@@ -249,11 +251,13 @@ def require_resumable(path: str | Path) -> Path:
 
 
 def weights_path(path: Path) -> Path | None:
-    """The run's weights: ``model.safetensors``, or the last complete checkpoint's copy when a
-    process died before the first top-level copy was written (read-only: nothing is moved)."""
-    if (path / MODEL).is_file():
-        return path / MODEL
-    for folder in CHECKPOINT_DIRS:
-        if (path / folder / STATE_TRAINER).is_file() and (path / folder / MODEL).is_file():
-            return path / folder / MODEL
-    return None
+    """The run's weights: ``model.safetensors``, or the newest complete checkpoint's copy when
+    there is no top-level file (a process died before the first copy) or it is an older copy
+    (a process died between a checkpoint and its copy: ``checkpoint.stale``).  Read-only:
+    nothing is moved (the next ``--resume`` copies the checkpoint's weights again)."""
+    folder = checkpoint.newest(path)
+    saved = folder / STATE_MODEL if folder is not None and (folder / STATE_MODEL).is_file() else None
+    top = path / MODEL
+    if top.is_file() and (saved is None or not checkpoint.stale(top, saved)):
+        return top
+    return saved

@@ -28,6 +28,8 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 
 from __future__ import annotations
 
+from glassgpt.fileio import TMP_SUFFIX
+
 CONFIG = "config.json"
 MODEL = "model.safetensors"
 TOKENIZER = "tokenizer.json"
@@ -74,8 +76,9 @@ RUN_FILES = (
     TRACKERS,
 )
 RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR, TENSORBOARD_DIR, WANDB_DIR)
-#: the hidden scratch files a killed writer may leave: atomic writes' ``.<name>.<random>.tmp``,
-#: the writability probe's ``.write-test-<random>``, the hard link older versions made (glob patterns)
-SCRATCH = (".*.tmp", ".write-test-*", ".model.safetensors.link")
+#: the hidden scratch files a killed writer may leave (glob patterns, by the run's own names only):
+#: atomic writes' ``.<name>.<random>.tmp`` beside each run file (``fileio.atomic_write``), the
+#: writability probe's ``.write-test-<random>``, the hard link older versions made
+SCRATCH = (*(f".{name}.*{TMP_SUFFIX}" for name in RUN_FILES), ".write-test-*", ".model.safetensors.link")
 #: the JSON-lines logs whose records carry a ``step`` (a resume truncates them to its step)
 STEP_LOGS = (METRICS, DIAGNOSTICS, SAMPLES)
