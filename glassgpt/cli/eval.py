@@ -8,9 +8,10 @@ import json
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.errors import ConfigError
 from glassgpt.evaluation.loss import evaluate_run
-from glassgpt.evaluation.multiple_choice import evaluate_multiple_choice_job
+from glassgpt.evaluation.multiple_choice import SEPARATOR, evaluate_multiple_choice_job
 from glassgpt.makemore.words import SPLITS
 from glassgpt.rundir import kinds
+from glassgpt.terminal import unescape
 from glassgpt.threads import thread_scope
 
 
@@ -39,8 +40,16 @@ def register(sub) -> None:
     p.add_argument(
         "--multiple-choice",
         metavar="FILE.jsonl",
-        help='records {"context", "endings", "label"}: each ending scored by its summed and its mean '
-        "token loss; prints both accuracies",
+        help='one record a line, {"context": "The cat", "endings": ["sat.", "flew."], "label": 0} '
+        "(HellaSwag's own lines work too: ctx, or ctx_a and ctx_b, with endings and label): each "
+        "ending scored by its summed and its mean token loss; prints both accuracies",
+    )
+    p.add_argument(
+        "--separator",
+        metavar="TEXT",
+        help="with --multiple-choice: what goes between the context and each ending, scored with the "
+        "ending (default: a space, never doubled: none is added to an ending that starts with one); "
+        "'' for none; escapes such as \\n are read",
     )
     p.add_argument(
         "--json",
@@ -59,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return run_multiple_choice(args)
     if args.json:
         raise ConfigError("--json goes with --multiple-choice; plain eval always prints JSON.")
+    if args.separator is not None:
+        raise ConfigError("--separator goes with --multiple-choice: it joins a record's context and endings.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
     if args.splits and args.data:
@@ -82,8 +93,14 @@ def run_multiple_choice(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--data {args.data} and --multiple-choice {args.multiple_choice} are two evaluations; give one of them."
         )
+    try:
+        separator = SEPARATOR if args.separator is None else unescape(args.separator)
+    except ValueError as exc:
+        raise ConfigError(f"--separator {exc}") from None
     with thread_scope(args.threads):
-        result = evaluate_multiple_choice_job(args.run_dir, args.multiple_choice, args.device, progress=not args.quiet)
+        result = evaluate_multiple_choice_job(
+            args.run_dir, args.multiple_choice, args.device, separator, progress=not args.quiet
+        )
     if result is None:  # under torchrun rank 0 alone reports
         return 0
     if args.json:

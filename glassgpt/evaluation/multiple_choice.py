@@ -1,12 +1,18 @@
 """Multiple-choice evaluation (HellaSwag style): which ending does the model find likeliest?
 
-A record is one JSON line ``{"context": str, "endings": [str, ...], "label": int}``.
-Each ending is appended to the context (after ``separator``, a space by default, encoded
-with the ending) and scored by the model's loss over the ending's tokens only: their
-*sum* (the log-likelihood of the whole ending) and their *mean* (per token, which does not
-favour short endings).  The prediction under each score is the ending with the lowest
-loss (the first on ties); both accuracies are reported.  When context + ending is longer
-than the model's context, the context is cut from the left so the whole ending is scored.
+A record is one JSON line ``{"context": str, "endings": [str, ...], "label": int}``; HellaSwag's
+own validation lines work as they are: their ``ctx`` stands for ``context`` (or, without it,
+``ctx_a`` and ``ctx_b`` joined by a space), and their other fields are ignored.
+Each ending is appended to the context after ``separator`` (a space by default), which is
+scored with the ending, never doubled: an ending that already starts with the separator gets
+none added, and a context that ends with it passes it on to the ending (``join``).  Each
+ending is scored by the model's loss over its tokens only: their *sum* (the log-likelihood of
+the whole ending) and their *mean* (per token, which does not favour short endings).  The
+prediction under each score is the ending with the lowest loss (the first on ties); both
+accuracies are reported.  When context + ending is longer than the model's context, the
+context is cut from the left so the whole ending is scored.  The context and each ending are
+encoded on their own, so a word tokenizer (``--tokenizer word``) scores endings of words it
+knows, and an unknown word is named with its record.
 
 Ranks: ``score_records(..., rank=r, world_size=n)`` scores records ``r, r+n, r+2n, …``.
 Its ``MCResult`` counts add up (``combine``; ``counts()`` is a vector to all-reduce),
@@ -86,20 +92,38 @@ def combine(results: list[MCResult]) -> MCResult:
     return total
 
 
+#: the format the messages quote
+FORMAT = '{"context": "...", "endings": ["...", "..."], "label": N} (or HellaSwag\'s "ctx" for "context")'
+#: what separates the context from each ending by default
+SEPARATOR = " "
+
+
+def _context(data: dict, bad: Callable[[str], DataError]):
+    """The record's context: ``context``, else HellaSwag's ``ctx``, else its ``ctx_a`` and ``ctx_b``
+    joined by a space (``ctx_b`` starts the sentence the endings finish; it may be empty)."""
+    for key in ("context", "ctx"):
+        if key in data:
+            return key, data[key]
+    if "ctx_a" in data:
+        a, b = data["ctx_a"], data.get("ctx_b", "")
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise bad("has a non-text 'ctx_a' or 'ctx_b'")
+        return "ctx_a", f"{a} {b}" if a and b else a or b
+    raise bad("has no 'context' (nor HellaSwag's 'ctx', or 'ctx_a' and 'ctx_b')")
+
+
 def _record(raw: bytes, number: int, path: Path) -> MCRecord:
     def bad(what: str) -> DataError:
-        return DataError(
-            f"line {number} of {path} {what}; each line must be "
-            '{"context": "...", "endings": ["...", "..."], "label": N}.'
-        )
+        return DataError(f"line {number} of {path} {what}; each line must be {FORMAT}.")
 
     data = json_object_line(raw, bad)
-    missing = [k for k in ("context", "endings", "label") if k not in data]
+    key, context = _context(data, bad)
+    missing = [k for k in ("endings", "label") if k not in data]
     if missing:
         raise bad(f"has no {missing[0]!r}")
-    context, endings, label = data["context"], data["endings"], data["label"]
+    endings, label = data["endings"], data["label"]
     if not isinstance(context, str) or not context:
-        raise bad("has an empty or non-text 'context'")
+        raise bad(f"has an empty or non-text {key!r}")
     if not isinstance(endings, list) or len(endings) < 2 or not all(isinstance(e, str) and e for e in endings):
         raise bad("needs 'endings' to be a list of at least two non-empty texts")
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(endings):
@@ -122,26 +146,40 @@ def read_records(path: str | os.PathLike) -> list[MCRecord]:
     return records
 
 
-def _encode(tokenizer, text: str, record: MCRecord) -> list[int]:
+def join(context: str, ending: str, separator: str = SEPARATOR) -> tuple[str, str]:
+    """(context, ending) as they are scored: the separator in front of the ending, once.  An
+    ending that already starts with it gets none added; a context that ends with it hands it
+    to the ending (BPE then reads " word" as the one token it was trained on)."""
+    if separator and context.endswith(separator):
+        context = context[: -len(separator)]
+    if separator and not ending.startswith(separator):
+        ending = separator + ending
+    return context, ending
+
+
+def _encode(tokenizer, text: str, what: str) -> list[int]:
     try:
         return tokenizer.encode(text)
     except TokenizerError as exc:
-        raise TokenizerError(f"the record on line {record.line}: {exc}") from None
+        raise TokenizerError(f"{what}: {exc}") from None
 
 
 @torch.no_grad()
 def _score(model, tokenizer, record: MCRecord, separator: str, context_len: int, device) -> tuple[list, list, list]:
     """Summed and mean loss of each ending (over its tokens only), and its token count."""
-    ctx = _encode(tokenizer, record.context, record)
+    where = f"the record on line {record.line}"
+    texts = [join(record.context, ending, separator) for ending in record.endings]
+    ctx = _encode(tokenizer, texts[0][0], f"the context of {where}")  # the same context for every ending
     if not ctx:
-        raise DataError(f"the context on line {record.line} encodes to no tokens; give some context.")
+        raise DataError(f"the context of {where} encodes to no tokens; give some context.")
     rows, masks = [], []
-    for k, ending in enumerate(record.endings):
-        end = _encode(tokenizer, separator + ending, record)
+    for k, (_, ending) in enumerate(texts):
+        end = _encode(tokenizer, ending, f"ending {k} of {where}")
+        if not end:
+            raise DataError(f"ending {k} of {where} encodes to no tokens; give it some text.")
         if len(end) > context_len:
             raise DataError(
-                f"ending {k} of the record on line {record.line} has {len(end)} tokens, more than "
-                f"the model's context of {context_len} allows."
+                f"ending {k} of {where} has {len(end)} tokens, more than the model's context of {context_len} allows."
             )
         seq = (ctx + end)[-(context_len + 1) :]  # cut the context from the left, keep the whole ending
         rows.append(seq)
@@ -163,7 +201,7 @@ def score_records(
     records: list[MCRecord],
     rank: int = 0,
     world_size: int = 1,
-    separator: str = " ",
+    separator: str = SEPARATOR,
     max_context: int | None = None,
     on_record: Callable[[], None] | None = None,
 ) -> MCResult:
@@ -201,7 +239,13 @@ def score_records(
 
 
 def evaluate_multiple_choice(
-    run_dir, path, device: str = "cpu", rank: int = 0, world_size: int = 1, separator: str = " ", progress: bool = False
+    run_dir,
+    path,
+    device: str = "cpu",
+    rank: int = 0,
+    world_size: int = 1,
+    separator: str = SEPARATOR,
+    progress: bool = False,
 ) -> MCResult:
     """Load a run and score the records of ``path`` (this rank's share of them)."""
     records = read_records(path)  # bad records are found before the model is loaded
@@ -214,7 +258,7 @@ def evaluate_multiple_choice(
 
 
 def evaluate_multiple_choice_job(
-    run_dir, path, device: str = "auto", separator: str = " ", progress: bool = False
+    run_dir, path, device: str = "auto", separator: str = SEPARATOR, progress: bool = False
 ) -> MCResult | None:
     """The whole evaluation, split over the processes when torchrun started several: each
     scores records ``rank::N`` on its own device, rank 0 returns the combined result and the

@@ -10,11 +10,20 @@ import torch
 from support.scaledata import make_run
 
 import glassgpt
+from glassgpt.cli import main
 from glassgpt.config import ModelConfig
 from glassgpt.errors import DataError, TokenizerError
-from glassgpt.evaluation.multiple_choice import MCRecord, combine, evaluate_multiple_choice, read_records, score_records
+from glassgpt.evaluation.multiple_choice import (
+    MCRecord,
+    combine,
+    evaluate_multiple_choice,
+    join,
+    read_records,
+    score_records,
+)
 from glassgpt.models import GPT
 from glassgpt.tokenizers import CharTokenizer
+from glassgpt.tokenizers.word import WordTokenizer
 
 CHARS = " abcde.?"
 PROBS = {" ": 0.05, "a": 0.4, "b": 0.25, "c": 0.1, "d": 0.1, "e": 0.05, ".": 0.03, "?": 0.02}
@@ -64,7 +73,8 @@ def brute_force(model, tok, record, separator, context_len):
     """Each ending token's loss from its own forward pass on the tokens before it."""
     out = []
     for ending in record.endings:
-        ctx, end = tok.encode(record.context), tok.encode(separator + ending)
+        context, ending = join(record.context, ending, separator)
+        ctx, end = tok.encode(context), tok.encode(ending)
         seq = (ctx + end)[-(context_len + 1) :]
         total = 0.0
         for p in range(len(seq) - len(end), len(seq)):
@@ -166,3 +176,134 @@ def test_evaluate_a_run_directory(tmp_path):
     assert result.to_dict(details=True) == score_records(model, tokenizer, read_records(path)).to_dict(details=True)
     summary = json.loads(json.dumps(result.to_dict(details=True)))
     assert summary["examples"] == 5 and len(summary["details"]) == 5 and 0 <= summary["accuracy_mean"] <= 1
+
+
+#: a line of HellaSwag's own validation file (hellaswag_val.jsonl), every field as it has them
+HELLASWAG = {
+    "ind": 24,
+    "activity_label": "Roof shingle removal",
+    "ctx_a": "a man is sitting on a roof.",
+    "ctx_b": "he",
+    "ctx": "a man is sitting on a roof. he",
+    "split": "val",
+    "split_type": "indomain",
+    "label": 3,
+    "endings": [
+        "is using wrap to wrap a pair of skis.",
+        "is ripping level tiles off.",
+        "is holding a rubik's cube.",
+        "starts pulling up roofing on a roof.",
+    ],
+    "source_id": "activitynet~v_-JhWjGDPHMY",
+}
+
+
+def test_hellaswag_lines_are_read_as_they_are(tmp_path):
+    only_a = {k: v for k, v in HELLASWAG.items() if k not in ("ctx", "ctx_b")}
+    lines = [
+        HELLASWAG,
+        {k: v for k, v in HELLASWAG.items() if k != "ctx"},  # ctx_a and ctx_b, joined by a space
+        only_a,  # no ctx_b: the context is ctx_a alone
+        {**HELLASWAG, "context": "our own context"},  # 'context' comes first
+    ]
+    records = read_records(write_lines(tmp_path / "hs.jsonl", [json.dumps(x) for x in lines]))
+    contexts = [r.context for r in records]
+    assert contexts == [HELLASWAG["ctx"], HELLASWAG["ctx"], HELLASWAG["ctx_a"], "our own context"]
+    assert all(r.endings == HELLASWAG["endings"] and r.label == 3 for r in records)
+    for line, pattern in (
+        ({**only_a, "ctx_a": 5}, "non-text 'ctx_a' or 'ctx_b'"),
+        ({**HELLASWAG, "ctx": ""}, "empty or non-text 'ctx'"),
+        ({"endings": ["a", "b"], "label": 0}, "has no 'context' \\(nor HellaSwag's 'ctx', or 'ctx_a' and 'ctx_b'\\)"),
+    ):
+        with pytest.raises(DataError, match=f"line 1 of .* {pattern}; each line must be"):
+            read_records(write_lines(tmp_path / "bad.jsonl", [json.dumps(line)]))
+
+
+@pytest.mark.parametrize(
+    "context, ending, separator, expected",
+    [
+        ("a man", "he", " ", ("a man", " he")),
+        ("a man", " he", " ", ("a man", " he")),  # a leading space is not doubled
+        ("a man ", "he", " ", ("a man", " he")),  # the context's trailing space goes to the ending
+        ("a man ", " he", " ", ("a man", " he")),
+        ("a man", "he", "", ("a man", "he")),
+        ("Q: 2+2?", "4", "\nA: ", ("Q: 2+2?", "\nA: 4")),
+        ("Q: 2+2?", "\nA: 4", "\nA: ", ("Q: 2+2?", "\nA: 4")),
+    ],
+)
+def test_the_separator_goes_in_front_of_the_ending_once(context, ending, separator, expected):
+    assert join(context, ending, separator) == expected
+
+
+def test_an_ending_that_starts_with_a_space_scores_as_one_without():
+    tok = CharTokenizer(CHARS)
+    model = unigram_model(tok)
+    records = [MCRecord(1, "ab", [" cc", "cc"], 0), MCRecord(2, "ab ", ["cc", "a"], 0)]
+    spaced, moved = score_records(model, tok, records).details
+    assert spaced["sum_losses"] == pytest.approx([nll(" cc")] * 2, abs=1e-5)  # never "  cc"
+    assert spaced["ending_tokens"] == [3, 3]
+    assert moved["sum_losses"] == pytest.approx([nll(" cc"), nll(" a")], abs=1e-5)
+    (none,) = score_records(model, tok, records[:1], separator="").details
+    assert none["sum_losses"] == pytest.approx([nll(" cc"), nll("cc")], abs=1e-5)
+
+
+WORD_TEXT = "the cat sat on the mat\nthe dog ran to the park\na big red ball\n"
+
+
+@pytest.fixture
+def word_run(tmp_path):
+    """A run of a word-level tokenizer (``--tokenizer word``): its vocabulary is the text's words."""
+    return make_run(tmp_path / "words", WordTokenizer.train(WORD_TEXT), seed=3, block_size=16)
+
+
+def test_a_word_tokenizer_run_scores_endings_of_known_words(word_run, tmp_path):
+    records = [
+        MCRecord(1, "the cat sat", ["on the mat", "to the park", " red ball"], 0),
+        MCRecord(2, "the dog ", ["ran to the park", "sat"], 0),
+    ]
+    path = write_lines(
+        tmp_path / "mc.jsonl",
+        [json.dumps({"context": r.context, "endings": r.endings, "label": r.label}) for r in records],
+    )
+    result = evaluate_multiple_choice(word_run, path)
+    model, tok = glassgpt.load(word_run)
+    for detail, record in zip(result.details, records):
+        assert detail["ending_tokens"] == [len(e.split()) for e in record.endings]  # one token a word
+        assert detail["sum_losses"] == pytest.approx(brute_force(model, tok, record, " ", 16), abs=1e-5)
+    assert result.examples == 2
+
+
+def test_an_unknown_word_is_one_sentence_naming_it_and_its_record(word_run, tmp_path, capsys):
+    good = json.dumps({"context": "the cat", "endings": ["sat", "ran"], "label": 0})
+    path = write_lines(
+        tmp_path / "mc.jsonl",
+        [good, json.dumps({"context": "the cat", "endings": ["sat", "sat on a zebra"], "label": 0})],
+    )
+    assert main(["eval", str(word_run), "--multiple-choice", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ending 1 of the record on line 2: the word 'zebra' is not in this model's vocabulary")
+    assert len(err.strip().splitlines()) == 1
+    unknown_context = json.dumps({"context": "a zebra", "endings": ["sat", "ran"], "label": 0})
+    assert main(["eval", str(word_run), "--multiple-choice", str(write_lines(path, [unknown_context])), "--quiet"]) == 2
+    assert capsys.readouterr().err.startswith("error: the context of the record on line 1: the word 'zebra'")
+
+
+def test_the_separator_option(word_run, tmp_path, capsys):
+    tok = CharTokenizer.train("abcde .?\n")
+    run = make_run(tmp_path / "chars", tok, seed=1)
+    path = write_lines(tmp_path / "mc.jsonl", [json.dumps({"context": "abc", "endings": ["de", "a."], "label": 0})])
+
+    def losses(*extra):
+        assert main(["eval", str(run), "--multiple-choice", str(path), "--json", "--quiet", *extra]) == 0
+        return json.loads(capsys.readouterr().out)["details"][0]
+
+    model, tokenizer = glassgpt.load(run)
+    record = read_records(path)[0]
+    for extra, separator in (((), " "), (("--separator", ""), ""), (("--separator", "\\n"), "\n")):
+        got = losses(*extra)
+        assert got["sum_losses"] == pytest.approx(brute_force(model, tokenizer, record, separator, 32), abs=1e-5)
+        assert got["ending_tokens"] == [len(separator) + 2] * 2
+    assert main(["eval", str(run), "--separator", " "]) == 2
+    assert "--separator goes with --multiple-choice" in capsys.readouterr().err
+    assert main(["eval", str(run), "--multiple-choice", str(path), "--separator", "\\x4"]) == 2
+    assert capsys.readouterr().err.startswith("error: --separator ")
