@@ -43,6 +43,11 @@ COMMANDS = {
     "data": "prepare corpora larger than memory: token shards that `train --data DIR` streams",
     "export": "write a run as a Hugging Face GPT-2 folder (transformers loads it)",
     "import-hf": "turn a local Hugging Face GPT-2 folder into a run that samples, evaluates and fine-tunes",
+    "reward": "train a reward model from a chat run on preference pairs (Bradley-Terry) into a new run",
+    "reward-score": "score replies with a reward model",
+    "rl": "train a chat run by RL on its own samples (exact task reward or a reward model) into a new run",
+    "dpo": "train a chat run on preference pairs by DPO into a new run",
+    "merge": "fold a LoRA run's adapters into its weights: a new run of a plain GPT",
 }
 
 #: exit statuses
@@ -106,6 +111,33 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return text + " (default: %(default)s)"
         return text
+
+
+#: ``--device`` and ``--threads``: written once, the same on every command that runs a model.
+#: Their parser default is None, "not given": train then keeps its configuration's value (whose
+#: defaults are these), every other command uses ``AUTO_DEVICE`` and ``AUTO_THREADS``.
+AUTO_DEVICE, AUTO_THREADS = "auto", 0
+#: the commands that run a model, each with both options (gradcheck, CPU only, has --threads)
+RUNS_A_MODEL = ("train", "eval", "sample", "explain", "finetune", "chat", "serve")
+DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto, which picks cuda > mps > cpu)"
+THREADS_HELP = "CPU threads for PyTorch and NumPy (default: 0, glassgpt chooses); N uses N, up to 4 per core"
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` (for a command that runs on the CPU only; the others: ``add_device_and_threads``)."""
+    parser.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+
+
+def add_device_and_threads(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--threads`` on a command that runs a model."""
+    parser.add_argument("--device", metavar="DEVICE", help=DEVICE_HELP)
+    add_threads(parser)
+
+
+def device_and_threads(args: argparse.Namespace) -> tuple[str, int]:
+    """(device, threads) a command runs with: as given, else auto."""
+    device = AUTO_DEVICE if args.device is None else args.device
+    return device, AUTO_THREADS if args.threads is None else args.threads
 
 
 class Parser(argparse.ArgumentParser):

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads, device_and_threads
+from glassgpt.cli.lora_options import add_lora_options, lora_from
 from glassgpt.stages.finetune import DEFAULTS, finetune
 
 
@@ -28,7 +29,8 @@ def register(sub) -> None:
         "--sft",
         required=True,
         metavar="FILE.jsonl",
-        help="the conversations, or qa: the 214 question-answer pairs that ship with glassgpt",
+        help="the conversations, or qa: the 214 question-answer pairs that ship with glassgpt, or arithmetic[:OPTIONS]: "
+        "5,000 problems of the arithmetic task",
     )
     p.add_argument("--out", required=True, metavar="NEW_RUN", help="the new run directory")
     p.add_argument(
@@ -66,6 +68,8 @@ def register(sub) -> None:
         metavar="N",
         help="held-out questions answered greedily at the end",
     )
+    add_device_and_threads(p)
+    add_lora_options(p)
     p.add_argument("--overwrite", action="store_true", help="replace a run already in NEW_RUN")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -73,6 +77,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    device, threads = device_and_threads(args)
     result = finetune(
         args.run_dir,
         args.sft,
@@ -90,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         transcript=args.transcript,
         log=lambda line: print(line, file=sys.stderr),
+        device=device,
+        threads=threads,
+        lora=lora_from(args),
     )
     if args.json:
         print(

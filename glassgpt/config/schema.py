@@ -48,6 +48,11 @@ class ModelConfig:
     zero_init_proj: bool = False  # start every block's output projections (attn and MLP c_proj) at zero
     logit_softcap: float = 0.0  # logits = cap·tanh(logits/cap) when > 0 (0: off)
     ensemble: int = 1  # GPTs of this shape trained side by side, their probabilities averaged
+    # the stages after fine-tuning (docs/stages.md): a reward model's head, LoRA adapters
+    reward_head: bool = False  # a reward model: a scalar head (``score``) reads the last position's state
+    lora_rank: int = 0  # LoRA: the rank of the adapters (0: none); with adapters the GPT's own weights are frozen
+    lora_alpha: float = 16.0  # LoRA: an adapter adds (lora_alpha / lora_rank) · B A x to its linear's output
+    lora_targets: tuple[str, ...] = ("q", "k", "v", "o")  # LoRA: q, k, v, o (attention); fc, proj (the MLP's)
     # the makemore ladder (docs: README "The makemore ladder"); ``arch`` picks the model.  The GPT
     # reads the fields above; each ladder model reads the fields LADDER_FIELDS lists for it
     arch: str = "gpt"  # gpt | bigram | neural-bigram | mlp | wavenet
@@ -90,6 +95,8 @@ class DataConfig:
     kind: str = "text"  # text | words (one item per line, split 80/10/10) | corpus (prepared shards) | conversations
     split_seed: int = 42  # words: the shuffle before the split
     overflow: str = "error"  # conversations longer than the context: error | truncate (cut to fit)
+    task: str = ""  # pairs, prompts: the task (glassgpt.tasks) whose problems they are, e.g. "arithmetic:digits=2"
+    reward_model: str = ""  # prompts: the reward model run the rollouts are scored by (a copy lives in data/)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,9 @@ class TrainConfig:
     sample_tokens: int = 200  # new tokens per sample
     diagnostics_every: int = 0  # steps between diagnostics records (0: off)
     seed: int = 1337
-    threads: int = 0  # CPU threads for torch (and NumPy's BLAS with the glass engine); 0: auto (idle cores, adapted)
+    threads: int = 0  # CPU threads of the training steps (torch, and NumPy's BLAS for the glass engine); 0: the
+    # usable cores, recorded in config.json and kept on resume (the same bytes whatever the load)
+    adaptive_threads: bool = False  # --threads adaptive: threads follow the load (bytes reproduce at equal counts)
     device: str = "auto"  # auto | cpu | cuda | mps
     dtype: str = "float32"  # float32 | bfloat16 (autocast: CUDA, or a CPU with native bfloat16; else float32)
     compile: bool = False  # torch.compile the model (CUDA only: off on the CPU)
@@ -148,6 +157,17 @@ class TrainConfig:
     muon_nesterov: bool = True
     muon_ns_steps: int = 5  # Newton–Schulz iterations per update
     muon_scale: str = "adamw"  # adamw: update RMS matched to AdamW's (same lr works) | aspect: sqrt(max(1, rows/cols))
+    # the training objective (training.objectives): what a run after fine-tuning optimises
+    objective: str = "lm"  # lm (next-token cross-entropy) | reward (Bradley–Terry) | dpo | pg (policy gradient)
+    reward_margin: float = 0.0  # reward: m in -log σ(r_chosen - r_rejected - m)
+    dpo_beta: float = 0.1  # dpo: β in -log σ(β[(log π - log π_ref)(chosen) - (log π - log π_ref)(rejected)])
+    group_size: int = 8  # pg: G, completions sampled per prompt (a step's rows are prompts × G)
+    rollout_tokens: int = 8  # pg: the most new tokens of a completion
+    rollout_temperature: float = 1.0  # pg: the sampling temperature of the rollouts
+    std_norm: bool = False  # pg: divide each advantage (reward - group mean) by the group's standard deviation
+    kl_beta: float = 0.0  # pg: β of the KL penalty to the starting model (the k3 estimate, always measured)
+    ppo_epochs: int = 1  # pg: optimizer steps on each batch of rollouts (> 1: PPO's ratio clipping matters)
+    ppo_clip: float = 0.2  # pg: ε of the ratio clip, min(ρA, clip(ρ, 1-ε, 1+ε)A) (0: no clipping)
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,13 @@ SCHEDULES = ("cosine", "linear", "constant", "wsd", "step")
 OPTIMIZERS = ("adamw", "muon", "sgd")
 PARALLEL = ("auto", "none", "ddp", "fsdp")
 #: data.kind: a text (split by a fraction of its tokens), a word list (split 80/10/10 by words),
-#: a prepared corpus (shards, split when prepared) or conversations (fine-tuning)
-DATA_KINDS = ("text", "words", "corpus", "conversations")
+#: a prepared corpus (shards, split when prepared), conversations (fine-tuning), preference
+#: pairs (a reward model, DPO) or prompts (RL's rollouts)
+DATA_KINDS = ("text", "words", "corpus", "conversations", "pairs", "prompts")
+#: train.objective -> the data.kind it trains on (the language-model loss reads any but pairs and prompts)
+OBJECTIVES = {"lm": None, "reward": "pairs", "dpo": "pairs", "pg": "prompts"}
+#: model.lora_targets: the attention's query, key, value and output projections, the MLP's two linears
+LORA_TARGETS = ("q", "k", "v", "o", "fc", "proj")
 #: the most GPTs an ensemble trains side by side
 MAX_ENSEMBLE = 16
 
@@ -68,6 +73,11 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"{key} must not be negative, got {number}.")
     check_seed(d.split_seed, "data.split_seed")
     check_thread_count(t.threads)
+    if t.adaptive_threads and t.threads:
+        raise ConfigError(
+            f"--threads adaptive chooses the count from the machine's load, so it cannot also be {t.threads}; "
+            "give one of them (train.adaptive_threads=true with train.threads=0)."
+        )
     _validate_ladder(cfg)  # model.arch, data.kind and what the ladder's models need
     if m.arch == "gpt":
         if m.n_embd % m.n_head:
@@ -80,6 +90,7 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"model.activation must be {', '.join(ACTIVATIONS)}, got {m.activation!r}.")
         validate_architecture(m)
     validate_ensemble(cfg)
+    validate_stages(cfg)
     if not (t.lr > 0 and math.isfinite(t.lr)):
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}.")
     if not 0.0 <= t.min_lr_ratio <= 1.0:
@@ -187,6 +198,57 @@ def validate_ensemble(cfg: RunConfig) -> None:
         raise ConfigError("FSDP shards the blocks of one GPT; train an ensemble with train.parallel=ddp or none.")
 
 
+def validate_stages(cfg: RunConfig) -> None:
+    """The stages after fine-tuning: the objective and its data, its numbers, the reward head, LoRA."""
+    m, d, t = cfg.model, cfg.data, cfg.train
+    if t.objective not in OBJECTIVES:
+        raise ConfigError(f"train.objective must be {', '.join(OBJECTIVES)}, got {t.objective!r}.")
+    wants = OBJECTIVES[t.objective]
+    if wants is not None and d.kind != wants or wants is None and d.kind in ("pairs", "prompts"):
+        raise ConfigError(
+            f"train.objective={t.objective} does not train on data.kind={d.kind}; a reward model and DPO read "
+            "pairs (`glassgpt reward`, `glassgpt dpo`), RL reads prompts (`glassgpt rl`)."
+        )
+    if m.reward_head != (t.objective == "reward"):
+        raise ConfigError("a reward model (model.reward_head) trains with train.objective=reward, and only it does.")
+    for key, value in (("train.dpo_beta", t.dpo_beta), ("train.kl_beta", t.kl_beta)):
+        if not value >= 0:  # NaN too
+            raise ConfigError(f"{key} (β) must be 0 or more, got {value}.")
+    if t.objective == "pg" and t.group_size < 2:
+        raise ConfigError(
+            f"train.group_size (G) must be at least 2, got {t.group_size}: each completion's advantage is its "
+            "reward minus the mean of its group."
+        )
+    if t.objective == "pg" and t.batch_size % t.group_size:
+        raise ConfigError(
+            f"train.batch_size ({t.batch_size}) must be a multiple of train.group_size ({t.group_size}): "
+            "a step's rows are prompts × G completions."
+        )
+    if t.rollout_tokens < 1 or t.ppo_epochs < 1:
+        raise ConfigError(
+            f"train.rollout_tokens and train.ppo_epochs must be at least 1, got {t.rollout_tokens} and {t.ppo_epochs}."
+        )
+    if not (t.rollout_temperature > 0 and 0 <= t.ppo_clip < 1):
+        raise ConfigError(
+            f"train.rollout_temperature must be positive and train.ppo_clip in [0, 1), got "
+            f"{t.rollout_temperature} and {t.ppo_clip}."
+        )
+    if not 0 <= m.lora_rank <= m.n_embd:
+        raise ConfigError(
+            f"model.lora_rank (--lora) must be from 1 to the width model.n_embd ({m.n_embd}), or 0 for no adapters; "
+            f"got {m.lora_rank}."
+        )
+    if m.lora_rank and (not m.lora_alpha > 0 or not m.lora_targets or set(m.lora_targets) - set(LORA_TARGETS)):
+        raise ConfigError(
+            f"LoRA needs model.lora_alpha > 0 and model.lora_targets among {', '.join(LORA_TARGETS)}; got "
+            f"{m.lora_alpha} and {'|'.join(m.lora_targets) or 'none'}."
+        )
+    if (m.lora_rank or m.reward_head) and (m.arch != "gpt" or m.ensemble > 1):
+        raise ConfigError("LoRA adapters and a reward head go on one GPT; drop them for an ensemble or a ladder model.")
+    if m.lora_rank and m.reward_head:
+        raise ConfigError("a reward model trains all its weights; drop --lora for `glassgpt reward`.")
+
+
 def glass_refusal(cfg: RunConfig) -> str:
     """The one sentence refusing a setting the glass engine does not implement ("" if none).
 
@@ -200,7 +262,8 @@ def glass_refusal(cfg: RunConfig) -> str:
         ("train.optimizer=muon", cfg.train.optimizer == "muon"),
         ("train.optimizer=sgd", cfg.train.optimizer == "sgd"),
     ]
-    missing = glass_missing(cfg.model) + [k for k, on in optimizer if on]
+    objective = [(f"train.objective={cfg.train.objective}", cfg.train.objective != "lm")]
+    missing = glass_missing(cfg.model) + [k for k, on in optimizer + objective if on]
     if missing:
         return (
             f"the glass engine has no hand-written gradients for {' or '.join(missing)}; use --engine torch for them."
@@ -211,6 +274,8 @@ def glass_refusal(cfg: RunConfig) -> str:
 def glass_missing(m: ModelConfig) -> list[str]:
     """The settings of a GPT the glass engine's hand-written gradients do not cover."""
     features = (
+        ("model.lora_rank (LoRA adapters)", m.lora_rank > 0),
+        ("model.reward_head", m.reward_head),
         ("model.pos=rope", m.pos == "rope"),
         ("model.qk_norm", m.qk_norm),
         ("model.attn_dropout", m.attention_dropout != m.dropout),
@@ -352,10 +417,10 @@ def parallel_mode(cfg: RunConfig, processes: int) -> str:
         mode = "ddp" if active else "none"
     if active and cfg.train.engine != "torch":
         raise ConfigError("the glass engine runs in one process; drop torchrun or use --engine torch.")
-    if active and cfg.data.kind in ("words", "conversations"):
+    if active and cfg.data.kind in ("words", "conversations", "pairs", "prompts"):
+        what = {"words": "word lists", "pairs": "preference pairs", "prompts": "RL's rollouts"}
         raise ConfigError(
-            f"{'word lists' if cfg.data.kind == 'words' else 'conversations'} train in one process; "
-            "start the run without torchrun."
+            f"{what.get(cfg.data.kind, cfg.data.kind)} train in one process; start the run without torchrun."
         )
     if active and mode == "none":
         raise ConfigError(

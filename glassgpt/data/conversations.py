@@ -16,13 +16,17 @@ zero.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from glassgpt.data.text import decode_text
 from glassgpt.errors import DataError
+from glassgpt.fileio import atomic_write_text
 from glassgpt.generation.calculator import ToolError, calculate
+from glassgpt.tasks import TASKS, arithmetic, task_spec
 from glassgpt.tokenizers.chat_template import ROLES
 
 #: conversation sets that ship with glassgpt, by name (``glassgpt finetune RUN --sft qa``)
@@ -97,10 +101,25 @@ def parse_conversation_text(text: str, where: str = "the conversation") -> Conve
 
 
 def conversations_path(spec: str | Path) -> Path:
-    """The file ``spec`` names: a path, or the name of a built-in set (``BUILTIN``) when no such file exists."""
+    """The file ``spec`` names: a path, or when no such file exists the name of a built-in set
+    (``BUILTIN``) or of a task (``arithmetic[:OPTIONS]``: its fine-tuning conversations,
+    ``task_conversations``)."""
     path = Path(spec)
     if not path.exists() and str(spec) in BUILTIN:
         return Path(__file__).parent / BUILTIN[str(spec)]
+    if not path.exists() and str(spec).partition(":")[0] in TASKS:
+        return task_conversations(str(spec))
+    return path
+
+
+def task_conversations(spec: str) -> Path:
+    """The task's fine-tuning conversations (``arithmetic.sft_lines``, the same on every machine),
+    written once to a file in the temporary folder."""
+    text = arithmetic.sft_lines(difficulty=task_spec(spec))
+    path = Path(tempfile.gettempdir()) / "glassgpt" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.jsonl"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
     return path
 
 

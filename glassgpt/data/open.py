@@ -10,7 +10,8 @@
   run was trained on (the same text by its fingerprint, the same corpus moved elsewhere).
 
 Conversations are opened by ``glassgpt finetune`` (``stages.finetune``), which adds the chat
-tokens to the tokenizer first.
+tokens to the tokenizer first; preference pairs and RL's prompts by their stages
+(``stages.reward``, ``stages.dpo``, ``stages.rl``), which hand them the models they need.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from glassgpt.config.resolve import SameData
 from glassgpt.data.conversation_source import ConversationSource
 from glassgpt.data.corpus_source import CorpusSource, is_corpus, require_corpus_for, same_corpus
 from glassgpt.data.documents import load_training_text
+from glassgpt.data.pair_source import PairSource
+from glassgpt.data.prompt_source import PromptSource
 from glassgpt.data.source import DataSource
 from glassgpt.data.text_source import TextSource
 from glassgpt.data.tokens import read_meta, text_fingerprint
@@ -44,6 +47,10 @@ def open_source(cfg: RunConfig, text: str | None = None) -> DataSource:
         return WordSource.build(cfg)
     if kind == "conversations":
         raise ConfigError("conversations are for fine-tuning a trained run: use `glassgpt finetune RUN --sft FILE`.")
+    if kind in ("pairs", "prompts"):
+        raise ConfigError(
+            f"{_what(kind)} train a run further from a chat run: use `glassgpt reward`, `glassgpt dpo` or `glassgpt rl`."
+        )
     return TextSource.build(cfg, text)
 
 
@@ -59,6 +66,10 @@ def reopen_source(cfg: RunConfig, run_dir: str | Path, tokenizer: Tokenizer | No
         return WordSource.reopen(cfg, tokenizer, data_dir)
     if kind == "conversations":
         return ConversationSource.reopen(cfg, tokenizer, data_dir)
+    if kind == "pairs":
+        return PairSource.reopen(cfg, tokenizer, data_dir)
+    if kind == "prompts":
+        return PromptSource.reopen(cfg, tokenizer, data_dir)
     return TextSource.reopen(cfg, tokenizer, data_dir)
 
 
@@ -89,4 +100,10 @@ def same_data(run_dir: str | Path) -> SameData:
 
 
 def _what(kind: str) -> str:
-    return {"corpus": "a prepared corpus", "words": "a word list", "conversations": "conversations"}.get(kind, kind)
+    names = {
+        "corpus": "a prepared corpus",
+        "words": "a word list",
+        "pairs": "preference pairs",
+        "prompts": "RL prompts",
+    }
+    return names.get(kind, kind)

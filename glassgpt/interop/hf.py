@@ -28,7 +28,7 @@ from glassgpt.config import RunConfig, validate
 from glassgpt.errors import ConfigError, GlassError, InteropError
 from glassgpt.fileio import load_tensors, read_json, save_tensors, write_json
 from glassgpt.interop.hf_tokenizer import EOT, hf_tokenizer_files, tokenizer_from_hf
-from glassgpt.models import GPT
+from glassgpt.models import GPT, lora
 from glassgpt.models.from_run import load_config, load_weights
 from glassgpt.tokenizers import load as load_tokenizer
 
@@ -84,6 +84,7 @@ def export_refusal(m) -> str:
             ("logit soft-capping (model.logit_softcap)", m.logit_softcap > 0),
             ("a bias on an untied LM head (model.head_bias; GPT-2's head has none)", m.head_bias and not m.tie_weights),
             ("an ensemble of several GPTs (model.ensemble)", m.ensemble > 1),
+            ("a reward model's scalar head (model.reward_head)", m.reward_head),
         )
         if on
     ]
@@ -132,6 +133,8 @@ def export_hf(run_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite:
     tok = load_tokenizer(run)
     files = hf_tokenizer_files(tok, m.block_size)  # refuses word tokenizers before anything is written
     weights = load_weights(run)
+    if m.lora_rank:  # a LoRA run: GPT-2 has no adapters, so they are folded into the weights they adapt
+        weights = lora.merge(weights, m)
     V = tok.vocab_size
     out = {}
     for name, shape in _hf_shapes(m, m.n_layer).items():

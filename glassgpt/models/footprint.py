@@ -20,6 +20,7 @@ import torch
 from glassgpt.config import ModelConfig, RunConfig
 from glassgpt.device import memory_of
 from glassgpt.errors import ConfigError
+from glassgpt.models.lora import adapter_count
 
 FLOAT32 = 4
 
@@ -67,7 +68,13 @@ def parameter_count(m: ModelConfig) -> int:
     )
     head = 0 if m.tie_weights else V * C + (V if m.head_bias else 0)
     positions = m.block_size * C if m.pos == "learned" else 0  # rotary positions have no table
-    return m.ensemble * (V * C + positions + m.n_layer * block + norm + head)
+    score = C + 1 if m.reward_head else 0  # a reward model's scalar head
+    return m.ensemble * (V * C + positions + m.n_layer * block + norm + head) + score + adapter_count(m)
+
+
+def trainable_count(m: ModelConfig) -> int:
+    """Parameters the optimizer updates: the adapters alone with LoRA, else all of them."""
+    return adapter_count(m) if m.lora_rank else parameter_count(m)
 
 
 def activation_floats(m: ModelConfig, batch: int, seq_len: int, attention_maps: bool = False) -> int:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from glassgpt.config import ModelConfig
 from glassgpt.errors import GlassError
+from glassgpt.models import lora
 from glassgpt.models.dropout import Dropout, cheap_masks, dropout
 from glassgpt.models.kv_cache import KVCache
 from glassgpt.models.rotary import Rotary
@@ -110,8 +111,8 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_head = cfg.n_head
-        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.qkv_bias)  # fused q, k, v
-        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
+        self.c_attn = lora.linear(cfg, "attn.c_attn", cfg.n_embd, 3 * cfg.n_embd, cfg.qkv_bias)  # fused q, k, v
+        self.c_proj = lora.linear(cfg, "attn.c_proj", cfg.n_embd, cfg.n_embd, cfg.bias)
         self.dropout = cfg.attention_dropout  # on the attention weights
         self.resid_dropout = Dropout(cfg.dropout)
         self.qk_norm = cfg.qk_norm
@@ -189,9 +190,9 @@ def soft_cap(logits: torch.Tensor, cap: float) -> torch.Tensor:
 class FeedForward(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.c_fc = nn.Linear(cfg.n_embd, cfg.ffn_width, bias=cfg.bias)
+        self.c_fc = lora.linear(cfg, "mlp.c_fc", cfg.n_embd, cfg.ffn_width, cfg.bias)
         self.act = make_activation(cfg.activation)
-        self.c_proj = nn.Linear(cfg.ffn_width, cfg.n_embd, bias=cfg.bias)
+        self.c_proj = lora.linear(cfg, "mlp.c_proj", cfg.ffn_width, cfg.n_embd, cfg.bias)
         self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -246,16 +247,23 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(cfg.n_embd, V, bias=cfg.head_bias and not cfg.tie_weights)
         if cfg.tie_weights:
             self.lm_head.weight = self.transformer.wte.weight
+        if cfg.reward_head:  # a reward model: one number from the last position's state
+            self.score = nn.Linear(cfg.n_embd, 1)
         self.reset_parameters()
+        if cfg.lora_rank:
+            lora.freeze_base(self)
 
     def reset_parameters(self) -> None:
         """GPT-2 initialisation: N(0, 0.02) weights, zero biases, and the two residual
         projections of each block scaled by 1/√(2·n_layer) so the residual stream's
         variance does not grow with depth.  With ``model.zero_init_proj`` those projections
         start at exactly zero instead: every block then adds nothing at step 0, and the
-        model is the embeddings, the final norm and the head."""
+        model is the embeddings, the final norm and the head.  LoRA adapters: A random, B zero
+        (``lora.init_adapter``), so the adapted model starts as the model itself."""
         for name, p in self.named_parameters():
-            if name.endswith("bias"):
+            if lora.is_adapter(name):
+                lora.init_adapter(name, p)
+            elif name.endswith("bias"):
                 nn.init.zeros_(p)
             elif p.dim() == 1:  # LayerNorm / RMSNorm gains
                 nn.init.ones_(p)
@@ -295,6 +303,12 @@ class GPT(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss
+
+    def rewards(self, idx: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """A reward model's scores (B,): the scalar head on the state at position ``ends[b]`` of
+        each row of ``idx`` (B, T) (the reward readout token; right padding after it is never read)."""
+        x, _ = self._trunk(idx, None, None, None, return_weights=False)
+        return self.score(x[torch.arange(idx.size(0), device=idx.device), ends]).squeeze(-1)
 
     def attention_maps(
         self, idx: torch.Tensor, *, positions: torch.Tensor | None = None, segments: torch.Tensor | None = None

@@ -15,7 +15,8 @@ back under the name ``state/``.  A save that fails (a full disk) removes its ``s
 and leaves the previous checkpoint as it was.
 
 The run's top-level ``model.safetensors`` (what ``sample`` and ``eval`` read, and what users
-copy, edit or replace) is a separate copy, written atomically after each swap.  Resuming
+copy, edit or replace) is a separate copy, written atomically after each swap; a LoRA run
+also gets its adapters alone, ``adapters.safetensors``.  Resuming
 reads ``state/`` only, so nothing done to the top-level file can reach the checkpoint.
 
 Both weight files record the checkpoint's step in their safetensors metadata (``"step"``).  A
@@ -39,6 +40,8 @@ from pathlib import Path
 from glassgpt.errors import FileError, RunDirError
 from glassgpt.fileio import atomic_copy, disk_error, fsync_dir, load_tensors, read_json, save_tensors, write_json
 from glassgpt.rundir.layout import (
+    ADAPTER_MARK,
+    ADAPTERS,
     MODEL,
     SCRATCH,
     STATE_DIR,
@@ -175,6 +178,9 @@ def save(run_dir: str | Path, weights: dict, optimizer: dict, rng: dict, trainer
     fsync_dir(run_dir)
     shutil.rmtree(old, ignore_errors=True)
     publish_weights(run_dir)
+    adapters = {name: t for name, t in weights.items() if ADAPTER_MARK in name}
+    if adapters:  # a LoRA run: its adapters alone as well, the small file to share
+        save_tensors(run_dir / ADAPTERS, adapters)
 
 
 def newest(run_dir: str | Path) -> Path | None:

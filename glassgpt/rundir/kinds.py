@@ -11,8 +11,10 @@ made (``glassgpt.config.derive``) from its model and data:
 ``neural-bigram``   the makemore ladder's neural bigram
 ``mlp``             the makemore ladder's MLP (Bengio 2003, the fixes, BatchNorm)
 ``wavenet``         the makemore ladder's WaveNet-style hierarchy
-``chat``            a GPT fine-tuned on conversations (its tokenizer has the chat tokens)
+``chat``            a GPT fine-tuned on conversations (its tokenizer has the chat tokens), or
+                    trained further from one by DPO or RL (``train.objective`` says which)
 ``imported``        a GPT-2 imported from a Hugging Face folder
+``reward``          a reward model: a chat GPT whose scalar head scores a completion
 ==================  ================================================================
 
 ``SERVES`` is the command x kind table: every command that reads a run names the kinds it
@@ -53,6 +55,7 @@ KINDS: dict[str, Kind] = {
         Kind("wavenet", "the makemore ladder's WaveNet"),
         Kind("chat", "a GPT fine-tuned on conversations"),
         Kind("imported", "a GPT-2 imported from a Hugging Face folder"),
+        Kind("reward", "a reward model (a chat GPT with a scalar head)"),
     )
 }
 
@@ -73,10 +76,22 @@ class Serves:
     instead: Mapping[str, str]
 
 
+#: the stages after fine-tuning start from a chat run
+AFTER_SFT = (
+    "the stages after fine-tuning start from a chat run; fine-tune this run first with "
+    "`glassgpt finetune RUN --sft FILE.jsonl --out CHAT`"
+)
+
 #: command -> what it serves.  The names are what ``glassgpt`` prints in its messages.
 SERVES: dict[str, Serves] = {
     "sample": Serves(ALL, {}),
-    "eval": Serves(ALL, {}),
+    "eval": Serves(
+        tuple(k for k in ALL if k != "reward"),
+        {
+            "reward": "a reward model scores replies instead of predicting text; its held-out pair accuracy is in "
+            "its stage.json, and `glassgpt reward-score` scores replies"
+        },
+    ),
     "eval --splits": Serves(
         ("gpt-words", "ensemble", *LADDER),
         {"*": "--splits scores the train/dev/test words of a word-list run; use `glassgpt eval RUN` for its loss"},
@@ -84,8 +99,9 @@ SERVES: dict[str, Serves] = {
     "eval --multiple-choice": Serves(
         ("gpt", "ensemble", "chat", "imported"),
         {
+            "reward": "multiple choice compares a language model's losses, and a reward model scores replies",
             "*": "multiple choice compares endings of a text, and this run models single words; "
-            "use `glassgpt eval RUN --splits` for its loss"
+            "use `glassgpt eval RUN --splits` for its loss",
         },
     ),
     "explain": Serves(ALL, {}),
@@ -93,6 +109,7 @@ SERVES: dict[str, Serves] = {
         ONE_GPT,
         {
             "ensemble": "a GPT-2 folder holds one GPT; train one member alone to export it",
+            "reward": "a GPT-2 folder has no place for a reward model's scalar head",
             "*": "a GPT-2 folder holds a GPT, and this model has no GPT-2 form; its run directory "
             "(safetensors + JSON) is already portable",
         },
@@ -102,6 +119,7 @@ SERVES: dict[str, Serves] = {
         {
             "gpt-words": "its vocabulary is the letters of a word list, which cannot spell a conversation",
             "ensemble": "fine-tuning grows the vocabulary of one GPT; fine-tune a single GPT",
+            "reward": "a reward model scores replies; fine-tune the chat run it was trained from",
             "*": "fine-tuning continues a GPT trained on text; the makemore ladder's models read a "
             "window of letters, not a conversation",
         },
@@ -111,8 +129,10 @@ SERVES: dict[str, Serves] = {
     "gradcheck": Serves(
         ("gpt", "gpt-words", "chat", "imported", "mlp"),
         {
+            "reward": "the glass engine's GPT has no reward head (the Bradley–Terry gradient is checked on its own, "
+            "in glass.stage_gradcheck)",
             "*": "gradcheck proves hand-written gradients, and this model has none (only the GPT and the "
-            "MLP are written by hand); `glassgpt gradcheck --preset NAME` checks the GPT's"
+            "MLP are written by hand); `glassgpt gradcheck --preset NAME` checks the GPT's",
         },
     ),
     "plot": Serves(ALL, {}),
@@ -123,6 +143,17 @@ SERVES: dict[str, Serves] = {
             "imported": "an imported run has no training state to continue; fine-tune it with `glassgpt finetune`",
             "bigram": "the counting bigram is finished after its one pass of counting; there is nothing to resume",
         },
+    ),
+    "reward": Serves(("chat",), {"*": AFTER_SFT}),
+    "reward-score": Serves(("reward",), {"*": "only a reward model scores replies; train one with `glassgpt reward`"}),
+    "rl": Serves(("chat",), {"reward": "a reward model is what --reward takes; RL trains a chat run", "*": AFTER_SFT}),
+    "rl --reward": Serves(
+        ("reward",), {"*": "--reward takes a reward model run (`glassgpt reward RUN --pairs FILE --out RM` makes one)"}
+    ),
+    "dpo": Serves(("chat",), {"*": AFTER_SFT}),
+    "merge": Serves(
+        ("chat",),
+        {"*": "merge folds LoRA adapters into a GPT, and only fine-tune, DPO and RL runs train them (with --lora)"},
     ),
 }
 
@@ -139,7 +170,9 @@ def kind_of(config: Mapping[str, Any], finetuned: bool = False) -> str:
     arch = model.get("arch", "gpt")
     if config.get("preset") == "import-hf":
         return "imported"
-    if data.get("kind") == "conversations" or finetuned:
+    if model.get("reward_head"):
+        return "reward"
+    if data.get("kind") in ("conversations", "pairs", "prompts") or finetuned:
         return "chat"
     if arch != "gpt":
         return str(arch)

@@ -12,6 +12,9 @@ A run directory is what ``glassgpt train --out DIR`` writes and everything else 
 ``diagnostics.jsonl``  gradient / update / activation diagnostics (``--diagnostics-every``)
 ``lr_finder.json``     the learning-rate sweep (``glassgpt plot DIR lr-finder --run``)
 ``finetune.json``     a fine-tuned run's source run, data, counts and losses before and after
+``stage.json``         a run made by a stage after fine-tuning (reward, dpo, rl, merge): the stage,
+                       the run it started from, its data and settings, figures before and after
+``adapters.safetensors``  a LoRA run's adapters alone (they are in ``model.safetensors`` too)
 ``report.html``        the run report; its figures live in ``plots/``
 ``trackers.json``      the experiment trackers the run logs to (``--log``) and what resuming
                        into the same tracker run needs (the W&B run id)
@@ -40,6 +43,10 @@ DIAGNOSTICS = "diagnostics.jsonl"
 LR_FINDER = "lr_finder.json"
 REPORT = "report.html"
 FINETUNE = "finetune.json"
+STAGE = "stage.json"
+ADAPTERS = "adapters.safetensors"
+#: what names a LoRA adapter's tensor (``transformer.h.0.attn.c_attn.lora_A.q``; see ``models.lora``)
+ADAPTER_MARK = ".lora_"
 #: the trackers of ``--log`` and their run ids, written atomically (``glassgpt.tracking``)
 TRACKERS = "trackers.json"
 
@@ -74,6 +81,8 @@ RUN_FILES = (
     LR_FINDER,
     FINETUNE,
     TRACKERS,
+    STAGE,
+    ADAPTERS,
 )
 RUN_DIRS = (STATE_DIR, STATE_NEW, STATE_OLD, DATA_DIR, PLOTS_DIR, TENSORBOARD_DIR, WANDB_DIR)
 #: the hidden scratch files a killed writer may leave (glob patterns, by the run's own names only):

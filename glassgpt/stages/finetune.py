@@ -37,17 +37,19 @@ from glassgpt.config import RunConfig, validate
 from glassgpt.config.resolve import load_run_config
 from glassgpt.data.conversation_rows import OVERFLOW
 from glassgpt.data.conversation_source import ConversationSource, file_fingerprint
-from glassgpt.data.conversations import Conversation, conversations_path
+from glassgpt.data.conversations import Conversation, conversations_path, read_conversations
 from glassgpt.data.source import measure
 from glassgpt.errors import ConfigError, RunDirError, TokenizerError
 from glassgpt.fileio import write_json
 from glassgpt.generation.sampling import generate
+from glassgpt.generation.tools import text_of, tool_rows
 from glassgpt.models.from_run import load_run_tokenizer, load_weights
-from glassgpt.rundir import kinds
+from glassgpt.rundir import check_new, kinds
 from glassgpt.rundir.layout import FINETUNE
 from glassgpt.stages.grow import NOISE, grow_vocabulary
+from glassgpt.stages.lora import Lora, with_lora
 from glassgpt.tokenizers import Tokenizer, add_special_tokens
-from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, render, role_tokens
+from glassgpt.tokenizers.chat_template import CHAT_SPECIALS, TOOL_SPECIALS, render, role_tokens, uses_tools
 from glassgpt.training.launch import build_trainer
 
 #: training settings of a fine-tune unless the caller gives others
@@ -73,15 +75,16 @@ class FinetuneResult:
     transcript: list[dict] = field(default_factory=list)  # held-out questions, expected and generated replies
 
 
-def chat_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
-    """The run's tokenizer with the chat tokens added; TokenizerError when it cannot hold them."""
+def chat_tokenizer(tokenizer: Tokenizer, tools: bool = False) -> Tokenizer:
+    """The run's tokenizer with the chat tokens added (and the tool tokens after them when
+    ``tools``: the conversations call the calculator); TokenizerError when it cannot hold them."""
     if tokenizer.type == "word":
         raise TokenizerError(
             "this run uses the word tokenizer, whose closed vocabulary cannot encode free "
             "conversation text; fine-tune a char, byte or BPE run."
         )
     try:
-        return add_special_tokens(tokenizer, CHAT_SPECIALS)
+        return add_special_tokens(tokenizer, CHAT_SPECIALS + (TOOL_SPECIALS if tools else ()))
     except TokenizerError as exc:
         raise TokenizerError(f"this run's tokenizer cannot hold the chat tokens: {exc}") from None
 
@@ -99,9 +102,12 @@ def finetune_config(
     val_fraction: float,
     seed: int,
     time_budget: float,
+    device: str = "auto",
+    threads: int = 0,
 ) -> RunConfig:
     """The fine-tune's configuration: the source run's model, the conversations as its data,
-    and the fine-tune's own training settings."""
+    and the fine-tune's own training settings (the device and threads of this machine, not
+    the source run's)."""
     t = stored.train
     train = dataclasses.replace(
         t,
@@ -122,6 +128,8 @@ def finetune_config(
         doc_mask=False,
         save_every=max(1, min(t.save_every, max_steps)),
         schedule_clock="steps" if not time_budget else t.schedule_clock,
+        device=device,
+        threads=threads,
     )
     data = dataclasses.replace(
         stored.data,
@@ -155,9 +163,13 @@ def finetune(
     progress: bool = False,
     transcript: int = DEFAULTS["transcript"],
     log: Callable[[str], None] | None = None,
+    device: str = "auto",
+    threads: int = 0,
+    lora: Lora | None = None,
 ) -> FinetuneResult:
     """Fine-tune the run ``source`` on the conversations in ``sft_file`` into the new run ``out``
-    (see the module docstring).  ``log`` receives progress lines (counts, losses)."""
+    (see the module docstring).  ``log`` receives progress lines (counts, losses); ``device``
+    and ``threads``: where and on how many CPU threads it trains (auto, and 0: glassgpt chooses)."""
     log = log or (lambda line: None)
     if overflow not in OVERFLOW:
         raise ConfigError(f"--overflow must be error or truncate, not {overflow!r}.")
@@ -169,6 +181,7 @@ def finetune(
     out = Path(out)
     if out.resolve() == src.resolve():
         raise RunDirError("--out must be a new run directory; fine-tuning never changes the source run.")
+    check_new(out, overwrite, "finetune")  # now, not after the data is read (and with finetune's own advice)
     stored = load_run_config(src)
     seed = stored.train.seed if seed is None else seed
     cfg = finetune_config(
@@ -183,12 +196,16 @@ def finetune(
         val_fraction=val_fraction,
         seed=seed,
         time_budget=time_budget,
+        device=device,
+        threads=threads,
     )
-    tokenizer = chat_tokenizer(load_run_tokenizer(src))
+    tools = any(uses_tools(c.messages) for c in read_conversations(sft_file))
+    tokenizer = chat_tokenizer(load_run_tokenizer(src), tools)
     conversations = ConversationSource.build(cfg, tokenizer)
     counts = conversations.counts
     _log_counts(log, counts, cfg.seq_len)
     _, weights = grow_vocabulary(stored.model, load_weights(src), tokenizer.vocab_size, seed)
+    cfg, weights = with_lora(cfg, weights, lora, seed)  # --lora: adapters train, the weights stay frozen
     trainer = build_trainer(
         out, config=cfg, overwrite=overwrite, progress=progress, source=conversations, weights=weights
     )
@@ -238,14 +255,16 @@ def _log_counts(log, counts: dict, context: int) -> None:
 
 def transcript_of(model, tokenizer: Tokenizer, conversations: list[Conversation], n: int, context: int) -> list[dict]:
     """The first ``n`` conversations answered greedily: the messages before the last assistant
-    message are the prompt, then the model writes until ``<|assistant_end|>``."""
+    message are the prompt, then the model writes until ``<|assistant_end|>`` (running its
+    tool calls, when it has the tool tokens; ``reply`` is then the text without them)."""
     end = role_tokens(tokenizer)["assistant"][1]
+    tools = tool_rows(tokenizer)
     lines = []
     for conv in conversations[:n]:
         last = max(i for i, m in enumerate(conv.messages) if m["role"] == "assistant")
         prompt = render(tokenizer, conv.messages[:last], add_generation_start=True).ids
-        new = generate(model, prompt, context, temperature=0.0, stop_ids=(end,), max_context=context)[0]
-        reply = tokenizer.decode([i for i in new if i != end])
+        new = generate(model, prompt, context, temperature=0.0, stop_ids=(end,), max_context=context, steer=tools)[0]
+        reply = text_of(tokenizer, [i for i in new if i != end])
         user = next((m["content"] for m in reversed(conv.messages[:last]) if m["role"] == "user"), "")
         lines.append(
             {

@@ -20,7 +20,8 @@ or wrong, and a program can tell which.
   can be scored.
 - **Two formats.**  Plain text, for pretraining: one problem per line, ``12+34=46``
   (``corpus``).  A chat, for fine-tuning and the stages after it: the user writes the
-  question (``12+34=``), the assistant the answer (``46``) (``conversation``).
+  question (``12+34=``), the assistant the answer (``46``) (``conversation``; ``sft_lines``
+  is ``--sft arithmetic``'s file).
 
 Everything is plain Python and deterministic: ``problems(100, seed=1)`` is the same list on
 every machine and every version of Python.
@@ -29,6 +30,7 @@ every machine and every version of Python.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -45,9 +47,12 @@ ALPHABET = "0123456789+-="
 HELD_OUT_SHARE = 0.1
 #: the seed of the held-out stream (``held_out``): fixed, so the held-out problems never change
 HELD_OUT_SEED = 20240622
-#: problems in the pretraining corpus (``corpus``): about 2.4 MB of text
+#: problems in the pretraining corpus (``corpus``): about 1.9 MB of text
 CORPUS_PROBLEMS = 200_000
 CORPUS_SEED = 0
+#: problems of the supervised fine-tuning conversations (``sft_lines``: ``--sft arithmetic``)
+SFT_PROBLEMS = 5_000
+SFT_SEED = 1
 OPS = ("+", "-")
 MAX_DIGITS = 3
 PROBLEM = re.compile(r"^\s*(-?\d+)\s*([+-])\s*(-?\d+)\s*=?\s*$")
@@ -177,6 +182,11 @@ def conversation(problem: Problem, answer: str | None = None) -> dict:
     reply than the right one, e.g. a wrong answer for a preference pair)."""
     reply = problem.answer if answer is None else answer
     return {"messages": [{"role": "user", "content": problem.question}, {"role": "assistant", "content": reply}]}
+
+
+def sft_lines(n: int = SFT_PROBLEMS, seed: int = SFT_SEED, difficulty: Difficulty | None = None) -> str:
+    """Fine-tuning conversations: ``n`` training problems in the chat form, one JSON object per line."""
+    return "".join(json.dumps(conversation(p)) + "\n" for p in problems(n, seed, difficulty))
 
 
 def corpus(n: int = CORPUS_PROBLEMS, seed: int = CORPUS_SEED, difficulty: Difficulty | None = None) -> str:

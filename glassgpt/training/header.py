@@ -27,7 +27,7 @@ import torch
 from glassgpt.config import RunConfig
 from glassgpt.device import memory_of, pick_device
 from glassgpt.models.factory import describe
-from glassgpt.models.footprint import parameter_count, size_text, training_bytes
+from glassgpt.models.footprint import parameter_count, size_text, trainable_count, training_bytes
 from glassgpt.progress import duration
 from glassgpt.training.flops import flops_per_token, peak_flops, precision
 
@@ -133,6 +133,14 @@ def _size_warnings(cfg: RunConfig, device: torch.device, threads: int) -> list[s
     return notes
 
 
+def params_text(m) -> str:
+    """ "809,856 params", or with LoRA adapters what they train: "trains 12,288 of 822,144 params (1.49%)"."""
+    total, trained = parameter_count(m), trainable_count(m)
+    if trained == total:
+        return f"{total:,} params"
+    return f"trains {trained:,} of {total:,} params ({trained / total:.2%}: LoRA rank {m.lora_rank})"
+
+
 def header_lines(
     cfg: RunConfig,
     run_dir,
@@ -170,7 +178,7 @@ def header_lines(
         ends += f", or the {duration(t.time_budget)} time budget if that comes first"
     return [
         f"glassgpt train → {run_dir} ({state})",
-        f"  model      {cfg.preset or 'custom'}: {shape} · {parameter_count(m):,} params",
+        f"  model      {cfg.preset or 'custom'}: {shape} · {params_text(m)}",
         f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {dtype or t.dtype} · {t.engine} engine · "
         f"about {size_text(need)} to train",
         f"  data       {source.description}",

@@ -160,6 +160,13 @@ def _weight_bytes(engine: Engine) -> int:
     return sum(t.numel() * t.element_size() for t in engine.state_dict()["model"].values())
 
 
+def _attach(source: DataSource, engine: Engine) -> None:
+    """A source that samples from the model being trained (RL's rollouts) is given the engine's model."""
+    attach = getattr(source, "attach", None)
+    if attach is not None:
+        attach(engine.sampling_model)
+
+
 def _new(
     out: Path,
     cfg: RunConfig,
@@ -179,6 +186,7 @@ def _new(
     engine = make_engine(cfg)
     if weights is not None:
         engine.load_state_dict({"model": dict(weights)})
+    _attach(source, engine)
 
     def write(path: Path) -> None:
         source.tokenizer.save(path / TOKENIZER)
@@ -223,6 +231,7 @@ def _resumed(
         cores = training_threads(world.local_size)
         cfg = validate(derive(cfg, facts, world.size, stored=stored, resumed_at=state.get("step", 0), cores=cores))
         engine = make_engine(cfg)
+        _attach(source, engine)
         writer.weight_bytes = _weight_bytes(engine)
         space.require_room(out, space.resume_bytes(writer.weight_bytes), "a checkpoint", "run the same command again")
         batches = source.batches(cfg.train.seed, world.rank, world.size)

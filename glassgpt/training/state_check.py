@@ -150,10 +150,13 @@ def _count(value) -> bool:
 
 def _valid_generator_state(state: dict) -> bool:
     """A NumPy PCG64 state (``BatchLoader``, a word list's batches), a shard loader's position
-    (``ShardLoader``) or a conversation source's (epoch, row) (``SFTBatches``)."""
+    (``ShardLoader``), a conversation or pair source's (epoch, row) (``SFTBatches``,
+    ``PairBatches``) or RL's rollouts (a PCG64 state under ``rng`` beside them: ``RolloutBatches``)."""
     if not isinstance(state, dict):
         return False
-    if _count(state.get("sample")) or (_count(state.get("epoch")) and _count(state.get("row"))):
+    if "rng" in state:
+        state = state["rng"]
+    elif _count(state.get("sample")) or (_count(state.get("epoch")) and _count(state.get("row"))):
         return True
     try:
         np.random.PCG64().state = state

@@ -21,7 +21,7 @@ Under torchrun every rank runs this loop on its share of the batches; rank 0 alo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,22 +34,21 @@ from glassgpt.config.validate import parallel_mode
 from glassgpt.data.source import DataSource, EvalSet, measure
 from glassgpt.device import pick_device
 from glassgpt.evaluation.loss import named
-from glassgpt.parallel.ranks import RankShare, gather_state, threads_per_rank
+from glassgpt.parallel.ranks import RankShare, gather_state
 from glassgpt.parallel.world import World
 from glassgpt.progress import TrainingBar as Progress
 from glassgpt.progress import duration, message
+from glassgpt.rundir.card import run_card
 from glassgpt.rundir.layout import DIAGNOSTICS, SAMPLES
 from glassgpt.rundir.writer import RunWriter
-from glassgpt.threads import plan_threads, thread_scope
+from glassgpt.threads import LoadFollower, plan_threads, thread_scope, training_threads
 from glassgpt.training.budget import Budget
+from glassgpt.training.callbacks import Callbacks, Listener, RunStart
 from glassgpt.training.engines.base import Engine, split_micro_batches
 from glassgpt.training.flops import Throughput
 from glassgpt.training.header import header_lines, plan_warnings, scale_lines
 from glassgpt.training.schedule import learning_rate
 from glassgpt.training.stopping import StopSignals, Terminated, stop_agreement
-
-#: a callback receives every metrics record as it is logged (a notebook's live figure, a tracker)
-Callback = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -62,6 +61,10 @@ class TrainResult:
     samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
     rank: int = 0  # under torchrun: this process's rank (0 writes)
     config: RunConfig | None = None  # the frozen configuration the run trained with
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the run's card (``rundir.card``)."""
+        return run_card(self.run_dir)
 
 
 @dataclass
@@ -87,10 +90,11 @@ class Trainer:
         world: World,
         start: Start | None = None,
         progress: bool = True,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Listener] = (),
     ):
         self.cfg, self.source, self.engine, self.batches = cfg, source, engine, batches
-        self.writer, self.world, self.callbacks = writer, world, tuple(callbacks)
+        self.writer, self.world = writer, world
+        self.listen(callbacks)
         start = start or Start()
         self.step, self.tokens, self.elapsed, self.resumed = start.step, start.tokens, start.elapsed, start.resumed
         self.progress = progress and world.is_main
@@ -100,6 +104,10 @@ class Trainer:
         #: a resumed run's checkpoint (trainer state, RNG streams), for the other ranks to receive
         self.restored: tuple[dict, dict] | None = None
 
+    def listen(self, callbacks: Sequence[Listener]) -> None:
+        """Tell ``callbacks`` (``training.callbacks``) about the run; only the writing rank has listeners."""
+        self.callbacks = Callbacks(callbacks if self.world.is_main else ())
+
     def close(self) -> None:
         """Release the run directory's writer lock without training (``run()`` does it when it returns)."""
         self.writer.close()
@@ -108,7 +116,11 @@ class Trainer:
         """Train until ``max_steps``, the budget or a stop signal, then save, evaluate and sample
         (after SIGTERM/SIGUSR1: save and return); the planned threads only for the run."""
         try:
-            self.threads = plan_threads(threads_per_rank(self.cfg.train.threads, self.world, self.device))
+            t = self.cfg.train  # a fixed count (recorded in config.json), or one that follows the load
+            self.threads = plan_threads(
+                0 if t.adaptive_threads else t.threads or training_threads(self.world.local_size)
+            )
+            self.follow = LoadFollower()  # evaluation and sampling may follow the load: they change no weight
             speed = getattr(self.engine, "speed", None)
             self.throughput = Throughput.of(self.cfg, self.cfg.seq_len, self.world.size, speed, self.device)
             with thread_scope(self.threads.threads), StopSignals(self.agree) as stop, self.world.guard():
@@ -131,6 +143,7 @@ class Trainer:
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
         bar = Progress(t.max_steps, self.step, enabled=self.progress, time_budget=t.time_budget)
+        self.callbacks.start(RunStart(self.writer.path, self.cfg, self.step, self.resumed))
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
@@ -165,6 +178,7 @@ class Trainer:
                         "train_loss": result.loss,
                         "lr": lr,
                         "grad_norm": result.grad_norm,
+                        **result.metrics,  # what the objective reports beyond the loss (reward, KL, accuracy …)
                         "tokens_per_sec": speed,
                         **self.throughput.record(speed),
                         "elapsed_s": self.elapsed,
@@ -228,6 +242,7 @@ class Trainer:
             "threads": self.threads.summary(self.governor),
         }
         self.writer.write_summary(summary)
+        self.callbacks.end(summary)
         return TrainResult(
             self.writer.path, self.step, stopped_by, final, summary["sample"], samples, self.world.rank, self.cfg
         )
@@ -241,7 +256,10 @@ class Trainer:
         """The mean loss on the fixed batches of the periodic estimate, its speed recorded for
         the time budget's prediction."""
         start, share = time.perf_counter(), self._share()
-        loss = measure(share, estimate, progress=self.progress, label=f"{estimate.name} estimate", reduce=share.reduce)
+        with thread_scope(self.follow.threads()):
+            loss = measure(
+                share, estimate, progress=self.progress, label=f"{estimate.name} estimate", reduce=share.reduce
+            )
         budget.evals.record(estimate.targets, time.perf_counter() - start)
         return float(loss["loss"])
 
@@ -258,7 +276,8 @@ class Trainer:
         for data in sets:
             share, label = self._share(), f"final {data.name} evaluation"
             if id(data) not in results:  # a set reported twice is measured once
-                results[id(data)] = measure(checked, data, progress=self.progress, label=label, reduce=share.reduce)
+                with thread_scope(self.follow.threads()):
+                    results[id(data)] = measure(checked, data, progress=self.progress, label=label, reduce=share.reduce)
         final = named(sets[0].name, results[id(sets[0])])
         if len(sets) > 1:
             final["splits"] = {data.name: results[id(data)] for data in sets[1:]}
@@ -267,17 +286,18 @@ class Trainer:
     # ---- records, samples, checkpoints ---------------------------------------------------
     def log(self, record: dict) -> None:
         self.writer.log(record)
-        for callback in self.callbacks:
-            callback(record)
+        self.callbacks.record(record)
 
     def record_samples(self) -> list[str]:
         """The source's samples, logged to ``samples.jsonl`` with the step."""
         model = self.engine.sampling_model()  # under FSDP every rank gathers the weights
         if not self.world.is_main:
             return []
-        pairs = self.source.sample(model, self.cfg.train.seed, progress=self.progress)
+        with thread_scope(self.follow.threads()):
+            pairs = self.source.sample(model, self.cfg.train.seed, progress=self.progress)
         for prompt, text in pairs:
             self.writer.log({"step": self.step, "prompt": prompt, "text": text}, SAMPLES)
+        self.callbacks.samples(self.step, list(pairs))
         return [text for _, text in pairs]
 
     def save(self) -> None:
@@ -294,5 +314,9 @@ class Trainer:
         where = (self.writer.path, self.source, device, torch.get_num_threads(), self.step, self.resumed)
         lines = header_lines(self.cfg, *where, speed.dtype if speed else None)
         lines += scale_lines(self.cfg, self.world.size, self.mode, speed, self.throughput)
+        if self.cfg.train.adaptive_threads:
+            lines.append(
+                "note: the training threads follow the machine's load; the run reproduces only at the same counts."
+            )
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)

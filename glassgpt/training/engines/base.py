@@ -17,7 +17,7 @@ generators as it found them.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -32,11 +32,14 @@ TORCH_CPU, TORCH_CUDA = "torch_cpu", "torch_cuda"
 @dataclass
 class StepResult:
     """One optimizer step: the mean loss over its micro-batches, the global gradient norm
-    before clipping, and the diagnostics probe when the step was captured."""
+    before clipping, the diagnostics probe when the step was captured, and the objective's
+    extra figures (a reward model's pair accuracy, RL's reward and KL …; none for the
+    language model), which the trainer records beside the loss."""
 
     loss: float
     grad_norm: float
     probe: Probe | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Engine(Protocol):

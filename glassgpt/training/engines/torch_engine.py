@@ -1,7 +1,10 @@
 """The torch engine: a PyTorch model, its optimizers and its random streams; one training step at a time.
 
 The model is the GPT, or a rung of the makemore ladder (``model.arch``; ``models.factory``):
-every one maps (x, targets) to (logits, loss), so the step below is the same for all.
+every one maps (x, targets) to (logits, loss), so the step below is the same for all.  What
+the step minimises is the run's objective (``training.objectives``: the language model's
+cross-entropy, or after fine-tuning Bradley–Terry, DPO or the policy gradient), which also
+says what extra figures a step reports (``StepResult.metrics``).
 
 See ``base.Engine`` for the protocol the trainer uses.  The optimizers (AdamW, or AdamW +
 Muon, with a learning rate per parameter role) are ``training.optim.Optimizers``.  Weight
@@ -16,6 +19,7 @@ attention follow ``training.speed`` (CUDA; bf16 also on a CPU with native bfloat
 from __future__ import annotations
 
 import contextlib
+import time
 
 import numpy as np
 import torch
@@ -24,11 +28,10 @@ from glassgpt.config import RunConfig
 from glassgpt.device import pick_device
 from glassgpt.makemore.probe import make_probe
 from glassgpt.models.factory import build
-from glassgpt.models.nll import summed_nll
-from glassgpt.models.segments import document_positions
 from glassgpt.parallel.data_parallel import Local, wrap
 from glassgpt.parallel.world import World, device_for
 from glassgpt.training.engines.base import StepResult, TorchRNG
+from glassgpt.training.objectives import make_objective
 from glassgpt.training.optim import Optimizers, decays
 from glassgpt.training.speed import plan_speed
 
@@ -53,6 +56,7 @@ class TorchEngine:
             self.model = build(cfg.model).to(self.device)
         self.parallel = Local(self.model)
         self.optimizer = Optimizers(self.model, t, self.device)
+        self.objective = make_objective(cfg)
         self._compile()
 
     def _compile(self) -> None:
@@ -100,18 +104,19 @@ class TorchEngine:
         probe = make_probe(self.model) if capture else None
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
+        figures, start = [], time.perf_counter()
         with self.rng.active(), self.speed.active():
-            for i, (x, y, *segments) in enumerate(micro_batches):
+            for i, batch in enumerate(micro_batches):
                 watch = probe is not None and i == 0
                 # entered before the forward pass: only the last micro-batch reduces gradients
                 with self.parallel.sync(last=i == n - 1):
                     with self.autocast(), probe.watch() if watch else contextlib.nullcontext():
                         # hooks need the eager module: a compiled one would recompile for them
-                        _, loss = (self.parallel.module if watch else self.forward)(
-                            self._tensor(x), self._tensor(y), **self._documents(*segments)
-                        )
+                        model = self.parallel.module if watch else self.forward
+                        loss, step_figures = self.objective.loss(model, *map(self._tensor, batch))
                     (loss / n).backward()
                 total += loss.detach() / n
+                figures.append(step_figures)
         if probe is not None:
             probe.grads_ready()
         clip = self.cfg.train.grad_clip or float("inf")
@@ -120,20 +125,16 @@ class TorchEngine:
         if probe is not None:
             probe.stepped()
         self.optimizer.zero_grad()
-        return StepResult(self.parallel.mean(float(total)), norm, probe)
-
-    def _documents(self, segments: np.ndarray | None = None) -> dict:
-        """Model keywords for per-token document ids: attention within a document, positions from 0 in each."""
-        if segments is None:
-            return {}
-        return {"segments": self._tensor(segments), "positions": self._tensor(document_positions(segments))}
+        metrics = self.objective.summary(figures, time.perf_counter() - start)
+        return StepResult(self.parallel.mean(float(total)), norm, probe, metrics)
 
     @torch.no_grad()
-    def eval_sums(self, x: np.ndarray, y: np.ndarray, segments: np.ndarray | None = None) -> tuple[float, int]:
+    def eval_sums(self, *batch: np.ndarray) -> tuple[float, int]:
+        """The objective's summed loss and count over one evaluation batch (x, y[, segments] for the
+        language model), dropout off."""
         self.model.eval()
         with self.speed.active(), self.autocast():
-            logits, _ = self.forward(self._tensor(x), **self._documents(segments))
-        return float(summed_nll(logits, self._tensor(y))), int((np.asarray(y) != -1).sum())
+            return self.objective.sums(self.forward, *(self._tensor(a) for a in batch if a is not None))
 
     def sampling_model(self) -> torch.nn.Module:
         """The model itself; under FSDP a whole copy gathered from the shards (every rank

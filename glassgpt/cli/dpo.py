@@ -1,0 +1,81 @@
+"""``glassgpt dpo``: train a chat run on preference pairs by DPO, into a new run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli.lora_options import add_lora_options, lora_from
+from glassgpt.stages.dpo import DEFAULTS, dpo
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "dpo",
+        help=COMMANDS["dpo"],
+        formatter_class=HelpFormatter,
+        description="Train a chat run by direct preference optimisation and save the result as a NEW run; the\n"
+        "chat run is never changed and is the frozen reference. FILE.jsonl holds one pair per line:\n"
+        '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}   (or "messages" instead of "prompt")\n'
+        "The loss is -log sigmoid(beta [(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)]);\n"
+        "the reference log-probabilities are computed once and kept in the run. Each step logs the implicit\n"
+        "rewards' accuracy and margin.",
+    )
+    p.add_argument("run_dir", metavar="RUN", help="the chat run to start from (only read)")
+    p.add_argument(
+        "--pairs",
+        required=True,
+        metavar="FILE.jsonl",
+        help="the preference pairs, or arithmetic[:OPTIONS]: a right and a wrong answer per problem, sampled from RUN",
+    )
+    p.add_argument("--out", required=True, metavar="NEW_RUN", help="the new run directory")
+    p.add_argument("--beta", type=float, default=0.1, help="beta: how strongly the implicit reward may pull")
+    add_lora_options(p)
+    p.add_argument("--max-steps", type=int, default=DEFAULTS["max_steps"], help="optimizer steps")
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="peak learning rate")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="pairs per step")
+    p.add_argument("--warmup-steps", type=int, default=DEFAULTS["warmup_steps"], help="linear warmup steps")
+    p.add_argument("--eval-every", type=int, default=DEFAULTS["eval_every"], help="steps between held-out estimates")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="share of the pairs held out (a seeded choice)")
+    p.add_argument("--task-pairs", type=int, default=DEFAULTS["task_pairs"], help="pairs made with --pairs arithmetic")
+    p.add_argument("--seed", type=int, default=None, help="seed of the split, the batches and the sampled pairs")
+    p.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS", help="stop cleanly after this long")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in NEW_RUN")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = dpo(
+        args.run_dir,
+        args.pairs,
+        args.out,
+        beta=args.beta,
+        lora=lora_from(args),
+        max_steps=args.max_steps,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        warmup_steps=args.warmup_steps,
+        eval_every=args.eval_every,
+        val_fraction=args.val_fraction,
+        task_pairs=args.task_pairs,
+        seed=args.seed,
+        time_budget=args.time_budget,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {"run_dir": str(result.run_dir), "steps": result.steps, "before": result.before, "after": result.after}
+            )
+        )
+        return 0
+    print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
+    for key in result.after:
+        print(f"{key}: {result.before[key]:.4g} -> {result.after[key]:.4g}")
+    return 0
