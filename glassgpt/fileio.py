@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
-
 from glassgpt.errors import DiskError, FileError
 
 #: errno -> (DiskError.reason, what the sentence says)
@@ -188,12 +186,16 @@ def json_object_line(raw: bytes, fail: Callable[[str], Exception]) -> dict:
 
 def save_tensors(path: str | os.PathLike, tensors: dict, metadata: dict[str, str] | None = None) -> None:
     """Atomically write a dict of torch tensors as safetensors."""
+    from safetensors.torch import save_file  # torch: only what reads or writes tensors pays for it
+
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def load_tensors(path: str | os.PathLike, what: str = "weights file") -> dict:
     """Load safetensors into CPU torch tensors, with a clear error when missing or corrupt."""
+    from safetensors.torch import load_file  # torch: only what reads or writes tensors pays for it
+
     path = Path(path)
     if not path.is_file():
         raise FileError(f"{what} {path} is missing.")

@@ -16,6 +16,8 @@ ALLOWED_DEFERRED = {
     "glassgpt/__init__.py": "the API is loaded on first use so `import glassgpt` stays fast",
     "glassgpt/cli/__init__.py": "only the command being run is imported, so `glassgpt --help` stays fast",
     "glassgpt/plotting.py": "matplotlib is imported only when a figure is drawn",
+    "glassgpt/fileio.py": "safetensors' torch functions load torch: only the commands that read or write tensors "
+    "pay for it, so `glassgpt tokenizer` and `data prepare` start fast",
 }
 OPTIONAL_MODULES = {
     "tiktoken",
