@@ -119,8 +119,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 AUTO_DEVICE, AUTO_THREADS = "auto", 0
 #: the commands that run a model, each with both options (gradcheck, CPU only, has --threads)
 RUNS_A_MODEL = ("train", "eval", "sample", "explain", "finetune", "chat", "serve")
-DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto, which picks cuda > mps > cpu)"
-THREADS_HELP = "CPU threads for PyTorch and NumPy (default: 0, glassgpt chooses); N uses N, up to 4 per core"
+DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps; auto (the default) picks cuda > mps > cpu"
+THREADS_HELP = "CPU threads for PyTorch and NumPy; 0 (the default) lets glassgpt choose, N uses N, up to 4 per core"
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:

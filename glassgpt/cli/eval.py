@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads, device_and_threads
 from glassgpt.errors import ConfigError
 from glassgpt.evaluation.loss import evaluate_run
 from glassgpt.evaluation.multiple_choice import SEPARATOR, evaluate_multiple_choice_job
@@ -57,8 +57,7 @@ def register(sub) -> None:
         help="with --multiple-choice: one JSON object with every record's losses and predictions",
     )
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    add_device_and_threads(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -74,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
     if args.splits and args.data:
         raise ConfigError("--splits evaluates the run's own splits and --data other data; give one.")
+    device, threads = device_and_threads(args)
     result = evaluate_run(
         args.run_dir,
         args.data,
-        args.device,
+        device,
         args.batch_size,
-        threads=args.threads,
+        threads=threads,
         progress=not args.quiet,
         splits=SPLITS if args.splits else (),
     )
@@ -97,9 +97,10 @@ def run_multiple_choice(args: argparse.Namespace) -> int:
         separator = SEPARATOR if args.separator is None else unescape(args.separator)
     except ValueError as exc:
         raise ConfigError(f"--separator {exc}") from None
-    with thread_scope(args.threads):
+    device, threads = device_and_threads(args)
+    with thread_scope(threads):
         result = evaluate_multiple_choice_job(
-            args.run_dir, args.multiple_choice, args.device, separator, progress=not args.quiet
+            args.run_dir, args.multiple_choice, device, separator, progress=not args.quiet
         )
     if result is None:  # under torchrun rank 0 alone reports
         return 0

@@ -7,7 +7,7 @@ import argparse
 from rich import box
 from rich.table import Table
 
-from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter, add_threads
 from glassgpt.makemore.gradcheck import check_mlp_run, is_ladder_run, table_lines
 from glassgpt.progress import task
 from glassgpt.rundir import kinds
@@ -29,8 +29,8 @@ def register(sub) -> None:
         "Dropout is off in both (they would draw different masks). Exit status 1 if any tensor\n"
         "fails. With a run directory: its weights and a batch of its training text; with --preset:\n"
         "fresh weights and random tokens.\n"
-        "A makemore MLP run (--model mlp with BatchNorm) is checked the backprop-ninja way instead:\n"
-        "its backward pass written by hand one intermediate at a time (logprobs ... C), each against\n"
+        "A makemore MLP run (`glassgpt train --model mlp`, with BatchNorm) is checked the backprop-ninja\n"
+        "way instead: its backward pass written by hand one intermediate at a time (logprobs ... C), each against\n"
         "autograd (exact? / within tolerance? / max difference), on 32 of its training examples\n"
         "(--batch-size), then the one-formula cross-entropy and BatchNorm backward passes.",
     )
@@ -62,7 +62,7 @@ def register(sub) -> None:
         "--seq-len", type=int, metavar="T", default=none, help="tokens per sequence (default: min(context, 64))"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the batch (and the weights, with --preset)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: the libraries' default)")
+    add_threads(p)
     p.add_argument("--wide", action="store_true", help="full parameter names on one line, however wide")
     p.set_defaults(func=run)
 

@@ -310,7 +310,6 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
         from fastapi import FastAPI, Request
         from fastapi.concurrency import run_in_threadpool
         from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-        from starlette.exceptions import HTTPException
     except ImportError:
         raise GlassError(INSTALL + ".") from None
     play = Playground(run, limits)
@@ -321,18 +320,19 @@ def create_app(run: LoadedRun, limits: Limits = Limits()):
     async def request_error(request, exc: RequestError):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request, exc: HTTPException):
-        """The framework's own 404 and 405, in the playground's ``{"error": ...}`` shape."""
-        where = f"{request.method} {request.url.path}"
-        if exc.status_code == 404:
-            message = f"there is no {request.url.path} here; the playground answers {ROUTES}."
-        elif exc.status_code == 405:
-            allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "other methods")
-            message = f"{where} is not allowed; {request.url.path} takes {allowed}."
-        else:
-            message = f"{where} failed: {exc.detail}."
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+    @app.exception_handler(404)
+    async def not_found(request, exc):
+        """The framework's own 404, in the playground's ``{"error": ...}`` shape."""
+        message = f"there is no {request.url.path} here; the playground answers {ROUTES}."
+        return JSONResponse({"error": message}, status_code=404)
+
+    @app.exception_handler(405)
+    async def wrong_method(request, exc):
+        """The framework's own 405 (its ``Allow`` header kept), in the same shape."""
+        headers = getattr(exc, "headers", None) or {}
+        allowed = {k.lower(): v for k, v in headers.items()}.get("allow", "other methods")
+        message = f"{request.method} {request.url.path} is not allowed; {request.url.path} takes {allowed}."
+        return JSONResponse({"error": message}, status_code=405, headers=headers)
 
     @app.get("/", response_class=HTMLResponse)
     def index():

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from support.hf_check import compare_logits, require_transformers
-from support.scaledata import make_docs, make_run
+from support.hf_check import TEXT, compare_logits, gpt2_style_folder, require_transformers
+from support.scaledata import make_run
 
 import glassgpt
 from glassgpt.errors import InteropError, TokenizerError
@@ -22,7 +22,6 @@ transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
-TEXT = "".join(make_docs(20, seed=11))
 PROBE = "Doc 7.\nThe cat sat on grey hills; nobody knew why, 42 times!"
 TOL = 1e-4  # the issue's bound on |logits ours - logits transformers|
 
@@ -79,34 +78,6 @@ def test_export_refuses_what_gpt2_cannot_hold(tmp_path):
     (tmp_path / "busy" / "keep.txt").write_text("mine")
     with pytest.raises(InteropError, match="is not empty; choose a new folder or pass --overwrite"):
         export_hf(run, tmp_path / "busy")
-
-
-def gpt2_style_folder(path, seed=0, **config):
-    """A random GPT2LMHeadModel and a GPT-2-style tokenizer (byte-level, <|endoftext|> last)."""
-    from tokenizers import ByteLevelBPETokenizer
-
-    bl = ByteLevelBPETokenizer(add_prefix_space=False)
-    bl.train_from_iterator([TEXT], vocab_size=320, min_frequency=1, show_progress=False)
-    bl.add_special_tokens(["<|endoftext|>"])
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=bl._tokenizer, eos_token="<|endoftext|>")
-    fast.save_pretrained(path)
-    torch.manual_seed(seed)
-    cfg = transformers.GPT2Config(
-        vocab_size=len(fast),
-        n_positions=48,
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        bos_token_id=len(fast) - 1,
-        eos_token_id=len(fast) - 1,
-        **config,
-    )
-    model = transformers.GPT2LMHeadModel(cfg).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    model.save_pretrained(path)
-    return model, fast
 
 
 def test_import_a_transformers_model_and_use_it(tmp_path):
