@@ -42,7 +42,9 @@ the end).  A text the constraint does not allow is refused at the first token th
 and explains the conversation's ids: every row also says whether its target ``counts`` for
 the fine-tuning loss (assistant content and ``<|assistant_end|>``), and the result adds
 ``response_loss`` (the mean loss over the counted targets: what ``glassgpt finetune``
-minimises) and ``counted_targets``.
+minimises) and ``counted_targets``.  ``add_stage_view`` adds what a step after fine-tuning
+does to each reply token: its policy-gradient push under an advantage (RL), or its share of
+the implicit reward against a reference model (DPO); the table colours the reply by it.
 """
 
 from __future__ import annotations
@@ -259,6 +261,36 @@ def explain_ids(
     return result
 
 
+def add_stage_view(
+    result: dict, *, advantage: float | None = None, reference: dict | None = None, beta: float = 0.1
+) -> dict:
+    """What a step of RL or DPO does to each counted token of a chat explanation (``explain_chat``):
+
+    - ``advantage`` A (RL): every reply token gets ``push`` = A·(1 − P(target)), the size of its
+      policy-gradient step on its own logit (∂L/∂z_target = −(A/n)(1 − P), n the batch's generated
+      tokens): positive, the token is made likelier; a token already near-certain barely moves;
+    - ``reference`` (DPO): the same conversation explained under the reference model; every reply
+      token gets ``dpo`` = β (ln P − ln P_ref), its share of the reply's implicit reward, and the
+      result ``implicit_reward``, their sum (β (log π(y) − log π_ref(y))).
+
+    Rows whose target does not count get neither.  Returns ``result``, changed."""
+    rows = result["tokens"]
+    if reference is not None and len(reference["tokens"]) != len(rows):
+        raise DataError("the reference explanation has other tokens; explain the same conversation with both runs.")
+    for i, row in enumerate(rows):
+        if not row.get("counts"):
+            continue
+        if advantage is not None:
+            row["push"] = advantage * (1.0 - row["p_target"])
+        if reference is not None:
+            row["dpo"] = beta * (reference["tokens"][i]["loss"] - row["loss"])
+    if reference is not None:
+        result["implicit_reward"] = math.fsum(row.get("dpo", 0.0) for row in rows)
+    if advantage is not None:
+        result["advantage"] = advantage
+    return result
+
+
 def _kept_mass(logits: torch.Tensor, steps: list) -> list[float]:
     """For each row, the probability of the tokens the constraint allows there (float64)."""
     probs = torch.softmax(logits.float().cpu().double(), dim=-1)
@@ -344,6 +376,9 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
     if constrained:
         table.add_column("cut", justify="right", no_wrap=True)
         table.add_column("P|c", justify="right", no_wrap=True)
+    stage = "push" if "advantage" in result else "dpo" if "implicit_reward" in result else ""
+    if stage:
+        table.add_column("A·(1−P)" if stage == "push" else "β·Δln P", justify="right", no_wrap=True)
     for row in result["tokens"]:
         masked = not row.get("counts", True)  # its target is -1 in training: no loss, no gradient
         style = "dim" if masked else loss_style(row["loss"], vocab_size)
@@ -369,6 +404,10 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
             cells.append("[green]✓[/]" if row["counts"] else "[dim]·[/]")
         if constrained:
             cells += [_p(row["removed"]), _p(row["p_constrained"])]
+        if stage:
+            cells.append(_signed(row.get(stage)))
+        if stage and stage in row:  # the reply's tokens coloured by what the step does to them
+            cells[2] = f"[{'green' if row[stage] > 0 else 'red'}]{escape(_q(row['target']))}[/]"
         table.add_row(*cells)
     console.print(table)
     if chat:
@@ -376,6 +415,16 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
             f"response loss [bold]{result['response_loss']:.4f}[/] nats over the "
             f"{result['counted_targets']} counted targets (✓: assistant text and <|assistant_end|>; "
             "rows marked · are masked: target −1, no loss, no gradient)"
+        )
+    if stage == "push":
+        console.print(
+            f"advantage A = {result['advantage']:+.3f}: each reply token's logit moves by −(A/n)(1 − P) (n: the "
+            "batch's generated tokens); green targets are made likelier, red ones less likely"
+        )
+    elif stage == "dpo":
+        console.print(
+            f"implicit reward β(log π − log π_ref) of the reply [bold]{result['implicit_reward']:+.4f}[/], token by "
+            "token in β·Δln P: green where the model made the token likelier than the reference, red where less"
         )
     if constrained:
         console.print(
@@ -390,6 +439,10 @@ def render(result: dict, vocab_size: int | None = None, console=None, grad_top: 
         f"mean loss [bold]{result['mean_loss']:.4f}[/] nats · perplexity [bold]{result['perplexity']:.3f}[/]"
         f" · bits per byte [bold]{result['bits_per_byte']:.4f}[/] · {len(result['tokens'])} predictions" + check
     )
+
+
+def _signed(x: float | None) -> str:
+    return "" if x is None else f"[{'green' if x > 0 else 'red'}]{x:+.3f}[/]"
 
 
 def _p(p: float) -> str:

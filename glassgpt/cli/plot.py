@@ -15,6 +15,7 @@ from glassgpt.training.lr_finder import find_lr
 FIGURE_NAMES = [
     "overview",
     "loss",
+    "stage",
     "grad-norm",
     "lr-finder",
     "grad-components",

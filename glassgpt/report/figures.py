@@ -222,6 +222,61 @@ def loss(run: RunData):
     return fig
 
 
+#: the stages after fine-tuning: (panel title, y label, [(metrics key, label, colour)])
+STAGE_PANELS = (
+    (
+        "reward and accuracy",
+        "per completion / pair",
+        [
+            ("reward", "mean reward of the rollouts", theme.BLUE),
+            ("accuracy", "exact accuracy of the rollouts", theme.GREEN),
+            ("pair_accuracy", "pairs ranked right", theme.GREEN),
+            ("implicit_accuracy", "pairs the implicit reward ranks right", theme.GREEN),
+        ],
+    ),
+    ("KL to the start model", "k3 estimate, nats per token", [("kl", "KL(π‖π_ref)", theme.PURPLE)]),
+    ("entropy", "nats per generated token", [("entropy", "entropy of the policy", theme.ORANGE)]),
+    (
+        "margins",
+        "score or implicit reward",
+        [
+            ("reward_margin", "r_chosen − r_rejected", theme.TEAL),
+            ("implicit_margin", "implicit margin", theme.TEAL),
+            ("chosen_reward", "implicit reward, chosen", theme.GREEN),
+            ("rejected_reward", "implicit reward, rejected", theme.RED),
+        ],
+    ),
+)
+
+
+@figure(
+    "stage",
+    "The stages after fine-tuning, step by step: RL's mean reward and exact accuracy of its rollouts, "
+    "a reward model's or DPO's share of pairs ranked right, the KL divergence to the start model "
+    "(k3 estimate per token), the policy's entropy, and the reward margins (thin: every logged step; "
+    "bold: the 50-step mean).",
+)
+def stage(run: RunData):
+    panels = [(t, y, [c for c in curves if len(run.series(c[0])[0])]) for t, y, curves in STAGE_PANELS]
+    panels = [p for p in panels if p[2]]
+    if not panels:
+        raise MissingData(
+            "this run has no reward, accuracy, KL or entropy curves (it is not a stage after fine-tuning)"
+        )
+    fig, axes = new_figure(8, 2.6 * len(panels), nrows=len(panels), squeeze=False)
+    for ax, (title, ylabel, curves) in zip(axes[:, 0], panels):
+        for key, label, colour in curves:
+            steps, values = run.series(key)
+            ax.plot(steps, values, color=colour, alpha=0.3, lw=1)
+            ax.plot(steps, window_mean(steps, values), color=colour, lw=2, label=label)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best")
+    axes[-1, 0].set_xlabel("step")
+    fig.suptitle(f"{run.title}: after fine-tuning")
+    return fig
+
+
 @figure(
     "grad-norm",
     "Global gradient norm ‖∇L‖ at each logged step, measured before clipping. Spikes "

@@ -35,7 +35,7 @@ from glassgpt.training.launch import build_trainer
 
 DEFAULTS = {"max_steps": 200, "lr": 2e-4, "batch_size": 32, "warmup_steps": 10, "eval_every": 50, "task_pairs": 2000}
 #: held-out problems a task run is scored on before and after
-HELD_OUT = 500
+HELD_OUT = 200
 
 
 @dataclass

@@ -125,6 +125,7 @@ def finetune_config(
         sample_prompts=(),
         sample_tokens=0,
         engine="torch",
+        objective="lm",  # a run after fine-tuning (RL, DPO) is fine-tuned again on the language-model loss
         doc_mask=False,
         save_every=max(1, min(t.save_every, max_steps)),
         schedule_clock="steps" if not time_budget else t.schedule_clock,
@@ -139,6 +140,8 @@ def finetune_config(
         files=(),
         jsonl_field="",
         fingerprint="",
+        task="",
+        reward_model="",
         val_fraction=val_fraction,
         overflow=overflow,
     )

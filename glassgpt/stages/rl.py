@@ -53,7 +53,7 @@ DEFAULTS = {
     "eval_every": 50,
 }
 #: held-out problems of a task run, scored before and after
-HELD_OUT = 500
+HELD_OUT = 200
 
 
 @dataclass

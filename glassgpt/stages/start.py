@@ -89,7 +89,16 @@ def stage_config(
         **train,
         "warmup_steps": min(train.get("warmup_steps", t.warmup_steps), max_steps),
     }
-    data = {"corpus": "", "files": (), "jsonl_field": "", "fingerprint": "", "path": "", "task": "", **data}
+    data = {
+        "corpus": "",
+        "files": (),
+        "jsonl_field": "",
+        "fingerprint": "",
+        "path": "",
+        "task": "",
+        "reward_model": "",
+        **data,
+    }
     return validate(
         dataclasses.replace(
             start,

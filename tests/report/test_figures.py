@@ -31,6 +31,8 @@ FIXED_SIZES = {
 DIAGNOSTIC_FIGURES = {"grad-flow", "update-ratio", "histograms"}
 #: the makemore ladder's figures (tests/makemore/test_ladder_report.py): a GPT run skips them
 LADDER_ONLY = {"weight-gradients", "dead-neurons", "bigram-table"}
+#: the curves of the stages after fine-tuning (reward, accuracy, KL, entropy): a pretraining run skips it
+STAGE_ONLY = {"stage"}
 
 
 def png_size(path) -> tuple[int, int]:
@@ -43,9 +45,9 @@ def test_every_figure_renders_a_readable_png(report_run, tmp_path):
     results = render(report_run, "all", out_dir=tmp_path)
     assert [r.name for r in results] == list(FIGURES)
     skipped = {r.name: r.note for r in results if r.path is None}
-    assert set(skipped) == LADDER_ONLY and all(n.startswith("skipped:") for n in skipped.values()), skipped
+    assert set(skipped) == LADDER_ONLY | STAGE_ONLY and all(n.startswith("skipped:") for n in skipped.values()), skipped
     for r in results:
-        if r.name in LADDER_ONLY:
+        if r.name in LADDER_ONLY | STAGE_ONLY:
             continue
         assert r.path == tmp_path / f"{r.name}.png" and r.path.stat().st_size > 2000, r.name
         image = imread(r.path)  # matplotlib reads it back
@@ -67,7 +69,25 @@ def test_each_figure_function_returns_its_path(report_run, tmp_path):
 def test_training_wrote_every_figure_it_had_data_for(report_run):
     plots = {p.stem for p in (report_run / "plots").glob("*.png")}
     # the sweep ran after training, so only lr-finder is missing from the end-of-run set
-    assert plots == set(FIGURES) - {"lr-finder"} - LADDER_ONLY
+    assert plots == set(FIGURES) - {"lr-finder"} - LADDER_ONLY - STAGE_ONLY
+
+
+def test_the_stage_figure_draws_the_curves_a_run_after_fine_tuning_logs(run_copy, tmp_path):
+    rng = np.random.default_rng(0)
+    records = [
+        {
+            "step": s,
+            "train_loss": 0.1,
+            "reward": 0.2 + s / 200,
+            "accuracy": 0.2 + s / 200,
+            "kl": s / 1000,
+            "entropy": 1.0 - s / 200 + 0.01 * rng.normal(),
+        }
+        for s in range(10, 110, 10)
+    ]
+    (run_copy / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = render(run_copy, "stage", out_dir=tmp_path)[0]
+    assert result.path == tmp_path / "stage.png" and png_size(result.path) == (800, 780)  # three panels
 
 
 def test_figures_without_their_data_are_skipped_with_a_note(run_copy, tmp_path):

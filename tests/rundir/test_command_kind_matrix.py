@@ -1,7 +1,7 @@
 """Every command × every kind of run: it works, or it refuses in one sentence with exit status 2,
 and the run it read is unchanged.
 
-The runs are one of each kind glassgpt makes (``support.runkinds``: 14 runs of the 9 kinds).
+The runs are one of each kind glassgpt makes (``support.runkinds``: 17 runs of the 10 kinds).
 Which cells refuse comes from the command × kind table itself (``rundir.kinds.SERVES``), plus
 the few limits inside a kind that a command refuses in its own words (``LIMITS``).  A cell
 that works is checked for what the command is for: a sample is text (names, for a word
@@ -26,6 +26,22 @@ from glassgpt.cli import main
 from glassgpt.models.from_run import load_run
 from glassgpt.rundir.kinds import SERVES, refusal, run_config
 from glassgpt.serve.app import create_app
+
+#: two RL steps; the row "rl" puts the cell's run in the policy's place (against the reward model
+#: fixture), the row "rl --reward" in the reward model's (for the chat fixture)
+RL = [
+    "--prompts",
+    "{root}/prompts.jsonl",
+    "--out",
+    "{tmp}/rl",
+    "--max-steps",
+    "2",
+    "-G",
+    "2",
+    "--prompts-per-step",
+    "2",
+]
+RL += ["--max-new-tokens", "3", "--eval-every", "0", "--quiet"]
 
 #: what each command is asked to do; {run}, {tmp}, {text}, {root} are filled in per cell
 COMMANDS = {
@@ -54,19 +70,58 @@ COMMANDS = {
     "plot": ["plot", "{run}", "--quiet"],
     "report": ["report", "{run}", "--no-plots", "--quiet"],
     "train --resume": ["train", "--out", "{run}", "--resume", "--max-steps", "{more}", "--quiet"],
+    "reward": [
+        "reward",
+        "{run}",
+        "--pairs",
+        "{root}/pairs.jsonl",
+        "--out",
+        "{tmp}/rm",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--eval-every",
+        "0",
+        "--quiet",
+    ],
+    "reward-score": ["reward-score", "{run}", "--prompt", "all", "--text", "gold", "--json"],
+    "rl": ["rl", "{run}", "--reward", "{root}/reward", *RL],
+    "rl --reward": ["rl", "{root}/chat", "--reward", "{run}", *RL],
+    "dpo": [
+        "dpo",
+        "{run}",
+        "--pairs",
+        "{root}/pairs.jsonl",
+        "--out",
+        "{tmp}/dpo",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--eval-every",
+        "0",
+        "--quiet",
+    ],
+    "merge": ["merge", "{run}", "--out", "{tmp}/merged"],
 }
 
 #: refusals inside a served kind: (run, command) -> words of the one sentence
 LIMITS = {
     ("gpt-word", "export --hf"): "a word tokenizer has no Hugging Face equivalent",
     ("gpt-word", "finetune"): "word tokenizer, whose closed vocabulary cannot encode free conversation text",
-    ("gpt-speedrun", "export --hf"): "has no rotary position embeddings",
+    ("gpt-speedrun", "export --hf"): "cannot hold rotary position embeddings",
     ("gpt-speedrun", "gradcheck"): "which the glass engine has no hand-written gradients for",
     ("imported", "eval"): "was imported and has no token data of its own",
+    ("chat", "merge"): "has no LoRA adapters to merge",
+    ("chat-rl", "merge"): "has no LoRA adapters to merge",
+    ("chat-dpo-lora", "gradcheck"): "uses model.lora_rank (LoRA adapters), which the glass engine has no hand-written",
 }
 
 #: text each run can spell: the poem's words for the text runs, syllables for the word lists
 TEXT = {"gpt-word": "All that glitters", "chat": "all gold"}
+#: the runs whose tokenizer has the chat tokens
+CHAT_RUNS = ("chat", "reward", "chat-rl", "chat-dpo-lora")
 WORD_RUNS = ("bigram", "neural-bigram", "mlp", "wavenet", "gpt-words", "ensemble")
 #: commands that write into the run they read, and what
 WRITES = {"plot": ("plots",), "report": ("report.html", "plots"), "train --resume": None}
@@ -175,6 +230,18 @@ def check_output(name: str, command: str, run: Path, tmp: Path, out: str, steps:
         assert (run / "report.html").is_file()
     elif command == "train --resume":
         assert json.loads((run / "state" / "trainer.json").read_text())["step"] == steps + 2
+    elif command == "reward":
+        assert json.loads((tmp / "rm" / "config.json").read_text())["kind"] == "reward"
+    elif command == "reward-score":
+        scores = json.loads(out)
+        assert len(scores) == 1 and math.isfinite(scores[0])
+    elif command in ("rl", "rl --reward"):
+        assert json.loads((tmp / "rl" / "config.json").read_text())["train"]["objective"] == "pg"
+    elif command == "dpo":
+        assert json.loads((tmp / "dpo" / "config.json").read_text())["train"]["objective"] == "dpo"
+    elif command == "merge":
+        merged = load_run(tmp / "merged")
+        assert merged.config.model.lora_rank == 0 and not any(".lora_" in k for k in merged.model.weights())
 
 
 @pytest.mark.parametrize("name", list(RUNS))
@@ -194,7 +261,7 @@ def test_every_endpoint_of_the_playground_works_or_refuses_in_one_sentence(runs,
     explained = client.post("/api/explain", json={"text": text})
     assert explained.status_code == 200 and explained.json()["tokens"], explained.text[-500:]
     chat = client.post("/api/chat", json={"messages": [{"role": "user", "content": "all"}], "max_tokens": 3})
-    if name == "chat":
+    if name in CHAT_RUNS:
         assert chat.status_code == 200 and "event: done" in chat.text
     else:  # a run without chat tokens: one sentence, the same JSON error body as every other error
         assert chat.status_code == 409 and "no chat tokens" in chat.json()["error"]

@@ -3,7 +3,8 @@
 ``RUNS`` names each: the GPT on text with each tokenizer (char, word, BPE), on the glass
 engine, with the speedrun's block, on a prepared corpus; the five rungs of the makemore
 ladder on a word list (the counting and neural bigram, the MLP, the WaveNet, the GPT); an
-ensemble; a chat fine-tune; a GPT-2 imported from a Hugging Face folder.  Each trains for a
+ensemble; a chat fine-tune; a GPT-2 imported from a Hugging Face folder; after the fine-tune, a
+reward model, a chat run trained by RL against it, and one trained by DPO with LoRA adapters.  Each trains for a
 few steps on the built-in poem or a made-up word list, so the whole set takes seconds.
 """
 
@@ -19,7 +20,11 @@ from glassgpt.config import resolve
 from glassgpt.data.corpora import POEM
 from glassgpt.data.prepare import prepare
 from glassgpt.interop import export_hf, import_hf
+from glassgpt.stages.dpo import dpo
 from glassgpt.stages.finetune import finetune
+from glassgpt.stages.lora import Lora
+from glassgpt.stages.reward import train_reward_model
+from glassgpt.stages.rl import rl
 from glassgpt.training.launch import train
 
 #: the fixture name -> the kind its config.json must name
@@ -38,6 +43,9 @@ RUNS = {
     "ensemble": "ensemble",
     "chat": "chat",
     "imported": "imported",
+    "reward": "reward",
+    "chat-rl": "chat",
+    "chat-dpo-lora": "chat",
 }
 
 SMALL = {"model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "model.block_size": 16}
@@ -64,6 +72,16 @@ def chat_lines() -> str:
     pairs = [("all", "gold"), ("young", "old"), ("gilded", "tombs"), ("had", "you")]
     messages = [[{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in pairs * 3]
     return "".join(json.dumps({"messages": m}) + "\n" for m in messages)
+
+
+def pairs_lines() -> str:
+    """Preference pairs in the chat runs' letters: each question's own answer against another's."""
+    pairs = [("all", "gold", "old"), ("young", "old", "tombs"), ("gilded", "tombs", "you"), ("had", "you", "gold")]
+    return "".join(json.dumps({"prompt": q, "chosen": c, "rejected": r}) + "\n" for q, c, r in pairs * 2)
+
+
+def prompt_lines() -> str:
+    return "".join(json.dumps({"prompt": q, "answer": a}) + "\n" for q, a in (("all", "gold"), ("young", "old")) * 2)
 
 
 def _text(root: Path, out: str, settings: dict, preset: str = "baby", text: str = POEM[:3000]) -> Path:
@@ -123,4 +141,22 @@ def build(root: Path) -> dict[str, Path]:
     runs["chat"] = finetune(runs["gpt-char"], sft, root / "chat", max_steps=3, batch_size=2, eval_every=0).run_dir
     export_hf(runs["gpt-char"], root / "hf")
     runs["imported"] = import_hf(root / "hf", root / "imported")
+    (root / "pairs.jsonl").write_text(pairs_lines(), encoding="utf-8")
+    (root / "prompts.jsonl").write_text(prompt_lines(), encoding="utf-8")
+    short = {"max_steps": 2, "batch_size": 2, "eval_every": 0}
+    runs["reward"] = train_reward_model(runs["chat"], root / "pairs.jsonl", root / "reward", **short).run_dir
+    runs["chat-rl"] = rl(
+        runs["chat"],
+        root / "chat-rl",
+        reward=runs["reward"],
+        prompts=root / "prompts.jsonl",
+        group_size=2,
+        prompts_per_step=2,
+        max_new_tokens=3,
+        max_steps=2,
+        eval_every=0,
+    ).run_dir
+    runs["chat-dpo-lora"] = dpo(
+        runs["chat"], root / "pairs.jsonl", root / "chat-dpo-lora", lora=Lora(2), **short
+    ).run_dir
     return runs
