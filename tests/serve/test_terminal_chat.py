@@ -64,7 +64,10 @@ def test_ctrl_c_during_a_reply_stops_it_and_the_chat_goes_on(chat, monkeypatch):
     monkeypatch.setattr(session, "stream_text", interrupted_after_4)
     out = io.StringIO()
     script = io.StringIO(f"{QA[0][0]}\n/probs\n/probs\n")
-    assert chat_loop(run, GREEDY, stdin=script, out=out) == 1
+    try:
+        assert chat_loop(run, GREEDY, stdin=script, out=out) == 1
+    except KeyboardInterrupt:  # caught here, or it would stop the whole test session
+        pytest.fail("Ctrl-C during a reply ended the chat instead of stopping the reply")
     partial = reply_to(run, [{"role": "user", "content": QA[0][0]}])[:4]
     assert f"bot> {partial} [stopped]\nyou> /probs\nprobabilities on" in out.getvalue()
     # the next reply sees the stopped one as said (10 tokens a reply leave room for all of it in the prompt)
