@@ -90,8 +90,13 @@ class RolloutBatches:
         if self.pending is not None and self.uses < self.t.ppo_epochs:
             self.uses += 1
             return self.pending
+        self.pending = self.rollout(self.source.draw(n // self.t.group_size, self))
+        self.uses = 1
+        return self.pending
+
+    def rollout(self, prompts: list) -> Batch:
+        """G completions of each prompt from the policy, scored, as a batch of ``ROLLOUT_FIELDS``."""
         group = self.t.group_size
-        prompts = self.source.draw(n // group, self)
         prompt_ids = [self.source.prompt_ids(p) for p in prompts]
         rows = [i for i in range(len(prompts)) for _ in range(group)]
         policy = self.source.policy()
@@ -111,7 +116,7 @@ class RolloutBatches:
         correct = correctness(row_prompts, texts, self.source.task is not None)
         sides = encode_sides([(prompt_ids[i], c) for i, c in zip(rows, completions)])
         generated = sum(len(c) for c in completions)
-        self.pending = (
+        return (
             sides.ids,
             sides.targets,
             group_advantages(rewards, group, self.t.std_norm),
@@ -121,8 +126,6 @@ class RolloutBatches:
             correct,
             np.full(len(rows), generated / max(seconds, 1e-9), dtype=np.float32),
         )
-        self.uses = 1
-        return self.pending
 
     def state(self) -> dict:
         pending = None if self.pending is None else [a.tolist() for a in self.pending]

@@ -95,6 +95,7 @@ def dpo(
         "eval_every": eval_every,
         "seed": seed,
         "time_budget": time_budget,
+        "weight_decay": 0.0,  # no pull towards zero weights: only the objective moves the model
     }
     cfg = stage_config(start.config, "chat", data, train)
     cfg, weights = with_lora(cfg, start.weights, lora, seed)

@@ -117,6 +117,7 @@ def train_reward_model(
         "eval_every": eval_every,
         "seed": seed,
         "time_budget": time_budget,
+        "weight_decay": 0.0,  # no pull towards zero weights: only the objective moves the model
     }
     cfg = stage_config(start.config, "reward", data, train, {"reward_head": True})
     tokenizer = reward_tokenizer(start.tokenizer)

@@ -30,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from glassgpt.data.pairs import READOUT
+from glassgpt.data.pairs import READOUT, Prompt
 from glassgpt.data.prompt_source import Frozen, PromptSource
+from glassgpt.data.rollouts import RolloutBatches, logprobs
 from glassgpt.errors import ConfigError, TokenizerError
 from glassgpt.evaluation.task import kl_to, task_scores
 from glassgpt.generation.sampling import generate_batch
@@ -41,6 +42,7 @@ from glassgpt.stages.lora import Lora, with_lora
 from glassgpt.stages.start import open_start, stage_config, write_record
 from glassgpt.tasks import arithmetic, task_spec
 from glassgpt.tokenizers import add_special_tokens
+from glassgpt.training.engines import make_engine
 from glassgpt.training.launch import build_trainer
 
 DEFAULTS = {
@@ -141,6 +143,7 @@ def rl(
         "eval_every": eval_every,
         "seed": seed,
         "time_budget": time_budget,
+        "weight_decay": 0.0,  # no pull towards zero weights: only the objective moves the model
     }
     cfg = stage_config(start.config, "chat", data, train)
     cfg, weights = with_lora(cfg, start.weights, lora, seed)
@@ -180,3 +183,41 @@ def rl(
 
 def _line(figures: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if isinstance(v, float))
+
+
+def worked_step(
+    run: str | Path, question: str, group_size: int = 8, lr: float = 1e-3, seed: int = 0, max_new_tokens: int = 6
+) -> dict:
+    """One RL step on one prompt of the arithmetic task, in numbers (docs/stages.md's worked example):
+    ``group_size`` completions of ``question`` sampled from the chat run ``run``, their rewards and
+    advantages, one optimizer step of the policy gradient at ``lr`` (the engine's own step, no
+    warmup), and the log-probability of every generated token before and after it.  Nothing is written."""
+    start = open_start(run, "rl", Path(run) / "worked-step")
+    data = {"kind": "prompts", "task": "arithmetic"}
+    train = {"objective": "pg", "group_size": group_size, "batch_size": group_size, "rollout_tokens": max_new_tokens}
+    train.update(max_steps=1, lr=lr, warmup_steps=0, seed=seed, kl_beta=0.0)
+    cfg = stage_config(start.config, "chat", data, train)
+    engine = make_engine(cfg)
+    engine.load_state_dict({"model": start.weights})
+    source = PromptSource(cfg, start.tokenizer, None, start.frozen(), None)
+    source.attach(engine.sampling_model)
+    batch = RolloutBatches(source, seed).rollout([Prompt(({"role": "user", "content": question},))])
+    ids, targets, advantages, before, _, rewards, _, _ = batch
+    engine.train_step([batch], lr)
+    after = logprobs(engine.sampling_model(), ids, targets)
+    completions = []
+    for i in range(group_size):
+        where = np.nonzero(targets[i] >= 0)[0]
+        tokens = [
+            {
+                "token": start.tokenizer.token_str(int(targets[i, t])),
+                "logp_before": float(before[i, t]),
+                "logp_after": float(after[i, t]),
+            }
+            for t in where
+        ]
+        text = source.reply_text([int(targets[i, t]) for t in where])
+        completions.append(
+            {"reply": text, "reward": float(rewards[i]), "advantage": float(advantages[i]), "tokens": tokens}
+        )
+    return {"question": question, "lr": lr, "completions": completions}
