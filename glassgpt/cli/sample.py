@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 
-from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads, device_and_threads
 from glassgpt.config.resolve import load_run_config
 from glassgpt.errors import ConfigError
-from glassgpt.generation.sampling import DEFAULTS, check_request, sample_text
+from glassgpt.generation.constraints import Constraint, make_constraint
+from glassgpt.generation.sampling import DEFAULTS, check_request, constrained_rows, sample_text
+from glassgpt.generation.shots import read_shots
+from glassgpt.generation.speculative import MAX_GUESSES, check_draft
 from glassgpt.makemore.names import sample_run
 from glassgpt.makemore.word_source import run_words as word_data
 from glassgpt.models.from_run import load_run
@@ -47,7 +50,39 @@ def register(sub) -> None:
         default=DEFAULTS.num_samples,
         help="number of independent samples (names, for a word-list run)",
     )
-    p.add_argument("--seed", type=int, help="random seed for reproducible samples")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="random seed for reproducible samples; sample i draws with seed + i, so it equals "
+        "--num-samples 1 --seed SEED+i",
+    )
+    steer = p.add_argument_group("constraints (one of them; the continuation must match it)")
+    steer.add_argument("--regex", metavar="PATTERN", help="a regular expression the whole continuation matches")
+    steer.add_argument("--choices", metavar="A|B|C", help="the continuation is one of these, separated by '|'")
+    steer.add_argument(
+        "--json-schema",
+        metavar="FILE",
+        help="a JSON schema (objects, strings, integers, booleans, enums, arrays): the continuation is such JSON",
+    )
+    p.add_argument(
+        "--shots",
+        metavar="FILE.jsonl",
+        help='a few-shot prompt: one example a line, {"input": "12+34=", "output": "46"}, written before '
+        "--prompt (each input and output on one line); the samples stop at the first newline unless --stop",
+    )
+    p.add_argument(
+        "--draft",
+        metavar="SMALL_RUN",
+        help="speculative decoding: a smaller run with the same tokenizer guesses tokens that this run checks "
+        "in one pass (the same samples' distribution, fewer passes of this run); prints the acceptance rate",
+    )
+    p.add_argument(
+        "--draft-tokens",
+        type=int,
+        default=4,
+        metavar="K",
+        help=f"tokens the draft guesses per round, 1 to {MAX_GUESSES}",
+    )
     p.add_argument(
         "--stop",
         action="append",
@@ -55,8 +90,7 @@ def register(sub) -> None:
         metavar="TEXT",
         help="cut each sample at this string (repeatable); escapes such as \\n work: --stop '\\n\\n'",
     )
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (auto picks cuda > mps > cpu)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    add_device_and_threads(p)
     p.add_argument(
         "--mark-known",
         action="store_true",
@@ -81,8 +115,7 @@ def run_words(args: argparse.Namespace) -> int:
         args.temperature,
         args.prompt,
         known,
-        args.device,
-        args.threads,
+        *device_and_threads(args),
     )
     if args.json:
         print(json.dumps([{"name": n, "known": k} if args.mark_known else n for n, k in names], ensure_ascii=False))
@@ -95,9 +128,34 @@ def run_words(args: argparse.Namespace) -> int:
     return 0
 
 
+def constraint_of(args: argparse.Namespace) -> Constraint | None:
+    """The constraint the options name (None without one), read and checked before the run is loaded."""
+    return make_constraint(args.regex, args.choices, args.json_schema)
+
+
+def load_draft(args: argparse.Namespace, tokenizer, device: str):
+    """The draft run's model for --draft (None without it), checked against this run's tokenizer."""
+    if args.draft is None:
+        if args.draft_tokens != 4:
+            raise ConfigError("--draft-tokens sets how many tokens --draft guesses; give --draft SMALL_RUN too.")
+        return None
+    if args.regex or args.choices or args.json_schema:
+        raise ConfigError("--draft and a constraint cannot be combined; sample with one of them.")
+    kinds.require(args.draft, "sample")
+    draft = load_run(args.draft, device)
+    check_draft(tokenizer, draft.tokenizer, args.draft_tokens, f"the draft {args.draft}")
+    return draft.language_model
+
+
 def run(args: argparse.Namespace) -> int:
     kinds.require(args.run_dir, "sample")
+    constraint_of(args)  # a bad pattern or schema is refused before anything is loaded
     if load_run_config(args.run_dir).data.kind == "words":
+        if args.shots or args.draft:
+            raise ConfigError(
+                f"{'--shots' if args.shots else '--draft'} works on runs trained on text; this run draws names "
+                "from a word list."
+            )
         return run_words(args)
     if args.mark_known:
         raise ConfigError("--mark-known marks names of a word list's training split; this run was trained on text.")
@@ -105,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
         stops = [unescape(s) for s in args.stop]
     except ValueError as exc:
         raise ConfigError(f"--stop {exc}") from None
-    with thread_scope(args.threads):
-        loaded = load_run(args.run_dir, args.device)
+    device, threads = device_and_threads(args)
+    with thread_scope(threads):
+        loaded = load_run(args.run_dir, device)
         check_request(
             loaded.model,
             args.num_samples,
@@ -117,7 +176,12 @@ def run(args: argparse.Namespace) -> int:
             args.top_p,
             args.seed,
         )  # before the progress bar starts
-        total = max(0, args.max_new_tokens)
+        constrained_rows(loaded.tokenizer, args.max_new_tokens, args.regex, args.choices, args.json_schema)
+        if args.shots:
+            read_shots(args.shots)
+        draft = load_draft(args, loaded.tokenizer, device)
+        total = max(0, args.max_new_tokens) if draft is None else args.num_samples
+        stats: dict = {}
         with task("sampling", total, enabled=not args.quiet) as bar:
             texts = sample_text(
                 loaded.model,
@@ -129,10 +193,23 @@ def run(args: argparse.Namespace) -> int:
                 args.top_p,
                 args.num_samples,
                 args.seed,
-                stops,
+                stops or None,
                 max_context=loaded.trained_context,
                 on_token=bar.advance,
+                regex=args.regex,
+                choices=args.choices,
+                json_schema=args.json_schema,
+                shots=args.shots,
+                draft=draft,
+                draft_tokens=args.draft_tokens,
+                stats=stats,
             )
+    if draft is not None:
+        print(
+            f"draft: {stats['accepted']:,} of {stats['proposed']:,} guesses accepted "
+            f"({stats['acceptance_rate']:.0%}); {stats['rounds']:,} rounds, each one pass of {args.run_dir}",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(texts, ensure_ascii=False))
     else:

@@ -253,3 +253,18 @@ def test_a_word_list_name_ends_with_the_end_choice():
     assert last["target"] == "." and result["match"] is True
     assert last["p_constrained"] == pytest.approx(last["removed"])  # P(end) is the masked mass
     assert math.isclose(sum(1 for r in result["tokens"] if "removed" in r), 4)
+
+
+def test_cli_explains_what_a_constraint_removes(run_dir, capsys):
+    d, model, tok = run_dir
+    assert main(["explain", str(d), "a bad", "--regex", "( [a-h]+)+", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["match"] is True and all(0 <= r["removed"] <= 1 for r in out["tokens"])
+    assert main(["explain", str(d), "a bad", "--choices", " bad| cab"]) == 0
+    assert "cut = the probability the constraint removed" in capsys.readouterr().out
+    before = sorted(p.name for p in d.iterdir())
+    assert main(["explain", str(d), "a bad", "--regex", "[0-9]+"]) == 2
+    assert "the text leaves --regex '[0-9]+' at token 1" in capsys.readouterr().err
+    assert main(["explain", str(d), "a bad", "--regex", "(x"]) == 2
+    assert "is not a valid regular expression" in capsys.readouterr().err
+    assert sorted(p.name for p in d.iterdir()) == before
