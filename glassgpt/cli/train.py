@@ -8,7 +8,7 @@ import sys
 
 from glassgpt import rundir
 from glassgpt.api import train
-from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads
 from glassgpt.config import DataConfig, parse_override, resolve, settings_help
 from glassgpt.data.corpus_source import is_corpus
 from glassgpt.errors import ConfigError
@@ -75,13 +75,7 @@ def register(sub) -> None:
         help="record gradient/activation diagnostics every N steps (a bare flag means 100)",
     )
     p.add_argument("--seed", type=int, help="random seed (same seed, same config, same device: same metrics)")
-    p.add_argument("--device", help="auto | cpu | cuda | mps")
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="CPU threads (default 0: the idle cores, fewer if the machine gets busy; "
-        "a fixed count is kept as given, up to 4 per core)",
-    )
+    add_device_and_threads(p)
     p.add_argument(
         "--dtype", choices=["float32", "bfloat16"], help="bfloat16 uses autocast (CUDA, or a CPU with native bfloat16)"
     )
@@ -97,6 +91,14 @@ def register(sub) -> None:
         "--accept-truncated-logs",
         action="store_true",
         help="with --resume: continue even though metrics.jsonl (or another step log) lost records",
+    )
+    p.add_argument(
+        "--log",
+        action="append",
+        metavar="BACKEND",
+        help="also log to an experiment tracker: tensorboard (event files in OUT/tensorboard) or wandb "
+        "(Weights & Biases, offline into OUT/wandb unless you have logged in); repeatable or comma-separated; "
+        "a resumed run continues the trackers it logged to unless --log names others (none: no tracker)",
     )
     p.add_argument("--quiet", action="store_true", help="no header, progress bars or sample, only the result")
     p.add_argument("--json", action="store_true", help="print the final result as JSON")
@@ -181,13 +183,14 @@ def run(args: argparse.Namespace) -> int:
             resume=True,
             progress=progress,
             accept_truncated_logs=args.accept_truncated_logs,
+            log=args.log,
         )
     else:
         preset = args.preset or (f"makemore-{args.model}" if args.model and not args.config else None)
         cfg = resolve(preset, args.config, overrides)
         source = "data" if cfg.data.path or cfg.data.files else cfg.data.corpus
         out = args.out or rundir.unique_default(f"runs/{cfg.preset}-{source}")
-        result = train(out, config=cfg, overwrite=args.overwrite, progress=progress)
+        result = train(out, config=cfg, overwrite=args.overwrite, progress=progress, log=args.log)
     if result.rank:  # under torchrun rank 0 alone reports
         return 0
     final = result.final
