@@ -53,7 +53,8 @@ m = resolve("nursery").model
 print(
     f"{m.n_layer} layers of {m.n_head} heads, width {m.n_embd}, context {m.block_size}, feed-forward {m.d_ff} ({m.activation})"
 )
-result = glassgpt.train("runs/nursery", preset="nursery", overwrite=True, live=True)
+# a model this small trains fastest on one thread: a second one costs more to keep in step than it saves
+result = glassgpt.train("runs/nursery", preset="nursery", overrides={"train.threads": 1}, overwrite=True, live=True)
 
 # %%
 run = glassgpt.load_run(result.run_dir)

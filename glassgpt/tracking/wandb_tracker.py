@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from glassgpt.errors import GlassError
 from glassgpt.rundir.layout import WANDB_DIR
 from glassgpt.tracking.base import Tracker, numbers
 from glassgpt.tracking.stored import store_tracker
@@ -65,16 +66,22 @@ class WandbTracker(Tracker):
         }
         store_tracker(run.run_dir, self.name, entry)  # first: a resume finds the id even if W&B fails to start
         chosen = mode()
-        self.run = wandb.init(
-            project=entry["project"],
-            id=entry["id"],
-            resume="allow",
-            dir=str(run.run_dir),
-            name=run.run_dir.name,
-            config=run.config.to_dict(),
-            mode=chosen,
-            settings=wandb.Settings(console="off", silent=True),
-        )
+        try:
+            self.run = wandb.init(
+                project=entry["project"],
+                id=entry["id"],
+                resume="allow",
+                dir=str(run.run_dir),
+                name=run.run_dir.name,
+                config=run.config.to_dict(),
+                mode=chosen,
+                settings=wandb.Settings(console="off", silent=True),
+            )
+        except Exception as exc:  # noqa: BLE001 - a login, network or server problem of W&B's own
+            raise GlassError(
+                f"W&B could not start its run ({exc.__class__.__name__}: {exc}); set WANDB_MODE=offline to log "
+                "offline, or leave out --log wandb (--log none for a run that logged to it before)."
+            ) from None
         self.run.define_metric("step")
         self.run.define_metric("*", step_metric="step")
         self.last_samples: tuple[int, list[tuple[str, str]]] = (0, [])

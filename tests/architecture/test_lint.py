@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TREES = ["glassgpt", "tests", "benchmarks"]
+TREES = ["glassgpt", "tests", "benchmarks", "notebooks", "docs/_hooks"]
 
 
 def tool(name: str) -> list[str]:

@@ -76,3 +76,33 @@ def test_without_a_login_it_logs_offline_and_says_how_to_upload(tmp_path, no_log
     assert logged(run.history, "train_loss") == {5: read_metrics(out)[-1]["train_loss"]}
     err = capsys.readouterr().err
     assert "W&B logs offline" in err and f"wandb sync {out / 'wandb'}/offline-run-*" in err
+
+
+def test_a_wandb_that_cannot_start_is_one_sentence(tmp_path, offline, monkeypatch, capsys):
+    import wandb
+
+    from glassgpt.cli import main
+
+    def refuse(**_):
+        raise RuntimeError("api_key not configured (no-tty)")
+
+    monkeypatch.setattr(wandb, "init", refuse)
+    text = tmp_path / "text.txt"
+    text.write_text(TINY_TEXT)
+    args = [
+        "train",
+        "--data",
+        str(text),
+        "--out",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "3",
+        "--quiet",
+        "--log",
+        "wandb",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(
+        "error: W&B could not start its run (RuntimeError: api_key not configured (no-tty)); set WANDB_MODE=offline"
+    )
