@@ -55,6 +55,9 @@ new_ids = idx[:, :4]
 pos = torch.arange(idx.shape[1]).repeat(2, 1)
 seg = torch.zeros_like(idx)
 """,
+    ("docs/makemore.md", "from glassgpt.makemore.backprop import init_params"): """
+X, Y = data.examples("train", block_size=3)   # the windows of the block above (its last line made sequences)
+""",
     ("docs/tokenizers.md", "from glassgpt.tokenizers import BPETokenizer"): """
 from glassgpt.data.corpora import load_corpus
 text = load_corpus("shakespeare")[:20_000]
