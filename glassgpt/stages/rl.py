@@ -195,7 +195,7 @@ def worked_step(
     start = open_start(run, "rl", Path(run) / "worked-step")
     data = {"kind": "prompts", "task": "arithmetic"}
     train = {"objective": "pg", "group_size": group_size, "batch_size": group_size, "rollout_tokens": max_new_tokens}
-    train.update(max_steps=1, lr=lr, warmup_steps=0, seed=seed, kl_beta=0.0)
+    train.update(max_steps=1, lr=lr, warmup_steps=0, seed=seed, kl_beta=0.0, weight_decay=0.0)
     cfg = stage_config(start.config, "chat", data, train)
     engine = make_engine(cfg)
     engine.load_state_dict({"model": start.weights})

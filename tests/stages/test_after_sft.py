@@ -190,3 +190,34 @@ def test_lora_fine_tuning_merging_and_export(base, files, tmp_path, capsys):
     name = "transformer.h.0.attn.c_attn.weight"  # GPT-2's Conv1D stores it transposed
     assert torch.equal(exported[name].t(), merged.model.weights()[name])
     assert not torch.equal(exported[name].t(), weights[name])  # the adapters are in it
+
+
+@pytest.fixture(scope="module")
+def arithmetic_chat(tmp_path_factory) -> Path:
+    """A tiny arithmetic chat run: 30 steps on the task's text, 20 on its conversations."""
+    from support.tinyrun import tiny_config
+
+    from glassgpt.tasks import arithmetic
+    from glassgpt.training.launch import train
+
+    root = tmp_path_factory.mktemp("arith")
+    cfg = tiny_config({"model.block_size": 32}, max_steps=30, eval_every=0)
+    train(root / "base", config=cfg, text=arithmetic.corpus(3000))
+    finetune(root / "base", "arithmetic", root / "chat", max_steps=20, batch_size=8, eval_every=0, transcript=0)
+    return root / "chat"
+
+
+def test_the_worked_rl_step_moves_the_rewarded_completion_up(arithmetic_chat, monkeypatch):
+    from glassgpt.data import rewards
+    from glassgpt.stages.rl import worked_step
+
+    monkeypatch.setattr(rewards.TaskReward, "__call__", lambda self, p, i, c, t: np.eye(len(t), dtype=np.float32)[0])
+    step = worked_step(arithmetic_chat, "305-48=", group_size=4, lr=1e-2)
+    completions = step["completions"]
+    assert [c["reward"] for c in completions] == [1.0, 0.0, 0.0, 0.0]
+    assert [c["advantage"] for c in completions] == pytest.approx([0.75, -0.25, -0.25, -0.25])
+    moved = [sum(t["logp_after"] - t["logp_before"] for t in c["tokens"]) for c in completions]
+    assert moved[0] > 0 and moved[0] > max(moved[1:])
+    monkeypatch.setattr(rewards.TaskReward, "__call__", lambda self, p, i, c, t: np.zeros(len(t), dtype=np.float32))
+    still = worked_step(arithmetic_chat, "305-48=", group_size=4, lr=1e-2)["completions"]
+    assert all(t["logp_after"] == t["logp_before"] for c in still for t in c["tokens"])  # no advantage, no step
