@@ -6,24 +6,19 @@ bytes, then the special tokens; a vocabulary of 100,000 ids stays a short table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from glassgpt.htmltable import Markup, cell, table
-
-if TYPE_CHECKING:
-    from glassgpt.tokenizers.base import Tokenizer
 
 #: rows shown from the start and from the end of the vocabulary
 HEAD, TAIL = 24, 8
 
 
-def _row(tokenizer: Tokenizer, idx: int) -> tuple[object, ...]:
+def _row(tokenizer, idx: int) -> tuple[object, ...]:
     raw = tokenizer.token_bytes(idx)
     return idx, Markup(f"<code>{cell(tokenizer.token_str(idx))}</code>"), raw.hex(" ") or "(none)"
 
 
-def token_table(tokenizer: Tokenizer, head: int = HEAD, tail: int = TAIL) -> str:
-    """The HTML of the table: a caption (the kind, the vocabulary size), the first ``head``
+def token_table(tokenizer, head: int = HEAD, tail: int = TAIL) -> str:
+    """The HTML of a tokenizer's (``tokenizers.base.Tokenizer``) table: a caption (the kind, the vocabulary size), the first ``head``
     and last ``tail`` ids, and the special tokens."""
     specials = set(tokenizer.special_tokens.values())
     ids = [i for i in range(tokenizer.vocab_size) if i not in specials and tokenizer.is_assigned(i)]

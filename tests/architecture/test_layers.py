@@ -32,6 +32,9 @@ OPTIONAL_MODULES = {
     "matplotlib",
     "cycler",
     "importlinter",
+    "IPython",  # the notebook's display, only inside a Jupyter kernel
+    "wandb",  # --log wandb (extra wandb)
+    "torch.utils.tensorboard",  # --log tensorboard: needs the tensorboard package (extra tensorboard)
 }
 
 
@@ -45,10 +48,11 @@ def deferred_imports(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)) and node.col_offset > 0:
-            top = (node.names[0].name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and top in OPTIONAL_MODULES:
+            name = node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+            optional = name.split(".")[0] in OPTIONAL_MODULES or name in OPTIONAL_MODULES
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and optional:
                 continue
-            if isinstance(node, ast.Import) and top in OPTIONAL_MODULES:
+            if isinstance(node, ast.Import) and optional:
                 continue
             found.append((node.lineno, ast.unparse(node)))
     return found
