@@ -8,6 +8,7 @@ import sys
 from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads, device_and_threads
 from glassgpt.config import check_seed
 from glassgpt.errors import ConfigError
+from glassgpt.generation.constraints import make_constraint
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
 from glassgpt.models.from_run import load_run
 from glassgpt.rundir import kinds
@@ -33,6 +34,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed: reply i is sampled with seed + i")
     p.add_argument("--system", default="", help="a system message to start the conversation (chat runs)")
     p.add_argument("--probs", action="store_true", help="show each token's probability inline from the start")
+    steer = p.add_argument_group("constraints (one of them; every reply must match it)")
+    steer.add_argument("--regex", metavar="PATTERN", help="a regular expression each whole reply matches")
+    steer.add_argument("--choices", metavar="A|B|C", help="each reply is one of these, separated by '|'")
+    steer.add_argument("--json-schema", metavar="FILE", help="each reply is JSON of this schema (see `sample --help`)")
     add_device_and_threads(p)
     p.set_defaults(func=run)
 
@@ -42,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_tokens < 1:
         raise ConfigError(f"--max-tokens must be at least 1 (a reply needs a token), got {args.max_tokens}.")
     check_seed(args.seed)
+    constraint = make_constraint(args.regex, args.choices, args.json_schema)
     settings = SamplingSettings(args.max_tokens, args.temperature, args.top_k, args.top_p)
     settings.check()
     device, threads = device_and_threads(args)
@@ -53,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
                 "so it continues your text instead.",
                 file=sys.stderr,
             )
-        chat_loop(run, settings, seed=args.seed, system=args.system, probs=args.probs)
+        chat_loop(run, settings, seed=args.seed, system=args.system, probs=args.probs, constraint=constraint)
     return 0

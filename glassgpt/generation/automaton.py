@@ -292,6 +292,16 @@ class Options:
     cost: torch.Tensor
 
 
+@dataclass(frozen=True)
+class Dense:
+    """One state's options over the whole vocabulary: the fewest tokens still needed after each
+    token (``NEVER`` where it is not allowed), and the state and completeness it leads to."""
+
+    cost: torch.Tensor
+    to: list[int]
+    complete: list[bool]
+
+
 class TokenAutomaton:
     """Which tokens of ``tokenizer`` may come next, for every state of ``pattern``'s automaton
     (see the module docstring).  ``what`` names the constraint in messages; ``excluded``: ids
@@ -336,6 +346,7 @@ class TokenAutomaton:
             )
         self.need = need
         self.start = State(self.bytes.start, bool(self.bytes.accepting[self.bytes.start]))
+        self._dense: dict[int, Dense] = {}
 
     @staticmethod
     def _needs(rows: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[int, int]:
@@ -363,6 +374,22 @@ class TokenAutomaton:
         if state.complete:
             return 0
         return self.need.get(state.at)
+
+    def dense(self, at: int) -> Dense:
+        """The options of byte state ``at`` spread over the whole vocabulary, made on first use and
+        kept (what a decoding step reads: one comparison masks every token)."""
+        row = self._dense.get(at)
+        if row is None:
+            opts = self.options.get(at)
+            cost = torch.full((self.vocab_size,), NEVER, dtype=torch.int64)
+            to = torch.zeros(self.vocab_size, dtype=torch.int64)
+            complete = torch.zeros(self.vocab_size, dtype=torch.bool)
+            if opts is not None:
+                cost[opts.ids] = opts.cost
+                to[opts.ids] = torch.from_numpy(opts.to)
+                complete[opts.ids] = torch.from_numpy(opts.complete)
+            row = self._dense[at] = Dense(cost, to.tolist(), complete.tolist())
+        return row
 
     def allowed(self, state: State, remaining: int | None = None) -> torch.Tensor:
         """The ids that may come next from ``state`` when ``remaining`` tokens are left, this

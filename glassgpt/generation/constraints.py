@@ -32,7 +32,7 @@ import regex
 import torch
 
 from glassgpt.errors import ConfigError
-from glassgpt.generation.automaton import State, TokenAutomaton
+from glassgpt.generation.automaton import NEVER, State, TokenAutomaton
 from glassgpt.generation.json_schema import read_schema, schema_regex
 from glassgpt.generation.steering import END
 from glassgpt.tokenizers import Tokenizer
@@ -130,19 +130,22 @@ class ConstrainedRow:
 
     def adjust(self, logits: torch.Tensor, remaining: int) -> torch.Tensor:
         """(V,) -> (V + 1,): disallowed tokens at −inf and, last, the end choice (see the module docstring)."""
-        allowed = self.automaton.allowed(self.state, remaining).to(logits.device)
-        out = torch.full((logits.numel() + 1,), float("-inf"), dtype=logits.dtype, device=logits.device)
-        out[allowed] = logits[allowed]
-        if self.state.complete:
-            masked = torch.ones(logits.numel(), dtype=torch.bool, device=logits.device)
-            masked[allowed] = False
-            out[-1] = torch.logsumexp(logits[masked], 0) if bool(masked.any()) else float("-inf")
-            if not len(allowed):
-                out[-1] = 0.0  # nothing may follow: the match is over
-        return out
+        dense = self.automaton.dense(self.state.at)
+        allowed = dense.cost.to(logits.device) <= remaining - 1
+        ninf = logits.new_full((1,), float("-inf"))
+        if not self.state.complete:
+            end = ninf
+        elif not bool(allowed.any()):
+            end = logits.new_zeros(1)  # nothing may follow: the match is over
+        else:
+            end = torch.logsumexp(logits.masked_fill(allowed, float("-inf")), 0, keepdim=True)
+        return torch.cat([logits.masked_fill(~allowed, float("-inf")), end])
 
     def push(self, token: int) -> None:
         if token == END:
             self.done = True
-        else:
-            self.state = self.automaton.move(self.state, token)
+            return
+        dense = self.automaton.dense(self.state.at)
+        if int(dense.cost[token]) == NEVER:
+            self.state = self.automaton.move(self.state, token)  # says which token cannot follow
+        self.state = State(dense.to[token], dense.complete[token])

@@ -109,6 +109,23 @@ def parts(tokenizer: Tokenizer, ids: list[int]) -> list[dict]:
     return out
 
 
+def reply_content(tokenizer: Tokenizer, ids: list[int]) -> str | list[dict]:
+    """A reply as a message's content: its text, or with tool calls, the parts the chat template
+    renders back to the same ids (``{"type": "tool", "text", "output"}`` and text parts)."""
+    shown = parts(tokenizer, ids)
+    if not any(p["type"] != "text" for p in shown):
+        return "".join(p["text"] for p in shown)
+    content: list[dict] = []
+    for p in shown:
+        if p["type"] == "output" and content and content[-1]["type"] == "tool":
+            content[-1]["output"] = p["text"]
+        elif p["type"] == "tool":
+            content.append({"type": "tool", "text": p["text"], "output": ""})
+        elif p["type"] == "text":
+            content.append({"type": "text", "text": p["text"]})
+    return content
+
+
 def text_of(tokenizer: Tokenizer, ids: list[int]) -> str:
     """The reply's text without its tool calls and outputs (what is scored)."""
     return "".join(p["text"] for p in parts(tokenizer, ids) if p["type"] == "text")

@@ -8,12 +8,18 @@ Routes (every error is JSON ``{"error": "<one sentence>"}`` with a 4xx status):
 ``POST /api/generate`` ``{"prompt", "temperature", "top_k", "top_p", "max_tokens", "seed"}`` -> a stream of
                        server-sent events: ``token`` (``id``, ``text`` it adds, ``token``, ``p`` under the
                        model, ``p_sample`` under the sampling distribution, ``top``: the 10 likeliest
-                       ``[token, p]``, ``stop``, ``special``: a special token adds no text), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``)
+                       ``[token, p]``, ``stop``, ``special``: a special token adds no text), then ``done`` (``text``, ``tokens``, ``seed``, ``seconds``; with tool calls ``content``: the reply's parts)
 ``POST /api/chat``     ``{"messages": [...], settings}``: the same stream for the assistant's next reply,
                        ending at ``<|assistant_end|>`` (or any other chat token)
                        (runs fine-tuned for chat only: 409 otherwise)
 ``POST /api/explain``  ``{"text"}`` or ``{"messages"}``, ``top_k``: ``glassgpt explain --json``'s numbers
 =====================  =============================================================================
+
+Both streams also take one constraint, ``"regex"``, ``"choices"`` (a list or ``"A|B|C"``) or
+``"json_schema"`` (the schema object): the reply matches it (``generation.constraints``; 422 when
+it is not valid, or no reply within ``max_tokens`` can match).  A run with the tool tokens runs
+its model's calculator calls; a token the program wrote (a call's output) has ``"forced": true``
+and the page shows a call and its output in one box, apart from the text.
 
 Statuses: 400 when the body is not a JSON object; 422 for a key or value that is wrong (an
 unknown key, a wrong type, a setting out of range, a seed that is not a whole number from 0);
@@ -44,10 +50,12 @@ from glassgpt.config import check_seed
 from glassgpt.data.conversations import parse_conversation
 from glassgpt.errors import DataError, GlassError
 from glassgpt.explain import explain_chat, explain_text
+from glassgpt.generation.constraints import make_constraint
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
+from glassgpt.generation.tools import reply_content
 from glassgpt.models.from_run import LoadedRun, load_run
-from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget, stream_text
-from glassgpt.tokenizers.chat_template import is_chat_tokenizer
+from glassgpt.serve.session import chat_prompt, completion_ids, prompt_budget, row_steer, stream_text
+from glassgpt.tokenizers.chat_template import is_chat_tokenizer, tool_tokens
 
 INSTALL = "glassgpt serve needs FastAPI and uvicorn; install them with: pip install 'glassgpt[serve]'"
 
@@ -63,7 +71,7 @@ class Limits:
 
 
 #: the keys each route reads; any other key is refused (a misspelt setting would be ignored otherwise)
-SETTINGS_KEYS = ("temperature", "top_k", "top_p", "max_tokens", "seed")
+SETTINGS_KEYS = ("temperature", "top_k", "top_p", "max_tokens", "seed", "regex", "choices", "json_schema")
 KEYS = {
     "/api/generate": ("prompt", *SETTINGS_KEYS),
     "/api/chat": ("messages", *SETTINGS_KEYS),
@@ -205,7 +213,7 @@ class Playground:
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "prompt")
-        return self._events(prompt, settings, seed, stops)
+        return self._events(prompt, settings, seed, stops, self.steer(body, settings))
 
     def start_chat(self, body: dict):
         if not self.chat:
@@ -223,7 +231,7 @@ class Playground:
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
         self._check_tokens(prompt, self.limits.max_prompt_tokens, "conversation")
-        return self._events(prompt, settings, seed, stop)
+        return self._events(prompt, settings, seed, stop, self.steer(body, settings))
 
     def explain(self, body: dict) -> dict:
         top_k = body.get("top_k", 10)
@@ -242,7 +250,22 @@ class Playground:
         except GlassError as exc:
             raise RequestError(422, str(exc)) from None
 
-    def _events(self, prompt: list[int], settings: SamplingSettings, seed: int, stops: tuple[int, ...]):
+    def steer(self, body: dict, settings: SamplingSettings):
+        """The request's constraint, or the run's tool loop, as a steer for one stream (422 for a
+        constraint that is not valid or that no reply within max_tokens can match)."""
+        try:
+            schema = body.get("json_schema")
+            if schema is not None and not isinstance(schema, dict):
+                raise GlassError("json_schema must be a JSON schema object.")
+            for key in ("regex", "choices"):
+                if body.get(key) is not None and not isinstance(body[key], (str, list)):
+                    raise GlassError(f"{key} must be a string.")
+            constraint = make_constraint(body.get("regex"), body.get("choices"), schema)
+            return row_steer(self.run, constraint, settings.max_new_tokens)(settings)
+        except GlassError as exc:
+            raise RequestError(422, str(exc)) from None
+
+    def _events(self, prompt: list[int], settings: SamplingSettings, seed: int, stops: tuple[int, ...], steer=None):
         tok = self.run.tokenizer
         names: dict[int, str] = {}
 
@@ -252,9 +275,9 @@ class Playground:
             return names[i]
 
         def events():
-            start, pieces, count = time.perf_counter(), [], 0
+            start, pieces, count, ids = time.perf_counter(), [], 0, []
             try:
-                for piece in stream_text(self.run, prompt, settings, seed, stops, self.limits.top, self.lock):
+                for piece in stream_text(self.run, prompt, settings, seed, stops, self.limits.top, self.lock, steer):
                     if self.closing.is_set():
                         yield sse("error", {"error": "the server is stopping; this reply ends here."})
                         return
@@ -271,11 +294,14 @@ class Playground:
                                 "p_sample": None,
                                 "stop": False,
                                 "special": False,
+                                "forced": False,
                                 "top": [],
                             },
                         )
                         continue
                     count += 1
+                    if t.id not in stops:
+                        ids.append(t.id)
                     yield sse(
                         "token",
                         {
@@ -286,15 +312,17 @@ class Playground:
                             "p_sample": t.sample_prob,
                             "stop": t.id in stops,
                             "special": piece.special,
+                            "forced": t.forced,
                             "top": [[name(i), p] for i, p in t.top],
                         },
                     )
             except GlassError as exc:
                 yield sse("error", {"error": str(exc)})
                 return
-            yield sse(
-                "done", {"text": "".join(pieces), "tokens": count, "seed": seed, "seconds": time.perf_counter() - start}
-            )
+            done = {"text": "".join(pieces), "tokens": count, "seed": seed, "seconds": time.perf_counter() - start}
+            if tool_tokens(tok) is not None:
+                done["content"] = reply_content(tok, ids)  # the reply with its tool parts, to send back
+            yield sse("done", done)
 
         return events()
 

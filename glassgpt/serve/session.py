@@ -6,20 +6,28 @@ template: the messages so far, then ``<|assistant_start|>``; the reply streams u
 names*: what you type is the start of a name (nothing: any name), and the reply is the
 rest of it, up to the ``.`` that ends it.  Other runs *continue text*: what you type is
 appended to the running text and the model writes on from there.
+
+A ``Constraint`` (``--regex``, ``--choices``, ``--json-schema``) holds every reply to it (for a
+name, the rest of the name); a chat run with the tool tokens runs the calculator calls its
+model writes, and the reply is kept with its tool parts, so the next prompt renders them as
+the model wrote them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
+from glassgpt.generation.constraints import ConstrainedRow, Constraint, automaton_for, require_room
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings, default_prompt_ids
+from glassgpt.generation.steering import RowSteer
 from glassgpt.generation.streaming import StreamedToken, TextStream, stream_tokens
+from glassgpt.generation.tools import reply_content, tool_rows
 from glassgpt.makemore.models.sequence import START
 from glassgpt.makemore.words import encode_word
 from glassgpt.models.from_run import LoadedRun
 from glassgpt.tokenizers import Tokenizer
-from glassgpt.tokenizers.chat_template import is_chat_tokenizer, render, reply_stop_ids
+from glassgpt.tokenizers.chat_template import is_chat_tokenizer, render, reply_stop_ids, tool_tokens
 
 
 def completion_ids(run: LoadedRun, text: str) -> tuple[list[int], tuple[int, ...]]:
@@ -70,6 +78,11 @@ class Piece:
     text: str
     special: bool = False
 
+    @property
+    def forced(self) -> bool:
+        """Written by the program (a tool's output), not drawn."""
+        return self.token.forced
+
 
 def stream_text(
     run: LoadedRun,
@@ -79,9 +92,10 @@ def stream_text(
     stop_ids: Sequence[int] = (),
     top: int = 10,
     lock=None,
+    steer: RowSteer | None = None,
 ) -> Iterator[Piece]:
     """Stream a continuation of ``prompt`` as ``Piece``s; a stop token ends it.  Special tokens
-    (stop tokens among them) add no text."""
+    (stop tokens among them) add no text.  ``steer``: a constraint or a tool loop (``stream_tokens``)."""
     text = TextStream(run.tokenizer)
     specials = set(run.tokenizer.special_tokens.values())
     for token in stream_tokens(
@@ -96,6 +110,7 @@ def stream_text(
         run.trained_context,
         top,
         lock,
+        steer,
     ):
         special = token.id in specials
         yield Piece(token, "" if special else text.push(token.id), special)
@@ -104,12 +119,38 @@ def stream_text(
         yield Piece(StreamedToken(-1, 1.0, 1.0, ()), tail)
 
 
+def row_steer(
+    run: LoadedRun, constraint: Constraint | None, max_new_tokens: int
+) -> Callable[[SamplingSettings], RowSteer | None]:
+    """What steers each reply: a fresh ``ConstrainedRow`` (compiled once, here, and refused now
+    when no reply within ``max_new_tokens`` can match), else a ``ToolRow`` when the run has the
+    tool tokens, else nothing.  Called with the settings of the reply."""
+    if constraint is not None:
+        automaton = automaton_for(constraint, run.tokenizer, excluded=(START,) if run.words else ())
+        require_room(automaton, max_new_tokens)
+
+        def constrained(settings: SamplingSettings) -> RowSteer:
+            require_room(automaton, settings.max_new_tokens)
+            return ConstrainedRow(automaton)
+
+        return constrained
+    tools = tool_rows(run.tokenizer) if not run.words else None
+    return lambda settings: tools(0) if tools is not None else None
+
+
 class ChatSession:
     """The state of one terminal conversation: the messages (chat runs) or the running text."""
 
-    def __init__(self, run: LoadedRun, settings: SamplingSettings = DEFAULTS, system: str = ""):
+    def __init__(
+        self,
+        run: LoadedRun,
+        settings: SamplingSettings = DEFAULTS,
+        system: str = "",
+        constraint: Constraint | None = None,
+    ):
         self.run, self.settings, self.system = run, settings, system
         self.chat = is_chat_tokenizer(run.tokenizer)
+        self.steer = row_steer(run, constraint, settings.max_new_tokens)
         self.stop_ids = reply_stop_ids(run.tokenizer) if self.chat else (START,) if run.words else ()
         self.messages: list[dict] = []
         self.text = ""
@@ -135,13 +176,16 @@ class ChatSession:
         else:
             messages = []
             prompt, stop = completion_ids(self.run, user_text if self.run.words else self.text + user_text)
-        out = []
+        out, ids = [], []
         try:
-            for piece in stream_text(self.run, prompt, self.settings, seed, stop):
+            for piece in stream_text(self.run, prompt, self.settings, seed, stop, steer=self.steer(self.settings)):
                 out.append(piece.text)
+                if piece.token.id >= 0 and piece.token.id not in stop:
+                    ids.append(piece.token.id)
                 yield piece
         finally:
             if self.chat:
-                self.messages = messages + [{"role": "assistant", "content": "".join(out)}]
+                content = reply_content(self.run.tokenizer, ids) if tool_tokens(self.run.tokenizer) else "".join(out)
+                self.messages = messages + [{"role": "assistant", "content": content}]
             elif not self.run.words:  # a name is complete in itself: nothing runs on
                 self.text += user_text + "".join(out)

@@ -18,6 +18,11 @@ The loop reads lines from any text stream and writes to any other, so it runs th
 under a test with a scripted stdin as in a terminal (colour only when writing to one).  Input
 that is not a terminal (a pipe, a file) is echoed after the prompt, so a piped transcript
 reads ``you> question`` / ``bot> answer`` like a typed one.
+
+A run fine-tuned on conversations that call the calculator shows each call apart from the
+reply's text, as ``⟨calculator: 12+34 → 46⟩`` (cyan on a terminal): the model wrote the
+expression, the program wrote the answer.  ``--regex``, ``--choices`` and ``--json-schema``
+hold every reply to a constraint.
 """
 
 from __future__ import annotations
@@ -26,11 +31,21 @@ import sys
 from typing import TextIO
 
 from glassgpt.errors import GlassError
+from glassgpt.generation.constraints import Constraint
 from glassgpt.generation.sampling import DEFAULTS, SamplingSettings
 from glassgpt.models.from_run import LoadedRun
 from glassgpt.serve.session import ChatSession
+from glassgpt.tokenizers.chat_template import TOOL_CALL, TOOL_OUTPUT
 
 HELP = __doc__.split("Commands:")[1].split("The loop")[0].rstrip()
+#: how the tool tokens are shown: a call and its output as one bracketed span
+TOOL_MARKS = {
+    TOOL_CALL[0]: "⟨calculator: ",
+    TOOL_CALL[1]: " → ",
+    TOOL_OUTPUT[0]: "",
+    TOOL_OUTPUT[1]: "⟩",
+}
+CYAN, PLAIN = "\x1b[36m", "\x1b[0m"
 OFF = ("off", "none", "0")
 
 
@@ -43,12 +58,13 @@ def chat_loop(
     probs: bool = False,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
+    constraint: Constraint | None = None,
 ) -> int:
     """Talk to ``run`` until /quit, Ctrl-C at the prompt or end of input; returns the number of
     replies (a reply stopped by Ctrl-C counts).  With ``seed``, reply i is sampled with seed + i,
     so a scripted conversation is reproducible."""
     stdin, out = stdin or sys.stdin, out or sys.stdout
-    session = ChatSession(run, settings, system)
+    session = ChatSession(run, settings, system, constraint)
     colour, echo = out.isatty(), not stdin.isatty()
     mode = (
         "chat template"
@@ -86,7 +102,7 @@ def chat_loop(
             for piece in stream:
                 if piece.token.id in session.stop_ids:  # the end of the reply: nothing to show
                     continue
-                out.write(f"[{run.tokenizer.token_str(piece.token.id)}]" if piece.special else piece.text)
+                out.write(_shown(run.tokenizer.token_str(piece.token.id), colour) if piece.special else piece.text)
                 if probs and piece.token.id >= 0:
                     mark = f"[{piece.token.prob:.2f}]"
                     out.write(f"\x1b[2m{mark}\x1b[0m" if colour else mark)
@@ -99,6 +115,19 @@ def chat_loop(
             stream.close()  # the session keeps what was streamed
         out.write("\n")
         replies += 1
+
+
+def _shown(special: str, colour: bool) -> str:
+    """A special token as the chat shows it: a tool call's marks (cyan from the call's start to
+    its output's end), any other special in brackets."""
+    mark = TOOL_MARKS.get(special)
+    if mark is None:
+        return f"[{special}]"
+    if not colour:
+        return mark
+    if special == TOOL_CALL[0]:
+        return CYAN + mark
+    return mark + PLAIN if special == TOOL_OUTPUT[1] else mark
 
 
 def _command(session: ChatSession, line: str, probs: bool, out: TextIO) -> bool:
