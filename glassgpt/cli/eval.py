@@ -52,6 +52,13 @@ def register(sub) -> None:
         "'' for none; escapes such as \\n are read",
     )
     p.add_argument(
+        "--shots",
+        type=int,
+        metavar="K",
+        help="with --multiple-choice, for a base model: write K solved records of the file (the first K "
+        "other than the record itself, one per line: context and right ending) before each context",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="with --multiple-choice: one JSON object with every record's losses and predictions",
@@ -69,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--json goes with --multiple-choice; plain eval always prints JSON.")
     if args.separator is not None:
         raise ConfigError("--separator goes with --multiple-choice: it joins a record's context and endings.")
+    if args.shots is not None:
+        raise ConfigError("--shots goes with --multiple-choice: it writes solved records before each context.")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}.")
     if args.splits and args.data:
@@ -100,7 +109,7 @@ def run_multiple_choice(args: argparse.Namespace) -> int:
     device, threads = device_and_threads(args)
     with thread_scope(threads):
         result = evaluate_multiple_choice_job(
-            args.run_dir, args.multiple_choice, device, separator, progress=not args.quiet
+            args.run_dir, args.multiple_choice, device, separator, progress=not args.quiet, shots=args.shots or 0
         )
     if result is None:  # under torchrun rank 0 alone reports
         return 0

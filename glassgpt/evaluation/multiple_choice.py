@@ -14,6 +14,12 @@ context is cut from the left so the whole ending is scored.  The context and eac
 encoded on their own, so a word tokenizer (``--tokenizer word``) scores endings of words it
 knows, and an unknown word is named with its record.
 
+**Few-shot** (``shots=K``, ``glassgpt eval --multiple-choice FILE --shots K``), for a base model
+that was never told what the task is: every record's context is preceded by K solved records
+of the same file, one per line, each its context and its right ending (``generation.shots``,
+the same prompt ``glassgpt sample --shots`` writes).  The shots are the first K records of the
+file other than the record itself, so every record sees K examples and never its own answer.
+
 Ranks: ``score_records(..., rank=r, world_size=n)`` scores records ``r, r+n, r+2n, …``.
 Its ``MCResult`` counts add up (``combine``; ``counts()`` is a vector to all-reduce),
 and each detail carries its record's index, so the ranks' details merge back in order.
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +41,7 @@ import torch.nn.functional as F
 from glassgpt.device import device_of, pick_device
 from glassgpt.errors import DataError, TokenizerError
 from glassgpt.fileio import json_object_line
+from glassgpt.generation.shots import Shot, few_shot_prompt
 from glassgpt.models.from_run import load_run
 from glassgpt.parallel import world as distributed
 from glassgpt.progress import task
@@ -146,6 +153,22 @@ def read_records(path: str | os.PathLike) -> list[MCRecord]:
     return records
 
 
+def with_shots(records: list[MCRecord], k: int, separator: str = SEPARATOR) -> list[MCRecord]:
+    """The records with ``k`` solved records written before each context (see the module docstring)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(records):
+        raise DataError(
+            f"--shots must be a whole number from 0 to {len(records) - 1} (the other records of the file), got {k!r}."
+        )
+    if k == 0:
+        return records
+    solved = [Shot(*join(r.context, r.endings[r.label], separator)) for r in records]
+    out = []
+    for i, record in enumerate(records):
+        shots = [solved[j] for j in range(k + 1) if j != i][:k]
+        out.append(replace(record, context=few_shot_prompt(shots, record.context)))
+    return out
+
+
 def join(context: str, ending: str, separator: str = SEPARATOR) -> tuple[str, str]:
     """(context, ending) as they are scored: the separator in front of the ending, once.  An
     ending that already starts with it gets none added; a context that ends with it hands it
@@ -246,9 +269,11 @@ def evaluate_multiple_choice(
     world_size: int = 1,
     separator: str = SEPARATOR,
     progress: bool = False,
+    shots: int = 0,
 ) -> MCResult:
-    """Load a run and score the records of ``path`` (this rank's share of them)."""
-    records = read_records(path)  # bad records are found before the model is loaded
+    """Load a run and score the records of ``path`` (this rank's share of them), each after
+    ``shots`` solved records (``with_shots``)."""
+    records = with_shots(read_records(path), shots, separator)  # bad records are found before the model is loaded
     run = load_run(run_dir, device)
     mine = len(range(rank, len(records), world_size))
     with task("multiple choice", mine, enabled=progress) as bar:
@@ -258,7 +283,7 @@ def evaluate_multiple_choice(
 
 
 def evaluate_multiple_choice_job(
-    run_dir, path, device: str = "auto", separator: str = SEPARATOR, progress: bool = False
+    run_dir, path, device: str = "auto", separator: str = SEPARATOR, progress: bool = False, shots: int = 0
 ) -> MCResult | None:
     """The whole evaluation, split over the processes when torchrun started several: each
     scores records ``rank::N`` on its own device, rank 0 returns the combined result and the
@@ -266,7 +291,7 @@ def evaluate_multiple_choice_job(
     with distributed.session() as world:
         where = str(distributed.device_for(pick_device(device), world))
         part = evaluate_multiple_choice(
-            run_dir, path, where, world.rank, world.size, separator, progress and world.is_main
+            run_dir, path, where, world.rank, world.size, separator, progress and world.is_main, shots
         )
         parts = world.gather(part)
         return combine(parts) if world.is_main else None

@@ -20,6 +20,7 @@ from glassgpt.evaluation.multiple_choice import (
     join,
     read_records,
     score_records,
+    with_shots,
 )
 from glassgpt.models import GPT
 from glassgpt.tokenizers import CharTokenizer
@@ -307,3 +308,38 @@ def test_the_separator_option(word_run, tmp_path, capsys):
     assert "--separator goes with --multiple-choice" in capsys.readouterr().err
     assert main(["eval", str(run), "--multiple-choice", str(path), "--separator", "\\x4"]) == 2
     assert capsys.readouterr().err.startswith("error: --separator ")
+
+
+def test_shots_write_other_solved_records_before_each_context():
+    records = [MCRecord(i + 1, f"q{i}", [f"a{i}", f"b{i}"], i % 2) for i in range(4)]
+    shot = with_shots(records, 2)
+    assert [r.context for r in shot] == [
+        "q1 b1\nq2 a2\nq0",  # record 0 never sees its own answer
+        "q0 a0\nq2 a2\nq1",
+        "q0 a0\nq1 b1\nq2",
+        "q0 a0\nq1 b1\nq3",
+    ]
+    assert [r.endings for r in shot] == [r.endings for r in records] and with_shots(records, 0) == records
+    for k in (-1, 4, 2.5):
+        with pytest.raises(DataError, match="--shots must be a whole number from 0 to 3"):
+            with_shots(records, k)
+
+
+def test_the_shots_option_scores_the_few_shot_contexts(tmp_path, capsys):
+    tok = CharTokenizer.train("abcde .?\n")
+    run = make_run(tmp_path / "chars", tok, seed=1, block_size=32)
+    lines = [
+        json.dumps({"context": c, "endings": ["de", "a."], "label": i % 2}) for i, c in enumerate(("abc", "ba", "cab"))
+    ]
+    path = write_lines(tmp_path / "mc.jsonl", lines)
+    assert main(["eval", str(run), "--multiple-choice", str(path), "--shots", "2", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    model, tokenizer = glassgpt.load(run)
+    expected = score_records(model, tokenizer, with_shots(read_records(path), 2))
+    assert out["details"][0]["sum_losses"] == pytest.approx(expected.details[0]["sum_losses"], rel=1e-6)
+    plain = score_records(model, tokenizer, read_records(path))
+    assert out["details"][0]["sum_losses"] != pytest.approx(plain.details[0]["sum_losses"], rel=1e-6)
+    assert main(["eval", str(run), "--multiple-choice", str(path), "--shots", "3", "--quiet"]) == 2
+    assert "--shots must be a whole number from 0 to 2" in capsys.readouterr().err
+    assert main(["eval", str(run), "--shots", "1"]) == 2
+    assert "--shots goes with --multiple-choice" in capsys.readouterr().err
