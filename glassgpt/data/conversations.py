@@ -113,9 +113,10 @@ def conversations_path(spec: str | Path) -> Path:
 
 
 def task_conversations(spec: str) -> Path:
-    """The task's fine-tuning conversations (``arithmetic.sft_lines``, the same on every machine),
-    written once to a file in the temporary folder."""
-    text = arithmetic.sft_lines(difficulty=task_spec(spec))
+    """The task's fine-tuning conversations (``arithmetic.sft_lines``, the same on every machine;
+    ``arithmetic-tools``: calling the calculator), written once to a file in the temporary folder."""
+    tools = spec.partition(":")[0].strip() == arithmetic.TOOLS_NAME
+    text = arithmetic.sft_lines(difficulty=task_spec(spec), tools=tools)
     path = Path(tempfile.gettempdir()) / "glassgpt" / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.jsonl"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 ``arithmetic`` (``12+34=46``) is the one that ships; the stages after pretraining (the reward
 model, RL, DPO) are measured on it (``benchmarks/stages.py``).  ``task_spec("arithmetic:digits=2")``
-reads a task's name and options from the command line.
+reads a task's name and options from the command line; ``arithmetic-tools`` is the same task
+answered with the calculator (its fine-tuning conversations call it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from glassgpt.errors import ConfigError
 from glassgpt.tasks import arithmetic
 from glassgpt.tasks.arithmetic import Difficulty
 
-TASKS = (arithmetic.NAME,)
+TASKS = (arithmetic.NAME, arithmetic.TOOLS_NAME)
 
 
 def task_spec(spec: str) -> Difficulty:

@@ -22,6 +22,10 @@ or wrong, and a program can tell which.
   (``corpus``).  A chat, for fine-tuning and the stages after it: the user writes the
   question (``12+34=``), the assistant the answer (``46``) (``conversation``; ``sft_lines``
   is ``--sft arithmetic``'s file).
+- **With a tool.**  The tool-use variant (``--sft arithmetic-tools``) answers by calling the
+  calculator first: the assistant writes the call ``12+34``, the calculator's output ``46`` is
+  forced into the stream, and the assistant then writes the answer (``tool_conversation``;
+  ``generation.tools`` runs the call, the output is masked out of the loss).
 
 Everything is plain Python and deterministic: ``problems(100, seed=1)`` is the same list on
 every machine and every version of Python.
@@ -40,6 +44,8 @@ from glassgpt.errors import ConfigError, DataError
 
 #: the name the commands take (``--task arithmetic``, ``--pairs arithmetic``, ``--corpus arithmetic``)
 NAME = "arithmetic"
+#: the tool-use variant's name (``--sft arithmetic-tools``): the same problems, answered with the calculator
+TOOLS_NAME = "arithmetic-tools"
 #: the characters of every problem and answer (the pretraining corpus's vocabulary, with the newline)
 ALPHABET = "0123456789+-="
 #: a problem is held out when the first two bytes of the SHA-256 of its question, as a number, are below this
@@ -184,9 +190,20 @@ def conversation(problem: Problem, answer: str | None = None) -> dict:
     return {"messages": [{"role": "user", "content": problem.question}, {"role": "assistant", "content": reply}]}
 
 
-def sft_lines(n: int = SFT_PROBLEMS, seed: int = SFT_SEED, difficulty: Difficulty | None = None) -> str:
-    """Fine-tuning conversations: ``n`` training problems in the chat form, one JSON object per line."""
-    return "".join(json.dumps(conversation(p)) + "\n" for p in problems(n, seed, difficulty))
+def tool_conversation(problem: Problem) -> dict:
+    """The tool-use form: the assistant calls the calculator with the problem (``12+34``), then
+    writes the answer; the output of the call is the calculator's, filled in when it is read."""
+    reply = [{"type": "tool", "text": f"{problem.a}{problem.op}{problem.b}"}, {"type": "text", "text": problem.answer}]
+    return {"messages": [{"role": "user", "content": problem.question}, {"role": "assistant", "content": reply}]}
+
+
+def sft_lines(
+    n: int = SFT_PROBLEMS, seed: int = SFT_SEED, difficulty: Difficulty | None = None, tools: bool = False
+) -> str:
+    """Fine-tuning conversations: ``n`` training problems in the chat form (``tools``: the
+    tool-use form), one JSON object per line."""
+    form = tool_conversation if tools else conversation
+    return "".join(json.dumps(form(p)) + "\n" for p in problems(n, seed, difficulty))
 
 
 def corpus(n: int = CORPUS_PROBLEMS, seed: int = CORPUS_SEED, difficulty: Difficulty | None = None) -> str:

@@ -171,3 +171,20 @@ def test_a_stream_marks_the_forced_tool_output(tok):
     forced = [t for t in streamed if t.forced]
     assert tok.decode([t.id for t in forced if t.id < 256]) == "42" and len(forced) == 4
     assert all(t.sample_prob == 1.0 for t in forced)
+
+
+def test_the_arithmetic_task_has_a_tool_use_variant(tok):
+    from glassgpt.data.conversations import conversations_path, read_conversations
+    from glassgpt.tasks import arithmetic
+
+    problem = arithmetic.Problem(305, "-", 48)
+    conv = parse_conversation(arithmetic.tool_conversation(problem), "x")
+    reply = conv.messages[1]["content"]
+    assert reply == [{"type": "tool", "text": "305-48", "output": "257"}, {"type": "text", "text": "257"}]
+    rendered = render(tok, conv.messages)
+    assert tok.decode([i for i, c in zip(rendered.ids, rendered.counted) if c and i < 256]) == "305-48257"
+    conversations = read_conversations(conversations_path("arithmetic-tools:digits=2"))
+    assert len(conversations) == arithmetic.SFT_PROBLEMS
+    for c in conversations[:50]:
+        call, answer = c.messages[1]["content"]
+        assert call["output"] == answer["text"] == arithmetic.parse(c.messages[0]["content"]).answer
