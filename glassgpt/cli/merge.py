@@ -17,7 +17,7 @@ def register(sub) -> None:
         "a plain GPT (no adapters) that predicts what RUN predicts and that every command reads. RUN is\n"
         "only read. (`glassgpt export --hf` merges the adapters the same way by itself.)",
     )
-    p.add_argument("run_dir", metavar="RUN", help="a run trained with --lora")
+    p.add_argument("run_dir", metavar="RUN", help="a LoRA run, trained by `glassgpt finetune --lora RANK` (or dpo, rl)")
     p.add_argument("--out", required=True, metavar="NEW_RUN", help="the new run directory")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in NEW_RUN")
     p.set_defaults(func=run)
