@@ -120,12 +120,28 @@ AUTO_DEVICE, AUTO_THREADS = "auto", 0
 #: the commands that run a model, each with both options (gradcheck, CPU only, has --threads)
 RUNS_A_MODEL = ("train", "eval", "sample", "explain", "finetune", "chat", "serve")
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps; auto (the default) picks cuda > mps > cpu"
-THREADS_HELP = "CPU threads for PyTorch and NumPy; 0 (the default) lets glassgpt choose, N uses N, up to 4 per core"
+THREADS_HELP = (
+    "CPU threads for PyTorch and NumPy; 0 (the default) lets glassgpt choose (for training: the usable cores, "
+    "recorded in the run so it gives the same bytes on a busy machine), N uses N, up to 4 per core; "
+    "adaptive follows the machine's load (faster when busy; a run then reproduces only at the same counts)"
+)
+#: ``--threads adaptive``
+ADAPTIVE = "adaptive"
+
+
+def thread_count(text: str) -> int | str:
+    """``--threads``: a whole number, or ``adaptive``."""
+    if text.strip().lower() == ADAPTIVE:
+        return ADAPTIVE
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number nor 'adaptive'") from None
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
     """``--threads N`` (for a command that runs on the CPU only; the others: ``add_device_and_threads``)."""
-    parser.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP)
+    parser.add_argument("--threads", type=thread_count, metavar="N", help=THREADS_HELP)
 
 
 def add_device_and_threads(parser: argparse.ArgumentParser) -> None:
@@ -137,7 +153,8 @@ def add_device_and_threads(parser: argparse.ArgumentParser) -> None:
 def device_and_threads(args: argparse.Namespace) -> tuple[str, int]:
     """(device, threads) a command runs with: as given, else auto."""
     device = AUTO_DEVICE if args.device is None else args.device
-    return device, AUTO_THREADS if args.threads is None else args.threads
+    threads = args.threads
+    return device, AUTO_THREADS if threads is None or threads == ADAPTIVE else threads
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ import sys
 
 from glassgpt import rundir
 from glassgpt.api import train
-from glassgpt.cli import COMMANDS, HelpFormatter, add_device_and_threads
+from glassgpt.cli import ADAPTIVE, COMMANDS, HelpFormatter, add_device_and_threads
 from glassgpt.config import DataConfig, parse_override, resolve, settings_help
 from glassgpt.data.corpus_source import is_corpus
 from glassgpt.errors import ConfigError
@@ -139,6 +139,9 @@ def overrides_from(args: argparse.Namespace) -> dict:
         value = getattr(args, option)
         if value is None:
             continue
+        if option == "threads":  # a fixed count, or none that follows the load (--resume may switch)
+            items["train.adaptive_threads"] = value == ADAPTIVE
+            value = 0 if value == ADAPTIVE else value
         given = next((s for s in args.set if parse_override(s)[0] in (key, key.split(".", 1)[1])), None)
         if given is not None:
             flag = "--" + option.replace("_", "-")

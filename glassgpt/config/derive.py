@@ -8,6 +8,9 @@ fills a setting in.  What it computes:
   folder holding a prepared corpus is a ``corpus``, its tokenizer the corpus's own spec, its
   fingerprint that of its ``index.json``);
 - ``train.grad_accum`` from ``train.tokens_per_step`` for this many processes;
+- ``train.threads``: the training threads, when not given: the usable cores (``cores``),
+  recorded so that a resume (or the same command on a busy machine) computes the same bytes;
+  a run that follows the load (``train.adaptive_threads``) leaves it 0;
 - ``train.decay_steps`` on a resume that lengthens a run planned to decay until its
   ``max_steps``: the original ``max_steps``, so no step already planned changes its rate
   (set ``train.decay_steps`` to re-plan the decay);
@@ -43,9 +46,11 @@ def derive(
     processes: int = 1,
     stored: RunConfig | None = None,
     resumed_at: int | None = None,
+    cores: int = 0,
 ) -> RunConfig:
     """``cfg`` with every derived value filled in (see the module docstring).  ``stored``: the
-    configuration a resumed run was saved with; ``resumed_at``: the step it resumes at."""
+    configuration a resumed run was saved with; ``resumed_at``: the step it resumes at;
+    ``cores``: the training threads this machine offers one process (0: leave the count open)."""
     data = cfg.data
     if facts.kind is not None:
         data = dataclasses.replace(data, kind=facts.kind)
@@ -60,7 +65,10 @@ def derive(
         model=dataclasses.replace(cfg.model, vocab_size=facts.vocab_size),
         data=data,
         train=dataclasses.replace(
-            cfg.train, grad_accum=grad_accum(cfg, processes), decay_steps=decay_steps(cfg, stored)
+            cfg.train,
+            grad_accum=grad_accum(cfg, processes),
+            decay_steps=decay_steps(cfg, stored),
+            threads=cfg.train.threads or (0 if cfg.train.adaptive_threads else cores),
         ),
     )
     out = dataclasses.replace(out, kind=kind_of({**out.to_dict(), "kind": ""}) if not cfg.kind else cfg.kind)

@@ -32,7 +32,7 @@ import torch
 
 from glassgpt.device import device_of
 from glassgpt.errors import ConfigError, GlassError
-from glassgpt.generation.sampling import check_request, filter_logits
+from glassgpt.generation.settings import check_request, filter_logits
 from glassgpt.tokenizers import Tokenizer
 
 #: the most guesses one round may make (more is never faster: the draft's work grows, its accuracy falls)

@@ -307,3 +307,33 @@ def test_openmp_defaults_fill_only_what_the_environment_leaves_open(monkeypatch)
     off = {"GLASSGPT_OPENMP_DEFAULTS": "0"}
     cli.apply_openmp_defaults(off)
     assert off == {"GLASSGPT_OPENMP_DEFAULTS": "0"}
+
+
+@pytest.mark.parametrize(
+    ("given", "threads", "adaptive"),
+    [("adaptive", 0, True), ("ADAPTIVE", 0, True), ("3", 3, False)],
+)
+def test_threads_option_sets_a_fixed_count_or_the_adaptive_policy(given, threads, adaptive):
+    from glassgpt.cli.train import overrides_from
+
+    args = cli.build_parser("train").parse_args(["train", "--threads", given])
+    items = overrides_from(args)
+    assert (items["train.threads"], items["train.adaptive_threads"]) == (threads, adaptive)
+
+
+def test_threads_option_refuses_a_word_other_than_adaptive(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.build_parser("train").parse_args(["train", "--threads", "lots"])
+    assert stop.value.code == 2
+    assert "'lots' is neither a whole number nor 'adaptive'" in capsys.readouterr().err
+
+
+def test_a_default_run_records_the_cores_it_trained_with(tmp_path, monkeypatch):
+    """The training thread count is derived before the run starts and written to config.json, so a
+    resume (or the same command on a busy machine) uses the same count."""
+    import glassgpt.training.launch as launch
+
+    monkeypatch.setattr(launch, "training_threads", lambda ranks=1: 2)
+    train(tmp_path / "r", config=tiny_config(max_steps=2), text=TINY_TEXT)
+    stored = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
+    assert (stored["threads"], stored["adaptive_threads"]) == (2, False)
