@@ -29,7 +29,7 @@ from glassgpt.notebook import LiveFigure, in_notebook
 from glassgpt.rundir.layout import REPORT
 from glassgpt.tracking import open_trackers
 from glassgpt.training.launch import train as train_run
-from glassgpt.training.trainer import TrainResult
+from glassgpt.training.result import TrainResult
 
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
 

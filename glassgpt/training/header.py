@@ -176,7 +176,7 @@ def header_lines(
     ends = f"step {t.max_steps:,}"
     if t.time_budget:
         ends += f", or the {duration(t.time_budget)} time budget if that comes first"
-    return [
+    lines = [
         f"glassgpt train → {run_dir} ({state})",
         f"  model      {cfg.preset or 'custom'}: {shape} · {params_text(m)}",
         f"  device     {device} · {threads} thread{'s' if threads != 1 else ''} · {dtype or t.dtype} · {t.engine} engine · "
@@ -186,6 +186,11 @@ def header_lines(
         f"  schedule   {schedule}",
         f"  ends       {ends}",
     ]
+    if t.adaptive_threads:
+        lines.append(
+            "note: the training threads follow the machine's load; the run reproduces only at the same counts."
+        )
+    return lines
 
 
 def scale_lines(cfg: RunConfig, world_size: int, mode: str, speed, throughput) -> list[str]:

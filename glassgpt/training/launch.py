@@ -49,7 +49,8 @@ from glassgpt.tokenizers import load as load_tokenizer
 from glassgpt.training import state_check
 from glassgpt.training.callbacks import Listener
 from glassgpt.training.engines import Engine, make_engine
-from glassgpt.training.trainer import Start, Trainer, TrainResult
+from glassgpt.training.result import Start, TrainResult
+from glassgpt.training.trainer import Trainer
 
 
 def train(

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +36,6 @@ from glassgpt.parallel.ranks import RankShare, gather_state
 from glassgpt.parallel.world import World
 from glassgpt.progress import TrainingBar as Progress
 from glassgpt.progress import duration, message
-from glassgpt.rundir.card import run_card
 from glassgpt.rundir.layout import DIAGNOSTICS, SAMPLES
 from glassgpt.rundir.writer import RunWriter
 from glassgpt.threads import LoadFollower, plan_threads, thread_scope, training_threads
@@ -47,34 +44,9 @@ from glassgpt.training.callbacks import Callbacks, Listener, RunStart
 from glassgpt.training.engines.base import Engine, split_micro_batches
 from glassgpt.training.flops import Throughput
 from glassgpt.training.header import header_lines, plan_warnings, scale_lines
+from glassgpt.training.result import Start, TrainResult
 from glassgpt.training.schedule import learning_rate
 from glassgpt.training.stopping import StopSignals, Terminated, stop_agreement
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    steps: int
-    stopped_by: str
-    final: dict = field(default_factory=dict)
-    sample: str = ""  # the first of ``samples``
-    samples: list[str] = field(default_factory=list)  # one per prompt in train.sample_prompts
-    rank: int = 0  # under torchrun: this process's rank (0 writes)
-    config: RunConfig | None = None  # the frozen configuration the run trained with
-
-    def _repr_html_(self) -> str:
-        """What a notebook shows: the run's card (``rundir.card``)."""
-        return run_card(self.run_dir)
-
-
-@dataclass
-class Start:
-    """Where a run begins: step 0, or what a checkpoint restored."""
-
-    step: int = 0
-    tokens: int = 0
-    elapsed: float = 0.0
-    resumed: bool = False
 
 
 class Trainer:
@@ -134,6 +106,7 @@ class Trainer:
     def _train(self, stop: StopSignals) -> TrainResult:
         t = self.cfg.train
         decay_steps = t.decay_steps or t.max_steps
+        schedule = (t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule, t.decay_fraction)
         estimate = self.source.estimate_set()
         budget = Budget(t, self.source.final_sets()[0].targets, estimate.targets)
         if t.time_budget:  # time the evaluation and the samples, so the budget can keep room for them
@@ -147,15 +120,7 @@ class Trainer:
         try:
             while self.step < t.max_steps:
                 step_start = time.perf_counter()
-                lr = learning_rate(
-                    budget.position(self.step, decay_steps),
-                    t.lr,
-                    t.warmup_steps,
-                    decay_steps,
-                    t.min_lr_ratio,
-                    t.schedule,
-                    t.decay_fraction,
-                )
+                lr = learning_rate(budget.position(self.step, decay_steps), *schedule)
                 micro = split_micro_batches(*self.batches.next(t.batch_size * t.grad_accum), t.batch_size)
                 capture = bool(t.diagnostics_every) and (self.step + 1) % t.diagnostics_every == 0
                 result = self.engine.train_step(micro, lr, capture=capture)
@@ -178,7 +143,7 @@ class Trainer:
                         "train_loss": result.loss,
                         "lr": lr,
                         "grad_norm": result.grad_norm,
-                        **result.metrics,  # what the objective reports beyond the loss (reward, KL, accuracy …)
+                        **result.metrics,  # what the objective reports beyond the loss (see training.objectives)
                         "tokens_per_sec": speed,
                         **self.throughput.record(speed),
                         "elapsed_s": self.elapsed,
@@ -314,9 +279,5 @@ class Trainer:
         where = (self.writer.path, self.source, device, torch.get_num_threads(), self.step, self.resumed)
         lines = header_lines(self.cfg, *where, speed.dtype if speed else None)
         lines += scale_lines(self.cfg, self.world.size, self.mode, speed, self.throughput)
-        if self.cfg.train.adaptive_threads:
-            lines.append(
-                "note: the training threads follow the machine's load; the run reproduces only at the same counts."
-            )
         for line in lines + plan_warnings(self.cfg, self.step):
             message(line)
