@@ -19,7 +19,10 @@ the draft: a poor draft only makes rounds shorter.  At temperature 0 both are ar
 is accepted when it is the target's argmax, and the output is the target's greedy text.
 
 Both models keep a KV cache; a rejection cuts both caches back to the accepted tokens
-(``KVCache.truncate``).  ``SpeculativeStats`` counts the guesses and how many were accepted.
+(``KVCache.truncate``).  The token a round ends with is read by the target in the next
+round's pass, together with the next guesses, so each round costs the target **one** pass
+(and the draft never reads a guess only a later round would need).  ``SpeculativeStats``
+counts the guesses, how many were accepted and the target's passes.
 """
 
 from __future__ import annotations
@@ -148,40 +151,43 @@ def speculative_generate(
     was = (target.training, draft.training)
     target.eval(), draft.eval()
     try:
-        p_next = big.extend(list(prompt_ids))[-1]
-        q_next = small.extend(list(prompt_ids))[-1]
+        seq = list(prompt_ids)  # the prompt and the tokens emitted so far
+        for reader in (big, small):  # each reads all but the last token now, the rest with its first round
+            if len(seq) > 1:
+                reader.extend(seq[:-1])
         out: list[int] = []
         stops = set(stop_ids)
         while len(out) < max_new_tokens and not (out and out[-1] in stops):
             k = min(guesses, max_new_tokens - len(out) - 1, big.block - 1, small.block - 1)
-            base = len(big.ids)
+            done = len(seq)
             guessed, qs = [], []
-            for _ in range(k):  # 1. the draft guesses
-                q = _probs(q_next, temperature, top_k, top_p) if temperature > 0 else None
-                x = int(q_next.argmax()) if q is None else int(torch.multinomial(q, 1, generator=gen))
-                guessed.append(x)
-                qs.append(q)
-                q_next = small.extend([x])[-1]
-            logits = torch.cat([p_next[None], big.extend(guessed)]) if guessed else p_next[None]  # 2. one pass
-            stats.target_passes += 1 if guessed else 0
+            if k > 0:  # 1. the draft guesses (it never reads its last guess: only a round that keeps it needs it)
+                q_next = small.extend(seq[len(small.ids) :])[-1]
+                for j in range(k):
+                    q = _probs(q_next, temperature, top_k, top_p) if temperature > 0 else None
+                    x = int(q_next.argmax()) if q is None else int(torch.multinomial(q, 1, generator=gen))
+                    guessed.append(x)
+                    qs.append(q)
+                    if j < k - 1:
+                        q_next = small.extend([x])[-1]
+            # 2. one pass of the target: the tokens it has not read yet (the last round's own token) and the guesses
+            logits = big.extend(seq[len(big.ids) :] + guessed)[-len(guessed) - 1 :]
+            stats.target_passes += 1
             taken = _verify(logits, guessed, qs, temperature, top_k, top_p, gen)  # 3. accept or reject
+            accepted = len(taken) - 1  # the last token was drawn by the target, not yet read by either model
             stats.rounds += 1
             stats.proposed += len(guessed)
-            stats.accepted += len(taken) - 1
-            stats.per_round.append(len(taken) - 1)
+            stats.accepted += accepted
+            stats.per_round.append(accepted)
             taken = taken[: max_new_tokens - len(out)]
             for j, t in enumerate(taken):
                 out.append(t)
                 if t in stops:
                     taken = taken[: j + 1]
                     break
-            if out[-1] in stops or len(out) >= max_new_tokens:
-                break
-            accepted = len(taken) - 1  # the last token was drawn by the target, not yet read by either model
-            big.cut(base + accepted)
-            small.cut(base + accepted)
-            p_next = big.extend([taken[-1]])[-1]
-            q_next = small.extend([taken[-1]])[-1]
+            seq += taken
+            for reader in (big, small):  # forget the guesses that were not kept
+                reader.cut(min(len(reader.ids), done + accepted))
         return out
     finally:
         target.train(was[0])

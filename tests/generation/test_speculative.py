@@ -101,6 +101,22 @@ def test_greedy_text_is_the_large_models_greedy_text():
     assert same.acceptance_rate == 1.0 and same.target_passes == 4  # 20 tokens in 4 rounds of 4 + 1
 
 
+def test_each_round_costs_the_target_one_pass_and_the_draft_one_per_guess():
+    """The token a round ends with is read with the next round's guesses, not in a pass of its
+    own; the draft reads its last guess only when it is kept (with the round's last token)."""
+    target, draft = tiny(1, 32, block=64), tiny(2, 8, block=64)
+    calls = {"target": 0, "draft": 0}
+    for name, model in (("target", target), ("draft", draft)):
+        model.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+    stats = SpeculativeStats()
+    assert (
+        len(speculative_generate(target, draft, [1, 2, 3], 40, guesses=4, temperature=1.0, seed=0, stats=stats)) == 40
+    )
+    assert 0 in stats.per_round and 4 in stats.per_round  # some rounds end with a rejection, some keep every guess
+    assert calls["target"] == 1 + stats.rounds == 1 + stats.target_passes  # the prompt, then one per round
+    assert calls["draft"] == 1 + stats.proposed  # the prompt, then its guesses (its last one is read with the next)
+
+
 def test_a_draft_must_share_the_tokenizer_and_guess_a_sane_number():
     with pytest.raises(ConfigError, match="another tokenizer"):
         check_draft(CharTokenizer("abc"), ByteTokenizer(), 4, "runs/small")
