@@ -33,12 +33,18 @@ def test_the_cli_samples_under_each_constraint(char_run, tmp_path, capsys):
         assert len(texts) == 5 and all(regex.fullmatch(pattern, t[len("the ") :]) for t in texts), texts
 
 
-def test_the_cli_refuses_a_bad_constraint_with_status_2(char_run, capsys):
+def test_the_cli_refuses_a_bad_constraint_with_status_2(char_run, tmp_path, capsys):
     before = sorted(p.name for p in char_run.iterdir())
     assert main(["sample", str(char_run), "--regex", "[a-"]) == 2
     assert "error: --regex '[a-' is not a valid regular expression" in capsys.readouterr().err
     assert main(["sample", str(char_run), "--choices", "ÆØÅ"]) == 2
     assert "no text this model's vocabulary can spell" in capsys.readouterr().err
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"dog": {"type": "string", "pattern": "[a-z]+"}}}))
+    assert main(["sample", str(char_run), "--json-schema", str(schema)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: --json-schema {schema}, property 'dog' uses the keyword 'pattern', which constrained" in err
+    assert err.count("\n") == 1 and err.rstrip().endswith(".")  # one sentence, on one line
     assert sorted(p.name for p in char_run.iterdir()) == before
 
 

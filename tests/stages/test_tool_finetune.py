@@ -46,7 +46,8 @@ def test_finetune_on_tool_calls_adds_the_tool_tokens_and_masks_outputs(digits_ru
     assert record["counts"]["train"]["counted_targets"] + record["counts"]["val"]["counted_targets"] == sum(
         2 + len(f"{i}+1") + len(str(i + 1)) + 1 for i in range(12)
     )
-    bad = write_sft(tmp_path / "bad.jsonl", [lines[0].replace("0+1", "0/0")])
-    assert main(["finetune", str(base), "--sft", str(bad), "--out", str(tmp_path / "never"), "--quiet"]) == 2
-    assert "divides by zero" in capsys.readouterr().err
-    assert not (tmp_path / "never").exists()
+    for call, message in (("0/0", "divides by zero"), ("open(0)", "'open(0)' is not arithmetic")):
+        bad = write_sft(tmp_path / "bad.jsonl", [lines[0].replace("0+1", call)])
+        assert main(["finetune", str(base), "--sft", str(bad), "--out", str(tmp_path / "never"), "--quiet"]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "never").exists()
