@@ -186,12 +186,14 @@ def _line(figures: dict) -> str:
 
 
 def worked_step(
-    run: str | Path, question: str, group_size: int = 8, lr: float = 1e-3, seed: int = 0, max_new_tokens: int = 6
+    run: str | Path, question: str, group_size: int = 8, lr: float = 1e-4, seed: int = 0, max_new_tokens: int = 6
 ) -> dict:
     """One RL step on one prompt of the arithmetic task, in numbers (docs/stages.md's worked example):
     ``group_size`` completions of ``question`` sampled from the chat run ``run``, their rewards and
     advantages, one optimizer step of the policy gradient at ``lr`` (the engine's own step, no
-    warmup), and the log-probability of every generated token before and after it.  Nothing is written."""
+    warmup), and the log-probability of every generated token before and after it.  Nothing is written.
+    Adam's first step moves every weight by about ``lr`` whatever its gradient's size, so ``lr`` is RL's
+    own (1e-4, the report card's): at 1e-3 the step overshoots and even the rewarded tokens lose probability."""
     start = open_start(run, "rl", Path(run) / "worked-step")
     data = {"kind": "prompts", "task": "arithmetic"}
     train = {"objective": "pg", "group_size": group_size, "batch_size": group_size, "rollout_tokens": max_new_tokens}
