@@ -17,8 +17,8 @@ __all__ = ["train", "load", "load_run", "generate", "evaluate", "__version__"]
 
 def __getattr__(name):
     """The API functions are loaded on first use (they need torch), so ``import glassgpt`` and
-    ``glassgpt --help`` stay fast.  This and the command dispatcher in ``glassgpt.cli`` are the
-    only deferred imports of the package."""
+    ``glassgpt --help`` stay fast.  Every deferred import of the package is listed, with its
+    reason, in tests/architecture/test_layers.py."""
     if name in __all__ and name != "__version__":
         from glassgpt import api
 

@@ -4,7 +4,7 @@ Each subcommand lives in its own module here with two functions: ``register(subp
 adds its parser (every option has a help text; a default worth knowing is shown once)
 and ``run(args)`` calls the library and prints.  Command modules import the library at
 their top, and the library imports torch; so ``main`` imports only the module of the
-command being run (the one deferred import of the CLI), and ``glassgpt --help`` lists the
+command being run (a deferred import, as is ``plot --run``'s sweep), and ``glassgpt --help`` lists the
 commands from the table below without importing any of them.
 
 ``main`` is where every command's failures become what a person should see: a

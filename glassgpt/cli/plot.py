@@ -10,7 +10,6 @@ from glassgpt.report import RunData, compare_runs, render
 from glassgpt.report.compare import MAX_RUNS
 from glassgpt.report.figures import require_matplotlib
 from glassgpt.rundir import kinds
-from glassgpt.training.lr_finder import find_lr
 
 FIGURE_NAMES = [
     "overview",
@@ -81,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         if args.what != "lr-finder":
             raise ConfigError("--run only applies to the lr-finder figure: `glassgpt plot DIR lr-finder --run`.")
         require_matplotlib()  # before spending time on the sweep
+        from glassgpt.training.lr_finder import find_lr  # trains (torch): the figures of the records need none
+
         result = find_lr(data.dir, args.lr_start, args.lr_end, args.lr_steps, progress=not args.quiet)
         print(
             f"lr sweep: {len(result['lrs'])} steps, lowest smoothed loss at lr {result['min_loss_lr']:.3g}, "

@@ -12,8 +12,8 @@ from glassgpt.cli import ADAPTIVE, COMMANDS, HelpFormatter, add_device_and_threa
 from glassgpt.config import DataConfig, parse_override, resolve, settings_help
 from glassgpt.data.corpus_source import is_corpus
 from glassgpt.errors import ConfigError
-from glassgpt.evaluation.loss import final_loss
 from glassgpt.makemore.presets import ARCHS
+from glassgpt.rundir.loss_names import final_loss
 from glassgpt.terminal import for_stream
 
 

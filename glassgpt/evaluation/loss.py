@@ -10,10 +10,9 @@ Bits per byte divide the total loss (in bits) by the UTF-8 bytes of the predicte
 so a char model and a BPE model evaluated on the same text compare fairly although they
 predict different numbers of tokens.
 
-A result names its loss after what was evaluated: ``val_loss`` for held-out data (or other
-text given with ``data``), ``train_loss`` for a run without held-out data (the ``nursery``
-and ``poem`` presets), and always ``loss``.  Runs written before this naming stored a
-training-split loss as ``val_loss`` with ``"split": "train"``; ``final_loss`` reads both.
+A result names its loss after what was evaluated (``rundir.loss_names``): ``val_loss`` for
+held-out data (or other text given with ``data``), ``train_loss`` for a run without held-out
+data, and always ``loss``.
 """
 
 from __future__ import annotations
@@ -32,22 +31,8 @@ from glassgpt.models.footprint import inference_bytes, require_fits
 from glassgpt.models.from_run import LoadedRun, load_run
 from glassgpt.models.nll import model_nll_sum
 from glassgpt.rundir import kinds
+from glassgpt.rundir.loss_names import named
 from glassgpt.threads import thread_scope
-
-
-def named(split: str, result: dict, held_out: bool = False) -> dict:
-    """``result`` with the split it measured and its loss named after it: ``train_loss`` for
-    the training split, ``val_loss`` for held-out data or ``held_out`` text."""
-    name = "val_loss" if held_out or split != "train" else "train_loss"
-    return {"split": split, name: result["loss"], **result}
-
-
-def final_loss(final: dict) -> tuple[str, float | None]:
-    """(name, value) of an evaluation's loss, e.g. ("val", 1.87), for this version's results
-    and for older runs that stored every loss as ``val_loss``."""
-    split = str(final.get("split", "val"))
-    value = final.get("loss", final.get(f"{split}_loss", final.get("val_loss")))
-    return split, value if isinstance(value, (int, float)) else None
 
 
 def text_set(run: LoadedRun, path: str, batch_size: int) -> EvalSet:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassgpt.makemore.probe import DEAD, unpack_rows
+from glassgpt.makemore.dead_rows import DEAD, unpack_rows
 from glassgpt.report import theme
 from glassgpt.report.canvas import figure, new_figure, require_matplotlib, token_label
 from glassgpt.report.rundata import MissingData, RunData

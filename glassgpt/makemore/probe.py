@@ -20,7 +20,7 @@ Per tanh layer (in forward order): the share of *saturated* units, |tanh| > 0.97
 gradient 1 − tanh² is below 0.06 and the unit barely learns; the histograms of its outputs and
 of the loss gradient flowing into them; and the *dead-neuron image*: up to 32 examples (rows)
 × the layer's units (columns), a bit set where |tanh| > 0.99, stored as one hex string per row
-(``numpy.packbits``).  A column set in every row is a unit that no example moves: dead.
+(``makemore.dead_rows``).  A column set in every row is a unit that no example moves: dead.
 
 Per weight matrix: the histogram of its gradient and the grad:data ratio std(grad) / std(W);
 and the update-to-data ratio log10(std(ΔW) / std(W)), ΔW the step's actual change — for
@@ -34,29 +34,16 @@ from __future__ import annotations
 import contextlib
 import math
 
-import numpy as np
 import torch
 
+from glassgpt.makemore.dead_rows import DEAD, pack_rows
 from glassgpt.makemore.models import CharModel, Tanh
 from glassgpt.training.diagnostics import Probe, _abs_stats, _flat, _floats, _hist_json, _histogram
 
 #: |tanh| above this counts as saturated (the lectures' threshold)
 SATURATED = 0.97
-#: |tanh| above this is drawn white in the dead-neuron image
-DEAD = 0.99
 #: rows (examples) of the dead-neuron image
 DEAD_ROWS = 32
-
-
-def pack_rows(bits: np.ndarray) -> list[str]:
-    """A boolean (rows, cols) image as one hex string per row."""
-    return [bytes(row).hex() for row in np.packbits(bits.astype(np.uint8), axis=1)]
-
-
-def unpack_rows(rows: list[str], cols: int) -> np.ndarray:
-    """The boolean (rows, cols) image of ``pack_rows``."""
-    packed = np.array([list(bytes.fromhex(r)) for r in rows], dtype=np.uint8).reshape(len(rows), -1)
-    return np.unpackbits(packed, axis=1)[:, :cols].astype(bool)
 
 
 class LayerProbe:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glassgpt.errors import ConfigError
-from glassgpt.evaluation.loss import final_loss
 from glassgpt.fileio import check_writable
 from glassgpt.makemore.figures import draw_dead
 from glassgpt.report import theme
 from glassgpt.report.canvas import new_figure, require_matplotlib, save_png, style
 from glassgpt.report.figures import draw_histograms, draw_loss, draw_update_ratio, histogram_sets
 from glassgpt.report.rundata import RunData
+from glassgpt.rundir.loss_names import final_loss
 
 
 def _empty(ax, text: str) -> None:

@@ -14,10 +14,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from glassgpt.errors import ConfigError, GlassError
-from glassgpt.evaluation.loss import final_loss
 from glassgpt.fileio import check_writable
 from glassgpt.progress import task
 from glassgpt.report import theme
@@ -34,6 +32,7 @@ from glassgpt.report.canvas import (
     window_mean,
 )
 from glassgpt.report.rundata import COMPONENTS, MissingData, RunData, latest_components
+from glassgpt.rundir.loss_names import final_loss
 
 __all__ = [
     "FIGURES",
@@ -529,7 +528,8 @@ def histograms(run: RunData):
 )
 def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
     matplotlib = require_matplotlib()
-    loaded = run.loaded()
+    inside = run.inside
+    loaded = inside.loaded
     model, tok, context = loaded.model, loaded.tokenizer, loaded.trained_context
     if not hasattr(model, "attention_maps"):
         raise MissingData(f"the {loaded.config.model.arch} model has no attention")
@@ -541,8 +541,7 @@ def attention(run: RunData, prompt: str | None = None, max_tokens: int = 48):
         ids, _ = run.snippet_ids(min(24, context))
     if not ids:
         raise MissingData("the prompt has no tokens")
-    with torch.no_grad():
-        maps = [w[0].float().numpy() for w in model.attention_maps(torch.tensor([ids], dtype=torch.long))]
+    maps = inside.attention_maps(ids)
     L, H, T = len(maps), maps[0].shape[0], len(ids)
     big = L * H > 16
     panel = 1.7 if big else (2.6 if T <= 24 else 3.2)

@@ -19,14 +19,12 @@ from pathlib import Path
 
 from glassgpt import rundir
 from glassgpt.errors import FileError, GlassError, RunDirError
-from glassgpt.evaluation.loss import final_loss
-from glassgpt.explain import explain
 from glassgpt.fileio import atomic_write_text, check_writable
 from glassgpt.progress import task
 from glassgpt.report import theme
 from glassgpt.report.figures import FIGURES, DrawnFigure, render
 from glassgpt.report.rundata import MissingData, RunData
-from glassgpt.training.diagnostics import param_group
+from glassgpt.rundir.loss_names import final_loss
 from glassgpt.version import __version__
 
 #: tokens of validation text shown in the explain strip
@@ -177,52 +175,19 @@ def figures_section(rendered: list[DrawnFigure], notes: list[str]) -> str:
     return "".join(parts) or note("No figures.")
 
 
-def param_rows(model) -> tuple[list[list[str]], dict[str, int], int]:
-    """Rows (part, tensors, count, share) grouped by block and component, the totals by
-    diagnostics group, and the total (``model.num_params()``; a tied matrix counts once)."""
-    groups: dict[str, list] = {}
-    kinds: dict[str, int] = {}
-    table = model.param_table()
-    if not table and hasattr(model, "weights"):  # the counting bigram: its table of counts is the model
-        table = [(n, tuple(t.shape), t.numel()) for n, t in model.weights().items()]
-    for name, shape, count in table:
-        parts = name.split(".")
-        if parts[0] != "transformer" and parts[0] != "lm_head":  # a ladder model: one row per layer
-            key = ".".join(parts[:-1]) or name
-        elif parts[:2] == ["transformer", "h"]:
-            sub = {"attn": "attention", "mlp": "MLP"}.get(parts[3], "LayerNorms")
-            key = f"block {parts[2]} {sub}"
-        else:
-            key = {
-                "wte": "token embedding (wte)",
-                "wpe": "position embedding (wpe)",
-                "ln_f": "final LayerNorm (ln_f)",
-            }.get(parts[1] if parts[0] == "transformer" else "", "LM head (lm_head)")
-        groups.setdefault(key, []).append((name, shape, count))
-        kind = param_group(name)
-        kinds[kind] = kinds.get(kind, 0) + count
-    total = model.num_params()
-    rows = []
-    for key, items in groups.items():
-        count = sum(c for _, _, c in items)
-        tensors = ", ".join(f"{n.split('.')[-2]}.{n.split('.')[-1]} {'×'.join(map(str, s))}" for n, s, _ in items)
-        rows.append([key, tensors, f"{count:,}", f"{count / total:.1%}"])
-    return rows, kinds, total
-
-
 def params_section(run: RunData) -> tuple[str, int | None]:
     try:
-        model, _ = run.model()
+        inside = run.inside
     except MissingData as exc:
         return note(f"Parameter table unavailable: {exc}."), None
-    rows, kinds, total = param_rows(model)
+    rows, kinds, total = inside.param_rows()
     body = table(
         ["part", "tensors", "parameters", "share"], rows, num={2, 3}, total=["total", "", f"{total:,}", "100%"]
     )
     by_kind = " · ".join(f"{k} {v:,}" for k, v in kinds.items())
     tied = (
         " The LM head shares the token embedding matrix (tied), so it is counted once."
-        if getattr(model.config, "tie_weights", False)
+        if getattr(inside.loaded.model.config, "tie_weights", False)
         else ""
     )
     body += note(f"By component: {by_kind}.{tied}")
@@ -307,12 +272,12 @@ def explain_section(run: RunData) -> str:
     if run.words is not None or not run.is_gpt:
         return note("The explain view reads a text; this run learned a word list (its names are under Samples).")
     try:
-        loaded = run.loaded()
-        model, tok = loaded.model, loaded.tokenizer
-        n = min(EXPLAIN_TOKENS, loaded.trained_context)
+        inside = run.inside
+        tok = inside.loaded.tokenizer
+        n = min(EXPLAIN_TOKENS, inside.loaded.trained_context)
         ids, split = run.snippet_ids(n + 1)
         text = tok.decode(ids)
-        result = explain(model, tok, text, top_k=5, max_context=loaded.trained_context)
+        result = inside.explain(text, top_k=5)
         ids = tok.encode(text)
     except GlassError as exc:  # MissingData, or text the tokenizer cannot take back
         return note(f"Explain view unavailable: {exc}")

@@ -3,6 +3,9 @@
 ``RunData(run_dir)`` tolerates a run that is still going or was stopped early: every
 accessor returns an empty value for a missing file (a torn last JSONL line is skipped),
 and figures decide from that whether to draw or to skip.
+
+It reads files only (NumPy, no torch): the model and what is computed from it are
+``RunData.inside`` (``report.inside``), opened the first time a figure looks inside the model.
 """
 
 from __future__ import annotations
@@ -15,13 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from glassgpt import rundir
-from glassgpt.data.loader import fixed_batches
 from glassgpt.data.tokens import open_split
-from glassgpt.errors import GlassError, RunDirError
-from glassgpt.makemore.word_source import run_words
+from glassgpt.errors import GlassError
 from glassgpt.makemore.words import WordData
-from glassgpt.models.from_run import LoadedRun, load_run
-from glassgpt.training.diagnostics import analyze_gradients
 
 
 class MissingData(GlassError):
@@ -41,7 +40,6 @@ class RunData:
 
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
-        self._loaded = None
 
     def require(self) -> RunData:
         """Check the directory holds a readable run (config, weights, tokenizer)."""
@@ -101,14 +99,17 @@ class RunData:
         return [r for r in self.diagnostics if r.get(key) not in (None, {}, [])]
 
     # ---- the model, for figures that look inside it -----------------------------------------
-    def loaded(self) -> LoadedRun:
-        """The run opened as a model on the CPU (``runs.load_run``), loaded once."""
-        if self._loaded is None:
-            try:
-                self._loaded = load_run(self.dir, "cpu")
-            except RunDirError as exc:
-                raise MissingData(f"the model cannot be loaded ({exc})") from None
-        return self._loaded
+    @cached_property
+    def inside(self):
+        """The model on the CPU and what figures compute from it (``report.inside.Inside``),
+        opened on first use; ``MissingData`` when the model cannot be loaded."""
+        from glassgpt.report.inside import Inside  # torch: only for a figure that looks inside the model
+
+        return Inside(self)
+
+    def loaded(self):
+        """The run opened as a model on the CPU (``models.from_run.LoadedRun``), loaded once."""
+        return self.inside.loaded
 
     def model(self):
         """``(model, tokenizer)`` on the CPU, loaded once."""
@@ -124,8 +125,7 @@ class RunData:
         if (self.config.get("data") or {}).get("kind") != "words":
             return None
         try:
-            loaded = self.loaded()
-            return run_words(loaded.run_dir, loaded.config, loaded.tokenizer)
+            return self.inside.words()
         except GlassError:
             return None
 
@@ -150,36 +150,10 @@ class RunData:
 COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head")
 
 
-def final_gradient_components(run: RunData, batch_size: int = 8, max_len: int = 128) -> tuple[dict, str]:
-    """Gradient statistics of the final weights on a fixed batch of training windows (at
-    most ``max_len`` tokens each, so a big model stays cheap on a CPU), for runs trained
-    without diagnostics.  Returns (stats, description)."""
-    model, _ = run.model()
-    cfg = run.config
-    if not any(True for _ in model.parameters()):
-        raise MissingData("the model has no parameters trained by gradients (the counting bigram counts)")
-    if run.words is not None:  # a word list: its first training examples (whole words for the GPT)
-        x, y = run.words.arrays("train", model.config.block_size, sequences=run.is_gpt)
-        model.train(False)
-        return analyze_gradients(
-            model, x[:batch_size], y[:batch_size]
-        ), f"final weights, the first {batch_size} training examples"
-    seq_len = int(cfg.get("train", {}).get("seq_len") or 0) or model.config.block_size
-    seq_len = min(seq_len, max_len)
-    toks = run.tokens("train")
-    if len(toks) < seq_len + 1:
-        raise MissingData("the training split is too short for a gradient batch")
-    seed = int(cfg.get("train", {}).get("seed", 0)) + 2
-    ((x, y),) = fixed_batches(toks, seq_len, batch_size, 1, seed)
-    model.train(False)
-    stats = analyze_gradients(model, x, y)
-    return stats, f"final weights, one batch of {batch_size}×{seq_len} training tokens"
-
-
 def latest_components(run: RunData) -> tuple[dict, str]:
     """Mean |grad| per component: the latest diagnostics record, else the final weights."""
     records = run.diagnostics_with("components")
     if records:
         rec = records[-1]
         return rec["components"], f"diagnostics at step {rec.get('step', '?')}"
-    return final_gradient_components(run)
+    return run.inside.final_gradient_components()

@@ -31,12 +31,12 @@ from glassgpt.config import RunConfig
 from glassgpt.config.validate import parallel_mode
 from glassgpt.data.source import DataSource, EvalSet, measure
 from glassgpt.device import pick_device
-from glassgpt.evaluation.loss import named
 from glassgpt.parallel.ranks import RankShare, gather_state
 from glassgpt.parallel.world import World
 from glassgpt.progress import TrainingBar as Progress
 from glassgpt.progress import duration, message
 from glassgpt.rundir.layout import DIAGNOSTICS, SAMPLES
+from glassgpt.rundir.loss_names import named
 from glassgpt.rundir.writer import RunWriter
 from glassgpt.threads import LoadFollower, plan_threads, thread_scope, training_threads
 from glassgpt.training.budget import Budget

@@ -15,9 +15,10 @@ from support.wordlists import make_words, train_rung, write_words
 from glassgpt.config import resolve
 from glassgpt.errors import ConfigError
 from glassgpt.fileio import load_tensors
+from glassgpt.makemore.dead_rows import DEAD, pack_rows, unpack_rows
 from glassgpt.makemore.models import build_model, make_config
 from glassgpt.makemore.presets import FAST, PRESETS
-from glassgpt.makemore.probe import DEAD, SATURATED, LayerProbe, pack_rows, unpack_rows
+from glassgpt.makemore.probe import SATURATED, LayerProbe
 from glassgpt.makemore.words import prepare_words, read_words
 from glassgpt.models.factory import build
 from glassgpt.training.lr_finder import find_lr

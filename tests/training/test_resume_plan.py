@@ -13,10 +13,10 @@ from glassgpt.cli import main
 from glassgpt.config import RunConfig, resolve
 from glassgpt.data.text_source import describe
 from glassgpt.errors import ConfigError
-from glassgpt.evaluation.loss import final_loss
 from glassgpt.report.html import evaluation_section, summary_cards
 from glassgpt.report.rundata import RunData
 from glassgpt.rundir import read_config_dict, read_metrics
+from glassgpt.rundir.loss_names import final_loss
 from glassgpt.training.header import header_lines, plan_warnings
 from glassgpt.training.launch import train
 from glassgpt.training.schedule import learning_rate
