@@ -1,7 +1,7 @@
 """Wall-clock and CPU time of each notebook of notebooks/, run top to bottom in a fresh kernel
 with its default settings (what tests/notebooks runs).  One JSON line per notebook:
 
-    python benchmarks/notebooks.py            # all five
+    python benchmarks/notebooks.py            # all six
     python benchmarks/notebooks.py 04         # the ones whose name starts with 04
 
 CPU seconds are the kernel's own (user + system), read from /proc before it shuts down.

@@ -18,6 +18,7 @@ EXPECTED = [
     "03_makemore_ladder",
     "04_nursery_gpt",
     "05_shakespeare",
+    "06_four_stages",
 ]
 
 
