@@ -11,7 +11,7 @@ import pytest
 from support.chatrun import write_sft
 from support.runs import fails
 
-from glassgpt.cli import COMMANDS, DEVICE_HELP, RUNS_A_MODEL, THREADS_HELP, build_parser
+from glassgpt.cli import COMMANDS, DEVICE_HELP, RUNS_A_MODEL, THREADS_HELP, build_parser, thread_count
 
 #: the arguments each command that runs a model needs besides the two options
 ARGS = {
@@ -49,7 +49,7 @@ def test_any_command_with_either_option_has_the_shared_one(command):
 @pytest.mark.parametrize("command", [*RUNS_A_MODEL, "gradcheck"])
 def test_each_command_that_runs_a_model_has_the_same_two_options(command):
     threads = option(command, "--threads")
-    assert (threads.default, threads.type, threads.metavar, threads.help) == (None, int, "N", THREADS_HELP)
+    assert (threads.default, threads.type, threads.metavar, threads.help) == (None, thread_count, "N", THREADS_HELP)
     if command == "gradcheck":  # the NumPy engine and its PyTorch reference: the CPU only
         with pytest.raises(AssertionError, match="has no --device"):
             option(command, "--device")
