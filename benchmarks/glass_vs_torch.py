@@ -163,7 +163,7 @@ def peak_rss_mb(engine: str, args) -> tuple[float, str]:
         str(args.batch_size),
         "--seq-len",
         str(args.seq_len),
-    ] + (["--synthetic"] if args.synthetic else [])
+    ] + (["--synthetic"] if args.synthetic else ["--data", str(bench_data(args.data))])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO).stdout
     result = json.loads(out.strip().splitlines()[-1])
     return result["peak_mb"], result["method"]

@@ -15,6 +15,8 @@ from one engine into the other.
   stream (as the torch engine saves it) and the glass dropout generator.
 
 Always NumPy on the CPU in float32: ``train.device`` and ``train.compile`` do not apply.
+Building one raises glibc's malloc thresholds for the process (``glass/heap.py``), so the
+memory a step frees is not faulted back in by the next.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 from glassgpt.config import RunConfig
 from glassgpt.errors import ConfigError
 from glassgpt.glass import GPT, AdamW
+from glassgpt.glass.heap import keep_freed_memory
 from glassgpt.models import GPT as TorchGPT
 from glassgpt.training.diagnostics import Probe
 from glassgpt.training.engines.base import StepResult, TorchRNG
@@ -43,6 +46,7 @@ class GlassEngine:
             raise ConfigError(
                 f"the glass engine computes in float32 only; drop train.dtype={t.dtype} or use --engine torch."
             )
+        keep_freed_memory()  # every step allocates afresh: keep freed pages for the next one (glass/heap.py)
         self.torch_rng = TorchRNG(t.seed, torch.device("cpu"))
         with self.torch_rng.active():  # same initial weights as TorchEngine with the same seed
             self.model = GPT.from_torch(TorchGPT(cfg.model), dtype=np.float32)
