@@ -53,6 +53,7 @@ class ModelConfig:
     lora_rank: int = 0  # LoRA: the rank of the adapters (0: none); with adapters the GPT's own weights are frozen
     lora_alpha: float = 16.0  # LoRA: an adapter adds (lora_alpha / lora_rank) · B A x to its linear's output
     lora_targets: tuple[str, ...] = ("q", "k", "v", "o")  # LoRA: q, k, v, o (attention); fc, proj (the MLP's)
+    lora_rows: int = 0  # LoRA: the vocabulary's last lora_rows ids (tokens the stage added) train their rows too
     # the makemore ladder (docs: README "The makemore ladder"); ``arch`` picks the model.  The GPT
     # reads the fields above; each ladder model reads the fields LADDER_FIELDS lists for it
     arch: str = "gpt"  # gpt | bigram | neural-bigram | mlp | wavenet

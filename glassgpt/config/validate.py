@@ -243,6 +243,11 @@ def validate_stages(cfg: RunConfig) -> None:
             f"LoRA needs model.lora_alpha > 0 and model.lora_targets among {', '.join(LORA_TARGETS)}; got "
             f"{m.lora_alpha} and {'|'.join(m.lora_targets) or 'none'}."
         )
+    if m.lora_rows < 0 or (m.lora_rows and not m.lora_rank) or (m.vocab_size and m.lora_rows > m.vocab_size):
+        raise ConfigError(
+            f"model.lora_rows (the added tokens' rows that LoRA trains) must be from 0 to model.vocab_size "
+            f"({m.vocab_size}), and needs model.lora_rank; got {m.lora_rows}."
+        )
     if (m.lora_rank or m.reward_head) and (m.arch != "gpt" or m.ensemble > 1):
         raise ConfigError("LoRA adapters and a reward head go on one GPT; drop them for an ensemble or a ladder model.")
     if m.lora_rank and m.reward_head:

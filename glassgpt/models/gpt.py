@@ -232,8 +232,7 @@ class GPT(nn.Module):
         if cfg.vocab_size <= 0:
             raise GlassError("the model's vocab_size must be set from the tokenizer before building a GPT.")
         self.config = cfg
-        V = cfg.padded_vocab_size
-        layers = dict(wte=nn.Embedding(V, cfg.n_embd))
+        layers = dict(wte=lora.embedding(cfg))  # with LoRA, the added tokens' rows train (lora.row_shapes)
         if cfg.pos == "learned":  # with rotary embeddings there is no position table
             layers["wpe"] = nn.Embedding(cfg.block_size, cfg.n_embd)
         self.transformer = nn.ModuleDict(
@@ -244,7 +243,8 @@ class GPT(nn.Module):
                 ln_f=make_norm(cfg),
             )
         )
-        self.lm_head = nn.Linear(cfg.n_embd, V, bias=cfg.head_bias and not cfg.tie_weights)
+        tied_to = self.transformer["wte"] if cfg.tie_weights else None
+        self.lm_head = lora.head(cfg, bias=cfg.head_bias and not cfg.tie_weights, tied_to=tied_to)
         if cfg.tie_weights:
             self.lm_head.weight = self.transformer.wte.weight
         if cfg.reward_head:  # a reward model: one number from the last position's state
@@ -370,10 +370,11 @@ class GPT(nn.Module):
 
     # ---- weights in and out (safetensors-friendly: no shared tensors) -------------------
     def weights(self) -> dict[str, torch.Tensor]:
-        """The state dict without the tied duplicate of the embedding (Hugging Face omits it too)."""
+        """The state dict without the tied duplicates of the embedding (Hugging Face omits it too)."""
         sd = self.state_dict()
         if self.config.tie_weights:
             sd.pop("lm_head.weight", None)
+            sd.pop(lora.TIED_ROWS, None)
         return sd
 
     def load_weights(self, tensors: dict[str, torch.Tensor]) -> None:

@@ -208,7 +208,8 @@ def finetune(
     counts = conversations.counts
     _log_counts(log, counts, cfg.seq_len)
     _, weights = grow_vocabulary(stored.model, load_weights(src), tokenizer.vocab_size, seed)
-    cfg, weights = with_lora(cfg, weights, lora, seed)  # --lora: adapters train, the weights stay frozen
+    added = tokenizer.vocab_size - stored.model.vocab_size
+    cfg, weights = with_lora(cfg, weights, lora, seed, added)  # --lora: adapters and the added rows train
     trainer = build_trainer(
         out, config=cfg, overwrite=overwrite, progress=progress, source=conversations, weights=weights
     )

@@ -5,7 +5,10 @@ ask for.  ``with_lora(cfg, weights, lora, seed)`` turns a stage's configuration 
 weights into a LoRA run's: the model settings gain the adapters and the weights fresh adapters
 (A random from ``seed``, B zero: step 0 is the start model exactly); the engine then trains
 the adapters alone (``models.lora``: the GPT's own weights are frozen and never reach the
-optimizer), and every checkpoint writes them as their own ``adapters.safetensors`` too.
+optimizer), and every checkpoint writes them as their own ``adapters.safetensors`` too.  A stage
+that added tokens (fine-tuning's chat tokens) passes how many: their embedding (and untied head)
+rows then train as well, through the adapters' ``lora_rows`` (zero at the start), since the
+frozen model never learnt them and could never write ``<|assistant_end|>`` otherwise.
 
 ``merge(run, out)`` (``glassgpt merge RUN --out NEW``) writes a new run whose weights are the
 adapters folded in, ``W + (alpha/r) B A``: a plain GPT that every command reads, the same
@@ -46,17 +49,23 @@ class Lora:
 
 
 def with_lora(
-    cfg: RunConfig, weights: dict[str, torch.Tensor], adapters: Lora | None, seed: int
+    cfg: RunConfig, weights: dict[str, torch.Tensor], adapters: Lora | None, seed: int, added: int = 0
 ) -> tuple[RunConfig, dict[str, torch.Tensor]]:
-    """The configuration and starting weights of a LoRA run (``adapters`` None: a plain run).  A start
-    that has adapters of its own has them folded in first."""
+    """The configuration and starting weights of a LoRA run (``adapters`` None: a plain run).  ``added``:
+    how many tokens the stage added after ``cfg``'s vocabulary (``weights`` already have their rows,
+    which train too).  A start that has adapters of its own has them folded in first."""
     if cfg.model.lora_rank:
         weights = lora.merge(weights, cfg.model)
         cfg = validate(dataclasses.replace(cfg, model=lora.without_lora(cfg.model)))
     if adapters is None:
         return cfg, weights
     model = dataclasses.replace(
-        cfg.model, lora_rank=adapters.rank, lora_alpha=adapters.alpha, lora_targets=tuple(adapters.targets)
+        cfg.model,
+        vocab_size=cfg.model.vocab_size + added,
+        lora_rank=adapters.rank,
+        lora_alpha=adapters.alpha,
+        lora_targets=tuple(adapters.targets),
+        lora_rows=added,
     )
     cfg = validate(dataclasses.replace(cfg, model=model))
     return cfg, {**weights, **lora.fresh_adapters(model, seed)}
@@ -86,4 +95,4 @@ def merge(run: str | Path, out: str | Path, overwrite: bool = False) -> Path:
 
 def _settings(cfg: RunConfig) -> dict:
     m = cfg.model
-    return {"rank": m.lora_rank, "alpha": m.lora_alpha, "targets": list(m.lora_targets)}
+    return {"rank": m.lora_rank, "alpha": m.lora_alpha, "targets": list(m.lora_targets), "rows": m.lora_rows}

@@ -179,9 +179,15 @@ def test_lora_fine_tuning_merging_and_export(base, files, tmp_path, capsys):
     unchanged = [k for k in start if k in weights and k != "transformer.wte.weight"]  # wte grew by the chat tokens
     assert unchanged and all(torch.equal(start[k], weights[k]) for k in unchanged)  # frozen
     assert any(float(v.abs().max()) > 0 for k, v in adapters.items() if ".lora_B." in k)  # trained
+    old = start["transformer.wte.weight"].shape[0]
+    assert config["model"]["lora_rows"] == config["model"]["vocab_size"] - old  # the chat tokens' rows train too
     assert main(["merge", str(out), "--out", str(tmp_path / "merged")]) == 0
     merged, adapted = load_run(tmp_path / "merged"), load_run(out)
     assert merged.config.model.lora_rank == 0 and not any(".lora_" in k for k in merged.model.weights())
+    wte, grown = merged.model.weights()["transformer.wte.weight"], weights["transformer.wte.weight"]
+    assert torch.equal(wte[:old], start["transformer.wte.weight"])  # the base vocabulary's rows: unchanged
+    end = adapted.tokenizer.special_tokens["<|assistant_end|>"]
+    assert not torch.equal(wte[end], grown[end])  # <|assistant_end|>'s row learnt
     x = torch.randint(0, adapted.tokenizer.vocab_size, (2, 12))
     torch.testing.assert_close(merged.model(x)[0], adapted.model(x)[0], atol=1e-5, rtol=0)
     assert main(["export", str(out), "--hf", str(tmp_path / "hf")]) == 0
