@@ -22,7 +22,10 @@ Prints ONE JSON line:
   own allocations during one step (NumPy reports to ``tracemalloc``; torch does not);
 - ``glass_matmul_share``: the share of glass step time spent inside ``np.matmul``,
   measured on extra steps with ``np.matmul`` swapped for a timed wrapper (every glass
-  layer multiplies through ``np.matmul``), and ``glass_other_share`` = 1 - that.
+  layer multiplies through ``np.matmul``), and ``glass_other_share`` = 1 - that;
+- ``glass_faults_per_step`` / ``torch_faults_per_step``: median minor page faults of a timed
+  step (memory the allocator gave back to the kernel and the step touched again; see
+  ``glassgpt/glass/heap.py``), and ``load_after``, ``os.getloadavg()`` at the end.
 
 Usage:  python benchmarks/glass_vs_torch.py [--steps 30] [--threads 2] [--synthetic]
 """
@@ -147,6 +150,14 @@ def peak_rss_kib() -> int:
     return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def minor_faults() -> int:
+    """Page faults of this process so far that the kernel served without disk I/O (a page
+    mapped afresh, e.g. memory freed to the kernel and touched again)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def peak_rss_mb(engine: str, args) -> tuple[float, str]:
     cmd = [
         sys.executable,
@@ -189,6 +200,7 @@ def main(argv=None) -> None:
     glass, eager = GlassEngine(cfg), TorchEngine(cfg)
     data = batches(tokens, args, args.warmup + args.steps)
     times = {"glass": [], "torch": []}
+    faults = {"glass": [], "torch": []}
     losses = {"glass": [], "torch": []}
     # blocks A B A B: each engine runs alone for a while (a BLAS or OpenMP pool keeps spinning
     # for a moment after its work, which would slow the other engine if steps alternated),
@@ -198,11 +210,12 @@ def main(argv=None) -> None:
         timed = data[args.warmup + block * half : args.warmup + (block + 1) * half]
         for name, engine in (("glass", glass), ("torch", eager)):
             for i, (x, y) in enumerate(data[: args.warmup] + timed):  # both engines: the same batch sequence
-                t0 = time.perf_counter()
+                f0, t0 = minor_faults(), time.perf_counter()
                 loss = engine.train_step([(x, y)], 1e-3).loss
-                dt = time.perf_counter() - t0
+                dt, df = time.perf_counter() - t0, minor_faults() - f0
                 if i >= args.warmup:
                     times[name].append(dt)
+                    faults[name].append(df)
                 losses[name].append(loss)
 
     # where the glass time goes: np.matmul vs everything else
@@ -251,6 +264,9 @@ def main(argv=None) -> None:
                 "ratio": round(g_ms / t_ms, 3),
                 "glass_min_ms": round(min(times["glass"]) * 1e3, 2),
                 "torch_min_ms": round(min(times["torch"]) * 1e3, 2),
+                "glass_faults_per_step": statistics.median(faults["glass"]),
+                "torch_faults_per_step": statistics.median(faults["torch"]),
+                "load_after": [round(v, 2) for v in os.getloadavg()],
                 "max_loss_diff": float(max(abs(a - b) for a, b in zip(losses["glass"], losses["torch"]))),
                 "glass_peak_mb": round(g_mem, 1),
                 "torch_peak_mb": round(t_mem, 1),

@@ -13,7 +13,7 @@ All three give the engine the same few things, so its training step is written o
 * ``full(t)`` / ``local(t, like)``: between whole tensors and this rank's part of them.
 
 DDP keeps a full copy of the model and of AdamW's moments on every rank and averages the
-gradients.  FSDP2 (``torch.distributed.fsdp.fully_shard``, one unit per block plus the
+gradients.  FSDP2 (``fsdp.py``, ``torch.distributed.fsdp.fully_shard``, one unit per block plus the
 root holding the embeddings, final norm and head) keeps only 1/N of every parameter, its
 gradient and its AdamW moments on each rank, gathering a block's weights just before it
 runs.  Checkpoints hold whole tensors either way (see ``training.distributed``), so a run
@@ -25,9 +25,6 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.fsdp import fully_shard
-from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from glassgpt.device import device_of
@@ -76,40 +73,15 @@ class DDP(Local):
         return self.world.all_reduce([value], "mean")[0]
 
 
-class FSDP(DDP):
-    """Parameters, gradients and optimizer state sharded over the ranks (FSDP2)."""
-
-    sharded = True
-
-    def __init__(self, model: torch.nn.Module, world: World):
-        Local.__init__(self, model, world)
-        self.world = world
-        device = device_of(model)
-        self.mesh = init_device_mesh(device.type, (world.size,))
-        for block in model.transformer.h:
-            fully_shard(block, mesh=self.mesh)
-        fully_shard(model, mesh=self.mesh)  # the root: embeddings (and the tied head), final norm
-
-    def sync(self, last: bool):
-        self.model.set_requires_gradient_sync(last)
-        return contextlib.nullcontext()
-
-    def norm(self, total: torch.Tensor) -> float:
-        return float(total.full_tensor() if isinstance(total, DTensor) else total)
-
-    def full(self, t: torch.Tensor) -> torch.Tensor:
-        return t.full_tensor() if isinstance(t, DTensor) else t
-
-    def local(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """``t`` (whole, the same on every rank) as a DTensor placed like ``like``."""
-        if not isinstance(like, DTensor):
-            return t
-        return distribute_tensor(t.to(like.device, like.dtype), like.device_mesh, like.placements, src_data_rank=None)
-
-
-MODES = {"none": Local, "ddp": DDP, "fsdp": FSDP}
+MODES = {"none": Local, "ddp": DDP}
 
 
 def wrap(model: torch.nn.Module, mode: str, world: World) -> Local:
-    """``model`` prepared for ``mode`` ("none", "ddp", "fsdp") in ``world``."""
+    """``model`` prepared for ``mode`` ("none", "ddp", "fsdp") in ``world``.  FSDP (``fsdp.py``)
+    is imported only here: its DTensor machinery costs ~45 MB of resident memory in every
+    process that imports it."""
+    if mode == "fsdp":
+        from glassgpt.parallel.fsdp import FSDP
+
+        return FSDP(model, world)
     return MODES[mode](model, world)

@@ -22,6 +22,8 @@ ALLOWED_DEFERRED = {
     "inside it, so `glassgpt plot DIR loss` and `--compare` start fast",
     "glassgpt/fileio.py": "safetensors' torch functions load torch: only the commands that read or write tensors "
     "pay for it, so `glassgpt tokenizer` and `data prepare` start fast",
+    "glassgpt/parallel/data_parallel.py": "FSDP (torch.distributed.fsdp, DTensor: ~45 MB resident) is imported "
+    "only by a run that shards, so every other run's peak memory stays at a bare loop's",
 }
 OPTIONAL_MODULES = {
     "tiktoken",
