@@ -13,6 +13,7 @@ costs.  Prints ONE JSON line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import resource
@@ -32,8 +33,7 @@ def reference_ms_per_step(cfg, vocab: int, steps: int) -> float:
     from glassgpt.models import GPT
 
     torch.manual_seed(0)
-    m = cfg.model
-    m.vocab_size = vocab
+    m = dataclasses.replace(cfg.model, vocab_size=vocab)  # the configuration is frozen
     model = GPT(m)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
     x = torch.randint(0, vocab, (cfg.train.batch_size, m.block_size))
