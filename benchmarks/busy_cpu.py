@@ -1,21 +1,23 @@
-"""Training speed on a quiet and on a loaded machine: the old thread default against the new policy.
+"""Training speed on a quiet and on a loaded machine: the deterministic default, the opt-in
+adaptive threads, and the old thread default, in one invocation.
 
 Load: one busy-spinning process per usable core (a browser and a build, exaggerated),
 started before the run and stopped after it.  Each measurement is a real `glassgpt train`
-process (``--preset``, default ``cpu-speedrun``, the README's main job; char level on Tiny
-Shakespeare) stopped by
-``--time-budget``; its speed is training tokens per second of training time, read from
-the run's summary.  Variants:
+process (``--preset``, default ``cpu-speedrun``; run it again with ``--preset baby``; char level
+on Tiny Shakespeare) stopped by ``--time-budget``; its speed is training tokens per second of
+training time, read from the run's summary.  Variants:
 
-- ``old``: one torch thread per core (``--threads CORES``, what ``--threads 0`` meant before
-  the thread policy) and OpenMP's default wait policy (``GLASSGPT_OPENMP_DEFAULTS=0``);
-- ``new``: ``glassgpt train`` as it is: the count chosen from the idle cores, adapted to
-  contention during the run;
-- ``new+passive`` (with ``--passive``): the new policy with ``OMP_WAIT_POLICY=PASSIVE``.
+- ``default``: ``glassgpt train`` as it is: the training threads are the usable cores, chosen
+  from the hardware and recorded in the run, so the weights never depend on the load;
+- ``adaptive``: ``--threads adaptive``: the training threads follow the load (the run then
+  reproduces only at the same counts);
+- ``old``: one torch thread per core (``--threads CORES``) with OpenMP's default wait policy
+  (``GLASSGPT_OPENMP_DEFAULTS=0``), what glassgpt did before its thread policy;
+- ``adaptive+passive`` (with ``--passive``): adaptive with ``OMP_WAIT_POLICY=PASSIVE``.
 
 Printed as ONE JSON line: tokens/s per variant, quiet and loaded, the share of its quiet
-speed each keeps under load, and what the new policy chose (threads at start and end, the
-step at which it adapted).
+speed each keeps under load (target >= 0.5 for adaptive), and the threads each run trained
+with (at start and end, and the step at which an adaptive run changed them).
 
     GLASSGPT_BENCH_DATA=/path/to/folder python benchmarks/busy_cpu.py --seconds 40
 """
@@ -34,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     ap.add_argument("--seconds", type=float, default=40.0, help="--time-budget of each run")
-    ap.add_argument("--passive", action="store_true", help="also measure the new policy with OMP_WAIT_POLICY=PASSIVE")
+    ap.add_argument("--passive", action="store_true", help="also measure adaptive threads with OMP_WAIT_POLICY=PASSIVE")
     ap.add_argument("--preset", default="cpu-speedrun", help="the recipe every run trains")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to every run")
     ap.add_argument("--out", default="runs/bench-busy", help="folder for the runs")
@@ -45,9 +47,13 @@ def main() -> None:
     base = ["--preset", args.preset, "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
     for item in args.set:
         base += ["--set", item]
-    variants = {"old": (["--threads", str(cores)], {"GLASSGPT_OPENMP_DEFAULTS": "0"}), "new": ([], {})}
+    variants = {
+        "default": ([], {}),
+        "adaptive": (["--threads", "adaptive"], {}),
+        "old": (["--threads", str(cores)], {"GLASSGPT_OPENMP_DEFAULTS": "0"}),
+    }
     if args.passive:
-        variants["new+passive"] = ([], {"OMP_WAIT_POLICY": "PASSIVE"})
+        variants["adaptive+passive"] = (["--threads", "adaptive"], {"OMP_WAIT_POLICY": "PASSIVE"})
     speeds: dict[str, dict[str, float | None]] = {"quiet": {}, "loaded": {}}
     chosen, walls = {}, {}
     for condition in ("quiet", "loaded"):
