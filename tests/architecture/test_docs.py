@@ -77,3 +77,15 @@ def test_what_the_curriculum_names_exists():
         assert preset in PRESETS, preset
     for bench in re.findall(r"`(benchmarks/\w+\.py)`", text):
         assert (ROOT / bench).is_file(), bench
+
+
+def test_the_readme_starts_with_the_two_commands_and_ci_runs_the_second():
+    """The README's first code block is exactly two commands: the main job (train, which ends
+    with a sample) and the test suite; .ci/run runs the second one verbatim."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert first is not None and text.index("```bash") < text.index("\n## ")
+    commands = [line for line in first.group(1).splitlines() if line.strip()]
+    assert len(commands) == 2, commands
+    assert "glassgpt train" in commands[0] and "pytest" in commands[1]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
