@@ -18,7 +18,8 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
         description="Train a chat run by direct preference optimisation and save the result as a NEW run; the\n"
         "chat run is never changed and is the frozen reference. FILE.jsonl holds one pair per line:\n"
-        '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}   (or "messages" instead of "prompt")\n'
+        '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}\n'
+        '(or "messages", the conversation before the reply, instead of "prompt").\n'
         "The loss is -log sigmoid(beta [(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)]);\n"
         "the reference log-probabilities are computed once and kept in the run. Each step logs the implicit\n"
         "rewards' accuracy and margin.",

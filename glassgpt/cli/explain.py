@@ -40,12 +40,13 @@ def register(sub) -> None:
         "(a line of an SFT file): apply the chat template and mark the targets the fine-tuning loss counts",
     )
     steer = p.add_argument_group(
-        "constraints (one of them): what it removes at each position; TEXT after its first token must match"
+        "constraints",
+        "one of them: what it removes at each position (TEXT after its first token must match)",
     )
     steer.add_argument("--regex", metavar="PATTERN", help="a regular expression, as `sample --regex`")
     steer.add_argument("--choices", metavar="A|B|C", help="one of these, as `sample --choices`")
     steer.add_argument("--json-schema", metavar="FILE", help="JSON of this schema, as `sample --json-schema`")
-    stage = p.add_argument_group("after fine-tuning (with --chat): what an RL or a DPO step does to each reply token")
+    stage = p.add_argument_group("after fine-tuning", "with --chat: what an RL or a DPO step does to each reply token")
     stage.add_argument("--advantage", type=float, metavar="A", help="RL: each reply token's push A·(1 − P)")
     stage.add_argument("--reference", metavar="RUN", help="DPO: the reference run; each token's β (ln P − ln P_ref)")
     stage.add_argument("--beta", type=float, default=0.1, help="DPO's beta, with --reference")

@@ -17,7 +17,8 @@ def register(sub) -> None:
         formatter_class=HelpFormatter,
         description="Train a reward model from a chat run and save it as a NEW run (kind reward); the chat run is\n"
         "never changed. FILE.jsonl holds one preference pair per line:\n"
-        '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}   (or "messages" instead of "prompt")\n'
+        '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}\n'
+        '(or "messages", the conversation before the reply, instead of "prompt").\n'
         "The token <|reward|> is added after each reply and a scalar head reads its position; the loss\n"
         "is -log sigmoid(r_chosen - r_rejected - margin). The held-out pairs' accuracy and mean margin\n"
         "are measured before and after training (RM/stage.json).",

@@ -21,7 +21,7 @@ def register(sub) -> None:
         "policy, scores them (--task: exact match; --reward: a reward model), and takes a step on\n"
         "-sum(A log pi) over the generated tokens, normalised per token, where A = reward - the group's\n"
         "mean (--std-norm: divided by the group's std). Prompts come from --prompts FILE.jsonl, lines of\n"
-        '  {"prompt": "12+34="}   (or "messages"; optionally "answer" for the exact accuracy)\n'
+        '  {"prompt": "12+34="}   (or "messages"; optionally "answer")\n'
         "or, with --task and no file, from the task's training problems.",
     )
     p.add_argument("run_dir", metavar="RUN", help="the chat run to start from (only read)")

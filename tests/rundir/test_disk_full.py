@@ -10,6 +10,7 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 from safetensors import SafetensorError
 from support import faults
 from support.runs import TINY, cli, fails, make_run, snapshot
@@ -69,18 +70,18 @@ def test_the_safetensors_writer_reports_a_full_disk_in_its_own_words(tmp_path, m
     run = tmp_path / "run"
     make_run(run, steps=2)
     before = snapshot(run / "state")
-    real = fileio.save_file
+    real = safetensors.torch.save_file
 
     def writer(tensors, path, metadata=None):
         if ".optimizer.safetensors" in str(path):
             raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
         return real(tensors, path, metadata=metadata)
 
-    monkeypatch.setattr(fileio, "save_file", writer)
+    monkeypatch.setattr(safetensors.torch, "save_file", writer)
     err = fails(capsys, "train", "--out", run, "--resume", "--max-steps", 4, "--quiet", match=FULL_SENTENCE)
     assert "free space and run the same command with --resume." in err
     assert leftovers(run) == [] and snapshot(run / "state") == before
-    monkeypatch.setattr(fileio, "save_file", real)
+    monkeypatch.setattr(safetensors.torch, "save_file", real)
     code, err = cli(capsys, "train", "--out", run, "--resume", "--max-steps", 4, "--quiet")
     assert code == 0, err
 

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 
-from glassgpt import fileio
+import safetensors.torch
 
 #: (module, function) pairs whose calls are file operations
 PATCHED = (
@@ -48,7 +48,7 @@ PATCHED = (
     (shutil, "copyfile"),
     (tempfile, "mkstemp"),
     (builtins, "open"),
-    (fileio, "save_file"),
+    (safetensors.torch, "save_file"),  # what glassgpt.fileio writes tensors with (its Rust writer)
 )
 #: operations that take disk space (where a full disk shows up)
 ALLOCATING = {
@@ -61,7 +61,7 @@ ALLOCATING = {
     "shutil.copyfile",
     "tempfile.mkstemp",
     "builtins.open",
-    "fileio.save_file",
+    "safetensors.save_file",
 }
 
 
@@ -131,7 +131,8 @@ class FileFaults:
         self._depth = 0
 
     def _wrap(self, owner, attr: str, original: Callable) -> Callable:
-        name = f"{getattr(owner, '__name__', owner).rsplit('.', 1)[-1]}.{attr}"
+        module = getattr(owner, "__name__", owner)
+        name = f"{module.split('.')[0] if module.startswith('safetensors') else module.rsplit('.', 1)[-1]}.{attr}"
 
         def patched(*args, **kwargs):
             path = _path_of(name, args, kwargs)
