@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.cli.stage_options import add_ending_options, add_schedule_options, ending_settings, print_result
 from glassgpt.stages.reward import DEFAULTS, train_reward_model
 
 
@@ -32,18 +31,13 @@ def register(sub) -> None:
     )
     p.add_argument("--out", required=True, metavar="RM", help="the new run directory")
     p.add_argument("--margin", type=float, default=0.0, help="the margin m the chosen reply's score must win by")
-    p.add_argument("--max-steps", type=int, default=DEFAULTS["max_steps"], help="optimizer steps")
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="peak learning rate")
+    add_schedule_options(p, DEFAULTS)
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="pairs per step")
-    p.add_argument("--warmup-steps", type=int, default=DEFAULTS["warmup_steps"], help="linear warmup steps")
     p.add_argument("--eval-every", type=int, default=DEFAULTS["eval_every"], help="steps between held-out estimates")
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of the pairs held out (a seeded choice)")
     p.add_argument("--task-pairs", type=int, default=DEFAULTS["task_pairs"], help="pairs made with --pairs arithmetic")
     p.add_argument("--seed", type=int, default=None, help="seed of the split, the batches and the sampled pairs")
-    p.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS", help="stop cleanly after this long")
-    p.add_argument("--overwrite", action="store_true", help="replace a run already in RM")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_ending_options(p, "RM")
     p.set_defaults(func=run)
 
 
@@ -61,18 +55,10 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         task_pairs=args.task_pairs,
         seed=args.seed,
-        time_budget=args.time_budget,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        log=lambda line: print(line, file=sys.stderr),
+        **ending_settings(args),
     )
     if args.json:
-        print(
-            json.dumps(
-                {"run_dir": str(result.run_dir), "steps": result.steps, "before": result.before, "after": result.after}
-            )
-        )
-        return 0
+        return print_result(args, result)
     print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
     b, a = result.before, result.after
     print(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from glassgpt.cli import COMMANDS, HelpFormatter
 from glassgpt.cli.lora_options import add_lora_options, lora_from
+from glassgpt.cli.stage_options import add_ending_options, add_schedule_options, ending_settings, print_result
 from glassgpt.stages.rl import DEFAULTS, rl
 
 
@@ -40,19 +39,14 @@ def register(sub) -> None:
     p.add_argument("--ppo-epochs", type=int, default=1, help="steps per batch of rollouts (> 1: PPO clipping)")
     p.add_argument("--clip", type=float, default=0.2, help="PPO's ratio clip epsilon (0: none)")
     add_lora_options(p)
-    p.add_argument("--max-steps", type=int, default=DEFAULTS["max_steps"], help="optimizer steps")
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="peak learning rate")
-    p.add_argument("--warmup-steps", type=int, default=DEFAULTS["warmup_steps"], help="linear warmup steps")
+    add_schedule_options(p, DEFAULTS)
     p.add_argument(
         "--eval-every", type=int, default=DEFAULTS["eval_every"], help="steps between held-out response-loss estimates"
     )
     p.add_argument("--val-fraction", type=float, default=0.1, help="share of a prompt file held out")
     p.add_argument("--pass-k", type=int, default=8, help="k of the held-out pass@k before and after")
     p.add_argument("--seed", type=int, default=None, help="seed of the rollouts and the batches")
-    p.add_argument("--time-budget", type=float, default=0.0, metavar="SECONDS", help="stop cleanly after this long")
-    p.add_argument("--overwrite", action="store_true", help="replace a run already in NEW_RUN")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_ending_options(p, "NEW_RUN")
     p.set_defaults(func=run)
 
 
@@ -79,19 +73,6 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         pass_k=args.pass_k,
         seed=args.seed,
-        time_budget=args.time_budget,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        log=lambda line: print(line, file=sys.stderr),
+        **ending_settings(args),
     )
-    if args.json:
-        print(
-            json.dumps(
-                {"run_dir": str(result.run_dir), "steps": result.steps, "before": result.before, "after": result.after}
-            )
-        )
-        return 0
-    print(f"run: {result.run_dir}  steps: {result.steps} ({result.stopped_by})")
-    for key in result.after:
-        print(f"held-out {key}: {result.before[key]:.4g} -> {result.after[key]:.4g}")
-    return 0
+    return print_result(args, result, "held-out ")
