@@ -14,11 +14,22 @@ cached and the cropped regime are in it).  Training stops after the step at whic
 with the next step's duration taken as the last step's (plus the periodic evaluation when
 one is due after it).  The prediction and what the final
 evaluation really took are both kept in ``summary.json`` (``budget``).
+
+A machine whose load changes after a measurement would make the prediction stale: a busier
+machine evaluates and samples more slowly than measured, and the run would overshoot.  So
+every prediction remembers the training pace when it was measured (``Pace``: the median of
+the last ``PACE_STEPS`` step times, so one slow step does not count; for what was timed
+before the first step, the median of the first ``PACE_STEPS`` steps) and is scaled by the
+pace now over that pace: twice as slow steps reserve twice the time, and a machine that got
+faster keeps less in reserve.  The schedule's time clock (``position``) divides by the same
+rescaled horizon, and never runs backwards, so its decay still ends with the budget.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,18 +40,46 @@ from glassgpt.training.schedule import time_position
 
 #: the predicted final evaluation is stretched by this much before it is reserved
 MARGIN = 1.1
+#: the training pace is the median of this many recent step times
+PACE_STEPS = 5
+
+
+class Pace:
+    """The training pace: the median of the last ``PACE_STEPS`` step times (``now``), and of the
+    first ``PACE_STEPS`` (``first``: the pace of what was timed before the first step)."""
+
+    def __init__(self) -> None:
+        self.recent: deque[float] = deque(maxlen=PACE_STEPS)
+        self.first = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.recent.append(seconds)
+        if not self.first and len(self.recent) == PACE_STEPS:
+            self.first = statistics.median(self.recent)
+
+    def now(self) -> float:
+        """The recent pace in seconds a step (0 before the first step)."""
+        return statistics.median(self.recent) if self.recent else 0.0
+
+    def slowdown(self, measured_at: float) -> float:
+        """How many times slower training runs now than at pace ``measured_at`` (0: before the
+        first step, which stands for the first steps' pace); 1 while either is unknown."""
+        then, now = measured_at or self.first, self.now()
+        return now / then if then > 0 and now > 0 else 1.0
 
 
 @dataclass
 class EvalClock:
     """Evaluation speed, from the most recent timed evaluation (a machine that got busy
-    evaluates more slowly, so the latest measurement is the best guess)."""
+    evaluates more slowly, so the latest measurement is the best guess), and the training
+    pace when it was timed (0: before the first step)."""
 
     tokens_per_sec: float = 0.0
+    pace: float = 0.0
 
-    def record(self, tokens: int, seconds: float) -> None:
+    def record(self, tokens: int, seconds: float, pace: float = 0.0) -> None:
         if tokens > 0 and seconds > 0:
-            self.tokens_per_sec = tokens / seconds
+            self.tokens_per_sec, self.pace = tokens / seconds, pace
 
     def predict(self, tokens: int) -> float:
         """Seconds to evaluate ``tokens`` tokens (0 before any measurement)."""
@@ -62,13 +101,27 @@ class Budget:
 
     def __init__(self, train: TrainConfig, final_targets: int, estimate_targets: int, sampling_s: float = 0.0):
         self.train, self.final_targets, self.estimate_targets = train, final_targets, estimate_targets
-        self.sampling_s = sampling_s
+        self.sampling_s = sampling_s  # timed before the first step
         self.evals = EvalClock()
+        self.pace = Pace()
+        self.furthest = 0.0  # the time clock's furthest position
         self.start = time.perf_counter()
+
+    def record_eval(self, tokens: int, seconds: float) -> None:
+        """A periodic evaluation of ``tokens`` targets took ``seconds`` at the current pace."""
+        self.evals.record(tokens, seconds, self.pace.now())
+
+    def final_eval_s(self) -> float:
+        """The predicted seconds of the final evaluation, at the current pace."""
+        return self.evals.predict(self.final_targets) * self.pace.slowdown(self.evals.pace)
+
+    def samples_s(self) -> float:
+        """The predicted seconds of the end samples, at the current pace."""
+        return self.sampling_s * self.pace.slowdown(0.0)
 
     def reserved(self) -> float:
         """Seconds kept for the final evaluation and the samples (unstretched)."""
-        return self.evals.predict(self.final_targets) + self.sampling_s
+        return self.final_eval_s() + self.samples_s()
 
     def position(self, step: int, decay_steps: int) -> float:
         """The schedule's position at ``step``: the step itself, or on the time clock the step
@@ -76,8 +129,10 @@ class Budget:
         t = self.train
         if t.schedule_clock != "time":
             return step
-        horizon = t.time_budget - MARGIN * self.reserved()
-        return time_position(step, t.warmup_steps, decay_steps, (time.perf_counter() - self.start) / max(horizon, 1e-9))
+        horizon = t.time_budget - MARGIN * self.reserved()  # rescaled with the pace: never backwards
+        fraction = (time.perf_counter() - self.start) / max(horizon, 1e-9)
+        self.furthest = max(self.furthest, time_position(step, t.warmup_steps, decay_steps, fraction))
+        return self.furthest
 
     def calibrate(self, sums, estimate, ranks: int = 1) -> None:
         """Time the first four batches of the periodic estimate (the median of the last three
@@ -90,24 +145,28 @@ class Budget:
             seconds.append(time.perf_counter() - start)
             size = int((np.asarray(batch[1]) >= 0).sum())
         if len(seconds) >= 2:
-            self.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2])
+            self.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2])  # pace: the first steps'
 
-    def summary(self, eval_start: float, done: float, finished: float, predicted: float) -> dict:
-        """``summary.json``'s ``budget``: what each phase took, and what was predicted."""
+    def summary(self, eval_start: float, done: float, finished: float) -> dict:
+        """``summary.json``'s ``budget``: what each phase took, and what was predicted when
+        training stopped (at the last steps' pace)."""
         return {
             "time_budget_s": self.train.time_budget,
             "training_s": eval_start - self.start,
             "final_eval_s": done - eval_start,
-            "predicted_final_eval_s": predicted,
+            "predicted_final_eval_s": self.final_eval_s(),
             "with_final_eval_s": done - self.start,
-            "predicted_samples_s": self.sampling_s,
+            "predicted_samples_s": self.samples_s(),
             "samples_s": finished - done,
             "with_samples_s": finished - self.start,
             "started_unix": time.time() - (finished - self.start),
+            "pace_slowdown": self.pace.slowdown(0.0),  # the last steps' pace over the first steps'
         }
 
     def spent(self, step_seconds: float, eval_next: bool) -> bool:
         """Whether to stop after this step: the next one (and the estimate due after it) and
-        the final evaluation would not fit in the budget."""
-        next_cost = step_seconds + (self.evals.predict(self.estimate_targets) if eval_next else 0.0)
+        the final evaluation would not fit in the budget (``step_seconds`` joins the pace)."""
+        self.pace.observe(step_seconds)
+        estimate = self.evals.predict(self.estimate_targets) * self.pace.slowdown(self.evals.pace)
+        next_cost = step_seconds + (estimate if eval_next else 0.0)
         return out_of_time(time.perf_counter() - self.start, self.train.time_budget, next_cost, self.reserved())

@@ -109,9 +109,10 @@ class Trainer:
         schedule = (t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule, t.decay_fraction)
         estimate = self.source.estimate_set()
         budget = Budget(t, self.source.final_sets()[0].targets, estimate.targets)
-        if t.time_budget:  # time the evaluation and the samples, so the budget can keep room for them
-            budget.calibrate(self.engine.eval_sums, estimate, self.world.size if self._share().split else 1)
-            budget.sampling_s = self.source.sample_seconds(self.engine.sampling_model(), t.seed)
+        if t.time_budget:  # time the evaluation and the samples at the threads they get, to keep room for them
+            with thread_scope(self.follow.threads()):
+                budget.calibrate(self.engine.eval_sums, estimate, self.world.size if self._share().split else 1)
+                budget.sampling_s = self.source.sample_seconds(self.engine.sampling_model(), t.seed)
         start_time = time.perf_counter() - self.elapsed
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"
@@ -184,7 +185,6 @@ class Trainer:
         final: dict[str, Any] = {}
         samples: list[str] = []
         eval_start = time.perf_counter()
-        predicted = budget.evals.predict(budget.final_targets)
         done = finished = eval_start
         try:
             stop.raise_if_terminated()
@@ -203,7 +203,7 @@ class Trainer:
             "final": final,
             "sample": samples[0] if samples else "",
             "samples": samples,
-            "budget": budget.summary(eval_start, done, finished, predicted),
+            "budget": budget.summary(eval_start, done, finished),
             "threads": self.threads.summary(self.governor),
         }
         self.writer.write_summary(summary)
@@ -225,7 +225,7 @@ class Trainer:
             loss = measure(
                 share, estimate, progress=self.progress, label=f"{estimate.name} estimate", reduce=share.reduce
             )
-        budget.evals.record(estimate.targets, time.perf_counter() - start)
+        budget.record_eval(estimate.targets, time.perf_counter() - start)
         return float(loss["loss"])
 
     def final_evaluation(self, stop: StopSignals | None = None) -> dict:
