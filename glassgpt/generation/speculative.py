@@ -80,14 +80,14 @@ class _Reader:
 
     def __init__(self, model, block: int):
         self.model, self.block = model, min(block, model.config.block_size)
+        self.device = device_of(model)  # once: it walks the model's state dict
         self.ids: list[int] = []
         self.cache = None
 
     def extend(self, new: list[int]) -> torch.Tensor:
         """Append ``new`` and return the logits (len(new), V) that predict the token after each."""
         self.ids += new
-        n = len(self.ids)
-        device = device_of(self.model)
+        n, device = len(self.ids), self.device
         if n <= self.block and hasattr(self.model, "new_kv_cache"):
             if self.cache is None:
                 self.cache = self.model.new_kv_cache(1, self.block)
@@ -110,7 +110,10 @@ class _Reader:
 
 
 def _probs(logits: torch.Tensor, temperature: float, top_k, top_p) -> torch.Tensor:
-    return filter_logits(logits.float()[None], temperature, top_k, top_p).softmax(-1)[0]
+    """The sampling distribution of each row of ``logits`` (N, V), or of one row (V,)."""
+    if logits.dim() == 1:
+        return _probs(logits[None], temperature, top_k, top_p)[0]
+    return filter_logits(logits.float(), temperature, top_k, top_p).softmax(-1)
 
 
 def residual(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -195,23 +198,18 @@ def speculative_generate(
 
 
 def _verify(logits, guessed, qs, temperature, top_k, top_p, gen) -> list[int]:
-    """The tokens a round emits: the accepted guesses, then one token drawn by the target."""
-    taken: list[int] = []
-    for j, x in enumerate(guessed):
-        if temperature == 0:
-            best = int(logits[j].argmax())
-            if best != x:
-                return taken + [best]
-            taken.append(x)
-            continue
-        p = _probs(logits[j], temperature, top_k, top_p)
-        q = qs[j]
-        u = float(torch.rand(1, generator=gen))
-        if u < min(1.0, float(p[x] / q[x])):
-            taken.append(x)
-            continue
-        return taken + [int(torch.multinomial(residual(p, q), 1, generator=gen))]
-    last = logits[len(guessed)]
+    """The tokens a round emits: the accepted guesses, then one token drawn by the target.
+    ``logits`` (k + 1, V): the target's, at each guess and after the last; all positions are
+    filtered (or argmaxed) in one call, the choices then walk the guesses in order."""
+    k = len(guessed)
     if temperature == 0:
-        return taken + [int(last.argmax())]
-    return taken + [int(torch.multinomial(_probs(last, temperature, top_k, top_p), 1, generator=gen))]
+        best = logits.argmax(-1).tolist()
+        agree = next((j for j in range(k) if best[j] != guessed[j]), k)
+        return guessed[:agree] + [best[agree]]
+    ps = _probs(logits, temperature, top_k, top_p)
+    for j, x in enumerate(guessed):
+        p, q = ps[j], qs[j]
+        u = float(torch.rand(1, generator=gen))
+        if u >= min(1.0, float(p[x] / q[x])):
+            return guessed[:j] + [int(torch.multinomial(residual(p, q), 1, generator=gen))]
+    return guessed + [int(torch.multinomial(ps[k], 1, generator=gen))]

@@ -117,6 +117,19 @@ def test_each_round_costs_the_target_one_pass_and_the_draft_one_per_guess():
     assert calls["draft"] == 1 + stats.proposed  # the prompt, then its guesses (its last one is read with the next)
 
 
+def test_a_round_does_no_work_beyond_the_passes(monkeypatch):
+    """Where the models live is looked up once per model, not at every pass (``device_of`` walks
+    the whole state dict: as dear as a pass of a small draft)."""
+    target, draft = tiny(1, 32, block=64), tiny(2, 8, block=64)
+    looked = []
+    real = speculative.device_of
+    monkeypatch.setattr(speculative, "device_of", lambda model: looked.append(model) or real(model))
+    stats = SpeculativeStats()
+    speculative_generate(target, draft, [1, 2, 3], 40, guesses=4, temperature=1.0, seed=0, stats=stats)
+    assert stats.rounds > 5
+    assert len(looked) <= 3  # the generator's device, then each reader's
+
+
 def test_a_draft_must_share_the_tokenizer_and_guess_a_sane_number():
     with pytest.raises(ConfigError, match="another tokenizer"):
         check_draft(CharTokenizer("abc"), ByteTokenizer(), 4, "runs/small")
