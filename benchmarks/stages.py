@@ -9,12 +9,12 @@ it names as its start:
 
 =================  =================================================================================
 base               ``glassgpt train --preset arithmetic`` (plain text ``12+34=46``)
-SFT                ``glassgpt finetune base --sft arithmetic`` (5,000 chat problems, the defaults)
+SFT                ``glassgpt finetune base --sft arithmetic --max-steps 400 --lr 1e-3`` (5,000 chat problems)
 RL (exact reward)  ``glassgpt rl SFT --task arithmetic``
 reward model       ``glassgpt reward SFT --pairs arithmetic`` (its held-out pair accuracy; not a policy)
 RL (reward model)  ``glassgpt rl SFT --task arithmetic --reward RM`` (the task's prompts, the RM's score)
 DPO                ``glassgpt dpo SFT --pairs arithmetic``
-LoRA-SFT           ``glassgpt finetune base --sft arithmetic --lora 8 --lr 5e-3``
+LoRA-SFT           ``glassgpt finetune base --sft arithmetic --lora 8 --max-steps 400 --lr 5e-3``
 =================  =================================================================================
 
 Columns: greedy accuracy and pass@8 (8 samples at temperature 1) on the 500 first problems of
@@ -57,6 +57,10 @@ from glassgpt.tasks import arithmetic
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "stages"
 HELD_OUT = 500
 #: the settings each row's command runs with (beyond its defaults)
+#: the chat turn puts two tokens between the question's "=" and the answer, so the base model's arithmetic has to be
+#: learnt again at the new offsets: 150 steps at 5e-4 (finetune's defaults) left 0.6% of the base model's 64.8%
+#: (response loss 1.95), 400 steps at 1e-3 24.6%
+SFT = ["--max-steps", "400", "--lr", "1e-3"]
 RL = ["--max-steps", "1500", "--lr", "1e-4", "--prompts-per-step", "16", "--eval-every", "250"]
 COMMANDS = {
     "base": ["train", "--preset", "arithmetic", "--out", "{out}/base", "--threads", "1"],
@@ -65,6 +69,7 @@ COMMANDS = {
         "{out}/base",
         "--sft",
         "arithmetic",
+        *SFT,
         "--out",
         "{out}/sft",
         "--threads",
@@ -83,6 +88,8 @@ COMMANDS = {
         "arithmetic",
         "--lora",
         "8",
+        "--max-steps",
+        SFT[1],
         "--lr",
         "5e-3",  # adapters from zero need a larger step than the whole model's 5e-4 (measured before the chat rows trained: at 5e-4 +1.63 nats)
         "--out",
