@@ -21,7 +21,7 @@ the count is the usable cores (``training_threads``: the CPUs this process may r
 hardware's, never the load's.  ``config.derive`` records it in the run's ``config.json``, and a
 resume reuses it, so the same command gives the same bytes on a quiet or a busy machine.
 What may follow the load is only what cannot change the weights: evaluation and sampling
-(``LoadFollower``).
+(``LoadFollower``), which choose their threads again at each phase from the load right then.
 
 ``train.adaptive_threads`` (``--threads adaptive``) opts into following the load for
 training too (``plan_threads``): the usable cores minus what other processes keep busy right
@@ -367,17 +367,19 @@ def plan_threads(
 
 
 class LoadFollower:
-    """Threads for the work that cannot change the weights (evaluation, sampling): the usable
-    cores minus what other processes kept busy since the last call (``OtherLoad``), at least 1."""
+    """Threads for the work that cannot change the weights (evaluation, sampling, and the
+    budget's timing of them), chosen again at each call from the load right then: the cores
+    left idle over the next ``interval`` seconds (``measure_idle_cores``), rounded, between 1
+    and the usable cores (``choose_threads``; the usable cores when unknown).  A fresh window
+    each time: the load since the previous phase (a whole stretch of training) says little
+    about now, and right after construction it says nothing.  ``measure`` is for tests."""
 
-    def __init__(self) -> None:
-        cpus = affinity_cpus()
-        self.usable = usable_cpus(cpus)
-        self.load = OtherLoad(cpus)
+    def __init__(self, interval: float = 0.1, measure: Callable[[list[int], float], float | None] = measure_idle_cores):
+        self.cpus, self.interval, self.measure = affinity_cpus(), interval, measure
+        self.usable = usable_cpus(self.cpus)
 
     def threads(self) -> int:
-        others = self.load()
-        return self.usable if others is None else max(1, min(self.usable, round(self.usable - others)))
+        return choose_threads(self.usable, self.measure(self.cpus, self.interval))
 
 
 # ---- adapting while training -----------------------------------------------------------------

@@ -21,8 +21,13 @@ every prediction remembers the training pace when it was measured (``Pace``: the
 the last ``PACE_STEPS`` step times, so one slow step does not count; for what was timed
 before the first step, the median of the first ``PACE_STEPS`` steps) and is scaled by the
 pace now over that pace: twice as slow steps reserve twice the time, and a machine that got
-faster keeps less in reserve.  The schedule's time clock (``position``) divides by the same
-rescaled horizon, and never runs backwards, so its decay still ends with the budget.
+faster keeps less in reserve.  The training pace is only a proxy (training threads are fixed
+while evaluation's follow the load, so a busy machine slows them by different factors): when
+the pace drifts by more than ``DRIFT`` from the pace of the latest measurement, the
+evaluation is timed again (``probe``: a few batches at the threads it would get), and the
+samples are scaled by how the evaluation's speed changed since they were timed.  The
+schedule's time clock (``position``) divides by the same rescaled horizon, and never runs
+backwards, so its decay still ends with the budget.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +47,9 @@ from glassgpt.training.schedule import time_position
 #: the predicted final evaluation is stretched by this much before it is reserved
 MARGIN = 1.1
 #: the training pace is the median of this many recent step times
-PACE_STEPS = 5
+PACE_STEPS = 3
+#: the evaluation is timed again when the pace is this many times slower or faster than at its latest timing
+DRIFT = 1.25
 
 
 class Pace:
@@ -97,11 +105,15 @@ class Budget:
     time clock (``train.schedule_clock = "time"``) stands.
 
     ``final_targets`` and ``estimate_targets``: the targets the final evaluation and one
-    periodic estimate measure; ``sampling_s``: the predicted seconds of the end samples."""
+    periodic estimate measure; ``probe``: times a few evaluation batches again (``calibrate``)
+    when the pace drifts (None: the pace alone scales the predictions)."""
 
-    def __init__(self, train: TrainConfig, final_targets: int, estimate_targets: int, sampling_s: float = 0.0):
+    def __init__(
+        self, train: TrainConfig, final_targets: int, estimate_targets: int, probe: Callable[[], None] | None = None
+    ):
         self.train, self.final_targets, self.estimate_targets = train, final_targets, estimate_targets
-        self.sampling_s = sampling_s  # timed before the first step
+        self.probe, self.probes = probe, 0
+        self.sampling_s, self.sampling_rate = 0.0, 0.0  # the samples' seconds and the evaluation's speed then
         self.evals = EvalClock()
         self.pace = Pace()
         self.furthest = 0.0  # the time clock's furthest position
@@ -115,9 +127,15 @@ class Budget:
         """The predicted seconds of the final evaluation, at the current pace."""
         return self.evals.predict(self.final_targets) * self.pace.slowdown(self.evals.pace)
 
+    def timed_samples(self, seconds: float) -> None:
+        """The end samples were timed (before the first step, after ``calibrate``) at ``seconds``."""
+        self.sampling_s, self.sampling_rate = seconds, self.evals.tokens_per_sec
+
     def samples_s(self) -> float:
-        """The predicted seconds of the end samples, at the current pace."""
-        return self.sampling_s * self.pace.slowdown(0.0)
+        """The predicted seconds of the end samples: as timed, scaled by how the evaluation's
+        speed changed since then, and at the current pace."""
+        rate, now = self.sampling_rate, self.evals.tokens_per_sec
+        return self.sampling_s * (rate / now if rate > 0 and now > 0 else 1.0) * self.pace.slowdown(self.evals.pace)
 
     def reserved(self) -> float:
         """Seconds kept for the final evaluation and the samples (unstretched)."""
@@ -145,7 +163,7 @@ class Budget:
             seconds.append(time.perf_counter() - start)
             size = int((np.asarray(batch[1]) >= 0).sum())
         if len(seconds) >= 2:
-            self.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2])  # pace: the first steps'
+            self.evals.record(size * ranks, sorted(seconds[1:])[len(seconds[1:]) // 2], self.pace.now())
 
     def summary(self, eval_start: float, done: float, finished: float) -> dict:
         """``summary.json``'s ``budget``: what each phase took, and what was predicted when
@@ -161,12 +179,17 @@ class Budget:
             "with_samples_s": finished - self.start,
             "started_unix": time.time() - (finished - self.start),
             "pace_slowdown": self.pace.slowdown(0.0),  # the last steps' pace over the first steps'
+            "probes": self.probes,  # evaluations timed again because the pace drifted
         }
 
     def spent(self, step_seconds: float, eval_next: bool) -> bool:
         """Whether to stop after this step: the next one (and the estimate due after it) and
         the final evaluation would not fit in the budget (``step_seconds`` joins the pace)."""
         self.pace.observe(step_seconds)
+        drift = self.pace.slowdown(self.evals.pace)
+        if self.probe is not None and len(self.pace.recent) == PACE_STEPS and not 1 / DRIFT < drift < DRIFT:
+            self.probes += 1
+            self.probe()
         estimate = self.evals.predict(self.estimate_targets) * self.pace.slowdown(self.evals.pace)
         next_cost = step_seconds + (estimate if eval_next else 0.0)
         return out_of_time(time.perf_counter() - self.start, self.train.time_budget, next_cost, self.reserved())

@@ -108,11 +108,17 @@ class Trainer:
         decay_steps = t.decay_steps or t.max_steps
         schedule = (t.lr, t.warmup_steps, decay_steps, t.min_lr_ratio, t.schedule, t.decay_fraction)
         estimate = self.source.estimate_set()
-        budget = Budget(t, self.source.final_sets()[0].targets, estimate.targets)
-        if t.time_budget:  # time the evaluation and the samples at the threads they get, to keep room for them
+        ranks, alone = self.world.size if self._share().split else 1, not getattr(self.engine, "collective", False)
+
+        def probe() -> None:  # time evaluation batches at the threads evaluation gets now
             with thread_scope(self.follow.threads()):
-                budget.calibrate(self.engine.eval_sums, estimate, self.world.size if self._share().split else 1)
-                budget.sampling_s = self.source.sample_seconds(self.engine.sampling_model(), t.seed)
+                budget.calibrate(self.engine.eval_sums, estimate, ranks)
+
+        budget = Budget(t, self.source.final_sets()[0].targets, estimate.targets, probe if alone else None)
+        if t.time_budget:  # time the evaluation and the samples at the threads they get, to keep room for them
+            probe()
+            with thread_scope(self.follow.threads()):
+                budget.timed_samples(self.source.sample_seconds(self.engine.sampling_model(), t.seed))
         start_time = time.perf_counter() - self.elapsed
         last_log_time, last_log_tokens = time.perf_counter(), self.tokens
         stopped_by = "max_steps"

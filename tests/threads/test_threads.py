@@ -184,6 +184,24 @@ def test_a_load_present_from_the_start_is_seen_in_the_other_cores():
     assert g.current == 2 and m.calls == [1, 2]  # cores came free: back to 2
 
 
+def test_evaluation_and_sampling_threads_follow_the_load_right_then(monkeypatch):
+    """Each phase measures a fresh window, the first one too (it used to see "unknown" right
+    after construction and take every core of a busy machine)."""
+    monkeypatch.setattr(T, "affinity_cpus", lambda: [0, 1])
+    idle = iter([0.3, 1.8, None])
+    windows = []
+
+    def measure(cpus, interval):
+        windows.append((cpus, interval))
+        return next(idle)
+
+    follow = T.LoadFollower(measure=measure)
+    assert follow.threads() == 1  # busy: one core idle at most
+    assert follow.threads() == 2  # the load went away
+    assert follow.threads() == 2  # unknown: the usable cores
+    assert windows == [([0, 1], 0.1)] * 3
+
+
 def test_other_load_is_busy_time_minus_our_own(tmp_path, monkeypatch):
     path = tmp_path / "stat"
     clock = {"t": 0.0, "cpu": 0.0}

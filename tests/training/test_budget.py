@@ -52,12 +52,14 @@ def simulated(monkeypatch, load=lambda now: 1.0) -> Clock:
     return clock
 
 
-def timed(tr, clock: Clock, evaluations: bool = True):
-    """``tr`` with each training step (and evaluated token) costing simulated time."""
+def timed(tr, clock: Clock, evaluations: bool = True, step_load=None):
+    """``tr`` with each training step (and evaluated token) costing simulated time; ``step_load``:
+    the training steps' own slowdown (default: the clock's)."""
     step, evaluate = tr.engine.train_step, tr.engine.eval_sums
+    step_load = step_load or clock.load
 
     def timed_step(*a, **k):
-        clock.now += STEP_S * clock.load(clock.now)
+        clock.now += STEP_S * step_load(clock.now)
         return step(*a, **k)
 
     def timed_eval(x, y):
@@ -70,9 +72,11 @@ def timed(tr, clock: Clock, evaluations: bool = True):
     return tr
 
 
-def simulated_trainer(tmp_path, monkeypatch, load=lambda now: 1.0, **train):
+def simulated_trainer(tmp_path, monkeypatch, load=lambda now: 1.0, step_load=None, **train):
     clock = simulated(monkeypatch, load)
-    return timed(build_trainer(tmp_path / "run", config=tiny_config(**train), text=TINY_TEXT), clock)
+    return timed(
+        build_trainer(tmp_path / "run", config=tiny_config(**train), text=TINY_TEXT), clock, step_load=step_load
+    )
 
 
 def small_speedrun(budget: float):
@@ -200,6 +204,30 @@ def test_a_machine_twice_as_slow_from_halfway_still_ends_within_its_budget(tmp_p
     assert info["pace_slowdown"] == pytest.approx(2.0)
     assert info["samples_s"] == pytest.approx(1.6) == pytest.approx(info["predicted_samples_s"])
     assert info["predicted_final_eval_s"] == pytest.approx(info["final_eval_s"], rel=0.02)
+
+
+@pytest.mark.parametrize("eval_every", [0, 50])
+def test_training_slowed_more_than_evaluation_times_the_evaluation_again(tmp_path, monkeypatch, eval_every):
+    """Fixed training threads suffer more from a busy machine than evaluation's, which follow the
+    load: steps 4x slower, evaluation and sampling 2x.  The pace alone would reserve for 4x.
+    (A longer budget: a 0.4 s step and the estimate due after it are the stopping rule's grain.)"""
+    budget = 40.0
+    tr = simulated_trainer(
+        tmp_path,
+        monkeypatch,
+        halfway(1.0, 2.0, budget),
+        step_load=halfway(1.0, 4.0, budget),
+        max_steps=10_000,
+        time_budget=budget,
+        eval_every=eval_every,
+    )
+    result = tr.run()
+    info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
+    assert result.stopped_by == "time_budget"
+    assert 0.95 * budget <= info["with_samples_s"] <= budget
+    assert info["pace_slowdown"] == pytest.approx(4.0) and info["probes"] == 1  # timed again once, when it drifted
+    assert info["predicted_final_eval_s"] == pytest.approx(info["final_eval_s"], rel=0.02)
+    assert info["samples_s"] == pytest.approx(1.6) == pytest.approx(info["predicted_samples_s"])
 
 
 @pytest.mark.parametrize("eval_every", [0, 50])
