@@ -16,13 +16,18 @@ Parts (``--parts``, all by default):
   of a step).
 - ``batching``: 16 samples of 200 tokens in one batch against 16 one after another, tokens/s
   (target ≥ 4×), and whether the tokens are the same.
-- ``speculative``: a target (the ``cpu-speedrun`` recipe, 4 layers of 192) and a 4× smaller
-  draft (1 layer of 184), both trained on Shakespeare for ``--train-steps`` (300) steps each
-  (kept in ``--workdir`` and reused); greedy tokens/s with and without the draft (target ≥ 1.5×), the
-  tokens equal, and the acceptance rate at temperature 0 and 1.  ``--spec-task arithmetic``: the
-  ``tools`` part's base model (2 layers of 128) as the target and a 4× smaller draft (1 layer of
-  88) trained on the same corpus; 24 tokens after each of 30 held-out questions (within the
-  context of 32).
+- ``speculative``: a target (the ``cpu-speedrun`` recipe, 6 layers of 384, 10.7 M parameters)
+  trained on Tiny Shakespeare (``tinyshakespeare.txt`` in ``--data`` or
+  ``$GLASSGPT_BENCH_DATA``, read where it is) for ``--train-steps`` (400) steps, and a draft
+  11.7× smaller (2 layers of 192) trained for ``--draft-steps`` (600) steps on 198,000
+  characters the target wrote (``target_text``: distillation); 4 × 256 characters a step on
+  ``--train-threads`` (1) threads, everything kept in ``--workdir`` and reused.  200 greedy
+  tokens after each of three prompts with and without the draft (target ≥ 1.5× tokens/s), the
+  tokens equal, the acceptance rate at temperature 0 and 1 and the target's passes per token,
+  for each of ``--guesses`` (a list: ``2,4,6,8``; the best is repeated at the top level).
+  ``--spec-task arithmetic``: the ``tools`` part's base model (2 layers of 128) as the target
+  and a 4× smaller draft (1 layer of 88) trained on the same corpus for ``--draft-steps``; 24
+  tokens after each of 30 held-out questions (within the context of 32).
 - ``tools``: the arithmetic task: the ``arithmetic`` preset's base model (trained here, or a
   copy of ``--tools-base``), fine-tuned on its tool-use conversations (``--sft
   arithmetic-tools``: every answer calls the calculator); accuracy on the held-out problems
@@ -32,6 +37,7 @@ Parts (``--parts``, all by default):
   weights (``generate.py``'s GPT-2-shaped model, 128 tokens, one thread; target ≥ 1.5×).
 
     python benchmarks/generation.py [--parts constraints,batching,...] [--threads 2] [--workdir DIR]
+    GLASSGPT_BENCH_DATA=FOLDER python benchmarks/generation.py --parts speculative --threads 1 --guesses 2,3,4,5,6,8
 """
 
 from __future__ import annotations
@@ -50,13 +56,15 @@ from pathlib import Path
 
 import regex
 import torch
+from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
 
 import glassgpt
 from glassgpt.config import ModelConfig, resolve
 from glassgpt.data.corpora import load_corpus
+from glassgpt.fileio import atomic_write_text
 from glassgpt.generation.constraints import ConstrainedRow, Constraint, automaton_for, make_constraint
-from glassgpt.generation.sampling import generate, sample_text
-from glassgpt.generation.speculative import SpeculativeStats, speculative_generate
+from glassgpt.generation.sampling import generate, generate_batch, sample_text
+from glassgpt.generation.speculative import SpeculativeStats, check_draft, speculative_generate
 from glassgpt.generation.tools import text_of, tool_rows
 from glassgpt.models import GPT
 from glassgpt.models.from_run import load_run
@@ -207,39 +215,106 @@ def _one_by_one(model, prompt, n: int) -> list[list[int]]:
 
 
 # ---- speculative -------------------------------------------------------------------------------
-TARGET = {"model.n_layer": 4, "model.n_embd": 192}
-DRAFT = {"model.n_layer": 1, "model.n_embd": 184}
+#: the Shakespeare pair: a target whose pass reads ~43 MB of weights (memory-bound on a CPU, and
+#: nearly as dear for 9 positions as for 1) and a draft 11.7× smaller; both the ``cpu-speedrun``
+#: recipe with a context of 256 (the prompt and 200 new tokens fit, so both keep their caches)
+TARGET = {"model.n_layer": 6, "model.n_head": 6, "model.n_embd": 384, "model.block_size": 256}
+DRAFT = {"model.n_layer": 2, "model.n_head": 4, "model.n_embd": 192, "model.block_size": 256}
+#: training both on Tiny Shakespeare: 4 sequences of 256 a step (a few minutes on one thread)
+SHAKESPEARE_TRAIN = {"train.batch_size": 4, "train.warmup_steps": 20, "data.tokenizer": "char"}
 #: ``--spec-task arithmetic``: the draft of the tools part's base model (2 layers of 128), 4× smaller
 ARITH_DRAFT = {"model.n_layer": 1, "model.n_embd": 88}
 
 
 def trained(workdir: Path, name: str, preset: str, shape: dict, steps: int, threads: int) -> Path:
-    """A run of ``preset`` with this shape, trained for ``steps`` steps (a fixed amount of training
-    whatever the load; the schedule on the step clock) and scored on a 1% validation split, or
-    the one already in ``workdir``."""
+    """A run of ``preset`` with these settings, trained for ``steps`` steps (a fixed amount of
+    training whatever the load; the schedule on the step clock) and scored on a 1% validation
+    split, or the one already in ``workdir``."""
     out = workdir / name
     if not (out / "model.safetensors").exists():
         settings = {"train.max_steps": steps, "train.time_budget": 0.0, "train.schedule_clock": "steps"}
         settings.update({"train.eval_every": 0, "data.val_fraction": 0.01, "train.threads": threads})
-        cfg = resolve(preset, overrides={**shape, **settings})
+        cfg = resolve(preset, overrides={**settings, **shape})
         glassgpt.train(out, config=cfg, report=False, overwrite=True)
     return out
 
 
-def speculative_part(workdir: Path, task: str, steps: int, threads: int, guesses: int, base: Path | None) -> dict:
-    if (
-        task == "arithmetic"
-    ):  # the tools part's base model and a 4x smaller draft; held-out questions, within the context
+def shakespeare_pair(workdir: Path, data: Path, steps: dict[str, int], threads: int) -> tuple[Path, Path]:
+    """The target, trained on ``data``/tinyshakespeare.txt (read where it is) for
+    ``steps["target"]`` steps, and the draft, trained for ``steps["draft"]`` steps on what the
+    target wrote (``target_text``): a draft learns to guess its target best from the target's
+    own text (distillation), and the guesses a greedy round needs are the target's argmaxes."""
+    shape = lambda s: "x".join(str(s[k]) for k in ("model.n_layer", "model.n_embd"))  # noqa: E731
+    text = data / "tinyshakespeare.txt"
+    name = f"target-{shape(TARGET)}-{steps['target']}"
+    settings = {**TARGET, **SHAKESPEARE_TRAIN, "data.path": str(text)}
+    target = trained(workdir, name, "cpu-speedrun", settings, steps["target"], threads)
+    written = target_text(target, text.read_text(encoding="utf-8"), workdir / f"{name}-wrote.txt")
+    name = f"draft-{shape(DRAFT)}-{steps['draft']}-from-{name}"
+    settings = {**DRAFT, **SHAKESPEARE_TRAIN, "data.path": str(written)}
+    return target, trained(workdir, name, "cpu-speedrun", settings, steps["draft"], threads)
+
+
+def target_text(target_dir: Path, text: str, out: Path, batches: int = 6, rows: int = 64) -> Path:
+    """``out``: the target's continuations of ``2 × batches × rows`` windows of 32 characters of
+    ``text`` (224 characters each, greedy for half of them and sampled at temperature 1 for the
+    others), one per paragraph, and a last line with every character of ``text`` (so that the
+    draft's character vocabulary is the target's); written once and reused."""
+    if out.exists():
+        return out
+    run = load_run(target_dir)
+    tok, model = run.tokenizer, run.model
+    step = len(text) // (2 * batches * rows + 1)
+    starts = iter(range(0, len(text) - 32, step))
+    pieces = []
+    for b in range(2 * batches):
+        prompts = [tok.encode(text[i : i + 32]) for i in (next(starts) for _ in range(rows))]
+        rows_out = generate_batch(model, prompts, 224, temperature=float(b % 2), seed=b)
+        pieces += [tok.decode(p + r) for p, r in zip(prompts, rows_out)]
+    pieces.append("".join(sorted(set(text))))
+    atomic_write_text(out, "\n\n".join(pieces) + "\n")
+    return out
+
+
+def speculative_part(
+    workdir: Path,
+    task: str,
+    steps: dict[str, int],
+    threads: int,
+    guesses: list[int],
+    base: Path | None,
+    data: Path | None,
+) -> dict:
+    if task == "arithmetic":  # the tools part's base model and a 4x smaller draft; held-out questions
         target_dir = arithmetic_base(workdir, threads, base)
-        draft_dir = trained(workdir, "arith-draft", "arithmetic", ARITH_DRAFT, steps, threads)
+        draft_dir = trained(workdir, "arith-draft", "arithmetic", ARITH_DRAFT, steps["draft"], threads)
         texts, n = [p.question for p in arithmetic.held_out(30)], 24
     else:
-        target_dir = trained(workdir, "target", "cpu-speedrun", TARGET, steps, threads)
-        draft_dir = trained(workdir, "draft", "cpu-speedrun", DRAFT, steps, threads)
+        target_dir, draft_dir = shakespeare_pair(workdir, data, steps, threads)
         texts, n = ["ROMEO:\n", "First Citizen:\nWe are", "KING HENRY:\nNow"], 200
     target_run, draft_run = load_run(target_dir), load_run(draft_dir)
     target, draft, tok = target_run.model, draft_run.model, target_run.tokenizer
+    check_draft(tok, draft_run.tokenizer, max(guesses), str(draft_dir))
     prompts = [tok.encode(t) for t in texts]
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in (("target", target), ("draft", draft))}
+    result = {
+        "task": task,
+        "params": params,
+        "size_ratio": round(params["target"] / params["draft"], 2),
+        "target_val_loss": _final_loss(target_run.run_dir),
+        "draft_val_loss": _final_loss(draft_run.run_dir),
+        "prompts": len(prompts),
+        "new_tokens": n,
+        "threads": torch.get_num_threads(),
+        "by_guesses": {str(k): _speculative_row(target, draft, prompts, n, k) for k in guesses},
+    }
+    best = max(result["by_guesses"], key=lambda k: result["by_guesses"][k]["speedup"])
+    return {**result, "best_guesses": int(best), **result["by_guesses"][best]}
+
+
+def _speculative_row(target, draft, prompts, n: int, guesses: int) -> dict:
+    """Greedy tokens/s with and without the draft making ``guesses`` guesses a round (interleaved
+    rounds per prompt, medians), and the acceptance at temperature 0 and 1."""
     ratios, plain_s, spec_s = [], [], []
     same = True
     stats0 = SpeculativeStats()
@@ -257,15 +332,7 @@ def speculative_part(workdir: Path, task: str, steps: int, threads: int, guesses
     stats1 = SpeculativeStats()
     for seed, p in enumerate(prompts * 2):
         speculative_generate(target, draft, p, n, guesses, temperature=1.0, seed=seed, stats=stats1)
-    params = {name: sum(p.numel() for p in m.parameters()) for name, m in (("target", target), ("draft", draft))}
     return {
-        "task": task,
-        "params": params,
-        "size_ratio": round(params["target"] / params["draft"], 2),
-        "target_val_loss": _final_loss(target_run.run_dir),
-        "draft_val_loss": _final_loss(draft_run.run_dir),
-        "prompts": len(prompts),
-        "new_tokens": n,
         "guesses": guesses,
         "greedy_tok_s": round(len(prompts) * n / sum(plain_s), 1),
         "speculative_tok_s": round(len(prompts) * n / sum(spec_s), 1),
@@ -274,6 +341,7 @@ def speculative_part(workdir: Path, task: str, steps: int, threads: int, guesses
         "acceptance_t0": round(stats0.acceptance_rate, 3),
         "target_passes_per_token_t0": round(stats0.target_passes / (len(prompts) * n), 3),
         "acceptance_t1": round(stats1.acceptance_rate, 3),
+        "target_passes_per_token_t1": round(stats1.target_passes / (2 * len(prompts) * n), 3),
     }
 
 
@@ -401,12 +469,17 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=1000, help="constrained samples per constraint and vocabulary")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--spec-task", choices=("shakespeare", "arithmetic"), default="shakespeare")
-    ap.add_argument("--train-steps", type=int, default=300, help="training steps of each speculative run")
+    ap.add_argument("--train-steps", type=int, default=400, help="training steps of the speculative target")
+    ap.add_argument("--draft-steps", type=int, default=600, help="training steps of the speculative draft")
+    ap.add_argument("--train-threads", type=int, default=1, help="torch CPU threads while training the runs")
+    ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     ap.add_argument("--tool-steps", type=int, default=400, help="fine-tuning steps of the tool-use model")
     ap.add_argument(
         "--tools-base", type=Path, help="an arithmetic base run to copy and fine-tune instead of training one"
     )
-    ap.add_argument("--guesses", type=int, default=4, help="draft tokens per round of speculative decoding")
+    ap.add_argument(
+        "--guesses", default="4", help="draft tokens per round of speculative decoding (a list, e.g. 2,4,6,8)"
+    )
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the batching part")
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "glassgpt-bench-generation"))
     args = ap.parse_args(argv)
@@ -423,8 +496,16 @@ def main(argv=None) -> int:
         elif part == "batching":
             result[part] = batching_part(text, args.rounds)
         elif part == "speculative":
+            data = bench_data(args.data) if args.spec_task == "shakespeare" else None
+            guesses = [int(k) for k in args.guesses.split(",")]
             result[part] = speculative_part(
-                workdir, args.spec_task, args.train_steps, args.threads, args.guesses, args.tools_base
+                workdir,
+                args.spec_task,
+                {"target": args.train_steps, "draft": args.draft_steps},
+                args.train_threads,
+                guesses,
+                args.tools_base,
+                data,
             )
         elif part == "tools":
             result[part] = tools_part(workdir, args.threads, args.tool_steps, args.tools_base)
