@@ -473,7 +473,7 @@ def main(argv=None) -> int:
     ap.add_argument("--draft-steps", type=int, default=600, help="training steps of the speculative draft")
     ap.add_argument("--train-threads", type=int, default=1, help="torch CPU threads while training the runs")
     ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
-    ap.add_argument("--tool-steps", type=int, default=400, help="fine-tuning steps of the tool-use model")
+    ap.add_argument("--tool-steps", type=int, default=800, help="fine-tuning steps of the tool-use model")
     ap.add_argument(
         "--tools-base", type=Path, help="an arithmetic base run to copy and fine-tune instead of training one"
     )
