@@ -3,8 +3,8 @@ adaptive threads, and the old thread default, in one invocation.
 
 Load: one busy-spinning process per usable core (a browser and a build, exaggerated),
 started before the run and stopped after it.  Each measurement is a real `glassgpt train`
-process (``--preset``, default ``cpu-speedrun``; run it again with ``--preset baby``; char level
-on Tiny Shakespeare) stopped by ``--time-budget``; its speed is training tokens per second of
+process (each recipe of ``--preset``, default ``baby,cpu-speedrun``; char level on Tiny
+Shakespeare) stopped by ``--time-budget``; its speed is training tokens per second of
 training time, read from the run's summary.  Variants:
 
 - ``default``: ``glassgpt train`` as it is: the training threads are the usable cores, chosen
@@ -15,7 +15,7 @@ training time, read from the run's summary.  Variants:
   (``GLASSGPT_OPENMP_DEFAULTS=0``), what glassgpt did before its thread policy;
 - ``adaptive+passive`` (with ``--passive``): adaptive with ``OMP_WAIT_POLICY=PASSIVE``.
 
-Printed as ONE JSON line: tokens/s per variant, quiet and loaded, the share of its quiet
+Printed as ONE JSON line, per recipe: tokens/s per variant, quiet and loaded, the share of its quiet
 speed each keeps under load (target >= 0.5 for adaptive), and the threads each run trained
 with (at start and end, and the step at which an adaptive run changed them).
 
@@ -37,14 +37,21 @@ def main() -> None:
     ap.add_argument("--data", help="folder holding tinyshakespeare.txt (default: $GLASSGPT_BENCH_DATA)")
     ap.add_argument("--seconds", type=float, default=40.0, help="--time-budget of each run")
     ap.add_argument("--passive", action="store_true", help="also measure adaptive threads with OMP_WAIT_POLICY=PASSIVE")
-    ap.add_argument("--preset", default="cpu-speedrun", help="the recipe every run trains")
+    ap.add_argument("--preset", default="baby,cpu-speedrun", help="the recipes measured, comma-separated")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to every run")
     ap.add_argument("--out", default="runs/bench-busy", help="folder for the runs")
     args = ap.parse_args()
 
     text = bench_data(args.data) / "tinyshakespeare.txt"
+    presets = [name for name in args.preset.split(",") if name]
+    results = {name: measure(args, name, text) for name in presets}
+    print(json.dumps({"benchmark": "busy_cpu", "cores": cpu_count(), "seconds": args.seconds, "presets": results}))
+
+
+def measure(args, preset: str, text: Path) -> dict:
+    """One recipe's variants, quiet and then under one spinner per core."""
     cores = cpu_count()
-    base = ["--preset", args.preset, "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
+    base = ["--preset", preset, "--data", str(text), "--tokenizer", "char", "--time-budget", str(args.seconds)]
     for item in args.set:
         base += ["--set", item]
     variants = {
@@ -60,9 +67,8 @@ def main() -> None:
         load = spinners(cores) if condition == "loaded" else contextlib.nullcontext()
         with load:
             for name, (extra, env) in variants.items():
-                run = launch_train(
-                    name, base + extra, Path(args.out) / f"{condition}-{name}", env=env, timeout=6 * args.seconds + 60
-                )
+                folder = Path(args.out) / preset / f"{condition}-{name}"
+                run = launch_train(name, base + extra, folder, env=env, timeout=6 * args.seconds + 60)
                 speeds[condition][name] = round(run.tokens_per_sec) if run.tokens_per_sec else None
                 walls[f"{condition}-{name}"] = round(run.wall_s, 1)
                 if run.summary.get("threads"):
@@ -75,20 +81,7 @@ def main() -> None:
         )
         for name in variants
     }
-    print(
-        json.dumps(
-            {
-                "benchmark": "busy_cpu",
-                "preset": args.preset,
-                "cores": cores,
-                "seconds": args.seconds,
-                "tokens_per_sec": speeds,
-                "loaded_share_of_quiet": kept,
-                "threads": chosen,
-                "wall_s": walls,
-            }
-        )
-    )
+    return {"tokens_per_sec": speeds, "loaded_share_of_quiet": kept, "threads": chosen, "wall_s": walls}
 
 
 if __name__ == "__main__":
