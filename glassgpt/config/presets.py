@@ -14,6 +14,18 @@ from glassgpt.makemore.presets import PRESETS as LADDER_PRESETS
 #: the preset ``glassgpt train`` uses when none is named
 DEFAULT = "baby"
 
+#: the speedrun's block (docs/model.md): rotary positions, RMSNorm, ReLU², QK-norm, zero-initialised
+#: output projections, no biases; the cpu-speedrun and arithmetic presets use it
+MODERN_BLOCK: dict[str, Any] = dict(
+    pos="rope",
+    norm="rmsnorm",
+    activation="relu2",
+    qk_norm=True,
+    zero_init_proj=True,
+    bias=False,
+    qkv_bias=False,
+)
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "baby": {
         "model": dict(n_layer=4, n_head=4, n_embd=128, block_size=64),
@@ -31,13 +43,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             n_head=4,
             n_embd=128,
             block_size=128,
-            pos="rope",
-            norm="rmsnorm",
-            activation="relu2",
-            qk_norm=True,
-            zero_init_proj=True,
-            bias=False,
-            qkv_bias=False,
+            **MODERN_BLOCK,
             tie_weights=False,
         ),
         "train": dict(
@@ -143,13 +149,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             n_embd=128,
             block_size=32,
             dropout=0.0,
-            pos="rope",
-            norm="rmsnorm",
-            activation="relu2",
-            qk_norm=True,
-            zero_init_proj=True,
-            bias=False,
-            qkv_bias=False,
+            **MODERN_BLOCK,
         ),
         "data": dict(corpus="arithmetic", tokenizer="char", val_fraction=0.02),
         "train": dict(
