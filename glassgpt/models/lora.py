@@ -37,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from glassgpt.config import ModelConfig
+from glassgpt.models.linear import Linear
 from glassgpt.rundir.layout import ADAPTER_MARK
 
 #: target -> (the linear it adapts, inside a block, and which third of c_attn's output; None: all of it)
@@ -78,8 +79,8 @@ def parts_for(cfg: ModelConfig, linear: str) -> dict[str, tuple[int, int]]:
     return parts
 
 
-class LoRALinear(nn.Linear):
-    """``nn.Linear`` (its ``weight`` and ``bias`` under their usual names) plus an adapter per
+class LoRALinear(Linear):
+    """The GPT's ``Linear`` (its ``weight`` and ``bias`` under their usual names) plus an adapter per
     part of its output (see the module docstring)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool, parts: dict, rank: int, alpha: float):
@@ -133,7 +134,7 @@ class RowsEmbedding(nn.Embedding):
         return super().forward(idx) + torch.where(added.unsqueeze(-1), rows, 0.0)
 
 
-class RowsHead(nn.Linear):
+class RowsHead(Linear):
     """The LM head plus ``lora_rows`` (and ``lora_bias``): the logits of the ids ``[start, start + n)``
     gain ``x · lora_rows[i] (+ lora_bias[i])``.  ``rows``: a tied head's, the embedding's ``lora_rows``."""
 
@@ -155,22 +156,22 @@ def embedding(cfg: ModelConfig) -> nn.Embedding:
     return RowsEmbedding(cfg.padded_vocab_size, cfg.n_embd, cfg.vocab_size - cfg.lora_rows, cfg.lora_rows)
 
 
-def head(cfg: ModelConfig, bias: bool, tied_to: nn.Module | None) -> nn.Linear:
-    """The LM head: a plain ``nn.Linear``, or with the added tokens' rows; ``tied_to``: the embedding
+def head(cfg: ModelConfig, bias: bool, tied_to: nn.Module | None) -> Linear:
+    """The LM head: a plain ``Linear``, or with the added tokens' rows; ``tied_to``: the embedding
     whose rows a tied head shares (the GPT ties the weight itself)."""
     if not row_shapes(cfg):
-        return nn.Linear(cfg.n_embd, cfg.padded_vocab_size, bias=bias)
+        return Linear(cfg.n_embd, cfg.padded_vocab_size, bias=bias)
     rows = tied_to.lora_rows if isinstance(tied_to, RowsEmbedding) else None
     start = cfg.vocab_size - cfg.lora_rows
     return RowsHead(cfg.n_embd, cfg.padded_vocab_size, bias, start, rows, cfg.lora_rows)
 
 
-def linear(cfg: ModelConfig, name: str, in_features: int, out_features: int, bias: bool) -> nn.Linear:
-    """The block linear ``name`` (``attn.c_attn`` …): a plain ``nn.Linear``, or with adapters
+def linear(cfg: ModelConfig, name: str, in_features: int, out_features: int, bias: bool) -> Linear:
+    """The block linear ``name`` (``attn.c_attn`` …): a plain ``Linear``, or with adapters
     when ``model.lora_targets`` names it."""
     parts = parts_for(cfg, name)
     if not parts:
-        return nn.Linear(in_features, out_features, bias=bias)
+        return Linear(in_features, out_features, bias=bias)
     return LoRALinear(in_features, out_features, bias, parts, cfg.lora_rank, cfg.lora_alpha)
 
 
