@@ -11,9 +11,11 @@ it names as its start:
 base               ``glassgpt train --preset arithmetic`` (plain text ``12+34=46``)
 SFT                ``glassgpt finetune base --sft arithmetic --max-steps 400 --lr 1e-3`` (5,000 chat problems)
 RL (exact reward)  ``glassgpt rl SFT --task arithmetic``
-reward model       ``glassgpt reward SFT --pairs arithmetic`` (its held-out pair accuracy; not a policy)
+reward model       ``glassgpt reward SFT --pairs arithmetic --task-pairs 20000 --batch-size 64 --max-steps 6000``
+                   (its held-out pair accuracy; not a policy)
 RL (reward model)  ``glassgpt rl SFT --task arithmetic --reward RM`` (the task's prompts, the RM's score)
-DPO                ``glassgpt dpo SFT --pairs arithmetic``
+DPO                ``glassgpt dpo SFT --pairs arithmetic --task-pairs 20000 --batch-size 64 --max-steps 1500
+                   --lr 1e-3 --nll 1.0`` (DPO with the chosen replies' NLL added)
 LoRA-SFT           ``glassgpt finetune base --sft arithmetic --lora 8 --max-steps 400 --lr 5e-3``
 =================  =================================================================================
 
@@ -61,6 +63,13 @@ HELD_OUT = 500
 #: learnt again at the new offsets: 150 steps at 5e-4 (finetune's defaults) left 0.6% of the base model's 64.8%
 #: (response loss 1.95), 400 steps at 1e-3 24.6%
 SFT = ["--max-steps", "400", "--lr", "1e-3"]
+#: the reward model and DPO read 20,000 pairs, 64 a step: with the defaults (2,000 pairs, 32 a step) the reward model
+#: learnt its 1,800 training pairs by heart (training accuracy 1.0, held-out 55.5% after 1,500 steps), and with 20,000
+#: pairs at 32 a step it reached 70.9% held-out in 3,000 steps against 95.6% at 64 a step (6,000 steps)
+PAIRS = ["--task-pairs", "20000", "--batch-size", "64"]
+#: plain DPO reaches 98% implicit accuracy on these pairs yet lowers the task's accuracy (22% at 2e-4, 14% at 1e-3):
+#: it can lower both replies while the rejected one falls faster; --nll 1 keeps the chosen replies likely
+DPO = ["--max-steps", "1500", "--lr", "1e-3", "--nll", "1.0"]
 RL = ["--max-steps", "1500", "--lr", "1e-4", "--prompts-per-step", "16", "--eval-every", "250"]
 COMMANDS = {
     "base": ["train", "--preset", "arithmetic", "--out", "{out}/base", "--threads", "1"],
@@ -78,9 +87,9 @@ COMMANDS = {
         "0",
     ],
     "rl": ["rl", "{out}/sft", "--task", "arithmetic", "--out", "{out}/rl", *RL],
-    "rm": ["reward", "{out}/sft", "--pairs", "arithmetic", "--out", "{out}/rm"],
+    "rm": ["reward", "{out}/sft", "--pairs", "arithmetic", "--out", "{out}/rm", *PAIRS, "--max-steps", "6000"],
     "rl-rm": ["rl", "{out}/sft", "--task", "arithmetic", "--reward", "{out}/rm", "--out", "{out}/rl-rm", *RL],
-    "dpo": ["dpo", "{out}/sft", "--pairs", "arithmetic", "--out", "{out}/dpo"],
+    "dpo": ["dpo", "{out}/sft", "--pairs", "arithmetic", "--out", "{out}/dpo", *PAIRS, *DPO],
     "lora": [
         "finetune",
         "{out}/base",

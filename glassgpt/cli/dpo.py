@@ -20,8 +20,10 @@ def register(sub) -> None:
         '  {"prompt": "12+34=", "chosen": "46", "rejected": "47"}\n'
         '(or "messages", the conversation before the reply, instead of "prompt").\n'
         "The loss is -log sigmoid(beta [(log pi - log pi_ref)(chosen) - (log pi - log pi_ref)(rejected)]);\n"
-        "the reference log-probabilities are computed once and kept in the run. Each step logs the implicit\n"
-        "rewards' accuracy and margin.",
+        "the reference log-probabilities are computed once and kept in the run. --nll ALPHA adds ALPHA times\n"
+        "the chosen replies' per-token negative log-likelihood, which keeps them likely (plain DPO may lower\n"
+        "both replies as long as the rejected one falls faster). Each step logs the implicit rewards'\n"
+        "accuracy and margin.",
     )
     p.add_argument("run_dir", metavar="RUN", help="the chat run to start from (only read)")
     p.add_argument(
@@ -32,6 +34,13 @@ def register(sub) -> None:
     )
     p.add_argument("--out", required=True, metavar="NEW_RUN", help="the new run directory")
     p.add_argument("--beta", type=float, default=0.1, help="beta: how strongly the implicit reward may pull")
+    p.add_argument(
+        "--nll",
+        type=float,
+        default=0.0,
+        metavar="ALPHA",
+        help="weight of the chosen replies' per-token NLL (0: plain DPO)",
+    )
     add_lora_options(p)
     add_schedule_options(p, DEFAULTS)
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="pairs per step")
@@ -49,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         args.pairs,
         args.out,
         beta=args.beta,
+        nll=args.nll,
         lora=lora_from(args),
         max_steps=args.max_steps,
         lr=args.lr,

@@ -162,6 +162,7 @@ class TrainConfig:
     objective: str = "lm"  # lm (next-token cross-entropy) | reward (Bradley–Terry) | dpo | pg (policy gradient)
     reward_margin: float = 0.0  # reward: m in -log σ(r_chosen - r_rejected - m)
     dpo_beta: float = 0.1  # dpo: β in -log σ(β[(log π - log π_ref)(chosen) - (log π - log π_ref)(rejected)])
+    dpo_nll: float = 0.0  # dpo: α, weight of the chosen replies' per-token NLL added to the loss (0: plain DPO)
     group_size: int = 8  # pg: G, completions sampled per prompt (a step's rows are prompts × G)
     rollout_tokens: int = 8  # pg: the most new tokens of a completion
     rollout_temperature: float = 1.0  # pg: the sampling temperature of the rollouts

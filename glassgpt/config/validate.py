@@ -214,6 +214,8 @@ def validate_stages(cfg: RunConfig) -> None:
     for key, value in (("train.dpo_beta", t.dpo_beta), ("train.kl_beta", t.kl_beta)):
         if not value >= 0:  # NaN too
             raise ConfigError(f"{key} (β) must be 0 or more, got {value}.")
+    if not t.dpo_nll >= 0:  # NaN too
+        raise ConfigError(f"train.dpo_nll (α) must be 0 or more, got {t.dpo_nll}.")
     if t.objective == "pg" and t.group_size < 2:
         raise ConfigError(
             f"train.group_size (G) must be at least 2, got {t.group_size}: each completion's advantage is its "

@@ -16,7 +16,10 @@ Backward, in three short steps:
 
 so every chosen token's logits move by −β(σ(h) − 1)/N · (onehot − p): its probability goes up,
 by more the worse the pair is ranked; every rejected token's the other way.  A pair the model
-already ranks right by far (σ(h) ≈ 1) stops pulling.  ``token_contributions`` is each token's
+already ranks right by far (σ(h) ≈ 1) stops pulling.  With α > 0 the loss also has
+α · mean(−log π(y_w) / n_w), the chosen replies' per-token NLL (n_w: the reply's tokens), which
+only adds −α/(N n_w) to dL/dlog π(y_w): the chosen reply keeps pulling even once its pair is
+ranked right.  ``token_contributions`` is each token's
 share of its reply's implicit reward, β (log π(y_t) − log π_ref(y_t)): what ``explain``
 colours.  ``stage_gradcheck`` checks all of it against autograd.
 """
@@ -63,21 +66,27 @@ class DPOCache(NamedTuple):
     rejected: SequenceCache
     sigma: np.ndarray  # σ(h) per pair
     beta: float
+    nll: float  # α
+    tokens: np.ndarray  # n_w, each chosen reply's token count
 
 
-def dpo_forward(logits_w, targets_w, logits_l, targets_l, ref_w, ref_l, beta: float):
+def dpo_forward(logits_w, targets_w, logits_l, targets_l, ref_w, ref_l, beta: float, nll: float = 0.0):
     """Logits and targets of the chosen (w) and rejected (l) replies, the reference's summed
-    log-probabilities (N,) -> (mean loss, cache)."""
+    log-probabilities (N,), β and α -> (mean loss, cache)."""
     lw, cache_w = token_logprobs(logits_w, targets_w)
     ll, cache_l = token_logprobs(logits_l, targets_l)
     h = beta * ((lw.sum(-1) - ref_w) - (ll.sum(-1) - ref_l))
-    return np.logaddexp(0.0, -h).mean(), DPOCache(cache_w, cache_l, sigmoid(h), beta)
+    tokens = np.maximum((targets_w >= 0).sum(-1), 1)
+    loss = np.logaddexp(0.0, -h).mean() + nll * (-lw.sum(-1) / tokens).mean()
+    return loss, DPOCache(cache_w, cache_l, sigmoid(h), beta, nll, tokens)
 
 
 def dpo_backward(dloss, cache: DPOCache) -> tuple[np.ndarray, np.ndarray]:
     """dloss (scalar) -> (dL/dlogits of the chosen, of the rejected)."""
-    dh = float(dloss) * (cache.sigma - 1.0) / len(cache.sigma)
-    dw = np.broadcast_to((cache.beta * dh)[:, None], cache.chosen.targets.shape)
+    n = len(cache.sigma)
+    dh = float(dloss) * (cache.sigma - 1.0) / n
+    dchosen = cache.beta * dh - float(dloss) * cache.nll / (n * cache.tokens)
+    dw = np.broadcast_to(dchosen[:, None], cache.chosen.targets.shape)
     dl = np.broadcast_to((-cache.beta * dh)[:, None], cache.rejected.targets.shape)
     return token_logprobs_backward(dw, cache.chosen), token_logprobs_backward(dl, cache.rejected)
 

@@ -32,6 +32,9 @@ TOLERANCES = {
     "dpo loss": (1e-5, 1e-12, "log-softmax sums over the vocabulary, then over the reply"),
     "dpo dlogits chosen": (1e-5, 1e-12, "softmax of every position of the reply, times one scalar per pair"),
     "dpo dlogits rejected": (1e-5, 1e-12, "the same, with the opposite sign"),
+    "dpo+nll loss": (1e-5, 1e-12, "as dpo, plus α times the chosen replies' per-token NLL"),
+    "dpo+nll dlogits chosen": (1e-5, 1e-12, "as dpo, the per-pair scalar less α/(N n_w)"),
+    "dpo+nll dlogits rejected": (1e-5, 1e-12, "as dpo: the NLL term does not read the rejected reply"),
     "policy_gradient loss": (1e-5, 1e-12, "ratios and k3 per generated token, averaged"),
     "policy_gradient dlogits": (1e-5, 1e-12, "softmax per position times the per-token weight"),
     "ppo+kl loss": (1e-5, 1e-12, "as above, clipped surrogate and the KL penalty on"),
@@ -78,16 +81,18 @@ def check_stage_losses(dtype: str = "float64", seed: int = 0, n: int = 6, t: int
     lw, ll = (rng.normal(0, 1.5, (n, t, v)).astype(np_dtype) for _ in range(2))
     yw, yl = _targets(rng, n, t, v), _targets(rng, n, t, v)
     ref_w, ref_l = (rng.normal(-8, 2, n).astype(np_dtype) for _ in range(2))
-    loss, cache = DPO.dpo_forward(lw, yw, ll, yl, ref_w, ref_l, beta=0.3)
-    dw, dl = DPO.dpo_backward(1.0, cache)
-    tw, tl = tensor(lw, True), tensor(ll, True)
-    pw = losses.token_logprobs(tw, torch.from_numpy(yw)).sum(-1).to(torch_dtype)
-    pl = losses.token_logprobs(tl, torch.from_numpy(yl)).sum(-1).to(torch_dtype)
-    ref, _, _ = losses.dpo(pw, pl, tensor(ref_w), tensor(ref_l), 0.3)
-    ref.backward()
-    _row(rows, "dpo loss", loss, ref.detach().numpy(), dtype)
-    _row(rows, "dpo dlogits chosen", dw, tw.grad.numpy(), dtype)
-    _row(rows, "dpo dlogits rejected", dl, tl.grad.numpy(), dtype)
+    tokens_w = torch.from_numpy(np.maximum((yw >= 0).sum(-1), 1))
+    for name, nll in (("dpo", 0.0), ("dpo+nll", 0.5)):
+        loss, cache = DPO.dpo_forward(lw, yw, ll, yl, ref_w, ref_l, beta=0.3, nll=nll)
+        dw, dl = DPO.dpo_backward(1.0, cache)
+        tw, tl = tensor(lw, True), tensor(ll, True)
+        pw = losses.token_logprobs(tw, torch.from_numpy(yw)).sum(-1).to(torch_dtype)
+        pl = losses.token_logprobs(tl, torch.from_numpy(yl)).sum(-1).to(torch_dtype)
+        ref, _, _ = losses.dpo(pw, pl, tensor(ref_w), tensor(ref_l), 0.3, nll, tokens_w)
+        ref.backward()
+        _row(rows, f"{name} loss", loss, ref.detach().numpy(), dtype)
+        _row(rows, f"{name} dlogits chosen", dw, tw.grad.numpy(), dtype)
+        _row(rows, f"{name} dlogits rejected", dl, tl.grad.numpy(), dtype)
 
     # the policy gradient: a fresh rollout, then a reused one with clipping and the KL penalty
     logits = rng.normal(0, 1.5, (n, t, v)).astype(np_dtype)

@@ -10,7 +10,11 @@ and checks it against torch's autograd of these very functions (``glass.stage_gr
   −log σ(r_c − r_r − m), m an optional margin the chosen score must win by.
 - **DPO**: with the log-probability of a whole completion, log π(y) = Σ_t log π(y_t | …),
   and the frozen reference's, the implicit reward of y is β (log π(y) − log π_ref(y)); the
-  loss is −log σ(r(chosen) − r(rejected)): Bradley–Terry on implicit rewards.
+  loss is −log σ(r(chosen) − r(rejected)): Bradley–Terry on implicit rewards.  With α > 0 the
+  chosen replies' negative log-likelihood per token, −log π(y_w) / |y_w|, is added with weight
+  α (Pang et al., 2024, "Iterative Reasoning Preference Optimization"): plain DPO may lower
+  both replies' probability as long as the rejected one falls faster, and this term keeps the
+  chosen reply likely.
 - **The policy gradient**: per generated token, the surrogate ρ_t A with ρ_t = π(y_t)/π_old(y_t)
   (1 on a fresh rollout, so its gradient is A ∇log π: REINFORCE), clipped PPO-style to
   min(ρA, clip(ρ, 1−ε, 1+ε)A) when ε > 0, plus β times the k3 estimate of the KL divergence to
@@ -49,12 +53,22 @@ def bradley_terry(chosen: torch.Tensor, rejected: torch.Tensor, margin: float = 
 
 
 def dpo(
-    chosen: torch.Tensor, rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor, beta: float
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    beta: float,
+    nll: float = 0.0,
+    chosen_tokens: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean loss, implicit reward of the chosen, of the rejected) from the summed log-probabilities
-    of each completion under the policy and the reference (all (B,))."""
+    of each completion under the policy and the reference (all (B,)); with ``nll`` = α > 0, plus
+    α times the mean of −log π(chosen) / ``chosen_tokens`` (each chosen reply's token count, (B,))."""
     reward_c, reward_r = beta * (chosen - ref_chosen), beta * (rejected - ref_rejected)
-    return -F.logsigmoid(reward_c - reward_r).mean(), reward_c, reward_r
+    loss = -F.logsigmoid(reward_c - reward_r).mean()
+    if nll:
+        loss = loss + nll * (-chosen / chosen_tokens).mean()
+    return loss, reward_c, reward_r
 
 
 def k3(logp: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@
    weights, and keeps them in ``NEW/data/reference.safetensors`` (a resume reads them back);
 3. trains a NEW run (kind ``chat``, ``train.objective = "dpo"``) on
    −log σ(β[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))]), β = 0.1 by
-   default, through the ordinary trainer; each step logs the implicit rewards β(log π −
+   default, plus ``nll`` = α times the chosen replies' per-token NLL when α > 0
+   (``models.stage_losses.dpo``), through the ordinary trainer; each step logs the implicit rewards β(log π −
    log π_ref) of the chosen and rejected replies, the share of pairs they rank right
    (implicit accuracy) and their mean margin; ``--lora`` trains adapters only;
 4. measures the held-out pairs before and after (implicit accuracy and margin), and with a
@@ -64,6 +65,7 @@ def dpo(
     out: str | Path,
     *,
     beta: float = 0.1,
+    nll: float = 0.0,
     lora: Lora | None = None,
     max_steps: int = DEFAULTS["max_steps"],
     lr: float = DEFAULTS["lr"],
@@ -88,6 +90,7 @@ def dpo(
     train = {
         "objective": "dpo",
         "dpo_beta": beta,
+        "dpo_nll": nll,
         "max_steps": max_steps,
         "lr": lr,
         "batch_size": batch_size,

@@ -92,15 +92,18 @@ class BradleyTerry:
 
 
 class DirectPreference:
-    """DPO: Bradley–Terry on the implicit rewards β (log π(y) − log π_ref(y))."""
+    """DPO: Bradley–Terry on the implicit rewards β (log π(y) − log π_ref(y)), plus α times the
+    chosen replies' per-token NLL when ``nll`` = α > 0."""
 
-    def __init__(self, beta: float):
-        self.beta = beta
+    def __init__(self, beta: float, nll: float = 0.0):
+        self.beta, self.nll = beta, nll
 
     def loss(self, model: Model, chosen, chosen_targets, rejected, rejected_targets, ends, reference):
         logits, _ = model(torch.cat([chosen, rejected]))
         logp = token_logprobs(logits, torch.cat([chosen_targets, rejected_targets])).sum(-1)
-        loss, rc, rr = dpo(logp[: len(chosen)], logp[len(chosen) :], reference[:, 0], reference[:, 1], self.beta)
+        n = len(chosen)
+        tokens = (chosen_targets >= 0).sum(-1).clamp(min=1)
+        loss, rc, rr = dpo(logp[:n], logp[n:], reference[:, 0], reference[:, 1], self.beta, self.nll, tokens)
         with torch.no_grad():
             figures = {
                 "pairs": torch.tensor(len(rc)),
@@ -108,6 +111,7 @@ class DirectPreference:
                 "margin": (rc - rr).sum(),
                 "chosen": rc.sum(),
                 "rejected": rr.sum(),
+                "chosen_nll": (-logp[:n] / tokens).sum(),
             }
         return loss, figures
 
@@ -122,6 +126,7 @@ class DirectPreference:
             "implicit_margin": t["margin"] / n,
             "chosen_reward": t["chosen"] / n,
             "rejected_reward": t["rejected"] / n,
+            "chosen_nll": t["chosen_nll"] / n,
         }
 
 
@@ -178,6 +183,6 @@ def make_objective(cfg: RunConfig):
     return {
         "lm": LanguageModel,
         "reward": lambda: BradleyTerry(t.reward_margin),
-        "dpo": lambda: DirectPreference(t.dpo_beta),
+        "dpo": lambda: DirectPreference(t.dpo_beta, t.dpo_nll),
         "pg": lambda: PolicyGradient(t.kl_beta, t.ppo_clip),
     }[t.objective]()

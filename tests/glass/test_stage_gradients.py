@@ -79,3 +79,17 @@ def test_dpo_contributions_and_a_pair_ranked_right_by_far():
     far = DPO.dpo_forward(logits, targets, logits, targets, np.array([-100.0]), np.array([100.0]), 0.1)[1]
     dw, dl = DPO.dpo_backward(1.0, far)
     assert np.abs(dw).max() < 1e-8 and np.abs(dl).max() < 1e-8
+
+
+def test_dpo_nll_keeps_the_chosen_reply_pulling_when_ranked_right():
+    """α = 0.5, one pair ranked right by far: the DPO part is ~0, the NLL part is log 4 per token
+    (uniform logits over 4 ids) times α, and only the chosen reply's logits get a gradient,
+    −α/(N n_w) (onehot − 1/4) at each of its 2 positions."""
+    logits = np.zeros((1, 2, 4))
+    targets = np.array([[1, 2]])
+    loss, far = DPO.dpo_forward(logits, targets, logits, targets, np.array([-100.0]), np.array([100.0]), 0.1, nll=0.5)
+    assert loss == pytest.approx(0.5 * np.log(4), abs=1e-8)
+    dw, dl = DPO.dpo_backward(1.0, far)
+    want = -0.25 * (np.eye(4)[[1, 2]] - 0.25)
+    np.testing.assert_allclose(dw[0], want, atol=1e-8)
+    assert np.abs(dl).max() < 1e-8

@@ -98,6 +98,20 @@ def test_dpo_keeps_its_reference_and_raises_the_implicit_accuracy(chat, files, t
     assert main(["eval", str(tmp_path / "dpo"), "--quiet"]) == 0  # the response loss of the held-out chosen replies
 
 
+def test_dpo_nll_keeps_the_chosen_replies_likelier_than_plain_dpo(chat, files, tmp_path):
+    """The same pairs and steps with α = 1: the chosen replies' NLL ends lower than plain DPO's, and
+    the weight is recorded in the run."""
+    settings = dict(max_steps=30, lr=1e-3, batch_size=8, eval_every=10)
+    dpo(chat, files["pairs"], tmp_path / "plain", **settings)
+    dpo(chat, files["pairs"], tmp_path / "nll", nll=1.0, **settings)
+    config = json.loads((tmp_path / "nll" / "config.json").read_text())
+    assert config["train"]["dpo_nll"] == 1.0
+    last = {
+        name: [r for r in records(tmp_path / name) if "chosen_nll" in r][-1]["chosen_nll"] for name in ("plain", "nll")
+    }
+    assert last["nll"] < last["plain"]
+
+
 def rl_run(chat, rm, files, out: Path, **settings) -> None:
     rl(
         chat,

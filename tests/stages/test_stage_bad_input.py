@@ -110,6 +110,15 @@ def test_impossible_dpo_beta(chat, made, tmp_path, capsys, beta, words):
     assert words in refused(argv, capsys, chat)
 
 
+@pytest.mark.parametrize(
+    "alpha, words", [("-1", "train.dpo_nll (α) must be 0 or more"), ("nan", "train.dpo_nll must be a finite number")]
+)
+def test_impossible_dpo_nll(chat, made, tmp_path, capsys, alpha, words):
+    argv = ["dpo", chat, "--pairs", made["pairs"], "--out", tmp_path / "new", "--nll", alpha]
+    assert words in refused(argv, capsys, chat)
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_prompt_longer_than_the_context(chat, made, tmp_path, capsys):
     long = "the quick brown fox jumps over the lazy dog " * 2
     prompts = lines(tmp_path / "prompts.jsonl", {"prompt": "the quick"}, {"prompt": long})
