@@ -81,7 +81,7 @@ def check_stage_losses(dtype: str = "float64", seed: int = 0, n: int = 6, t: int
     lw, ll = (rng.normal(0, 1.5, (n, t, v)).astype(np_dtype) for _ in range(2))
     yw, yl = _targets(rng, n, t, v), _targets(rng, n, t, v)
     ref_w, ref_l = (rng.normal(-8, 2, n).astype(np_dtype) for _ in range(2))
-    tokens_w = torch.from_numpy(np.maximum((yw >= 0).sum(-1), 1))
+    tokens_w = losses.reply_tokens(torch.from_numpy(yw))
     for name, nll in (("dpo", 0.0), ("dpo+nll", 0.5)):
         loss, cache = DPO.dpo_forward(lw, yw, ll, yl, ref_w, ref_l, beta=0.3, nll=nll)
         dw, dl = DPO.dpo_backward(1.0, cache)

@@ -41,6 +41,11 @@ def token_logprobs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return picked * (targets >= 0)
 
 
+def reply_tokens(targets: torch.Tensor) -> torch.Tensor:
+    """Each row's count of counted targets (≠ -1), at least 1: a reply's length in tokens (B,)."""
+    return (targets >= 0).sum(-1).clamp(min=1)
+
+
 def token_entropy(logits: torch.Tensor) -> torch.Tensor:
     """The entropy (nats) of every position's next-token distribution (B, T)."""
     logp = F.log_softmax(_wide(logits), dim=-1)
@@ -63,7 +68,7 @@ def dpo(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mean loss, implicit reward of the chosen, of the rejected) from the summed log-probabilities
     of each completion under the policy and the reference (all (B,)); with ``nll`` = α > 0, plus
-    α times the mean of −log π(chosen) / ``chosen_tokens`` (each chosen reply's token count, (B,))."""
+    α times the mean of −log π(chosen) / ``chosen_tokens`` (``reply_tokens`` of the chosen, (B,))."""
     reward_c, reward_r = beta * (chosen - ref_chosen), beta * (rejected - ref_rejected)
     loss = -F.logsigmoid(reward_c - reward_r).mean()
     if nll:

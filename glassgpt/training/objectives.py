@@ -33,7 +33,14 @@ import torch.nn.functional as F
 from glassgpt.config import RunConfig
 from glassgpt.models.nll import summed_nll
 from glassgpt.models.segments import document_positions
-from glassgpt.models.stage_losses import bradley_terry, dpo, policy_gradient, token_entropy, token_logprobs
+from glassgpt.models.stage_losses import (
+    bradley_terry,
+    dpo,
+    policy_gradient,
+    reply_tokens,
+    token_entropy,
+    token_logprobs,
+)
 
 Model = Callable[..., Any]
 Figures = dict[str, torch.Tensor]
@@ -102,7 +109,7 @@ class DirectPreference:
         logits, _ = model(torch.cat([chosen, rejected]))
         logp = token_logprobs(logits, torch.cat([chosen_targets, rejected_targets])).sum(-1)
         n = len(chosen)
-        tokens = (chosen_targets >= 0).sum(-1).clamp(min=1)
+        tokens = reply_tokens(chosen_targets)
         loss, rc, rr = dpo(logp[:n], logp[n:], reference[:, 0], reference[:, 1], self.beta, self.nll, tokens)
         with torch.no_grad():
             figures = {
