@@ -20,18 +20,35 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from glassgpt import report
-from glassgpt.evaluation.loss import evaluate_run as evaluate
 from glassgpt.generation.sampling import sample_text as generate
-from glassgpt.models.from_run import load, load_run
 from glassgpt.notebook import LiveFigure, in_notebook
 from glassgpt.rundir.layout import REPORT
 from glassgpt.tracking import open_trackers
 from glassgpt.training.launch import train as train_run
 from glassgpt.training.result import TrainResult
 
+if TYPE_CHECKING:  # imported on first use at run time: see __getattr__
+    from glassgpt.evaluation.loss import evaluate_run as evaluate
+    from glassgpt.models.from_run import load, load_run
+
 __all__ = ["train", "load", "load_run", "generate", "evaluate", "TrainResult", "write_run_report"]
+
+
+def __getattr__(name: str):
+    """``evaluate``, ``load`` and ``load_run`` are imported on first use: ``glassgpt train``
+    needs neither (they bring the ladder's models and the word lists), and every module
+    it loads stays in its peak memory."""
+    if name == "evaluate":
+        from glassgpt.evaluation.loss import evaluate_run
+
+        return evaluate_run
+    if name in ("load", "load_run"):
+        from glassgpt.models import from_run
+
+        return getattr(from_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
@@ -41,7 +58,9 @@ def write_run_report(run_dir: str | Path, progress: bool = False) -> None:
     if os.environ.get("GLASSGPT_REPORT", "1").strip() == "0":
         return
     try:
-        report.finish_run(run_dir, progress=progress)
+        from glassgpt.report import finish_run  # figures and HTML: imported only when drawn
+
+        finish_run(run_dir, progress=progress)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the run must survive it
         print(
             f"note: the run is saved, but its report was not written ({exc.__class__.__name__}: {exc}).",

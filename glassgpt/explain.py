@@ -56,6 +56,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from glassgpt.console import console as stdout_console
 from glassgpt.data.source import perplexity
 from glassgpt.device import device_of
 from glassgpt.errors import DataError
@@ -64,7 +65,6 @@ from glassgpt.makemore.models.sequence import START
 from glassgpt.makemore.words import encode_word
 from glassgpt.models.from_run import LoadedRun
 from glassgpt.progress import task
-from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import printable
 from glassgpt.tokenizers.chat_template import render as render_chat
 

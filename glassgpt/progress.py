@@ -27,7 +27,9 @@ free text after it (``detail_text``) and the time (``time_text``).  ``ByteTask``
 with the same rows and rules; ``TrainingBar`` is the trainer's row, a ``Task`` it keeps up to date.
 
 Everything goes to stderr: standard output stays clean for results and ``--json``.
-This module imports no torch: commands that must start fast import it.
+This module imports no torch: commands that must start fast import it.  rich is imported
+when stderr is first asked whether it is a terminal, so a quiet run (``--quiet``, the library's
+default) never loads it.
 """
 
 from __future__ import annotations
@@ -36,12 +38,6 @@ import math
 import sys
 import threading
 import time
-
-from rich.console import Console
-from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn
-from rich.progress import Progress as RichProgress
-from rich.table import Column
-from rich.text import Text
 
 PLAIN_FIRST = 2.0  # seconds before a plain-text task prints its first line
 PLAIN_EVERY = 10.0  # seconds between plain-text lines
@@ -78,20 +74,44 @@ def rate(x: float) -> str:
     return f"{x:.0f}"
 
 
-def _stderr_console() -> Console:
+def _stderr_console():
+    from rich.console import Console  # deferred: see the module docstring
+
     return Console(stderr=True, highlight=False)
 
 
-class _Cell(ProgressColumn):
-    """One text of a row, computed by its task at each refresh (``count_text``, ``detail_text``, ``time_text``)."""
+def _rich_progress(console):
+    """The rich display of the rows: spinner, label, bar and the three texts of each task
+    (``count_text``, ``detail_text``, ``time_text``, computed by the task at each refresh)."""
+    from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn
+    from rich.progress import Progress as RichProgress
+    from rich.table import Column
+    from rich.text import Text
 
-    def __init__(self, part: str, style: str = "", **kwargs):
-        super().__init__(**kwargs)
-        self.part, self.style = part, style
+    class Cell(ProgressColumn):
+        def __init__(self, part: str, style: str = "", **kwargs):
+            super().__init__(**kwargs)
+            self.part, self.style = part, style
 
-    def render(self, task) -> Text:
-        owner = task.fields.get("owner")
-        return Text(getattr(owner, self.part)() if owner else "", style=self.style)
+        def render(self, task) -> Text:
+            owner = task.fields.get("owner")
+            return Text(getattr(owner, self.part)() if owner else "", style=self.style)
+
+    # one line per task however narrow the terminal: cells are cut short ("…"), never wrapped
+    def cell(**kw) -> Column:
+        return Column(no_wrap=True, overflow="ellipsis", **kw)
+
+    return RichProgress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}", table_column=cell(max_width=20)),
+        BarColumn(bar_width=10),
+        Cell("count_text", table_column=cell()),
+        Cell("detail_text", table_column=cell(ratio=1)),
+        Cell("time_text", "progress.remaining", table_column=cell()),
+        console=console,
+        transient=True,
+        expand=True,
+    )
 
 
 class _Display:
@@ -102,22 +122,7 @@ class _Display:
 
     def __init__(self):
         self.console = _stderr_console()
-
-        # one line per task however narrow the terminal: cells are cut short ("…"), never wrapped
-        def cell(**kw) -> Column:
-            return Column(no_wrap=True, overflow="ellipsis", **kw)
-
-        self.rich = RichProgress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}", table_column=cell(max_width=20)),
-            BarColumn(bar_width=10),
-            _Cell("count_text", table_column=cell()),
-            _Cell("detail_text", table_column=cell(ratio=1)),
-            _Cell("time_text", "progress.remaining", table_column=cell()),
-            console=self.console,
-            transient=True,
-            expand=True,
-        )
+        self.rich = _rich_progress(self.console)
         self.rows = 0
 
     @classmethod

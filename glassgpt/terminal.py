@@ -9,9 +9,9 @@ only when the stream is a terminal.
 ``unescape`` reads ``\\n``-style escapes typed on a command line.
 
 ``width`` is the number of columns output should fit: the terminal's own width, else
-``$COLUMNS``, else 80.  ``console`` is the rich console for standard output that every
-table goes through: that width, and a closed pipe raised as ``BrokenPipeError`` (rich
-would exit with status 1 on its own) so the CLI ends every command the same way.
+``$COLUMNS``, else 80.  The rich console that tables are printed through is
+``glassgpt.console``; this module does not import rich, so ``glassgpt train`` never loads it
+when its progress is off.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import os
 import shutil
 import sys
 import unicodedata
-
-from rich.console import Console
 
 #: bidirectional overrides and isolates: they reorder the text around them on screen
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
@@ -90,15 +88,3 @@ def width(stream=None) -> int:
     if env.isdigit() and int(env) > 0:
         return int(env)
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns if is_terminal(stream) else DEFAULT_WIDTH
-
-
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        """Leave the closed pipe to the caller (the CLI exits quietly with status 141)."""
-        self.quiet = True
-        raise BrokenPipeError
-
-
-def console(columns: int | None = None, **kwargs) -> Console:
-    """A rich console on standard output, ``columns`` wide (default: ``width()``)."""
-    return _Console(width=columns or width(), highlight=False, **kwargs)

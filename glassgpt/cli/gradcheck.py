@@ -8,10 +8,10 @@ from rich import box
 from rich.table import Table
 
 from glassgpt.cli import COMMANDS, HelpFormatter, add_threads
+from glassgpt.console import console as stdout_console
 from glassgpt.makemore.gradcheck import check_mlp_run, is_ladder_run, table_lines
 from glassgpt.progress import task
 from glassgpt.rundir import kinds
-from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import width
 from glassgpt.threads import thread_scope
 from glassgpt.training.gradcheck import run_gradcheck

@@ -16,12 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from glassgpt.cli import COMMANDS, HelpFormatter
+from glassgpt.console import console as stdout_console
 from glassgpt.data.corpora import load_corpus
 from glassgpt.data.text import read_text
 from glassgpt.errors import ConfigError, FileError, TokenizerError
 from glassgpt.fileio import check_writable
 from glassgpt.progress import task
-from glassgpt.terminal import console as stdout_console
 from glassgpt.terminal import for_stream, printable
 from glassgpt.tokenizers import BPETokenizer
 from glassgpt.tokenizers.loading import SPEC_KINDS

@@ -12,6 +12,10 @@
 Conversations are opened by ``glassgpt finetune`` (``stages.finetune``), which adds the chat
 tokens to the tokenizer first; preference pairs and RL's prompts by their stages
 (``stages.reward``, ``stages.dpo``, ``stages.rl``), which hand them the models they need.
+
+The word-list, conversation, pair and prompt sources are imported where their kind is
+opened: a run on text never loads them (nor the chat template, the ladder's models and the
+reward machinery they bring), which keeps a plain run's start-up and memory small.
 """
 
 from __future__ import annotations
@@ -20,16 +24,12 @@ from pathlib import Path
 
 from glassgpt.config import DataConfig, RunConfig
 from glassgpt.config.resolve import SameData
-from glassgpt.data.conversation_source import ConversationSource
 from glassgpt.data.corpus_source import CorpusSource, is_corpus, require_corpus_for, same_corpus
 from glassgpt.data.documents import load_training_text
-from glassgpt.data.pair_source import PairSource
-from glassgpt.data.prompt_source import PromptSource
 from glassgpt.data.source import DataSource
 from glassgpt.data.text_source import TextSource
 from glassgpt.data.tokens import read_meta, text_fingerprint
 from glassgpt.errors import ConfigError
-from glassgpt.makemore.word_source import WordSource
 from glassgpt.rundir.layout import DATA_DIR, TOKENIZER
 from glassgpt.tokenizers import Tokenizer
 from glassgpt.tokenizers import load as load_tokenizer
@@ -44,6 +44,8 @@ def open_source(cfg: RunConfig, text: str | None = None) -> DataSource:
     if kind == "corpus":
         return CorpusSource.open(cfg)
     if kind == "words":
+        from glassgpt.makemore.word_source import WordSource
+
         return WordSource.build(cfg)
     if kind == "conversations":
         raise ConfigError("conversations are for fine-tuning a trained run: use `glassgpt finetune RUN --sft FILE`.")
@@ -63,12 +65,20 @@ def reopen_source(cfg: RunConfig, run_dir: str | Path, tokenizer: Tokenizer | No
     if kind == "corpus":
         return CorpusSource.open(cfg)
     if kind == "words":
+        from glassgpt.makemore.word_source import WordSource
+
         return WordSource.reopen(cfg, tokenizer, data_dir)
     if kind == "conversations":
+        from glassgpt.data.conversation_source import ConversationSource
+
         return ConversationSource.reopen(cfg, tokenizer, data_dir)
     if kind == "pairs":
+        from glassgpt.data.pair_source import PairSource
+
         return PairSource.reopen(cfg, tokenizer, data_dir)
     if kind == "prompts":
+        from glassgpt.data.prompt_source import PromptSource
+
         return PromptSource.reopen(cfg, tokenizer, data_dir)
     return TextSource.reopen(cfg, tokenizer, data_dir)
 

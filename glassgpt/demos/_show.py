@@ -23,7 +23,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from glassgpt import plotting
-from glassgpt.terminal import console as console_for
+from glassgpt.console import console as console_for
 from glassgpt.threads import thread_scope
 
 #: no width limit (``glassgpt demo --wide``): set for the duration of ``wide()``

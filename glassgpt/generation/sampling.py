@@ -30,7 +30,6 @@ import torch
 from glassgpt.config.schema import SEED_MAX
 from glassgpt.device import device_of
 from glassgpt.errors import ConfigError, GlassError
-from glassgpt.generation.constraints import ConstrainedRow, automaton_for, make_constraint, require_room
 from glassgpt.generation.settings import DEFAULTS, check_request, check_sampling, filter_logits
 from glassgpt.generation.settings import SamplingSettings as SamplingSettings
 from glassgpt.generation.shots import SEPARATOR, few_shot_prompt, read_shots
@@ -397,7 +396,10 @@ def constrained_rows(
     json_schema: dict | str | Path | None = None,
 ) -> Callable[[int], RowSteer] | None:
     """The ``steer`` of ``generate`` for a constraint (None without one), checked against the
-    vocabulary and ``max_new_tokens`` before anything is sampled."""
+    vocabulary and ``max_new_tokens`` before anything is sampled.  The constraint machinery
+    (and its regular-expression library) is imported here, so plain sampling never loads it."""
+    from glassgpt.generation.constraints import ConstrainedRow, automaton_for, make_constraint, require_room
+
     constraint = make_constraint(regex, choices, json_schema)
     if constraint is None:
         return None

@@ -22,6 +22,15 @@ ALLOWED_DEFERRED = {
     "inside it, so `glassgpt plot DIR loss` and `--compare` start fast",
     "glassgpt/fileio.py": "safetensors' torch functions load torch: only the commands that read or write tensors "
     "pay for it, so `glassgpt tokenizer` and `data prepare` start fast",
+    "glassgpt/api.py": "the figures and report, `evaluate` and `load` are imported when used, so `glassgpt train` "
+    "never loads the ladder's models, the word lists or matplotlib's figure code",
+    "glassgpt/data/open.py": "each kind of data source is imported when a run opens that kind, so a run on text "
+    "never loads the chat template, the reward machinery or the word lists",
+    "glassgpt/generation/sampling.py": "the constraint automata (interegular) are built only when a constraint is given",
+    "glassgpt/training/engines/__init__.py": "the NumPy engine and the ladder's engines are imported when a run "
+    "asks for them, so a torch run never loads them",
+    "glassgpt/progress.py": "rich (~2.5 MB resident) is imported when a task is shown, so a quiet run's peak "
+    "memory stays at a bare loop's",
     "glassgpt/parallel/data_parallel.py": "FSDP (torch.distributed.fsdp, DTensor: ~45 MB resident) is imported "
     "only by a run that shards, so every other run's peak memory stays at a bare loop's",
 }
