@@ -6,9 +6,11 @@ tokens, on the 65-symbol character vocabulary of Tiny Shakespeare, read from
 ``$GLASSGPT_BENCH_DATA``, see ``launcher.py``) (``--synthetic``:
 random tokens over 65 symbols instead, for machines without that file).  One step =
 forward + backward + gradient clipping + AdamW, through each engine's ``train_step``, both
-engines starting from the same weights and fed the same batches, in blocks A B A B (each
-block: ``--warmup`` untimed steps, then half of the timed ones) so a change in machine load
-hits both alike and neither engine's idle thread pool spins during the other's steps.  Single process, ``--threads`` threads (default 2)
+engines starting from the same weights and fed the same batches, in blocks A B A B ...
+(``--blocks`` of each; each block: ``--warmup`` untimed steps, then its share of the timed
+ones) so a change in machine load or clock speed hits both alike and neither engine's idle
+thread pool spins during the other's steps.  (A 2-core cloud machine runs the first seconds of
+full load about 20% faster than the rest, so a comparison needs the blocks interleaved finely.)  Single process, ``--threads`` threads (default 2)
 for both torch and NumPy's BLAS.
 
 Prints ONE JSON line:
@@ -22,7 +24,9 @@ Prints ONE JSON line:
   own allocations during one step (NumPy reports to ``tracemalloc``; torch does not);
 - ``glass_matmul_share``: the share of glass step time spent inside ``np.matmul``,
   measured on extra steps with ``np.matmul`` swapped for a timed wrapper (every glass
-  layer multiplies through ``np.matmul``), and ``glass_other_share`` = 1 - that;
+  layer multiplies through ``np.matmul``) that counts the calling thread's products (with
+  two threads the engine runs one part of the rows on it and the other on a second core,
+  so its share stands for both), and ``glass_other_share`` = 1 - that;
 - ``glass_faults_per_step`` / ``torch_faults_per_step``: median minor page faults of a timed
   step (memory the allocator gave back to the kernel and the step touched again; see
   ``glassgpt/glass/heap.py``), and ``load_after``, ``os.getloadavg()`` at the end.
@@ -37,10 +41,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from launcher import bench_data  # the benchmark data folder (--data or $GLASSGPT_BENCH_DATA)
+
+from glassgpt.threads import set_blas_threads
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +56,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=30, help="timed steps per engine")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps per engine first")
+    p.add_argument("--blocks", type=int, default=6, help="alternating blocks of each engine")
     p.add_argument("--threads", type=int, default=2, help="threads for torch and for NumPy's BLAS")
     p.add_argument("--batch-size", type=int, default=12)
     p.add_argument("--seq-len", type=int, default=64)
@@ -101,6 +109,7 @@ def memory_child(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    set_blas_threads(args.threads)  # NumPy may be loaded already (the environment is read once)
     from glassgpt.training.engines import GlassEngine, TorchEngine
 
     tokens, vocab, _ = load_tokens(args.synthetic, args.data)
@@ -193,6 +202,7 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    set_blas_threads(args.threads)  # NumPy may be loaded already (the environment is read once)
     from glassgpt.training.engines import GlassEngine, TorchEngine
 
     tokens, vocab, source = load_tokens(args.synthetic, args.data)
@@ -205,9 +215,9 @@ def main(argv=None) -> None:
     # blocks A B A B: each engine runs alone for a while (a BLAS or OpenMP pool keeps spinning
     # for a moment after its work, which would slow the other engine if steps alternated),
     # and a drift in machine load still hits both
-    half = (args.steps + 1) // 2
-    for block in range(2):
-        timed = data[args.warmup + block * half : args.warmup + (block + 1) * half]
+    per_block = -(-args.steps // args.blocks)
+    for block in range(args.blocks):
+        timed = data[args.warmup + block * per_block : args.warmup + (block + 1) * per_block]
         for name, engine in (("glass", glass), ("torch", eager)):
             for i, (x, y) in enumerate(data[: args.warmup] + timed):  # both engines: the same batch sequence
                 f0, t0 = minor_faults(), time.perf_counter()
@@ -222,10 +232,13 @@ def main(argv=None) -> None:
     matmul, spent = [0.0], 0.0
     real = np.matmul
 
+    caller = threading.main_thread()
+
     def timed_matmul(*a, **k):
         t0 = time.perf_counter()
         r = real(*a, **k)
-        matmul[0] += time.perf_counter() - t0
+        if threading.current_thread() is caller:
+            matmul[0] += time.perf_counter() - t0
         return r
 
     np.matmul = timed_matmul

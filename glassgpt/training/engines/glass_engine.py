@@ -14,6 +14,15 @@ from one engine into the other.
 - State: weights and AdamW moments under the torch names; the RNG state holds the torch
   stream (as the torch engine saves it) and the glass dropout generator.
 
+Both cores: NumPy runs its element-wise work and the attention's many small products on one
+core, so with N training threads (the run's thread count, as torch would use) a micro-batch's
+rows are cut into N parts that run forward and backward at the same time, one thread each
+with single-threaded BLAS, and their gradients are summed in part order, each weighted by its
+share of the counted targets.  The result equals the one-part gradient up to float32
+rounding (``tests/glass/test_glass_cores.py``), and the same thread count gives the same bytes
+every time, whatever the load.  With dropout, each part draws its masks from a generator
+seeded from the engine's dropout generator, so a resume still continues the same masks.
+
 Always NumPy on the CPU in float32: ``train.device`` and ``train.compile`` do not apply.
 Building one raises glibc's malloc thresholds for the process (``glass/heap.py``), so the
 memory a step frees is not faulted back in by the next.
@@ -22,6 +31,7 @@ memory a step frees is not faulted back in by the next.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -31,6 +41,7 @@ from glassgpt.errors import ConfigError
 from glassgpt.glass import GPT, AdamW
 from glassgpt.glass.heap import keep_freed_memory
 from glassgpt.models import GPT as TorchGPT
+from glassgpt.threads import blas_threads
 from glassgpt.training.diagnostics import Probe
 from glassgpt.training.engines.base import StepResult, TorchRNG
 from glassgpt.training.optim import param_role, peak_rates, scaled_rate
@@ -58,6 +69,7 @@ class GlassEngine:
         self.roles: dict[str, list[str]] = {}
         for name, a in self.model.params.items():
             self.roles.setdefault(param_role(name, a.ndim), []).append(name)
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (size, the other cores' threads): loss_and_grads
 
     # ---- training ---------------------------------------------------------------------------
     def train_step(self, micro_batches, lr: float, capture: bool = False) -> StepResult:
@@ -73,10 +85,8 @@ class GlassEngine:
         watched = self._start_probe(micro_batches[0], n) if capture else None
         total, grads = 0.0, None
         for x, y in micro_batches:
-            loss, g = self.model.loss_and_grads(
-                np.asarray(x), np.asarray(y), training=True, rng=self.rng, dloss=1.0 / n
-            )
-            total += float(loss) / n
+            loss, g = self.loss_and_grads(np.asarray(x), np.asarray(y), dloss=1.0 / n)
+            total += loss / n
             if grads is None:
                 grads = g
             else:
@@ -94,6 +104,40 @@ class GlassEngine:
         if watched is not None:
             probe_update(probe, replica, self.model.params)
         return StepResult(total, norm, probe)
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray, dloss: float) -> tuple[float, dict[str, np.ndarray]]:
+        """The mean loss of one micro-batch and the gradients of ``dloss`` times it, its rows
+        split over the training threads (see the module docstring); one thread: the model's
+        ``loss_and_grads`` as it is."""
+        counted = (y != -1).reshape(len(y), -1).sum(axis=1)
+        parts = min(torch.get_num_threads(), len(x))
+        if parts < 2 or not counted.sum():
+            loss, grads = self.model.loss_and_grads(x, y, training=True, rng=self.rng, dloss=dloss)
+            return float(loss), grads
+        bounds = np.linspace(0, len(x), parts + 1).round().astype(int)
+        shares = [counted[a:b].sum() / counted.sum() for a, b in zip(bounds[:-1], bounds[1:])]
+        m = self.model
+        if m.config.dropout > 0:  # one generator per part, seeded from the engine's: no race for one stream
+            rngs = [np.random.Generator(np.random.PCG64(s)) for s in self.rng.integers(2**63, size=parts)]
+        else:
+            rngs = [self.rng] * parts
+        if self._pool is None or self._pool[0] != parts - 1:
+            self._pool = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="glass-core"))
+        pool = self._pool[1]
+        jobs = [
+            (x[a:b], y[a:b], True, rng, dloss * share)
+            for a, b, rng, share in zip(bounds[:-1], bounds[1:], rngs, shares)
+        ]
+        with blas_threads(1):  # one core each: threaded BLAS called from two threads at once runs slower
+            others = [pool.submit(m.loss_and_grads, *job) for job in jobs[1:]]
+            results = [m.loss_and_grads(*jobs[0])] + [f.result() for f in others]
+        loss, grads = 0.0, results[0][1]
+        for share, (part_loss, part_grads) in zip(shares, results):
+            loss += float(part_loss) * share if share else 0.0
+            if part_grads is not grads:
+                for name, g in part_grads.items():
+                    grads[name] += g
+        return loss, grads
 
     def _start_probe(self, first_batch, n: int):
         """Diagnostics for one step, in the exact record format of the torch engine: a torch
