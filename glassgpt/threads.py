@@ -310,12 +310,14 @@ class ThreadPlan:
     adaptive: bool  # True for "auto": watch the step times and adapt
     reason: str  # one line: how the count was chosen
     watch: list[int] | None = None  # the CPUs whose load tells contention (None: a cgroup quota binds instead)
+    more_when_busy: bool = False  # the engine runs one row part per thread: contention calls for more of them
 
     def governor(self) -> ThreadGovernor | None:
         """The governor that adapts an automatic plan's count to contention (None: a fixed count)."""
         if not self.adaptive:
             return None
-        return ThreadGovernor(self.threads, self.most, others=OtherLoad(self.watch) if self.watch else None)
+        others = OtherLoad(self.watch) if self.watch else None
+        return ThreadGovernor(self.threads, self.most, others=others, more_when_busy=self.more_when_busy)
 
     def summary(self, governor=None) -> dict:
         """``summary.json``'s ``threads``: the plan, and what the governor changed."""
@@ -338,11 +340,14 @@ def plan_threads(
     measure: Callable[[list[int]], float | None] = measure_idle_cores,
     quota: float | None = -1.0,
     cpus: list[int] | None = None,
+    splits_rows: bool = False,
 ) -> ThreadPlan:
     """The thread count for ``train.threads = requested``: an explicit count (capped at
     ``max_sensible_threads()``) is used as given and never changed; 0 follows the load
-    (``--threads adaptive``, see the module docstring).  ``measure``, ``quota`` and ``cpus``
-    are for tests."""
+    (``--threads adaptive``, see the module docstring).  ``splits_rows``: the engine runs one
+    row part per thread (``training.engines.row_parts``), so an adaptive plan starts at the
+    usable cores and goes up to twice that when the machine is busy.  ``measure``, ``quota``
+    and ``cpus`` are for tests."""
     cpus = affinity_cpus() if cpus is None else cpus
     quota = cgroup_cpu_limit() if quota == -1.0 else quota
     usable = usable_cpus(cpus, quota)
@@ -355,13 +360,17 @@ def plan_threads(
             else f"{_count(n)} (fixed for the run)"
         )
         return ThreadPlan(n, n, False, why)
+    watch = cpus if quota is None or quota >= len(cpus) else None
+    cores = f"{usable} usable core{'s' if usable != 1 else ''}"
+    if splits_rows:
+        most = min(2 * usable, THREADS_PER_CPU * usable)
+        why = f"{_count(usable)} (adaptive: {cores}, one row part each, up to {most} when busy; reproducible only at the same counts)"
+        return ThreadPlan(usable, most, True, why, watch, more_when_busy=True)
     idle = measure(cpus[:usable] if quota is not None else cpus)
     if quota is not None and idle is not None:
         idle = min(idle, quota)
     n = choose_threads(usable, idle)
     busy = "" if idle is None else f", {idle:.1f} idle"
-    watch = cpus if quota is None or quota >= len(cpus) else None
-    cores = f"{usable} usable core{'s' if usable != 1 else ''}"
     why = f"{_count(n)} (adaptive: {cores}{busy}; reproducible only at the same counts)"
     return ThreadPlan(n, usable, True, why, watch)
 
@@ -402,7 +411,11 @@ class ThreadGovernor:
       ``others`` is unknown, simply every ``cooldown`` blocks) it tries ``2 × current``;
     - a tried count is kept when its block is at least ``gain`` faster than the block before
       it, and abandoned at once if a single step takes ``abort`` × the block before; after
-      an abandoned try the next one waits ``cooldown`` blocks, doubled each time."""
+      an abandoned try the next one waits ``cooldown`` blocks, doubled each time.
+    ``more_when_busy`` (an engine that runs one row part per thread, whose parts wait for no
+    parked thread): the other way round.  The count starts at ``most // 2`` (the usable
+    cores); other load, or a slowed block, makes it try ``2 × current`` (up to ``most``), and
+    cores free again make it try half, down to the start."""
 
     current: int
     most: int
@@ -413,6 +426,7 @@ class ThreadGovernor:
     gain: float = 0.1
     abort: float = 3.0
     cooldown: int = 10
+    more_when_busy: bool = False
     changes: list = field(default_factory=list)  # (step, threads) for every kept change
     steps: int = 0
     _block: list = field(default_factory=list)
@@ -442,8 +456,15 @@ class ThreadGovernor:
         if self._wait:
             self._wait -= 1
             return None
-        crowded = others is not None and self.current + others > self.most + 0.5
         slowed = median > self.slowdown * self._best[self.current]
+        if self.more_when_busy:
+            busy, start = (others is not None and others > 0.5) or slowed, max(1, self.most // 2)
+            if self.current < self.most and busy:
+                self._start_trial(min(self.most, 2 * self.current), median)
+            elif self.current > start and not busy and others is not None:
+                self._start_trial(max(start, self.current // 2), median)
+            return None
+        crowded = others is not None and self.current + others > self.most + 0.5
         free = others is None or self.current + others < self.most - 0.5  # unknown: try; the back-off keeps it rare
         if self.current > 1 and (crowded or slowed):
             self._start_trial(max(1, self.current // 2), median)
@@ -468,7 +489,7 @@ class ThreadGovernor:
                 self._noted = True
                 return (
                     f"threads: {old} → {tried} (steps took {before * 1000:.0f} ms at {old}, "
-                    f"{median * 1000:.0f} ms at {tried}: {'the machine is busy' if tried < old else 'cores came free'})"
+                    f"{median * 1000:.0f} ms at {tried}: {'the machine is busy' if (tried > old) == self.more_when_busy else 'cores came free'})"
                 )
             return None
         self._switch(old)

@@ -90,7 +90,8 @@ class Trainer:
         try:
             t = self.cfg.train  # a fixed count (recorded in config.json), or one that follows the load
             self.threads = plan_threads(
-                0 if t.adaptive_threads else t.threads or training_threads(self.world.local_size)
+                0 if t.adaptive_threads else t.threads or training_threads(self.world.local_size),
+                splits_rows=getattr(self.engine, "splits_rows", False),
             )
             self.follow = LoadFollower()  # evaluation and sampling may follow the load: they change no weight
             speed = getattr(self.engine, "speed", None)

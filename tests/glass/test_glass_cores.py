@@ -58,7 +58,7 @@ def test_two_parts_give_the_one_part_loss_and_gradients():
         loss1, grads1 = one.loss_and_grads(x, y, 1.0)
     with training_threads(2):
         loss2, grads2 = two.loss_and_grads(x, y, 1.0)
-    assert two._pool is not None and one._pool is None  # the rows really were split
+    assert two.part_threads.started and not one.part_threads.started  # the rows really were split
     assert abs(loss1 - loss2) <= 2e-6
     for name, g in grads1.items():
         scale = float(np.abs(g).max()) or 1.0
@@ -131,4 +131,4 @@ def test_one_row_is_not_split():
     engine = GlassEngine(run_config())
     with training_threads(2):
         engine.loss_and_grads(x, y, 1.0)
-    assert engine._pool is None
+    assert not engine.part_threads.started

@@ -231,14 +231,55 @@ def test_a_single_catastrophic_trial_step_aborts_the_trial():
     assert seen == [2, 1] and g.current == 1
 
 
+def test_an_engine_of_row_parts_starts_at_the_cores_and_may_double_them():
+    plan = T.plan_threads(0, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1], splits_rows=True)
+    assert (plan.threads, plan.most, plan.adaptive, plan.more_when_busy) == (2, 4, True, True)
+    assert "one row part each, up to 4 when busy" in plan.reason
+    fixed = T.plan_threads(2, quota=None, cpus=[0, 1], splits_rows=True)
+    assert (fixed.threads, fixed.adaptive) == (2, False)  # an explicit or default count never moves
+
+
+#: row parts on a simulated 2-core machine: under load more parts are faster (none waits for a parked thread)
+PART_TIMES = {"quiet": {2: 0.030, 4: 0.032}, "busy": {2: 0.062, 4: 0.052}}
+
+
+def parts_governor(machine):
+    return ThreadGovernor(2, 4, set_threads=machine.calls.append, others=machine.others, more_when_busy=True)
+
+
+def test_row_parts_go_up_when_busy_and_back_when_quiet():
+    m = Machine(PART_TIMES)
+    g = parts_governor(m)
+    assert m.run(g, 500, "quiet") == [] and m.calls == []  # quiet: left alone
+    notes = m.run(g, 50, "busy")
+    assert g.current == 4 and m.calls == [4] and len(notes) == 1 and "2 → 4" in notes[0] and "busy" in notes[0]
+    m.run(g, 2000, "busy")
+    assert g.current == 4 and m.calls == [4]  # never tries fewer while the load stays
+    quiet = {"quiet": {2: 0.030, 4: 0.040}, "busy": PART_TIMES["busy"]}
+    m.times = quiet
+    m.run(g, 300, "quiet")
+    assert g.current == 2 and m.calls[:2] == [4, 2]  # cores came free: back to the usable cores
+
+
+def test_more_parts_that_are_not_faster_are_not_kept():
+    m = Machine({"quiet": {2: 0.030, 4: 0.032}, "busy": {2: 0.050, 4: 0.052}})
+    g = parts_governor(m)
+    m.run(g, 300, "busy")
+    assert g.current == 2 and 4 in m.calls and g.changes == []
+
+
 # ---- in the trainer ---------------------------------------------------------------------------
 
 
 def test_an_adaptive_run_follows_the_load_and_records_its_plan(tmp_path, monkeypatch):
+    """A run with dropout (no row parts): the idle cores, 1 of 2 here."""
     monkeypatch.setattr(
-        trainer, "plan_threads", lambda n: T.plan_threads(n, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1])
+        trainer,
+        "plan_threads",
+        lambda n, **kw: T.plan_threads(n, measure=lambda cpus: 0.3, quota=None, cpus=[0, 1], **kw),
     )
-    train(tmp_path / "r", config=tiny_config(max_steps=8, adaptive_threads=True), text=TINY_TEXT)
+    cfg = tiny_config(max_steps=8, adaptive_threads=True).updated({"model.dropout": 0.1})
+    train(tmp_path / "r", config=cfg, text=TINY_TEXT)
     info = json.loads((tmp_path / "r" / "summary.json").read_text())["threads"]
     assert info["start"] == 1 and "adaptive: 2 usable cores, 0.3 idle" in info["plan"]
     assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["threads"] == 0  # nothing recorded
@@ -251,7 +292,7 @@ def test_trainer_prints_what_the_governor_says(tmp_path, monkeypatch, capsys):
             self.steps += 1
             return "threads: 2 → 1 (test)" if self.steps in (3, 6) else None
 
-    monkeypatch.setattr(trainer, "plan_threads", lambda n: T.ThreadPlan(2, 2, True, "2 threads (test)"))
+    monkeypatch.setattr(trainer, "plan_threads", lambda n, **_: T.ThreadPlan(2, 2, True, "2 threads (test)"))
     monkeypatch.setattr(T, "ThreadGovernor", Adapting)
     train(tmp_path / "r", config=tiny_config(max_steps=8), text=TINY_TEXT, progress=True)
     err = capsys.readouterr().err
@@ -299,12 +340,14 @@ def test_thread_count_changes_only_layernorm_gain_and_bias_gradients():
 
 
 def test_rmsnorm_runs_are_identical_at_one_and_two_threads(tmp_path, monkeypatch):
-    """With RMSNorm (no fused LayerNorm backward) every gradient is thread-count independent,
-    so whole runs are byte-identical."""
+    """With RMSNorm (no fused LayerNorm backward) every gradient of torch's own threads is
+    thread-count independent, so whole runs are byte-identical.  (Dropout keeps the run on
+    torch's threads; without it, 2 threads run the rows in 2 parts, whose gradients are summed
+    in another order: tests/training/test_row_parts.py.)"""
 
     def cfg(n):
         c = tiny_config(max_steps=12, threads=n)
-        c = c.updated({"model.norm": "rmsnorm", "model.activation": "relu2"})
+        c = c.updated({"model.norm": "rmsnorm", "model.activation": "relu2", "model.dropout": 0.1})
         return c
 
     train(tmp_path / "one", config=cfg(1), text=TINY_TEXT)

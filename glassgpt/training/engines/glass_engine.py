@@ -31,7 +31,6 @@ memory a step frees is not faulted back in by the next.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -44,6 +43,7 @@ from glassgpt.models import GPT as TorchGPT
 from glassgpt.threads import blas_threads
 from glassgpt.training.diagnostics import Probe
 from glassgpt.training.engines.base import StepResult, TorchRNG
+from glassgpt.training.engines.row_parts import PartThreads, row_parts
 from glassgpt.training.optim import param_role, peak_rates, scaled_rate
 
 DROPOUT_RNG = "glass_dropout"
@@ -69,7 +69,8 @@ class GlassEngine:
         self.roles: dict[str, list[str]] = {}
         for name, a in self.model.params.items():
             self.roles.setdefault(param_role(name, a.ndim), []).append(name)
-        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (size, the other cores' threads): loss_and_grads
+        self.part_threads = PartThreads()  # the other cores' threads (loss_and_grads)
+        self.splits_rows = True  # one row part per training thread (threads.plan_threads reads it)
 
     # ---- training ---------------------------------------------------------------------------
     def train_step(self, micro_batches, lr: float, capture: bool = False) -> StepResult:
@@ -107,32 +108,21 @@ class GlassEngine:
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray, dloss: float) -> tuple[float, dict[str, np.ndarray]]:
         """The mean loss of one micro-batch and the gradients of ``dloss`` times it, its rows
-        split over the training threads (see the module docstring); one thread: the model's
-        ``loss_and_grads`` as it is."""
-        counted = (y != -1).reshape(len(y), -1).sum(axis=1)
-        parts = min(torch.get_num_threads(), len(x))
-        if parts < 2 or not counted.sum():
+        split over the training threads (``row_parts``, see the module docstring); one thread:
+        the model's ``loss_and_grads`` as it is."""
+        parts = row_parts(y, min(torch.get_num_threads(), len(x)))
+        if len(parts) < 2:
             loss, grads = self.model.loss_and_grads(x, y, training=True, rng=self.rng, dloss=dloss)
             return float(loss), grads
-        bounds = np.linspace(0, len(x), parts + 1).round().astype(int)
-        shares = [counted[a:b].sum() / counted.sum() for a, b in zip(bounds[:-1], bounds[1:])]
-        m = self.model
-        if m.config.dropout > 0:  # one generator per part, seeded from the engine's: no race for one stream
-            rngs = [np.random.Generator(np.random.PCG64(s)) for s in self.rng.integers(2**63, size=parts)]
+        if self.model.config.dropout > 0:  # one generator per part, seeded from the engine's: no race for one stream
+            rngs = [np.random.Generator(np.random.PCG64(s)) for s in self.rng.integers(2**63, size=len(parts))]
         else:
-            rngs = [self.rng] * parts
-        if self._pool is None or self._pool[0] != parts - 1:
-            self._pool = (parts - 1, ThreadPoolExecutor(parts - 1, thread_name_prefix="glass-core"))
-        pool = self._pool[1]
-        jobs = [
-            (x[a:b], y[a:b], True, rng, dloss * share)
-            for a, b, rng, share in zip(bounds[:-1], bounds[1:], rngs, shares)
-        ]
+            rngs = [self.rng] * len(parts)
+        jobs = [(x[a:b], y[a:b], True, rng, dloss * share) for (a, b, share), rng in zip(parts, rngs)]
         with blas_threads(1):  # one core each: threaded BLAS called from two threads at once runs slower
-            others = [pool.submit(m.loss_and_grads, *job) for job in jobs[1:]]
-            results = [m.loss_and_grads(*jobs[0])] + [f.result() for f in others]
+            results = self.part_threads.run(self.model.loss_and_grads, jobs)
         loss, grads = 0.0, results[0][1]
-        for share, (part_loss, part_grads) in zip(shares, results):
+        for (_, _, share), (part_loss, part_grads) in zip(parts, results):
             loss += float(part_loss) * share if share else 0.0
             if part_grads is not grads:
                 for name, g in part_grads.items():

@@ -14,6 +14,15 @@ Under torchrun the trainer calls ``distribute(world, mode)`` on every rank at on
 is then wrapped for DDP or sharded with FSDP2 (``training.parallel``), and each step reduces
 gradients only after its last micro-batch.  bf16 autocast, TF32, ``torch.compile`` and flash
 attention follow ``training.speed`` (CUDA; bf16 also on a CPU with native bfloat16).
+
+On the CPU, a GPT trained on the language-model objective without dropout runs each
+micro-batch's rows in one part per training thread (``row_parts``): every part a whole
+forward and backward on one core, single-threaded, its gradients (``torch.autograd.grad``)
+summed into the parameters' in part order.  That is faster than torch's own threads on a
+quiet machine and keeps far more of its speed on a busy one (no parallel region waits for a
+parked thread); the sum is the same whatever the load, so a run still reproduces its bytes at
+its thread count.  Other runs (dropout, other objectives, the ladder's models, several
+processes, a GPU, ``torch.compile``) use torch's threads inside each operation.
 """
 
 from __future__ import annotations
@@ -31,7 +40,8 @@ from glassgpt.models.factory import build
 from glassgpt.parallel.data_parallel import Local, wrap
 from glassgpt.parallel.world import World, device_for
 from glassgpt.training.engines.base import StepResult, TorchRNG
-from glassgpt.training.objectives import make_objective
+from glassgpt.training.engines.row_parts import PartThreads, row_parts
+from glassgpt.training.objectives import LanguageModel, make_objective
 from glassgpt.training.optim import Optimizers, decays
 from glassgpt.training.speed import plan_speed
 
@@ -57,6 +67,17 @@ class TorchEngine:
         self.parallel = Local(self.model)
         self.optimizer = Optimizers(self.model, t, self.device)
         self.objective = make_objective(cfg)
+        m = cfg.model
+        self.splits_rows = (  # see the module docstring
+            self.device.type == "cpu"
+            and m.arch == "gpt"
+            and m.ensemble == 1
+            and m.dropout == 0
+            and m.attention_dropout == 0
+            and isinstance(self.objective, LanguageModel)
+            and not self.speed.compile
+        )
+        self.part_threads = PartThreads()
         self._compile()
 
     def _compile(self) -> None:
@@ -69,6 +90,7 @@ class TorchEngine:
         is rebuilt and its state (whole tensors) put back as shards."""
         state = self.state_dict() if mode == "fsdp" else None
         self.parallel = wrap(self.model, mode, world)
+        self.splits_rows = False  # the wrapper reduces gradients in its backward hooks
         if state is not None:
             self.optimizer = Optimizers(self.model, self.cfg.train, self.device)
             self.load_state_dict(state)
@@ -102,6 +124,9 @@ class TorchEngine:
         self.model.train()
         self.optimizer.set_lr(lr)
         probe = make_probe(self.model) if capture else None
+        threads = torch.get_num_threads()
+        if self.splits_rows and threads > 1 and len(micro_batches[0][0]) > 1:
+            return self._train_step_in_parts(micro_batches, threads, probe)
         n = len(micro_batches)
         total = torch.zeros((), device=self.device)
         figures, start = [], time.perf_counter()
@@ -117,6 +142,10 @@ class TorchEngine:
                     (loss / n).backward()
                 total += loss.detach() / n
                 figures.append(step_figures)
+        return self._finish_step(float(total), probe, self.objective.summary(figures, time.perf_counter() - start))
+
+    def _finish_step(self, loss: float, probe, metrics: dict) -> StepResult:
+        """Clip the summed gradients, step, clear them."""
         if probe is not None:
             probe.grads_ready()
         clip = self.cfg.train.grad_clip or float("inf")
@@ -125,8 +154,47 @@ class TorchEngine:
         if probe is not None:
             probe.stepped()
         self.optimizer.zero_grad()
-        metrics = self.objective.summary(figures, time.perf_counter() - start)
-        return StepResult(self.parallel.mean(float(total)), norm, probe, metrics)
+        return StepResult(self.parallel.mean(loss), norm, probe, metrics)
+
+    def _train_step_in_parts(self, micro_batches, threads: int, probe) -> StepResult:
+        """``train_step`` with each micro-batch's rows in ``threads`` parts, one core each (see
+        the module docstring).  A captured step runs its parts one after another on this
+        thread, the probe watching the first part of the first micro-batch: the same numbers."""
+        n = len(micro_batches)
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        sums: list[torch.Tensor | None] = [None] * len(trained)
+        total = 0.0
+
+        def part(batch, weight: float, watch: bool):
+            torch.set_num_threads(1)  # this thread's own count (a helper thread reads it at its first operation)
+            with self.autocast(), probe.watch() if watch else contextlib.nullcontext():
+                loss, _ = self.objective.loss(self.model, *batch)
+            return float(loss.detach()), torch.autograd.grad(loss * weight, trained, allow_unused=True)
+
+        try:
+            with self.rng.active(), self.speed.active():
+                for i, batch in enumerate(micro_batches):
+                    tensors = [self._tensor(a) for a in batch if a is not None]
+                    parts = row_parts(batch[1], min(threads, len(tensors[0])))
+                    if not parts:  # no counted target: the whole micro-batch, as one part
+                        parts = [(0, len(tensors[0]), 1.0)]
+                    jobs = [
+                        ([t[a:b] for t in tensors], share / n, probe is not None and i == 0 and k == 0)
+                        for k, (a, b, share) in enumerate(parts)
+                    ]
+                    results = [part(*job) for job in jobs] if probe else self.part_threads.run(part, jobs)
+                    for (_, _, share), (loss, grads) in zip(parts, results):
+                        total += loss * share / n if share else 0.0
+                        for j, g in enumerate(grads):
+                            if g is not None:
+                                sums[j] = g if sums[j] is None else sums[j] + g
+            for p, g in zip(trained, sums):
+                p.grad = g
+            # clipping and the optimizer on this one thread too: a parallel region of two threads
+            # waits for the one the scheduler parked, which on a busy machine costs most of a step
+            return self._finish_step(total, probe, {})
+        finally:
+            torch.set_num_threads(threads)
 
     @torch.no_grad()
     def eval_sums(self, *batch: np.ndarray) -> tuple[float, int]:
