@@ -98,10 +98,8 @@ class GlassEngine:
             probe, replica = watched
             probe_gradients(probe, replica, grads)
         clip_gradients(grads, norm, self.cfg.train.grad_clip)
-        if len(set(self.rates.values())) == 1:
-            self.optimizer.step(grads, scaled_rate(self.rates["embed"], lr, self.cfg.train.lr))
-        else:
-            step_by_role(self.optimizer, grads, self.roles, self.rates, lr, self.cfg.train.lr)
+        groups = size_groups(grads, min(torch.get_num_threads(), len(grads)))
+        self.part_threads.run(self._step, [({n: grads[n] for n in names}, lr) for names in groups])
         if watched is not None:
             probe_update(probe, replica, self.model.params)
         return StepResult(total, norm, probe)
@@ -128,6 +126,14 @@ class GlassEngine:
                 for name, g in part_grads.items():
                     grads[name] += g
         return loss, grads
+
+    def _step(self, grads: dict[str, np.ndarray], lr: float) -> None:
+        """One AdamW step of the parameters in ``grads`` (each parameter's update is its own,
+        so groups of them step on different cores and give the same numbers)."""
+        if len(set(self.rates.values())) == 1:
+            self.optimizer.step(grads, scaled_rate(self.rates["embed"], lr, self.cfg.train.lr))
+        else:
+            step_by_role(self.optimizer, grads, self.roles, self.rates, lr, self.cfg.train.lr)
 
     def _start_probe(self, first_batch, n: int):
         """Diagnostics for one step, in the exact record format of the torch engine: a torch
@@ -202,7 +208,19 @@ def step_by_role(
     """One optimizer step at each parameter role's rate: the optimizers skip the parameters
     without a gradient, so one call per role sets each rate."""
     for role, names in roles.items():
-        optimizer.step({n: grads[n] for n in names}, scaled_rate(rates[role], lr, base))
+        optimizer.step({n: grads[n] for n in names if n in grads}, scaled_rate(rates[role], lr, base))
+
+
+def size_groups(grads: dict[str, np.ndarray], n: int) -> list[list[str]]:
+    """The names in ``n`` groups of about equal size (largest first, each to the lightest group
+    so far): one group per core for the optimizer step."""
+    groups: list[list[str]] = [[] for _ in range(max(1, n))]
+    sizes = [0] * len(groups)
+    for name in sorted(grads, key=lambda k: (-grads[k].size, k)):
+        i = sizes.index(min(sizes))
+        groups[i].append(name)
+        sizes[i] += grads[name].size
+    return [g for g in groups if g]
 
 
 def probe_gradients(probe, replica: torch.nn.Module, grads: dict[str, np.ndarray]) -> None:
