@@ -11,8 +11,9 @@ training time, read from the run's summary.  Variants:
   from the hardware and recorded in the run, so the weights never depend on the load;
 - ``adaptive``: ``--threads adaptive``: the training threads follow the load (the run then
   reproduces only at the same counts);
-- ``old``: one torch thread per core (``--threads CORES``) with OpenMP's default wait policy
-  (``GLASSGPT_OPENMP_DEFAULTS=0``), what glassgpt did before its thread policy;
+- ``old``: ``--threads CORES`` with OpenMP's default environment (``GLASSGPT_OPENMP_DEFAULTS=0``),
+  what glassgpt did before its thread policy; since the engines run a step's rows in one part
+  per thread it trains as the default does, and shows that OpenMP's environment no longer matters;
 - ``adaptive+passive`` (with ``--passive``): adaptive with ``OMP_WAIT_POLICY=PASSIVE``.
 
 Printed as ONE JSON line, per recipe: tokens/s per variant, quiet and loaded, the share of its quiet
