@@ -7,9 +7,9 @@ nothing a training run does to the thread settings outlives it.
 
 On a machine whose cores are busy with other work, a multi-threaded BLAS spins waiting
 for its helper threads and a small matmul can become 100x slower; tests and benchmarks
-pin the count.  BLAS threads are set with ``threadpoolctl`` when it is installed, otherwise
-through OpenBLAS's own ``*_set_num_threads`` via ctypes; other BLAS libraries are left
-alone (the functions return None).  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is
+pin the count.  NumPy's OpenBLAS is set through its own ``*_set_num_threads`` via ctypes;
+another BLAS with ``threadpoolctl`` when it is installed, otherwise it is left alone (the
+functions return None).  Setting ``OPENBLAS_NUM_THREADS`` before NumPy is
 imported works too.
 
 Choosing the count.  A run's training arithmetic never depends on the machine's load: the
@@ -90,24 +90,30 @@ def _openblas():
 
 
 def get_blas_threads() -> int | None:
+    fns = _openblas()
+    if fns:
+        return fns[0]()
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        fns = _openblas()
-        return fns[0]() if fns else None
+        return None
     counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
     return counts[0] if counts else None
 
 
 def set_blas_threads(n: int) -> int | None:
-    """Use ``n`` BLAS threads from now on; returns the previous count (None if unknown)."""
+    """Use ``n`` BLAS threads from now on; returns the previous count (None if unknown).
+    NumPy's own OpenBLAS is set directly (a call costs microseconds, and the engines switch
+    it twice a step); ``threadpoolctl``, which looks at every loaded library on each call,
+    only for another BLAS."""
     old = get_blas_threads()
+    fns = _openblas()
+    if fns:
+        fns[1](int(n))
+        return old
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        fns = _openblas()
-        if fns:
-            fns[1](int(n))
         return old
     threadpool_limits(limits=int(n), user_api="blas")
     return old
