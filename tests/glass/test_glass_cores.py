@@ -4,41 +4,11 @@ equals a straight run (with dropout too)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
-import torch
+from support.rowparts import batches, run_config, training_threads
 
-from glassgpt.config import ModelConfig, RunConfig
-from glassgpt.data.corpora import POEM
-from glassgpt.data.loader import BatchLoader
 from glassgpt.training.engines import GlassEngine
-
-TEXT = POEM[:3000]
-CHARS = sorted(set(TEXT))
-TOKENS = np.array([CHARS.index(c) for c in TEXT], dtype=np.uint16)
-
-
-def run_config(dropout: float = 0.0) -> RunConfig:
-    model = ModelConfig(vocab_size=len(CHARS), block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=dropout)
-    settings = dict(batch_size=8, lr=3e-3, warmup_steps=0, max_steps=50, grad_clip=1.0, weight_decay=0.1, seed=7)
-    return RunConfig(model=model).updated({f"train.{k}": v for k, v in settings.items()})
-
-
-@contextlib.contextmanager
-def training_threads(n: int):
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def batches(n: int, rows: int = 8):
-    loader = BatchLoader(TOKENS, 16, 3)
-    return [loader.next(rows) for _ in range(n)]
 
 
 def weights(engine: GlassEngine) -> dict[str, np.ndarray]:
@@ -97,11 +67,11 @@ def test_ten_steps_on_two_threads_track_one_thread_and_repeat_to_the_byte():
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_a_resume_on_two_threads_equals_a_straight_run(dropout):
     data = batches(6)
-    straight = GlassEngine(run_config(dropout))
+    straight = GlassEngine(run_config(dropout=dropout))
     train(straight, data, 2)
-    first = GlassEngine(run_config(dropout))
+    first = GlassEngine(run_config(dropout=dropout))
     train(first, data[:3], 2)
-    resumed = GlassEngine(run_config(dropout))
+    resumed = GlassEngine(run_config(dropout=dropout))
     resumed.load_state_dict(first.state_dict())
     train(resumed, data[3:], 2)
     a, b = weights(straight), weights(resumed)
@@ -113,7 +83,7 @@ def test_dropout_parts_draw_different_masks_from_their_own_generators():
     """With dropout the parts do not share one stream: two threads give a different (but
     repeatable) step than one, and the engine's generator moved by one draw per part."""
     x, y = batches(1)[0]
-    one, two = GlassEngine(run_config(0.2)), GlassEngine(run_config(0.2))
+    one, two = GlassEngine(run_config(dropout=0.2)), GlassEngine(run_config(dropout=0.2))
     start = two.rng.bit_generator.state["state"]["state"]
     with training_threads(1):
         loss1, _ = one.loss_and_grads(x, y, 1.0)
