@@ -5,7 +5,8 @@ Each is a setting (``train.dtype=bfloat16``, ``train.tf32``, ``train.compile``,
 autocast also on a CPU that multiplies bfloat16 natively).  Where one is off the start-up
 header says so, so a recipe written for a GPU runs unchanged on a laptop:
 
-* **bf16 autocast**: matmuls and attention in bfloat16, weights, optimizer and loss in float32;
+* **bf16 autocast**: matmuls and attention in bfloat16 (and Muon's Newton–Schulz products),
+  weights, optimizer state and loss in float32;
   needs a GPU with bfloat16 (Ampere or later), or a CPU with AVX512-BF16 or AMX
   (``device.cpu_bfloat16``: there a one-thread matmul of the makemore-tuned GPT's shapes is
   ~4x faster, its training step 1.3x), otherwise float32.

@@ -11,7 +11,7 @@ import torch
 from support.rowparts import batches, run_config, training_threads
 
 from glassgpt.training.engines import TorchEngine
-from glassgpt.training.engines.row_parts import PartThreads, row_parts
+from glassgpt.training.engines.row_parts import PartThreads, even_groups, row_parts
 
 
 def train(engine: TorchEngine, data, threads: int, micro: int = 1, capture: bool = False) -> list[float]:
@@ -39,6 +39,33 @@ def test_row_parts_cut_as_evenly_as_the_rows_go_and_share_the_counted_targets():
 def test_part_threads_return_results_in_job_order():
     threads = PartThreads()
     assert threads.run(lambda a, b: a * b, [(1, 2), (3, 4), (5, 6)]) == [2, 12, 30] and threads.started
+
+
+def test_even_groups_give_each_thread_about_the_same_work():
+    # costliest first, each to the lightest group so far: 5 | 4, then 2 to the 4, then 1 to the 5
+    assert even_groups([5.0, 1.0, 4.0, 2.0], 2) == [[0, 1], [2, 3]]
+    assert even_groups([3.0, 3.0], 4) == [[0], [1]]  # no empty groups
+    assert even_groups([1.0, 2.0, 3.0], 1) == [[2, 1, 0]]
+
+
+def test_the_optimizer_step_spread_over_the_threads_gives_the_bytes_of_one_thread():
+    """Muon's matrices orthogonalised in one group per thread (AdamW beside them) give what
+    the same updates give one after another on this thread."""
+    cfg = run_config().updated({"train.optimizer": "muon", "train.muon_ns_steps": 3})
+    data = batches(4)
+    spread, in_turn = TorchEngine(cfg), TorchEngine(cfg)
+    groups = []
+
+    def one_by_one(fn, jobs):
+        groups.append(len(jobs))
+        return [fn(*job) for job in jobs]
+
+    in_turn.part_threads.run = one_by_one
+    train(spread, data, 2)
+    train(in_turn, data, 2)
+    assert groups == [2, 2] * len(data)  # each step: two row parts, then two groups of updates
+    a, b = weights(spread), weights(in_turn)
+    assert all(torch.equal(a[n], b[n]) for n in a)
 
 
 @pytest.mark.parametrize("micro", [1, 2])

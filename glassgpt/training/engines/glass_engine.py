@@ -43,7 +43,7 @@ from glassgpt.models import GPT as TorchGPT
 from glassgpt.threads import blas_threads
 from glassgpt.training.diagnostics import Probe
 from glassgpt.training.engines.base import StepResult, TorchRNG
-from glassgpt.training.engines.row_parts import PartThreads, row_parts
+from glassgpt.training.engines.row_parts import PartThreads, even_groups, row_parts
 from glassgpt.training.optim import param_role, peak_rates, scaled_rate
 
 DROPOUT_RNG = "glass_dropout"
@@ -98,8 +98,9 @@ class GlassEngine:
             probe, replica = watched
             probe_gradients(probe, replica, grads)
         clip_gradients(grads, norm, self.cfg.train.grad_clip)
-        groups = size_groups(grads, min(torch.get_num_threads(), len(grads)))
-        self.part_threads.run(self._step, [({n: grads[n] for n in names}, lr) for names in groups])
+        names = sorted(grads)
+        groups = even_groups([grads[k].size for k in names], torch.get_num_threads())
+        self.part_threads.run(self._step, [({names[i]: grads[names[i]] for i in g}, lr) for g in groups])
         if watched is not None:
             probe_update(probe, replica, self.model.params)
         return StepResult(total, norm, probe)
@@ -209,18 +210,6 @@ def step_by_role(
     without a gradient, so one call per role sets each rate."""
     for role, names in roles.items():
         optimizer.step({n: grads[n] for n in names if n in grads}, scaled_rate(rates[role], lr, base))
-
-
-def size_groups(grads: dict[str, np.ndarray], n: int) -> list[list[str]]:
-    """The names in ``n`` groups of about equal size (largest first, each to the lightest group
-    so far): one group per core for the optimizer step."""
-    groups: list[list[str]] = [[] for _ in range(max(1, n))]
-    sizes = [0] * len(groups)
-    for name in sorted(grads, key=lambda k: (-grads[k].size, k)):
-        i = sizes.index(min(sizes))
-        groups[i].append(name)
-        sizes[i] += grads[name].size
-    return [g for g in groups if g]
 
 
 def probe_gradients(probe, replica: torch.nn.Module, grads: dict[str, np.ndarray]) -> None:

@@ -10,6 +10,8 @@ that waits for nothing until its gradients are summed.
 - ``row_parts(targets, parts)``: where each part starts and stops, and its share of the
   counted targets (``targets != -1``): the mean loss of the whole is the sum of the parts'
   mean losses weighted by their shares, and so is its gradient;
+- ``even_groups(costs, n)``: work items (the optimizer's updates) in ``n`` groups of about
+  equal cost, one group per thread for the optimizer step;
 - ``PartThreads``: the helper threads that run every part but the first, which runs on the
   calling thread; results come back in part order, so the gradients are summed in the same
   order whatever the scheduler did, and a run gives the same bytes on a quiet or a busy machine.
@@ -33,6 +35,18 @@ def row_parts(targets: np.ndarray, parts: int) -> list[tuple[int, int, float]]:
         return []
     bounds = np.linspace(0, len(targets), parts + 1).round().astype(int)
     return [(int(a), int(b), float(counted[a:b].sum()) / total) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def even_groups(costs: Sequence[float], n: int) -> list[list[int]]:
+    """The indices of ``costs`` in at most ``n`` groups of about equal total cost (costliest
+    first, each to the lightest group so far; ties by index), empty groups left out."""
+    groups: list[list[int]] = [[] for _ in range(max(1, n))]
+    loads = [0.0] * len(groups)
+    for i in sorted(range(len(costs)), key=lambda k: (-costs[k], k)):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(i)
+        loads[lightest] += costs[i]
+    return [g for g in groups if g]
 
 
 class PartThreads:

@@ -40,7 +40,7 @@ from glassgpt.models.factory import build
 from glassgpt.parallel.data_parallel import Local, wrap
 from glassgpt.parallel.world import World, device_for
 from glassgpt.training.engines.base import StepResult, TorchRNG
-from glassgpt.training.engines.row_parts import PartThreads, row_parts
+from glassgpt.training.engines.row_parts import PartThreads, even_groups, row_parts
 from glassgpt.training.objectives import LanguageModel, make_objective
 from glassgpt.training.optim import Optimizers, decays
 from glassgpt.training.speed import plan_speed
@@ -55,6 +55,14 @@ def decay_groups(named_params) -> tuple[list, list]:
     return decay, no_decay
 
 
+def run_updates(updates) -> None:
+    """Call each of the optimizer's ``updates`` on this thread, single-threaded (a helper
+    thread of ``PartThreads`` reads its own torch thread count)."""
+    torch.set_num_threads(1)
+    for update in updates:
+        update()
+
+
 class TorchEngine:
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -65,7 +73,7 @@ class TorchEngine:
         with self.rng.active():
             self.model = build(cfg.model).to(self.device)
         self.parallel = Local(self.model)
-        self.optimizer = Optimizers(self.model, t, self.device)
+        self.optimizer = Optimizers(self.model, t, self.device, bf16=self.speed.bf16)
         self.objective = make_objective(cfg)
         m = cfg.model
         self.splits_rows = (  # see the module docstring
@@ -92,7 +100,7 @@ class TorchEngine:
         self.parallel = wrap(self.model, mode, world)
         self.splits_rows = False  # the wrapper reduces gradients in its backward hooks
         if state is not None:
-            self.optimizer = Optimizers(self.model, self.cfg.train, self.device)
+            self.optimizer = Optimizers(self.model, self.cfg.train, self.device, bf16=self.speed.bf16)
             self.load_state_dict(state)
         self._compile()
 
@@ -144,13 +152,21 @@ class TorchEngine:
                 figures.append(step_figures)
         return self._finish_step(float(total), probe, self.objective.summary(figures, time.perf_counter() - start))
 
-    def _finish_step(self, loss: float, probe, metrics: dict) -> StepResult:
-        """Clip the summed gradients, step, clear them."""
+    def _finish_step(self, loss: float, probe, metrics: dict, threads: int = 1) -> StepResult:
+        """Clip the summed gradients, step, clear them.  With ``threads`` > 1 (row parts) the
+        optimizer's updates are spread over that many single-threaded cores in groups of
+        about equal work; each parameter's update stays whole on one core, so the bytes are
+        the same as on one."""
         if probe is not None:
             probe.grads_ready()
         clip = self.cfg.train.grad_clip or float("inf")
         norm = self.parallel.norm(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
-        self.optimizer.step()
+        if threads > 1:
+            updates = self.optimizer.updates()
+            groups = even_groups([cost for cost, _ in updates], threads)
+            self.part_threads.run(run_updates, [([updates[i][1] for i in group],) for group in groups])
+        else:
+            self.optimizer.step()
         if probe is not None:
             probe.stepped()
         self.optimizer.zero_grad()
@@ -190,9 +206,10 @@ class TorchEngine:
                                 sums[j] = g if sums[j] is None else sums[j] + g
             for p, g in zip(trained, sums):
                 p.grad = g
-            # clipping and the optimizer on this one thread too: a parallel region of two threads
-            # waits for the one the scheduler parked, which on a busy machine costs most of a step
-            return self._finish_step(total, probe, {})
+            # clipping on this one thread too, the optimizer's updates in one group per thread: a
+            # parallel region of two threads waits for the one the scheduler parked, which on a
+            # busy machine costs most of a step
+            return self._finish_step(total, probe, {}, threads=threads)
         finally:
             torch.set_num_threads(threads)
 

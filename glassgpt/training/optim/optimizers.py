@@ -1,9 +1,10 @@
 """The torch engine's optimizers: AdamW (and Muon for the block matrices) with a rate per role,
 or plain SGD.
 
-``Optimizers(model, train, device)`` builds, from ``train.optimizer`` and the rate keys of
+``Optimizers(model, train, device, bf16)`` builds, from ``train.optimizer`` and the rate keys of
 ``groups``, one ``torch.optim.AdamW`` over every parameter, or that AdamW over the
-embeddings, head, gains and biases plus a ``Muon`` over the blocks' 2-D weights, or
+embeddings, head, gains and biases plus a ``Muon`` over the blocks' 2-D weights (its
+Newton–Schulz products in bfloat16 when ``bf16``: the run trains under bf16 autocast), or
 (``sgd``, the makemore lectures' optimizer) one ``torch.optim.SGD`` with ``train.momentum``,
 its ``weight_decay`` the classic L2 term added to the gradient of the ≥ 2-D weights.  The
 trainer's scheduled rate reaches every group through ``set_lr`` (each group keeps its peak
@@ -19,6 +20,9 @@ optimizer on resume.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 
 from glassgpt.training.optim.groups import ROLES, decays, param_role, peak_rates, scaled_rate
@@ -29,7 +33,7 @@ MUON_KEYS = ("momentum_buffer",)
 
 
 class Optimizers:
-    def __init__(self, model: torch.nn.Module, train, device: torch.device):
+    def __init__(self, model: torch.nn.Module, train, device: torch.device, bf16: bool = False):
         self.train, self.device = train, device
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.names = {id(p): n for n, p in named}
@@ -68,6 +72,7 @@ class Optimizers:
                 ns_steps=train.muon_ns_steps,
                 weight_decay=train.weight_decay,
                 scale=train.muon_scale,
+                ns_dtype=torch.bfloat16 if bf16 else torch.float32,
             )
         self.all = [o for o in (self.adamw, self.sgd, self.muon) if o is not None]
 
@@ -83,6 +88,21 @@ class Optimizers:
     def step(self) -> None:
         for o in self.all:
             o.step()
+
+    def updates(self) -> list[tuple[float, Callable[[], None]]]:
+        """The step as independent items, (about how much work, a function doing it), for an
+        engine that spreads them over threads: one per Muon matrix (``Muon.work``), and each
+        other optimizer's whole step (element-wise over a few small tensors, counted as one
+        matrix's worth).  Every parameter's update is computed whole by one item, so calling
+        them all, in any order or on any threads, gives the bytes of ``step()``."""
+        if self.muon is None:
+            return [(1.0, o.step) for o in self.all]
+        pending = self.muon.pending()
+        items: list[tuple[float, Callable[[], None]]] = [
+            (Muon.work(p, g), functools.partial(self.muon.update, p, g)) for p, g in pending
+        ]
+        least = min((cost for cost, _ in items), default=1.0)
+        return items + [(least, o.step) for o in self.all if o is not self.muon]
 
     def zero_grad(self) -> None:
         for o in self.all:
