@@ -28,6 +28,13 @@ evaluation is timed again (``probe``: a few batches at the threads it would get)
 samples are scaled by how the evaluation's speed changed since they were timed.  The
 schedule's time clock (``position``) divides by the same rescaled horizon, and never runs
 backwards, so its decay still ends with the budget.
+
+A burst of outside load while an evaluation is timed makes that one measurement slow while
+the training pace stays as it was (a test run started beside a speedrun once made it predict
+a 61 s final evaluation that took 3 s, and training stopped at 40% of the budget).  So before
+a stop that rests on a measurement ``DRIFT`` times slower than the best one seen at a similar
+pace (``EvalClock.doubtful``), the evaluation is timed once more (``rechecks`` in
+``summary.json``), and the run stops only if the new prediction still says so.
 """
 
 from __future__ import annotations
@@ -84,10 +91,21 @@ class EvalClock:
 
     tokens_per_sec: float = 0.0
     pace: float = 0.0
+    best: float = 0.0  # the fastest evaluation measured, and the pace then
+    best_pace: float = 0.0
 
     def record(self, tokens: int, seconds: float, pace: float = 0.0) -> None:
         if tokens > 0 and seconds > 0:
             self.tokens_per_sec, self.pace = tokens / seconds, pace
+            if self.tokens_per_sec > self.best:
+                self.best, self.best_pace = self.tokens_per_sec, pace
+
+    def doubtful(self, pace_slowdown: float) -> bool:
+        """Whether the latest measurement looks like a burst of outside load: ``DRIFT`` times
+        slower than the best, while training (``pace_slowdown``: the pace now over the pace at
+        the best) did not slow down as much."""
+        slower = self.best / self.tokens_per_sec if self.tokens_per_sec > 0 else 1.0
+        return slower > DRIFT and pace_slowdown < slower / DRIFT
 
     def predict(self, tokens: int) -> float:
         """Seconds to evaluate ``tokens`` tokens (0 before any measurement)."""
@@ -113,6 +131,7 @@ class Budget:
     ):
         self.train, self.final_targets, self.estimate_targets = train, final_targets, estimate_targets
         self.probe, self.probes = probe, 0
+        self.rechecks, self.rechecked = 0, False  # evaluations timed again before a doubtful stop
         self.sampling_s, self.sampling_rate = 0.0, 0.0  # the samples' seconds and the evaluation's speed then
         self.evals = EvalClock()
         self.pace = Pace()
@@ -122,6 +141,7 @@ class Budget:
     def record_eval(self, tokens: int, seconds: float) -> None:
         """A periodic evaluation of ``tokens`` targets took ``seconds`` at the current pace."""
         self.evals.record(tokens, seconds, self.pace.now())
+        self.rechecked = False
 
     def final_eval_s(self) -> float:
         """The predicted seconds of the final evaluation, at the current pace."""
@@ -180,6 +200,7 @@ class Budget:
             "started_unix": time.time() - (finished - self.start),
             "pace_slowdown": self.pace.slowdown(0.0),  # the last steps' pace over the first steps'
             "probes": self.probes,  # evaluations timed again because the pace drifted
+            "rechecks": self.rechecks,  # evaluations timed again before a stop resting on a doubtful one
         }
 
     def spent(self, step_seconds: float, eval_next: bool) -> bool:
@@ -190,6 +211,15 @@ class Budget:
         if self.probe is not None and len(self.pace.recent) == PACE_STEPS and not 1 / DRIFT < drift < DRIFT:
             self.probes += 1
             self.probe()
+        if not self._stop(step_seconds, eval_next):
+            return False
+        if self.probe is None or self.rechecked or not self.evals.doubtful(self.pace.slowdown(self.evals.best_pace)):
+            return True
+        self.rechecked, self.rechecks = True, self.rechecks + 1
+        self.probe()
+        return self._stop(step_seconds, eval_next)
+
+    def _stop(self, step_seconds: float, eval_next: bool) -> bool:
         estimate = self.evals.predict(self.estimate_targets) * self.pace.slowdown(self.evals.pace)
         next_cost = step_seconds + (estimate if eval_next else 0.0)
         return out_of_time(time.perf_counter() - self.start, self.train.time_budget, next_cost, self.reserved())

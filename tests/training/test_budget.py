@@ -230,6 +230,37 @@ def test_training_slowed_more_than_evaluation_times_the_evaluation_again(tmp_pat
     assert info["samples_s"] == pytest.approx(1.6) == pytest.approx(info["predicted_samples_s"])
 
 
+@pytest.mark.parametrize("burst", [False, True])
+def test_a_burst_of_load_while_an_evaluation_is_timed_does_not_end_the_run_early(tmp_path, monkeypatch, burst):
+    """Another program takes the cores for the two batches of the first periodic estimate only
+    (15 s each): that estimate measures evaluation ~60x slower while training runs as before.
+    The stop it asks for is checked by timing the evaluation again, and the run trains on to
+    its budget; without the burst nothing is timed again."""
+    budget = 60.0
+    clock = simulated(monkeypatch)
+    tr = timed(
+        build_trainer(
+            tmp_path / "run", config=tiny_config(max_steps=10_000, time_budget=budget, eval_every=50), text=TINY_TEXT
+        ),
+        clock,
+    )
+    evaluate, calls = tr.engine.eval_sums, []
+
+    def burst_eval(x, y):
+        calls.append(clock.now)
+        if burst and len(calls) in (5, 6):  # calls 1-4 time the evaluation before the first step
+            clock.now += 15.0
+        return evaluate(x, y)
+
+    tr.engine.eval_sums = burst_eval
+    result = tr.run()
+    info = json.loads((tmp_path / "run" / "summary.json").read_text())["budget"]
+    assert result.stopped_by == "time_budget"
+    assert 0.95 * budget <= info["with_samples_s"] <= budget
+    assert info["rechecks"] == (1 if burst else 0)
+    assert info["predicted_final_eval_s"] == pytest.approx(info["final_eval_s"], rel=0.02)
+
+
 @pytest.mark.parametrize("eval_every", [0, 50])
 def test_a_machine_twice_as_fast_from_halfway_does_not_stop_early(tmp_path, monkeypatch, eval_every):
     budget = 20.0
