@@ -46,11 +46,12 @@ def test_list_settings_from_set_and_toml(tmp_path):
 
 
 def test_the_ten_minute_speedrun_is_the_speedrun_recipe_scaled():
-    """cpu-speedrun-10m changes only the model's size, the warmup, the budget and bf16 autocast:
-    every other choice (block, optimizer, schedule on the time clock) is the searched 100-second recipe."""
+    """cpu-speedrun-10m changes only the model's size, the warmup, the budget and the weight decay:
+    every other choice (block, optimizer, bf16 autocast, schedule on the time clock) is the searched
+    100-second recipe."""
     short, long = resolve("cpu-speedrun"), resolve("cpu-speedrun-10m")
     changed_model = {k for k, v in vars(long.model).items() if getattr(short.model, k) != v}
     changed_train = {k for k, v in vars(long.train).items() if getattr(short.train, k) != v}
     assert changed_model == {"n_layer", "n_head", "n_embd"} and long.model.n_embd % long.model.n_head == 0
-    assert changed_train == {"warmup_steps", "time_budget", "dtype"} and long.train.time_budget == 594.0
+    assert changed_train == {"warmup_steps", "time_budget", "weight_decay"} and long.train.time_budget == 594.0
     assert long.train.schedule_clock == "time" and long.train.optimizer == "muon"
